@@ -1,0 +1,88 @@
+"""The partition demo (`edgesplit demo`): plan three models over Wi-Fi and 5G for two device
+classes, then really run each chosen split in-process and check it against the unsplit model."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.split import SplitCheck, check_split
+from edgesplit.graph.zoo import build_model, example_input
+from edgesplit.plan import CutCosts, Plan, Setting, cost_terms, evaluate, plan, plan_defaults
+from edgesplit.profile import ThroughputModel
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    """One model, link and device: the plan, the best split that keeps work on both sides (for
+    comparison), and the in-process checks of both."""
+
+    model: str
+    link: str
+    device_macs_per_s: float
+    plan: Plan
+    best_interior: CutCosts
+    check: SplitCheck
+    interior_check: SplitCheck
+
+
+def run_demo(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[DemoResult]:
+    """Run the demo with the settings in package data (``plan_defaults.json``)."""
+    defaults = plan_defaults()
+    settings = defaults["demo"]
+    results = []
+    for name in settings["models"]:
+        if progress:
+            progress(f"tracing {name}")
+        model = build_model(name, seed=seed)
+        x = example_input(name, seed=seed)
+        graph = ModelGraph.from_module(model, x, model_name=name)
+        checks: dict[int | None, SplitCheck] = {}  # each distinct cut is run once
+
+        for device_rate in settings["device_macs_per_s"]:
+            for link, rate_bps in settings["links"].items():
+                if progress:
+                    progress(f"planning {name} over {link}, device {device_rate / 1e9:g} GMAC/s")
+                setting = Setting(
+                    device=ThroughputModel(device_rate),
+                    server=ThroughputModel(settings["server_macs_per_s"]),
+                    uplink_rate_bps=rate_bps,
+                    device_compute_power_w=defaults["device_compute_power_w"],
+                    device_transmit_power_w=defaults["device_transmit_power_w"],
+                )
+                chosen = plan(graph, setting, settings["objective"])
+                interior = best_interior_cut(graph, setting, settings["objective"])
+                results.append(
+                    DemoResult(
+                        model=name,
+                        link=link,
+                        device_macs_per_s=device_rate,
+                        plan=chosen,
+                        best_interior=interior,
+                        check=_checked(checks, model, graph, chosen.best, x),
+                        interior_check=_checked(checks, model, graph, interior, x),
+                    )
+                )
+    return results
+
+
+def _checked(
+    cache: dict[int | None, SplitCheck], model: nn.Module, graph: ModelGraph, costs: CutCosts, x
+) -> SplitCheck:
+    if costs.cut.index not in cache:
+        cache[costs.cut.index] = check_split(model, graph, costs.cut, x)
+    return cache[costs.cut.index]
+
+
+def best_interior_cut(graph: ModelGraph, setting: Setting, objective: str) -> CutCosts:
+    """The cheapest cut that runs at least one node on each side (by scanning the cut table)."""
+    terms = cost_terms(graph, setting)
+    cost = terms.objective(objective, plan_defaults()["beta_s_per_j"])
+    table = graph.cut_table()
+    values = cost.over(table)
+    values[[0, table.size - 1]] = np.inf
+    return evaluate(terms, table.cut(int(np.argmin(values)) + 1), cost)

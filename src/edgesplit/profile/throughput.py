@@ -1,0 +1,38 @@
+"""The placeholder latency model: a node takes its MACs divided by a fixed MAC rate.
+
+It ignores memory-bound operators (their MACs are zero), threads and caches; measured profiles
+replace it through the same ``NodeLatencyModel`` interface.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Protocol
+
+import numpy as np
+
+from edgesplit.checks import positive
+
+if TYPE_CHECKING:
+    from edgesplit.graph import ModelGraph
+
+
+class NodeLatencyModel(Protocol):
+    """Anything that predicts the latency of each node of a graph on one piece of hardware."""
+
+    def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
+        """Seconds per node, one entry per ``graph.nodes`` entry."""
+        ...
+
+
+@dataclass(frozen=True)
+class ThroughputModel:
+    """Node latency = MACs / ``macs_per_s``."""
+
+    macs_per_s: float
+
+    def __post_init__(self) -> None:
+        positive("macs_per_s", self.macs_per_s)
+
+    def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
+        return np.array([node.macs for node in graph.nodes], dtype=np.float64) / self.macs_per_s

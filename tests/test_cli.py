@@ -1,0 +1,97 @@
+"""The edgesplit command: JSON output agrees with the library; bad input gives one clear line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesplit.cli import app
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.zoo import build_model, example_input, list_models
+
+runner = CliRunner()
+
+
+def _json(*args: str) -> dict:
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_models():
+    assert _json("models")["models"] == list_models()
+    result = runner.invoke(app, ["models"])
+    assert result.exit_code == 0 and "resnet50" in result.stdout
+
+
+def test_graph_and_cuts_agree_with_the_library():
+    graph = ModelGraph.from_module(build_model("resnet18"), example_input("resnet18", 64))
+    data = _json("graph", "resnet18", "--input-size", "64")
+    assert data["node_count"] == len(graph.nodes)
+    assert data["total_macs"] == graph.total_macs
+    assert data["param_bytes"] == graph.param_bytes
+    assert [n["name"] for n in data["nodes"]] == [n.name for n in graph.nodes]
+    largest = max(graph.values, key=lambda v: v.size_bits)
+    assert data["largest_activations"][0]["size_bits"] == largest.size_bits
+    cuts = _json("cuts", "resnet18", "--input-size", "64")
+    assert cuts["cut_count"] == len(graph.cuts())
+    for record, cut in zip(cuts["cuts"], graph.cuts(), strict=True):
+        assert record["index"] == cut.index
+        assert int(record["device_mask"], 16) == cut.device_mask
+        assert record["transfer_bits"] == cut.transfer_bits
+        assert record["crossing"] == list(cut.crossing)
+
+
+def test_tables_print():
+    for args in (["graph", "resnet18"], ["cuts", "resnet18", "--rows", "5"], ["plan", "resnet18"]):
+        result = runner.invoke(app, [*args, "--input-size", "64"])
+        assert result.exit_code == 0, result.output
+    assert "showing 5 of" in runner.invoke(app, ["cuts", "resnet18", "--rows", "5"]).stdout
+
+
+def test_plan_json_reports_optimum_and_trivial_cuts():
+    data = _json(
+        "plan", "resnet18", "--input-size", "64", "--uplink-mbps", "1000", "--device-gmacs", "1"
+    )
+    best, local, offloaded = data["best"], data["all_local"], data["all_offloaded"]
+    assert data["setting"]["uplink_rate_bps"] == 1e9
+    assert best["objective"] <= min(local["objective"], offloaded["objective"])
+    assert best["latency_s"] == pytest.approx(
+        best["device_latency_s"] + best["transfer_latency_s"] + best["server_latency_s"]
+    )
+    assert offloaded["index"] == 1 and local["index"] == data["cut_count"]
+    weighted = _json(
+        "plan", "resnet18", "--input-size", "64", "--objective", "weighted", "--beta-s-per-j", "2"
+    )
+    b = weighted["best"]
+    assert b["objective"] == pytest.approx(b["latency_s"] + 2 * b["energy_j"])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["graph", "resnt50"], "unknown model 'resnt50'; did you mean resnet50"),
+        (
+            ["plan", "resnet18", "--uplink-mbps", "0"],
+            "--uplink-mbps=0.0 is invalid: a finite number > 0",
+        ),
+        (["plan", "resnet18", "--uplink-mbps", "-20"], "--uplink-mbps=-20.0 is invalid"),
+        (["plan", "resnet18", "--device-gmacs", "0"], "--device-gmacs=0.0 is invalid"),
+        (["plan", "resnet18", "--server-gmacs", "-1"], "--server-gmacs=-1.0 is invalid"),
+        (
+            ["plan", "resnet18", "--objective", "speed"],
+            "--objective='speed' is invalid: one of latency",
+        ),
+        (["plan", "resnet18", "--transmit-power-w", "-1"], "--transmit-power-w=-1.0 is invalid"),
+        (["graph", "resnet18", "--granularity", "ops"], "granularity='ops' is invalid"),
+        (["graph", "resnet18", "--input-size", "8"], "input_size=8 is invalid"),
+        (["cuts", "googlenet", "--input-size", "64", "--limit", "100"], "more than 100 cuts"),
+    ],
+)
+def test_bad_input_prints_one_line_and_exits_nonzero(args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert message in result.stderr.replace("\n", " ")
+    assert "Traceback" not in result.output

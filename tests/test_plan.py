@@ -1,0 +1,124 @@
+"""Partition planning: the optimum and its breakdown, against independent computations."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.graph import ModelGraph
+from edgesplit.plan import OBJECTIVES, Setting, cost_terms, plan
+from edgesplit.profile import ThroughputModel
+
+from .wide import WideModel
+
+DEVICE_RATE, SERVER_RATE = 5e9, 200e9
+COMPUTE_W, TRANSMIT_W = 3.0, 1.5
+
+
+def _setting(uplink_rate_bps: float) -> Setting:
+    return Setting(
+        ThroughputModel(DEVICE_RATE),
+        ThroughputModel(SERVER_RATE),
+        uplink_rate_bps,
+        COMPUTE_W,
+        TRANSMIT_W,
+    )
+
+
+def _expected_terms(cut, uplink_rate_bps: float) -> tuple[float, float, float, float]:
+    """Closed forms from the cut's own sizes: latencies (s) and device energy (J)."""
+    device_s = cut.device_macs / DEVICE_RATE
+    transfer_s = cut.transfer_bits / uplink_rate_bps
+    server_s = cut.server_macs / SERVER_RATE
+    return device_s, transfer_s, server_s, COMPUTE_W * device_s + TRANSMIT_W * transfer_s
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("name", ["googlenet", "resnet50"])
+def test_plan_is_the_optimum_of_the_closed_form_costs(zoo, name, objective):
+    _, _, graph = zoo(name)
+    for rate in (1e5, 2e7, 1e10):
+        result = plan(graph, _setting(rate), objective, beta_s_per_j=0.7)
+        scores = []
+        for cut in graph.cuts():
+            device_s, transfer_s, server_s, energy_j = _expected_terms(cut, rate)
+            latency_s = device_s + transfer_s + server_s
+            scores.append(
+                {"latency": latency_s, "energy": energy_j, "weighted": latency_s + 0.7 * energy_j}[
+                    objective
+                ]
+            )
+        assert result.best.objective == pytest.approx(min(scores), rel=1e-6)
+        for costs in (result.best, result.all_local, result.all_offloaded):
+            device_s, transfer_s, server_s, energy_j = _expected_terms(costs.cut, rate)
+            assert costs.device_latency_s == pytest.approx(device_s)
+            assert costs.transfer_latency_s == pytest.approx(transfer_s)
+            assert costs.server_latency_s == pytest.approx(server_s)
+            assert costs.energy_j == pytest.approx(energy_j)
+        assert result.all_local.cut.is_all_local and result.all_offloaded.cut.sends_input
+        assert result.best.objective <= min(
+            result.all_local.objective, result.all_offloaded.objective
+        )
+
+
+def test_extreme_links_pick_the_trivial_cuts(zoo):
+    _, _, graph = zoo("resnet50")
+    assert plan(graph, _setting(1.0)).best.cut.is_all_local
+    assert plan(graph, _setting(1e15)).best.cut.sends_input
+
+
+@pytest.mark.parametrize("uplink_rate_bps", [1e6, 1e12])
+def test_plan_without_enumerable_cuts(uplink_rate_bps):
+    """20 parallel branches joined by a cat: 2**20 cuts, too many to list, but the optimum has a
+    closed form. With the cat on the device everything is local; with the cat on the server each
+    branch independently runs locally (and sends its output) or remotely, and the input is sent
+    once if any branch is remote."""
+    graph = ModelGraph.from_module(WideModel(20), torch.randn(1, 4))
+    result = plan(graph, _setting(uplink_rate_bps))
+    assert result.best.cut.index is None  # not enumerated
+    assert result.all_local.cut.is_all_local and result.all_offloaded.cut.sends_input
+    latency = cost_terms(graph, _setting(uplink_rate_bps)).latency
+    branches = [graph.index_of(f"branches_{i}") for i in range(20)]
+    cat = graph.index_of("cat")
+    sent = {v.name: latency.transfer[j] for j, v in enumerate(graph.values)}
+    per_branch = [
+        min(latency.device[b] + sent[graph.nodes[b].name], latency.server[b]) for b in branches
+    ]
+    remote_any = sent["x"] + sum(per_branch) + latency.server[cat]
+    assert all(latency.server[b] < latency.device[b] for b in branches)  # so some branch is remote
+    expected = min(latency.device.sum(), remote_any)
+    assert result.best.objective == pytest.approx(expected, rel=1e-6)
+    assert result.best.cut.sends_input == (uplink_rate_bps == 1e12)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"uplink_rate_bps": 0.0}, "uplink_rate_bps=0.0 is invalid: a finite number > 0"),
+        ({"uplink_rate_bps": float("nan")}, "uplink_rate_bps=nan"),
+        (
+            {"device_compute_power_w": -1.0},
+            "device_compute_power_w=-1.0 is invalid: a finite number >= 0",
+        ),
+        ({"device_transmit_power_w": float("inf")}, "device_transmit_power_w=inf"),
+    ],
+)
+def test_invalid_settings(kwargs, match):
+    values = {
+        "device": ThroughputModel(1e9),
+        "server": ThroughputModel(1e9),
+        "uplink_rate_bps": 1e6,
+        "device_compute_power_w": 1.0,
+        "device_transmit_power_w": 1.0,
+    } | kwargs
+    with pytest.raises(InvalidParameterError, match=match):
+        Setting(**values)
+
+
+def test_invalid_objective_and_beta(zoo):
+    _, _, graph = zoo("resnet34")
+    with pytest.raises(InvalidParameterError, match="objective='speed' is invalid: one of latency"):
+        plan(graph, _setting(1e6), "speed")
+    with pytest.raises(InvalidParameterError, match=r"beta_s_per_j=-2\.0"):
+        plan(graph, _setting(1e6), "weighted", beta_s_per_j=-2.0)
