@@ -51,6 +51,16 @@ def test_tables_print():
     assert "showing 5 of" in runner.invoke(app, ["cuts", "resnet18", "--rows", "5"]).stdout
 
 
+def test_split_runs_the_cut_and_reports_what_crosses():
+    graph = ModelGraph.from_module(build_model("resnet18"), example_input("resnet18", 64))
+    data = _json("split", "resnet18", "--input-size", "64", "--cut", "50")
+    cut = graph.cut(50)
+    assert data["crossing"] == list(cut.crossing)
+    assert data["device_nodes"] == list(cut.device_nodes)
+    assert data["split_check"]["matches"] is True
+    assert data["split_check"]["transferred_bytes"] * 8 == cut.transfer_bits
+
+
 def test_plan_json_reports_optimum_and_trivial_cuts():
     data = _json(
         "plan", "resnet18", "--input-size", "64", "--uplink-mbps", "1000", "--device-gmacs", "1"
@@ -88,6 +98,11 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
         (["graph", "resnet18", "--granularity", "ops"], "granularity='ops' is invalid"),
         (["graph", "resnet18", "--input-size", "8"], "input_size=8 is invalid"),
         (["cuts", "googlenet", "--input-size", "64", "--limit", "100"], "more than 100 cuts"),
+        (
+            ["split", "resnet18", "--cut", "0"],
+            "cut index 0 is out of range: this graph has cuts 1..99",
+        ),
+        (["split", "resnet18", "--cut", "100"], "cut index 100 is out of range"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_nonzero(args, message):

@@ -20,6 +20,7 @@ from rich.table import Table
 from edgesplit import checks
 from edgesplit.errors import EdgesplitError
 from edgesplit.graph import DEFAULT_CUT_LIMIT, GRANULARITIES, Cut, ModelGraph
+from edgesplit.graph.split import SplitCheck, check_split
 from edgesplit.graph.zoo import DEFAULT_INPUT_SIZE, build_model, example_input, list_models
 from edgesplit.plan import OBJECTIVES, CutCosts, Plan, Setting, plan, plan_defaults
 from edgesplit.profile import ThroughputModel
@@ -211,6 +212,49 @@ def cuts(
         console.print(
             f"showing {len(shown)} of {len(all_cuts)} cuts; --rows 0 prints all, --json all"
         )
+
+
+@_command("split")
+def split_command(
+    model: ModelArg,
+    cut: Annotated[int, typer.Option("--cut", help="1-D cut index (see `edgesplit cuts`).")],
+    granularity: GranularityOpt = "operator",
+    input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Split a model at a cut, run head then tail in-process, and compare with the model."""
+    net = build_model(model, seed=seed)
+    x = example_input(model, input_size, seed)
+    with err_console.status(f"tracing {model}"):
+        g = ModelGraph.from_module(net, x, granularity, model_name=model)
+    chosen = g.cut(cut)
+    check = check_split(net, g, chosen, x)
+    data = {
+        "model": model,
+        "granularity": granularity,
+        "cut_count": g.cut_table().size,
+        **_cut_record(chosen),
+        "device_nodes": list(chosen.device_nodes),
+        "split_check": _check_record(check),
+    }
+    if as_json:
+        _print_json(data)
+        return
+    sends = ", ".join(chosen.crossing) or "nothing"
+    console.print(
+        f"{model} cut {cut}/{data['cut_count']}: {len(chosen.device_nodes)} nodes on the device, "
+        f"{len(chosen.server_nodes)} on the server; sends {sends} "
+        f"({chosen.transfer_bits / 8 / 2**20:.3f} MiB)",
+        highlight=False,
+    )
+    verdict = "[green]matches[/]" if check.matches else "[red]DIFFERS FROM[/]"
+    console.print(
+        f"tail(*head(x)) {verdict} model(x): max |error| {check.max_abs_error:.1e}; "
+        f"head {check.head_s * 1e3:.1f} ms, tail {check.tail_s * 1e3:.1f} ms in-process"
+    )
+    if not check.matches:
+        raise typer.Exit(1)
 
 
 def _costs_record(costs: CutCosts) -> dict[str, Any]:
@@ -446,7 +490,7 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         raise typer.Exit(1)
 
 
-def _check_record(check: Any) -> dict[str, Any]:
+def _check_record(check: SplitCheck) -> dict[str, Any]:
     return {
         "max_abs_error": check.max_abs_error,
         "matches": check.matches,
