@@ -10,6 +10,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Annotated, Any
 
 import typer
@@ -20,7 +21,7 @@ from rich.table import Table
 from edgesplit import checks
 from edgesplit.errors import EdgesplitError
 from edgesplit.graph import DEFAULT_CUT_LIMIT, GRANULARITIES, Cut, ModelGraph
-from edgesplit.graph.split import SplitCheck, check_split
+from edgesplit.graph.split import check_split
 from edgesplit.graph.zoo import DEFAULT_INPUT_SIZE, build_model, example_input, list_models
 from edgesplit.plan import OBJECTIVES, CutCosts, Plan, Setting, plan, plan_defaults
 from edgesplit.profile import ThroughputModel
@@ -236,7 +237,7 @@ def split_command(
         "cut_count": g.cut_table().size,
         **_cut_record(chosen),
         "device_nodes": list(chosen.device_nodes),
-        "split_check": _check_record(check),
+        "split_check": asdict(check),
     }
     if as_json:
         _print_json(data)
@@ -392,7 +393,8 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
     classes, then run each chosen split in-process and check it against the unsplit model."""
     from edgesplit.demo import run_demo
 
-    settings = plan_defaults()["demo"]
+    defaults = plan_defaults()
+    settings = defaults["demo"]
     with err_console.status("demo") as status:
         results = run_demo(seed=seed, progress=lambda text: status.update(text))
     if as_json:
@@ -403,8 +405,8 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
                 "device_macs_per_s": r.device_macs_per_s,
                 **_plan_record(r.plan),
                 "best_interior": _costs_record(r.best_interior),
-                "split_check": _check_record(r.check),
-                "best_interior_check": _check_record(r.interior_check),
+                "split_check": asdict(r.check),
+                "best_interior_check": asdict(r.interior_check),
             }
             for r in results
         ]
@@ -483,21 +485,12 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
     console.print(runs)
     console.print(
         "Latencies use the placeholder throughput model (MACs / rate; the rates are assumptions, "
-        "see plan_defaults.json); powers are shi2025's 8.6 W compute, 6.5 W transmit.",
+        f"see plan_defaults.json); device powers {defaults['device_compute_power_w']:g} W "
+        f"computing, {defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
         highlight=False,
     )
     if not all(r.check.matches and r.interior_check.matches for r in results):
         raise typer.Exit(1)
-
-
-def _check_record(check: SplitCheck) -> dict[str, Any]:
-    return {
-        "max_abs_error": check.max_abs_error,
-        "matches": check.matches,
-        "head_s": check.head_s,
-        "tail_s": check.tail_s,
-        "transferred_bytes": check.transferred_bytes,
-    }
 
 
 def main() -> None:

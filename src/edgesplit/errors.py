@@ -34,6 +34,10 @@ class UnknownModelError(EdgesplitError, KeyError):
         return str(self.args[0])
 
 
+class ModelLoadError(EdgesplitError):
+    """A user model named by import path could not be imported or built."""
+
+
 class UntraceableModelError(EdgesplitError):
     """Neither torch.fx nor torch.export could turn the model into a graph."""
 

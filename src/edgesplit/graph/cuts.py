@@ -138,13 +138,9 @@ class CutTable:
         """The 1-D index of the cut with this device mask."""
         return self._positions.get(mask)
 
-    @property
+    @cached_property
     def _positions(self) -> dict[int, int]:
-        cached = self.__dict__.get("_positions_cache")
-        if cached is None:
-            cached = {m: k + 1 for k, m in enumerate(self.masks)}
-            object.__setattr__(self, "_positions_cache", cached)
-        return cached
+        return {m: k + 1 for k, m in enumerate(self.masks)}
 
 
 def cut_order_key(mask: int) -> tuple[int, int, int]:

@@ -76,7 +76,7 @@ class ModelGraph:
         groups, constants, paths = group_nodes(dag, traced.records, granularity)
         self.constants: tuple[str, ...] = tuple(constants)
         self._group_of = {fx_name: i for i, group in enumerate(groups) for fx_name in group}
-        self.values: tuple[Value, ...] = self._build_values(groups)
+        self.values: tuple[Value, ...] = self._build_values()
         self.nodes: tuple[GraphNode, ...] = self._build_nodes(groups, paths)
         self._index = {node.name: i for i, node in enumerate(self.nodes)}
 
@@ -111,7 +111,7 @@ class ModelGraph:
 
     # -- construction ---------------------------------------------------------------------
 
-    def _build_values(self, groups: list[list[str]]) -> tuple[Value, ...]:
+    def _build_values(self) -> tuple[Value, ...]:
         """Model inputs and every node output read outside its own node, in topological order."""
         graph = self.module.graph
         readers: dict[str, set[int]] = {}

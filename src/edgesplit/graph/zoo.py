@@ -1,16 +1,20 @@
-"""The models edgesplit knows by name: torchvision's classification models, built with random
-weights (``weights=None``, seeded), never downloaded."""
+"""The models edgesplit knows by name (torchvision's classification models, built with random
+weights, ``weights=None``, seeded, never downloaded) and user models named by import path."""
 
 from __future__ import annotations
 
 import difflib
+import importlib
+import importlib.util
+import sys
 import warnings
+from pathlib import Path
 
 import torch
 import torchvision
 from torch import nn
 
-from edgesplit.errors import InvalidParameterError, UnknownModelError
+from edgesplit.errors import InvalidParameterError, ModelLoadError, UnknownModelError
 
 DEFAULT_INPUT_SIZE = 224
 # Below this, some torchvision classifiers pool a feature map down to nothing.
@@ -52,3 +56,64 @@ def example_input(name: str, input_size: int = DEFAULT_INPUT_SIZE, seed: int = 0
         )
     generator = torch.Generator().manual_seed(seed)
     return torch.randn(1, 3, input_size, input_size, generator=generator)
+
+
+def load_model(spec: str, seed: int = 0) -> nn.Module:
+    """A zoo model by name, or a user model as ``file.py:factory`` or ``package.module:factory``.
+
+    ``factory`` is an ``nn.Module`` subclass or a function returning a module, called without
+    arguments under ``torch.manual_seed(seed)``; an ``nn.Module`` instance is used as is.
+    """
+    if ":" not in spec:
+        return build_model(spec, seed=seed)
+    where, _, attribute = spec.rpartition(":")
+    module = _import(where, spec)
+    if not hasattr(module, attribute):
+        raise ModelLoadError(f"{where} has no attribute {attribute!r} (from {spec!r})")
+    factory = getattr(module, attribute)
+    if isinstance(factory, nn.Module):
+        return factory.eval()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            model = factory()
+        except Exception as error:
+            raise ModelLoadError(
+                f"calling {spec} failed: {type(error).__name__}: {error}"
+            ) from None
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module")
+    return model.eval()
+
+
+def _import(where: str, spec: str):
+    try:
+        if where.endswith(".py"):
+            path = Path(where)
+            if not path.is_file():
+                raise ModelLoadError(f"no file {where!r} (from {spec!r})")
+            module_spec = importlib.util.spec_from_file_location(path.stem, path)
+            module = importlib.util.module_from_spec(module_spec)
+            sys.modules.setdefault(path.stem, module)
+            module_spec.loader.exec_module(module)
+            return module
+        return importlib.import_module(where)
+    except ModelLoadError:
+        raise
+    except Exception as error:
+        raise ModelLoadError(
+            f"cannot import {where!r} (from {spec!r}): {type(error).__name__}: {error}"
+        ) from None
+
+
+def parse_input_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` -> (1, 3, 224, 224), or InvalidParameterError."""
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise InvalidParameterError(
+            "--input-shape", text, "comma-separated positive integers, e.g. 1,3,224,224"
+        )
+    return shape
