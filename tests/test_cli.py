@@ -110,3 +110,72 @@ def test_bad_input_prints_one_line_and_exits_nonzero(args, message):
     assert result.exit_code == 1
     assert message in result.stderr.replace("\n", " ")
     assert "Traceback" not in result.output
+
+
+USER_MODELS = """
+import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = nn.Linear(16, 8)
+        self.b = nn.Linear(8, 4)
+
+    def forward(self, x):
+        return self.b(torch.relu(self.a(x)))
+
+
+class Branchy(nn.Module):
+    def forward(self, x):
+        if x.sum() > 0:
+            return x * 2
+        return x
+
+
+def broken():
+    raise RuntimeError("no weights here")
+
+
+not_a_model = 3
+"""
+
+
+@pytest.fixture
+def user_models(tmp_path):
+    path = tmp_path / "user_models.py"
+    path.write_text(USER_MODELS)
+    return path
+
+
+def test_a_user_model_by_file_path(user_models):
+    data = _json("cuts", f"{user_models}:Tiny", "--input-shape", "2,16")
+    assert data["cut_count"] == 4  # a chain of three operators (a, relu, b)
+    split = _json("split", f"{user_models}:Tiny", "--input-shape", "2,16", "--cut", "3")
+    assert split["crossing"] == ["relu"] and split["split_check"]["matches"]
+
+
+@pytest.mark.parametrize(
+    ("attribute", "shape", "message"),
+    [
+        ("Branchy", "2,16", "cannot trace Branchy: torch.fx failed"),
+        ("Tiny", "2,15", "example input of shape (2, 15) does not fit Tiny: node 'a' (Linear)"),
+        ("broken", "2,16", "failed: RuntimeError: no weights here"),
+        ("not_a_model", "2,16", "is a int, not a torch.nn.Module"),
+        ("Missing", "2,16", "has no attribute 'Missing'"),
+        ("Tiny", "2,x", "--input-shape='2,x' is invalid: comma-separated positive integers"),
+    ],
+)
+def test_user_model_errors_are_one_line(user_models, attribute, shape, message):
+    result = runner.invoke(app, ["graph", f"{user_models}:{attribute}", "--input-shape", shape])
+    assert result.exit_code == 1
+    assert message in result.stderr.replace("\n", " ")
+    assert "Traceback" not in result.output and "def forward" not in result.output
+
+
+def test_missing_file_and_module():
+    cases = (("nope.py:Net", "no file 'nope.py'"), ("no_such_pkg:Net", "cannot import"))
+    for spec, message in cases:
+        result = runner.invoke(app, ["graph", spec])
+        assert result.exit_code == 1 and message in result.stderr

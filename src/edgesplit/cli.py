@@ -13,16 +13,25 @@ from collections.abc import Callable
 from dataclasses import asdict
 from typing import Annotated, Any
 
+import torch
 import typer
 from rich import box
 from rich.console import Console
 from rich.table import Table
+from torch import nn
 
 from edgesplit import checks
 from edgesplit.errors import EdgesplitError
 from edgesplit.graph import DEFAULT_CUT_LIMIT, GRANULARITIES, Cut, ModelGraph
 from edgesplit.graph.split import check_split
-from edgesplit.graph.zoo import DEFAULT_INPUT_SIZE, build_model, example_input, list_models
+from edgesplit.graph.zoo import (
+    DEFAULT_INPUT_SIZE,
+    example_input,
+    list_models,
+    load_model,
+    parse_input_shape,
+    random_input,
+)
 from edgesplit.plan import OBJECTIVES, CutCosts, Plan, Setting, plan, plan_defaults
 from edgesplit.profile import ThroughputModel
 
@@ -35,11 +44,20 @@ app = typer.Typer(
 console = Console() if sys.stdout.isatty() else Console(width=132)
 err_console = Console(stderr=True)
 
-ModelArg = Annotated[str, typer.Argument(help="Model name (see `edgesplit models`).")]
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="A model name (see `edgesplit models`), or your own model as file.py:factory or "
+        "package.module:factory (a Module class or a function returning a module)."
+    ),
+]
 GranularityOpt = Annotated[
     str, typer.Option(help=f"Graph granularity: {', '.join(GRANULARITIES)}.")
 ]
-InputSizeOpt = Annotated[int, typer.Option(help="Input image side in pixels.")]
+InputSizeOpt = Annotated[int, typer.Option(help="Input image side in pixels (1 x 3 x N x N).")]
+InputShapeOpt = Annotated[
+    str | None, typer.Option(help="Input shape instead, e.g. 1,3,224,224 or 8,16.")
+]
 SeedOpt = Annotated[int, typer.Option(help="Seed of the random weights and input.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
@@ -65,12 +83,20 @@ def _print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 
 
-def _load_graph(model: str, granularity: str, input_size: int, seed: int) -> ModelGraph:
+def _load(
+    model: str, granularity: str, input_size: int, input_shape: str | None, seed: int
+) -> tuple[nn.Module, torch.Tensor, ModelGraph]:
+    """The model, a seeded example input and its graph."""
     with err_console.status(f"tracing {model}"):
-        net = build_model(model, seed=seed)
-        return ModelGraph.from_module(
-            net, example_input(model, input_size, seed), granularity, model_name=model
-        )
+        net = load_model(model, seed=seed)
+        if input_shape is not None:
+            x = random_input(parse_input_shape(input_shape), seed)
+        elif ":" in model:
+            side = int(checks.positive("--input-size", input_size))
+            x = random_input((1, 3, side, side), seed)
+        else:
+            x = example_input(model, input_size, seed)
+        return net, x, ModelGraph.from_module(net, x, granularity, model_name=model)
 
 
 def _mib(bits: float) -> str:
@@ -93,12 +119,13 @@ def graph(
     model: ModelArg,
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     top: Annotated[int, typer.Option(help="How many of the largest activations to list.")] = 5,
     as_json: JsonOpt = False,
 ) -> None:
     """Summarise a model's graph: nodes, MACs, parameters, largest activations."""
-    g = _load_graph(model, granularity, input_size, seed)
+    _, _, g = _load(model, granularity, input_size, input_shape, seed)
     largest = sorted(g.values, key=lambda v: v.size_bits, reverse=True)[: max(top, 0)]
     data = {
         "model": model,
@@ -166,6 +193,7 @@ def cuts(
     model: ModelArg,
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     limit: Annotated[int, typer.Option(help="Refuse to list more cuts than this.")] = (
         DEFAULT_CUT_LIMIT
@@ -175,7 +203,7 @@ def cuts(
 ) -> None:
     """Print every valid cut of a model on the 1-D index (1 = send input, S = all local)."""
     checks.positive("--limit", limit)
-    g = _load_graph(model, granularity, input_size, seed)
+    _, _, g = _load(model, granularity, input_size, input_shape, seed)
     all_cuts = g.cuts(limit)
     if as_json:
         _print_json(
@@ -221,14 +249,12 @@ def split_command(
     cut: Annotated[int, typer.Option("--cut", help="1-D cut index (see `edgesplit cuts`).")],
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
     """Split a model at a cut, run head then tail in-process, and compare with the model."""
-    net = build_model(model, seed=seed)
-    x = example_input(model, input_size, seed)
-    with err_console.status(f"tracing {model}"):
-        g = ModelGraph.from_module(net, x, granularity, model_name=model)
+    net, x, g = _load(model, granularity, input_size, input_shape, seed)
     chosen = g.cut(cut)
     check = check_split(net, g, chosen, x)
     data = {
@@ -336,6 +362,7 @@ def plan_command(
     ] = None,
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
@@ -354,7 +381,7 @@ def plan_command(
     )
     checks.one_of("--objective", objective, OBJECTIVES)
     beta = checks.non_negative("--beta-s-per-j", _default(beta_s_per_j, defaults["beta_s_per_j"]))
-    g = _load_graph(model, granularity, input_size, seed)
+    _, _, g = _load(model, granularity, input_size, input_shape, seed)
     result = plan(g, setting, objective, beta)
     data = {
         **_plan_record(result),

@@ -7,7 +7,7 @@ import torch
 import torchvision
 
 from edgesplit.errors import InvalidParameterError, UnknownModelError
-from edgesplit.graph.zoo import build_model, example_input, list_models
+from edgesplit.graph.zoo import build_model, example_input, list_models, load_model
 
 
 def test_lists_torchvision_classification_models():
@@ -49,3 +49,10 @@ def test_unknown_model_suggests_close_names():
 def test_too_small_or_non_integer_inputs(name, size):
     with pytest.raises(InvalidParameterError, match="input_size="):
         example_input(name, size)
+
+
+def test_load_model_by_name_or_import_path():
+    by_name = load_model("resnet18", seed=2)
+    by_path = load_model("torchvision.models:resnet18", seed=2)
+    assert torch.equal(by_name.conv1.weight, by_path.conv1.weight)
+    assert not by_path.training

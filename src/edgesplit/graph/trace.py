@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import io
 import logging
 import operator
 from collections.abc import Callable, Sequence
@@ -122,12 +123,14 @@ def _first_line(error: BaseException) -> str:
 
 @contextlib.contextmanager
 def _quiet_export():
-    """torch.export logs warnings about symbolic shapes on failure; the error message suffices."""
+    """On failure torch.export logs symbolic-shape warnings and prints its partial graph to
+    stderr; the error we raise says what failed, so keep both out of the user's terminal."""
     logger = logging.getLogger("torch")
     level = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
     finally:
         logger.setLevel(level)
 

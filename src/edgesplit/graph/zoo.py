@@ -54,8 +54,12 @@ def example_input(name: str, input_size: int = DEFAULT_INPUT_SIZE, seed: int = 0
         raise InvalidParameterError(
             "input_size", input_size, f"an integer number of pixels >= {minimum} for {name}"
         )
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randn(1, 3, input_size, input_size, generator=generator)
+    return random_input((1, 3, input_size, input_size), seed)
+
+
+def random_input(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """A seeded standard-normal tensor of ``shape``."""
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
 def load_model(spec: str, seed: int = 0) -> nn.Module:
@@ -73,6 +77,11 @@ def load_model(spec: str, seed: int = 0) -> nn.Module:
     factory = getattr(module, attribute)
     if isinstance(factory, nn.Module):
         return factory.eval()
+    if not callable(factory):
+        raise ModelLoadError(
+            f"{spec} is a {type(factory).__name__}, not a torch.nn.Module, a Module class or a "
+            "function returning a module"
+        )
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
