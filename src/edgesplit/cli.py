@@ -459,7 +459,9 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         "offload ms",
     ):
         text = column in ("model", "link", "choice")
-        table.add_column(column, justify="left" if text else "right", no_wrap=text)
+        table.add_column(
+            column, justify="left" if text else "right", no_wrap=text or column == "cut"
+        )
     for r in results:
         best, cut = r.plan.best, r.plan.best.cut
         choice = "local" if cut.is_all_local else "offload" if cut.sends_input else "split"
