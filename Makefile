@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench profiles clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,17 @@ format: install
 
 bench: install
 	$(BIN)/python benchmarks/graph_speed.py
+
+# Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
+# run on an idle machine). Each file records the command that made it.
+PROFILE_MODELS := alexnet vgg16_bn resnet34 resnet50 resnet152 mobilenet_v2 googlenet densenet121 densenet201
+PROFILE_DIR := src/edgesplit/data/profiles/epyc2
+profiles: install
+	mkdir -p $(PROFILE_DIR)
+	for m in $(PROFILE_MODELS); do \
+		$(BIN)/edgesplit profile $$m --threads 1,2 --repeats 10 --warmup 3 --cuts 16 \
+			--out $(PROFILE_DIR)/$$m.json || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -45,7 +46,12 @@ def test_graph_and_cuts_agree_with_the_library():
 
 
 def test_tables_print():
-    for args in (["graph", "resnet18"], ["cuts", "resnet18", "--rows", "5"], ["plan", "resnet18"]):
+    placeholder = ["--device-gmacs", "50", "--server-gmacs", "1000"]
+    for args in (
+        ["graph", "resnet18"],
+        ["cuts", "resnet18", "--rows", "5"],
+        ["plan", "resnet18", *placeholder],
+    ):
         result = runner.invoke(app, [*args, "--input-size", "64"])
         assert result.exit_code == 0, result.output
     assert "showing 5 of" in runner.invoke(app, ["cuts", "resnet18", "--rows", "5"]).stdout
@@ -62,9 +68,8 @@ def test_split_runs_the_cut_and_reports_what_crosses():
 
 
 def test_plan_json_reports_optimum_and_trivial_cuts():
-    data = _json(
-        "plan", "resnet18", "--input-size", "64", "--uplink-mbps", "1000", "--device-gmacs", "1"
-    )
+    placeholder = ["--device-gmacs", "1", "--server-gmacs", "1000"]
+    data = _json("plan", "resnet18", "--input-size", "64", "--uplink-mbps", "1000", *placeholder)
     best, local, offloaded = data["best"], data["all_local"], data["all_offloaded"]
     assert data["setting"]["uplink_rate_bps"] == 1e9
     assert best["objective"] <= min(local["objective"], offloaded["objective"])
@@ -73,7 +78,15 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
     )
     assert offloaded["index"] == 1 and local["index"] == data["cut_count"]
     weighted = _json(
-        "plan", "resnet18", "--input-size", "64", "--objective", "weighted", "--beta-s-per-j", "2"
+        "plan",
+        "resnet18",
+        "--input-size",
+        "64",
+        "--objective",
+        "weighted",
+        "--beta-s-per-j",
+        "2",
+        *placeholder,
     )
     b = weighted["best"]
     assert b["objective"] == pytest.approx(b["latency_s"] + 2 * b["energy_j"])
@@ -94,7 +107,35 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
             ["plan", "resnet18", "--objective", "speed"],
             "--objective='speed' is invalid: one of latency",
         ),
-        (["plan", "resnet18", "--transmit-power-w", "-1"], "--transmit-power-w=-1.0 is invalid"),
+        (
+            [
+                "plan",
+                "resnet18",
+                "--transmit-power-w",
+                "-1",
+                "--device-gmacs",
+                "5",
+                "--server-gmacs",
+                "9",
+            ],
+            "--transmit-power-w=-1.0 is invalid",
+        ),
+        (["plan", "resnet18"], "no resnet18 profile in xeon16-h100"),
+        (
+            ["plan", "resnet50", "--server-threads", "20"],
+            "threads=20 is invalid: an integer from 1 to 16",
+        ),
+        (
+            ["plan", "resnet50", "--device-profile", "xeon16", "--device-gmacs", "5"],
+            "one or the other",
+        ),
+        (["plan", "resnet50", "--device-profile", "nope.json"], "no profile file 'nope.json'"),
+        (["plan", "resnet50", "--predictor", "magic"], "--predictor='magic' is invalid"),
+        (
+            ["profile", "resnet18", "--out", "x.json", "--threads", "1,999"],
+            "threads=999 is invalid",
+        ),
+        (["predict-eval", "--models", "alexnet"], "no alexnet profile in xeon16-h100"),
         (["graph", "resnet18", "--granularity", "ops"], "granularity='ops' is invalid"),
         (["graph", "resnet18", "--input-size", "8"], "input_size=8 is invalid"),
         (["cuts", "googlenet", "--input-size", "64", "--limit", "100"], "more than 100 cuts"),
@@ -179,3 +220,62 @@ def test_missing_file_and_module():
     for spec, message in cases:
         result = runner.invoke(app, ["graph", spec])
         assert result.exit_code == 1 and message in result.stderr
+
+
+def test_plan_with_profiles_uses_the_shi2025_testbed_by_default():
+    data = _json("plan", "resnet50")
+    assert data["setting"]["device"].startswith("jetson-orin-nx at 16 threads (derived")
+    assert data["setting"]["server"].startswith("i7-12700kf-workstation at 16 threads (derived")
+    assert data["setting"]["device_compute_power_w"] == 8.6
+    gpu = _json("plan", "resnet50", "--server-profile", "h100", "--device-profile", "epyc2")
+    assert gpu["setting"]["server"].startswith("h100 (reference")
+    assert gpu["best"]["objective"] <= gpu["all_local"]["objective"]
+
+
+def test_hardware_lists_the_catalogue():
+    names = [e["name"] for e in _json("hardware")["hardware"]]
+    assert {"jetson-orin-nx", "raspberry-pi-4b", "zhang2026-server", "xeon16", "h100"} <= set(names)
+
+
+def test_profile_writes_a_loadable_file(tmp_path):
+    from edgesplit.profile.data import load_profile_file
+
+    out = tmp_path / "tiny.json"
+    data = _json(
+        "profile",
+        "resnet18",
+        "--input-size",
+        "64",
+        "--threads",
+        "1",
+        "--repeats",
+        "2",
+        "--warmup",
+        "1",
+        "--cuts",
+        "2",
+        "--out",
+        str(out),
+    )
+    profile = load_profile_file(out)
+    assert profile.command.startswith("edgesplit profile resnet18")
+    assert len(profile.cpu[1].tail) == 2 and data["rows"][0]["cuts_timed"] == 2
+    plan = _json(
+        "plan",
+        "resnet18",
+        "--input-size",
+        "64",
+        "--device-profile",
+        str(out),
+        "--server-gmacs",
+        "1000",
+    )
+    assert plan["setting"]["device"].startswith(str(out))
+
+
+def test_predict_eval_writes_plots(tmp_path):
+    data = _json("predict-eval", "--models", "mobilenet_v2", "--plots", str(tmp_path))
+    predictors = {r["predictor"] for r in data["scores"]}
+    assert predictors == {"nodes", "shi2025", "neurosurgeon"}
+    for figure in data["plots"]:
+        assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -12,10 +12,10 @@ from edgesplit.plan import plan_defaults
 def test_demo_plans_and_runs_every_split():
     results = run_demo()
     settings = plan_defaults()["demo"]
-    assert [(r.model, r.device_macs_per_s, r.link) for r in results] == [
-        (m, d, link)
+    assert [(r.model, r.pair, r.link) for r in results] == [
+        (m, p["label"], link)
         for m in settings["models"]
-        for d in settings["device_macs_per_s"]
+        for p in settings["pairs"]
         for link in settings["links"]
     ]
     for r in results:

@@ -36,3 +36,14 @@ def one_of(field: str, value: object, allowed: tuple[str, ...] | list[str]) -> s
     if value not in allowed:
         raise InvalidParameterError(field, value, f"one of {', '.join(allowed)}")
     return str(value)
+
+
+def parse_int_list(field: str, text: str) -> list[int]:
+    """``"1,2,4"`` -> [1, 2, 4], or InvalidParameterError naming ``field``."""
+    try:
+        values = [int(part) for part in str(text).split(",")]
+    except ValueError:
+        values = []
+    if not values:
+        raise InvalidParameterError(field, text, "comma-separated integers, e.g. 1,2,4")
+    return values

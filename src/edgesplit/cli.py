@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import functools
 import json
+import shlex
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Annotated, Any
 
 import torch
@@ -21,6 +23,7 @@ from rich.table import Table
 from torch import nn
 
 from edgesplit import checks
+from edgesplit.checks import parse_int_list
 from edgesplit.errors import EdgesplitError
 from edgesplit.graph import DEFAULT_CUT_LIMIT, GRANULARITIES, Cut, ModelGraph
 from edgesplit.graph.split import check_split
@@ -33,7 +36,17 @@ from edgesplit.graph.zoo import (
     random_input,
 )
 from edgesplit.plan import OBJECTIVES, CutCosts, Plan, Setting, plan, plan_defaults
-from edgesplit.profile import ThroughputModel
+from edgesplit.profile.catalogue import catalogue, device_powers, resolve_latency
+from edgesplit.profile.data import save_profile
+from edgesplit.profile.evaluate import paper_results, predict_eval
+from edgesplit.profile.measure import (
+    check_device,
+    inconsistent_cuts,
+    measure_profile,
+    select_cuts,
+)
+from edgesplit.profile.plots import plot_observation1, plot_observation2, plot_predictions
+from edgesplit.profile.predictors import PREDICTORS
 
 app = typer.Typer(
     help="edgesplit: decide where each DNN runs (device, edge server, or split) and run it so.",
@@ -41,7 +54,7 @@ app = typer.Typer(
     add_completion=False,
 )
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; the tables need more.
-console = Console() if sys.stdout.isatty() else Console(width=132)
+console = Console() if sys.stdout.isatty() else Console(width=140)
 err_console = Console(stderr=True)
 
 ModelArg = Annotated[
@@ -284,6 +297,227 @@ def split_command(
         raise typer.Exit(1)
 
 
+@_command("profile")
+def profile_command(
+    model: ModelArg,
+    out: Annotated[Path, typer.Option(help="Where to write the profile (JSON).")],
+    threads: Annotated[str, typer.Option(help="CPU thread counts, e.g. 1,2,4,8.")] = "1",
+    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    repeats: Annotated[int, typer.Option(help="Timed runs per measurement.")] = 10,
+    warmup: Annotated[int, typer.Option(help="Untimed runs before each measurement.")] = 3,
+    cuts: Annotated[
+        str, typer.Option(help="Cuts whose head and tail are timed: N evenly spaced, all, single.")
+    ] = "16",
+    granularity: GranularityOpt = "operator",
+    input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Measure a model on this machine: whole model, every node, heads and tails of cuts."""
+    check_device(device)
+    thread_counts = parse_int_list("--threads", threads)
+    cut_spec: str | int = cuts if cuts in ("all", "single") else parse_int_list("--cuts", cuts)[0]
+    net, x, g = _load(model, granularity, input_size, input_shape, seed)
+    chosen = select_cuts(g, cut_spec)
+    command = (
+        shlex.join(["edgesplit", *sys.argv[1:]])
+        if sys.argv[1:2] == ["profile"]
+        else (
+            f"edgesplit profile {model} --threads {threads} --device {device} --repeats {repeats} "
+            f"--warmup {warmup} --cuts {cuts} --granularity {granularity}"
+        )
+    )
+    with err_console.status("profiling") as status:
+        profile, wall = measure_profile(
+            net, g, x, thread_counts, device, repeats, warmup, chosen, command, status.update
+        )
+    save_profile(profile, out)
+    suspicious = inconsistent_cuts(profile)
+    settings = sorted(profile.cpu.items()) if device == "cpu" else [("cuda", profile.cuda)]
+    rows = [
+        {
+            "setting": setting,
+            "whole_median_s": m.whole.median_s,
+            "whole_min_s": m.whole.min_s,
+            "whole_max_s": m.whole.max_s,
+            "sum_of_nodes_s": sum(m.per_node_s),
+            "cuts_timed": len(m.tail),
+        }
+        for setting, m in settings
+    ]
+    data = {
+        "model": model,
+        "out": str(out),
+        "machine": profile.machine,
+        "wall_s": wall,
+        "rows": rows,
+    }
+    if as_json:
+        _print_json(data)
+        return
+    table = Table(title=f"{model} on {profile.machine['cpu']} ({profile.machine['cores']} cores)")
+    for column in ("threads", "whole ms (median)", "min", "max", "sum of nodes ms", "cuts timed"):
+        table.add_column(column, justify="right")
+    for r in rows:
+        table.add_row(
+            str(r["setting"]),
+            f"{r['whole_median_s'] * 1e3:.2f}",
+            f"{r['whole_min_s'] * 1e3:.2f}",
+            f"{r['whole_max_s'] * 1e3:.2f}",
+            f"{r['sum_of_nodes_s'] * 1e3:.2f}",
+            str(r["cuts_timed"]),
+        )
+    console.print(table)
+    console.print(
+        f"wall time: whole model {wall['whole']:.1f} s, every node {wall['per_node']:.1f} s "
+        f"({wall['per_node'] / max(wall['whole'], 1e-9):.1f}x), cuts {wall['cuts']:.1f} s; "
+        f"written to {out}",
+        highlight=False,
+    )
+    if suspicious:
+        err_console.print(
+            f"[yellow]warning:[/] {len(suspicious)} cut(s) took over 1.5x the whole model (head + "
+            f"tail), e.g. {suspicious[0][0]}, cut {suspicious[0][1]}: {suspicious[0][2]:.1f}x; "
+            "something else was probably running: measure again on an idle machine",
+            highlight=False,
+        )
+
+
+@_command("hardware")
+def hardware_command(as_json: JsonOpt = False) -> None:
+    """List the hardware catalogue: the papers' devices and servers and the measured machines."""
+    entries = list(catalogue().values())
+    if as_json:
+        _print_json({"hardware": [asdict(e) for e in entries]})
+        return
+    table = Table(title="Hardware catalogue (src/edgesplit/data/hardware.json)")
+    for column in ("name", "role", "paper", "processor", "latency", "powers"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        powers = ", ".join(f"{k} {v:g}" for k, v in e.powers.items() if k != "source")
+        table.add_row(e.name, e.role, e.paper, e.processor, e.describe_latency(), powers)
+    console.print(table)
+
+
+@_command("predict-eval")
+def predict_eval_command(
+    models: Annotated[str, typer.Option(help="Models, comma-separated.")] = (
+        "vgg16_bn,resnet34,mobilenet_v2"
+    ),
+    hardware: Annotated[str, typer.Option(help="Catalogue entry whose CPU profiles to use.")] = (
+        "xeon16"
+    ),
+    train_threads: Annotated[
+        str, typer.Option(help="Thread counts the predictors are fitted on; the rest are held out.")
+    ] = "1,2,4,8,16",
+    plots: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the PNG figures (Observations 1-2, predictions)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Reproduce shi2025 Table II on measured profiles: RMSE and MAPE of each latency predictor
+    on heads and tails at thread counts it was not fitted on; check Observations 1 and 2."""
+    names = [m.strip() for m in models.split(",") if m.strip()]
+    threads = parse_int_list("--train-threads", train_threads)
+    with err_console.status("fitting and predicting"):
+        report = predict_eval(names, hardware, threads)
+    published = paper_results()["shi2025_table2"]["rmse_ms"]
+    rows = [
+        {
+            "model": ev.model,
+            "predictor": name,
+            "rmse_ms": ev.rmse_ms(name),
+            "mape_pct": ev.mape_pct(name),
+            "pairs": len(ev.pairs),
+            "noise_floor_ms": ev.noise_floor_ms,
+            "paper_rmse_ms": published.get(name, {}).get(ev.model),
+        }
+        for ev in report.evaluations
+        for name in report.predictors
+    ]
+    first = [
+        {"model": o.model, "speedup": o.speedup, "eq7": o.eq7, "gains_shrink": o.gains_shrink}
+        for o in report.observation1
+    ]
+    second = [
+        {
+            "model": o.model,
+            "threads": o.threads,
+            "r2_node_share": o.r2("nodes"),
+            "r2_mac_share": o.r2("macs"),
+        }
+        for o in report.observation2
+    ]
+    figures = []
+    if plots is not None:
+        plots.mkdir(parents=True, exist_ok=True)
+        figures = [
+            str(plot_observation1(report.observation1, plots / "observation1.png")),
+            str(plot_observation2(report.observation2, plots / "observation2.png")),
+            str(plot_predictions(report.evaluations, report.predictors, plots / "predictions.png")),
+        ]
+    if as_json:
+        _print_json(
+            {
+                "hardware": hardware,
+                "train_threads": threads,
+                "scores": rows,
+                "observation1": first,
+                "observation2": second,
+                "plots": figures,
+            }
+        )
+        return
+    ev0 = report.evaluations[0]
+    table = Table(
+        title=f"Held-out heads and tails on {hardware}: fitted at {ev0.train_threads} threads, "
+        f"scored at {ev0.test_threads}"
+    )
+    for column in (
+        "model",
+        "predictor",
+        "pairs",
+        "RMSE ms",
+        "MAPE %",
+        "noise floor ms",
+        "shi2025 Table II RMSE ms",
+    ):
+        table.add_column(column, justify="left" if column in ("model", "predictor") else "right")
+    for r in rows:
+        table.add_row(
+            r["model"],
+            r["predictor"],
+            str(r["pairs"]),
+            f"{r['rmse_ms']:.2f}",
+            f"{r['mape_pct']:.1f}",
+            "-" if r["noise_floor_ms"] is None else f"{r['noise_floor_ms']:.2f}",
+            "-" if r["paper_rmse_ms"] is None else f"{r['paper_rmse_ms']:.2f}",
+        )
+    console.print(table)
+    obs = Table(title="shi2025 Observation 1: speedup over 1 thread (measured) and Eq. 7")
+    measured = sorted(set.intersection(*(set(o.threads) for o in report.observation1)))
+    shown = [k for k in measured if k in (2, 4, 8, 16) or k == measured[-1]][-4:]
+    obs.add_column("model")
+    for k in shown:
+        obs.add_column(f"speedup at {k}", justify="right")
+    obs.add_column("shrinking gains (fit)", justify="right")
+    for o in report.observation1:
+        obs.add_row(
+            o.model, *(f"{o.speedup[k]:.2f}" for k in shown), f"{o.gains_shrink * 100:.0f}%"
+        )
+    console.print(obs)
+    obs2 = Table(title="shi2025 Observation 2: R2 of tail/whole = share on the server (Eq. 8)")
+    for column in ("model", "threads", "share of nodes", "share of MACs"):
+        obs2.add_column(column, justify="left" if column == "model" else "right")
+    for o in report.observation2:
+        obs2.add_row(o.model, str(o.threads), f"{o.r2('nodes'):.2f}", f"{o.r2('macs'):.2f}")
+    console.print(obs2)
+    for figure in figures:
+        console.print(f"wrote {figure}", highlight=False)
+
+
 def _costs_record(costs: CutCosts) -> dict[str, Any]:
     return {
         **_cut_record(costs.cut),
@@ -342,20 +576,34 @@ def _plan_table(result: Plan, title: str) -> Table:
     return table
 
 
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(help="A hardware catalogue entry (`edgesplit hardware`) or a profile file."),
+]
+GmacsOpt = Annotated[
+    float | None, typer.Option(help="Instead of a profile: the placeholder MAC rate, GMAC/s.")
+]
+ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads (default: the profile's most).")]
+
+
 @_command("plan")
 def plan_command(
     model: ModelArg,
     uplink_mbps: Annotated[float, typer.Option(help="Uplink rate, Mbit/s.")] = 20.0,
-    device_gmacs: Annotated[
-        float, typer.Option(help="Device throughput, GMAC/s (placeholder latency model).")
-    ] = 50.0,
-    server_gmacs: Annotated[float, typer.Option(help="Server throughput, GMAC/s.")] = 1000.0,
+    device_profile: ProfileOpt = None,
+    device_threads: ThreadsOpt = None,
+    device_gmacs: GmacsOpt = None,
+    server_profile: ProfileOpt = None,
+    server_threads: ThreadsOpt = None,
+    server_gmacs: GmacsOpt = None,
+    predictor: Annotated[str, typer.Option(help=f"One of {', '.join(PREDICTORS)}.")] = "nodes",
     objective: Annotated[str, typer.Option(help=f"One of {', '.join(OBJECTIVES)}.")] = "latency",
     compute_power_w: Annotated[
-        float | None, typer.Option(help="Device power while computing, W (default: shi2025's).")
+        float | None, typer.Option(help="Device power while computing, W (default: the device's).")
     ] = None,
     transmit_power_w: Annotated[
-        float | None, typer.Option(help="Device power while transmitting, W (default: shi2025's).")
+        float | None,
+        typer.Option(help="Device power while transmitting, W (default: the device's)."),
     ] = None,
     beta_s_per_j: Annotated[
         float | None, typer.Option(help="Weight of energy in `weighted`: latency + beta * energy.")
@@ -366,20 +614,50 @@ def plan_command(
     seed: SeedOpt = 0,
     as_json: JsonOpt = False,
 ) -> None:
-    """Find the optimal cut of a model for one device, one server and one uplink."""
+    """Find the optimal cut of a model for one device, one server and one uplink.
+
+    Latencies come from measured or derived profiles (default: shi2025's test-bed, a Jetson
+    device and the i7 workstation at 16 threads); --device-gmacs/--server-gmacs use the
+    placeholder MAC-rate model instead.
+    """
     defaults = plan_defaults()
+    uplink_rate_bps = checks.positive("--uplink-mbps", uplink_mbps) * 1e6
+    checks.one_of("--objective", objective, OBJECTIVES)
+    checks.one_of("--predictor", predictor, PREDICTORS)
+    if device_gmacs is None and device_profile is None:
+        device_profile = defaults["device_profile"]
+    if server_gmacs is None and server_profile is None:
+        server_profile = defaults["server_profile"]
+        server_threads = defaults["server_threads"] if server_threads is None else server_threads
+    rates = {
+        side: None if value is None else checks.positive(f"--{side}-gmacs", value) * 1e9
+        for side, value in (("device", device_gmacs), ("server", server_gmacs))
+    }
+    device, device_about = resolve_latency(
+        model, device_profile, rates["device"], device_threads, predictor, "device"
+    )
+    server, server_about = resolve_latency(
+        model, server_profile, rates["server"], server_threads, predictor, "server"
+    )
+    powers = {**defaults, **device_powers(device_profile)}
     setting = Setting(
-        device=ThroughputModel(checks.positive("--device-gmacs", device_gmacs) * 1e9),
-        server=ThroughputModel(checks.positive("--server-gmacs", server_gmacs) * 1e9),
-        uplink_rate_bps=checks.positive("--uplink-mbps", uplink_mbps) * 1e6,
+        device=device,
+        server=server,
+        uplink_rate_bps=uplink_rate_bps,
         device_compute_power_w=checks.non_negative(
-            "--compute-power-w", _default(compute_power_w, defaults["device_compute_power_w"])
+            "--compute-power-w",
+            _default(
+                compute_power_w, powers.get("compute_power_w", defaults["device_compute_power_w"])
+            ),
         ),
         device_transmit_power_w=checks.non_negative(
-            "--transmit-power-w", _default(transmit_power_w, defaults["device_transmit_power_w"])
+            "--transmit-power-w",
+            _default(
+                transmit_power_w,
+                powers.get("transmit_power_w", defaults["device_transmit_power_w"]),
+            ),
         ),
     )
-    checks.one_of("--objective", objective, OBJECTIVES)
     beta = checks.non_negative("--beta-s-per-j", _default(beta_s_per_j, defaults["beta_s_per_j"]))
     _, _, g = _load(model, granularity, input_size, input_shape, seed)
     result = plan(g, setting, objective, beta)
@@ -387,8 +665,8 @@ def plan_command(
         **_plan_record(result),
         "setting": {
             "uplink_rate_bps": setting.uplink_rate_bps,
-            "device_macs_per_s": device_gmacs * 1e9,
-            "server_macs_per_s": server_gmacs * 1e9,
+            "device": device_about,
+            "server": server_about,
             "device_compute_power_w": setting.device_compute_power_w,
             "device_transmit_power_w": setting.device_transmit_power_w,
             "beta_s_per_j": beta,
@@ -397,13 +675,11 @@ def plan_command(
     if as_json:
         _print_json(data)
         return
-    title = (
-        f"{model}: minimise {objective} at {uplink_mbps:g} Mbit/s, device {device_gmacs:g} "
-        f"GMAC/s, server {server_gmacs:g} GMAC/s"
-    )
+    title = f"{model}: minimise {objective} at {uplink_mbps:g} Mbit/s"
     console.print(_plan_table(result, title))
     best = result.best.cut
     console.print(
+        f"device: {device_about}; server: {server_about}\n"
         f"optimal cut: {best.device_mask.bit_count()} of {len(g.nodes)} nodes on the device, "
         f"sends {', '.join(best.crossing) or 'nothing'}",
         highlight=False,
@@ -429,7 +705,7 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
             {
                 "model": r.model,
                 "link": r.link,
-                "device_macs_per_s": r.device_macs_per_s,
+                "pair": r.pair,
                 **_plan_record(r.plan),
                 "best_interior": _costs_record(r.best_interior),
                 "split_check": asdict(r.check),
@@ -441,12 +717,11 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         return
     table = Table(
         box=box.SIMPLE_HEAD,
-        title=f"Optimal placement ({settings['objective']}), server "
-        f"{settings['server_macs_per_s'] / 1e9:g} GMAC/s",
+        title=f"Optimal placement ({settings['objective']}); latencies from the hardware catalogue",
     )
     for column in (
         "model",
-        "device GMAC/s",
+        "hardware",
         "link",
         "choice",
         "cut",
@@ -458,7 +733,7 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         "local ms",
         "offload ms",
     ):
-        text = column in ("model", "link", "choice")
+        text = column in ("model", "hardware", "link", "choice")
         table.add_column(
             column, justify="left" if text else "right", no_wrap=text or column == "cut"
         )
@@ -467,7 +742,7 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         choice = "local" if cut.is_all_local else "offload" if cut.sends_input else "split"
         table.add_row(
             r.model,
-            f"{r.device_macs_per_s / 1e9:g}",
+            r.pair,
             r.link,
             choice,
             f"{cut.index}/{r.plan.all_local.cut.index}",
@@ -513,9 +788,9 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
             )
     console.print(runs)
     console.print(
-        "Latencies use the placeholder throughput model (MACs / rate; the rates are assumptions, "
-        f"see plan_defaults.json); device powers {defaults['device_compute_power_w']:g} W "
-        f"computing, {defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
+        "Latencies: `edgesplit hardware` says which profiles are measured and which derived; "
+        f"device powers {defaults['device_compute_power_w']:g} W computing, "
+        f"{defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
         highlight=False,
     )
     if not all(r.check.matches and r.interior_check.matches for r in results):

@@ -1,5 +1,6 @@
-"""The partition demo (`edgesplit demo`): plan three models over Wi-Fi and 5G for two device
-classes, then really run each chosen split in-process and check it against the unsplit model."""
+"""The partition demo (`edgesplit demo`): plan three models over Wi-Fi and 5G for two
+device-server pairs of the hardware catalogue (latencies from measured or derived profiles), then
+really run each chosen split in-process and check it against the unsplit model."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import SplitCheck, check_split
 from edgesplit.graph.zoo import build_model, example_input
 from edgesplit.plan import CutCosts, Plan, Setting, cost_terms, evaluate, plan, plan_defaults
-from edgesplit.profile import ThroughputModel
+from edgesplit.profile.catalogue import device_powers, resolve_latency
 
 
 @dataclass(frozen=True)
@@ -23,7 +24,7 @@ class DemoResult:
 
     model: str
     link: str
-    device_macs_per_s: float
+    pair: str  # the pair's label in plan_defaults.json
     plan: Plan
     best_interior: CutCosts
     check: SplitCheck
@@ -43,16 +44,37 @@ def run_demo(seed: int = 0, progress: Callable[[str], None] | None = None) -> li
         graph = ModelGraph.from_module(model, x, model_name=name)
         checks: dict[int | None, SplitCheck] = {}  # each distinct cut is run once
 
-        for device_rate in settings["device_macs_per_s"]:
+        for pair in settings["pairs"]:
+            device, _ = resolve_latency(
+                name,
+                pair["device"],
+                None,
+                pair.get("device_threads"),
+                defaults["predictor"],
+                "device",
+            )
+            server, _ = resolve_latency(
+                name,
+                pair["server"],
+                None,
+                pair.get("server_threads"),
+                defaults["predictor"],
+                "server",
+            )
+            powers = {**defaults, **device_powers(pair["device"])}
             for link, rate_bps in settings["links"].items():
                 if progress:
-                    progress(f"planning {name} over {link}, device {device_rate / 1e9:g} GMAC/s")
+                    progress(f"planning {name} over {link}: {pair['device']} -> {pair['server']}")
                 setting = Setting(
-                    device=ThroughputModel(device_rate),
-                    server=ThroughputModel(settings["server_macs_per_s"]),
+                    device=device,
+                    server=server,
                     uplink_rate_bps=rate_bps,
-                    device_compute_power_w=defaults["device_compute_power_w"],
-                    device_transmit_power_w=defaults["device_transmit_power_w"],
+                    device_compute_power_w=powers.get(
+                        "compute_power_w", defaults["device_compute_power_w"]
+                    ),
+                    device_transmit_power_w=powers.get(
+                        "transmit_power_w", defaults["device_transmit_power_w"]
+                    ),
                 )
                 chosen = plan(graph, setting, settings["objective"])
                 interior = best_interior_cut(graph, setting, settings["objective"])
@@ -60,7 +82,7 @@ def run_demo(seed: int = 0, progress: Callable[[str], None] | None = None) -> li
                     DemoResult(
                         model=name,
                         link=link,
-                        device_macs_per_s=device_rate,
+                        pair=pair["label"],
                         plan=chosen,
                         best_interior=interior,
                         check=_checked(checks, model, graph, chosen.best, x),

@@ -65,3 +65,15 @@ class InvalidCutError(EdgesplitError, ValueError):
 
 class ModelMismatchError(EdgesplitError, ValueError):
     """A model passed to split() does not match the graph it is split along."""
+
+
+class ProfileError(EdgesplitError):
+    """A latency profile is missing, corrupted, or lacks what was asked of it."""
+
+
+class ProfileMismatchError(ProfileError):
+    """A profile describes another model or input than the graph it is used with."""
+
+
+class DeviceUnavailableError(EdgesplitError):
+    """A processor was requested that this machine does not have (CUDA without a GPU)."""

@@ -1,0 +1,162 @@
+"""The hardware catalogue (package data ``hardware.json``): the papers' devices and servers and the
+machines edgesplit measured, each with its powers and where its latencies come from.
+
+A latency source is ``{"measured": collection, "device": "cpu" | "cuda"}`` (a shipped profile
+collection) or ``{"derived_from": entry, "factor": f | "anchor": {...}, "threads": k?, "how":
+text}``: the base entry's profile with every latency multiplied by ``f`` (or by the factor that
+makes the anchor model take the anchor latency), restricted to ``k`` threads when given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+from dataclasses import dataclass, replace
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edgesplit.errors import InvalidParameterError, ProfileError
+from edgesplit.profile.data import Profile, load_profile_file, package_profile
+from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel
+from edgesplit.profile.throughput import NodeLatencyModel, ThroughputModel
+
+
+@dataclass(frozen=True)
+class Hardware:
+    """One catalogue entry."""
+
+    name: str
+    role: str
+    paper: str
+    processor: str
+    latency: dict[str, Any]
+    powers: dict[str, Any]
+    notes: str
+
+    @property
+    def measured(self) -> bool:
+        return "measured" in self.latency
+
+    def describe_latency(self) -> str:
+        if self.measured:
+            return f"measured ({self.latency['measured']}, {self.latency['device']})"
+        return f"derived from {self.latency['derived_from']}: {self.latency['how']}"
+
+
+@cache
+def catalogue() -> dict[str, Hardware]:
+    """Every catalogue entry by name."""
+    raw = json.loads(resources.files("edgesplit.data").joinpath("hardware.json").read_text())
+    return {entry["name"]: Hardware(**entry) for entry in raw["hardware"]}
+
+
+def hardware(name: str) -> Hardware:
+    """The catalogue entry ``name``, or an error listing close names."""
+    entries = catalogue()
+    if name not in entries:
+        close = difflib.get_close_matches(name, list(entries), n=3)
+        hint = f" (did you mean {', '.join(close)}?)" if close else ""
+        raise InvalidParameterError(
+            "hardware", name, f"a catalogue entry{hint}: {', '.join(entries)}, or a profile file"
+        )
+    return entries[name]
+
+
+def hardware_profile(name: str, model: str) -> tuple[Profile, str]:
+    """The profile of ``model`` on catalogue entry ``name`` and the processor it describes."""
+    entry = hardware(name)
+    spec = entry.latency
+    if entry.measured:
+        profile = package_profile(spec["measured"], model)
+        if spec["device"] == "cuda" and profile.cuda is None:
+            raise ProfileError(f"the {spec['measured']} {model} profile has no CUDA measurements")
+        return profile, spec["device"]
+    base, device = hardware_profile(spec["derived_from"], model)
+    if "threads" in spec:
+        base = replace(base, cpu={spec["threads"]: base.processor("cpu", spec["threads"])})
+    factor = spec.get("factor")
+    if factor is None:
+        anchor = spec["anchor"]
+        anchor_profile, _ = hardware_profile(spec["derived_from"], anchor["model"])
+        factor = anchor["latency_s"] / _whole_latency_s(anchor_profile, device)
+    machine = {
+        "name": entry.name,
+        "processor": entry.processor,
+        "derived_from": spec["derived_from"],
+        "factor": factor,
+        "cores": base.cores,
+    }
+    return base.scaled(factor, machine, spec["how"]), device
+
+
+def _whole_latency_s(profile: Profile, device: str) -> float:
+    if device == "cuda":
+        return profile.processor("cuda").whole.median_s
+    return profile.processor("cpu", max(profile.cpu)).whole.median_s
+
+
+def latency_model(
+    source: str, model: str, predictor: str = "nodes", threads: int | None = None
+) -> ProfileLatencyModel:
+    """A NodeLatencyModel for ``model`` from a catalogue entry or a profile file."""
+    if predictor not in PREDICTORS:
+        raise InvalidParameterError("predictor", predictor, f"one of {', '.join(PREDICTORS)}")
+    if source.endswith(".json") or Path(source).is_file():
+        profile = load_profile_file(source)
+        device = "cuda" if not profile.cpu and profile.cuda is not None else "cpu"
+    else:
+        profile, device = hardware_profile(source, model)
+    if profile.model != model:
+        raise ProfileError(f"{source} holds a {profile.model} profile, not {model}")
+    if device == "cpu" and threads is not None and threads not in profile.cpu:
+        limit = profile.cores
+        if isinstance(threads, bool) or not isinstance(threads, int) or not 1 <= threads <= limit:
+            raise InvalidParameterError(
+                "threads", threads, f"an integer from 1 to {limit} (the cores behind {source})"
+            )
+        if len(profile.cpu) == 1:
+            (fixed,) = profile.cpu
+            raise InvalidParameterError(
+                "threads", threads, f"{fixed}: {source} runs at {fixed} threads"
+            )
+    return ProfileLatencyModel(profile, predictor, device, threads if device == "cpu" else None)
+
+
+def resolve_latency(
+    model: str,
+    profile: str | None,
+    macs_per_s: float | None,
+    threads: int | None,
+    predictor: str,
+    side: str,
+) -> tuple[NodeLatencyModel, str]:
+    """The latency model of one side of a plan: a profile (catalogue entry or file) or, only when
+    asked for explicitly, the placeholder MAC-rate model. Returns it with a description."""
+    if profile is not None and macs_per_s is not None:
+        raise InvalidParameterError(
+            f"--{side}-gmacs",
+            macs_per_s,
+            f"left out when --{side}-profile is given (one or the other)",
+        )
+    if macs_per_s is not None:
+        return ThroughputModel(macs_per_s), f"{macs_per_s / 1e9:g} GMAC/s (placeholder)"
+    if profile is None:
+        raise InvalidParameterError(
+            f"--{side}-profile", None, "a catalogue entry or a profile file"
+        )
+    latency = latency_model(profile, model, predictor, threads)
+    at = (
+        ""
+        if latency.device == "cuda"
+        else f" at {latency.threads or max(latency.profile.cpu)} threads"
+    )
+    return latency, f"{profile}{at} ({latency.profile.source}, {predictor} predictor)"
+
+
+def device_powers(profile: str | None) -> dict[str, Any]:
+    """The powers a catalogue entry gives (empty for files and entries without them)."""
+    if profile is None or profile not in catalogue():
+        return {}
+    return dict(catalogue()[profile].powers)

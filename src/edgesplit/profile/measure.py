@@ -1,0 +1,268 @@
+"""Measure a model's latency on this machine: whole model, every fx node, heads and tails of cuts.
+
+Per thread count (``torch.set_num_threads``) on the CPU, or once on a CUDA GPU (timed with
+``torch.cuda.synchronize`` around every measured call): ``warmup`` untimed runs, then ``repeats``
+timed ones, reported as median, min and max. Per-node latencies come from one
+``torch.fx.Interpreter`` pass per repeat that times each node alone (so they include the
+interpreter's per-node overhead, tens of microseconds); heads and tails are the real
+``split()`` GraphModules, fed the real tensors.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+import torchvision
+from torch import fx, nn
+
+from edgesplit.errors import DeviceUnavailableError, InvalidParameterError
+from edgesplit.graph import Cut, ModelGraph
+from edgesplit.graph.split import split
+from edgesplit.graph.trace import COMPUTE_OPS, normalize_inputs
+from edgesplit.profile.data import Measurements, Profile, Stats
+
+Progress = Callable[[str], None]
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def machine_description(device: str) -> dict[str, Any]:
+    """CPU model, cores, library versions and GPU of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(
+                (ln.split(":", 1)[1].strip() for ln in info if ln.startswith("model name")), cpu
+            )
+    except OSError:
+        pass
+    return {
+        "cpu": cpu,
+        "cores": available_cores(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
+    }
+
+
+def check_device(device: str) -> None:
+    """Raise unless ``device`` is "cpu", or "cuda" with a visible GPU (no silent fallback)."""
+    if device not in ("cpu", "cuda"):
+        raise InvalidParameterError("device", device, "cpu or cuda")
+    if device == "cuda" and not torch.cuda.is_available():
+        built = torch.version.cuda or "no CUDA"
+        raise DeviceUnavailableError(
+            f"CUDA was requested but no GPU is visible (torch {torch.__version__}, built with "
+            f"{built}); profile with --device cpu, or run on a machine with a GPU"
+        )
+
+
+def check_threads(threads: Sequence[int], cores: int) -> list[int]:
+    """The thread counts, or InvalidParameterError for one outside 1..cores."""
+    if not threads:
+        raise InvalidParameterError("threads", list(threads), "at least one thread count")
+    for k in threads:
+        if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= cores:
+            raise InvalidParameterError(
+                "threads", k, f"an integer from 1 to {cores} (the cores of this machine)"
+            )
+    return sorted(set(threads))
+
+
+def select_cuts(graph: ModelGraph, spec: str | int) -> list[Cut]:
+    """``"all"`` cuts, ``"single"`` (one tensor crosses), or N evenly spaced (ends included)."""
+    cuts = graph.cuts()
+    if spec == "all":
+        return cuts
+    if spec == "single":
+        return [c for c in cuts if len(c.crossing) == 1]
+    if isinstance(spec, bool) or not isinstance(spec, int) or spec < 0:
+        raise InvalidParameterError("cuts", spec, "all, single, or a number of cuts >= 0")
+    if spec == 0:
+        return []
+    if spec == 1:
+        return [cuts[-1]]
+    picks = sorted({round(i * (len(cuts) - 1) / (spec - 1)) for i in range(spec)})
+    return [cuts[i] for i in picks]
+
+
+def fx_cut_key(graph: ModelGraph, cut: Cut) -> str:
+    """The granularity-independent key of a cut: its device mask over the fx node order."""
+    position = {name: i for i, name in enumerate(fx_node_order(graph))}
+    mask = 0
+    for i, node in enumerate(graph.nodes):
+        if cut.device_mask >> i & 1:
+            for name in node.fx_nodes:
+                mask |= 1 << position[name]
+    return hex(mask)
+
+
+def fx_node_order(graph: ModelGraph) -> tuple[str, ...]:
+    """The traced module's compute nodes, in order (a profile's ``node_order``)."""
+    return tuple(n.name for n in graph.module.graph.nodes if n.op in COMPUTE_OPS)
+
+
+def _synchronizer(device: str) -> Callable[[], None]:
+    return torch.cuda.synchronize if device == "cuda" else (lambda: None)
+
+
+def _stats(times: list[float]) -> Stats:
+    return Stats(statistics.median(times), min(times), max(times), len(times))
+
+
+def time_call(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> Stats:
+    """Median, min and max wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    sync = _synchronizer(device)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return _stats(times)
+
+
+class _NodeTimer(fx.Interpreter):
+    """One pass over the graph that times every compute node alone."""
+
+    def __init__(self, module: fx.GraphModule, device: str) -> None:
+        super().__init__(module)
+        self.sync = _synchronizer(device)
+        self.times: dict[str, float] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        if n.op not in COMPUTE_OPS:
+            return super().run_node(n)
+        self.sync()
+        start = time.perf_counter()
+        result = super().run_node(n)
+        self.sync()
+        self.times[n.name] = time.perf_counter() - start
+        return result
+
+
+def time_nodes(
+    module: fx.GraphModule, inputs: tuple, warmup: int, repeats: int, device: str
+) -> tuple[float, ...]:
+    """Median latency of every compute node of ``module``, in node order."""
+    runs: list[dict[str, float]] = []
+    for i in range(warmup + repeats):
+        timer = _NodeTimer(module, device)
+        timer.run(*inputs)
+        if i >= warmup:
+            runs.append(timer.times)
+    order = [n.name for n in module.graph.nodes if n.op in COMPUTE_OPS]
+    return tuple(statistics.median(run[name] for run in runs) for name in order)
+
+
+def measure_profile(
+    model: nn.Module,
+    graph: ModelGraph,
+    example_input: Any,
+    threads: Sequence[int],
+    device: str = "cpu",
+    repeats: int = 10,
+    warmup: int = 3,
+    cuts: Sequence[Cut] = (),
+    command: str = "",
+    progress: Progress | None = None,
+) -> tuple[Profile, dict[str, float]]:
+    """Measure ``model`` (traced as ``graph``) on this machine.
+
+    Returns the profile and the wall time spent on each part (``whole``, ``per_node``, ``cuts``).
+    """
+    check_device(device)
+    cores = available_cores()
+    threads = check_threads(list(threads), cores) if device == "cpu" else [torch.get_num_threads()]
+    for field, value, low in (("repeats", repeats, 1), ("warmup", warmup, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise InvalidParameterError(field, value, f"an integer >= {low}")
+    inputs = tuple(t.to(device) for t in normalize_inputs(example_input))
+    halves = {fx_cut_key(graph, c): (c, *split(model, graph, c)) for c in cuts}
+    wall = {"whole": 0.0, "per_node": 0.0, "cuts": 0.0}
+    results: dict[int, Measurements] = {}
+    previous_threads = torch.get_num_threads()
+    model.to(device)
+    try:
+        with torch.no_grad():
+            for k in threads:
+                torch.set_num_threads(k)
+                results[k] = _measure_setting(
+                    model, graph, inputs, halves, device, warmup, repeats, wall, k, progress
+                )
+    finally:
+        torch.set_num_threads(previous_threads)
+        model.to("cpu")
+    profile = Profile(
+        model=graph.model_name,
+        input_shape=tuple(int(d) for d in graph.input_shapes[0]),
+        node_order=fx_node_order(graph),
+        machine=machine_description(device),
+        command=command,
+        source="measured",
+        cpu=results if device == "cpu" else {},
+        cuda=results[threads[0]] if device == "cuda" else None,
+        cuts={key: c.crossing for key, (c, _, _) in halves.items()},
+        notes=f"repeats {repeats}, warmup {warmup}; wall seconds: "
+        + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()),
+    )
+    return profile, wall
+
+
+def _measure_setting(model, graph, inputs, halves, device, warmup, repeats, wall, k, progress):
+    label = f"{k} threads" if device == "cpu" else "cuda"
+    if progress:
+        progress(f"{label}: whole model")
+    start = time.perf_counter()
+    whole = time_call(lambda: model(*inputs), warmup, repeats, device)
+    wall["whole"] += time.perf_counter() - start
+    if progress:
+        progress(f"{label}: every node")
+    start = time.perf_counter()
+    per_node = time_nodes(graph.module, inputs, warmup, repeats, device)
+    wall["per_node"] += time.perf_counter() - start
+    heads, tails = {}, {}
+    start = time.perf_counter()
+    for i, (key, (_, head, tail)) in enumerate(halves.items()):
+        if progress:
+            progress(f"{label}: cut {i + 1}/{len(halves)}")
+        heads[key] = time_call(lambda h=head: h(*inputs), warmup, repeats, device)
+        handed_over = head(*inputs)
+        tails[key] = time_call(lambda t=tail, a=handed_over: t(*a), warmup, repeats, device)
+    wall["cuts"] += time.perf_counter() - start
+    return Measurements(whole=whole, per_node_s=per_node, head=heads, tail=tails)
+
+
+def inconsistent_cuts(profile: Profile, tolerance: float = 1.5) -> list[tuple[str, str, float]]:
+    """Cuts whose head plus tail took more than ``tolerance`` times the whole model: a sign that
+    something else ran during the measurement. Returns (setting, cut key, ratio)."""
+    settings = [(f"{k} threads", m) for k, m in sorted(profile.cpu.items())]
+    if profile.cuda is not None:
+        settings.append(("cuda", profile.cuda))
+    found = []
+    for label, measured in settings:
+        for key, tail in measured.tail.items():
+            head = measured.head.get(key)
+            if head is None:
+                continue
+            ratio = (head.median_s + tail.median_s) / measured.whole.median_s
+            if ratio > tolerance:
+                found.append((label, key, ratio))
+    return found

@@ -1,0 +1,91 @@
+"""PNG figures of shi2025's Observations 1 and 2 and of held-out predictions (matplotlib)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from edgesplit.profile.evaluate import Evaluation, Observation1, Observation2
+
+
+def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
+    columns = min(count, 3)
+    rows = (count + columns - 1) // columns
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.4 * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return figure, axes.flat
+
+
+def _save(figure: plt.Figure, title: str, path: Path) -> Path:
+    figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def plot_observation1(observations: Sequence[Observation1], path: Path) -> Path:
+    """Latency against threads, measured (median) and shi2025 Eq. 7 fitted."""
+    figure, axes = _grid(len(observations))
+    for ax, obs in zip(axes, observations, strict=False):
+        k = np.array(obs.threads, float)
+        ax.plot(k, np.array(obs.latency_s) * 1e3, "o", label="measured (median)")
+        fine = np.linspace(k.min(), k.max(), 200)
+        ax.plot(fine, obs.fitted_s(fine) * 1e3, "-", label="Eq. 7 fit")
+        ax.set_title(
+            f"{obs.model}: {obs.speedup[obs.threads[-1]]:.1f}x at {obs.threads[-1]} threads"
+        )
+        ax.set_xlabel("threads")
+        ax.set_ylabel("latency (ms)")
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    return _save(figure, "shi2025 Observation 1: latency against threads", path)
+
+
+def plot_observation2(observations: Sequence[Observation2], path: Path) -> Path:
+    """Tail / whole latency against the server's share of nodes (shi2025 Eq. 8) and of MACs."""
+    figure, axes = _grid(len(observations))
+    for ax, obs in zip(axes, observations, strict=False):
+        ax.plot([0, 1], [0, 1], "k--", lw=0.8, label="Eq. 8: ratio = share")
+        ax.plot(obs.node_share, obs.ratio, "o-", label=f"share of nodes (R2 {obs.r2('nodes'):.2f})")
+        ax.plot(obs.mac_share, obs.ratio, "s-", label=f"share of MACs (R2 {obs.r2('macs'):.2f})")
+        ax.set_title(f"{obs.model} at {obs.threads} thread{'s' if obs.threads > 1 else ''}")
+        ax.set_xlabel("share of the model on the server")
+        ax.set_ylabel("tail / whole latency")
+        ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    return _save(figure, "shi2025 Observation 2: latency ratio against partition proportion", path)
+
+
+def plot_predictions(
+    evaluations: Sequence[Evaluation], predictors: Sequence[str], path: Path
+) -> Path:
+    """Predicted against measured latency of held-out heads and tails, per model."""
+    figure, axes = _grid(len(evaluations))
+    for ax, evaluation in zip(axes, evaluations, strict=False):
+        measured = np.array([p.measured_s for p in evaluation.pairs]) * 1e3
+        for name in predictors:
+            predicted = np.array([p.predicted_s[name] for p in evaluation.pairs]) * 1e3
+            ax.plot(
+                measured,
+                predicted,
+                ".",
+                alpha=0.6,
+                label=f"{name} ({evaluation.rmse_ms(name):.2f} ms)",
+            )
+        top = max(measured.max(), 1e-3)
+        ax.plot([0, top], [0, top], "k--", lw=0.8)
+        ax.set_title(evaluation.model)
+        ax.set_xlabel("measured (ms)")
+        ax.set_ylabel("predicted (ms)")
+        ax.legend(fontsize=7, title="RMSE")
+        ax.grid(alpha=0.3)
+    return _save(figure, "Held-out heads and tails: predicted against measured", path)
