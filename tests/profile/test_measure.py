@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from importlib import resources
-
 import pytest
 import torch
 
 from edgesplit.errors import DeviceUnavailableError, InvalidParameterError
-from edgesplit.profile.data import load_profile_file, save_profile
+from edgesplit.profile.data import load_profile_file, save_profile, shipped_models
 from edgesplit.profile.measure import (
     available_cores,
     fx_cut_key,
@@ -98,12 +96,7 @@ def test_inconsistent_cuts_are_flagged(resnet18):
     assert inconsistent_cuts(profile) == [("2 threads", "0x1", pytest.approx(2.4))]
 
 
-def _shipped(collection: str) -> list[str]:
-    folder = resources.files("edgesplit.data") / "profiles" / collection
-    return sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json"))
-
-
-@pytest.mark.parametrize("name", _shipped("epyc2"))
+@pytest.mark.parametrize("name", shipped_models("epyc2"))
 def test_shipped_profiles_of_this_machine_are_consistent(name):
     """Guards the package data: no cut's head plus tail took 1.5x the whole model."""
     from edgesplit.profile.data import package_profile

@@ -247,26 +247,34 @@ def load_profile_file(path: str | Path) -> Profile:
     return parse_profile(data, str(path))
 
 
-def package_profile(collection: str, model: str) -> Profile:
-    """A profile shipped as package data, e.g. ("xeon16-h100", "resnet34")."""
+def _collection(collection: str):
     folder = resources.files("edgesplit.data").joinpath(PACKAGE_PROFILES, collection)
     if not folder.is_dir():
         raise ProfileError(
             f"no profile collection {collection!r}; shipped: {', '.join(package_collections())}"
         )
-    entry = folder.joinpath(f"{model}.json")
+    return folder
+
+
+def shipped_models(collection: str) -> list[str]:
+    """The models a shipped profile collection holds."""
+    entries = _collection(collection).iterdir()
+    return sorted(p.name.removesuffix(".json") for p in entries if p.name.endswith(".json"))
+
+
+def package_profile(collection: str, model: str) -> Profile:
+    """A profile shipped as package data, e.g. ("xeon16-h100", "resnet34")."""
+    entry = _collection(collection).joinpath(f"{model}.json")
     if not entry.is_file():
-        shipped = sorted(
-            p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")
-        )
         raise ProfileError(
-            f"no {model} profile in {collection}; it has {', '.join(shipped)} "
+            f"no {model} profile in {collection}; it has {', '.join(shipped_models(collection))} "
             "(measure one with `edgesplit profile`)"
         )
     return parse_profile(json.loads(entry.read_text()), f"{collection}/{model}.json")
 
 
 def package_collections() -> list[str]:
+    """The shipped profile collections."""
     folder = resources.files("edgesplit.data").joinpath(PACKAGE_PROFILES)
     return sorted(p.name for p in folder.iterdir() if p.is_dir())
 
