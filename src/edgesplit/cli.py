@@ -45,7 +45,6 @@ from edgesplit.profile.measure import (
     measure_profile,
     select_cuts,
 )
-from edgesplit.profile.plots import plot_observation1, plot_observation2, plot_predictions
 from edgesplit.profile.predictors import PREDICTORS
 
 app = typer.Typer(
@@ -452,6 +451,8 @@ def predict_eval_command(
     ]
     figures = []
     if plots is not None:
+        from edgesplit.profile.plots import plot_observation1, plot_observation2, plot_predictions
+
         plots.mkdir(parents=True, exist_ok=True)
         figures = [
             str(plot_observation1(report.observation1, plots / "observation1.png")),
