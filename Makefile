@@ -22,15 +22,16 @@ test: install lint
 	$(BIN)/python -m pytest -n auto --durations=15
 
 lint: install
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/ruff format --check src tests benchmarks scripts
 
 format: install
-	$(BIN)/ruff check --fix src tests benchmarks
-	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks scripts
+	$(BIN)/ruff format src tests benchmarks scripts
 
 bench: install
 	$(BIN)/python benchmarks/graph_speed.py
+	$(BIN)/python benchmarks/sim_speed.py
 
 # Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
 # run on an idle machine). Each file records the command that made it.

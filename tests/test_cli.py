@@ -279,3 +279,33 @@ def test_predict_eval_writes_plots(tmp_path):
     assert predictors == {"nodes", "shi2025", "neurosurgeon"}
     for figure in data["plots"]:
         assert Path(figure).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scenarios_and_scenario():
+    from edgesplit.sim.scenario import load_scenario, presets
+
+    listed = _json("scenarios")["scenarios"]
+    assert [row["name"] for row in listed] == presets()
+    for row in listed:
+        scenario = load_scenario(row["name"])
+        assert (row["devices"], row["servers"]) == (scenario.device_count, scenario.server_count)
+    data = _json("scenario", "zhang2026")
+    assert data == load_scenario("zhang2026").model_dump(mode="json")
+
+
+def test_scenario_bad_yaml_is_one_line(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text(
+        "name: t\nstyle: slot\n"
+        "devices: [{model: resnet34, hardware: jetson-orin-nx, battery_capacity_j: 9,"
+        " arrivals_per_slot: [-1, 3]}]\n"
+        "servers: [{hardware: xeon16, threads: [4, 8]}]\n"
+    )
+    result = runner.invoke(app, ["scenario", str(path)])
+    assert result.exit_code == 1
+    assert "devices.0.arrivals_per_slot.0: Input should be greater than or equal to 0" in (
+        " ".join(result.output.split())
+    )
+    assert "Traceback" not in result.output
+    missing = runner.invoke(app, ["scenario", str(tmp_path / "none.yaml")])
+    assert missing.exit_code == 1 and "not a preset" in " ".join(missing.output.split())

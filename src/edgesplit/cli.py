@@ -519,6 +519,59 @@ def predict_eval_command(
         console.print(f"wrote {figure}", highlight=False)
 
 
+@_command("scenarios")
+def scenarios_command(as_json: JsonOpt = False) -> None:
+    """List the simulator's scenario presets."""
+    from edgesplit.sim.scenario import load_scenario, presets
+
+    rows = []
+    for name in presets():
+        scenario = load_scenario(name)
+        rows.append(
+            {
+                "name": name,
+                "style": scenario.style,
+                "devices": scenario.device_count,
+                "servers": scenario.server_count,
+                "models": sorted({d.model for d in scenario.devices}),
+                "about": " ".join(scenario.about.split()),
+            }
+        )
+    if as_json:
+        _print_json({"scenarios": rows})
+        return
+    table = Table(title="Scenario presets (edgesplit.sim; YAML in src/edgesplit/data/scenarios)")
+    for column in ("name", "style", "devices", "servers", "models", "about"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(
+            r["name"], r["style"], str(r["devices"]), str(r["servers"]), ", ".join(r["models"]),
+            r["about"],
+        )  # fmt: skip
+    console.print(table)
+
+
+@_command("scenario")
+def scenario_command(
+    source: Annotated[str, typer.Argument(help="A preset name or a scenario YAML file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a scenario (preset or YAML file) and print it with every default filled in."""
+    from edgesplit.sim.scenario import load_scenario
+
+    scenario = load_scenario(source)
+    data = scenario.model_dump(mode="json")
+    if as_json:
+        _print_json(data)
+        return
+    console.print(
+        f"{scenario.name}: valid ({scenario.style}, {scenario.device_count} devices, "
+        f"{scenario.server_count} servers)",
+        highlight=False,
+    )
+    console.print_json(json.dumps(data))
+
+
 def _costs_record(costs: CutCosts) -> dict[str, Any]:
     return {
         **_cut_record(costs.cut),

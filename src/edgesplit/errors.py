@@ -77,3 +77,7 @@ class ProfileMismatchError(ProfileError):
 
 class DeviceUnavailableError(EdgesplitError):
     """A processor was requested that this machine does not have (CUDA without a GPU)."""
+
+
+class ScenarioError(EdgesplitError, ValueError):
+    """A scenario file or preset that is not valid (the message names the field)."""

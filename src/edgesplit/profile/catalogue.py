@@ -15,12 +15,14 @@ from dataclasses import dataclass, replace
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.profile.data import Profile, load_profile_file, package_profile
-from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel
 from edgesplit.profile.throughput import NodeLatencyModel, ThroughputModel
+
+if TYPE_CHECKING:
+    from edgesplit.profile.predictors import ProfileLatencyModel
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def latency_model(
     source: str, model: str, predictor: str = "nodes", threads: int | None = None
 ) -> ProfileLatencyModel:
     """A NodeLatencyModel for ``model`` from a catalogue entry or a profile file."""
+    from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel
+
     if predictor not in PREDICTORS:
         raise InvalidParameterError("predictor", predictor, f"one of {', '.join(PREDICTORS)}")
     if source.endswith(".json") or Path(source).is_file():

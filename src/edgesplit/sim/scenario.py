@@ -1,0 +1,249 @@
+"""Scenarios: the devices, servers, radio and energy of one MEC system, as validated data.
+
+A scenario is YAML (presets in ``data/scenarios/``, or any file) validated by pydantic; every
+field carries its unit in its name. ``style`` says which environment runs it: ``slot``
+(shi2025: one edge server, time slots of ``slot_s``), ``task_window`` (zhang2026: several
+servers and channels, decisions per task window) or ``time_slot`` (zhang2026's system decided
+at fixed slots, for its Fig. 7 comparison).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from edgesplit.errors import ScenarioError
+
+Positive = Annotated[float, Field(gt=0)]
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Irradiance(_Strict):
+    """Where R(t) (shi2025 Eq. 6) comes from."""
+
+    kind: Literal["sample_day", "clearsky", "midc"] = "sample_day"
+    latitude: float = Field(36.1, ge=-90, le=90)
+    longitude: float = Field(-79.95, ge=-180, le=180)
+    date: str = "2026-06-21"
+    timezone: str = "Etc/GMT+5"
+    altitude_m: float = 0.0
+    clouds: bool = True
+    midc_file: str | None = None
+
+
+class Device(_Strict):
+    """One mobile device type (``count`` identical devices)."""
+
+    model: str
+    hardware: str
+    threads: int | None = Field(None, ge=1)
+    count: int = Field(1, ge=1)
+    compute_power_w: NonNegative | None = None
+    transmit_power_w: NonNegative | None = None
+    receive_power_w: NonNegative = 0.0
+    energy_per_mac_j: NonNegative | None = None
+    input_bits: Positive | None = None  # what sending the raw input costs (a compressed image)
+    result_bits: NonNegative = 0.0  # the inference result sent back (downlink)
+    battery_capacity_j: Positive | None = None
+    panel_area_efficiency_m2: NonNegative = 0.0  # shi2025 alpha: panel area x efficiency
+    arrivals_per_slot: tuple[NonNegative, NonNegative] = (20.0, 30.0)
+    deadline_fraction: Positive = 0.9  # shi2025: D_max = 0.9 x the all-local latency
+    distance_m: tuple[Positive, Positive] = (1.0, 100.0)
+    mean_tasks: Positive = 50.0
+
+    @model_validator(mode="after")
+    def _ranges(self) -> Device:
+        for name in ("arrivals_per_slot", "distance_m"):
+            low, high = getattr(self, name)
+            if low > high:
+                raise ValueError(f"{name}: low {low} exceeds high {high}")
+        return self
+
+
+class Server(_Strict):
+    """One edge server type (``count`` identical servers)."""
+
+    hardware: str
+    threads: tuple[int, int] | None = None  # K(t) drawn uniformly from this range each slot
+    min_threads_per_task: int = Field(1, ge=0)  # shi2025 k_min
+    count: int = Field(1, ge=1)
+
+    @model_validator(mode="after")
+    def _threads(self) -> Server:
+        if self.threads is not None:
+            low, high = self.threads
+            if not 1 <= low <= high:
+                raise ValueError(f"threads: need 1 <= low <= high, got {self.threads}")
+        return self
+
+
+class Uplink(_Strict):
+    """The slot style's uplink bandwidth B(t): uniform per slot, a CSV trace, or 5G NR UMi."""
+
+    kind: Literal["uniform", "trace", "umi"] = "uniform"
+    low_bps: Positive = 10e6
+    high_bps: Positive = 20e6
+    trace_file: str | None = None
+    trace_column: str = "rate_bps"
+    frequency_hz: Positive = 3.5e9
+    bandwidth_hz: Positive = 100e6
+    device_power_dbm: float = 10.0
+    server_power_dbm: float = 23.0
+    antenna_gain_db: float = 0.0
+    noise_figure_db: float = 7.0
+    distance_m: tuple[Positive, Positive] = (10.0, 100.0)
+
+    @model_validator(mode="after")
+    def _trace(self) -> Uplink:
+        if self.kind == "uniform" and self.low_bps > self.high_bps:
+            raise ValueError(f"low_bps {self.low_bps} exceeds high_bps {self.high_bps}")
+        if self.kind == "trace" and not self.trace_file:
+            raise ValueError("trace_file is required when kind is trace")
+        return self
+
+
+class Radio(_Strict):
+    """zhang2026's radio (Table III): shared channels, Shannon rates with interference."""
+
+    channels: int = Field(2, ge=1)
+    bandwidth_hz: Positive = 1e6
+    noise_w: Positive = 1e-9
+    path_loss_exponent: Positive = 3.0
+    reference_distance_m: Positive = 1.0
+    shadowing_std_db: NonNegative = 8.0
+    max_transmit_power_w: Positive = 1.0
+
+
+class SlotReward(_Strict):
+    """shi2025 Eq. 10 and what edgesplit adds for constraint violations."""
+
+    v: float = Field(0.5, gt=0, lt=1)
+    violation_penalty: NonNegative = 1.0
+
+
+class WindowReward(_Strict):
+    """zhang2026 Eq. 8."""
+
+    alpha: NonNegative = 0.05
+    beta: NonNegative = 50.0
+    window_max: int = Field(5, ge=1)
+
+
+class Scenario(_Strict):
+    name: str
+    about: str = ""
+    style: Literal["slot", "task_window", "time_slot"]
+    granularity: Literal["fx", "operator", "layer", "block"] = "operator"
+    predictor: Literal["nodes", "shi2025", "neurosurgeon"] = "nodes"
+    input_size: int = Field(224, ge=32)
+    devices: list[Device] = Field(min_length=1)
+    servers: list[Server] = Field(min_length=1)
+    # slot style
+    slot_s: Positive = 30.0
+    episode_slots: int = Field(120, ge=1)
+    start_s: NonNegative = 36_000.0  # time of day the episode starts (10:00)
+    uplink: Uplink = Uplink()
+    irradiance: Irradiance = Irradiance()
+    slot_reward: SlotReward = SlotReward()
+    # task-window and time-slot styles
+    radio: Radio = Radio()
+    window_reward: WindowReward = WindowReward()
+    time_slot_s: Positive = 0.05
+
+    @model_validator(mode="after")
+    def _style(self) -> Scenario:
+        if self.style == "slot":
+            if len(self.servers) != 1 or self.servers[0].count != 1:
+                raise ValueError("servers: the slot style (shi2025) has exactly one edge server")
+            for i, device in enumerate(self.devices):
+                if device.battery_capacity_j is None:
+                    raise ValueError(f"devices.{i}.battery_capacity_j: required by the slot style")
+            server = self.servers[0]
+            if server.threads is not None:
+                needed = self.device_count * server.min_threads_per_task
+                if needed > server.threads[0]:
+                    raise ValueError(
+                        f"servers.0.threads: k_min {server.min_threads_per_task} x "
+                        f"{self.device_count} devices needs {needed} threads, but K(t) can be as "
+                        f"low as {server.threads[0]}"
+                    )
+        return self
+
+    @property
+    def device_count(self) -> int:
+        return sum(d.count for d in self.devices)
+
+    @property
+    def server_count(self) -> int:
+        return sum(s.count for s in self.servers)
+
+
+def _format(error: ValidationError, origin: str) -> str:
+    first = error.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    message = first["msg"].removeprefix("Value error, ")
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    return f"{origin}: {where}: {message}{more}"
+
+
+def parse_scenario(data: object, origin: str) -> Scenario:
+    """A Scenario from parsed YAML, or ScenarioError naming the field and what is allowed."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as error:
+        raise ScenarioError(_format(error, origin)) from None
+
+
+def presets() -> list[str]:
+    """The shipped scenario presets."""
+    folder = resources.files("edgesplit.data").joinpath("scenarios")
+    return sorted(
+        p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml")
+    )
+
+
+def load_scenario(name_or_path: str | Path) -> Scenario:
+    """A preset by name, or a YAML file; its models and hardware are checked to have profiles."""
+    text = str(name_or_path)
+    if text in presets():
+        origin = f"preset {text}"
+        raw = resources.files("edgesplit.data").joinpath("scenarios", f"{text}.yaml").read_text()
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise ScenarioError(
+                f"no scenario {text!r}: not a preset ({', '.join(presets())}) or a file"
+            )
+        origin, raw = str(path), path.read_text()
+    try:
+        data = yaml.safe_load(raw)
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{origin} is not valid YAML: {error}") from None
+    scenario = parse_scenario(data, origin)
+    check_profiles(scenario, origin)
+    return scenario
+
+
+def check_profiles(scenario: Scenario, origin: str) -> None:
+    """Every device's model must have a profile on its hardware and on every server."""
+    from edgesplit.errors import EdgesplitError
+    from edgesplit.profile.catalogue import hardware_profile
+
+    for i, device in enumerate(scenario.devices):
+        for field, hardware in (
+            ("hardware", device.hardware),
+            *(("servers", s.hardware) for s in scenario.servers),
+        ):
+            try:
+                hardware_profile(hardware, device.model)
+            except EdgesplitError as error:
+                where = f"devices.{i}.model" if field == "hardware" else "servers"
+                raise ScenarioError(f"{origin}: {where}: {error}") from None

@@ -1,0 +1,232 @@
+"""zhang2026's multi-device, multi-server system (Sec. III, IV-A), vectorized over devices, tasks.
+
+Each device has a queue of tasks (Poisson(``mean_tasks``) at the start). In the task-aware MDP a
+decision assigns each device a window of W_n <= W_max tasks and, per task, a cut, a channel, a
+server and a transmit power; the tasks of position x of all windows start together (zhang2026
+Sec. IV-A, Fig. 4), so interference (Eq. 1) and server sharing (Eq. 2) are counted among tasks of
+the same position. Per task:
+
+- uplink rate: Shannon over the channel's noise plus the power received from the other devices
+  offloading on the same channel (Eq. 1), gain (d0/d)^h with log-normal shadowing;
+- latency (Eq. 2): head on the device + sent bits / rate + the tail on the server times the number
+  of tasks sharing that server. zhang2026 writes L0 (the whole model's server latency) times the
+  sharing count, whatever the cut; edgesplit scales it to the offloaded part (the profile's tail
+  latency), which equals L0 when everything is offloaded;
+- energy (Eq. 3): P_n x transmit time + zeta x the device's MACs.
+
+The reward is Eq. 8: -((max_n L_n + alpha L_wait) / W + beta / N x E / W), with L_n the sum of
+device n's task latencies in the window, L_wait the mean time the devices with tasks wait for the
+slowest, W the mean window size and E the energy of all tasks.
+
+Transmit powers below 1% of P_limit are raised to it (a rate of zero would make a task take
+forever). The ``time_slot`` variant decides once per device every ``time_slot_s`` seconds (the
+time-based MDP of zhang2026 Fig. 7): devices start tasks back to back with the slot's decision,
+carrying unfinished work into the next slot; its reward averages latency and weighted energy over
+the tasks started in the slot (0 when none start), with no waiting-time term.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgesplit.energy import task_energy_j
+from edgesplit.net import path_gain, shadowing_gain, uplink_rates_bps
+from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.tables import ModelTable, TableSpec, load_table
+
+MIN_POWER_SHARE = 0.01
+
+
+@dataclass(frozen=True)
+class WindowSystem:
+    """Static arrays of a task-window scenario (one entry per device unless noted)."""
+
+    scenario: Scenario
+    tables: tuple[ModelTable, ...]
+    n_cuts: np.ndarray  # per device
+    row_offset: np.ndarray  # [devices, servers]: first stacked row of (device, server)
+    server_type: np.ndarray  # per server
+    transfer_bits: np.ndarray  # stacked
+    input_bits: np.ndarray  # per device: what the raw-input cut (0) sends
+    device_macs: np.ndarray
+    head_s: np.ndarray
+    server_s: np.ndarray  # stacked: the tail with the server's full thread count
+    energy_per_mac_j: np.ndarray
+    compute_power_w: np.ndarray
+    distance_low: np.ndarray
+    distance_high: np.ndarray
+    mean_tasks: np.ndarray
+
+    @property
+    def n_devices(self) -> int:
+        return len(self.n_cuts)
+
+    @property
+    def n_servers(self) -> int:
+        return len(self.server_type)
+
+
+def build_window_system(scenario: Scenario) -> WindowSystem:
+    """Load one cost table per (device type, server type) and expand to devices and servers."""
+    from edgesplit.profile.catalogue import catalogue
+
+    server_type = np.repeat(np.arange(len(scenario.servers)), [s.count for s in scenario.servers])
+    tables, offsets, per_device = [], [], []
+    row = 0
+    for spec in scenario.devices:
+        offsets_for_type = []
+        for server in scenario.servers:
+            table = load_table(TableSpec.of(scenario, spec, server))
+            tables.append(table)
+            offsets_for_type.append(row)
+            row += table.n_cuts
+        n_cuts = {tables[-1 - i].n_cuts for i in range(len(scenario.servers))}
+        if len(n_cuts) != 1:
+            raise AssertionError("one model has the same cuts on every server")
+        powers = catalogue()[spec.hardware].powers if spec.hardware in catalogue() else {}
+        for _ in range(spec.count):
+            offsets.append(np.array(offsets_for_type)[server_type])
+            per_device.append((spec, tables[-1], powers))
+
+    def column(get) -> np.ndarray:
+        return np.array([get(s, t, p) for s, t, p in per_device], dtype=np.float64)
+
+    return WindowSystem(
+        scenario=scenario,
+        tables=tuple(tables),
+        n_cuts=np.array([t.n_cuts for _, t, _ in per_device]),
+        row_offset=np.array(offsets),
+        server_type=server_type,
+        transfer_bits=np.concatenate([t.transfer_bits for t in tables]),
+        input_bits=column(lambda s, t, p: t.input_bits if s.input_bits is None else s.input_bits),
+        device_macs=np.concatenate([t.device_macs for t in tables]),
+        head_s=np.concatenate([t.head_s for t in tables]),
+        server_s=np.concatenate([t.tail_s[:, -1] for t in tables]),
+        energy_per_mac_j=column(
+            lambda s, t, p: np.nan if s.energy_per_mac_j is None else s.energy_per_mac_j
+        ),
+        compute_power_w=column(
+            lambda s, t, p: (
+                s.compute_power_w
+                if s.compute_power_w is not None
+                else p.get("compute_power_w", 0.0)
+            )
+        ),
+        distance_low=column(lambda s, t, p: s.distance_m[0]),
+        distance_high=column(lambda s, t, p: s.distance_m[1]),
+        mean_tasks=column(lambda s, t, p: s.mean_tasks),
+    )
+
+
+def channel_gains(
+    system: WindowSystem, rng: np.random.Generator, distance_m: np.ndarray
+) -> np.ndarray:
+    """Path gain with shadowing for every device (drawn once per decision period)."""
+    radio = system.scenario.radio
+    shadow = shadowing_gain(rng, radio.shadowing_std_db, distance_m.shape)
+    return path_gain(distance_m, radio.reference_distance_m, radio.path_loss_exponent) * shadow
+
+
+@dataclass(frozen=True)
+class TaskCosts:
+    """Latency and energy of every (device, position) task, [devices, positions]."""
+
+    local_s: np.ndarray
+    transmit_s: np.ndarray
+    server_s: np.ndarray
+    latency_s: np.ndarray
+    energy_j: np.ndarray
+    rate_bps: np.ndarray
+
+
+def task_costs(
+    system: WindowSystem,
+    active: np.ndarray,
+    cuts: np.ndarray,
+    channels: np.ndarray,
+    servers: np.ndarray,
+    power_w: np.ndarray,
+    gain: np.ndarray,
+) -> TaskCosts:
+    """Eq. 1-3 for a [devices, positions] batch of tasks; inactive tasks cost nothing."""
+    radio = system.scenario.radio
+    n, width = active.shape
+    device = np.broadcast_to(np.arange(n)[:, None], (n, width))
+    position = np.broadcast_to(np.arange(width)[None, :], (n, width))
+    rows = system.row_offset[device, servers] + cuts
+    offload = active & (cuts < system.n_cuts[:, None] - 1)
+    power = np.clip(
+        power_w, MIN_POWER_SHARE * radio.max_transmit_power_w, radio.max_transmit_power_w
+    )
+    bandwidth = np.full(radio.channels, radio.bandwidth_hz)
+    noise = np.full(radio.channels, radio.noise_w)
+    rate = uplink_rates_bps(
+        channels.ravel(), power.ravel(), np.broadcast_to(gain[:, None], (n, width)).ravel(),
+        offload.ravel(), bandwidth, noise, groups=position.ravel(),
+    ).reshape(n, width)  # fmt: skip
+    sharing_key = (position * system.n_servers + servers).ravel()
+    sharing = np.bincount(sharing_key, weights=offload.ravel(), minlength=width * system.n_servers)
+    server = np.where(offload, system.server_s[rows] * sharing[sharing_key].reshape(n, width), 0.0)
+    local = np.where(active, system.head_s[rows], 0.0)
+    bits = np.where(cuts == 0, system.input_bits[:, None], system.transfer_bits[rows])
+    transmit = np.where(offload, bits / np.where(offload, rate, 1.0), 0.0)
+    energy = np.where(
+        active,
+        task_energy_j(
+            local, system.compute_power_w[:, None], transmit, power,
+            device_macs=system.device_macs[rows], energy_per_mac_j=system.energy_per_mac_j[:, None],
+        ),
+        0.0,
+    )  # fmt: skip
+    return TaskCosts(local, transmit, server, local + transmit + server, energy, rate)
+
+
+@dataclass(frozen=True)
+class WindowOutcome:
+    """One task window: per-device sums and the Eq. 8 reward."""
+
+    costs: TaskCosts
+    window: np.ndarray  # tasks per device
+    device_latency_s: np.ndarray
+    duration_s: float
+    waiting_s: float
+    energy_j: float
+    reward: float
+
+
+def window_reward(
+    scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, energy_j: float
+) -> tuple[float, float, float]:
+    """zhang2026 Eq. 8 -> (reward, window duration, mean waiting time)."""
+    busy = window > 0
+    duration = float(device_latency_s.max(initial=0.0))
+    waiting = float((duration - device_latency_s[busy]).mean()) if busy.any() else 0.0
+    mean_window = window.mean()
+    if mean_window == 0:
+        return 0.0, duration, waiting
+    r = scenario.window_reward
+    n = len(window)
+    reward = -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy_j / mean_window)
+    return float(reward), duration, waiting
+
+
+def window_step(
+    system: WindowSystem,
+    remaining: np.ndarray,
+    window: np.ndarray,
+    cuts: np.ndarray,
+    channels: np.ndarray,
+    servers: np.ndarray,
+    power_w: np.ndarray,
+    gain: np.ndarray,
+) -> WindowOutcome:
+    """One task window for every device at once (the vectorized step)."""
+    sizes = np.minimum(window, remaining)
+    active = np.arange(cuts.shape[1])[None, :] < sizes[:, None]
+    costs = task_costs(system, active, cuts, channels, servers, power_w, gain)
+    device_latency = costs.latency_s.sum(axis=1)
+    energy = float(costs.energy_j.sum())
+    reward, duration, waiting = window_reward(system.scenario, device_latency, sizes, energy)
+    return WindowOutcome(costs, sizes, device_latency, duration, waiting, energy, reward)

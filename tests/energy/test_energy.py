@@ -1,0 +1,90 @@
+"""The battery (shi2025 Eq. 4, 12), task energy, and irradiance."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgesplit.energy import (
+    CloudProcess,
+    battery_step,
+    clearsky_series,
+    harvested_energy_j,
+    read_midc,
+    sample_day,
+    task_energy_j,
+)
+from edgesplit.errors import InvalidParameterError
+
+finite = st.floats(0.0, 1e4, allow_nan=False)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(finite, finite, finite, st.floats(1.0, 1e4)), min_size=1, max_size=8))
+def test_battery_stays_in_bounds_and_conserves_energy(rows):
+    level, demand, harvest, capacity = (np.array(col) for col in zip(*rows, strict=True))
+    level = np.minimum(level, capacity)
+    new, served = battery_step(level, demand, harvest, capacity)
+    assert np.all((new >= 0) & (new <= capacity))
+    assert np.all((served >= 0) & (served <= 1))
+    spent = served * demand
+    overflow = np.maximum(level + harvest - spent - capacity, 0.0)
+    np.testing.assert_allclose(new + spent + overflow, level + harvest, rtol=1e-9, atol=1e-9)
+    enough = demand <= level + harvest
+    assert np.all(served[enough] == 1.0)
+    assert np.all(new[~enough] == 0.0)
+
+
+def test_task_energy_forms():
+    # shi2025: power x time for compute and transmission.
+    assert task_energy_j(0.2, 8.6, 0.1, 6.5) == pytest.approx(8.6 * 0.2 + 6.5 * 0.1)
+    # zhang2026 Eq. 3: zeta x MACs replaces power x time.
+    assert task_energy_j(
+        0.2, 8.6, 0.1, 1.0, device_macs=4.089e9, energy_per_mac_j=1e-11
+    ) == pytest.approx(0.04089 + 0.1)
+    # chukhno2023 Eq. 3: receiving the result costs (P_rx + P_E) x downlink time.
+    assert task_energy_j(0.0, 2.8, 0.5, 0.01, 0.002, 5.44) == pytest.approx(0.005 + 0.002 * 5.44)
+
+
+def test_harvesting_eq6():
+    assert harvested_energy_j(600.0, 0.002, 30.0) == pytest.approx(36.0)
+
+
+def test_sample_day_is_the_tmy3_day():
+    day = sample_day()
+    assert len(day.values_w_m2) == 24 * 60
+    assert day.values_w_m2[:360].max() == 0  # night until 06:00
+    assert day.at(12 * 3600 + 10) == day.values_w_m2[12 * 60]
+    assert day.at(36 * 3600) == day.at(12 * 3600)  # the day repeats
+
+
+def test_clear_sky_with_seeded_clouds():
+    a = clearsky_series(36.1, -79.95, "2026-06-21", "Etc/GMT+5", clouds=CloudProcess(), seed=4)
+    b = clearsky_series(36.1, -79.95, "2026-06-21", "Etc/GMT+5", clouds=CloudProcess(), seed=4)
+    clear = clearsky_series(36.1, -79.95, "2026-06-21", "Etc/GMT+5")
+    np.testing.assert_array_equal(a.values_w_m2, b.values_w_m2)
+    assert not np.array_equal(a.values_w_m2, clear.values_w_m2)
+    noon = clear.values_w_m2[12 * 60]
+    assert 700 < noon < 1100  # a clear June noon at 36 N
+    assert a.values_w_m2.mean() < clear.values_w_m2.mean()
+    with pytest.raises(InvalidParameterError, match="latitude=95"):
+        clearsky_series(95, 0, "2026-06-21")
+
+
+def test_midc_reader(tmp_path):
+    """The MIDC layout (date and time columns, the time zone as the second header), written here
+    from the shipped TMY3 day: a format check of the reader, not measured MIDC data."""
+    day = sample_day()
+    lines = ["DATE (MM/DD/YYYY),MST,Global Horizontal [W/m^2]"]
+    lines += [f"06/21/2026,{h:02d}:00,{day.values_w_m2[h * 60]:g}" for h in range(24)]
+    path = tmp_path / "layout.txt"
+    path.write_text("\n".join(lines) + "\n")
+    series = read_midc(path)
+    assert len(series.values_w_m2) == 23 * 60 + 1
+    assert series.values_w_m2[12 * 60] == day.values_w_m2[12 * 60]
+    with pytest.raises(InvalidParameterError, match="irradiance column"):
+        read_midc(path, column="Direct Normal [W/m^2]")
+    with pytest.raises(InvalidParameterError, match="an existing NREL MIDC file"):
+        read_midc(tmp_path / "none.txt")

@@ -1,0 +1,90 @@
+"""Scenario files: presets load, bad ones fail naming the field and the allowed range."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+import yaml
+
+from edgesplit.errors import ScenarioError
+from edgesplit.sim.scenario import load_scenario, presets
+
+
+def test_presets():
+    assert presets() == ["chukhno2023", "shi2025-5g", "shi2025-wifi", "zhang2026"]
+    zhang = load_scenario("zhang2026")
+    assert (zhang.device_count, zhang.server_count, zhang.radio.channels) == (3, 2, 2)
+    assert zhang.window_reward.window_max == 5 and zhang.radio.noise_w == 1e-9
+    wifi, fiveg = load_scenario("shi2025-wifi"), load_scenario("shi2025-5g")
+    assert (wifi.uplink.low_bps, wifi.uplink.high_bps) == (10e6, 20e6)
+    assert (fiveg.uplink.low_bps, fiveg.uplink.high_bps) == (20e6, 40e6)
+    assert [d.model for d in wifi.devices] == ["vgg16_bn", "resnet34", "mobilenet_v2"]
+
+
+def _write(tmp_path, data) -> str:
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return str(path)
+
+
+def _base() -> dict:
+    return yaml.safe_load(
+        """
+name: test
+style: slot
+devices: [{model: resnet34, hardware: jetson-orin-nx, battery_capacity_j: 100}]
+servers: [{hardware: xeon16, threads: [4, 8], min_threads_per_task: 1}]
+"""
+    )
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda d: d.update(surprise=1), "surprise: Extra inputs are not permitted"),
+        (
+            lambda d: d["devices"][0].update(arrivals_per_slot=[-1, 2]),
+            "arrivals_per_slot.0: Input should be greater than or equal to 0",
+        ),
+        (
+            lambda d: d.update(radio={"bandwidth_hz": 0}),
+            "radio.bandwidth_hz: Input should be greater than 0",
+        ),
+        (
+            lambda d: d["servers"][0].update(min_threads_per_task=5),
+            "k_min 5 x 1 devices needs 5 threads, but K(t) can be as low as 4",
+        ),
+        (
+            lambda d: d["devices"][0].update(model="alexnet"),
+            "devices.0.model: no alexnet profile in xeon16-h100",
+        ),
+        (
+            lambda d: d["devices"][0].pop("battery_capacity_j"),
+            "devices.0.battery_capacity_j: required by the slot style",
+        ),
+        (
+            lambda d: d.update(style="cloud"),
+            "style: Input should be 'slot', 'task_window' or 'time_slot'",
+        ),
+        (lambda d: d["servers"].append({"hardware": "h100"}), "exactly one edge server"),
+        (
+            lambda d: d.update(irradiance={"latitude": 91}),
+            "irradiance.latitude: Input should be less than or equal to 90",
+        ),
+    ],
+)
+def test_invalid_scenarios_name_the_field(tmp_path, change, message):
+    data = _base()
+    change(data)
+    with pytest.raises(ScenarioError, match=re.escape(message)):
+        load_scenario(_write(tmp_path, data))
+
+
+def test_not_yaml_and_not_found(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [unclosed\n")
+    with pytest.raises(ScenarioError, match="is not valid YAML"):
+        load_scenario(str(bad))
+    with pytest.raises(ScenarioError, match="not a preset"):
+        load_scenario("shi2026")

@@ -1,0 +1,125 @@
+"""TaskWindowMEC and TimeSlotMEC (zhang2026): reference equality, env contract, determinism."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import edgesplit.sim  # noqa: F401
+from edgesplit.errors import InvalidParameterError
+from edgesplit.sim.reference import window_step_reference
+from edgesplit.sim.window import window_step
+from edgesplit.sim.window_env import TaskWindowMECEnv, TimeSlotMECEnv
+
+
+@pytest.mark.parametrize("env_id", ["edgesplit/TaskWindowMEC-v0", "edgesplit/TimeSlotMEC-v0"])
+def test_env_checker(env_id):
+    check_env(gym.make(env_id).unwrapped, skip_render_check=True)
+
+
+def test_vectorized_window_equals_the_reference():
+    env = gym.make("edgesplit/TaskWindowMEC-v0").unwrapped
+    env.reset(seed=2)
+    env.action_space.seed(2)
+    rng = np.random.default_rng(3)
+    for _ in range(40):
+        a = env.action_space.sample()
+        remaining = rng.integers(0, 7, env.system.n_devices)
+        args = (
+            a["window"] + 1,
+            a["cut"],
+            a["channel"],
+            a["server"],
+            a["power"].astype(float),
+            env.gain,
+        )
+        fast = window_step(env.system, remaining, *args)
+        slow = window_step_reference(env.system, remaining, *args)
+        np.testing.assert_allclose(fast.device_latency_s, slow["device_latency_s"])
+        assert fast.energy_j == pytest.approx(slow["energy_j"])
+        assert fast.reward == pytest.approx(slow["reward"])
+        assert list(fast.window) == slow["window"]
+
+
+def test_local_only_matches_the_papers_table_iv():
+    """All local, one task per window: every task takes L_local = 43.0 ms and costs
+    zeta x 4,089 MMACs = 0.0409 J (zhang2026 Table IV's local-only row, per task)."""
+    env = gym.make("edgesplit/TaskWindowMEC-v0").unwrapped
+    env.reset(seed=0)
+    n = env.system.n_devices
+    local = env.system.n_cuts - 1
+    action = {
+        "window": np.zeros(n, dtype=np.int64),
+        "cut": np.tile(local[:, None], (1, 5)),
+        "channel": np.zeros((n, 5), dtype=np.int64),
+        "server": np.zeros((n, 5), dtype=np.int64),
+        "power": np.zeros((n, 5), dtype=np.float32),
+    }
+    _, reward, _, _, info = env.step(action)
+    np.testing.assert_allclose(info["device_latency_s"], 2150.75 / 50 / 1e3, rtol=1e-6)
+    assert info["energy_j"] / n == pytest.approx(0.0409, abs=5e-5)
+    assert info["waiting_s"] == pytest.approx(0.0, abs=1e-12)
+    assert reward == pytest.approx(-(0.043015 + 50 / n * info["energy_j"]))
+
+
+def test_episodes_end_when_all_tasks_are_done_and_repeat_under_a_seed():
+    def run(seed):
+        env = gym.make("edgesplit/TaskWindowMEC-v0")
+        obs, _ = env.reset(seed=seed)
+        env.action_space.seed(seed)
+        rewards, total = [], int(obs[:3].sum())
+        while True:
+            obs, reward, terminated, _truncated, info = env.step(env.action_space.sample())
+            rewards.append(reward)
+            if terminated:
+                break
+        assert info["completed"] == total and (obs[:3] == 0).all()
+        return rewards
+
+    assert run(4) == run(4)
+
+
+def test_interference_and_sharing_raise_latency():
+    env = gym.make("edgesplit/TaskWindowMEC-v0").unwrapped
+    env.reset(seed=0)
+    n = env.system.n_devices
+    gain = np.full(n, 1e-5)
+    base = dict(window=np.ones(n, dtype=np.int64), cut=np.zeros((n, 5), dtype=np.int64))
+    power = np.ones((n, 5))
+
+    def latency(channels, servers):
+        return window_step(
+            env.system, np.full(n, 5), base["window"], base["cut"], channels, servers, power, gain
+        )
+
+    apart = latency(np.array([[0] * 5, [1] * 5, [0] * 5]), np.array([[0] * 5, [1] * 5, [1] * 5]))
+    together = latency(np.zeros((n, 5), dtype=np.int64), np.zeros((n, 5), dtype=np.int64))
+    assert together.costs.rate_bps[1, 0] < apart.costs.rate_bps[1, 0]  # device 1 gains interferers
+    assert together.costs.server_s[1, 0] == pytest.approx(3 * apart.costs.server_s[1, 0] / 2)
+
+
+def test_time_slot_variant_carries_work_over():
+    env = gym.make("edgesplit/TimeSlotMEC-v0").unwrapped
+    env.reset(seed=0)
+    n = env.system.n_devices
+    local = {
+        "cut": env.system.n_cuts - 1,
+        "channel": np.zeros(n, dtype=np.int64),
+        "server": np.zeros(n, dtype=np.int64),
+        "power": np.zeros(n, dtype=np.float32),
+    }
+    _, reward, _, _, info = env.step(local)  # 43 ms tasks in 50 ms slots: two start
+    assert info["started"].tolist() == [2, 2, 2]
+    np.testing.assert_allclose(info["busy_s"], 2 * 0.043015 - 0.05, rtol=1e-6)
+    _, _, _, _, info = env.step(local)
+    assert info["started"].tolist() == [1, 1, 1]
+    assert reward < 0
+
+
+def test_style_checks():
+    with pytest.raises(InvalidParameterError, match="task_window for TaskWindowMECEnv"):
+        TaskWindowMECEnv("shi2025-wifi")
+    with pytest.raises(InvalidParameterError, match="task_window or time_slot"):
+        TimeSlotMECEnv("shi2025-wifi")
