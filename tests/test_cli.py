@@ -309,3 +309,31 @@ def test_scenario_bad_yaml_is_one_line(tmp_path: Path):
     assert "Traceback" not in result.output
     missing = runner.invoke(app, ["scenario", str(tmp_path / "none.yaml")])
     assert missing.exit_code == 1 and "not a preset" in " ".join(missing.output.split())
+
+
+def test_policies_evaluate_and_train(tmp_path: Path):
+    from edgesplit.policies.registry import policy_names
+
+    assert _json("policies", "--style", "slot")["policies"] == policy_names("slot")
+    rows = _json(
+        "evaluate", "--scenario", "shi2025-5g", "--policies", "local,dads+ta", "--episodes", "2"
+    )
+    assert [r["policy"] for r in rows] == ["local", "dads+ta"]
+    assert rows[1]["mean"]["latency_s"] < rows[0]["mean"]["latency_s"]
+    out = tmp_path / "run"
+    result = runner.invoke(
+        app,
+        ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--steps", "30", "--out", str(out),
+         "--eval-every", "30", "--eval-episodes", "1"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (out / "policy.pt").is_file() and (out / "eval.csv").is_file()
+    rows = _json(
+        "evaluate", "--scenario", "shi2025-wifi", "--policies", f"ddp+ta={out / 'policy.pt'}",
+        "--episodes", "1",
+    )  # fmt: skip
+    assert rows[0]["episodes"] == 1
+    again = runner.invoke(app, ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--out", str(out)])
+    assert again.exit_code == 1 and "--resume" in " ".join(again.output.split())
+    bad = runner.invoke(app, ["evaluate", "--scenario", "shi2025-wifi", "--policies", "nope"])
+    assert bad.exit_code == 1 and "policy='nope'" in bad.output

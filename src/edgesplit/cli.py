@@ -572,6 +572,102 @@ def scenario_command(
     console.print_json(json.dumps(data))
 
 
+@_command("policies")
+def policies_command(
+    style: Annotated[
+        str | None, typer.Option(help="Only this scenario style: slot, task_window, time_slot.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the policies (deciders) by name."""
+    from edgesplit.policies.registry import LEARNERS, policy_names
+
+    names = policy_names(style)
+    if as_json:
+        _print_json({"policies": names, "learners": [n for n in names if n in LEARNERS]})
+        return
+    for name in names:
+        console.print(f"{name}{'  (learner)' if name in LEARNERS else ''}", highlight=False)
+
+
+@_command("train")
+def train_command(
+    policy: Annotated[str, typer.Argument(help="A learner, e.g. ddp+ta.")],
+    scenario: Annotated[str, typer.Option(help="A preset or a scenario YAML file.")],
+    out: Annotated[Path, typer.Option(help="Run folder: logs, checkpoint, policy.pt.")],
+    steps: Annotated[int, typer.Option(help="Environment steps.")] = 20_000,
+    seed: SeedOpt = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per evaluation.")] = 2,
+) -> None:
+    """Train a learner in the simulator (progress bar, CSV logs, checkpoints; Ctrl-C saves)."""
+    from edgesplit.policies.training import train_policy
+
+    path = train_policy(
+        policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
+        show_progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    console.print(f"wrote {path} (logs: {out / 'eval.csv'}, {out / 'episodes.csv'})")
+
+
+@_command("evaluate")
+def evaluate_command(
+    scenario: Annotated[str, typer.Option(help="A preset or a scenario YAML file.")],
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated names; a learner as name=path/to/policy.pt.")
+    ],
+    episodes: Annotated[int, typer.Option(help="Episodes (seeds) per policy.")] = 5,
+    seed: SeedOpt = 0,
+    plot: Annotated[Path | None, typer.Option(help="Write PNG bar charts here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
+    from edgesplit.policies.evaluate import evaluate, plot_summaries
+    from edgesplit.policies.registry import policy_from_spec
+    from edgesplit.sim.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    specs = [s for s in policies.split(",") if s.strip()]
+    built = dict(policy_from_spec(spec, loaded, seed) for spec in specs)  # errors before running
+    with err_console.status("evaluating") as status:
+        summaries = evaluate(
+            {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
+            progress=lambda name, done: status.update(f"{name}: episode {done}/{episodes}"),
+        )  # fmt: skip
+    if plot is not None:
+        plot_summaries(summaries, plot)
+    if as_json:
+        _print_json([
+            {"policy": s.policy, "episodes": s.episodes, "mean": s.mean, "ci95": s.half_width}
+            for s in summaries
+        ])  # fmt: skip
+        return
+    metrics = list(summaries[0].mean)
+    table = Table(title=f"{loaded.name}: {episodes} episodes per policy, mean ± 95 % CI")
+    table.add_column("policy", no_wrap=True)
+    for metric in metrics:
+        table.add_column(_metric_label(metric), justify="right", no_wrap=True)
+    for s in summaries:
+        table.add_row(s.policy, *(_metric_cell(m, s.mean[m], s.half_width[m]) for m in metrics))
+    console.print(table)
+    if plot is not None:
+        console.print(f"wrote {plot}/*.png", highlight=False)
+
+
+def _metric_label(metric: str) -> str:
+    if metric.endswith("_s"):
+        return f"{metric.removesuffix('_s')}\n(ms)"
+    if metric.endswith("_j"):
+        return f"{metric.removesuffix('_j')}\n(J)"
+    return metric
+
+
+def _metric_cell(metric: str, mean: float, half: float) -> str:
+    factor = 1e3 if metric.endswith("_s") else 1.0
+    return f"{mean * factor:.4g}±{half * factor:.2g}"
+
+
 def _costs_record(costs: CutCosts) -> dict[str, Any]:
     return {
         **_cut_record(costs.cut),

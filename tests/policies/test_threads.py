@@ -10,7 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.threads import thread_allocation_equal, thread_allocation_ta
+from edgesplit.policies.threads import (
+    thread_allocation_bs,
+    thread_allocation_equal,
+    thread_allocation_ta,
+)
 
 
 def _convex_latency(rng: np.random.Generator, n: int, k_max: int) -> np.ndarray:
@@ -74,3 +78,26 @@ def test_ta_with_queues_no_thread_count_stabilises():
     assert finite == pytest.approx(
         min(latency[1, k] + latency[2, 7 - k] for k in range(4, 7)), rel=1e-12
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 5), st.integers(0, 3))
+def test_bs_finds_the_fewest_threads_meeting_each_deadline(seed, n, k_min):
+    rng = np.random.default_rng(seed)
+    total = n * max(k_min, 1) + int(rng.integers(0, 12))
+    latency = _convex_latency(rng, n, total)  # falls with k: binary search applies
+    deadline = rng.uniform(0.05, 1.2, n)
+    threads = thread_allocation_bs(latency, total, k_min, deadline)
+    assert threads.sum() == total and (threads >= k_min).all()
+    # the fewest by a linear scan, then the documented repair and spare hand-out
+    fewest = []
+    for i in range(n):
+        meeting = [k for k in range(k_min, total + 1) if latency[i, k] <= deadline[i]]
+        fewest.append(meeting[0] if meeting else total)
+    fewest = np.maximum(np.array(fewest), k_min)
+    if fewest.sum() <= total:
+        spare = total - fewest.sum()
+        expected = fewest + spare // n + (np.arange(n) < spare % n)
+        assert np.array_equal(threads, expected)
+    else:
+        assert (threads <= fewest).all()

@@ -6,9 +6,14 @@ with +inf where k threads cannot serve it (k = 0 for an offloaded task, or an un
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from edgesplit.errors import InvalidParameterError
+
+Allocator = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
+ALLOCATORS = ("ta", "bs", "equal")
 
 
 def _check(latency_s: np.ndarray, total_threads: int, k_min: int) -> tuple[int, int]:
@@ -84,3 +89,52 @@ def thread_allocation_equal(latency_s: np.ndarray, total_threads: int, k_min: in
     threads = np.full(n, total_threads // n, dtype=np.int64)
     threads[: total_threads % n] += 1
     return threads
+
+
+def thread_allocation_bs(
+    latency_s: np.ndarray, total_threads: int, k_min: int, deadline_s: np.ndarray
+) -> np.ndarray:
+    """shi2025's BS baseline: per task, a binary search for the fewest threads (>= k_min) that
+    meet its deadline D_max (all K where none does); the spare threads of Eq. 13 are handed out
+    evenly, one at a time in device order. When the tasks need more than K, the largest
+    allocation gives up one thread at a time (never below k_min) until the sum is K.
+
+    Binary search assumes latency falls as threads rise, as the profiles' tails mostly do; where
+    a measured curve is not monotone it finds a thread count meeting the deadline, not always the
+    fewest.
+    """
+    latency_s = np.asarray(latency_s, dtype=np.float64)
+    n, _ = _check(latency_s, total_threads, k_min)
+    deadline_s = np.broadcast_to(np.asarray(deadline_s, dtype=np.float64), (n,))
+    low = np.full(n, k_min, dtype=np.int64)
+    high = np.full(n, total_threads, dtype=np.int64)
+    rows = np.arange(n)
+    meets_at_all = latency_s[rows, high] <= deadline_s
+    while (low < high).any():  # vectorized bisection: one step for every task at once
+        middle = (low + high) // 2
+        meets = latency_s[rows, middle] <= deadline_s
+        searching = low < high
+        high = np.where(searching & meets, middle, high)
+        low = np.where(searching & ~meets, middle + 1, low)
+    threads = np.where(meets_at_all, low, total_threads)
+    threads = np.maximum(threads, k_min)
+    while threads.sum() > total_threads:
+        threads[int(np.argmax(threads))] -= 1
+    spare = total_threads - int(threads.sum())
+    threads += spare // n
+    threads[: spare % n] += 1
+    return threads
+
+
+def make_allocator(name: str | Allocator, deadline_s: np.ndarray) -> Allocator:
+    """An allocator by name (``ta``, ``bs``, ``equal``) as ``(latency_s, K, k_min, rng) ->
+    threads``; a callable is returned as it is. ``deadline_s`` is what BS must meet."""
+    if callable(name):
+        return name
+    if name == "ta":
+        return thread_allocation_ta
+    if name == "bs":
+        return lambda latency, k, k_min, rng: thread_allocation_bs(latency, k, k_min, deadline_s)
+    if name == "equal":
+        return lambda latency, k, k_min, rng: thread_allocation_equal(latency, k, k_min)
+    raise InvalidParameterError("allocator", name, f"one of {', '.join(ALLOCATORS)} or a callable")

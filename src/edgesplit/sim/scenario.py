@@ -247,3 +247,15 @@ def check_profiles(scenario: Scenario, origin: str) -> None:
             except EdgesplitError as error:
                 where = f"devices.{i}.model" if field == "hardware" else "servers"
                 raise ScenarioError(f"{origin}: {where}: {error}") from None
+
+
+def scenario_for(source: str | Scenario, styles: tuple[str, ...], user: str) -> Scenario:
+    """The scenario (a preset, a file or one already loaded), checked to be of ``styles``."""
+    scenario = load_scenario(source) if isinstance(source, str) else source
+    if scenario.style not in styles:
+        from edgesplit.errors import InvalidParameterError
+
+        raise InvalidParameterError(
+            "scenario.style", scenario.style, f"{' or '.join(styles)} for {user}"
+        )
+    return scenario

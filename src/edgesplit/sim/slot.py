@@ -42,6 +42,7 @@ class SlotSystem:
     n_cuts: np.ndarray
     row_offset: np.ndarray  # device's first row in the stacked tables
     transfer_bits: np.ndarray  # stacked over all tables' cuts
+    crossing_count: np.ndarray  # stacked: tensors each cut sends
     device_macs: np.ndarray
     head_s: np.ndarray
     tail_s: np.ndarray  # [stacked cuts, K + 1]
@@ -102,6 +103,7 @@ def build_slot_system(scenario: Scenario) -> SlotSystem:
         n_cuts=np.array([t.n_cuts for t in tables])[table_of],
         row_offset=offsets[table_of],
         transfer_bits=np.concatenate([t.transfer_bits for t in tables]),
+        crossing_count=np.concatenate([t.crossing_count for t in tables]),
         device_macs=np.concatenate([t.device_macs for t in tables]),
         head_s=np.concatenate([t.head_s for t in tables]),
         tail_s=np.concatenate([t.tail_s for t in tables]),
@@ -159,7 +161,8 @@ def latency_by_threads(
 
 @dataclass(frozen=True)
 class SlotOutcome:
-    """Everything one slot produced, per device, and the reward."""
+    """Everything one slot produced, per device (arrays may carry leading batch axes: a policy's
+    look-ahead evaluates many candidate decisions in one call)."""
 
     local_s: np.ndarray
     transmit_s: np.ndarray
@@ -174,7 +177,12 @@ class SlotOutcome:
     served: np.ndarray
     unstable: np.ndarray
     sent_bits: np.ndarray
-    reward: float
+    utility: np.ndarray  # each device's share of Eq. 10, penalty included
+
+    @property
+    def reward(self) -> float:
+        """The slot's utility U(t) (shi2025 Eq. 10 and 18)."""
+        return float(self.utility.sum())
 
 
 def slot_step(
@@ -187,7 +195,8 @@ def slot_step(
     downlink_bps: np.ndarray,
     irradiance_w_m2: float,
 ) -> SlotOutcome:
-    """One slot for every device at once (the vectorized step)."""
+    """One slot for every device at once (the vectorized step). ``cuts`` and ``threads`` are
+    [devices] or [..., devices] for a batch of candidate decisions."""
     scenario = system.scenario
     local, transmit, downlink, bits = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
     rows = cut_rows(system, cuts)
@@ -202,27 +211,28 @@ def slot_step(
     harvested = irradiance_w_m2 * system.area_efficiency_m2 * scenario.slot_s  # shi2025 Eq. 6
     battery, served = battery_step(battery_j, consumed, harvested, system.capacity_j)
     unstable = np.isinf(queue)
-    reward = slot_utility(scenario, system, consumed * served, latency, served, unstable)
+    utility = device_utility(scenario, system, consumed * served, latency, served, unstable)
     return SlotOutcome(
         local, transmit, queue, server, downlink, latency, per_task, consumed * served,
-        harvested, battery, served, unstable, bits, reward,
+        harvested, battery, served, unstable, bits, utility,
     )  # fmt: skip
 
 
-def slot_utility(
+def device_utility(
     scenario: Scenario,
     system: SlotSystem,
     consumed_j: np.ndarray,
     latency_s: np.ndarray,
     served: np.ndarray,
     unstable: np.ndarray,
-) -> float:
-    """shi2025 Eq. 10 (with the slot's consumption, see the module notes) minus the penalty."""
+) -> np.ndarray:
+    """Each device's term of shi2025 Eq. 10 (with the slot's consumption, see the module notes)
+    minus its penalty; U(t) is their sum."""
     v = scenario.slot_reward.v
     energy_term = (system.capacity_j - consumed_j) / system.capacity_j
     latency_term = np.clip((system.deadline_s - latency_s) / system.deadline_s, -1.0, 1.0)
     penalty = scenario.slot_reward.violation_penalty * ((1.0 - served) + unstable)
-    return float(v * energy_term.sum() + (1 - v) * latency_term.sum() - penalty.sum())
+    return v * energy_term + (1 - v) * latency_term - penalty
 
 
 def action_to_cuts(system: SlotSystem, action: np.ndarray) -> np.ndarray:
@@ -231,3 +241,9 @@ def action_to_cuts(system: SlotSystem, action: np.ndarray) -> np.ndarray:
     layers = system.n_cuts - 1
     position = np.floor((np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * layers).astype(np.int64)
     return np.minimum(position, layers)
+
+
+def cuts_to_action(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:
+    """An Eq. 19 action that maps back to ``cuts`` (the middle of each cut's interval)."""
+    layers = system.n_cuts - 1
+    return np.where(cuts >= layers, 1.0, 2.0 * (cuts + 0.5) / layers - 1.0).astype(np.float32)

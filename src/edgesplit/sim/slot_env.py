@@ -8,7 +8,6 @@ pluggable allocator (default: shi2025 Alg. 1, TA). Reward: the utility Eq. 10 (s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -19,8 +18,9 @@ from edgesplit.energy import CloudProcess, IrradianceSeries, clearsky_series, re
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import ReplayRateTrace, dbm_to_w, sample_umi_pathloss_db, shannon_rate_bps
 from edgesplit.net.umi import thermal_noise_w
-from edgesplit.policies.threads import thread_allocation_equal, thread_allocation_ta
-from edgesplit.sim.scenario import Scenario, load_scenario
+from edgesplit.policies.threads import Allocator, make_allocator
+from edgesplit.sim.decision import Decision
+from edgesplit.sim.scenario import Scenario, scenario_for
 from edgesplit.sim.slot import (
     SlotOutcome,
     action_to_cuts,
@@ -28,19 +28,6 @@ from edgesplit.sim.slot import (
     latency_by_threads,
     slot_step,
 )
-
-Allocator = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
-ALLOCATORS = ("ta", "equal")
-
-
-def _allocator(name: str | Allocator) -> Allocator:
-    if callable(name):
-        return name
-    if name == "ta":
-        return thread_allocation_ta
-    if name == "equal":
-        return lambda latency, k, k_min, rng: thread_allocation_equal(latency, k, k_min)
-    raise InvalidParameterError("allocator", name, f"one of {', '.join(ALLOCATORS)} or a callable")
 
 
 class SlotMECEnv(gym.Env):
@@ -51,13 +38,9 @@ class SlotMECEnv(gym.Env):
     def __init__(
         self, scenario: str | Scenario = "shi2025-wifi", allocator: str | Allocator = "ta"
     ) -> None:
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        if self.scenario.style != "slot":
-            raise InvalidParameterError(
-                "scenario.style", self.scenario.style, "slot for SlotMEC (use TaskWindowMEC)"
-            )
+        self.scenario = scenario_for(scenario, ("slot",), "SlotMEC (use TaskWindowMEC)")
         self.system = build_slot_system(self.scenario)
-        self.allocate = _allocator(allocator)
+        self.allocate = make_allocator(allocator, self.system.deadline_s)
         server = self.scenario.servers[0]
         self.gpu_server = self.system.max_threads == 1 and server.threads is None
         self.threads_range = server.threads or (self.system.max_threads, self.system.max_threads)
@@ -139,9 +122,19 @@ class SlotMECEnv(gym.Env):
         self._draw_state()
         return self._observation(), {}
 
-    def step(self, action: np.ndarray):
-        cuts = action_to_cuts(self.system, np.asarray(action, dtype=np.float64))
-        threads = self.allocate_threads(cuts)
+    def step(self, action: np.ndarray | Decision):
+        """One slot. ``action``: the Eq. 19 vector, or a ``Decision`` (cut indices, and threads
+        or None for the allocator's)."""
+        if isinstance(action, Decision):
+            cuts = self._checked_cuts(action.cut_index)
+            threads = (
+                self.allocate_threads(cuts)
+                if action.threads is None
+                else self._checked_threads(action.threads)
+            )
+        else:
+            cuts = action_to_cuts(self.system, np.asarray(action, dtype=np.float64))
+            threads = self.allocate_threads(cuts)
         outcome = self.apply(cuts, threads)
         self.slot += 1
         self._draw_state()
@@ -153,6 +146,31 @@ class SlotMECEnv(gym.Env):
             truncated,
             self._info(cuts, threads, outcome),
         )
+
+    def _checked_cuts(self, cut_index: np.ndarray) -> np.ndarray:
+        cut_index = np.asarray(cut_index)
+        n_cuts = self.system.n_cuts
+        if cut_index.shape != n_cuts.shape or ((cut_index < 1) | (cut_index > n_cuts)).any():
+            raise InvalidParameterError(
+                "decision.cut_index", cut_index.tolist(),
+                f"one index per device in 1..S with S = {n_cuts.tolist()}",
+            )  # fmt: skip
+        return cut_index.astype(np.int64) - 1
+
+    def _checked_threads(self, threads: np.ndarray) -> np.ndarray:
+        threads = np.asarray(threads)
+        k_min = 0 if self.gpu_server else self.scenario.servers[0].min_threads_per_task
+        total = len(threads) if self.gpu_server else self.threads_total
+        if (
+            threads.shape != (self.system.n_devices,)
+            or threads.sum() != total
+            or (threads < k_min).any()
+        ):
+            raise InvalidParameterError(
+                "decision.threads", threads.tolist(),
+                f"{self.system.n_devices} counts >= k_min {k_min} summing to K(t) = {total}",
+            )  # fmt: skip
+        return threads.astype(np.int64)
 
     def allocate_threads(self, cuts: np.ndarray) -> np.ndarray:
         """The allocator's threads for these cuts in the current state."""

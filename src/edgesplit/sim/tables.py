@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     from edgesplit.sim.scenario import Device, Scenario, Server
 
-TABLE_VERSION = 1
+TABLE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class ModelTable:
     device_macs: np.ndarray  # [cuts]
     head_s: np.ndarray  # [cuts]
     tail_s: np.ndarray  # [cuts, threads + 1]
+    crossing_count: np.ndarray  # [cuts]: tensors the cut sends (Neurosurgeon takes 1-tensor cuts)
     input_bits: float
     result_bits: float
 
@@ -95,6 +96,7 @@ def _read(path) -> ModelTable | None:
             device_macs=data["device_macs"],
             head_s=data["head_s"],
             tail_s=data["tail_s"],
+            crossing_count=data["crossing_count"],
             input_bits=float(data["input_bits"]),
             result_bits=float(data["result_bits"]),
         )
@@ -111,6 +113,7 @@ def save_table(table: ModelTable, folder: Path) -> Path:
         device_macs=table.device_macs,
         head_s=table.head_s,
         tail_s=table.tail_s,
+        crossing_count=table.crossing_count,
         input_bits=table.input_bits,
         result_bits=table.result_bits,
     )
@@ -167,6 +170,7 @@ def build_table(spec: TableSpec) -> ModelTable:
         device_macs=cuts.device_macs.astype(np.float64),
         head_s=head_s,
         tail_s=np.column_stack([column0, tail]),
+        crossing_count=cuts.crossing.sum(axis=1).astype(np.int64),
         input_bits=float(graph.values[0].size_bits),
         result_bits=output_bits,
     )

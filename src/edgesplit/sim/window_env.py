@@ -19,7 +19,8 @@ import numpy as np
 from gymnasium import spaces
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.sim.scenario import Scenario, load_scenario
+from edgesplit.sim.decision import Decision
+from edgesplit.sim.scenario import Scenario, scenario_for
 from edgesplit.sim.window import (
     build_window_system,
     channel_gains,
@@ -28,18 +29,31 @@ from edgesplit.sim.window import (
 )
 
 
+def _as_action(action: Decision, window: bool) -> dict[str, np.ndarray]:
+    """The Gymnasium action of a ``Decision`` (window: tasks per device, 1..W_max)."""
+    needed = (
+        ("window", "channel", "server", "power_w") if window else ("channel", "server", "power_w")
+    )
+    missing = [name for name in needed if getattr(action, name) is None]
+    if missing:
+        raise InvalidParameterError("decision", f"no {', '.join(missing)}", "every field set")
+    converted = {
+        "cut": np.asarray(action.cut_index) - 1,
+        "channel": np.asarray(action.channel),
+        "server": np.asarray(action.server),
+        "power": np.asarray(action.power_w, dtype=np.float32),
+    }
+    if window:
+        converted["window"] = np.asarray(action.window) - 1
+    return converted
+
+
 class _ZhangBase(gym.Env):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
     styles: tuple[str, ...] = ()
 
     def __init__(self, scenario: str | Scenario) -> None:
-        self.scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-        if self.scenario.style not in self.styles:
-            raise InvalidParameterError(
-                "scenario.style",
-                self.scenario.style,
-                f"{' or '.join(self.styles)} for {type(self).__name__}",
-            )
+        self.scenario = scenario_for(scenario, self.styles, type(self).__name__)
         self.system = build_window_system(self.scenario)
         self.task_cap = int(np.ceil(4 * self.system.mean_tasks.max() + 50))
 
@@ -65,6 +79,21 @@ class _ZhangBase(gym.Env):
         self.completed = 0
         self._draw_distances()
         return self._observation(), {}
+
+    def _checked(
+        self, action: dict[str, np.ndarray] | Decision, window: bool
+    ) -> dict[str, np.ndarray]:
+        if not isinstance(action, Decision):
+            return action
+        converted = _as_action(action, window)
+        for key, space in self.action_space.spaces.items():
+            if not space.contains(converted[key]):
+                raise InvalidParameterError(
+                    f"decision.{'cut_index' if key == 'cut' else key}",
+                    np.asarray(converted[key]).tolist(),
+                    f"within {space} (cut_index and window 1-based)",
+                )
+        return converted
 
     def device_observations(self, observation: np.ndarray) -> np.ndarray:
         """The joint observation as one row per device."""
@@ -116,7 +145,8 @@ class TaskWindowMECEnv(_ZhangBase):
             key: np.stack([np.asarray(a[key]) for a in device_actions]) for key in self.action_space
         }
 
-    def step(self, action: dict[str, np.ndarray]):
+    def step(self, action: dict[str, np.ndarray] | Decision):
+        action = self._checked(action, window=True)
         outcome = window_step(
             self.system, self.remaining, np.asarray(action["window"]) + 1,
             np.asarray(action["cut"]), np.asarray(action["channel"]), np.asarray(action["server"]),
@@ -165,7 +195,8 @@ class TimeSlotMECEnv(_ZhangBase):
     def _observation(self) -> np.ndarray:
         return np.concatenate([self.remaining, self.distance_m, self.busy_s]).astype(np.float32)
 
-    def step(self, action: dict[str, np.ndarray]):
+    def step(self, action: dict[str, np.ndarray] | Decision):
+        action = self._checked(action, window=False)
         outcome = time_slot_step(
             self.system, self.remaining, self.busy_s, self.slot_s,
             np.asarray(action["cut"]), np.asarray(action["channel"]), np.asarray(action["server"]),

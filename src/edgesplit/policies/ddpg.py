@@ -1,0 +1,256 @@
+"""DDP: shi2025's DRL-based DNN partition (Alg. 2), DDPG with TA (Alg. 1) inside the env step.
+
+Read top to bottom: hyperparameters, networks, the policy (``decide``), then training. The
+actor maps the observation (Eq. 16, scaled by the observation space's bounds) to one tanh output
+per device, which Eq. 19 maps to a cut; the critic scores (state, action). Targets are updated
+softly (tau), exploration is Gaussian noise on the actor's output, transitions are replayed
+uniformly. shi2025 gives no hyperparameters; these are CleanRL's DDPG defaults, with gamma 0.9
+(consecutive slots are coupled only through the batteries) and a shorter warm-up.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.slot import SlotPolicy, SlotState
+from edgesplit.policies.training import Trainer
+from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.slot import action_to_cuts
+
+
+@dataclass
+class DDPGConfig:
+    hidden: int = 256
+    actor_lr: float = 3e-4
+    critic_lr: float = 3e-4
+    gamma: float = 0.9
+    tau: float = 0.005
+    batch_size: int = 256
+    buffer_size: int = 200_000
+    learning_starts: int = 1_000
+    exploration_std: float = 0.2
+    train_every: int = 1
+
+
+def _mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(hidden, outputs),
+    )  # fmt: skip
+
+
+class Actor(nn.Module):
+    def __init__(self, obs_dim: int, devices: int, hidden: int) -> None:
+        super().__init__()
+        self.body = _mlp(obs_dim, devices, hidden)
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.body(obs))  # shi2025: tanh P_n(t), then Eq. 19
+
+
+class Critic(nn.Module):
+    def __init__(self, obs_dim: int, devices: int, hidden: int) -> None:
+        super().__init__()
+        self.body = _mlp(obs_dim + devices, 1, hidden)
+
+    def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([obs, action], dim=-1)).squeeze(-1)
+
+
+class ReplayBuffer:
+    """Uniform experience replay (a ring of ``capacity`` transitions)."""
+
+    def __init__(self, capacity: int, obs_dim: int, action_dim: int) -> None:
+        self.arrays = {
+            "obs": np.zeros((capacity, obs_dim), np.float32),
+            "action": np.zeros((capacity, action_dim), np.float32),
+            "reward": np.zeros(capacity, np.float32),
+            "next": np.zeros((capacity, obs_dim), np.float32),
+        }
+        self.capacity, self.added = capacity, 0
+
+    @property
+    def size(self) -> int:
+        return min(self.added, self.capacity)
+
+    def add(self, obs, action, reward, next_obs) -> None:
+        slot = self.added % self.capacity
+        for key, value in (("obs", obs), ("action", action), ("reward", reward),
+                           ("next", next_obs)):  # fmt: skip
+            self.arrays[key][slot] = value
+        self.added += 1
+
+    def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
+        index = rng.integers(0, self.size, batch)
+        return {key: torch.as_tensor(value[index]) for key, value in self.arrays.items()}
+
+    def state_dict(self) -> dict:
+        return {"arrays": self.arrays, "added": self.added}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.arrays, self.added = state["arrays"], state["added"]
+
+
+class DDPPolicy(SlotPolicy):
+    """shi2025's DDP: the DDPG actor's cuts (Eq. 19), threads by the allocator (TA)."""
+
+    name = "ddp"
+    learner = True
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        seed: int = 0,
+        allocator: str | None = None,
+        config: DDPGConfig | None = None,
+    ) -> None:
+        super().__init__(scenario, seed, allocator)
+        self.config = config or DDPGConfig()
+        torch.manual_seed(seed)
+        n = self.system.n_devices
+        self.obs_dim = 3 * n + 1
+        self.actor = Actor(self.obs_dim, n, self.config.hidden)
+        self.critic = Critic(self.obs_dim, n, self.config.hidden)
+        self.obs_scale = None  # set from the env's observation space at training time
+
+    def _scaled(self, obs: np.ndarray) -> torch.Tensor:
+        scale = self.obs_scale if self.obs_scale is not None else np.ones(self.obs_dim)
+        return torch.as_tensor(np.asarray(obs, dtype=np.float64) / scale, dtype=torch.float32)
+
+    def action(self, obs: np.ndarray) -> np.ndarray:
+        """The actor's tanh outputs for one observation."""
+        with torch.no_grad():
+            return self.actor(self._scaled(obs)).numpy()
+
+    def cuts(self, state: SlotState) -> np.ndarray:
+        raise AssertionError("decide() maps the actor's output directly")
+
+    def decide(self, observation: np.ndarray):
+        from edgesplit.sim.decision import Decision
+
+        state = SlotState.of(observation, self.system.n_devices)
+        cuts = action_to_cuts(self.system, self.action(observation).astype(np.float64))
+        return Decision(cut_index=cuts + 1, threads=self.threads(cuts, state))
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.name,
+            "scenario": self.scenario.model_dump(mode="json"),
+            "allocator": self.allocator,
+            "config": asdict(self.config),
+            "obs_scale": self.obs_scale,
+            "actor": self.actor.state_dict(),
+            "critic": self.critic.state_dict(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        torch.save(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> None:
+        """Weights from a file written by ``save`` (or a training checkpoint)."""
+        path = Path(path)
+        if not path.is_file():
+            raise InvalidParameterError("checkpoint", str(path), "an existing file")
+        try:
+            state = torch.load(path, weights_only=False)
+        except Exception as error:  # torch raises many types for a non-checkpoint file
+            raise InvalidParameterError(
+                "checkpoint", str(path), f"a torch file ({error})"
+            ) from None
+        self.load_state(state["learner"]["policy"] if "learner" in state else state)
+
+    def load_state(self, state: dict) -> None:
+        expected = self.scenario.model_dump(mode="json")
+        if state.get("policy") != self.name:
+            raise InvalidParameterError(
+                "checkpoint", state.get("policy"), f"a {self.name} checkpoint"
+            )
+        if state["scenario"]["devices"] != expected["devices"] or len(
+            state["obs_scale"] if state["obs_scale"] is not None else ()
+        ) not in (0, self.obs_dim):
+            raise InvalidParameterError(
+                "checkpoint", f"scenario {state['scenario']['name']!r}",
+                f"one trained on this scenario's {self.system.n_devices} devices "
+                f"({', '.join(self.system.models)})",
+            )  # fmt: skip
+        self.config = DDPGConfig(**state["config"])
+        n = self.system.n_devices
+        self.actor = Actor(self.obs_dim, n, self.config.hidden)
+        self.critic = Critic(self.obs_dim, n, self.config.hidden)
+        self.actor.load_state_dict(state["actor"])
+        self.critic.load_state_dict(state["critic"])
+        self.obs_scale = None if state["obs_scale"] is None else np.asarray(state["obs_scale"])
+
+    # -- training (shi2025 Alg. 2) -------------------------------------------------------------
+
+    def train(self, trainer: Trainer) -> None:
+        """DDPG on ``trainer``'s env (allocator inside its step), resumable from its checkpoint."""
+        resumed = trainer.resume_state()  # restores the trainer's env mid-episode too
+        if resumed is not None:
+            self.load_state(resumed["policy"])  # networks (and config) before their optimizers
+        cfg, env, n = self.config, trainer.env, self.system.n_devices
+        self.obs_scale = np.maximum(env.observation_space.high.astype(np.float64), 1e-9)
+        actor_target, critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
+        actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
+        critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
+        buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, n)
+        modules = {
+            "actor_target": actor_target, "critic_target": critic_target,
+            "actor_opt": actor_opt, "critic_opt": critic_opt,
+        }  # fmt: skip
+        if resumed is not None:
+            for key, module in modules.items():
+                module.load_state_dict(resumed[key])
+            buffer.load_state_dict(resumed["buffer"])
+        rng = trainer.rng
+        current = {"obs": resumed["obs"] if resumed else env.reset(seed=trainer.episode_seed())[0]}
+        while trainer.step < trainer.total_steps:
+            if buffer.size < cfg.learning_starts:
+                action = rng.uniform(-1, 1, n).astype(np.float32)
+            else:
+                noise = rng.normal(0, cfg.exploration_std, n)
+                action = np.clip(self.action(current["obs"]) + noise, -1, 1).astype(np.float32)
+            next_obs, reward, terminated, truncated, _ = env.step(action)
+            buffer.add(current["obs"] / self.obs_scale, action, reward, next_obs / self.obs_scale)
+            trainer.record_reward(reward, terminated or truncated)
+            current["obs"] = next_obs
+            if terminated or truncated:
+                current["obs"], _ = env.reset(seed=trainer.episode_seed())
+            ready = buffer.size >= min(cfg.learning_starts, cfg.buffer_size)
+            if ready and trainer.step % cfg.train_every == 0:
+                batch = buffer.sample(rng, cfg.batch_size)
+                with torch.no_grad():  # y_t = r_t + gamma Q'(s_{t+1}, pi'(s_{t+1}))
+                    target = batch["reward"] + cfg.gamma * critic_target(
+                        batch["next"], actor_target(batch["next"])
+                    )
+                critic_loss = nn.functional.mse_loss(
+                    self.critic(batch["obs"], batch["action"]), target
+                )
+                critic_opt.zero_grad()
+                critic_loss.backward()
+                critic_opt.step()
+                actor_loss = -self.critic(batch["obs"], self.actor(batch["obs"])).mean()
+                actor_opt.zero_grad()
+                actor_loss.backward()
+                actor_opt.step()
+                with torch.no_grad():  # soft target updates
+                    for net, tgt in ((self.actor, actor_target), (self.critic, critic_target)):
+                        for p, tp in zip(net.parameters(), tgt.parameters(), strict=True):
+                            tp.mul_(1 - cfg.tau).add_(cfg.tau * p)
+            trainer.advance(
+                self,
+                lambda: {
+                    "policy": self.state_dict(), "obs": current["obs"],
+                    "buffer": buffer.state_dict(),
+                    **{key: module.state_dict() for key, module in modules.items()},
+                },
+            )  # fmt: skip

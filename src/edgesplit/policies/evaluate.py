@@ -1,0 +1,157 @@
+"""Running policies in the simulator: one episode's metrics, and a table over seeds with
+confidence intervals (Student t over episodes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+from scipy import stats
+
+import edgesplit.sim  # noqa: F401  (registers the environments)
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.base import Policy
+from edgesplit.sim.scenario import Scenario
+
+ENV_OF_STYLE = {
+    "slot": "edgesplit/SlotMEC-v0",
+    "task_window": "edgesplit/TaskWindowMEC-v0",
+    "time_slot": "edgesplit/TimeSlotMEC-v0",
+}
+SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
+
+
+def make_env(scenario: Scenario, **kwargs) -> gym.Env:
+    """The unwrapped environment of a scenario's style."""
+    return gym.make(ENV_OF_STYLE[scenario.style], scenario=scenario, **kwargs).unwrapped
+
+
+def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
+    """One episode of ``policy`` in ``env``: the metrics of the style (SI units)."""
+    obs, _ = env.reset(seed=seed)
+    policy.reset(seed)
+    if policy.scenario.style == "slot":
+        return _slot_episode(policy, env, obs)
+    return _window_episode(policy, env, obs)
+
+
+def _slot_episode(policy: Policy, env: gym.Env, obs: np.ndarray) -> dict[str, float]:
+    rewards, energy, parts = [], [], {k: [] for k in (*SLOT_PARTS, "latency_s")}
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
+        rewards.append(reward)
+        energy.append(float(info["energy_j"].mean()))
+        for key in parts:
+            parts[key].append(float(np.mean(info[key])))
+        if terminated or truncated:
+            break
+    violations = info["violations"]
+    return {
+        "utility": float(np.mean(rewards)),
+        **{key: float(np.mean(values)) for key, values in parts.items()},
+        "energy_j": float(np.mean(energy)),
+        "violations": float(violations["energy"] + violations["queue"]),
+    }
+
+
+def _window_episode(policy: Policy, env: gym.Env, obs: np.ndarray) -> dict[str, float]:
+    total_reward, latency, energy, steps = 0.0, 0.0, 0.0, 0
+    while True:
+        obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
+        total_reward += reward
+        latency += float(info.get("duration_s", info.get("latency_s", 0.0)))
+        energy += float(info["energy_j"])
+        steps += 1
+        if terminated or truncated:
+            break
+    return {
+        "reward": total_reward,
+        "latency_s": latency,
+        "energy_j": energy,
+        "decisions": float(steps),
+    }
+
+
+@dataclass(frozen=True)
+class Summary:
+    """Mean and 95 % confidence half-width of each metric over episodes."""
+
+    policy: str
+    episodes: int
+    mean: dict[str, float]
+    half_width: dict[str, float]
+
+
+def summarize(policy: str, runs: Sequence[dict[str, float]]) -> Summary:
+    mean, half = {}, {}
+    for key in runs[0]:
+        values = np.array([r[key] for r in runs])
+        mean[key] = float(values.mean())
+        if len(values) > 1 and values.std(ddof=1) > 0:
+            sem = values.std(ddof=1) / np.sqrt(len(values))
+            half[key] = float(stats.t.ppf(0.975, len(values) - 1) * sem)
+        else:
+            half[key] = 0.0
+    return Summary(policy, len(runs), mean, half)
+
+
+def evaluate(
+    policies: dict[str, Callable[[], Policy]],
+    scenario: Scenario,
+    episodes: int,
+    seed: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[Summary]:
+    """Every policy on the same ``episodes`` seeds (seed, seed + 1, ...)."""
+    if episodes < 1:
+        raise InvalidParameterError("episodes", episodes, ">= 1")
+    if not policies:
+        raise InvalidParameterError("policies", "", "at least one policy name")
+    summaries = []
+    for name, build in policies.items():
+        policy = build()
+        env = make_env(scenario)
+        runs = []
+        for episode in range(episodes):
+            runs.append(run_episode(policy, env, seed + episode))
+            if progress:
+                progress(name, episode + 1)
+        summaries.append(summarize(name, runs))
+    return summaries
+
+
+UNITS = {"latency_s": ("ms", 1e3), "energy_j": ("J", 1.0)}
+
+
+def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Path]:
+    """One bar chart (mean and 95 % interval per policy) per metric, as PNG files."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric in summaries[0].mean:
+        unit, factor = UNITS.get(metric, ("", 1.0))
+        figure, axes = plt.subplots(figsize=(1.2 + 0.9 * len(summaries), 3.2))
+        names = [s.policy for s in summaries]
+        axes.bar(
+            names,
+            [s.mean[metric] * factor for s in summaries],
+            yerr=[s.half_width[metric] * factor for s in summaries],
+            capsize=4,
+            color="#4C72B0",
+        )
+        axes.set_ylabel(f"{metric.removesuffix('_s').removesuffix('_j')} ({unit})".strip(" ()"))
+        axes.tick_params(axis="x", rotation=30)
+        figure.tight_layout()
+        path = folder / f"{metric}.png"
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(path)
+    return written

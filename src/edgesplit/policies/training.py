@@ -1,0 +1,189 @@
+"""The training loop's bookkeeping, shared by every learner: steps, episode seeds, a rich progress
+bar, CSV logs (episodes and periodic evaluations), checkpoints, resuming and Ctrl-C.
+
+A learner's ``train(trainer)`` owns its update rule and calls ``trainer.record_reward`` after each
+env step and ``trainer.advance(policy, state_fn)`` once per step; ``state_fn()`` returns what a
+checkpoint must hold beyond the trainer's own state (networks, optimizers, buffers).
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.base import Policy
+
+EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
+
+
+class Trainer:
+    """Runs one learner for ``total_steps`` env steps into ``out_dir``."""
+
+    def __init__(
+        self,
+        env: gym.Env,
+        total_steps: int,
+        seed: int,
+        out_dir: str | Path,
+        eval_every: int,
+        eval_episodes: int,
+        evaluate: Callable[[Policy, int], float],
+        resume: bool = False,
+        show_progress: bool = True,
+    ) -> None:
+        if total_steps < 1:
+            raise InvalidParameterError("steps", total_steps, ">= 1")
+        self.env, self.total_steps, self.seed = env, total_steps, seed
+        self.out_dir = Path(out_dir)
+        self.eval_every, self.eval_episodes, self._evaluate = eval_every, eval_episodes, evaluate
+        self.resume, self.show_progress = resume, show_progress
+        self.rng = np.random.default_rng(seed)
+        self.step, self.episodes, self._return, self._wall_s = 0, 0, 0.0, 0.0
+        self._state_fn: Callable[[], dict] | None = None
+        self._policy: Policy | None = None
+        self._progress: Progress | None = None
+        self._started = time.perf_counter()
+        self.checkpoint_path = self.out_dir / "checkpoint.pt"
+
+    # -- used by learners ----------------------------------------------------------------------
+
+    def resume_state(self) -> dict[str, Any] | None:
+        """The learner's saved state when resuming; the trainer restores its own and its env
+        (mid-episode), so a resumed run continues exactly where the checkpoint was taken."""
+        if not self.resume or not self.checkpoint_path.is_file():
+            return None
+        state = torch.load(self.checkpoint_path, weights_only=False)
+        trainer = state["trainer"]
+        self.step, self.episodes = trainer["step"], trainer["episodes"]
+        self._wall_s, self._return = trainer["wall_s"], trainer["episode_return"]
+        self.env = state["env"]  # the env mid-episode, its generator included
+        self.rng.bit_generator.state = trainer["rng"]
+        torch.set_rng_state(trainer["torch_rng"])
+        return state["learner"]
+
+    def episode_seed(self) -> int:
+        return self.seed * 100_003 + self.episodes
+
+    def record_reward(self, reward: float, episode_done: bool) -> None:
+        self._return += reward
+        if episode_done:
+            self.episodes += 1
+            self._append("episodes.csv", ("step", "episode", "return"),
+                         (self.step + 1, self.episodes, self._return))  # fmt: skip
+            self._return = 0.0
+
+    def advance(self, policy: Policy, state_fn: Callable[[], dict]) -> None:
+        self.step += 1
+        self._policy, self._state_fn = policy, state_fn
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.step)
+        if self.step % self.eval_every == 0 or self.step == self.total_steps:
+            score = float(
+                np.mean([self._evaluate(policy, EVAL_SEED_BASE + i)
+                         for i in range(self.eval_episodes)])
+            )  # fmt: skip
+            self._append("eval.csv", ("step", "wall_s", "score"), (self.step, self.wall_s, score))
+            self.save()
+            if self._progress is not None:
+                self._progress.update(self._task, description=f"eval {score:.4g}")
+
+    # -- driving -------------------------------------------------------------------------------
+
+    @property
+    def wall_s(self) -> float:
+        return self._wall_s + time.perf_counter() - self._started
+
+    def run(self, policy: Policy) -> None:
+        """``policy.train(self)`` with a progress bar; Ctrl-C saves a checkpoint first."""
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        columns = (
+            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}"),
+            TextColumn("/ {task.total} steps"), TimeElapsedColumn(), TimeRemainingColumn(),
+        )  # fmt: skip
+        with Progress(*columns, disable=not self.show_progress) as progress:
+            self._progress = progress
+            self._task = progress.add_task("training", total=self.total_steps)
+            try:
+                policy.train(self)
+            except KeyboardInterrupt:
+                if self._state_fn is not None:
+                    self.save()
+                raise
+            finally:
+                self._progress = None
+
+    def save(self) -> None:
+        """Write the checkpoint (resumable) and the policy file, each atomically."""
+        if self._state_fn is None or self._policy is None:
+            return
+        state = {
+            "trainer": {
+                "step": self.step, "episodes": self.episodes, "wall_s": self.wall_s,
+                "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
+                "episode_return": self._return,
+            },
+            "env": self.env,
+            "learner": self._state_fn(),
+        }  # fmt: skip
+        for path, payload in ((self.checkpoint_path, state), (self.out_dir / "policy.pt", None)):
+            temporary = path.with_suffix(".tmp")
+            if payload is None:
+                self._policy.save(temporary)
+            else:
+                torch.save(payload, temporary)
+            temporary.replace(path)
+
+    def _append(self, name: str, header: tuple[str, ...], row: tuple) -> None:
+        path = self.out_dir / name
+        fresh = not path.exists()
+        with path.open("a", newline="") as handle:
+            writer = csv.writer(handle)
+            if fresh:
+                writer.writerow(header)
+            writer.writerow(row)
+
+
+def train_policy(
+    name: str,
+    scenario: str,
+    steps: int,
+    seed: int,
+    out_dir: str | Path,
+    resume: bool = False,
+    eval_every: int | None = None,
+    eval_episodes: int = 2,
+    show_progress: bool = True,
+) -> Path:
+    """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
+    checkpoint.pt, policy.pt); returns the policy file."""
+    from edgesplit.policies.evaluate import make_env, run_episode
+    from edgesplit.policies.registry import LEARNERS, make_policy
+    from edgesplit.sim.scenario import load_scenario
+
+    loaded = load_scenario(scenario)
+    if name not in LEARNERS:
+        raise InvalidParameterError("policy", name, f"a learner: {', '.join(LEARNERS)}")
+    policy = make_policy(name, loaded, seed)
+    out = Path(out_dir)
+    if not resume and (out / "checkpoint.pt").exists():
+        raise InvalidParameterError(
+            "out", str(out), "a new folder, or --resume to continue the run in it"
+        )
+    env = make_env(loaded, **({"allocator": policy.allocator} if loaded.style == "slot" else {}))
+    eval_env = make_env(loaded)
+    metric = "utility" if loaded.style == "slot" else "reward"
+    trainer = Trainer(
+        env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,
+        lambda p, s: run_episode(p, eval_env, s)[metric], resume, show_progress,
+    )  # fmt: skip
+    trainer.run(policy)
+    return out / "policy.pt"
