@@ -656,15 +656,16 @@ def evaluate_command(
 
 
 def _metric_label(metric: str) -> str:
-    if metric.endswith("_s"):
-        return f"{metric.removesuffix('_s')}\n(ms)"
-    if metric.endswith("_j"):
-        return f"{metric.removesuffix('_j')}\n(J)"
-    return metric
+    from edgesplit.policies.evaluate import metric_unit
+
+    name, unit, _ = metric_unit(metric)
+    return f"{name}\n({unit})" if unit else name
 
 
 def _metric_cell(metric: str, mean: float, half: float) -> str:
-    factor = 1e3 if metric.endswith("_s") else 1.0
+    from edgesplit.policies.evaluate import metric_unit
+
+    factor = metric_unit(metric)[2]
     return f"{mean * factor:.4g}±{half * factor:.2g}"
 
 

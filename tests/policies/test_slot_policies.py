@@ -12,10 +12,10 @@ import yaml
 
 import edgesplit.sim  # noqa: F401
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, SlotOptimum, SlotState
+from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, SlotOptimum
 from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import parse_scenario
-from edgesplit.sim.slot import slot_step
+from edgesplit.sim.slot import SlotState, slot_step
 
 
 def _small(threads: int = 6, k_min: int = 1, **device) -> object:

@@ -19,10 +19,10 @@ import torch
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.slot import SlotPolicy, SlotState
+from edgesplit.policies.slot import SlotPolicy
 from edgesplit.policies.training import Trainer
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.slot import action_to_cuts
+from edgesplit.sim.slot import SlotState, action_to_cuts
 
 
 @dataclass
@@ -130,14 +130,8 @@ class DDPPolicy(SlotPolicy):
             return self.actor(self._scaled(obs)).numpy()
 
     def cuts(self, state: SlotState) -> np.ndarray:
-        raise AssertionError("decide() maps the actor's output directly")
-
-    def decide(self, observation: np.ndarray):
-        from edgesplit.sim.decision import Decision
-
-        state = SlotState.of(observation, self.system.n_devices)
-        cuts = action_to_cuts(self.system, self.action(observation).astype(np.float64))
-        return Decision(cut_index=cuts + 1, threads=self.threads(cuts, state))
+        """Eq. 19 on the actor's outputs."""
+        return action_to_cuts(self.system, self.action(state.observation()).astype(np.float64))
 
     # -- checkpoints ---------------------------------------------------------------------------
 

@@ -30,15 +30,10 @@ def make_env(scenario: Scenario, **kwargs) -> gym.Env:
 
 
 def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
-    """One episode of ``policy`` in ``env``: the metrics of the style (SI units)."""
+    """One episode of ``policy`` in ``env`` (slot style; the only style with policies so far):
+    utility per slot, mean latency and its parts, energy per device and slot, violations."""
     obs, _ = env.reset(seed=seed)
     policy.reset(seed)
-    if policy.scenario.style == "slot":
-        return _slot_episode(policy, env, obs)
-    return _window_episode(policy, env, obs)
-
-
-def _slot_episode(policy: Policy, env: gym.Env, obs: np.ndarray) -> dict[str, float]:
     rewards, energy, parts = [], [], {k: [] for k in (*SLOT_PARTS, "latency_s")}
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
@@ -54,24 +49,6 @@ def _slot_episode(policy: Policy, env: gym.Env, obs: np.ndarray) -> dict[str, fl
         **{key: float(np.mean(values)) for key, values in parts.items()},
         "energy_j": float(np.mean(energy)),
         "violations": float(violations["energy"] + violations["queue"]),
-    }
-
-
-def _window_episode(policy: Policy, env: gym.Env, obs: np.ndarray) -> dict[str, float]:
-    total_reward, latency, energy, steps = 0.0, 0.0, 0.0, 0
-    while True:
-        obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
-        total_reward += reward
-        latency += float(info.get("duration_s", info.get("latency_s", 0.0)))
-        energy += float(info["energy_j"])
-        steps += 1
-        if terminated or truncated:
-            break
-    return {
-        "reward": total_reward,
-        "latency_s": latency,
-        "energy_j": energy,
-        "decisions": float(steps),
     }
 
 
@@ -123,7 +100,13 @@ def evaluate(
     return summaries
 
 
-UNITS = {"latency_s": ("ms", 1e3), "energy_j": ("J", 1.0)}
+def metric_unit(metric: str) -> tuple[str, str, float]:
+    """(name, display unit, factor from SI) of a metric: seconds shown as ms, joules as J."""
+    if metric.endswith("_s"):
+        return metric.removesuffix("_s"), "ms", 1e3
+    if metric.endswith("_j"):
+        return metric.removesuffix("_j"), "J", 1.0
+    return metric, "", 1.0
 
 
 def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Path]:
@@ -137,7 +120,7 @@ def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Pat
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for metric in summaries[0].mean:
-        unit, factor = UNITS.get(metric, ("", 1.0))
+        label, unit, factor = metric_unit(metric)
         figure, axes = plt.subplots(figsize=(1.2 + 0.9 * len(summaries), 3.2))
         names = [s.policy for s in summaries]
         axes.bar(
@@ -147,7 +130,7 @@ def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Pat
             capsize=4,
             color="#4C72B0",
         )
-        axes.set_ylabel(f"{metric.removesuffix('_s').removesuffix('_j')} ({unit})".strip(" ()"))
+        axes.set_ylabel(f"{label} ({unit})" if unit else label)
         axes.tick_params(axis="x", rotation=30)
         figure.tight_layout()
         path = folder / f"{metric}.png"

@@ -9,31 +9,19 @@ Every cost comes from the simulator's own functions (``edgesplit.sim.slot``) on 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
 from edgesplit.policies.base import Policy
 from edgesplit.policies.threads import make_allocator
 from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.slot import build_slot_system, fixed_latency_s, latency_by_threads, slot_step
-
-
-@dataclass(frozen=True)
-class SlotState:
-    """shi2025 Eq. 16 unpacked: lambda_n(t), E_n(t), B_n(t), K(t)."""
-
-    arrivals: np.ndarray
-    battery_j: np.ndarray
-    uplink_bps: np.ndarray
-    threads_total: int
-
-    @classmethod
-    def of(cls, observation: np.ndarray, n_devices: int) -> SlotState:
-        obs = np.asarray(observation, dtype=np.float64)
-        n = n_devices
-        return cls(obs[:n], obs[n : 2 * n], obs[2 * n : 3 * n], round(float(obs[-1])))
+from edgesplit.sim.slot import (
+    SlotState,
+    build_slot_system,
+    fixed_latency_s,
+    latency_by_threads,
+    slot_step,
+)
 
 
 class SlotPolicy(Policy):

@@ -134,13 +134,12 @@ class Trainer:
             "env": self.env,
             "learner": self._state_fn(),
         }  # fmt: skip
-        for path, payload in ((self.checkpoint_path, state), (self.out_dir / "policy.pt", None)):
-            temporary = path.with_suffix(".tmp")
-            if payload is None:
-                self._policy.save(temporary)
-            else:
-                torch.save(payload, temporary)
-            temporary.replace(path)
+        temporary = self.checkpoint_path.with_suffix(".tmp")
+        torch.save(state, temporary)
+        temporary.replace(self.checkpoint_path)
+        policy_file = self.out_dir / "policy.pt"
+        self._policy.save(policy_file.with_suffix(".tmp"))
+        policy_file.with_suffix(".tmp").replace(policy_file)
 
     def _append(self, name: str, header: tuple[str, ...], row: tuple) -> None:
         path = self.out_dir / name
@@ -178,12 +177,11 @@ def train_policy(
         raise InvalidParameterError(
             "out", str(out), "a new folder, or --resume to continue the run in it"
         )
-    env = make_env(loaded, **({"allocator": policy.allocator} if loaded.style == "slot" else {}))
+    env = make_env(loaded, allocator=policy.allocator)
     eval_env = make_env(loaded)
-    metric = "utility" if loaded.style == "slot" else "reward"
     trainer = Trainer(
         env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,
-        lambda p, s: run_episode(p, eval_env, s)[metric], resume, show_progress,
+        lambda p, s: run_episode(p, eval_env, s)["utility"], resume, show_progress,
     )  # fmt: skip
     trainer.run(policy)
     return out / "policy.pt"

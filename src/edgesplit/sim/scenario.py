@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edgesplit.errors import ScenarioError
+from edgesplit.errors import InvalidParameterError, ScenarioError
 
 Positive = Annotated[float, Field(gt=0)]
 NonNegative = Annotated[float, Field(ge=0)]
@@ -253,8 +253,6 @@ def scenario_for(source: str | Scenario, styles: tuple[str, ...], user: str) -> 
     """The scenario (a preset, a file or one already loaded), checked to be of ``styles``."""
     scenario = load_scenario(source) if isinstance(source, str) else source
     if scenario.style not in styles:
-        from edgesplit.errors import InvalidParameterError
-
         raise InvalidParameterError(
             "scenario.style", scenario.style, f"{' or '.join(styles)} for {user}"
         )

@@ -68,6 +68,28 @@ class SlotSystem:
         return self.tail_s.shape[1] - 1
 
 
+@dataclass(frozen=True)
+class SlotState:
+    """What a slot's decider observes (shi2025 Eq. 16): lambda_n(t), E_n(t), B_n(t), K(t)."""
+
+    arrivals: np.ndarray
+    battery_j: np.ndarray
+    uplink_bps: np.ndarray
+    threads_total: int
+
+    def observation(self) -> np.ndarray:
+        """The flat observation of ``SlotMEC-v0``."""
+        return np.concatenate(
+            [self.arrivals, self.battery_j, self.uplink_bps, [self.threads_total]]
+        ).astype(np.float32)
+
+    @classmethod
+    def of(cls, observation: np.ndarray, n_devices: int) -> SlotState:
+        obs = np.asarray(observation, dtype=np.float64)
+        n = n_devices
+        return cls(obs[:n], obs[n : 2 * n], obs[2 * n : 3 * n], round(float(obs[-1])))
+
+
 def build_slot_system(scenario: Scenario) -> SlotSystem:
     """Load the cost tables and expand the scenario's device types into per-device arrays."""
     from edgesplit.profile.catalogue import catalogue
@@ -241,9 +263,3 @@ def action_to_cuts(system: SlotSystem, action: np.ndarray) -> np.ndarray:
     layers = system.n_cuts - 1
     position = np.floor((np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * layers).astype(np.int64)
     return np.minimum(position, layers)
-
-
-def cuts_to_action(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:
-    """An Eq. 19 action that maps back to ``cuts`` (the middle of each cut's interval)."""
-    layers = system.n_cuts - 1
-    return np.where(cuts >= layers, 1.0, 2.0 * (cuts + 0.5) / layers - 1.0).astype(np.float32)

@@ -23,6 +23,7 @@ from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario, scenario_for
 from edgesplit.sim.slot import (
     SlotOutcome,
+    SlotState,
     action_to_cuts,
     build_slot_system,
     latency_by_threads,
@@ -95,9 +96,8 @@ class SlotMECEnv(gym.Env):
         self.downlink_bps = self.uplink_bps
 
     def _observation(self) -> np.ndarray:
-        return np.concatenate(
-            [self.arrivals, self.battery_j, self.uplink_bps, [self.threads_total]]
-        ).astype(np.float32)
+        state = SlotState(self.arrivals, self.battery_j, self.uplink_bps, self.threads_total)
+        return state.observation()
 
     def _irradiance_series(self) -> IrradianceSeries:
         spec = self.scenario.irradiance
