@@ -95,3 +95,21 @@ def test_train_policy_refuses_to_overwrite_and_non_learners(tmp_path):
     (tmp_path / "checkpoint.pt").write_bytes(b"")
     with pytest.raises(InvalidParameterError, match="--resume"):
         train_policy("ddp+ta", "shi2025-wifi", 10, 0, tmp_path)
+
+
+def test_sb3_cross_check_trains_on_the_same_env():
+    """SB3's TD3 trains on SlotMEC-v0 through the same Eq. 19 mapping: its policy's cuts are
+    Eq. 19 of the SB3 actor's action on the scaled observation, and the env accepts them."""
+    from edgesplit.policies.sb3 import train_sb3
+
+    scenario = load_scenario("shi2025-wifi")
+    policy = train_sb3("td3", scenario, steps=200, seed=0)
+    env = make_env(scenario)
+    obs, _ = env.reset(seed=0)
+    action, _ = policy.model.model.predict(obs / policy.model.scale, deterministic=True)
+    expected = np.floor((np.clip(action, -1, 1) + 1) / 2 * (policy.system.n_cuts - 1))
+    decision = policy.decide(obs)
+    assert np.array_equal(decision.cut_index - 1, np.minimum(expected, policy.system.n_cuts - 1))
+    assert np.isfinite(run_episode(policy, env, 0)["utility"])
+    with pytest.raises(InvalidParameterError, match="algorithm='sac'"):
+        train_sb3("sac", scenario, steps=10, seed=0)

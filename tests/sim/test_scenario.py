@@ -12,7 +12,13 @@ from edgesplit.sim.scenario import load_scenario, presets
 
 
 def test_presets():
-    assert presets() == ["chukhno2023", "shi2025-5g", "shi2025-wifi", "zhang2026"]
+    assert presets() == [
+        "chukhno2023",
+        "shi2025-5g",
+        "shi2025-wifi",
+        "zhang2026",
+        "zhang2026-small",
+    ]
     zhang = load_scenario("zhang2026")
     assert (zhang.device_count, zhang.server_count, zhang.radio.channels) == (3, 2, 2)
     assert zhang.window_reward.window_max == 5 and zhang.radio.noise_w == 1e-9

@@ -6,6 +6,14 @@ per device, which Eq. 19 maps to a cut; the critic scores (state, action). Targe
 softly (tau), exploration is Gaussian noise on the actor's output, transitions are replayed
 uniformly. shi2025 gives no hyperparameters; these are CleanRL's DDPG defaults, with gamma 0.9
 (consecutive slots are coupled only through the batteries) and a shorter warm-up.
+
+One addition to Alg. 2 (``DDPGConfig.search``, on by default): the actor's output is a
+proto-action that the critic refines, as in Wolpertinger (Dulac-Arnold et al. 2015, "Deep RL in
+large discrete action spaces"). Eq. 19 orders a device's cuts by depth, so the actor's gradient
+cannot cross the costly mid-network cuts that lie between "run all locally" and "send the
+input"; plain DDPG stays at the all-local end (docs/policies.md has the figures). The refinement
+sweeps each device's cuts (one Eq. 19 bin centre each) with the other devices held, keeps the
+critic's best per device, and repeats; ``search=False`` is Alg. 2 as printed.
 """
 
 from __future__ import annotations
@@ -20,7 +28,7 @@ from torch import nn
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.slot import SlotPolicy
-from edgesplit.policies.training import Trainer
+from edgesplit.policies.training import Trainer, read_checkpoint
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.slot import SlotState, action_to_cuts
 
@@ -36,7 +44,10 @@ class DDPGConfig:
     buffer_size: int = 200_000
     learning_starts: int = 1_000
     exploration_std: float = 0.2
+    random_share: float = 0.1  # per device and step, a uniform action instead (after warm-up)
     train_every: int = 1
+    search: bool = True  # critic-guided refinement of the actor's proto-action
+    search_passes: int = 2
 
 
 def _mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
@@ -125,12 +136,46 @@ class DDPPolicy(SlotPolicy):
         return torch.as_tensor(np.asarray(obs, dtype=np.float64) / scale, dtype=torch.float32)
 
     def action(self, obs: np.ndarray) -> np.ndarray:
-        """The actor's tanh outputs for one observation."""
+        """The actor's tanh outputs for one observation, refined by the critic when
+        ``config.search``."""
+        scaled = self._scaled(obs)
         with torch.no_grad():
-            return self.actor(self._scaled(obs)).numpy()
+            proto = self.actor(scaled)
+            return (self._refine(scaled, proto) if self.config.search else proto).numpy()
+
+    def _bin_centres(self) -> list[torch.Tensor]:
+        """Per device, one action inside each Eq. 19 bin (the last cut needs exactly 1)."""
+        centres = []
+        for layers in self.system.n_cuts - 1:
+            inner = (2 * np.arange(layers) + 1) / layers - 1
+            centres.append(torch.as_tensor(np.append(inner, 1.0), dtype=torch.float32))
+        return centres
+
+    def _refine(self, scaled_obs: torch.Tensor, proto: torch.Tensor) -> torch.Tensor:
+        """Coordinate ascent of the critic over the cuts, from the actor's proto-action."""
+        centres = self._bin_centres()
+        best = proto.clone()
+        for _ in range(self.config.search_passes):
+            rows = []
+            for device, values in enumerate(centres):
+                candidates = best.repeat(len(values), 1)
+                candidates[:, device] = values
+                rows.append(candidates)
+            candidates = torch.cat(rows)
+            scores = self.critic(scaled_obs.expand(len(candidates), -1), candidates)
+            step, start = best.clone(), 0
+            for device, values in enumerate(centres):
+                chosen = int(scores[start : start + len(values)].argmax())
+                step[device] = values[chosen]
+                start += len(values)
+            pair = torch.stack([best, step])
+            if self.critic(scaled_obs.expand(2, -1), pair).argmax() == 0:
+                break  # the joint move does not improve on the current action
+            best = step
+        return best
 
     def cuts(self, state: SlotState) -> np.ndarray:
-        """Eq. 19 on the actor's outputs."""
+        """Eq. 19 on the (refined) actor outputs."""
         return action_to_cuts(self.system, self.action(state.observation()).astype(np.float64))
 
     # -- checkpoints ---------------------------------------------------------------------------
@@ -151,16 +196,7 @@ class DDPPolicy(SlotPolicy):
 
     def load(self, path: str | Path) -> None:
         """Weights from a file written by ``save`` (or a training checkpoint)."""
-        path = Path(path)
-        if not path.is_file():
-            raise InvalidParameterError("checkpoint", str(path), "an existing file")
-        try:
-            state = torch.load(path, weights_only=False)
-        except Exception as error:  # torch raises many types for a non-checkpoint file
-            raise InvalidParameterError(
-                "checkpoint", str(path), f"a torch file ({error})"
-            ) from None
-        self.load_state(state["learner"]["policy"] if "learner" in state else state)
+        self.load_state(read_checkpoint(path))
 
     def load_state(self, state: dict) -> None:
         expected = self.scenario.model_dump(mode="json")
@@ -212,7 +248,9 @@ class DDPPolicy(SlotPolicy):
                 action = rng.uniform(-1, 1, n).astype(np.float32)
             else:
                 noise = rng.normal(0, cfg.exploration_std, n)
-                action = np.clip(self.action(current["obs"]) + noise, -1, 1).astype(np.float32)
+                action = np.clip(self.action(current["obs"]) + noise, -1, 1)
+                uniform = rng.random(n) < cfg.random_share
+                action = np.where(uniform, rng.uniform(-1, 1, n), action).astype(np.float32)
             next_obs, reward, terminated, truncated, _ = env.step(action)
             buffer.add(current["obs"] / self.obs_scale, action, reward, next_obs / self.obs_scale)
             trainer.record_reward(reward, terminated or truncated)

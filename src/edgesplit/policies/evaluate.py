@@ -22,6 +22,7 @@ ENV_OF_STYLE = {
     "time_slot": "edgesplit/TimeSlotMEC-v0",
 }
 SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
+SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward"}
 
 
 def make_env(scenario: Scenario, **kwargs) -> gym.Env:
@@ -30,25 +31,45 @@ def make_env(scenario: Scenario, **kwargs) -> gym.Env:
 
 
 def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
-    """One episode of ``policy`` in ``env`` (slot style; the only style with policies so far):
-    utility per slot, mean latency and its parts, energy per device and slot, violations."""
+    """One episode of ``policy`` in ``env``: the metrics of its style (``SCORE_OF_STYLE`` names
+    the one training maximises)."""
     obs, _ = env.reset(seed=seed)
     policy.reset(seed)
-    rewards, energy, parts = [], [], {k: [] for k in (*SLOT_PARTS, "latency_s")}
+    steps = []
     while True:
         obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
-        rewards.append(reward)
-        energy.append(float(info["energy_j"].mean()))
-        for key in parts:
-            parts[key].append(float(np.mean(info[key])))
+        steps.append((reward, info))
         if terminated or truncated:
             break
-    violations = info["violations"]
+    if "violations" in steps[-1][1]:
+        return _slot_metrics(steps)
+    return _window_metrics(steps)
+
+
+def _slot_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
+    """shi2025: utility per slot, mean latency and its parts, energy per device and slot,
+    violations."""
+    parts = (*SLOT_PARTS, "latency_s")
+    violations = steps[-1][1]["violations"]
     return {
-        "utility": float(np.mean(rewards)),
-        **{key: float(np.mean(values)) for key, values in parts.items()},
-        "energy_j": float(np.mean(energy)),
+        "utility": float(np.mean([reward for reward, _ in steps])),
+        **{key: float(np.mean([np.mean(info[key]) for _, info in steps])) for key in parts},
+        "energy_j": float(np.mean([info["energy_j"].mean() for _, info in steps])),
         "violations": float(violations["energy"] + violations["queue"]),
+    }
+
+
+def _window_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
+    """zhang2026 Sec. V-A: the episode's reward (Eq. 8 summed), total inference latency (until
+    every device has finished its tasks), energy per task and waiting time per task."""
+    tasks = steps[-1][1]["completed"]
+    return {
+        "reward": float(sum(reward for reward, _ in steps)),
+        "total_latency_s": float(sum(info["duration_s"] for _, info in steps)),
+        "energy_per_task_j": float(sum(info["energy_j"] for _, info in steps) / tasks),
+        "waiting_per_task_s": float(
+            sum(info["waiting_s"] * (info["window"] > 0).sum() for _, info in steps) / tasks
+        ),
     }
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, RandomCuts, SlotOptimum
+from edgesplit.policies.window import AgileNNStyle, LocalWindow, RandomWindow, WindowOptimum
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 # name -> (class path, allocator); classes are imported on use (learners import torch)
@@ -22,8 +23,17 @@ _SLOT = {
     "optimum": (SlotOptimum, None),
     "ddp+ta": ("edgesplit.policies.ddpg:DDPPolicy", "ta"),
 }
-_REGISTRY = {"slot": _SLOT}
-LEARNERS = ("ddp+ta",)
+_WINDOW = {
+    "local": (LocalWindow, None),
+    "random": (RandomWindow, None),
+    "agilenn": (AgileNNStyle, None),
+    "optimum": (WindowOptimum, None),
+    "emh-ppo": ("edgesplit.policies.ppo:EMHPPO", None),
+    "mahppo": ("edgesplit.policies.ppo:MAHPPO", None),
+    "h-ppo": ("edgesplit.policies.ppo:HPPO", None),
+}
+_REGISTRY = {"slot": _SLOT, "task_window": _WINDOW}
+LEARNERS = ("ddp+ta", "emh-ppo", "mahppo", "h-ppo")
 
 
 def policy_names(style: str | None = None) -> list[str]:

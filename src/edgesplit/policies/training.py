@@ -151,6 +151,20 @@ class Trainer:
             writer.writerow(row)
 
 
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """A learner's saved state from its ``policy.pt`` or a training ``checkpoint.pt``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidParameterError("checkpoint", str(path), "an existing file")
+    try:
+        state = torch.load(path, weights_only=False)
+    except Exception as error:  # torch raises many types for a non-checkpoint file
+        raise InvalidParameterError("checkpoint", str(path), f"a torch file ({error})") from None
+    if not isinstance(state, dict):
+        raise InvalidParameterError("checkpoint", str(path), "a saved edgesplit policy")
+    return state["learner"]["policy"] if "learner" in state else state
+
+
 def train_policy(
     name: str,
     scenario: str,
@@ -164,7 +178,7 @@ def train_policy(
 ) -> Path:
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
     checkpoint.pt, policy.pt); returns the policy file."""
-    from edgesplit.policies.evaluate import make_env, run_episode
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, make_env, run_episode
     from edgesplit.policies.registry import LEARNERS, make_policy
     from edgesplit.sim.scenario import load_scenario
 
@@ -177,11 +191,12 @@ def train_policy(
         raise InvalidParameterError(
             "out", str(out), "a new folder, or --resume to continue the run in it"
         )
-    env = make_env(loaded, allocator=policy.allocator)
+    env = make_env(loaded, **({"allocator": policy.allocator} if loaded.style == "slot" else {}))
     eval_env = make_env(loaded)
     trainer = Trainer(
         env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,
-        lambda p, s: run_episode(p, eval_env, s)["utility"], resume, show_progress,
+        lambda p, s: run_episode(p, eval_env, s)[SCORE_OF_STYLE[loaded.style]], resume,
+        show_progress,
     )  # fmt: skip
     trainer.run(policy)
     return out / "policy.pt"

@@ -1,0 +1,408 @@
+"""Hybrid-action PPO for zhang2026's task windows: EMH-PPO and the baselines it is compared with.
+
+One actor-critic, three architectures (``PPOConfig.architecture``):
+
+- ``emh`` (EMH-PPO, zhang2026 Sec. IV-C): a global embedding network (512, 256, GELU) maps the
+  joint state to a shared representation; one agent network per device (256, 128, 64, ReLU)
+  turns it into that device's heads. The clipped loss is taken per agent and summed over agents
+  divided by W_max (Eq. 19).
+- ``ma`` (MAHPPO): one agent network per device on the joint state, no shared embedding; the
+  same per-agent loss.
+- ``h`` (H-PPO): one network for all devices, one joint probability ratio (single agent).
+
+Heads per device: a categorical for the window size, and per task position categoricals for the
+cut, channel and server and a Gaussian for the transmit power (a share of P_limit, clipped to
+[0, 1] when sent). The log-probability counts the positions the window uses only. The critic
+(256, 128, 64, ReLU) estimates V(S_k); Eq. 8's reward is already per task (divided by the mean
+window), so the value is per task as zhang2026's critic. PPO-clip (0.2), GAE (lambda 0.95), Adam
+1e-4, minibatch 256, gamma 0.95 (Table III).
+
+One deviation: the update sees symlog(reward) = sign(r) log(1 + |r|). Eq. 8 spans five orders
+of magnitude (a near-far collision on a 1 MHz channel costs 10^4 times a good window), which
+swamps the advantage of everything else; evaluation reports the raw Eq. 8.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.distributions import Categorical, Normal
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.training import Trainer, read_checkpoint
+from edgesplit.policies.window import WindowPolicy
+from edgesplit.sim.decision import Decision
+from edgesplit.sim.scenario import Scenario
+
+ARCHITECTURES = ("emh", "ma", "h")
+
+
+@dataclass
+class PPOConfig:
+    architecture: str = "emh"
+    learning_rate: float = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
+    gamma: float = 0.95
+    gae_lambda: float = 0.95
+    clip: float = 0.2
+    rollout_steps: int = 512
+    minibatch: int = 256
+    epochs: int = 10
+    entropy_coef: float = 0.01
+    value_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    local_prior: float = 3.0  # initial logit bonus of the all-local cut (0: uniform start)
+
+
+def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for i in range(len(sizes) - 1):
+        layers += [nn.Linear(sizes[i], sizes[i + 1]), activation()]
+    return nn.Sequential(*layers)
+
+
+class HybridActorCritic(nn.Module):
+    """The actor (embedding and agent networks, heads) and the critic."""
+
+    def __init__(
+        self, obs_dim: int, devices: int, width: int, cuts: int, channels: int, servers: int,
+        architecture: str,
+    ) -> None:  # fmt: skip
+        super().__init__()
+        self.devices, self.width = devices, width
+        self.sizes = [width, width * cuts, width * channels, width * servers, width]
+        self.shapes = [(width,), (width, cuts), (width, channels), (width, servers), (width,)]
+        head = sum(self.sizes)
+        self.architecture = architecture
+        if architecture == "emh":
+            self.embedding = _mlp([obs_dim, 512, 256], nn.GELU)
+            agent_in = 256
+        else:
+            self.embedding = nn.Identity()
+            agent_in = obs_dim
+        if architecture == "h":
+            self.agents = nn.ModuleList(
+                [nn.Sequential(_mlp([agent_in, 256, 128, 64], nn.ReLU),
+                               nn.Linear(64, devices * head))]
+            )  # fmt: skip
+        else:
+            self.agents = nn.ModuleList(
+                nn.Sequential(_mlp([agent_in, 256, 128, 64], nn.ReLU), nn.Linear(64, head))
+                for _ in range(devices)
+            )
+        self.log_std = nn.Parameter(torch.full((devices, width), -1.0))
+        self.critic = nn.Sequential(_mlp([obs_dim, 256, 128, 64], nn.ReLU), nn.Linear(64, 1))
+
+    def heads(self, obs: torch.Tensor) -> list[torch.Tensor]:
+        """[batch, devices, ...] tensors: window, cut, channel and server logits, power mean."""
+        shared = self.embedding(obs)
+        out = torch.stack([agent(shared) for agent in self.agents], dim=1)
+        out = out.reshape(obs.shape[0], self.devices, -1)
+        parts = torch.split(out, self.sizes, dim=-1)
+        return [
+            p.reshape(obs.shape[0], self.devices, *shape)
+            for p, shape in zip(parts, self.shapes, strict=True)
+        ]
+
+    def value(self, obs: torch.Tensor) -> torch.Tensor:
+        return self.critic(obs).squeeze(-1)
+
+
+class HybridPPOPolicy(WindowPolicy):
+    """EMH-PPO, MAHPPO or H-PPO (``config.architecture``) on the task-window env."""
+
+    learner = True
+    architecture = "emh"
+
+    def __init__(
+        self,
+        scenario: str | Scenario,
+        seed: int = 0,
+        allocator: str | None = None,
+        config: PPOConfig | None = None,
+    ) -> None:
+        super().__init__(scenario, seed, allocator)
+        self.config = config or PPOConfig(architecture=self.architecture)
+        if self.config.architecture not in ARCHITECTURES:
+            raise InvalidParameterError(
+                "architecture", self.config.architecture, f"one of {', '.join(ARCHITECTURES)}"
+            )
+        torch.manual_seed(seed)
+        system, n = self.system, self.system.n_devices
+        self.obs_dim = 2 * n
+        self.obs_scale = np.concatenate(
+            [np.full(n, np.ceil(4 * system.mean_tasks.max() + 50)), system.distance_high]
+        )
+        cuts = np.arange(int(system.n_cuts.max()))
+        self.cut_mask = torch.as_tensor(cuts[None, :] < system.n_cuts[:, None])  # [n, C]
+        self._build()
+
+    def _build(self) -> None:
+        """The network and the cut prior, from ``self.config``."""
+        s = self.system
+        self.net = HybridActorCritic(
+            self.obs_dim, s.n_devices, self.width, int(s.n_cuts.max()),
+            self.scenario.radio.channels, s.n_servers, self.config.architecture,
+        )  # fmt: skip
+        local = np.arange(int(s.n_cuts.max()))[None, :] == s.n_cuts[:, None] - 1
+        self.local_prior = torch.as_tensor(local * self.config.local_prior, dtype=torch.float32)
+
+    def _scaled(self, obs: np.ndarray) -> torch.Tensor:
+        return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
+
+    def _distributions(self, obs: torch.Tensor):
+        window, cut, channel, server, power = self.net.heads(obs)
+        cut = (
+            cut.masked_fill(~self.cut_mask[None, :, None, :], -1e9)
+            + self.local_prior[None, :, None, :]
+        )
+        std = self.net.log_std.clamp(-5, 1).exp().expand_as(power)
+        return (
+            Categorical(logits=window), Categorical(logits=cut), Categorical(logits=channel),
+            Categorical(logits=server), Normal(torch.sigmoid(power), std),
+        )  # fmt: skip
+
+    def _used(self, window: torch.Tensor, remaining: torch.Tensor) -> torch.Tensor:
+        """[batch, devices, W] mask of the task positions a window runs."""
+        size = torch.minimum(window + 1, remaining)
+        return torch.arange(self.width)[None, None, :] < size[..., None]
+
+    def _log_prob_entropy(self, obs, actions, used) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per device log pi(a|s) and entropy, over the positions in use: [batch, devices]."""
+        dists = self._distributions(obs)
+        window_d, *task_d = dists
+        log_prob = window_d.log_prob(actions["window"])
+        entropy = window_d.entropy()
+        for dist, key in zip(task_d, ("cut", "channel", "server", "power"), strict=True):
+            log_prob = log_prob + (dist.log_prob(actions[key]) * used).sum(-1)
+            entropy = entropy + (dist.entropy() * used).sum(-1)
+        return log_prob, entropy
+
+    def _env_action(self, actions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {
+            "window": actions["window"][0].numpy(),
+            "cut": actions["cut"][0].numpy(),
+            "channel": actions["channel"][0].numpy(),
+            "server": actions["server"][0].numpy(),
+            "power": (actions["power"][0].clamp(0, 1) * self.max_power_w)
+            .numpy()
+            .astype(np.float32),
+        }
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        """The most likely action (modes of the categoricals, the Gaussian's mean)."""
+        with torch.no_grad():
+            dists = self._distributions(self._scaled(observation)[None])
+        window, cut, channel, server = (d.probs.argmax(-1)[0].numpy() for d in dists[:4])
+        power = dists[4].mean[0].clamp(0, 1).numpy() * self.max_power_w
+        return Decision(
+            cut_index=cut + 1, window=window + 1, channel=channel, server=server,
+            power_w=power.astype(np.float64),
+        )  # fmt: skip
+
+    # -- checkpoints ---------------------------------------------------------------------------
+
+    def state_dict(self) -> dict:
+        return {
+            "policy": self.name,
+            "scenario": self.scenario.model_dump(mode="json"),
+            "config": asdict(self.config),
+            "net": self.net.state_dict(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        torch.save(self.state_dict(), path)
+
+    def load(self, path: str | Path) -> None:
+        """Weights from a file written by ``save`` (or a training checkpoint)."""
+        self.load_state(read_checkpoint(path))
+
+    def load_state(self, state: dict) -> None:
+        if state.get("policy") != self.name:
+            raise InvalidParameterError(
+                "checkpoint", state.get("policy"), f"a {self.name} checkpoint"
+            )
+        config = PPOConfig(**state["config"])
+        saved, here = state["scenario"], self.scenario.model_dump(mode="json")
+        same_space = all(
+            saved[key] == here[key]
+            for key in ("devices", "servers", "radio", "window_reward", "granularity")
+        )
+        if not same_space:
+            raise InvalidParameterError(
+                "checkpoint", f"scenario {saved['name']!r}",
+                f"one trained on a scenario with this one's devices, servers, channels, window "
+                f"and cuts ({here['name']!r})",
+            )  # fmt: skip
+        self.config = config
+        with torch.random.fork_rng():  # initialising the layers must not move a resumed RNG
+            self._build()
+        self.net.load_state_dict(state["net"])
+
+    # -- training ------------------------------------------------------------------------------
+
+    def train(self, trainer: Trainer) -> None:
+        """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint."""
+        resumed = trainer.resume_state()
+        if resumed is not None:
+            self.load_state(resumed["policy"])
+        cfg, env, n, width = self.config, trainer.env, self.system.n_devices, self.width
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        rollout = _Rollout(cfg.rollout_steps, self.obs_dim, n, width)
+        if resumed is not None:
+            optimizer.load_state_dict(resumed["optimizer"])
+            rollout.load_state_dict(resumed["rollout"])
+        current = {"obs": resumed["obs"] if resumed else env.reset(seed=trainer.episode_seed())[0]}
+        while trainer.step < trainer.total_steps:
+            obs = current["obs"]
+            scaled = self._scaled(obs)[None]
+            with torch.no_grad():
+                dists = self._distributions(scaled)
+                actions = {
+                    key: d.sample()
+                    for key, d in zip(("window", "cut", "channel", "server", "power"), dists,
+                                      strict=True)
+                }  # fmt: skip
+                remaining = torch.as_tensor(np.asarray(obs[:n]).round(), dtype=torch.long)[None]
+                used = self._used(actions["window"], remaining)
+                log_prob, _ = self._log_prob_entropy(scaled, actions, used)
+                value = float(self.net.value(scaled)[0])
+            next_obs, reward, terminated, truncated, _ = env.step(self._env_action(actions))
+            trainer.record_reward(reward, terminated or truncated)
+            rollout.add(scaled[0].numpy(), actions, used[0].numpy(), log_prob[0].numpy(), value,
+                        float(np.sign(reward) * np.log1p(abs(reward))), terminated)  # fmt: skip
+            current["obs"] = next_obs
+            if terminated or truncated:
+                current["obs"], _ = env.reset(seed=trainer.episode_seed())
+            if rollout.full:
+                with torch.no_grad():
+                    last = (
+                        0.0
+                        if terminated
+                        else float(self.net.value(self._scaled(next_obs)[None])[0])
+                    )
+                self._update(rollout, last, optimizer, trainer.rng)
+                rollout.clear()
+            trainer.advance(
+                self,
+                lambda: {
+                    "policy": self.state_dict(), "obs": current["obs"],
+                    "optimizer": optimizer.state_dict(),
+                    "rollout": rollout.state_dict(),
+                },
+            )  # fmt: skip
+
+    def _update(self, rollout: _Rollout, last_value: float, optimizer, rng) -> None:
+        cfg = self.config
+        data = rollout.arrays
+        advantages = np.zeros(rollout.capacity, np.float32)
+        gae, next_value = 0.0, last_value
+        for t in reversed(range(rollout.capacity)):
+            alive = 1.0 - data["done"][t]
+            delta = data["reward"][t] + cfg.gamma * next_value * alive - data["value"][t]
+            gae = delta + cfg.gamma * cfg.gae_lambda * alive * gae
+            advantages[t], next_value = gae, data["value"][t]
+        returns = torch.as_tensor(advantages + data["value"])
+        advantages = torch.as_tensor(advantages)
+        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
+        for _ in range(cfg.epochs):
+            order = rng.permutation(rollout.capacity)
+            for start in range(0, rollout.capacity, cfg.minibatch):
+                index = torch.as_tensor(order[start : start + cfg.minibatch])
+                batch = {key: value[index] for key, value in tensors.items()}
+                adv = advantages[index]
+                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                log_prob, entropy = self._log_prob_entropy(
+                    batch["obs"], {key: batch[key] for key in _Rollout.ACTIONS}, batch["used"]
+                )
+                if cfg.architecture == "h":  # one agent: the joint ratio
+                    ratio = (log_prob.sum(-1) - batch["log_prob"].sum(-1)).exp()
+                    surrogate = torch.min(
+                        ratio * adv, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv
+                    )
+                    actor_loss = -surrogate.mean()
+                else:  # one ratio per agent, summed over agents / W_max (Eq. 19)
+                    ratio = (log_prob - batch["log_prob"]).exp()
+                    clipped = ratio.clamp(1 - cfg.clip, 1 + cfg.clip)
+                    surrogate = torch.min(ratio * adv[:, None], clipped * adv[:, None])
+                    actor_loss = -surrogate.sum(-1).mean() / self.width
+                value_loss = (self.net.value(batch["obs"]) - returns[index]).pow(2).mean()
+                loss = (
+                    actor_loss + cfg.value_coef * value_loss
+                    - cfg.entropy_coef * entropy.sum(-1).mean()
+                )  # fmt: skip
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+
+
+class _Rollout:
+    """One rollout of ``capacity`` transitions (arrays, so that checkpoints can hold it)."""
+
+    ACTIONS = ("window", "cut", "channel", "server", "power")
+
+    def __init__(self, capacity: int, obs_dim: int, devices: int, width: int) -> None:
+        self.capacity, self.added = capacity, 0
+        n, w = devices, width
+        self.arrays = {
+            "obs": np.zeros((capacity, obs_dim), np.float32),
+            "window": np.zeros((capacity, n), np.int64),
+            "cut": np.zeros((capacity, n, w), np.int64),
+            "channel": np.zeros((capacity, n, w), np.int64),
+            "server": np.zeros((capacity, n, w), np.int64),
+            "power": np.zeros((capacity, n, w), np.float32),
+            "used": np.zeros((capacity, n, w), np.float32),
+            "log_prob": np.zeros((capacity, n), np.float32),
+            "value": np.zeros(capacity, np.float32),
+            "reward": np.zeros(capacity, np.float32),
+            "done": np.zeros(capacity, np.float32),
+        }
+
+    @property
+    def full(self) -> bool:
+        return self.added == self.capacity
+
+    def add(self, obs, actions, used, log_prob, value, reward, done) -> None:
+        row = self.added
+        self.arrays["obs"][row] = obs
+        for key in self.ACTIONS:
+            self.arrays[key][row] = actions[key][0].numpy()
+        self.arrays["used"][row] = used
+        self.arrays["log_prob"][row] = log_prob
+        self.arrays["value"][row], self.arrays["reward"][row] = value, reward
+        self.arrays["done"][row] = float(done)
+        self.added += 1
+
+    def clear(self) -> None:
+        self.added = 0
+
+    def state_dict(self) -> dict:
+        return {"arrays": self.arrays, "added": self.added}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.arrays, self.added = state["arrays"], state["added"]
+
+
+class EMHPPO(HybridPPOPolicy):
+    """zhang2026's EMH-PPO: shared embedding, one agent network per device."""
+
+    name = "emh-ppo"
+    architecture = "emh"
+
+
+class MAHPPO(HybridPPOPolicy):
+    """MAHPPO: one agent network per device, no shared embedding."""
+
+    name = "mahppo"
+    architecture = "ma"
+
+
+class HPPO(HybridPPOPolicy):
+    """H-PPO: one network, one joint ratio."""
+
+    name = "h-ppo"
+    architecture = "h"

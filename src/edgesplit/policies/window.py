@@ -1,0 +1,198 @@
+"""Deciders for zhang2026's task-window style: local only, random, AgileNN-style, and the exhaustive
+optimum over repeated per-task decisions. (The learners, EMH-PPO, H-PPO and MAHPPO, are in
+``edgesplit.policies.ppo``.)
+
+A decision gives every device a window size and, per task position, a cut, a channel, a server
+and a transmit power (``Decision`` with [devices, W_max] arrays). The observation is zhang2026
+Eq. 7: remaining tasks and distances; the channel's shadowing, which no decider observes, is
+taken as its median (0 dB) by the optimum.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.net import path_gain
+from edgesplit.policies.base import Policy
+from edgesplit.sim.decision import Decision
+from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.window import build_window_system, task_costs
+
+
+class WindowPolicy(Policy):
+    """A task-window decider: per device, a window size and one choice per task position."""
+
+    styles = ("task_window",)
+
+    def __init__(
+        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
+    ) -> None:
+        super().__init__(scenario, seed)
+        if allocator is not None:
+            raise InvalidParameterError("allocator", allocator, "none: no threads to allocate")
+        self.system = build_window_system(self.scenario)
+        self.width = self.scenario.window_reward.window_max
+        self.max_power_w = self.scenario.radio.max_transmit_power_w
+
+    def observed(self, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(remaining tasks, distances in m) of a TaskWindowMEC observation."""
+        obs = np.asarray(observation, dtype=np.float64)
+        n = self.system.n_devices
+        return obs[:n].round().astype(np.int64), obs[n : 2 * n]
+
+    def repeated(self, window, cut, channel, server, power_w) -> Decision:
+        """A Decision that repeats one per-device choice at every task position (0-based cut)."""
+        shape = (self.system.n_devices, self.width)
+
+        def grid(values, dtype):
+            return np.broadcast_to(np.asarray(values, dtype=dtype)[:, None], shape).copy()
+
+        return Decision(
+            cut_index=grid(cut, np.int64) + 1,
+            window=np.broadcast_to(np.asarray(window, dtype=np.int64), shape[:1]).copy(),
+            channel=grid(channel, np.int64),
+            server=grid(server, np.int64),
+            power_w=grid(power_w, np.float64),
+        )
+
+
+class LocalWindow(WindowPolicy):
+    """Every task runs wholly on its device (zhang2026's "Local Inference Only")."""
+
+    name = "local"
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        n = self.system.n_devices
+        zeros = np.zeros(n, dtype=np.int64)
+        return self.repeated(self.width, self.system.n_cuts - 1, zeros, zeros, np.zeros(n))
+
+
+class RandomWindow(WindowPolicy):
+    """Uniformly random windows, cuts, channels, servers and powers."""
+
+    name = "random"
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        n, width, rng = self.system.n_devices, self.width, self.rng
+        return Decision(
+            cut_index=rng.integers(0, self.system.n_cuts[:, None], (n, width)) + 1,
+            window=rng.integers(1, width + 1, n),
+            channel=rng.integers(0, self.scenario.radio.channels, (n, width)),
+            server=rng.integers(0, self.system.n_servers, (n, width)),
+            power_w=rng.uniform(0.0, self.max_power_w, (n, width)),
+        )
+
+
+class AgileNNStyle(WindowPolicy):
+    """zhang2026's AgileNN baseline as our cost tables allow: the device runs the cut whose head
+    holds half of the model's MACs (AgileNN splits features 0.5/0.5 between a local and a remote
+    network of the same architecture) and sends that cut's tensor at full power; device n uses
+    channel n mod C and server n mod M, full windows. AgileNN's feature split sends half the
+    features; our tables send the whole tensor at the cut (docs/policies.md)."""
+
+    name = "agilenn"
+
+    def __init__(
+        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
+    ) -> None:
+        super().__init__(scenario, seed, allocator)
+        system, cuts = self.system, []
+        for n in range(system.n_devices):
+            rows = system.row_offset[n, 0] + np.arange(system.n_cuts[n] - 1)  # offloading cuts
+            macs = system.device_macs[rows]
+            whole = system.device_macs[system.row_offset[n, 0] + system.n_cuts[n] - 1]
+            cuts.append(int(np.argmin(np.abs(macs - whole / 2))))
+        self.cuts = np.array(cuts)
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        n = np.arange(self.system.n_devices)
+        return self.repeated(
+            self.width, self.cuts, n % self.scenario.radio.channels, n % self.system.n_servers,
+            np.full(len(n), self.max_power_w),
+        )  # fmt: skip
+
+
+class WindowOptimum(WindowPolicy):
+    """The exhaustive optimum of Eq. 8 for one window, over decisions that repeat one per-task
+    choice (cut, channel, server, power level) at every position of a full window.
+
+    Every position of a window sees the same channel gains, so repeating the best per-task
+    choice is what the search covers; per-position mixes and unequal windows are not searched
+    (a learner may find them). Powers come from ``power_levels`` (shares of P_limit). The
+    search is exact under the median shadowing (0 dB) at the observed distances. It is meant
+    for small instances (preset ``zhang2026-small``: 2 devices, block-level cuts) and refuses
+    more than ``max_combinations`` joint decisions."""
+
+    name = "optimum"
+    power_levels = (0.01, 0.03, 0.1, 0.3, 1.0)
+    max_combinations = 2_000_000
+    chunk = 200_000
+
+    def __init__(
+        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
+    ) -> None:
+        super().__init__(scenario, seed, allocator)
+        system, radio = self.system, self.scenario.radio
+        self.options = []  # per device: [k, 4] rows of (cut, channel, server, power_w)
+        for n in range(system.n_devices):
+            local = system.n_cuts[n] - 1
+            rows = [(local, 0, 0, 0.0)]
+            for cut, channel, server, share in itertools.product(
+                range(local), range(radio.channels), range(system.n_servers),
+                self.power_levels,
+            ):  # fmt: skip
+                rows.append((cut, channel, server, share * radio.max_transmit_power_w))
+            self.options.append(np.array(rows))
+        self.combinations = int(np.prod([len(o) for o in self.options]))
+        if self.combinations > self.max_combinations:
+            raise InvalidParameterError(
+                "policy optimum", f"{self.combinations:,} joint decisions",
+                f"an instance of at most {self.max_combinations:,} (fewer devices, channels, "
+                "servers or cuts)",
+            )  # fmt: skip
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        remaining, distance = self.observed(observation)
+        system, radio = self.system, self.scenario.radio
+        gain = path_gain(distance, radio.reference_distance_m, radio.path_loss_exponent)
+        sizes = np.minimum(self.width, remaining)
+        index = np.indices([len(o) for o in self.options]).reshape(len(self.options), -1)
+        best, best_reward = None, -np.inf
+        for start in range(0, index.shape[1], self.chunk):
+            part = index[:, start : start + self.chunk]  # [devices, combos]
+            chosen = np.stack([o[i] for o, i in zip(self.options, part, strict=True)])
+            costs = task_costs(
+                system, np.ones(part.shape, bool), chosen[..., 0].astype(np.int64),
+                chosen[..., 1].astype(np.int64), chosen[..., 2].astype(np.int64),
+                chosen[..., 3], gain,
+            )  # fmt: skip
+            rewards = batched_window_reward(
+                self.scenario, costs.latency_s * sizes[:, None], sizes, costs.energy_j
+            )
+            top = int(rewards.argmax())
+            if rewards[top] > best_reward:
+                best_reward, best = rewards[top], chosen[:, top]
+        return self.repeated(
+            self.width, best[:, 0].astype(np.int64), best[:, 1].astype(np.int64),
+            best[:, 2].astype(np.int64), best[:, 3],
+        )  # fmt: skip
+
+
+def batched_window_reward(
+    scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, task_energy_j: np.ndarray
+) -> np.ndarray:
+    """Eq. 8 for many candidate windows at once: ``device_latency_s`` and ``task_energy_j`` are
+    [devices, candidates] (latency summed over each device's window, energy per task);
+    ``sim.window.window_reward`` is the one-window form this must equal."""
+    busy = window > 0
+    mean_window = window.mean()
+    if mean_window == 0:
+        return np.zeros(device_latency_s.shape[1])
+    duration = device_latency_s.max(axis=0)
+    waiting = (duration[None, :] - device_latency_s)[busy].mean(axis=0)
+    energy = (task_energy_j * window[:, None]).sum(axis=0)
+    r, n = scenario.window_reward, len(window)
+    return -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy / mean_window)

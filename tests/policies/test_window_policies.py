@@ -1,0 +1,151 @@
+"""zhang2026's task-window deciders and learners against independent computations: Eq. 8 in one
+and in many windows, the exhaustive optimum against every decision it covers (through the env),
+local only against closed forms, and the PPO learners' checkpoints and resuming."""
+
+from __future__ import annotations
+
+import copy
+import csv
+
+import numpy as np
+import pytest
+import torch
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.evaluate import make_env, run_episode
+from edgesplit.policies.ppo import EMHPPO, HPPO, MAHPPO, PPOConfig
+from edgesplit.policies.registry import make_policy, policy_names
+from edgesplit.policies.training import Trainer
+from edgesplit.policies.window import WindowOptimum, batched_window_reward
+from edgesplit.sim.scenario import load_scenario
+from edgesplit.sim.window import window_reward
+
+SMALL = PPOConfig(rollout_steps=16, minibatch=8, epochs=2)
+
+
+def _no_shadowing():
+    scenario = load_scenario("zhang2026-small")
+    radio = scenario.radio.model_copy(update={"shadowing_std_db": 0.0})
+    return scenario.model_copy(update={"radio": radio})
+
+
+def test_batched_reward_equals_the_one_window_reward():
+    scenario = load_scenario("zhang2026-small")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        window = rng.integers(0, 6, 3)
+        latency = rng.uniform(0, 1, (3, 7)) * window[:, None]
+        energy = rng.uniform(0, 0.1, (3, 7))
+        batched = batched_window_reward(scenario, latency, window, energy)
+        for j in range(7):
+            total = float((energy[:, j] * window).sum())
+            expected = window_reward(scenario, latency[:, j], window, total)[0]
+            assert batched[j] == pytest.approx(expected)
+
+
+def test_the_optimum_beats_every_decision_it_covers_in_the_env():
+    """With no shadowing the search sees the env's exact gains: no covered decision (random
+    ones, local only, AgileNN-style) earns more in the real env step."""
+    scenario = _no_shadowing()
+    optimum = WindowOptimum(scenario)
+    env = make_env(scenario)
+    rng = np.random.default_rng(1)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        best = copy.deepcopy(env).step(optimum.decide(obs))[1]
+        others = [make_policy(name, scenario).decide(obs) for name in ("local", "agilenn")]
+        for _ in range(40):
+            rows = [o[rng.integers(len(o))] for o in optimum.options]
+            cut, channel, server, power = np.array(rows).T
+            others.append(
+                optimum.repeated(optimum.width, cut.astype(int), channel.astype(int),
+                                 server.astype(int), power)
+            )  # fmt: skip
+        for decision in others:
+            assert copy.deepcopy(env).step(decision)[1] <= best + 1e-9
+
+
+def test_the_optimum_refuses_large_instances():
+    with pytest.raises(InvalidParameterError, match=r"joint decisions.*at most"):
+        make_policy("optimum", "zhang2026")
+
+
+def test_local_only_matches_closed_forms():
+    """Every task runs the whole ResNet-50: energy zeta x MACs, latency the head of the last cut,
+    and the episode lasts the busiest device's tasks x that latency."""
+    scenario = load_scenario("zhang2026")
+    policy = make_policy("local", scenario)
+    env = make_env(scenario)
+    env.reset(seed=3)
+    tasks = env.remaining.copy()
+    metrics = run_episode(policy, env, 3)
+    system = policy.system
+    last = system.row_offset[0, 0] + system.n_cuts[0] - 1
+    assert metrics["energy_per_task_j"] == pytest.approx(1e-11 * system.device_macs[last])
+    assert metrics["total_latency_s"] == pytest.approx(tasks.max() * system.head_s[last])
+
+
+def test_agilenn_runs_half_the_macs_on_the_device():
+    policy = make_policy("agilenn", "zhang2026")
+    system = policy.system
+    total = system.device_macs[system.n_cuts[0] - 1]
+    share = system.device_macs[policy.cuts[0]] / total
+    offloading = system.device_macs[: system.n_cuts[0] - 1] / total
+    assert abs(share - 0.5) == pytest.approx(np.abs(offloading - 0.5).min())
+    assert 0.4 < share < 0.6
+
+
+def test_window_registry_and_style_errors():
+    assert {"local", "random", "agilenn", "optimum", "emh-ppo", "mahppo", "h-ppo"} <= set(
+        policy_names("task_window")
+    )
+    with pytest.raises(InvalidParameterError, match=r"policy='dads\+ta'.*task_window"):
+        make_policy("dads+ta", "zhang2026")
+    with pytest.raises(InvalidParameterError, match="emh-ppo"):
+        make_policy("emh-ppo", "shi2025-wifi")
+
+
+@pytest.mark.parametrize(("cls", "agents"), [(EMHPPO, 2), (MAHPPO, 2), (HPPO, 1)])
+def test_architectures_and_decisions(cls, agents):
+    policy = cls("zhang2026-small", config=PPOConfig(architecture=cls.architecture))
+    assert len(policy.net.agents) == agents
+
+    def widths(module):
+        return [m.out_features for m in module.modules() if isinstance(m, torch.nn.Linear)]
+
+    assert widths(policy.net.embedding) == ([512, 256] if cls is EMHPPO else [])
+    assert widths(policy.net.agents[0])[:3] == [256, 128, 64]
+    env = make_env(policy.scenario)
+    obs, _ = env.reset(seed=0)
+    decision = policy.decide(obs)
+    assert decision.window.shape == (2,) and decision.cut_index.shape == (2, 5)
+    env.step(decision)  # the env's own space checks accept it
+
+
+def test_ppo_resumed_training_equals_one_run(tmp_path):
+    scenario = load_scenario("zhang2026-small")
+
+    def train(out, steps, resume=False):
+        policy = EMHPPO(scenario, seed=0, config=SMALL)
+        eval_env = make_env(scenario)
+        Trainer(
+            make_env(scenario), steps, 0, out, eval_every=20, eval_episodes=1,
+            evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], resume=resume,
+            show_progress=False,
+        ).run(policy)  # fmt: skip
+        return policy
+
+    whole = train(tmp_path / "a", 40)
+    train(tmp_path / "b", 20)
+    resumed = train(tmp_path / "b", 40, resume=True)
+    for p, q in zip(whole.net.parameters(), resumed.net.parameters(), strict=True):
+        torch.testing.assert_close(p, q)
+    with (tmp_path / "b" / "eval.csv").open() as handle:
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [20, 40]
+    loaded = make_policy("emh-ppo", scenario, checkpoint=tmp_path / "a" / "policy.pt")
+    obs, _ = make_env(scenario).reset(seed=0)
+    assert np.array_equal(loaded.decide(obs).cut_index, whole.decide(obs).cut_index)
+    with pytest.raises(InvalidParameterError, match="zhang2026-small"):
+        make_policy("emh-ppo", "zhang2026", checkpoint=tmp_path / "a" / "policy.pt")
+    with pytest.raises(InvalidParameterError, match="a h-ppo checkpoint"):
+        make_policy("h-ppo", scenario, checkpoint=tmp_path / "a" / "policy.pt")
