@@ -16,9 +16,9 @@ from edgesplit.policies.evaluate import make_env, run_episode
 from edgesplit.policies.ppo import EMHPPO, HPPO, MAHPPO, PPOConfig
 from edgesplit.policies.registry import make_policy, policy_names
 from edgesplit.policies.training import Trainer
-from edgesplit.policies.window import WindowOptimum, batched_window_reward
+from edgesplit.policies.window import WindowOptimum
 from edgesplit.sim.scenario import load_scenario
-from edgesplit.sim.window import window_reward
+from edgesplit.sim.window import window_reward, window_rewards
 
 SMALL = PPOConfig(rollout_steps=16, minibatch=8, epochs=2)
 
@@ -29,18 +29,30 @@ def _no_shadowing():
     return scenario.model_copy(update={"radio": radio})
 
 
-def test_batched_reward_equals_the_one_window_reward():
+def test_window_rewards_follow_eq_8():
+    """Eq. 8 for many candidates, against the formula written out per candidate."""
     scenario = load_scenario("zhang2026-small")
+    r = scenario.window_reward
     rng = np.random.default_rng(0)
     for _ in range(20):
         window = rng.integers(0, 6, 3)
         latency = rng.uniform(0, 1, (3, 7)) * window[:, None]
-        energy = rng.uniform(0, 0.1, (3, 7))
-        batched = batched_window_reward(scenario, latency, window, energy)
+        energy = rng.uniform(0, 0.1, 7)
+        batched = window_rewards(scenario, latency, window, energy)[0]
         for j in range(7):
-            total = float((energy[:, j] * window).sum())
-            expected = window_reward(scenario, latency[:, j], window, total)[0]
+            if window.sum() == 0:
+                assert batched[j] == 0.0
+                continue
+            slowest = latency[:, j].max()
+            waiting = np.mean([slowest - latency[i, j] for i in range(3) if window[i] > 0])
+            expected = -(
+                (slowest + r.alpha * waiting) / window.mean()
+                + r.beta / 3 * energy[j] / window.mean()
+            )
             assert batched[j] == pytest.approx(expected)
+            assert window_reward(scenario, latency[:, j], window, energy[j])[0] == pytest.approx(
+                expected
+            )
 
 
 def test_the_optimum_beats_every_decision_it_covers_in_the_env():

@@ -19,7 +19,7 @@ from edgesplit.net import path_gain
 from edgesplit.policies.base import Policy
 from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.window import build_window_system, task_costs
+from edgesplit.sim.window import build_window_system, task_costs, window_rewards
 
 
 class WindowPolicy(Policy):
@@ -169,9 +169,10 @@ class WindowOptimum(WindowPolicy):
                 chosen[..., 1].astype(np.int64), chosen[..., 2].astype(np.int64),
                 chosen[..., 3], gain,
             )  # fmt: skip
-            rewards = batched_window_reward(
-                self.scenario, costs.latency_s * sizes[:, None], sizes, costs.energy_j
-            )
+            energy = (costs.energy_j * sizes[:, None]).sum(axis=0)
+            rewards = window_rewards(
+                self.scenario, costs.latency_s * sizes[:, None], sizes, energy
+            )[0]
             top = int(rewards.argmax())
             if rewards[top] > best_reward:
                 best_reward, best = rewards[top], chosen[:, top]
@@ -179,20 +180,3 @@ class WindowOptimum(WindowPolicy):
             self.width, best[:, 0].astype(np.int64), best[:, 1].astype(np.int64),
             best[:, 2].astype(np.int64), best[:, 3],
         )  # fmt: skip
-
-
-def batched_window_reward(
-    scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, task_energy_j: np.ndarray
-) -> np.ndarray:
-    """Eq. 8 for many candidate windows at once: ``device_latency_s`` and ``task_energy_j`` are
-    [devices, candidates] (latency summed over each device's window, energy per task);
-    ``sim.window.window_reward`` is the one-window form this must equal."""
-    busy = window > 0
-    mean_window = window.mean()
-    if mean_window == 0:
-        return np.zeros(device_latency_s.shape[1])
-    duration = device_latency_s.max(axis=0)
-    waiting = (duration[None, :] - device_latency_s)[busy].mean(axis=0)
-    energy = (task_energy_j * window[:, None]).sum(axis=0)
-    r, n = scenario.window_reward, len(window)
-    return -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy / mean_window)

@@ -196,20 +196,32 @@ class WindowOutcome:
     reward: float
 
 
+def window_rewards(
+    scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, energy_j: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """zhang2026 Eq. 8 for candidate windows at once -> (rewards, durations, mean waiting
+    times): ``device_latency_s`` is [devices, candidates], ``energy_j`` per candidate."""
+    busy = window > 0
+    duration = device_latency_s.max(axis=0, initial=0.0)
+    waiting = (
+        (duration[None, :] - device_latency_s)[busy].mean(axis=0)
+        if busy.any()
+        else np.zeros_like(duration)
+    )
+    mean_window = window.mean()
+    if mean_window == 0:
+        return np.zeros_like(duration), duration, waiting
+    r, n = scenario.window_reward, len(window)
+    reward = -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy_j / mean_window)
+    return reward, duration, waiting
+
+
 def window_reward(
     scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, energy_j: float
 ) -> tuple[float, float, float]:
-    """zhang2026 Eq. 8 -> (reward, window duration, mean waiting time)."""
-    busy = window > 0
-    duration = float(device_latency_s.max(initial=0.0))
-    waiting = float((duration - device_latency_s[busy]).mean()) if busy.any() else 0.0
-    mean_window = window.mean()
-    if mean_window == 0:
-        return 0.0, duration, waiting
-    r = scenario.window_reward
-    n = len(window)
-    reward = -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy_j / mean_window)
-    return float(reward), duration, waiting
+    """zhang2026 Eq. 8 for one window -> (reward, window duration, mean waiting time)."""
+    rewards = window_rewards(scenario, device_latency_s[:, None], window, np.array([energy_j]))
+    return tuple(float(value[0]) for value in rewards)
 
 
 def window_step(
