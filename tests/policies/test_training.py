@@ -12,7 +12,7 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.ddpg import DDPGConfig, DDPPolicy
 from edgesplit.policies.evaluate import evaluate, make_env, run_episode, summarize
 from edgesplit.policies.registry import make_policy, policy_from_spec, policy_names
-from edgesplit.policies.training import Trainer, train_policy
+from edgesplit.policies.training import EVAL_SEED_BASE, Trainer, train_policy
 from edgesplit.sim.scenario import load_scenario
 
 SMALL = DDPGConfig(hidden=16, batch_size=8, learning_starts=20)
@@ -76,6 +76,13 @@ def test_resumed_training_equals_one_run(tmp_path):
     loaded = make_policy("ddp+ta", scenario, checkpoint=tmp_path / "a" / "policy.pt")
     obs, _ = make_env(scenario).reset(seed=0)
     assert np.array_equal(loaded.decide(obs).cut_index, whole.decide(obs).cut_index)
+    # best.pt holds the best evaluated policy: re-evaluating it gives the best score in eval.csv
+    for run in ("a", "b"):
+        with (tmp_path / run / "eval.csv").open() as handle:
+            best_score = max(float(row["score"]) for row in csv.DictReader(handle))
+        best = make_policy("ddp+ta", scenario, checkpoint=tmp_path / run / "best.pt")
+        rerun = run_episode(best, make_env(scenario), EVAL_SEED_BASE)["utility"]
+        assert rerun == pytest.approx(best_score)
 
 
 def test_checkpoints_for_another_scenario_are_refused(tmp_path):

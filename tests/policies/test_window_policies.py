@@ -131,7 +131,36 @@ def test_architectures_and_decisions(cls, agents):
     obs, _ = env.reset(seed=0)
     decision = policy.decide(obs)
     assert decision.window.shape == (2,) and decision.cut_index.shape == (2, 5)
+    # one task decision per device, shared by the window's positions
+    for field in (decision.cut_index, decision.channel, decision.server, decision.power_w):
+        assert (field == field[:, :1]).all()
     env.step(decision)  # the env's own space checks accept it
+
+
+def test_the_power_head_works_in_decibels():
+    policy = EMHPPO("zhang2026-small")
+    floor, limit = policy.config.power_floor, policy.max_power_w
+    power_w = policy._power_w(torch.tensor([-0.5, 0.0, 0.5, 1.0, 1.5]))
+    np.testing.assert_allclose(
+        power_w, [floor * limit, floor * limit, floor**0.5 * limit, limit, limit]
+    )
+    # equal steps of the head's output are equal steps in dB
+    db = 10 * np.log10(policy._power_w(torch.linspace(0, 1, 5)))
+    np.testing.assert_allclose(np.diff(db), 10 * np.log10(1 / floor) / 4)
+
+
+def test_the_cut_prior_favours_sending_the_input():
+    policy = EMHPPO("zhang2026-small", config=PPOConfig(input_prior=4.0))
+    obs = torch.zeros(1, policy.obs_dim)
+    with torch.no_grad():  # log-probabilities (normalised logits) against the network's output
+        cut_logits = policy._distributions(obs)[1].logits[0, :, 0]  # [devices, cuts]
+        network = policy.net.heads(obs)[1][0, :, 0]
+    for device, cuts in enumerate(policy.system.n_cuts):
+        bonus = (cut_logits[device, :cuts] - network[device, :cuts]).numpy()
+        bonus -= bonus[-1]  # all local
+        expected = np.zeros(cuts)
+        expected[0] = 4.0
+        np.testing.assert_allclose(bonus, expected, atol=1e-5)
 
 
 def test_ppo_resumed_training_equals_one_run(tmp_path):

@@ -41,6 +41,7 @@ def test_vectorized_step_equals_the_reference(scenario):
         np.testing.assert_allclose(fast.queue_s, slow["queue_s"])
         np.testing.assert_allclose(fast.battery_j, slow["battery_j"], atol=1e-9)
         np.testing.assert_allclose(fast.served, slow["served"])
+        np.testing.assert_allclose(fast.utility, slow["utility"])
         assert fast.reward == pytest.approx(slow["reward"])
 
 
@@ -86,6 +87,7 @@ def test_episode_bookkeeping(env):
             + info["server_s"]
             + info["downlink_s"],
         )
+        assert info["utility"].sum() == pytest.approx(_reward)  # DDP's per-device critic targets
         assert not terminated
         total_threads = int(obs[-1])
     assert truncated

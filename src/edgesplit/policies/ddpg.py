@@ -13,7 +13,11 @@ large discrete action spaces"). Eq. 19 orders a device's cuts by depth, so the a
 cannot cross the costly mid-network cuts that lie between "run all locally" and "send the
 input"; plain DDPG stays at the all-local end (docs/policies.md has the figures). The refinement
 sweeps each device's cuts (one Eq. 19 bin centre each) with the other devices held, keeps the
-critic's best per device, and repeats; ``search=False`` is Alg. 2 as printed.
+critic's best per device, and repeats. A second one (``DDPGConfig.per_device``, on by default):
+the critic has one head per device, each trained on that device's share of U(t) (Eq. 10 is a
+sum over devices; the env's ``info["utility"]``), and Q is their sum, so that each head learns
+how its own device's utility moves with the joint action rather than the whole sum's noise.
+``DDPGConfig(search=False, per_device=False)`` is Alg. 2 as printed.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ class DDPGConfig:
     train_every: int = 1
     search: bool = True  # critic-guided refinement of the actor's proto-action
     search_passes: int = 2
+    per_device: bool = True  # one critic head per device, trained on that device's utility
 
 
 def _mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
@@ -67,12 +72,17 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    def __init__(self, obs_dim: int, devices: int, hidden: int) -> None:
+    """Q(s, a), as one head or as one head per device (``heads``) whose sum is Q."""
+
+    def __init__(self, obs_dim: int, devices: int, hidden: int, heads: int = 1) -> None:
         super().__init__()
-        self.body = _mlp(obs_dim + devices, 1, hidden)
+        self.body = _mlp(obs_dim + devices, heads, hidden)
+
+    def heads(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
+        return self.body(torch.cat([obs, action], dim=-1))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([obs, action], dim=-1)).squeeze(-1)
+        return self.heads(obs, action).sum(-1)
 
 
 class ReplayBuffer:
@@ -82,7 +92,7 @@ class ReplayBuffer:
         self.arrays = {
             "obs": np.zeros((capacity, obs_dim), np.float32),
             "action": np.zeros((capacity, action_dim), np.float32),
-            "reward": np.zeros(capacity, np.float32),
+            "reward": np.zeros((capacity, action_dim), np.float32),  # per device
             "next": np.zeros((capacity, obs_dim), np.float32),
         }
         self.capacity, self.added = capacity, 0
@@ -128,8 +138,12 @@ class DDPPolicy(SlotPolicy):
         n = self.system.n_devices
         self.obs_dim = 3 * n + 1
         self.actor = Actor(self.obs_dim, n, self.config.hidden)
-        self.critic = Critic(self.obs_dim, n, self.config.hidden)
+        self.critic = self._critic()
         self.obs_scale = None  # set from the env's observation space at training time
+
+    def _critic(self) -> Critic:
+        n = self.system.n_devices
+        return Critic(self.obs_dim, n, self.config.hidden, n if self.config.per_device else 1)
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         scale = self.obs_scale if self.obs_scale is not None else np.ones(self.obs_dim)
@@ -215,7 +229,7 @@ class DDPPolicy(SlotPolicy):
         self.config = DDPGConfig(**state["config"])
         n = self.system.n_devices
         self.actor = Actor(self.obs_dim, n, self.config.hidden)
-        self.critic = Critic(self.obs_dim, n, self.config.hidden)
+        self.critic = self._critic()
         self.actor.load_state_dict(state["actor"])
         self.critic.load_state_dict(state["critic"])
         self.obs_scale = None if state["obs_scale"] is None else np.asarray(state["obs_scale"])
@@ -251,8 +265,10 @@ class DDPPolicy(SlotPolicy):
                 action = np.clip(self.action(current["obs"]) + noise, -1, 1)
                 uniform = rng.random(n) < cfg.random_share
                 action = np.where(uniform, rng.uniform(-1, 1, n), action).astype(np.float32)
-            next_obs, reward, terminated, truncated, _ = env.step(action)
-            buffer.add(current["obs"] / self.obs_scale, action, reward, next_obs / self.obs_scale)
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            buffer.add(
+                current["obs"] / self.obs_scale, action, info["utility"], next_obs / self.obs_scale
+            )
             trainer.record_reward(reward, terminated or truncated)
             current["obs"] = next_obs
             if terminated or truncated:
@@ -260,12 +276,13 @@ class DDPPolicy(SlotPolicy):
             ready = buffer.size >= min(cfg.learning_starts, cfg.buffer_size)
             if ready and trainer.step % cfg.train_every == 0:
                 batch = buffer.sample(rng, cfg.batch_size)
-                with torch.no_grad():  # y_t = r_t + gamma Q'(s_{t+1}, pi'(s_{t+1}))
-                    target = batch["reward"] + cfg.gamma * critic_target(
+                reward = batch["reward"] if cfg.per_device else batch["reward"].sum(-1, True)
+                with torch.no_grad():  # y_t = r_t + gamma Q'(s_{t+1}, pi'(s_{t+1})), per head
+                    target = reward + cfg.gamma * critic_target.heads(
                         batch["next"], actor_target(batch["next"])
                     )
                 critic_loss = nn.functional.mse_loss(
-                    self.critic(batch["obs"], batch["action"]), target
+                    self.critic.heads(batch["obs"], batch["action"]), target
                 )
                 critic_opt.zero_grad()
                 critic_loss.backward()

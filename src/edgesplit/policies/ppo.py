@@ -11,8 +11,9 @@ One actor-critic, three architectures (``PPOConfig.architecture``):
 - ``h`` (H-PPO): one network for all devices, one joint probability ratio (single agent).
 
 Heads per device: a categorical for the window size, and per task position categoricals for the
-cut, channel and server and a Gaussian for the transmit power (a share of P_limit, clipped to
-[0, 1] when sent). The log-probability counts the positions the window uses only. The critic
+cut, channel and server and a Gaussian for the transmit power on a log scale (x in [0, 1] sends
+P_limit x ``power_floor``^(1 - x); 30 dB of range with the default floor). The log-probability
+counts the positions the window uses only. The critic
 (256, 128, 64, ReLU) estimates V(S_k); Eq. 8's reward is already per task (divided by the mean
 window), so the value is per task as zhang2026's critic. PPO-clip (0.2), GAE (lambda 0.95), Adam
 1e-4, minibatch 256, gamma 0.95 (Table III).
@@ -54,7 +55,8 @@ class PPOConfig:
     entropy_coef: float = 0.01
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
-    local_prior: float = 3.0  # initial logit bonus of the all-local cut (0: uniform start)
+    input_prior: float = 3.0  # initial logit bonus of sending the input (0: uniform start)
+    power_floor: float = 1e-3  # the power head's x = 0 sends at this share of P_limit (log scale)
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -73,8 +75,9 @@ class HybridActorCritic(nn.Module):
     ) -> None:  # fmt: skip
         super().__init__()
         self.devices, self.width = devices, width
-        self.sizes = [width, width * cuts, width * channels, width * servers, width]
-        self.shapes = [(width,), (width, cuts), (width, channels), (width, servers), (width,)]
+        # one task decision's heads, shared by the window's positions (sampled per position)
+        self.sizes = [width, cuts, channels, servers, 1]
+        self.shapes = [(width,), (1, cuts), (1, channels), (1, servers), (1,)]
         head = sum(self.sizes)
         self.architecture = architecture
         if architecture == "emh":
@@ -93,7 +96,7 @@ class HybridActorCritic(nn.Module):
                 nn.Sequential(_mlp([agent_in, 256, 128, 64], nn.ReLU), nn.Linear(64, head))
                 for _ in range(devices)
             )
-        self.log_std = nn.Parameter(torch.full((devices, width), -1.0))
+        self.log_std = nn.Parameter(torch.full((devices, 1), -1.0))
         self.critic = nn.Sequential(_mlp([obs_dim, 256, 128, 64], nn.ReLU), nn.Linear(64, 1))
 
     def heads(self, obs: torch.Tensor) -> list[torch.Tensor]:
@@ -102,10 +105,11 @@ class HybridActorCritic(nn.Module):
         out = torch.stack([agent(shared) for agent in self.agents], dim=1)
         out = out.reshape(obs.shape[0], self.devices, -1)
         parts = torch.split(out, self.sizes, dim=-1)
-        return [
+        window, *task = (
             p.reshape(obs.shape[0], self.devices, *shape)
             for p, shape in zip(parts, self.shapes, strict=True)
-        ]
+        )
+        return [window, *(p.expand(-1, -1, self.width, *p.shape[3:]) for p in task)]
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
         return self.critic(obs).squeeze(-1)
@@ -147,8 +151,8 @@ class HybridPPOPolicy(WindowPolicy):
             self.obs_dim, s.n_devices, self.width, int(s.n_cuts.max()),
             self.scenario.radio.channels, s.n_servers, self.config.architecture,
         )  # fmt: skip
-        local = np.arange(int(s.n_cuts.max()))[None, :] == s.n_cuts[:, None] - 1
-        self.local_prior = torch.as_tensor(local * self.config.local_prior, dtype=torch.float32)
+        send_input = np.arange(int(s.n_cuts.max()))[None, :] == np.zeros((s.n_devices, 1))
+        self.cut_prior = torch.as_tensor(send_input * self.config.input_prior, dtype=torch.float32)
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
@@ -157,7 +161,7 @@ class HybridPPOPolicy(WindowPolicy):
         window, cut, channel, server, power = self.net.heads(obs)
         cut = (
             cut.masked_fill(~self.cut_mask[None, :, None, :], -1e9)
-            + self.local_prior[None, :, None, :]
+            + self.cut_prior[None, :, None, :]
         )
         std = self.net.log_std.clamp(-5, 1).exp().expand_as(power)
         return (
@@ -187,17 +191,21 @@ class HybridPPOPolicy(WindowPolicy):
             "cut": actions["cut"][0].numpy(),
             "channel": actions["channel"][0].numpy(),
             "server": actions["server"][0].numpy(),
-            "power": (actions["power"][0].clamp(0, 1) * self.max_power_w)
-            .numpy()
-            .astype(np.float32),
+            "power": self._power_w(actions["power"][0]).astype(np.float32),
         }
+
+    def _power_w(self, x: torch.Tensor) -> np.ndarray:
+        """The power head's output x in [0, 1] on a log scale: P_limit x floor^(1 - x), so that
+        a Gaussian step moves the power by decibels, not by watts."""
+        share = self.config.power_floor ** (1.0 - x.clamp(0, 1))
+        return share.numpy().astype(np.float64) * self.max_power_w
 
     def decide(self, observation: np.ndarray) -> Decision:
         """The most likely action (modes of the categoricals, the Gaussian's mean)."""
         with torch.no_grad():
             dists = self._distributions(self._scaled(observation)[None])
         window, cut, channel, server = (d.probs.argmax(-1)[0].numpy() for d in dists[:4])
-        power = dists[4].mean[0].clamp(0, 1).numpy() * self.max_power_w
+        power = self._power_w(dists[4].mean[0])
         return Decision(
             cut_index=cut + 1, window=window + 1, channel=channel, server=server,
             power_w=power.astype(np.float64),

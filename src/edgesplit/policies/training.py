@@ -48,6 +48,7 @@ class Trainer:
         self.resume, self.show_progress = resume, show_progress
         self.rng = np.random.default_rng(seed)
         self.step, self.episodes, self._return, self._wall_s = 0, 0, 0.0, 0.0
+        self.best_score = -np.inf  # the best evaluation so far, whose policy is in best.pt
         self._state_fn: Callable[[], dict] | None = None
         self._policy: Policy | None = None
         self._progress: Progress | None = None
@@ -65,6 +66,7 @@ class Trainer:
         trainer = state["trainer"]
         self.step, self.episodes = trainer["step"], trainer["episodes"]
         self._wall_s, self._return = trainer["wall_s"], trainer["episode_return"]
+        self.best_score = trainer.get("best_score", -np.inf)
         self.env = state["env"]  # the env mid-episode, its generator included
         self.rng.bit_generator.state = trainer["rng"]
         torch.set_rng_state(trainer["torch_rng"])
@@ -92,6 +94,9 @@ class Trainer:
                          for i in range(self.eval_episodes)])
             )  # fmt: skip
             self._append("eval.csv", ("step", "wall_s", "score"), (self.step, self.wall_s, score))
+            if score > self.best_score:
+                self.best_score = score
+                self._write_policy("best.pt")
             self.save()
             if self._progress is not None:
                 self._progress.update(self._task, description=f"eval {score:.4g}")
@@ -122,14 +127,14 @@ class Trainer:
                 self._progress = None
 
     def save(self) -> None:
-        """Write the checkpoint (resumable) and the policy file, each atomically."""
+        """Write the checkpoint (resumable) and the latest policy file, each atomically."""
         if self._state_fn is None or self._policy is None:
             return
         state = {
             "trainer": {
                 "step": self.step, "episodes": self.episodes, "wall_s": self.wall_s,
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
-                "episode_return": self._return,
+                "episode_return": self._return, "best_score": self.best_score,
             },
             "env": self.env,
             "learner": self._state_fn(),
@@ -137,7 +142,10 @@ class Trainer:
         temporary = self.checkpoint_path.with_suffix(".tmp")
         torch.save(state, temporary)
         temporary.replace(self.checkpoint_path)
-        policy_file = self.out_dir / "policy.pt"
+        self._write_policy("policy.pt")
+
+    def _write_policy(self, name: str) -> None:
+        policy_file = self.out_dir / name
         self._policy.save(policy_file.with_suffix(".tmp"))
         policy_file.with_suffix(".tmp").replace(policy_file)
 
@@ -177,7 +185,7 @@ def train_policy(
     show_progress: bool = True,
 ) -> Path:
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
-    checkpoint.pt, policy.pt); returns the policy file."""
+    checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated); returns policy.pt."""
     from edgesplit.policies.evaluate import SCORE_OF_STYLE, make_env, run_episode
     from edgesplit.policies.registry import LEARNERS, make_policy
     from edgesplit.sim.scenario import load_scenario

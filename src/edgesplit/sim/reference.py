@@ -39,9 +39,8 @@ def slot_step_reference(
     """shi2025 Eq. 1-6 and 10, device by device."""
     scenario = system.scenario
     out: dict[str, list[float]] = {
-        k: [] for k in ("latency_s", "queue_s", "battery_j", "served", "consumed_j")
+        k: [] for k in ("latency_s", "queue_s", "battery_j", "served", "consumed_j", "utility")
     }
-    utility = 0.0
     v = scenario.slot_reward.v
     for n in range(system.n_devices):
         table = system.tables[system.table_of[n]]
@@ -71,15 +70,16 @@ def slot_step_reference(
         penalty = scenario.slot_reward.violation_penalty * (
             (1 - served) + (1 if math.isinf(queue) else 0)
         )
-        utility += (
+        utility = (
             v * (system.capacity_j[n] - served * demand) / system.capacity_j[n]
             + (1 - v) * saved
             - penalty
         )
         for key, value in (("latency_s", latency), ("queue_s", queue), ("battery_j", level),
-                           ("served", served), ("consumed_j", served * demand)):  # fmt: skip
+                           ("served", served), ("consumed_j", served * demand),
+                           ("utility", utility)):  # fmt: skip
             out[key].append(value)
-    return {**out, "reward": utility}
+    return {**out, "reward": sum(out["utility"])}
 
 
 def window_step_reference(

@@ -208,5 +208,6 @@ class SlotMECEnv(gym.Env):
             "harvested_j": outcome.harvested_j,
             "battery_j": outcome.battery_j,
             "served": outcome.served,
+            "utility": outcome.utility,
             "violations": dict(self.violations),
         }
