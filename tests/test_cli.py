@@ -327,7 +327,7 @@ def test_policies_evaluate_and_train(tmp_path: Path):
          "--eval-every", "30", "--eval-episodes", "1"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    assert (out / "policy.pt").is_file() and (out / "eval.csv").is_file()
+    assert all((out / name).is_file() for name in ("policy.pt", "best.pt", "eval.csv"))
     rows = _json(
         "evaluate", "--scenario", "shi2025-wifi", "--policies", f"ddp+ta={out / 'policy.pt'}",
         "--episodes", "1",

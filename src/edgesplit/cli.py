@@ -594,7 +594,7 @@ def policies_command(
 def train_command(
     policy: Annotated[str, typer.Argument(help="A learner, e.g. ddp+ta.")],
     scenario: Annotated[str, typer.Option(help="A preset or a scenario YAML file.")],
-    out: Annotated[Path, typer.Option(help="Run folder: logs, checkpoint, policy.pt.")],
+    out: Annotated[Path, typer.Option(help="Run folder: logs, checkpoint, policy.pt, best.pt.")],
     steps: Annotated[int, typer.Option(help="Environment steps.")] = 20_000,
     seed: SeedOpt = 0,
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
@@ -608,7 +608,10 @@ def train_command(
         policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
         show_progress=sys.stderr.isatty(),
     )  # fmt: skip
-    console.print(f"wrote {path} (logs: {out / 'eval.csv'}, {out / 'episodes.csv'})")
+    console.print(
+        f"wrote {path} and the best evaluated {out / 'best.pt'} "
+        f"(logs: {out / 'eval.csv'}, {out / 'episodes.csv'})"
+    )
 
 
 @_command("evaluate")
