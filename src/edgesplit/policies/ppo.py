@@ -151,8 +151,8 @@ class HybridPPOPolicy(WindowPolicy):
             self.obs_dim, s.n_devices, self.width, int(s.n_cuts.max()),
             self.scenario.radio.channels, s.n_servers, self.config.architecture,
         )  # fmt: skip
-        send_input = np.arange(int(s.n_cuts.max()))[None, :] == np.zeros((s.n_devices, 1))
-        self.cut_prior = torch.as_tensor(send_input * self.config.input_prior, dtype=torch.float32)
+        self.cut_prior = torch.zeros(s.n_devices, int(s.n_cuts.max()))
+        self.cut_prior[:, 0] = self.config.input_prior  # cut 0 sends the input
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
