@@ -19,6 +19,7 @@ from edgesplit.policies.training import Trainer
 from edgesplit.policies.window import WindowOptimum
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.window import window_reward, window_rewards
+from edgesplit.sim.window_env import TaskWindowMECEnv
 
 SMALL = PPOConfig(rollout_steps=16, minibatch=8, epochs=2)
 
@@ -190,3 +191,36 @@ def test_ppo_resumed_training_equals_one_run(tmp_path):
         make_policy("emh-ppo", "zhang2026", checkpoint=tmp_path / "a" / "policy.pt")
     with pytest.raises(InvalidParameterError, match="a h-ppo checkpoint"):
         make_policy("h-ppo", scenario, checkpoint=tmp_path / "a" / "policy.pt")
+
+
+class _RecordingEnv(TaskWindowMECEnv):
+    """The task-window env, keeping every step's difference rewards (picklable: module level)."""
+
+    def step(self, action):
+        out = super().step(action)
+        self.seen = [*getattr(self, "seen", []), out[4]["difference_reward"]]
+        return out
+
+
+def test_difference_credit_gives_each_agent_its_own_reward_and_value(tmp_path):
+    """credit="difference": the training env reports difference rewards, the rollout holds one
+    reward column per device equal to their symlog, and the critic has one head per device; H-PPO
+    (one agent) refuses it."""
+    scenario = load_scenario("zhang2026-small")
+    config = PPOConfig(**{**SMALL.__dict__, "credit": "difference"})
+    policy = MAHPPO(scenario, seed=0, config=config)
+    assert policy.training_env_options() == {"difference_rewards": True}
+    env = _RecordingEnv(scenario, **policy.training_env_options())
+    Trainer(
+        env, config.rollout_steps - 1, 0, tmp_path, eval_every=1000, eval_episodes=1,
+        evaluate=lambda p, s: 0.0, show_progress=False,
+    ).run(policy)  # fmt: skip
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    state = saved["learner"]["rollout"]["arrays"]
+    rewards = np.array(env.seen)
+    stored = state["reward"][: len(rewards)]
+    expected = np.sign(rewards) * np.log1p(np.abs(rewards))
+    np.testing.assert_allclose(stored, expected, rtol=1e-5)
+    assert policy.net.value(torch.zeros(1, policy.obs_dim)).shape == (1, 2)
+    with pytest.raises(InvalidParameterError, match="credit"):
+        HPPO(scenario, config=PPOConfig(architecture="h", credit="difference"))

@@ -123,3 +123,36 @@ def test_style_checks():
         TaskWindowMECEnv("shi2025-wifi")
     with pytest.raises(InvalidParameterError, match="task_window or time_slot"):
         TimeSlotMECEnv("shi2025-wifi")
+
+
+def test_difference_rewards_are_aligned_with_the_joint_reward() -> None:
+    """Changing one device's action moves its difference reward exactly as much as Eq. 8's
+    joint reward (the counterfactual without that device does not depend on its action), and a
+    device alone in the window is credited with the whole reward."""
+    env = TaskWindowMECEnv("zhang2026-small", difference_rewards=True)
+    rng = np.random.default_rng(3)
+    for trial in range(20):
+        env.reset(seed=trial)
+        state = env.np_random.bit_generator.state
+        first = {k: np.asarray(v) for k, v in env.action_space.sample().items()}
+        changed = {k: v.copy() for k, v in first.items()}
+        device = int(rng.integers(env.system.n_devices))
+        other = {k: np.asarray(v) for k, v in env.action_space.sample().items()}
+        for key in changed:
+            changed[key][device] = other[key][device]
+        outcomes = []
+        for action in (first, changed):
+            env.reset(seed=trial)
+            env.np_random.bit_generator.state = state
+            _, reward, *_, info = env.step(action)
+            outcomes.append((reward, info["difference_reward"]))
+        (r1, d1), (r2, d2) = outcomes
+        assert d2[device] - d1[device] == pytest.approx(r2 - r1, rel=1e-9, abs=1e-9)
+    alone = TaskWindowMECEnv("zhang2026-small", difference_rewards=True)
+    alone.reset(seed=0)
+    alone.remaining[1:] = 0
+    _, reward, *_, info = alone.step(
+        {k: np.asarray(v) for k, v in alone.action_space.sample().items()}
+    )
+    assert info["difference_reward"][0] == pytest.approx(reward)
+    assert np.allclose(info["difference_reward"][1:], 0.0)

@@ -30,6 +30,10 @@ class Policy(ABC):
         if seed is not None:
             self.rng = np.random.default_rng(seed)
 
+    def training_env_options(self) -> dict[str, object]:
+        """Keyword arguments of the env this policy trains in (``evaluate.make_env``)."""
+        return {}
+
     @abstractmethod
     def decide(self, observation: np.ndarray) -> Decision:
         """The decision for this observation."""

@@ -18,6 +18,14 @@ counts the positions the window uses only. The critic
 window), so the value is per task as zhang2026's critic. PPO-clip (0.2), GAE (lambda 0.95), Adam
 1e-4, minibatch 256, gamma 0.95 (Table III).
 
+Per-agent credit (``PPOConfig.credit``): with ``shared`` (zhang2026 as printed) every agent's
+ratio is weighed by the advantage of the one joint reward, so each agent is also credited with
+what the other devices did. ``difference`` gives agent n its own advantage, from its difference
+reward (the env's ``info["difference_reward"]``: the joint reward minus the reward of the same
+window without device n; ``sim.window.difference_rewards``) and its own critic head; a change
+of agent n's action moves its difference reward exactly as much as the joint reward. H-PPO, one
+agent, has the shared credit only.
+
 One deviation: the update sees symlog(reward) = sign(r) log(1 + |r|). Eq. 8 spans five orders
 of magnitude (a near-far collision on a 1 MHz channel costs 10^4 times a good window), which
 swamps the advantage of everything else; evaluation reports the raw Eq. 8.
@@ -40,6 +48,7 @@ from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
 
 ARCHITECTURES = ("emh", "ma", "h")
+CREDITS = ("shared", "difference")
 
 
 @dataclass
@@ -57,6 +66,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     input_prior: float = 3.0  # initial logit bonus of sending the input (0: uniform start)
     power_floor: float = 1e-3  # the power head's x = 0 sends at this share of P_limit (log scale)
+    credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
 
 
 def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
@@ -71,7 +81,7 @@ class HybridActorCritic(nn.Module):
 
     def __init__(
         self, obs_dim: int, devices: int, width: int, cuts: int, channels: int, servers: int,
-        architecture: str,
+        architecture: str, values: int = 1,
     ) -> None:  # fmt: skip
         super().__init__()
         self.devices, self.width = devices, width
@@ -97,7 +107,9 @@ class HybridActorCritic(nn.Module):
                 for _ in range(devices)
             )
         self.log_std = nn.Parameter(torch.full((devices, 1), -1.0))
-        self.critic = nn.Sequential(_mlp([obs_dim, 256, 128, 64], nn.ReLU), nn.Linear(64, 1))
+        self.critic = nn.Sequential(
+            _mlp([obs_dim, 256, 128, 64], nn.ReLU), nn.Linear(64, values)
+        )  # one value per credited reward: [batch, values]
 
     def heads(self, obs: torch.Tensor) -> list[torch.Tensor]:
         """[batch, devices, ...] tensors: window, cut, channel and server logits, power mean."""
@@ -112,7 +124,7 @@ class HybridActorCritic(nn.Module):
         return [window, *(p.expand(-1, -1, self.width, *p.shape[3:]) for p in task)]
 
     def value(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.critic(obs).squeeze(-1)
+        return self.critic(obs)
 
 
 class HybridPPOPolicy(WindowPolicy):
@@ -134,6 +146,13 @@ class HybridPPOPolicy(WindowPolicy):
             raise InvalidParameterError(
                 "architecture", self.config.architecture, f"one of {', '.join(ARCHITECTURES)}"
             )
+        if self.config.credit not in CREDITS or (
+            self.config.credit == "difference" and self.config.architecture == "h"
+        ):
+            raise InvalidParameterError(
+                "credit", self.config.credit,
+                "shared for H-PPO (one agent), else one of " + ", ".join(CREDITS),
+            )  # fmt: skip
         torch.manual_seed(seed)
         system, n = self.system, self.system.n_devices
         self.obs_dim = 2 * n
@@ -149,10 +168,18 @@ class HybridPPOPolicy(WindowPolicy):
         s = self.system
         self.net = HybridActorCritic(
             self.obs_dim, s.n_devices, self.width, int(s.n_cuts.max()),
-            self.scenario.radio.channels, s.n_servers, self.config.architecture,
+            self.scenario.radio.channels, s.n_servers, self.config.architecture, self.n_values,
         )  # fmt: skip
         self.cut_prior = torch.zeros(s.n_devices, int(s.n_cuts.max()))
         self.cut_prior[:, 0] = self.config.input_prior  # cut 0 sends the input
+
+    @property
+    def n_values(self) -> int:
+        """Rewards credited: one per device with difference credit, else the joint one."""
+        return self.system.n_devices if self.config.credit == "difference" else 1
+
+    def training_env_options(self) -> dict[str, object]:
+        return {"difference_rewards": self.config.credit == "difference"}
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
@@ -259,7 +286,7 @@ class HybridPPOPolicy(WindowPolicy):
             self.load_state(resumed["policy"])
         cfg, env, n, width = self.config, trainer.env, self.system.n_devices, self.width
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
-        rollout = _Rollout(cfg.rollout_steps, self.obs_dim, n, width)
+        rollout = _Rollout(cfg.rollout_steps, self.obs_dim, n, width, self.n_values)
         if resumed is not None:
             optimizer.load_state_dict(resumed["optimizer"])
             rollout.load_state_dict(resumed["rollout"])
@@ -277,20 +304,21 @@ class HybridPPOPolicy(WindowPolicy):
                 remaining = torch.as_tensor(np.asarray(obs[:n]).round(), dtype=torch.long)[None]
                 used = self._used(actions["window"], remaining)
                 log_prob, _ = self._log_prob_entropy(scaled, actions, used)
-                value = float(self.net.value(scaled)[0])
-            next_obs, reward, terminated, truncated, _ = env.step(self._env_action(actions))
+                value = self.net.value(scaled)[0].numpy()
+            next_obs, reward, terminated, truncated, info = env.step(self._env_action(actions))
             trainer.record_reward(reward, terminated or truncated)
+            credited = np.asarray(
+                info["difference_reward"] if cfg.credit == "difference" else [reward]
+            )
             rollout.add(scaled[0].numpy(), actions, used[0].numpy(), log_prob[0].numpy(), value,
-                        float(np.sign(reward) * np.log1p(abs(reward))), terminated)  # fmt: skip
+                        np.sign(credited) * np.log1p(np.abs(credited)), terminated)  # fmt: skip
             current["obs"] = next_obs
             if terminated or truncated:
                 current["obs"], _ = env.reset(seed=trainer.episode_seed())
             if rollout.full:
                 with torch.no_grad():
-                    last = (
-                        0.0
-                        if terminated
-                        else float(self.net.value(self._scaled(next_obs)[None])[0])
+                    last = self.net.value(self._scaled(next_obs)[None])[0].numpy() * (
+                        not terminated
                     )
                 self._update(rollout, last, optimizer, trainer.rng)
                 rollout.clear()
@@ -303,10 +331,11 @@ class HybridPPOPolicy(WindowPolicy):
                 },
             )  # fmt: skip
 
-    def _update(self, rollout: _Rollout, last_value: float, optimizer, rng) -> None:
+    def _update(self, rollout: _Rollout, last_value: np.ndarray, optimizer, rng) -> None:
+        """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""
         cfg = self.config
         data = rollout.arrays
-        advantages = np.zeros(rollout.capacity, np.float32)
+        advantages = np.zeros_like(data["value"])
         gae, next_value = 0.0, last_value
         for t in reversed(range(rollout.capacity)):
             alive = 1.0 - data["done"][t]
@@ -321,21 +350,21 @@ class HybridPPOPolicy(WindowPolicy):
             for start in range(0, rollout.capacity, cfg.minibatch):
                 index = torch.as_tensor(order[start : start + cfg.minibatch])
                 batch = {key: value[index] for key, value in tensors.items()}
-                adv = advantages[index]
-                adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+                adv = advantages[index]  # [batch, values]
+                adv = (adv - adv.mean(0)) / (adv.std(0) + 1e-8)
                 log_prob, entropy = self._log_prob_entropy(
                     batch["obs"], {key: batch[key] for key in _Rollout.ACTIONS}, batch["used"]
                 )
                 if cfg.architecture == "h":  # one agent: the joint ratio
                     ratio = (log_prob.sum(-1) - batch["log_prob"].sum(-1)).exp()
                     surrogate = torch.min(
-                        ratio * adv, ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv
+                        ratio * adv[:, 0], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv[:, 0]
                     )
                     actor_loss = -surrogate.mean()
                 else:  # one ratio per agent, summed over agents / W_max (Eq. 19)
                     ratio = (log_prob - batch["log_prob"]).exp()
                     clipped = ratio.clamp(1 - cfg.clip, 1 + cfg.clip)
-                    surrogate = torch.min(ratio * adv[:, None], clipped * adv[:, None])
+                    surrogate = torch.min(ratio * adv, clipped * adv)  # [batch, devices]
                     actor_loss = -surrogate.sum(-1).mean() / self.width
                 value_loss = (self.net.value(batch["obs"]) - returns[index]).pow(2).mean()
                 loss = (
@@ -353,7 +382,9 @@ class _Rollout:
 
     ACTIONS = ("window", "cut", "channel", "server", "power")
 
-    def __init__(self, capacity: int, obs_dim: int, devices: int, width: int) -> None:
+    def __init__(
+        self, capacity: int, obs_dim: int, devices: int, width: int, values: int = 1
+    ) -> None:
         self.capacity, self.added = capacity, 0
         n, w = devices, width
         self.arrays = {
@@ -365,8 +396,8 @@ class _Rollout:
             "power": np.zeros((capacity, n, w), np.float32),
             "used": np.zeros((capacity, n, w), np.float32),
             "log_prob": np.zeros((capacity, n), np.float32),
-            "value": np.zeros(capacity, np.float32),
-            "reward": np.zeros(capacity, np.float32),
+            "value": np.zeros((capacity, values), np.float32),
+            "reward": np.zeros((capacity, values), np.float32),
             "done": np.zeros(capacity, np.float32),
         }
 

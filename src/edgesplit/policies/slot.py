@@ -40,6 +40,9 @@ class SlotPolicy(Policy):
         self.k_min = self.scenario.servers[0].min_threads_per_task
         self.gpu_server = self.system.max_threads == 1 and self.scenario.servers[0].threads is None
 
+    def training_env_options(self) -> dict[str, object]:
+        return {"allocator": self.allocator}  # the env allocates the threads (TA) in its step
+
     def decide(self, observation: np.ndarray) -> Decision:
         state = SlotState.of(observation, self.system.n_devices)
         cuts = self.cuts(state)
@@ -140,6 +143,9 @@ class SlotOptimum(SlotPolicy):
 
     name = "optimum"
     default_allocator = "equal"  # unused: the optimum chooses its threads
+
+    def training_env_options(self) -> dict[str, object]:
+        return {"allocator": self.allocator}  # the env allocates the threads (TA) in its step
 
     def decide(self, observation: np.ndarray) -> Decision:
         state = SlotState.of(observation, self.system.n_devices)

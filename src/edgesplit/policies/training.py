@@ -199,7 +199,7 @@ def train_policy(
         raise InvalidParameterError(
             "out", str(out), "a new folder, or --resume to continue the run in it"
         )
-    env = make_env(loaded, **({"allocator": policy.allocator} if loaded.style == "slot" else {}))
+    env = make_env(loaded, **policy.training_env_options())
     eval_env = make_env(loaded)
     trainer = Trainer(
         env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,

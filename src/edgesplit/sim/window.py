@@ -242,3 +242,30 @@ def window_step(
     energy = float(costs.energy_j.sum())
     reward, duration, waiting = window_reward(system.scenario, device_latency, sizes, energy)
     return WindowOutcome(costs, sizes, device_latency, duration, waiting, energy, reward)
+
+
+def difference_rewards(
+    system: WindowSystem,
+    remaining: np.ndarray,
+    window: np.ndarray,
+    cuts: np.ndarray,
+    channels: np.ndarray,
+    servers: np.ndarray,
+    power_w: np.ndarray,
+    gain: np.ndarray,
+    reward: float,
+) -> np.ndarray:
+    """Each device's difference reward (Wolpert and Tumer's clamping to null): the window's Eq. 8
+    ``reward`` minus the reward of the same window without that device (its window set to zero,
+    so that it neither computes nor shares a channel or a server). The counterfactual does not
+    depend on the device's own action, so a change of that action changes its difference reward
+    exactly as much as the joint reward, while the other devices' choices largely cancel."""
+    shares = np.empty(system.n_devices)
+    for device in range(system.n_devices):
+        without = window.copy()
+        without[device] = 0
+        shares[device] = (
+            reward
+            - window_step(system, remaining, without, cuts, channels, servers, power_w, gain).reward
+        )
+    return shares

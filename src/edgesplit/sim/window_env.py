@@ -6,7 +6,10 @@ each device's unfinished work, seconds). Action: a Dict of arrays, one row per d
 size (value w means w + 1 tasks), and per task position a cut (0 = send the input), a channel, a
 server and a transmit power; the time-slot variant has one task decision per device. For
 multi-agent learners, ``device_observation_space`` and ``device_action_space`` describe one
-device's share, and ``device_observations`` / ``joint_action`` convert.
+device's share, and ``device_observations`` / ``joint_action`` convert. With
+``difference_rewards=True`` the task-window env's ``info["difference_reward"]`` holds each
+device's difference reward (``sim.window.difference_rewards``), the per-agent credit of
+EMH-PPO's and MAHPPO's ``credit="difference"``.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from edgesplit.sim.scenario import Scenario, scenario_for
 from edgesplit.sim.window import (
     build_window_system,
     channel_gains,
+    difference_rewards,
     task_costs,
     window_step,
 )
@@ -104,9 +108,13 @@ class TaskWindowMECEnv(_ZhangBase):
     """zhang2026's task-aware MDP: one decision per task window (see the module docstring)."""
 
     styles = ("task_window",)
+    difference_rewards = False  # class default: envs pickled in older checkpoints lack the field
 
-    def __init__(self, scenario: str | Scenario = "zhang2026") -> None:
+    def __init__(
+        self, scenario: str | Scenario = "zhang2026", difference_rewards: bool = False
+    ) -> None:
         super().__init__(scenario)
+        self.difference_rewards = difference_rewards
         n, width = self.system.n_devices, self.scenario.window_reward.window_max
         self.observation_space = spaces.Box(
             0.0,
@@ -147,11 +155,13 @@ class TaskWindowMECEnv(_ZhangBase):
 
     def step(self, action: dict[str, np.ndarray] | Decision):
         action = self._checked(action, window=True)
-        outcome = window_step(
+        args = (
             self.system, self.remaining, np.asarray(action["window"]) + 1,
             np.asarray(action["cut"]), np.asarray(action["channel"]), np.asarray(action["server"]),
             np.asarray(action["power"], dtype=np.float64), self.gain,
         )  # fmt: skip
+        outcome = window_step(*args)
+        differences = difference_rewards(*args, outcome.reward) if self.difference_rewards else None
         self.remaining = self.remaining - outcome.window
         self.completed += int(outcome.window.sum())
         self._draw_distances()
@@ -166,6 +176,8 @@ class TaskWindowMECEnv(_ZhangBase):
             "task_energy_j": outcome.costs.energy_j,
             "completed": self.completed,
         }
+        if differences is not None:
+            info["difference_reward"] = differences
         return self._observation(), outcome.reward, terminated, False, info
 
 
