@@ -18,7 +18,7 @@ from edgesplit.policies.registry import make_policy, policy_names
 from edgesplit.policies.training import Trainer
 from edgesplit.policies.window import WindowOptimum
 from edgesplit.sim.scenario import load_scenario
-from edgesplit.sim.window import window_reward, window_rewards
+from edgesplit.sim.window import efficient_cuts, task_costs, window_reward, window_rewards
 from edgesplit.sim.window_env import TaskWindowMECEnv
 
 SMALL = PPOConfig(rollout_steps=16, minibatch=8, epochs=2)
@@ -78,9 +78,60 @@ def test_the_optimum_beats_every_decision_it_covers_in_the_env():
             assert copy.deepcopy(env).step(decision)[1] <= best + 1e-9
 
 
-def test_the_optimum_refuses_large_instances():
+class _EveryCut(WindowOptimum):
+    prune_cuts = False
+
+
+def test_pruning_dominated_cuts_keeps_the_optimum():
+    """The search over efficient cuts finds a decision as good in the env as the search over
+    every cut (21 x 20 + 1 choices per device instead of 2 x 20 + 1)."""
+    scenario = _no_shadowing()
+    pruned, everything = WindowOptimum(scenario), _EveryCut(scenario)
+    assert pruned.combinations < everything.combinations
+    env = make_env(scenario)
+    for seed in range(4):
+        obs, _ = env.reset(seed=seed)
+        rewards = [copy.deepcopy(env).step(p.decide(obs))[1] for p in (pruned, everything)]
+        assert rewards[0] == pytest.approx(rewards[1], rel=1e-9)
+
+
+def test_every_dropped_cut_costs_more_than_a_kept_one():
+    """Through the simulator's own task costs: for every cut that ``efficient_cuts`` drops
+    there is a kept cut that takes no longer and spends no more energy at random distances,
+    powers and channels, on every server, whether alone on it or sharing it with every device."""
+    scenario = load_scenario("zhang2026")
+    system = WindowOptimum(scenario).system
+    kept = efficient_cuts(system)[0]
+    dropped = np.setdiff1d(np.arange(system.n_cuts[0] - 1), kept)
+    assert len(kept) < len(dropped)
+    rng = np.random.default_rng(2)
+    cuts = np.arange(system.n_cuts[0] - 1)
+    n = system.n_devices
+    worse_everywhere = np.ones((len(kept), len(dropped)), bool)
+    for _ in range(30):
+        server = np.full((n, len(cuts)), rng.integers(system.n_servers))
+        active = np.zeros((n, len(cuts)), bool)
+        active[0] = True
+        if rng.random() < 0.5:  # the other devices share the server (on other channels)
+            active[:] = True
+        channel = np.broadcast_to(np.arange(n)[:, None] % 2, active.shape)
+        costs = task_costs(
+            system, active, np.broadcast_to(cuts, active.shape), channel, server,
+            np.full(active.shape, rng.uniform(0.01, 1.0)), rng.uniform(1e-6, 1e-2, n),
+        )  # fmt: skip
+        latency, energy = costs.latency_s[0], costs.energy_j[0]
+        worse_everywhere &= (latency[kept][:, None] <= latency[dropped][None, :] + 1e-12) & (
+            energy[kept][:, None] <= energy[dropped][None, :] + 1e-15
+        )
+    assert worse_everywhere.any(axis=0).all()
+
+
+def test_the_optimum_covers_zhang2026_and_refuses_larger_instances():
+    assert make_policy("optimum", "zhang2026").combinations == 41**3
+    scenario = load_scenario("zhang2026")
+    devices = [scenario.devices[0].model_copy(update={"count": 5})]
     with pytest.raises(InvalidParameterError, match=r"joint decisions.*at most"):
-        make_policy("optimum", "zhang2026")
+        make_policy("optimum", scenario.model_copy(update={"devices": devices}))
 
 
 def test_local_only_matches_closed_forms():
@@ -150,18 +201,35 @@ def test_the_power_head_works_in_decibels():
     np.testing.assert_allclose(np.diff(db), 10 * np.log10(1 / floor) / 4)
 
 
-def test_the_cut_prior_favours_sending_the_input():
-    policy = EMHPPO("zhang2026-small", config=PPOConfig(input_prior=4.0))
+def test_the_cut_head_chooses_efficient_cuts_with_a_prior_on_the_input():
+    """The cut head's choices are the efficient offloading cuts and local only; the prior adds
+    ``input_prior`` to the input's logit; sampled and decided cuts are among those choices."""
+    policy = EMHPPO("zhang2026", config=PPOConfig(input_prior=4.0))
+    system = policy.system
+    for device, kept in enumerate(efficient_cuts(system)):
+        choices = policy.cut_choices[device][policy.cut_mask[device].numpy()]
+        np.testing.assert_array_equal(choices, [*kept, system.n_cuts[device] - 1])
+        assert choices[0] == 0  # the input
     obs = torch.zeros(1, policy.obs_dim)
     with torch.no_grad():  # log-probabilities (normalised logits) against the network's output
-        cut_logits = policy._distributions(obs)[1].logits[0, :, 0]  # [devices, cuts]
+        cut_logits = policy._distributions(obs)[1].logits[0, :, 0]  # [devices, choices]
         network = policy.net.heads(obs)[1][0, :, 0]
-    for device, cuts in enumerate(policy.system.n_cuts):
-        bonus = (cut_logits[device, :cuts] - network[device, :cuts]).numpy()
-        bonus -= bonus[-1]  # all local
-        expected = np.zeros(cuts)
-        expected[0] = 4.0
-        np.testing.assert_allclose(bonus, expected, atol=1e-5)
+    bonus = (cut_logits - network).numpy()
+    bonus -= bonus[:, -1:]  # local only
+    np.testing.assert_allclose(bonus[:, 0], 4.0, atol=1e-5)
+    np.testing.assert_allclose(bonus[:, 1:], 0.0, atol=1e-5)
+    allowed = [
+        {*kept, k - 1} for kept, k in zip(efficient_cuts(system), system.n_cuts, strict=True)
+    ]
+    env = make_env(policy.scenario)
+    obs, _ = env.reset(seed=0)
+    decided = policy.decide(obs).cut_index - 1
+    with torch.no_grad():
+        sampled = policy._cuts(
+            policy._distributions(policy._scaled(obs)[None])[1].sample()[0].numpy()
+        )
+    for device, ok in enumerate(allowed):
+        assert set(decided[device]) <= ok and set(sampled[device]) <= ok
 
 
 def test_ppo_resumed_training_equals_one_run(tmp_path):

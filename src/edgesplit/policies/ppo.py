@@ -46,6 +46,7 @@ from edgesplit.policies.training import Trainer, read_checkpoint
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.window import efficient_cuts
 
 ARCHITECTURES = ("emh", "ma", "h")
 CREDITS = ("shared", "difference")
@@ -159,19 +160,27 @@ class HybridPPOPolicy(WindowPolicy):
         self.obs_scale = np.concatenate(
             [np.full(n, np.ceil(4 * system.mean_tasks.max() + 50)), system.distance_high]
         )
-        cuts = np.arange(int(system.n_cuts.max()))
-        self.cut_mask = torch.as_tensor(cuts[None, :] < system.n_cuts[:, None])  # [n, C]
+        # the cut head chooses among a device's efficient offloading cuts and local only
+        choices = [
+            np.append(cuts, count - 1)
+            for cuts, count in zip(efficient_cuts(system), system.n_cuts, strict=True)
+        ]
+        width = max(len(c) for c in choices)
+        self.cut_mask = torch.as_tensor(
+            np.arange(width)[None, :] < np.array([len(c) for c in choices])[:, None]
+        )  # [n, K]
+        self.cut_choices = np.array([np.pad(c, (0, width - len(c)), mode="edge") for c in choices])
         self._build()
 
     def _build(self) -> None:
         """The network and the cut prior, from ``self.config``."""
         s = self.system
         self.net = HybridActorCritic(
-            self.obs_dim, s.n_devices, self.width, int(s.n_cuts.max()),
+            self.obs_dim, s.n_devices, self.width, self.cut_choices.shape[1],
             self.scenario.radio.channels, s.n_servers, self.config.architecture, self.n_values,
         )  # fmt: skip
-        self.cut_prior = torch.zeros(s.n_devices, int(s.n_cuts.max()))
-        self.cut_prior[:, 0] = self.config.input_prior  # cut 0 sends the input
+        self.cut_prior = torch.zeros(self.cut_choices.shape)
+        self.cut_prior[:, 0] = self.config.input_prior  # the shallowest cut: the input
 
     @property
     def n_values(self) -> int:
@@ -215,11 +224,15 @@ class HybridPPOPolicy(WindowPolicy):
     def _env_action(self, actions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {
             "window": actions["window"][0].numpy(),
-            "cut": actions["cut"][0].numpy(),
+            "cut": self._cuts(actions["cut"][0].numpy()),
             "channel": actions["channel"][0].numpy(),
             "server": actions["server"][0].numpy(),
             "power": self._power_w(actions["power"][0]).astype(np.float32),
         }
+
+    def _cuts(self, choice: np.ndarray) -> np.ndarray:
+        """The cut head's [devices, W] choices as the devices' cut indices (0-based)."""
+        return np.take_along_axis(self.cut_choices, choice, axis=1)
 
     def _power_w(self, x: torch.Tensor) -> np.ndarray:
         """The power head's output x in [0, 1] on a log scale: P_limit x floor^(1 - x), so that
@@ -234,7 +247,7 @@ class HybridPPOPolicy(WindowPolicy):
         window, cut, channel, server = (d.probs.argmax(-1)[0].numpy() for d in dists[:4])
         power = self._power_w(dists[4].mean[0])
         return Decision(
-            cut_index=cut + 1, window=window + 1, channel=channel, server=server,
+            cut_index=self._cuts(cut) + 1, window=window + 1, channel=channel, server=server,
             power_w=power.astype(np.float64),
         )  # fmt: skip
 

@@ -120,6 +120,33 @@ def build_window_system(scenario: Scenario) -> WindowSystem:
     )
 
 
+def efficient_cuts(system: WindowSystem) -> list[np.ndarray]:
+    """Per device, the offloading cuts (ascending) that no other offloading cut dominates.
+
+    Cut c' dominates cut c when, on every server, it takes no longer whatever the number of
+    tasks sharing that server (head + s x tail at s = 1 and s = N, hence for every s between),
+    runs no more device time and MACs (compute energy) and sends no more bits (transmit time and
+    energy), and is better in one of them; of identical cuts the shallowest is kept. Channel,
+    server and power choices do not depend on the cut, so replacing a dominated cut by its
+    dominator never adds latency or energy to any task. The local-only cut is not among them."""
+    out = []
+    for n in range(system.n_devices):
+        cuts = np.arange(system.n_cuts[n] - 1)
+        rows = system.row_offset[n][:, None] + cuts[None, :]  # [servers, cuts]
+        bits = np.where(cuts == 0, system.input_bits[n], system.transfer_bits[rows[0]])
+        head, tail = system.head_s[rows], system.server_s[rows]
+        features = np.vstack(
+            [head + tail, head + system.n_devices * tail, head, system.device_macs[rows[0]][None],
+             bits[None]]
+        )  # [features, cuts]  # fmt: skip
+        no_worse = (features[:, :, None] <= features[:, None, :]).all(axis=0)  # [c', c]
+        better = (features[:, :, None] < features[:, None, :]).any(axis=0)
+        earlier_twin = no_worse & no_worse.T & (cuts[:, None] < cuts[None, :])
+        dominated = (no_worse & better | earlier_twin).any(axis=0)
+        out.append(cuts[~dominated])
+    return out
+
+
 def channel_gains(
     system: WindowSystem, rng: np.random.Generator, distance_m: np.ndarray
 ) -> np.ndarray:
