@@ -201,10 +201,11 @@ def test_the_power_head_works_in_decibels():
     np.testing.assert_allclose(np.diff(db), 10 * np.log10(1 / floor) / 4)
 
 
-def test_the_cut_head_chooses_efficient_cuts_with_a_prior_on_the_input():
-    """The cut head's choices are the efficient offloading cuts and local only; the prior adds
-    ``input_prior`` to the input's logit; sampled and decided cuts are among those choices."""
-    policy = EMHPPO("zhang2026", config=PPOConfig(input_prior=4.0))
+def test_the_cut_head_chooses_efficient_cuts_with_priors_on_the_input_and_channel():
+    """The cut head's choices are the efficient offloading cuts and local only; the priors add
+    ``input_prior`` to the input's logit and ``channel_prior`` to channel n mod C of device n;
+    sampled and decided cuts are among the choices."""
+    policy = EMHPPO("zhang2026", config=PPOConfig(input_prior=4.0, channel_prior=2.5))
     system = policy.system
     for device, kept in enumerate(efficient_cuts(system)):
         choices = policy.cut_choices[device][policy.cut_mask[device].numpy()]
@@ -218,6 +219,13 @@ def test_the_cut_head_chooses_efficient_cuts_with_a_prior_on_the_input():
     bonus -= bonus[:, -1:]  # local only
     np.testing.assert_allclose(bonus[:, 0], 4.0, atol=1e-5)
     np.testing.assert_allclose(bonus[:, 1:], 0.0, atol=1e-5)
+    with torch.no_grad():
+        channel_bonus = (
+            policy._distributions(obs)[2].logits[0, :, 0] - policy.net.heads(obs)[2][0, :, 0]
+        ).numpy()  # [devices, channels]: device n's own channel n mod 2 gets 2.5 more
+    np.testing.assert_allclose(
+        channel_bonus[:, 0] - channel_bonus[:, 1], [2.5, -2.5, 2.5], atol=1e-5
+    )
     allowed = [
         {*kept, k - 1} for kept, k in zip(efficient_cuts(system), system.n_cuts, strict=True)
     ]

@@ -62,10 +62,11 @@ class PPOConfig:
     rollout_steps: int = 512
     minibatch: int = 256
     epochs: int = 10
-    entropy_coef: float = 0.01
+    entropy_coef: float = 0.001  # 0.01 keeps sampled channels colliding (docs/policies.md)
     value_coef: float = 0.5
     max_grad_norm: float = 0.5
-    input_prior: float = 3.0  # initial logit bonus of sending the input (0: uniform start)
+    input_prior: float = 1.0  # initial logit bonus of sending the input (0: uniform start)
+    channel_prior: float = 2.0  # initial logit bonus of channel n mod C for device n
     power_floor: float = 1e-3  # the power head's x = 0 sends at this share of P_limit (log scale)
     credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
 
@@ -181,6 +182,11 @@ class HybridPPOPolicy(WindowPolicy):
         )  # fmt: skip
         self.cut_prior = torch.zeros(self.cut_choices.shape)
         self.cut_prior[:, 0] = self.config.input_prior  # the shallowest cut: the input
+        channels = self.scenario.radio.channels
+        self.channel_prior = torch.zeros(s.n_devices, channels)
+        self.channel_prior[torch.arange(s.n_devices), torch.arange(s.n_devices) % channels] = (
+            self.config.channel_prior
+        )
 
     @property
     def n_values(self) -> int:
@@ -199,6 +205,7 @@ class HybridPPOPolicy(WindowPolicy):
             cut.masked_fill(~self.cut_mask[None, :, None, :], -1e9)
             + self.cut_prior[None, :, None, :]
         )
+        channel = channel + self.channel_prior[None, :, None, :]
         std = self.net.log_std.clamp(-5, 1).exp().expand_as(power)
         return (
             Categorical(logits=window), Categorical(logits=cut), Categorical(logits=channel),
