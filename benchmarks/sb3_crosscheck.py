@@ -26,10 +26,11 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--episodes", type=int, default=5)
     parser.add_argument("--ddp", default=None, help="a trained ddp+ta policy.pt")
+    parser.add_argument("--algorithms", default="ddpg,td3", help="SB3 agents, comma-separated")
     args = parser.parse_args()
     scenario = load_scenario(args.scenario)
     built, wall_s = {}, {}
-    for algorithm in ("ddpg", "td3"):
+    for algorithm in args.algorithms.split(","):
         started = time.perf_counter()
         trained = train_sb3(algorithm, scenario, args.steps, args.seed)
         wall_s[f"sb3-{algorithm}"] = time.perf_counter() - started

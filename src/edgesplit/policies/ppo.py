@@ -13,10 +13,14 @@ One actor-critic, three architectures (``PPOConfig.architecture``):
 Heads per device: a categorical for the window size, and per task position categoricals for the
 cut, channel and server and a Gaussian for the transmit power on a log scale (x in [0, 1] sends
 P_limit x ``power_floor``^(1 - x); 30 dB of range with the default floor). The log-probability
-counts the positions the window uses only. The critic
-(256, 128, 64, ReLU) estimates V(S_k); Eq. 8's reward is already per task (divided by the mean
-window), so the value is per task as zhang2026's critic. PPO-clip (0.2), GAE (lambda 0.95), Adam
-1e-4, minibatch 256, gamma 0.95 (Table III).
+counts the positions the window uses only. The cut head chooses among the device's efficient
+offloading cuts (``sim.window.efficient_cuts``) and local only. Two constant logit bonuses set
+the start: ``input_prior`` on sending the input and ``channel_prior`` on channel n mod C for
+device n (a channel plan the learners may leave; independently sampled channels of three
+devices on two channels collide so often that every learner otherwise settles on local only).
+The critic (256, 128, 64, ReLU) estimates V(S_k); Eq. 8's reward is already per task (divided
+by the mean window), so the value is per task as zhang2026's critic. PPO-clip (0.2), GAE
+(lambda 0.95), Adam 1e-4, minibatch 256, gamma 0.95 (Table III).
 
 Per-agent credit (``PPOConfig.credit``): with ``shared`` (zhang2026 as printed) every agent's
 ratio is weighed by the advantage of the one joint reward, so each agent is also credited with
