@@ -12,7 +12,8 @@ One actor-critic, three architectures (``PPOConfig.architecture``):
 
 Heads per device: a categorical for the window size, and per task position categoricals for the
 cut, channel and server and a Gaussian for the transmit power on a log scale (x in [0, 1] sends
-P_limit x ``power_floor``^(1 - x); 30 dB of range with the default floor). The log-probability
+P_limit x ``power_floor``^(1 - x); the default floor is the simulator's least power, 1 % of
+P_limit, so that the head's whole range acts: 20 dB). The log-probability
 counts the positions the window uses only. The cut head chooses among the device's efficient
 offloading cuts (``sim.window.efficient_cuts``) and local only. Two constant logit bonuses set
 the start: ``input_prior`` on sending the input and ``channel_prior`` on channel n mod C for
@@ -50,7 +51,7 @@ from edgesplit.policies.training import Trainer, read_checkpoint
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.window import efficient_cuts
+from edgesplit.sim.window import MIN_POWER_SHARE, efficient_cuts
 
 ARCHITECTURES = ("emh", "ma", "h")
 CREDITS = ("shared", "difference")
@@ -71,7 +72,7 @@ class PPOConfig:
     max_grad_norm: float = 0.5
     input_prior: float = 1.0  # initial logit bonus of sending the input (0: uniform start)
     channel_prior: float = 2.0  # initial logit bonus of channel n mod C for device n
-    power_floor: float = 1e-3  # the power head's x = 0 sends at this share of P_limit (log scale)
+    power_floor: float = MIN_POWER_SHARE  # x = 0 sends this share of P_limit (log scale)
     credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
 
 
