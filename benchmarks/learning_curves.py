@@ -28,6 +28,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path)
     args = parser.parse_args()
+    missing = [str(run) for run in args.runs if not (run / "eval.csv").is_file()]
+    if missing:
+        parser.error(f"no eval.csv (not an `edgesplit train` run folder): {', '.join(missing)}")
     print(f"{'run':<32} {'final':>10} {'best':>10} {'steps to 95%':>13} {'wall s':>8}")
     for run in args.runs:
         with (run / "eval.csv").open() as handle:
