@@ -17,7 +17,11 @@ critic's best per device, and repeats. A second one (``DDPGConfig.per_device``, 
 the critic has one head per device, each trained on that device's share of U(t) (Eq. 10 is a
 sum over devices; the env's ``info["utility"]``), and Q is their sum, so that each head learns
 how its own device's utility moves with the joint action rather than the whole sum's noise.
-``DDPGConfig(search=False, per_device=False)`` is Alg. 2 as printed.
+A third (``DDPGConfig.cut_features``, on by default): the critic's input also holds each
+device's Eq. 19 cut, one-hot. Neighbouring cuts can differ widely in cost (a feature map twice
+the size of the next one), which an MLP of the continuous action alone smooths over, so the
+refinement chose a neighbour of the best cut. ``DDPGConfig(search=False, per_device=False,
+cut_features=False)`` is Alg. 2 as printed.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class DDPGConfig:
     search: bool = True  # critic-guided refinement of the actor's proto-action
     search_passes: int = 2
     per_device: bool = True  # one critic head per device, trained on that device's utility
+    cut_features: bool = True  # the critic also sees each device's Eq. 19 cut, one-hot
 
 
 def _mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
@@ -72,14 +77,33 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Q(s, a), as one head or as one head per device (``heads``) whose sum is Q."""
+    """Q(s, a), as one head or as one head per device (``heads``) whose sum is Q. With
+    ``n_cuts`` (one count per device) the input also holds the one-hot Eq. 19 cut of each
+    device's action, so that Q can differ between neighbouring cuts however far apart their
+    costs are (the gradient to the actor still flows through the continuous action)."""
 
-    def __init__(self, obs_dim: int, devices: int, hidden: int, heads: int = 1) -> None:
+    def __init__(
+        self, obs_dim: int, devices: int, hidden: int, heads: int = 1,
+        n_cuts: np.ndarray | None = None,
+    ) -> None:  # fmt: skip
         super().__init__()
-        self.body = _mlp(obs_dim + devices, heads, hidden)
+        self.n_cuts = None if n_cuts is None else [int(c) for c in n_cuts]
+        extra = 0 if self.n_cuts is None else sum(self.n_cuts)
+        self.body = _mlp(obs_dim + devices + extra, heads, hidden)
+
+    def cut_one_hot(self, action: torch.Tensor) -> torch.Tensor:
+        """Each device's Eq. 19 cut (as ``action_to_cuts``), one-hot, concatenated."""
+        parts = []
+        for device, cuts in enumerate(self.n_cuts):
+            layers = cuts - 1
+            position = (action[..., device].double().clamp(-1, 1) + 1) / 2 * layers
+            cut = torch.floor(position)  # in float64, as the env maps the action
+            parts.append(nn.functional.one_hot(cut.long().clamp(max=layers), cuts).float())
+        return torch.cat(parts, dim=-1)
 
     def heads(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        return self.body(torch.cat([obs, action], dim=-1))
+        parts = [obs, action] + ([] if self.n_cuts is None else [self.cut_one_hot(action)])
+        return self.body(torch.cat(parts, dim=-1))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         return self.heads(obs, action).sum(-1)
@@ -143,7 +167,8 @@ class DDPPolicy(SlotPolicy):
 
     def _critic(self) -> Critic:
         n = self.system.n_devices
-        return Critic(self.obs_dim, n, self.config.hidden, n if self.config.per_device else 1)
+        cuts = self.system.n_cuts if self.config.cut_features else None
+        return Critic(self.obs_dim, n, self.config.hidden, n if self.config.per_device else 1, cuts)
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         scale = self.obs_scale if self.obs_scale is not None else np.ones(self.obs_dim)
@@ -230,8 +255,15 @@ class DDPPolicy(SlotPolicy):
         n = self.system.n_devices
         self.actor = Actor(self.obs_dim, n, self.config.hidden)
         self.critic = self._critic()
-        self.actor.load_state_dict(state["actor"])
-        self.critic.load_state_dict(state["critic"])
+        try:
+            self.actor.load_state_dict(state["actor"])
+            self.critic.load_state_dict(state["critic"])
+        except RuntimeError:
+            raise InvalidParameterError(
+                "checkpoint", "its actor and critic weights",
+                f"the shapes its config gives ({state['config']}); "
+                "is it from an older edgesplit?",
+            ) from None  # fmt: skip
         self.obs_scale = None if state["obs_scale"] is None else np.asarray(state["obs_scale"])
 
     # -- training (shi2025 Alg. 2) -------------------------------------------------------------
