@@ -36,9 +36,9 @@ def test_cut_features_are_eq19_cuts():
 class _TableCritic(torch.nn.Module):
     """Q(s, a) = sum over devices of table[device][Eq. 19 cut of a]: separable, known argmax."""
 
-    def __init__(self, n_cuts: np.ndarray, tables: list[np.ndarray]) -> None:
+    def __init__(self, system, tables: list[np.ndarray]) -> None:
         super().__init__()
-        self.one_hot = Critic(1, len(n_cuts), 4, n_cuts=n_cuts).cut_one_hot
+        self.one_hot = Critic(1, system.n_devices, 4, system=system).cut_one_hot
         self.values = torch.as_tensor(np.concatenate(tables), dtype=torch.float32)
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -54,7 +54,7 @@ def test_refinement_finds_each_devices_best_cut(seed):
     tables = [rng.normal(size=c) for c in policy.system.n_cuts]
     if seed == 0:
         tables[0][-1] = 10.0  # all local, reachable only at a = 1 exactly
-    policy.critic = _TableCritic(policy.system.n_cuts, tables)
+    policy.critic = _TableCritic(policy.system, tables)
     proto = torch.as_tensor(rng.uniform(-1, 1, 3), dtype=torch.float32)
     refined = policy._refine(torch.zeros(policy.obs_dim), proto)
     cuts = action_to_cuts(policy.system, refined.numpy().astype(np.float64))
@@ -73,9 +73,9 @@ def test_cut_features_let_the_critic_fit_a_per_cut_utility():
     target = sum(tables[d][torch.as_tensor(cuts[:, d])] for d in range(3))
     obs = torch.zeros(len(actions), 1)
     errors = {}
-    for label, features in (("cuts", n_cuts), ("continuous", None)):
+    for label, features in (("cuts", system), ("continuous", None)):
         torch.manual_seed(0)
-        critic = Critic(1, 3, 64, n_cuts=features)
+        critic = Critic(1, 3, 64, system=features)
         optimizer = torch.optim.Adam(critic.parameters(), lr=3e-3)
         for _ in range(400):
             loss = torch.nn.functional.mse_loss(critic(obs, actions), target)

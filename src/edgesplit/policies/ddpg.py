@@ -38,7 +38,7 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.slot import SlotPolicy
 from edgesplit.policies.training import Trainer, read_checkpoint
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.slot import SlotState, action_to_cuts
+from edgesplit.sim.slot import SlotState, SlotSystem, action_to_cuts
 
 
 @dataclass
@@ -77,32 +77,30 @@ class Actor(nn.Module):
 
 
 class Critic(nn.Module):
-    """Q(s, a), as one head or as one head per device (``heads``) whose sum is Q. With
-    ``n_cuts`` (one count per device) the input also holds the one-hot Eq. 19 cut of each
-    device's action, so that Q can differ between neighbouring cuts however far apart their
-    costs are (the gradient to the actor still flows through the continuous action)."""
+    """Q(s, a), as one head or as one head per device (``heads``) whose sum is Q. With a
+    ``system`` the input also holds the one-hot Eq. 19 cut of each device's action, so that Q can
+    differ between neighbouring cuts however far apart their costs are (the gradient to the
+    actor still flows through the continuous action)."""
 
     def __init__(
         self, obs_dim: int, devices: int, hidden: int, heads: int = 1,
-        n_cuts: np.ndarray | None = None,
+        system: SlotSystem | None = None,
     ) -> None:  # fmt: skip
         super().__init__()
-        self.n_cuts = None if n_cuts is None else [int(c) for c in n_cuts]
-        extra = 0 if self.n_cuts is None else sum(self.n_cuts)
+        self.system = system
+        extra = 0 if system is None else int(system.n_cuts.sum())
         self.body = _mlp(obs_dim + devices + extra, heads, hidden)
 
     def cut_one_hot(self, action: torch.Tensor) -> torch.Tensor:
-        """Each device's Eq. 19 cut (as ``action_to_cuts``), one-hot, concatenated."""
-        parts = []
-        for device, cuts in enumerate(self.n_cuts):
-            layers = cuts - 1
-            position = (action[..., device].double().clamp(-1, 1) + 1) / 2 * layers
-            cut = torch.floor(position)  # in float64, as the env maps the action
-            parts.append(nn.functional.one_hot(cut.long().clamp(max=layers), cuts).float())
-        return torch.cat(parts, dim=-1)
+        """Each device's cut by the env's Eq. 19 (``action_to_cuts``), one-hot, concatenated."""
+        cuts = torch.as_tensor(action_to_cuts(self.system, action.detach().double().numpy()))
+        return torch.cat(
+            [nn.functional.one_hot(cuts[..., device], int(count)).float()
+             for device, count in enumerate(self.system.n_cuts)], dim=-1,
+        )  # fmt: skip
 
     def heads(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
-        parts = [obs, action] + ([] if self.n_cuts is None else [self.cut_one_hot(action)])
+        parts = [obs, action] + ([] if self.system is None else [self.cut_one_hot(action)])
         return self.body(torch.cat(parts, dim=-1))
 
     def forward(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
@@ -167,8 +165,9 @@ class DDPPolicy(SlotPolicy):
 
     def _critic(self) -> Critic:
         n = self.system.n_devices
-        cuts = self.system.n_cuts if self.config.cut_features else None
-        return Critic(self.obs_dim, n, self.config.hidden, n if self.config.per_device else 1, cuts)
+        system = self.system if self.config.cut_features else None
+        heads = n if self.config.per_device else 1
+        return Critic(self.obs_dim, n, self.config.hidden, heads, system)
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         scale = self.obs_scale if self.obs_scale is not None else np.ones(self.obs_dim)
