@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgesplit.sim.scenario import load_scenario, presets
-from edgesplit.sim.tables import TableSpec, build_table, save_table
+from edgesplit.costs import TableSpec, build_table, save_table
+from edgesplit.sim.scenario import load_scenario, presets, table_spec
 
 FOLDER = Path(__file__).resolve().parent.parent / "src/edgesplit/data/tables"
 
@@ -23,7 +23,7 @@ def preset_tables() -> list[TableSpec]:
         scenario = load_scenario(name)
         for device in scenario.devices:
             for server in scenario.servers:
-                spec = TableSpec.of(scenario, device, server)
+                spec = table_spec(scenario, device, server)
                 if spec not in specs:
                     specs.append(spec)
     return specs

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -122,3 +123,49 @@ def test_invalid_objective_and_beta(zoo):
         plan(graph, _setting(1e6), "speed")
     with pytest.raises(InvalidParameterError, match=r"beta_s_per_j=-2\.0"):
         plan(graph, _setting(1e6), "weighted", beta_s_per_j=-2.0)
+
+
+@pytest.mark.parametrize("energy_per_mac_j", [None, 1e-11])
+def test_plan_and_the_simulator_agree_on_every_cut(energy_per_mac_j):
+    """One device of chukhno2023 (MobileNet-V2 over 5G NR: an 8-bit image up, a 2 kB result
+    down, receive power, M/D/1 queueing at its arrival rate): `plan` on the traced graph and the
+    simulator's slot step on its cost table give the same latency and device energy for every
+    cut, and plan's optimum is the simulator's best cut."""
+    from edgesplit.graph.zoo import build_model, example_input
+    from edgesplit.plan import evaluate
+    from edgesplit.profile.catalogue import latency_model
+    from edgesplit.sim.scenario import load_scenario
+    from edgesplit.sim.slot import build_slot_system, slot_step
+
+    scenario = load_scenario("chukhno2023")
+    devices = [
+        d.model_copy(update={"energy_per_mac_j": energy_per_mac_j}) for d in scenario.devices
+    ]
+    scenario = scenario.model_copy(update={"devices": devices})
+    system = build_slot_system(scenario)
+    spec, n, k = scenario.devices[1], 1, 4
+    uplink, downlink, arrivals = np.array([3e7] * 3), np.array([9e7] * 3), np.array([1.0, 40, 1])
+    graph = ModelGraph.from_module(
+        build_model(spec.model), example_input(spec.model), scenario.granularity
+    )
+    setting = Setting(
+        latency_model(spec.hardware, spec.model), latency_model("chukhno2023-edge", spec.model,
+                                                                threads=k),
+        uplink[n], spec.compute_power_w, spec.transmit_power_w, spec.receive_power_w,
+        downlink[n], spec.result_bits, spec.input_bits, energy_per_mac_j,
+        arrivals[n] / scenario.slot_s,
+    )  # fmt: skip
+    terms = cost_terms(graph, setting)
+    latency, energy = [], []
+    for c in range(system.n_cuts[n]):
+        cuts = np.array([0, c, 0])
+        step = slot_step(
+            system, system.capacity_j, cuts, np.full(3, k), arrivals, uplink, downlink, 0.0
+        )
+        planned = evaluate(terms, graph.cut(c + 1), "latency")
+        assert planned.latency_s == pytest.approx(step.latency_s[n], rel=1e-9)
+        assert planned.energy_j == pytest.approx(step.task_energy_j[n], rel=1e-9)
+        latency.append(step.latency_s[n])
+        energy.append(step.task_energy_j[n])
+    assert plan(graph, setting, "latency").best.latency_s == pytest.approx(min(latency))
+    assert plan(graph, setting, "energy").best.energy_j == pytest.approx(min(energy))

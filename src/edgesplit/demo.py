@@ -5,7 +5,7 @@ really run each chosen split in-process and check it against the unsplit model."
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from torch import nn
@@ -13,8 +13,17 @@ from torch import nn
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import SplitCheck, check_split
 from edgesplit.graph.zoo import build_model, example_input
-from edgesplit.plan import CutCosts, Plan, Setting, cost_terms, evaluate, plan, plan_defaults
-from edgesplit.profile.catalogue import device_powers, resolve_latency
+from edgesplit.plan import (
+    CutCosts,
+    Plan,
+    Setting,
+    SideSpec,
+    cost_terms,
+    evaluate,
+    plan,
+    plan_defaults,
+    resolve_setting,
+)
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,18 @@ class DemoResult:
     check: SplitCheck
     interior_check: SplitCheck
 
+    def record(self) -> dict:
+        """The result as plain data (SI units)."""
+        return {
+            "model": self.model,
+            "link": self.link,
+            "pair": self.pair,
+            **self.plan.record(),
+            "best_interior": self.best_interior.record(),
+            "split_check": asdict(self.check),
+            "best_interior_check": asdict(self.interior_check),
+        }
+
 
 def run_demo(seed: int = 0, progress: Callable[[str], None] | None = None) -> list[DemoResult]:
     """Run the demo with the settings in package data (``plan_defaults.json``)."""
@@ -44,38 +65,14 @@ def run_demo(seed: int = 0, progress: Callable[[str], None] | None = None) -> li
         graph = ModelGraph.from_module(model, x, model_name=name)
         checks: dict[int | None, SplitCheck] = {}  # each distinct cut is run once
 
+        graph.cut_table()  # enumerated once: plans then carry cut indices
         for pair in settings["pairs"]:
-            device, _ = resolve_latency(
-                name,
-                pair["device"],
-                None,
-                pair.get("device_threads"),
-                defaults["predictor"],
-                "device",
-            )
-            server, _ = resolve_latency(
-                name,
-                pair["server"],
-                None,
-                pair.get("server_threads"),
-                defaults["predictor"],
-                "server",
-            )
-            powers = {**defaults, **device_powers(pair["device"])}
+            device = SideSpec(pair["device"], pair.get("device_threads"))
+            server = SideSpec(pair["server"], pair.get("server_threads"))
             for link, rate_bps in settings["links"].items():
                 if progress:
                     progress(f"planning {name} over {link}: {pair['device']} -> {pair['server']}")
-                setting = Setting(
-                    device=device,
-                    server=server,
-                    uplink_rate_bps=rate_bps,
-                    device_compute_power_w=powers.get(
-                        "compute_power_w", defaults["device_compute_power_w"]
-                    ),
-                    device_transmit_power_w=powers.get(
-                        "transmit_power_w", defaults["device_transmit_power_w"]
-                    ),
-                )
+                setting, _ = resolve_setting(name, rate_bps, device, server)
                 chosen = plan(graph, setting, settings["objective"])
                 interior = best_interior_cut(graph, setting, settings["objective"])
                 results.append(
@@ -102,9 +99,9 @@ def _checked(
 
 def best_interior_cut(graph: ModelGraph, setting: Setting, objective: str) -> CutCosts:
     """The cheapest cut that runs at least one node on each side (by scanning the cut table)."""
+    beta = plan_defaults()["beta_s_per_j"]
     terms = cost_terms(graph, setting)
-    cost = terms.objective(objective, plan_defaults()["beta_s_per_j"])
     table = graph.cut_table()
-    values = cost.over(table)
+    values = terms.objective(objective, beta).over(table)
     values[[0, table.size - 1]] = np.inf
-    return evaluate(terms, table.cut(int(np.argmin(values)) + 1), cost)
+    return evaluate(terms, table.cut(int(np.argmin(values)) + 1), objective, beta)

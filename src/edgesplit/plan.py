@@ -1,10 +1,17 @@
-"""Partition planning for one device, one server and one uplink: the cost model and its optimum.
+"""Partition planning for one device, one server and one link: the cost model and its optimum.
 
-Latency of a cut (zhang2026 Eq. 2 for one device alone on its server):
-``device compute + transfer_bits / uplink_rate_bps + server compute``. Device energy (zhang2026
-Eq. 3 with power x time for compute, as shi2025 measures it): ``compute_power_w * device latency +
-transmit_power_w * transfer latency``. Each term is an AdditiveCost, so the same terms give the
-breakdown of any cut, the whole cut table, and the exact optimum by min-cut.
+The same composers as the simulator (``edgesplit.costs``) give every quantity, so ``plan`` and a
+slot of ``SlotMEC-v0`` with the same device, server, link and cut agree (tests check it on every
+cut). Latency of a cut (shi2025 Eq. 1): device compute + the crossing tensors' upload + the wait
+in the server's M/D/1 queue (Eq. 3, at ``arrival_rate_per_s``; none for a single task) + server
+compute + the result's download. Device energy (shi2025 Eq. 5 / zhang2026 Eq. 3 / chukhno2023
+Eq. 3): compute power x device time (or zeta x device MACs) + transmit power x upload time +
+receive power x download time.
+
+Every term but the queue is additive over the graph's nodes and values (the download is charged
+to the nodes that produce the model's outputs, each its share of the result), so the optimum is
+an s-t min cut; with queueing the latency is not additive, and the optimum is the best of the
+enumerated cuts.
 """
 
 from __future__ import annotations
@@ -13,17 +20,19 @@ import json
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edgesplit.checks import non_negative, positive
-from edgesplit.errors import CutLimitExceededError, InvalidParameterError
-from edgesplit.graph import Cut, ModelGraph
+from edgesplit.costs import md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
+from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.mincut import AdditiveCost
-from edgesplit.profile import NodeLatencyModel
+from edgesplit.vocabulary import OBJECTIVES
 
-OBJECTIVES = ("latency", "energy", "weighted")
+if TYPE_CHECKING:
+    from edgesplit.graph import Cut, ModelGraph
+    from edgesplit.profile import NodeLatencyModel
 
 
 @cache
@@ -35,18 +44,42 @@ def plan_defaults() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Setting:
-    """A device, a server, the uplink between them, and the device's powers."""
+    """A device, a server, the link between them, and the device's powers.
+
+    Left at their defaults, the extras describe one task alone: the raw input costs its tensor's
+    size, nothing is sent back, no queue. ``downlink_rate_bps`` defaults to the uplink's;
+    ``energy_per_mac_j`` replaces compute power x time by zeta x MACs (zhang2026 Eq. 3).
+    """
 
     device: NodeLatencyModel
     server: NodeLatencyModel
     uplink_rate_bps: float
     device_compute_power_w: float
     device_transmit_power_w: float
+    device_receive_power_w: float = 0.0
+    downlink_rate_bps: float | None = None
+    result_bits: float = 0.0
+    input_bits: float | None = None
+    energy_per_mac_j: float | None = None
+    arrival_rate_per_s: float = 0.0
 
     def __post_init__(self) -> None:
         positive("uplink_rate_bps", self.uplink_rate_bps)
         non_negative("device_compute_power_w", self.device_compute_power_w)
         non_negative("device_transmit_power_w", self.device_transmit_power_w)
+        non_negative("device_receive_power_w", self.device_receive_power_w)
+        if self.downlink_rate_bps is not None:
+            positive("downlink_rate_bps", self.downlink_rate_bps)
+        non_negative("result_bits", self.result_bits)
+        if self.input_bits is not None:
+            positive("input_bits", self.input_bits)
+        if self.energy_per_mac_j is not None:
+            non_negative("energy_per_mac_j", self.energy_per_mac_j)
+        non_negative("arrival_rate_per_s", self.arrival_rate_per_s)
+
+    @property
+    def downlink_bps(self) -> float:
+        return self.uplink_rate_bps if self.downlink_rate_bps is None else self.downlink_rate_bps
 
 
 @dataclass(frozen=True)
@@ -56,46 +89,92 @@ class CostTerms:
     device_latency: AdditiveCost
     transfer_latency: AdditiveCost
     server_latency: AdditiveCost
+    downlink_latency: AdditiveCost
     compute_energy: AdditiveCost
     transmit_energy: AdditiveCost
+    receive_energy: AdditiveCost
+    arrival_rate_per_s: float
 
     @property
     def latency(self) -> AdditiveCost:
-        return self.device_latency + self.transfer_latency + self.server_latency
+        """Latency without the queue (exact for one task)."""
+        return (
+            self.device_latency + self.transfer_latency + self.server_latency
+            + self.downlink_latency
+        )  # fmt: skip
 
     @property
     def energy(self) -> AdditiveCost:
-        return self.compute_energy + self.transmit_energy
+        return self.compute_energy + self.transmit_energy + self.receive_energy
 
     def objective(self, name: str, beta_s_per_j: float) -> AdditiveCost:
         """``latency`` (s), ``energy`` (J) or ``weighted``: latency + beta * energy (zhang2026
-        Eq. 4 for one device)."""
+        Eq. 4 for one device), without the queue."""
+        check_objective(name, beta_s_per_j)
         if name == "latency":
             return self.latency
         if name == "energy":
             return self.energy
-        if name == "weighted":
-            return self.latency + non_negative("beta_s_per_j", beta_s_per_j) * self.energy
+        return self.latency + beta_s_per_j * self.energy
+
+    @property
+    def additive(self) -> bool:
+        """Whether latency is additive (no queue), so that the optimum is a min cut."""
+        return self.arrival_rate_per_s == 0
+
+
+def check_objective(name: str, beta_s_per_j: float) -> None:
+    if name not in OBJECTIVES:
         raise InvalidParameterError("objective", name, f"one of {', '.join(OBJECTIVES)}")
+    if name == "weighted":
+        non_negative("beta_s_per_j", beta_s_per_j)
+
+
+def objective_value(name: str, latency_s, energy_j, beta_s_per_j: float):
+    """The objective from a cut's latency and energy (floats or arrays)."""
+    return {"latency": latency_s, "energy": energy_j}.get(name, latency_s + beta_s_per_j * energy_j)
 
 
 def cost_terms(graph: ModelGraph, setting: Setting) -> CostTerms:
     """Per-node and per-value latency and energy terms of ``graph`` under ``setting``."""
-    zero_nodes = np.zeros(len(graph.nodes))
-    zero_values = np.zeros(len(graph.values))
+    nodes, values = np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
+    term = AdditiveCost.trusted  # every array below is finite and >= 0 (latencies are checked)
     device_s = _node_latencies(setting.device, graph, "device")
     server_s = _node_latencies(setting.server, graph, "server")
-    transfer_s = (
-        np.array([v.size_bits for v in graph.values], dtype=np.float64) / setting.uplink_rate_bps
-    )
-    device_latency = AdditiveCost(device_s, zero_nodes, zero_values)
-    transfer_latency = AdditiveCost(zero_nodes, zero_nodes, transfer_s)
+    bits = graph.arrays.value_bits.astype(np.float64)
+    inputs = graph.arrays.producer < 0
+    if setting.input_bits is not None:  # the raw input as the scenario encodes it
+        bits[inputs] *= setting.input_bits / bits[inputs].sum()
+    upload_s = transmit_s(bits, setting.uplink_rate_bps)
+    # the result goes back from the nodes producing the model's outputs, each its share
+    outputs = graph.arrays.to_output & ~inputs
+    download_s = np.zeros(len(graph.nodes))
+    if outputs.any() and setting.result_bits > 0:
+        share = bits[outputs] / bits[outputs].sum()
+        np.add.at(
+            download_s,
+            graph.arrays.producer[outputs],
+            transmit_s(setting.result_bits * share, setting.downlink_bps),
+        )
+    macs = graph.arrays.macs.astype(np.float64)
+    per_mac = np.nan if setting.energy_per_mac_j is None else setting.energy_per_mac_j
+    # task_energy_j is linear: per node (device side), per value (sent) and per node (result
+    # downloaded) it gives energies whose sum over a cut is the cut's
+    compute_j = task_energy_j(
+        device_s, setting.device_compute_power_w, 0.0, 0.0, device_macs=macs,
+        energy_per_mac_j=per_mac,
+    )  # fmt: skip
+    transmit_j = task_energy_j(0.0, 0.0, upload_s, setting.device_transmit_power_w)
+    receive_j = task_energy_j(0.0, 0.0, 0.0, 0.0, download_s, setting.device_receive_power_w)
     return CostTerms(
-        device_latency=device_latency,
-        transfer_latency=transfer_latency,
-        server_latency=AdditiveCost(zero_nodes, server_s, zero_values),
-        compute_energy=setting.device_compute_power_w * device_latency,
-        transmit_energy=setting.device_transmit_power_w * transfer_latency,
+        device_latency=term(device_s, nodes, values),
+        transfer_latency=term(nodes, nodes, upload_s),
+        server_latency=term(nodes, server_s, values),
+        downlink_latency=term(nodes, download_s, values),
+        compute_energy=term(compute_j, nodes, values),
+        transmit_energy=term(nodes, nodes, transmit_j),
+        receive_energy=term(nodes, receive_j, values),
+        arrival_rate_per_s=setting.arrival_rate_per_s,
     )
 
 
@@ -104,6 +183,11 @@ def _node_latencies(model: NodeLatencyModel, graph: ModelGraph, side: str) -> np
     if latency.shape != (len(graph.nodes),):
         raise InvalidParameterError(
             f"{side} latency model", latency.shape, f"one latency per node ({len(graph.nodes)})"
+        )
+    if not (np.isfinite(latency) & (latency >= 0)).all():
+        bad = latency[~(np.isfinite(latency) & (latency >= 0))][0]
+        raise InvalidParameterError(
+            f"{side} latency model", float(bad), "every node latency finite and >= 0"
         )
     return latency
 
@@ -115,31 +199,82 @@ class CutCosts:
     cut: Cut
     device_latency_s: float
     transfer_latency_s: float
+    queue_s: float
     server_latency_s: float
+    downlink_latency_s: float
     compute_energy_j: float
     transmit_energy_j: float
+    receive_energy_j: float
     objective: float
 
     @property
     def latency_s(self) -> float:
-        return self.device_latency_s + self.transfer_latency_s + self.server_latency_s
+        return float(
+            task_latency_s(
+                self.device_latency_s, self.transfer_latency_s, self.server_latency_s,
+                self.queue_s, self.downlink_latency_s,
+            )
+        )  # fmt: skip
 
     @property
     def energy_j(self) -> float:
-        return self.compute_energy_j + self.transmit_energy_j
+        return self.compute_energy_j + self.transmit_energy_j + self.receive_energy_j
+
+    def record(self) -> dict[str, Any]:
+        """The cut and its costs as plain data (SI units)."""
+        parts = {name: getattr(self, name) for name in (*_PARTS, "queue_s", "objective")}
+        return {
+            **self.cut.record(),
+            **parts,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+        }
 
 
-def evaluate(terms: CostTerms, cut: Cut, objective: AdditiveCost) -> CutCosts:
+_PARTS = {  # CutCosts field -> CostTerms term
+    "device_latency_s": "device_latency",
+    "transfer_latency_s": "transfer_latency",
+    "server_latency_s": "server_latency",
+    "downlink_latency_s": "downlink_latency",
+    "compute_energy_j": "compute_energy",
+    "transmit_energy_j": "transmit_energy",
+    "receive_energy_j": "receive_energy",
+}
+
+
+def evaluate(terms: CostTerms, cut: Cut, objective: str, beta_s_per_j: float = 0.0) -> CutCosts:
     """Every term of ``cut``."""
-    return CutCosts(
-        cut=cut,
-        device_latency_s=terms.device_latency.of(cut),
-        transfer_latency_s=terms.transfer_latency.of(cut),
-        server_latency_s=terms.server_latency.of(cut),
-        compute_energy_j=terms.compute_energy.of(cut),
-        transmit_energy_j=terms.transmit_energy.of(cut),
-        objective=objective.of(cut),
-    )
+    return evaluate_cuts(terms, [cut], objective, beta_s_per_j)[0]
+
+
+def evaluate_cuts(
+    terms: CostTerms, cuts: list[Cut], objective: str, beta_s_per_j: float = 0.0
+) -> list[CutCosts]:
+    """Every term of each of ``cuts`` (all terms of a cut in one product, so that a cut's
+    numbers do not depend on which cuts are evaluated with it)."""
+    stacked = AdditiveCost.stack([getattr(terms, term) for term in _PARTS.values()])
+    out = []
+    for cut in cuts:
+        parts = dict(zip(_PARTS, stacked.of(cut).tolist(), strict=True))
+        parts["queue_s"] = float(
+            md1_waiting_time_s(terms.arrival_rate_per_s, parts["server_latency_s"])
+        )
+        costs = CutCosts(cut=cut, objective=0.0, **parts)
+        value = objective_value(objective, costs.latency_s, costs.energy_j, beta_s_per_j)
+        out.append(CutCosts(cut=cut, objective=float(value), **parts))
+    return out
+
+
+def best_of_table(graph: ModelGraph, terms: CostTerms, objective: str, beta_s_per_j: float) -> Cut:
+    """The optimum by evaluating every enumerated cut (queueing included)."""
+    table = graph.cut_table()
+    server_s = terms.server_latency.over(table)
+    latency = task_latency_s(
+        terms.device_latency.over(table), terms.transfer_latency.over(table), server_s,
+        md1_waiting_time_s(terms.arrival_rate_per_s, server_s), terms.downlink_latency.over(table),
+    )  # fmt: skip
+    values = objective_value(objective, latency, terms.energy.over(table), beta_s_per_j)
+    return table.cut(int(np.argmin(values)) + 1)
 
 
 @dataclass(frozen=True)
@@ -152,6 +287,18 @@ class Plan:
     all_local: CutCosts
     all_offloaded: CutCosts
 
+    def record(self) -> dict[str, Any]:
+        """The plan as plain data (SI units)."""
+        return {
+            "model": self.graph.model_name,
+            "granularity": self.graph.granularity,
+            "cut_count": self.all_local.cut.index,
+            "objective": self.objective_name,
+            "best": self.best.record(),
+            "all_local": self.all_local.record(),
+            "all_offloaded": self.all_offloaded.record(),
+        }
+
 
 def plan(
     graph: ModelGraph,
@@ -159,23 +306,70 @@ def plan(
     objective: str = "latency",
     beta_s_per_j: float | None = None,
 ) -> Plan:
-    """The exact optimum of ``objective`` over every cut of ``graph`` (by min-cut).
+    """The exact optimum of ``objective`` over every cut of ``graph``: by min-cut when the cost
+    is additive (no queue, or the energy objective), else over the enumerated cuts.
 
-    Cut indices are filled in when the graph's cuts can be enumerated (within the default limit).
+    Cut indices are filled in when the graph's cuts have been enumerated (``graph.cut_table``).
     """
+    from edgesplit.graph.cuts import cut_from_mask
+
     beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
+    check_objective(objective, beta)
     terms = cost_terms(graph, setting)
-    cost = terms.objective(objective, beta)
-    try:
-        table = graph.cut_table()
-        local, offloaded = table.cut(table.size), table.cut(1)
-    except CutLimitExceededError:
-        local = graph.cut_from_device_nodes([n.name for n in graph.nodes])
-        offloaded = graph.cut_from_device_nodes([])
-    return Plan(
-        graph=graph,
-        objective_name=objective,
-        best=evaluate(terms, graph.best_cut(cost), cost),
-        all_local=evaluate(terms, local, cost),
-        all_offloaded=evaluate(terms, offloaded, cost),
+    if terms.additive or objective == "energy":
+        best = graph.best_cut(terms.objective(objective, beta))
+    else:
+        best = best_of_table(graph, terms, objective, beta)
+    trivial = [cut_from_mask(graph, graph.full_mask), cut_from_mask(graph, 0)]
+    best_costs, local, offloaded = evaluate_cuts(terms, [best, *trivial], objective, beta)
+    return Plan(graph, objective, best_costs, local, offloaded)
+
+
+@dataclass(frozen=True)
+class SideSpec:
+    """Where one side's latencies come from: a catalogue entry or profile file (``profile``,
+    optionally at ``threads``), or, only when asked for, the placeholder MAC rate
+    (``macs_per_s``)."""
+
+    profile: str | None = None
+    threads: int | None = None
+    macs_per_s: float | None = None
+
+
+def resolve_setting(
+    model: str,
+    uplink_rate_bps: float,
+    device: SideSpec,
+    server: SideSpec,
+    predictor: str | None = None,
+    compute_power_w: float | None = None,
+    transmit_power_w: float | None = None,
+) -> tuple[Setting, dict[str, str]]:
+    """The Setting of ``model`` on a device and a server (profiles default to shi2025's test-bed,
+    powers to the device's catalogue entry, then to ``plan_defaults``), with a description of
+    each side: what ``edgesplit plan`` and the demo both plan with."""
+    from edgesplit.profile.catalogue import device_powers, resolve_latency
+
+    defaults = plan_defaults()
+    predictor = predictor or defaults["predictor"]
+    if device.macs_per_s is None and device.profile is None:
+        device = SideSpec(defaults["device_profile"], device.threads)
+    if server.macs_per_s is None and server.profile is None:
+        threads = defaults["server_threads"] if server.threads is None else server.threads
+        server = SideSpec(defaults["server_profile"], threads)
+    latency, about = {}, {}
+    for side, spec in (("device", device), ("server", server)):
+        latency[side], about[side] = resolve_latency(
+            model, spec.profile, spec.macs_per_s, spec.threads, predictor, side
+        )
+    powers = {**defaults, **device_powers(device.profile)}
+    compute = powers.get("compute_power_w", defaults["device_compute_power_w"])
+    transmit = powers.get("transmit_power_w", defaults["device_transmit_power_w"])
+    setting = Setting(
+        device=latency["device"],
+        server=latency["server"],
+        uplink_rate_bps=uplink_rate_bps,
+        device_compute_power_w=compute if compute_power_w is None else compute_power_w,
+        device_transmit_power_w=transmit if transmit_power_w is None else transmit_power_w,
     )
+    return setting, about

@@ -1,4 +1,4 @@
-"""The battery (shi2025 Eq. 4, 12), task energy, and irradiance."""
+"""The battery (shi2025 Eq. 4, 12) and irradiance."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from edgesplit.energy import (
     CloudProcess,
     battery_step,
     clearsky_series,
-    harvested_energy_j,
     read_midc,
     sample_day,
-    task_energy_j,
 )
 from edgesplit.errors import InvalidParameterError
 
@@ -35,21 +33,6 @@ def test_battery_stays_in_bounds_and_conserves_energy(rows):
     enough = demand <= level + harvest
     assert np.all(served[enough] == 1.0)
     assert np.all(new[~enough] == 0.0)
-
-
-def test_task_energy_forms():
-    # shi2025: power x time for compute and transmission.
-    assert task_energy_j(0.2, 8.6, 0.1, 6.5) == pytest.approx(8.6 * 0.2 + 6.5 * 0.1)
-    # zhang2026 Eq. 3: zeta x MACs replaces power x time.
-    assert task_energy_j(
-        0.2, 8.6, 0.1, 1.0, device_macs=4.089e9, energy_per_mac_j=1e-11
-    ) == pytest.approx(0.04089 + 0.1)
-    # chukhno2023 Eq. 3: receiving the result costs (P_rx + P_E) x downlink time.
-    assert task_energy_j(0.0, 2.8, 0.5, 0.01, 0.002, 5.44) == pytest.approx(0.005 + 0.002 * 5.44)
-
-
-def test_harvesting_eq6():
-    assert harvested_energy_j(600.0, 0.002, 30.0) == pytest.approx(36.0)
 
 
 def test_sample_day_is_the_tmy3_day():

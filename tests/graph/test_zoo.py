@@ -7,12 +7,14 @@ import torch
 import torchvision
 
 from edgesplit.errors import InvalidParameterError, UnknownModelError
+from edgesplit.graph.constants import known_models
 from edgesplit.graph.zoo import build_model, example_input, list_models, load_model
 
 
 def test_lists_torchvision_classification_models():
     names = list_models()
     assert names == sorted(torchvision.models.list_models(module=torchvision.models))
+    assert known_models() == names  # the shipped list `edgesplit models` prints
     assert {"resnet50", "googlenet", "mobilenet_v2", "vit_b_16"} <= set(names)
     assert "fasterrcnn_resnet50_fpn" not in names  # detection models are not classifiers
 

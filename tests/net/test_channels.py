@@ -1,4 +1,4 @@
-"""Channel models against closed forms: Shannon with interference, TR 38.901 UMi, traces."""
+"""Channel models against closed forms: Shannon with interference, TR 38.901 UMi, rate models."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ import pytest
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import (
-    ReplayRateTrace,
-    UniformRateTrace,
+    ReplayRates,
+    UmiRates,
+    UniformRates,
     path_gain,
     sample_umi_pathloss_db,
     shadowing_gain,
@@ -93,18 +94,42 @@ def test_thermal_noise():
     assert thermal_noise_w(1.0, 0.0) == pytest.approx(10 ** (-174 / 10) / 1000)
 
 
-def test_traces(tmp_path):
-    uniform = UniformRateTrace(10e6, 20e6)
-    draws = [uniform.rate_bps(np.random.default_rng(0), s) for s in range(3)]
-    assert all(10e6 <= r <= 20e6 for r in draws)
+def test_uniform_and_replayed_rates(tmp_path):
+    """A shared link: every device gets the slot's one rate, in both directions; uniform draws
+    fill the range (their mean is its midpoint), a trace replays its rows cyclically."""
+    uniform = UniformRates(10e6, 20e6)
+    rng = np.random.default_rng(0)
+    draws = []
+    for slot in range(4000):
+        up, down = uniform.draw(rng, slot, 3)
+        assert (up == up[0]).all() and np.array_equal(up, down)
+        draws.append(up[0])
+    assert min(draws) >= 10e6 and max(draws) <= 20e6 and uniform.max_bps == 20e6
+    assert np.mean(draws) == pytest.approx(15e6, rel=0.01)
     path = tmp_path / "trace.csv"
     path.write_text("rate_bps\n1e6\n2e6\n")
-    trace = ReplayRateTrace.from_csv(path)
-    assert [trace.rate_bps(None, s) for s in range(3)] == [1e6, 2e6, 1e6]
+    trace = ReplayRates.from_csv(path)
+    assert [trace.draw(rng, s, 2)[0].tolist() for s in range(3)] == [
+        [1e6] * 2,
+        [2e6] * 2,
+        [1e6] * 2,
+    ]
     with pytest.raises(InvalidParameterError, match="high_bps"):
-        UniformRateTrace(20e6, 10e6)
+        UniformRates(20e6, 10e6)
     with pytest.raises(InvalidParameterError, match="trace column"):
-        ReplayRateTrace.from_csv(path, "bps")
+        ReplayRates.from_csv(path, "bps")
     path.write_text("rate_bps\n0\n")
     with pytest.raises(InvalidParameterError, match="every rate > 0"):
-        ReplayRateTrace.from_csv(path)
+        ReplayRates.from_csv(path)
+
+
+def test_umi_rates_share_one_path_in_both_directions():
+    """Uplink and downlink see the same path gain g: from the uplink's Shannon rate,
+    g = (2^(R/B) - 1) N / P_device, and the downlink must be B log2(1 + P_server g / N)."""
+    model = UmiRates(3.5e9, 100e6, 10.0, 23.0, 12.0, 7.0, (10.0, 100.0))
+    up, down = model.draw(np.random.default_rng(3), 0, 500)
+    noise = thermal_noise_w(100e6, 7.0)
+    gain = (2 ** (up / 100e6) - 1) * noise / (10 ** ((10.0 - 30) / 10))
+    expected = 100e6 * np.log2(1 + 10 ** ((23.0 - 30) / 10) * gain / noise)
+    np.testing.assert_allclose(down, expected, rtol=1e-6)
+    assert (down > up).all() and up.max() < model.max_bps

@@ -3,14 +3,15 @@ checked against Eq. 19 (``action_to_cuts``) and against known per-cut tables."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.ddpg import Critic, DDPGConfig, DDPPolicy
+from edgesplit.policies.ddpg import Critic, DDPGConfig, DDPPolicy, action_to_cuts
 from edgesplit.policies.registry import make_policy
-from edgesplit.sim.slot import action_to_cuts
 
 SCENARIO = "shi2025-5g"
 
@@ -87,10 +88,23 @@ def test_cut_features_let_the_critic_fit_a_per_cut_utility():
     assert errors["cuts"] < 0.25 * errors["continuous"]
 
 
+def test_eq19_maps_actions_to_every_cut():
+    system = DDPPolicy(SCENARIO, config=DDPGConfig(hidden=8)).system
+    layers = system.n_cuts - 1
+    assert np.array_equal(action_to_cuts(system, -np.ones(3)), np.zeros(3))
+    assert np.array_equal(action_to_cuts(system, np.ones(3)), layers)
+    grid = np.linspace(-1, 1, 20_001)
+    for n in range(3):
+        reached = {int(action_to_cuts(system, np.full(3, a))[n]) for a in grid}
+        assert reached == set(range(layers[n] + 1))
+
+
 def test_a_checkpoint_whose_weights_do_not_fit_its_config_is_refused(tmp_path):
     policy = DDPPolicy(SCENARIO, config=DDPGConfig(hidden=8))
-    state = policy.state_dict()
-    state["config"]["cut_features"] = False  # as written before the cut features existed
-    torch.save(state, tmp_path / "old.pt")
-    with pytest.raises(InvalidParameterError, match="from an older edgesplit"):
-        make_policy("ddp+ta", SCENARIO, checkpoint=tmp_path / "old.pt")
+    policy.save(tmp_path / "p.pt")
+    sidecar = tmp_path / "p.json"
+    meta = json.loads(sidecar.read_text())
+    meta["config"]["cut_features"] = False  # a config its critic's weights do not fit
+    sidecar.write_text(json.dumps(meta))
+    with pytest.raises(InvalidParameterError, match=r"critic weights.*older edgesplit"):
+        make_policy("ddp+ta", SCENARIO, checkpoint=tmp_path / "p.pt")

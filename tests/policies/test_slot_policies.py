@@ -5,17 +5,16 @@ from __future__ import annotations
 
 import itertools
 
-import gymnasium as gym
 import numpy as np
 import pytest
 import yaml
 
-import edgesplit.sim  # noqa: F401
+from edgesplit.contract import Decision, SlotState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, SlotOptimum
-from edgesplit.sim.decision import Decision
-from edgesplit.sim.scenario import parse_scenario
-from edgesplit.sim.slot import SlotState, slot_step
+from edgesplit.sim import decision_env
+from edgesplit.sim.scenario import load_scenario, parse_scenario
+from edgesplit.sim.slot import slot_step
 
 
 def _small(threads: int = 6, k_min: int = 1, **device) -> object:
@@ -111,45 +110,45 @@ def test_neurosurgeon_takes_single_tensor_cuts_only():
         ] == pytest.approx(latency.min())
 
 
-@pytest.mark.parametrize("allocator", ["ta", "bs", "equal"])
+@pytest.mark.parametrize("allocator", ["ta", "bs", "equal", "utility"])
 def test_policies_drive_the_env_and_respect_the_constraints(allocator):
-    env = gym.make("edgesplit/SlotMEC-v0", scenario="shi2025-5g").unwrapped
+    env = decision_env(load_scenario("shi2025-5g"))
     obs, _ = env.reset(seed=1)
-    k_min = env.scenario.servers[0].min_threads_per_task
+    k_min = env.unwrapped.scenario.servers[0].min_threads_per_task
     for policy in (LocalOnly, EdgeOnly, Dads):
         decider = policy("shi2025-5g", allocator=allocator)
         decision = decider.decide(obs)
         assert decision.threads.sum() == obs[-1] and (decision.threads >= k_min).all()
         obs, _, _, _, info = env.step(decision)
-        assert np.array_equal(info["cut_index"], decision.cut_index)
+        assert np.array_equal(info["cut"], decision.cut)
         assert np.array_equal(info["threads"], decision.threads)
 
 
 def test_optimum_beats_every_baseline_each_slot():
-    env = gym.make("edgesplit/SlotMEC-v0", scenario="shi2025-wifi").unwrapped
+    env = decision_env(load_scenario("shi2025-wifi"))
+    system = env.unwrapped.system
     obs, _ = env.reset(seed=3)
     policies = [p("shi2025-wifi") for p in (LocalOnly, EdgeOnly, Dads, Neurosurgeon)]
+    policies += [Dads("shi2025-wifi", allocator="utility")]
     optimum = SlotOptimum("shi2025-wifi")
     for _ in range(5):
-        state = SlotState.of(obs, 3)
+        state = SlotState.decode(obs, 3)
         args = (state.arrivals, state.uplink_bps, state.uplink_bps, 0.0)
         best = optimum.decide(obs)
-        best_u = slot_step(
-            env.system, state.battery_j, best.cut_index - 1, best.threads, *args
-        ).reward
+        best_u = slot_step(system, state.battery_j, best.cut, best.threads, *args).reward
         for p in policies:
             d = p.decide(obs)
-            u = slot_step(env.system, state.battery_j, d.cut_index - 1, d.threads, *args).reward
+            u = slot_step(system, state.battery_j, d.cut, d.threads, *args).reward
             assert u <= best_u + 1e-12
         obs, *_ = env.step(best)
 
 
 def test_bad_decisions_are_refused_clearly():
-    env = gym.make("edgesplit/SlotMEC-v0", scenario="shi2025-wifi").unwrapped
+    env = decision_env(load_scenario("shi2025-wifi"))
     env.reset(seed=0)
-    with pytest.raises(InvalidParameterError, match=r"decision\.cut_index"):
-        env.step(Decision(cut_index=np.array([0, 1, 1])))
+    with pytest.raises(InvalidParameterError, match=r"decision='no threads'"):
+        env.step(Decision(cut=np.array([0, 1, 1])))
     with pytest.raises(InvalidParameterError, match=r"summing to K\(t\)"):
-        env.step(Decision(cut_index=np.array([1, 1, 1]), threads=np.array([1, 1, 1])))
+        env.step(Decision(cut=np.array([1, 1, 1]), threads=np.array([1, 1, 1])))
     with pytest.raises(InvalidParameterError, match="slot for policy local"):
         LocalOnly("zhang2026")

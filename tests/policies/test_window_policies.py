@@ -12,11 +12,13 @@ import pytest
 import torch
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.evaluate import make_env, run_episode
+from edgesplit.policies.common import load_checkpoint
+from edgesplit.policies.evaluate import run_episode
 from edgesplit.policies.ppo import EMHPPO, HPPO, MAHPPO, PPOConfig
 from edgesplit.policies.registry import make_policy, policy_names
 from edgesplit.policies.training import Trainer
 from edgesplit.policies.window import WindowOptimum
+from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.window import efficient_cuts, task_costs, window_reward, window_rewards
 from edgesplit.sim.window_env import TaskWindowMECEnv
@@ -61,7 +63,7 @@ def test_the_optimum_beats_every_decision_it_covers_in_the_env():
     ones, local only, AgileNN-style) earns more in the real env step."""
     scenario = _no_shadowing()
     optimum = WindowOptimum(scenario)
-    env = make_env(scenario)
+    env = decision_env(scenario)
     rng = np.random.default_rng(1)
     for seed in range(3):
         obs, _ = env.reset(seed=seed)
@@ -88,7 +90,7 @@ def test_pruning_dominated_cuts_keeps_the_optimum():
     scenario = _no_shadowing()
     pruned, everything = WindowOptimum(scenario), _EveryCut(scenario)
     assert pruned.combinations < everything.combinations
-    env = make_env(scenario)
+    env = decision_env(scenario)
     for seed in range(4):
         obs, _ = env.reset(seed=seed)
         rewards = [copy.deepcopy(env).step(p.decide(obs))[1] for p in (pruned, everything)]
@@ -139,9 +141,9 @@ def test_local_only_matches_closed_forms():
     and the episode lasts the busiest device's tasks x that latency."""
     scenario = load_scenario("zhang2026")
     policy = make_policy("local", scenario)
-    env = make_env(scenario)
+    env = decision_env(scenario)
     env.reset(seed=3)
-    tasks = env.remaining.copy()
+    tasks = env.unwrapped.remaining.copy()
     metrics = run_episode(policy, env, 3)
     system = policy.system
     last = system.row_offset[0, 0] + system.n_cuts[0] - 1
@@ -179,12 +181,12 @@ def test_architectures_and_decisions(cls, agents):
 
     assert widths(policy.net.embedding) == ([512, 256] if cls is EMHPPO else [])
     assert widths(policy.net.agents[0])[:3] == [256, 128, 64]
-    env = make_env(policy.scenario)
+    env = decision_env(policy.scenario)
     obs, _ = env.reset(seed=0)
     decision = policy.decide(obs)
-    assert decision.window.shape == (2,) and decision.cut_index.shape == (2, 5)
+    assert decision.window.shape == (2,) and decision.cut.shape == (2, 5)
     # one task decision per device, shared by the window's positions
-    for field in (decision.cut_index, decision.channel, decision.server, decision.power_w):
+    for field in (decision.cut, decision.channel, decision.server, decision.power_w):
         assert (field == field[:, :1]).all()
     env.step(decision)  # the env's own space checks accept it
 
@@ -229,9 +231,9 @@ def test_the_cut_head_chooses_efficient_cuts_with_priors_on_the_input_and_channe
     allowed = [
         {*kept, k - 1} for kept, k in zip(efficient_cuts(system), system.n_cuts, strict=True)
     ]
-    env = make_env(policy.scenario)
+    env = decision_env(policy.scenario)
     obs, _ = env.reset(seed=0)
-    decided = policy.decide(obs).cut_index - 1
+    decided = policy.decide(obs).cut
     with torch.no_grad():
         sampled = policy._cuts(
             policy._distributions(policy._scaled(obs)[None])[1].sample()[0].numpy()
@@ -245,9 +247,9 @@ def test_ppo_resumed_training_equals_one_run(tmp_path):
 
     def train(out, steps, resume=False):
         policy = EMHPPO(scenario, seed=0, config=SMALL)
-        eval_env = make_env(scenario)
+        eval_env = decision_env(scenario)
         Trainer(
-            make_env(scenario), steps, 0, out, eval_every=20, eval_episodes=1,
+            policy.training_env(), steps, 0, out, eval_every=20, eval_episodes=1,
             evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], resume=resume,
             show_progress=False,
         ).run(policy)  # fmt: skip
@@ -261,9 +263,9 @@ def test_ppo_resumed_training_equals_one_run(tmp_path):
     with (tmp_path / "b" / "eval.csv").open() as handle:
         assert [int(row["step"]) for row in csv.DictReader(handle)] == [20, 40]
     loaded = make_policy("emh-ppo", scenario, checkpoint=tmp_path / "a" / "policy.pt")
-    obs, _ = make_env(scenario).reset(seed=0)
-    assert np.array_equal(loaded.decide(obs).cut_index, whole.decide(obs).cut_index)
-    with pytest.raises(InvalidParameterError, match="zhang2026-small"):
+    obs, _ = decision_env(scenario).reset(seed=0)
+    assert np.array_equal(loaded.decide(obs).cut, whole.decide(obs).cut)
+    with pytest.raises(InvalidParameterError, match="'zhang2026' differs in devices"):
         make_policy("emh-ppo", "zhang2026", checkpoint=tmp_path / "a" / "policy.pt")
     with pytest.raises(InvalidParameterError, match="a h-ppo checkpoint"):
         make_policy("h-ppo", scenario, checkpoint=tmp_path / "a" / "policy.pt")
@@ -285,13 +287,13 @@ def test_difference_credit_gives_each_agent_its_own_reward_and_value(tmp_path):
     scenario = load_scenario("zhang2026-small")
     config = PPOConfig(**{**SMALL.__dict__, "credit": "difference"})
     policy = MAHPPO(scenario, seed=0, config=config)
-    assert policy.training_env_options() == {"difference_rewards": True}
-    env = _RecordingEnv(scenario, **policy.training_env_options())
+    assert policy.training_env().unwrapped.difference_rewards
+    env = _RecordingEnv(scenario, difference_rewards=True)
     Trainer(
         env, config.rollout_steps - 1, 0, tmp_path, eval_every=1000, eval_episodes=1,
         evaluate=lambda p, s: 0.0, show_progress=False,
     ).run(policy)  # fmt: skip
-    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    saved = load_checkpoint(tmp_path / "checkpoint.pt")
     state = saved["learner"]["rollout"]["arrays"]
     rewards = np.array(env.seen)
     stored = state["reward"][: len(rewards)]

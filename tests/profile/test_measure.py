@@ -9,8 +9,6 @@ from edgesplit.errors import DeviceUnavailableError, InvalidParameterError
 from edgesplit.profile.data import load_profile_file, save_profile, shipped_models
 from edgesplit.profile.measure import (
     available_cores,
-    fx_cut_key,
-    fx_node_order,
     measure_profile,
     select_cuts,
 )
@@ -29,14 +27,14 @@ def test_a_profile_records_every_node_and_the_chosen_cuts(resnet18, tmp_path):
     )
     (k,) = profile.cpu
     measured = profile.cpu[k]
-    assert len(measured.per_node_s) == len(profile.node_order) == len(fx_node_order(graph))
+    assert len(measured.per_node_s) == len(profile.node_order) == len(graph.fx_node_order)
     assert all(t > 0 for t in measured.per_node_s)
     assert (
         measured.whole.n == 3
         and measured.whole.min_s <= measured.whole.median_s <= measured.whole.max_s
     )
-    assert set(measured.head) == set(measured.tail) == {fx_cut_key(graph, c) for c in cuts}
-    assert profile.cuts == {fx_cut_key(graph, c): c.crossing for c in cuts}
+    assert set(measured.head) == set(measured.tail) == {graph.fx_key(c) for c in cuts}
+    assert profile.cuts == {graph.fx_key(c): c.crossing for c in cuts}
     assert profile.machine["cores"] == available_cores() and profile.machine["gpu"] is None
     assert set(wall) == {"whole", "per_node", "cuts"}
     save_profile(profile, tmp_path / "r.json")
@@ -58,12 +56,12 @@ def test_cut_selection(resnet18):
 
 def test_fx_cut_key_is_the_union_of_device_nodes(resnet18):
     _, _, graph = resnet18
-    order = fx_node_order(graph)
+    order = graph.fx_node_order
     for cut in graph.cuts()[::7]:
         device_fx = {
             f for node in graph.nodes if node.name in set(cut.device_nodes) for f in node.fx_nodes
         }
-        key = int(fx_cut_key(graph, cut), 16)
+        key = int(graph.fx_key(cut), 16)
         assert {order[i] for i in range(len(order)) if key >> i & 1} == device_fx
 
 

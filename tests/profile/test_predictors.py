@@ -9,11 +9,10 @@ import pytest
 import torch
 
 from edgesplit.errors import InvalidParameterError, ProfileMismatchError
+from edgesplit.experiments.predict_eval import evaluate
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.zoo import build_model, example_input
 from edgesplit.profile.data import Measurements, Profile, Stats, package_profile, prefix_key
-from edgesplit.profile.evaluate import evaluate
-from edgesplit.profile.measure import fx_node_order
 from edgesplit.profile.predictors import (
     NeurosurgeonPredictor,
     NodeScalingPredictor,
@@ -37,7 +36,7 @@ def _amdahl_profile(
 ) -> tuple[Profile, np.ndarray, np.ndarray]:
     """Every fx node takes a_i + b_i / k, the whole model their sum, and the tails after every
     prefix the sum of the remaining nodes: a profile whose truth is known in closed form."""
-    order = fx_node_order(graph)
+    order = graph.fx_node_order
     rng = np.random.default_rng(1)
     a, b = rng.random(len(order)) * 1e-4, rng.random(len(order)) * 1e-3
     cpu = {}
@@ -172,7 +171,7 @@ def test_threads_beyond_the_profiled_cores_are_refused(resnet18_fx):
 
 
 def test_gpu_tails_are_spread_so_that_measured_tails_are_reproduced(resnet18_fx):
-    assert len(fx_node_order(resnet18_fx)) > 51
+    assert len(resnet18_fx.fx_node_order) > 51
     whole = 0.004
     tails = {
         prefix_key(9): _stats(0.003),
@@ -182,7 +181,7 @@ def test_gpu_tails_are_spread_so_that_measured_tails_are_reproduced(resnet18_fx)
     profile = Profile(
         "resnet18",
         (1, 3, 64, 64),
-        fx_node_order(resnet18_fx),
+        resnet18_fx.fx_node_order,
         {"cores": 16},
         "",
         "measured",

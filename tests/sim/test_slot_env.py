@@ -1,32 +1,39 @@
-"""SlotMEC (shi2025): vectorized step = per-device reference, env contract, determinism, Eq. 19."""
+"""SlotMEC (shi2025): vectorized step = per-device reference, env contract, determinism, the
+explicit state, harvesting and the checks on actions."""
 
 from __future__ import annotations
+
+import csv
+from importlib import resources
 
 import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-import edgesplit.sim  # noqa: F401  (registers the environments)
 from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.threads import TA
+from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.reference import slot_step_reference
-from edgesplit.sim.slot import action_to_cuts, latency_by_threads, slot_step
+from edgesplit.sim.scenario import load_scenario
+from edgesplit.sim.slot import slot_step
 from edgesplit.sim.slot_env import SlotMECEnv
 
 
-@pytest.fixture(scope="module")
-def env() -> SlotMECEnv:
-    return gym.make("edgesplit/SlotMEC-v0").unwrapped
+def _cuts_env(scenario: str) -> gym.Env:
+    """The env whose actions are cuts (threads by TA): every sampled action is valid."""
+    return ThreadAllocation(make_env(load_scenario(scenario)), TA())
 
 
+@pytest.mark.filterwarnings("ignore:.*different from the unwrapped version")
 @pytest.mark.parametrize("scenario", ["shi2025-wifi", "shi2025-5g", "chukhno2023"])
 def test_env_checker(scenario):
-    check_env(gym.make("edgesplit/SlotMEC-v0", scenario=scenario).unwrapped, skip_render_check=True)
+    check_env(_cuts_env(scenario), skip_render_check=True)
 
 
 @pytest.mark.parametrize("scenario", ["shi2025-wifi", "chukhno2023"])
 def test_vectorized_step_equals_the_reference(scenario):
-    env = gym.make("edgesplit/SlotMEC-v0", scenario=scenario).unwrapped
+    env = SlotMECEnv(scenario)
     system, rng = env.system, np.random.default_rng(5)
     for _ in range(30):
         cuts = rng.integers(0, system.n_cuts)
@@ -45,78 +52,93 @@ def test_vectorized_step_equals_the_reference(scenario):
         assert fast.reward == pytest.approx(slow["reward"])
 
 
-def test_eq19_maps_actions_to_every_cut(env):
-    system = env.system
-    layers = system.n_cuts - 1
-    assert np.array_equal(action_to_cuts(system, -np.ones(3)), np.zeros(3))
-    assert np.array_equal(action_to_cuts(system, np.ones(3)), layers)
-    grid = np.linspace(-1, 1, 20_001)
-    for n in range(3):
-        reached = {int(action_to_cuts(system, np.full(3, a))[n]) for a in grid}
-        assert reached == set(range(layers[n] + 1))
+def _trajectory(env: gym.Env, steps: int) -> np.ndarray:
+    trace = []
+    for _ in range(steps):
+        obs, reward, *_ = env.step(env.action_space.sample())
+        trace += [obs, np.array([reward])]
+    return np.concatenate(trace)
 
 
 def test_same_seed_same_episode():
     def run(seed):
-        env = gym.make("edgesplit/SlotMEC-v0", scenario="shi2025-5g")
+        env = _cuts_env("shi2025-5g")
         obs, _ = env.reset(seed=seed)
         env.action_space.seed(seed)
-        trace = [obs]
-        for _ in range(6):
-            obs, reward, *_ = env.step(env.action_space.sample())
-            trace += [obs, np.array([reward])]
-        return np.concatenate(trace)
+        return np.concatenate([obs, _trajectory(env, 6)])
 
     assert np.array_equal(run(3), run(3))
     assert not np.array_equal(run(3), run(4))
 
 
-def test_episode_bookkeeping(env):
-    obs, _ = env.reset(seed=0)
-    assert obs.shape == (3 * 3 + 1,) and obs[3:6].tolist() == env.system.capacity_j.tolist()
-    total_threads = int(obs[-1])
-    for _ in range(env.scenario.episode_slots):
-        obs, _reward, terminated, truncated, info = env.step(np.zeros(3, dtype=np.float32))
-        assert info["threads"].sum() == total_threads and (info["threads"] >= 2).all()
-        assert np.all(info["battery_j"] >= 0) and np.all(info["battery_j"] <= env.system.capacity_j)
-        np.testing.assert_allclose(
-            info["latency_s"],
-            info["local_s"]
-            + info["transmit_s"]
-            + info["queue_s"]
-            + info["server_s"]
-            + info["downlink_s"],
-        )
-        assert info["utility"].sum() == pytest.approx(_reward)  # DDP's per-device critic targets
-        assert not terminated
-        total_threads = int(obs[-1])
-    assert truncated
+@pytest.mark.parametrize("scenario", ["shi2025-5g", "chukhno2023"])
+def test_the_explicit_state_continues_an_episode_exactly(scenario):
+    """``get_state`` mid-episode into a fresh env (never reset) continues exactly as the first
+    env does: batteries, slot, irradiance, the state drawn and the generator are all in it."""
+    env = _cuts_env(scenario)
+    env.reset(seed=0)
+    env.action_space.seed(1)
+    _trajectory(env, 5)
+    state = env.unwrapped.get_state()
+    fresh = _cuts_env(scenario)
+    fresh.unwrapped.set_state(state)
+    np.testing.assert_array_equal(fresh.unwrapped.observation(), env.unwrapped.observation())
+    env.action_space.seed(2)
+    fresh.action_space.seed(2)
+    np.testing.assert_array_equal(_trajectory(fresh, 8), _trajectory(env, 8))
 
 
-def test_ta_lowers_the_summed_latency_against_an_equal_split(env):
-    env.reset(seed=1)
-    for _ in range(5):
-        cuts = np.array([3, 2, 1])
-        latency = latency_by_threads(
-            env.system, cuts, env.arrivals, env.uplink_bps, env.downlink_bps
-        )
-        rows = np.arange(3)
-        ta = env.allocate_threads(cuts)
-        equal = np.array([env.threads_total // 3 + (i < env.threads_total % 3) for i in range(3)])
-        assert latency[rows, ta].sum() <= latency[rows, equal].sum() + 1e-12
-        env.step(np.zeros(3, dtype=np.float32))
+def test_harvest_follows_the_shipped_irradiance_day():
+    """shi2025 Eq. 6 in the env: slot t harvests R(start + t tau) alpha tau, R read here
+    straight from the shipped CSV (hourly values)."""
+    text = (
+        resources.files("edgesplit.data")
+        .joinpath("irradiance", "greensboro_tmy3_0621.csv")
+        .read_text()
+    )
+    rows = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
+    hourly = [float(row["ghi_w_m2"]) for row in rows]
+    env = SlotMECEnv("shi2025-wifi")
+    env.reset(seed=0)
+    scenario, alpha = env.scenario, env.system.area_efficiency_m2
+    n = env.system.n_devices
+    for slot in range(3):
+        seconds = scenario.start_s + slot * scenario.slot_s
+        local = {"cut": env.system.n_cuts - 1, "threads": _equal(env.threads_total, n)}
+        info = env.step(local)[4]
+        expected = hourly[int(seconds // 3600)] * alpha * scenario.slot_s
+        np.testing.assert_allclose(info["harvested_j"], expected)
+
+
+def _equal(total: int, n: int) -> np.ndarray:
+    return np.array([total // n + (i < total % n) for i in range(n)])
 
 
 def test_energy_violations_are_counted_not_negative():
-    env = gym.make("edgesplit/SlotMEC-v0").unwrapped
+    env = SlotMECEnv("shi2025-wifi")
     env.reset(seed=0)
     # VGG-16 locally: about 25 tasks x 8.6 W x 0.24 s = 52 J, more than 0.5 J stored plus the
     # 23 J the panel harvests in a 10:00 slot; the other two have full batteries.
     env.battery_j = np.array([0.5, 13320.0, 13320.0])
-    _, _, *_, info = env.step(np.ones(3, dtype=np.float32))  # everything local
+    local = {"cut": env.system.n_cuts - 1, "threads": _equal(env.threads_total, 3)}
+    _, _, *_, info = env.step(local)
     assert 0 < info["served"][0] < 1 and (info["served"][1:] == 1).all()
     assert info["violations"]["energy"] == 1
     assert info["battery_j"][0] == 0
+
+
+def test_actions_the_env_refuses_name_the_field():
+    env = SlotMECEnv("shi2025-wifi")
+    env.reset(seed=0)
+    k = env.threads_total
+    with pytest.raises(InvalidParameterError, match=r"action\.cut=\[-1, 0, 0\]"):
+        env.step({"cut": np.array([-1, 0, 0]), "threads": _equal(k, 3)})
+    with pytest.raises(InvalidParameterError, match=r"action\.threads.*summing to K\(t\)"):
+        env.step({"cut": np.zeros(3, int), "threads": np.array([2, 2, 2])})
+    with pytest.raises(InvalidParameterError, match=r"k_min 2"):
+        env.step({"cut": np.zeros(3, int), "threads": np.array([k - 2, 1, 1])})
+    with pytest.raises(InvalidParameterError, match="a dict with cut and threads"):
+        env.step(np.zeros(3))
 
 
 def test_wrong_style_and_too_many_threads(tmp_path):

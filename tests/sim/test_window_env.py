@@ -8,6 +8,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import edgesplit.sim  # noqa: F401
+from edgesplit.contract import Decision
 from edgesplit.errors import InvalidParameterError
 from edgesplit.sim.reference import window_step_reference
 from edgesplit.sim.window import window_step
@@ -27,16 +28,11 @@ def test_vectorized_window_equals_the_reference():
     for _ in range(40):
         a = env.action_space.sample()
         remaining = rng.integers(0, 7, env.system.n_devices)
-        args = (
-            a["window"] + 1,
-            a["cut"],
-            a["channel"],
-            a["server"],
-            a["power"].astype(float),
-            env.gain,
-        )
-        fast = window_step(env.system, remaining, *args)
-        slow = window_step_reference(env.system, remaining, *args)
+        fast = window_step(env.system, remaining, Decision.from_action(a), env.gain)
+        slow = window_step_reference(
+            env.system, remaining, a["window"], a["cut"], a["channel"], a["server"],
+            a["power_w"].astype(float), env.gain,
+        )  # fmt: skip
         np.testing.assert_allclose(fast.device_latency_s, slow["device_latency_s"])
         assert fast.energy_j == pytest.approx(slow["energy_j"])
         assert fast.reward == pytest.approx(slow["reward"])
@@ -51,11 +47,11 @@ def test_local_only_matches_the_papers_table_iv():
     n = env.system.n_devices
     local = env.system.n_cuts - 1
     action = {
-        "window": np.zeros(n, dtype=np.int64),
+        "window": np.ones(n, dtype=np.int64),
         "cut": np.tile(local[:, None], (1, 5)),
         "channel": np.zeros((n, 5), dtype=np.int64),
         "server": np.zeros((n, 5), dtype=np.int64),
-        "power": np.zeros((n, 5), dtype=np.float32),
+        "power_w": np.zeros((n, 5), dtype=np.float32),
     }
     _, reward, _, _, info = env.step(action)
     np.testing.assert_allclose(info["device_latency_s"], 2150.75 / 50 / 1e3, rtol=1e-6)
@@ -86,13 +82,13 @@ def test_interference_and_sharing_raise_latency():
     env.reset(seed=0)
     n = env.system.n_devices
     gain = np.full(n, 1e-5)
-    base = dict(window=np.ones(n, dtype=np.int64), cut=np.zeros((n, 5), dtype=np.int64))
-    power = np.ones((n, 5))
 
     def latency(channels, servers):
-        return window_step(
-            env.system, np.full(n, 5), base["window"], base["cut"], channels, servers, power, gain
-        )
+        decision = Decision(
+            cut=np.zeros((n, 5), dtype=np.int64), window=np.ones(n, dtype=np.int64),
+            channel=channels, server=servers, power_w=np.ones((n, 5)),
+        )  # fmt: skip
+        return window_step(env.system, np.full(n, 5), decision, gain)
 
     apart = latency(np.array([[0] * 5, [1] * 5, [0] * 5]), np.array([[0] * 5, [1] * 5, [1] * 5]))
     together = latency(np.zeros((n, 5), dtype=np.int64), np.zeros((n, 5), dtype=np.int64))
@@ -108,7 +104,7 @@ def test_time_slot_variant_carries_work_over():
         "cut": env.system.n_cuts - 1,
         "channel": np.zeros(n, dtype=np.int64),
         "server": np.zeros(n, dtype=np.int64),
-        "power": np.zeros(n, dtype=np.float32),
+        "power_w": np.zeros(n, dtype=np.float32),
     }
     _, reward, _, _, info = env.step(local)  # 43 ms tasks in 50 ms slots: two start
     assert info["started"].tolist() == [2, 2, 2]
@@ -156,3 +152,32 @@ def test_difference_rewards_are_aligned_with_the_joint_reward() -> None:
     )
     assert info["difference_reward"][0] == pytest.approx(reward)
     assert np.allclose(info["difference_reward"][1:], 0.0)
+
+
+@pytest.mark.parametrize("env_class", [TaskWindowMECEnv, TimeSlotMECEnv])
+def test_the_explicit_state_continues_an_episode_exactly(env_class):
+    env = env_class("zhang2026-small")
+    env.reset(seed=5)
+    env.action_space.seed(0)
+    for _ in range(2):
+        env.step(env.action_space.sample())
+    fresh = env_class("zhang2026-small")
+    fresh.set_state(env.get_state())
+    np.testing.assert_array_equal(fresh.observation(), env.observation())
+    for _ in range(3):
+        action = env.action_space.sample()
+        a, b = env.step(action), fresh.step(action)
+        np.testing.assert_array_equal(a[0], b[0])
+        assert a[1] == b[1]
+
+
+def test_actions_the_env_refuses_name_the_field():
+    env = TaskWindowMECEnv("zhang2026-small")
+    env.reset(seed=0)
+    action = {k: np.asarray(v) for k, v in env.action_space.sample().items()}
+    with pytest.raises(InvalidParameterError, match=r"action\.window=\[0, 1\]"):
+        env.step({**action, "window": np.array([0, 1])})
+    with pytest.raises(InvalidParameterError, match=r"action\.power_w"):
+        env.step({**action, "power_w": np.full((2, 5), 2.0, np.float32)})
+    with pytest.raises(InvalidParameterError, match="a dict with window, cut"):
+        env.step({k: v for k, v in action.items() if k != "server"})

@@ -1,7 +1,7 @@
-"""Device energy: consumption per task, the harvesting battery, solar irradiance."""
+"""Device energy: the harvesting battery and solar irradiance (a task's energy is composed by
+``edgesplit.costs.task_energy_j``)."""
 
 from edgesplit.energy.battery import battery_step
-from edgesplit.energy.device import task_energy_j
 from edgesplit.energy.solar import (
     CloudProcess,
     IrradianceSeries,
@@ -19,5 +19,4 @@ __all__ = [
     "harvested_energy_j",
     "read_midc",
     "sample_day",
-    "task_energy_j",
 ]

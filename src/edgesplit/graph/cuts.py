@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -55,10 +55,21 @@ class Cut:
         )
 
     @cached_property
+    def device_row(self) -> np.ndarray:
+        """Boolean [nodes]: node i runs on the device."""
+        return device_matrix([self.device_mask], len(self.graph.nodes))[0]
+
+    @cached_property
+    def crossing_row(self) -> np.ndarray:
+        """Boolean [values]: value j is sent to the server."""
+        return crossing_matrix(self.graph, self.device_row[None, :])[0]
+
+    @cached_property
     def crossing(self) -> tuple[str, ...]:
-        row = crossing_matrix(self.graph, device_matrix([self.device_mask], len(self.graph.nodes)))
         return tuple(
-            v.name for v, crosses in zip(self.graph.values, row[0], strict=True) if crosses
+            v.name
+            for v, crosses in zip(self.graph.values, self.crossing_row, strict=True)
+            if crosses
         )
 
     @property
@@ -71,6 +82,18 @@ class Cut:
             and v.name not in crossing
             and (v.producer is None or self.device_mask >> v.producer & 1)
         )
+
+    def record(self) -> dict[str, Any]:
+        """The cut as plain data (what ``edgesplit cuts --json`` prints)."""
+        return {
+            "index": self.index,
+            "device_mask": hex(self.device_mask),
+            "device_node_count": self.device_mask.bit_count(),
+            "transfer_bits": self.transfer_bits,
+            "device_macs": self.device_macs,
+            "server_macs": self.server_macs,
+            "crossing": list(self.crossing),
+        }
 
     @property
     def is_all_local(self) -> bool:
@@ -125,7 +148,7 @@ class CutTable:
         if not 1 <= index <= self.size:
             raise CutIndexError(index, self.size)
         k = int(index) - 1
-        return Cut(
+        cut = Cut(
             graph=self.graph,
             device_mask=self.masks[k],
             index=k + 1,
@@ -133,6 +156,8 @@ class CutTable:
             device_macs=int(self.device_macs[k]),
             server_macs=int(self.server_macs[k]),
         )
+        cut.__dict__.update(device_row=self.device[k], crossing_row=self.crossing[k])  # cached
+        return cut
 
     def index_of(self, mask: int) -> int | None:
         """The 1-D index of the cut with this device mask."""
@@ -183,27 +208,65 @@ def device_matrix(masks: Sequence[int], n_nodes: int) -> np.ndarray:
     return np.unpackbits(raw, axis=1, bitorder="little")[:, :n_nodes].astype(bool)
 
 
+@dataclass(frozen=True)
+class GraphArrays:
+    """A graph's structure as index arrays, for vectorised cut computations."""
+
+    producer: np.ndarray  # [values]: producing node, -1 for a model input (on the device)
+    read: np.ndarray  # values read by some node
+    consumers: np.ndarray  # consumers of the read values, concatenated in value order
+    starts: np.ndarray  # where each read value's consumers begin in ``consumers``
+    edge_from: np.ndarray  # DAG edges (predecessor -> node)
+    edge_to: np.ndarray
+    macs: np.ndarray  # [nodes]
+    value_bits: np.ndarray  # [values]
+    to_output: np.ndarray  # [values]: a model output
+
+    @classmethod
+    def of(cls, graph: ModelGraph) -> GraphArrays:
+        read = [j for j, v in enumerate(graph.values) if v.consumers]
+        counts = [len(graph.values[j].consumers) for j in read]
+        edges = [(a, b) for b, preds in enumerate(graph.preds) for a in preds]
+        return cls(
+            producer=np.array([-1 if v.producer is None else v.producer for v in graph.values]),
+            read=np.array(read, dtype=np.int64),
+            consumers=np.array(
+                [c for j in read for c in graph.values[j].consumers], dtype=np.int64
+            ),
+            starts=np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64),
+            edge_from=np.array([a for a, _ in edges], dtype=np.int64),
+            edge_to=np.array([b for _, b in edges], dtype=np.int64),
+            macs=np.array([n.macs for n in graph.nodes], dtype=np.int64),
+            value_bits=np.array([v.size_bits for v in graph.values], dtype=np.int64),
+            to_output=np.array([v.to_output for v in graph.values], dtype=bool),
+        )
+
+
 def crossing_matrix(graph: ModelGraph, device: np.ndarray) -> np.ndarray:
-    """Boolean matrix [cuts, values]: the value is on the device and a server node reads it."""
+    """Boolean matrix [cuts, values]: the value is on the device and a server node reads it
+    (one gather of the readers' sides and a segmented reduction per value)."""
+    arrays = graph.arrays
     crossing = np.zeros((device.shape[0], len(graph.values)), dtype=bool)
-    for j, value in enumerate(graph.values):
-        if not value.consumers:
-            continue
-        server_reads = ~device[:, list(value.consumers)].all(axis=1)
-        on_device = True if value.producer is None else device[:, value.producer]
-        crossing[:, j] = server_reads & on_device
+    if len(arrays.read):
+        server_reads = np.logical_or.reduceat(~device[:, arrays.consumers], arrays.starts, axis=1)
+        producer = arrays.producer[arrays.read]
+        on_device = np.where(producer < 0, True, device[:, np.maximum(producer, 0)])
+        crossing[:, arrays.read] = server_reads & on_device
     return crossing
 
 
 def _table_from_masks(graph: ModelGraph, masks: Sequence[int]) -> CutTable:
     device = device_matrix(masks, len(graph.nodes))
+    return _table_from_device(graph, tuple(masks), device)
+
+
+def _table_from_device(graph: ModelGraph, masks: tuple[int, ...], device: np.ndarray) -> CutTable:
     crossing = crossing_matrix(graph, device)
-    macs = np.array([n.macs for n in graph.nodes], dtype=np.int64)
-    bits = np.array([v.size_bits for v in graph.values], dtype=np.int64)
+    macs, bits = graph.arrays.macs, graph.arrays.value_bits
     device_macs = device.astype(np.int64) @ macs
     return CutTable(
         graph=graph,
-        masks=tuple(masks),
+        masks=masks,
         device=device,
         crossing=crossing,
         transfer_bits=crossing.astype(np.int64) @ bits,
@@ -223,18 +286,28 @@ def cut_from_mask(graph: ModelGraph, mask: int) -> Cut:
     """The Cut for a device mask, checking that it is a down-set."""
     if mask < 0 or mask > graph.full_mask:
         raise InvalidCutError(f"device mask {mask:#x} names nodes outside the graph")
-    for i in range(len(graph.nodes)):
-        if mask >> i & 1:
-            missing = [p for p in graph.preds[i] if not mask >> p & 1]
-            if missing:
-                raise InvalidCutError(
-                    f"not a valid cut: device node {graph.nodes[i].name!r} needs "
-                    f"{graph.nodes[missing[0]].name!r} on the device too (the device side must be "
-                    "closed under predecessors)"
-                )
-    row = _table_from_masks(graph, [mask])
+    return cut_from_device(graph, device_matrix([mask], len(graph.nodes))[0], mask)
+
+
+def cut_from_device(graph: ModelGraph, device: np.ndarray, mask: int | None = None) -> Cut:
+    """The Cut whose device side is the boolean row ``device`` (one entry per node), checking
+    that it is a down-set."""
+    arrays = graph.arrays
+    missing = device[arrays.edge_to] & ~device[arrays.edge_from]
+    if missing.any():
+        first = int(np.argmax(missing))
+        node, needed = arrays.edge_to[first], arrays.edge_from[first]
+        raise InvalidCutError(
+            f"not a valid cut: device node {graph.nodes[node].name!r} needs "
+            f"{graph.nodes[needed].name!r} on the device too (the device side must be "
+            "closed under predecessors)"
+        )
+    if mask is None:
+        packed = np.packbits(device, bitorder="little").tobytes()
+        mask = int.from_bytes(packed, "little")
+    row = _table_from_device(graph, (mask,), device[None, :])
     table = graph._cut_table
-    return Cut(
+    cut = Cut(
         graph=graph,
         device_mask=mask,
         index=table.index_of(mask) if table is not None else None,
@@ -242,3 +315,5 @@ def cut_from_mask(graph: ModelGraph, mask: int) -> Cut:
         device_macs=int(row.device_macs[0]),
         server_macs=int(row.server_macs[0]),
     )
+    cut.__dict__.update(device_row=row.device[0], crossing_row=row.crossing[0])  # cached
+    return cut

@@ -29,8 +29,7 @@ from torch import fx, nn
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.trace import COMPUTE_OPS, FxNodeRecord
-
-GRANULARITIES = ("fx", "operator", "layer", "block")
+from edgesplit.vocabulary import GRANULARITIES
 
 # Kinds (module class, function or method name) that only reshape, alias or pass data through in
 # eval mode: zhang2026 footnote 1 folds such operators into their neighbours.

@@ -22,6 +22,7 @@ interval.
 
 from __future__ import annotations
 
+import math
 import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -31,7 +32,7 @@ from scipy.sparse import csr_array
 from scipy.sparse.csgraph import breadth_first_order, maximum_flow
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.graph.cuts import Cut, CutTable, crossing_matrix, cut_from_mask, device_matrix
+from edgesplit.graph.cuts import Cut, CutTable, cut_from_device
 
 if TYPE_CHECKING:
     from edgesplit.graph.model_graph import ModelGraph
@@ -57,7 +58,7 @@ class AdditiveCost:
     def __post_init__(self) -> None:
         for field in ("device", "server", "transfer"):
             array = np.asarray(getattr(self, field), dtype=np.float64)
-            if array.ndim != 1:
+            if array.ndim != 1:  # stacked costs are 2-D, built by ``stack`` only
                 raise InvalidParameterError(f"cost.{field}", array.shape, "a 1-D array")
             if not np.all(np.isfinite(array)) or np.any(array < 0):
                 bad = array[~np.isfinite(array) | (array < 0)][0]
@@ -76,13 +77,30 @@ class AdditiveCost:
             np.zeros(len(graph.nodes)), np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
         )
 
+    @classmethod
+    def trusted(cls, device: np.ndarray, server: np.ndarray, transfer: np.ndarray) -> AdditiveCost:
+        """A cost from float64 arrays already known to be valid (sums and non-negative multiples
+        of valid costs, or checked by the caller), without checking them again."""
+        cost = object.__new__(cls)
+        for field, array in (("device", device), ("server", server), ("transfer", transfer)):
+            object.__setattr__(cost, field, array)
+        return cost
+
     def __add__(self, other: AdditiveCost) -> AdditiveCost:
-        return AdditiveCost(
+        if self.device.shape != other.device.shape or self.transfer.shape != other.transfer.shape:
+            raise InvalidParameterError(
+                "cost", f"{other.device.shape} + {self.device.shape}", "costs of one graph"
+            )
+        return AdditiveCost.trusted(
             self.device + other.device, self.server + other.server, self.transfer + other.transfer
         )
 
     def __mul__(self, factor: float) -> AdditiveCost:
-        return AdditiveCost(self.device * factor, self.server * factor, self.transfer * factor)
+        if not (math.isfinite(factor) and factor >= 0):
+            raise InvalidParameterError("cost factor", factor, "a finite number >= 0")
+        return AdditiveCost.trusted(
+            self.device * factor, self.server * factor, self.transfer * factor
+        )
 
     __rmul__ = __mul__
 
@@ -99,16 +117,24 @@ class AdditiveCost:
     def over(self, table: CutTable) -> np.ndarray:
         """The cost of every cut in ``table`` (one entry per 1-D index)."""
         self.check_fits(table.graph)
-        return _evaluate(self, table.device, table.crossing)
+        return evaluate_rows(self, table.device, table.crossing)
 
-    def of(self, cut: Cut) -> float:
-        """The cost of one cut."""
+    def of(self, cut: Cut) -> float | np.ndarray:
+        """The cost of one cut (one per stacked cost, see ``stack``)."""
         self.check_fits(cut.graph)
-        device = device_matrix([cut.device_mask], len(cut.graph.nodes))
-        return float(_evaluate(self, device, crossing_matrix(cut.graph, device))[0])
+        value = evaluate_rows(self, cut.device_row, cut.crossing_row)
+        return float(value) if np.ndim(value) == 0 else value
+
+    @classmethod
+    def stack(cls, costs: list[AdditiveCost]) -> AdditiveCost:
+        """Several costs of one graph as one whose ``of`` and ``over`` give all of them at once
+        (a last axis, one entry per cost)."""
+        return cls.trusted(*(np.stack([getattr(c, f) for c in costs], axis=1)
+                             for f in ("device", "server", "transfer")))  # fmt: skip
 
 
-def _evaluate(cost: AdditiveCost, device: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+def evaluate_rows(cost: AdditiveCost, device: np.ndarray, crossing: np.ndarray) -> np.ndarray:
+    """The cost of cuts given as boolean rows (device side [..., nodes], crossing [..., values])."""
     return device @ cost.device + (~device) @ cost.server + crossing @ cost.transfer
 
 
@@ -135,30 +161,47 @@ def min_cut_bounds(graph: ModelGraph, cost: AdditiveCost) -> tuple[Cut, float]:
     finite = np.concatenate([cost.server, cost.device, cost.transfer[network.transfer_values]])
     total = float(finite.sum())
     quantum = total / _LEVELS if total > 0 else 1.0
-    levels = np.minimum(np.floor(finite / quantum), _LEVELS).astype(np.int32)
-    capacity = np.concatenate([levels, np.full(network.n_infinite, _INFINITE, np.int32)])
-    matrix = csr_array((capacity, (network.rows, network.cols)), shape=(network.size,) * 2)
-    matrix.sum_duplicates()
-    result = maximum_flow(matrix, 0, 1, method="dinic")
-    residual = (matrix.astype(np.int64) - result.flow.astype(np.int64)).tocsr()
-    residual.data[residual.data < 0] = 0  # not expected; keeps BFS to positive residuals
-    residual.eliminate_zeros()
+    levels = np.minimum(np.floor(finite / quantum), _LEVELS)
+    capacity = np.concatenate([levels, np.full(network.n_infinite, float(_INFINITE))])
+    # parallel edges add up (np.bincount); the sums stay below 2**31 (see _INFINITE)
+    data = np.bincount(network.slot, weights=capacity, minlength=len(network.indices))
+    data = data.astype(np.int32)
+    shape = (network.size, network.size)
+    result = maximum_flow(
+        csr_array((data, network.indices, network.indptr), shape), 0, 1, method="dinic"
+    )
+    # Every edge's reverse is in the layout, so the flow has the same entries: the residual
+    # capacities are one subtraction, and the source side is what they still reach.
+    open_ = data.astype(np.int64) - result.flow.data > 0
+    residual = csr_array(
+        (
+            np.ones(int(open_.sum()), np.int8), network.indices[open_],
+            np.concatenate([[0], np.cumsum(np.bincount(network.entry_row[open_],
+                                                       minlength=network.size))]),
+        ),
+        shape,
+    )  # fmt: skip
     reachable = breadth_first_order(residual, 0, directed=True, return_predecessors=False)
-    mask = 0
-    for vertex in reachable[(reachable >= 2) & (reachable < 2 + len(graph.nodes))]:
-        mask |= 1 << int(vertex - 2)
-    return cut_from_mask(graph, mask), float(result.flow_value) * quantum
+    device = np.zeros(network.size, dtype=bool)
+    device[reachable] = True
+    return cut_from_device(graph, device[2 : 2 + len(graph.nodes)]), float(
+        result.flow_value
+    ) * quantum
 
 
 @dataclass(frozen=True)
 class _FlowNetwork:
-    """The cost-independent structure of a graph's DADS network (edges in a fixed order)."""
+    """The cost-independent structure of a graph's DADS network: edges in a fixed order (finite
+    ones first: server costs, device costs, transfer costs; then the infinite ones) and the CSR
+    layout they sum into (``slot``: each edge's entry)."""
 
-    rows: np.ndarray
-    cols: np.ndarray
     transfer_values: np.ndarray
     n_infinite: int
     size: int
+    slot: np.ndarray
+    indices: np.ndarray
+    indptr: np.ndarray
+    entry_row: np.ndarray
 
 
 _NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -194,12 +237,22 @@ def _flow_network(graph: ModelGraph) -> _FlowNetwork:
         next_vertex += 1
     infinite.extend((b + 2, a + 2) for b, preds in enumerate(graph.preds) for a in preds)
     inf = np.array(infinite, dtype=np.int64).reshape(-1, 2)
+    rows = np.concatenate([*finite_rows, inf[:, 0]])
+    cols = np.concatenate([*finite_cols, inf[:, 1]])
+    keys = rows * next_vertex + cols
+    # the layout also holds every edge's reverse (capacity 0), as the max-flow's residual does
+    entries = np.unique(np.concatenate([keys, cols * next_vertex + rows]))
+    entry_row = entries // next_vertex
     network = _FlowNetwork(
-        rows=np.concatenate([*finite_rows, inf[:, 0]]),
-        cols=np.concatenate([*finite_cols, inf[:, 1]]),
         transfer_values=np.array(transfer_values, dtype=np.int64),
         n_infinite=len(inf),
         size=next_vertex,
+        slot=np.searchsorted(entries, keys),
+        indices=(entries % next_vertex).astype(np.int32),
+        indptr=np.concatenate(
+            [[0], np.cumsum(np.bincount(entry_row, minlength=next_vertex))]
+        ).astype(np.int32),
+        entry_row=entry_row,
     )
     _NETWORKS[graph] = network
     return network

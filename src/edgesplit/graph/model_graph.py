@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 from torch import fx, nn
 
 from edgesplit.errors import InvalidCutError
+from edgesplit.graph.constants import DEFAULT_CUT_LIMIT
 from edgesplit.graph.granularity import FxDag, group_nodes
-from edgesplit.graph.trace import FxNodeRecord, TracedModel, trace
+from edgesplit.graph.trace import COMPUTE_OPS, FxNodeRecord, TracedModel, trace
 
 if TYPE_CHECKING:
-    from edgesplit.graph.cuts import Cut, CutTable
+    from edgesplit.graph.cuts import Cut, CutTable, GraphArrays
     from edgesplit.graph.mincut import AdditiveCost
-
-DEFAULT_CUT_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -92,6 +92,11 @@ class ModelGraph:
         )
         self.descendant_masks = self._descendant_masks()
         self._cut_table: CutTable | None = None
+        # The traced module's compute nodes in order: the granularity-independent node order
+        # that profiles are keyed by.
+        self.fx_node_order: tuple[str, ...] = tuple(
+            n.name for n in self.module.graph.nodes if n.op in COMPUTE_OPS
+        )
 
     @classmethod
     def from_module(
@@ -100,13 +105,15 @@ class ModelGraph:
         example_input: Any,
         granularity: str = "operator",
         model_name: str | None = None,
+        threads: int | None = 1,
     ) -> ModelGraph:
         """Trace ``model`` on ``example_input`` (a tensor or tuple of tensors) into a graph.
 
         The model is put in eval mode: edgesplit plans inference. torch.fx is tried first,
         torch.export second; an UntraceableModelError names the model and the failing construct.
+        Tracing runs with ``threads`` torch threads (``graph.trace.trace``).
         """
-        traced = trace(model, example_input)
+        traced = trace(model, example_input, threads)
         return cls(traced, granularity, model_name or type(model).__name__)
 
     # -- construction ---------------------------------------------------------------------
@@ -220,9 +227,50 @@ class ModelGraph:
         params = {k: b for name in names for k, b in self.records[name].param_bytes.items()}
         return sum(params.values())
 
+    @cached_property
+    def arrays(self) -> GraphArrays:
+        """The structure as index arrays (for vectorised cut computations)."""
+        from edgesplit.graph.cuts import GraphArrays
+
+        return GraphArrays.of(self)
+
     @property
     def full_mask(self) -> int:
         return (1 << len(self.nodes)) - 1
+
+    def summary(self, top: int = 5) -> dict[str, Any]:
+        """Counts, MACs, parameters and the ``top`` largest activations, as plain data."""
+        largest = sorted(self.values, key=lambda v: v.size_bits, reverse=True)[: max(top, 0)]
+        return {
+            "traced_by": self.trace_method,
+            "input_shapes": [list(s) for s in self.input_shapes],
+            "node_count": len(self.nodes),
+            "edge_count": len(self.edges),
+            "total_macs": self.total_macs,
+            "total_flops": self.total_flops,
+            "param_bytes": self.param_bytes,
+            "largest_activations": [
+                {"value": v.name, "shape": list(v.shape or ()), "size_bits": v.size_bits}
+                for v in largest
+            ],
+        }
+
+    def node_records(self) -> list[dict[str, Any]]:
+        """Every node as plain data."""
+        return [
+            {
+                "name": n.name,
+                "kind": n.kind,
+                "fx_nodes": list(n.fx_nodes),
+                "macs": n.macs,
+                "flops": n.flops,
+                "param_bytes": n.param_bytes,
+                "output_shape": list(n.output_shape or ()),
+                "output_dtype": n.output_dtype,
+                "output_bits": n.output_bits,
+            }
+            for n in self.nodes
+        ]
 
     def to_networkx(self) -> nx.DiGraph:
         """The node DAG as a networkx DiGraph; node attributes are the GraphNode fields."""
@@ -260,6 +308,17 @@ class ModelGraph:
         for name in device_nodes:
             mask |= 1 << self.index_of(name)
         return cut_from_mask(self, mask)
+
+    def fx_key(self, cut: Cut) -> str:
+        """The portable identity of a cut: its device mask over ``fx_node_order`` (hex), the
+        same at every granularity (a profile's cut keys)."""
+        position = {name: i for i, name in enumerate(self.fx_node_order)}
+        mask = 0
+        for i, node in enumerate(self.nodes):
+            if cut.device_mask >> i & 1:
+                for name in node.fx_nodes:
+                    mask |= 1 << position[name]
+        return hex(mask)
 
     def best_cut(self, cost: AdditiveCost) -> Cut:
         """The exact optimum of an additive cost, by s-t minimum cut (no enumeration needed)."""

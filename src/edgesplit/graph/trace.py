@@ -87,15 +87,34 @@ def normalize_inputs(example_input: Any) -> tuple[torch.Tensor, ...]:
     return inputs
 
 
-def trace(model: nn.Module, example_input: Any) -> TracedModel:
-    """Trace ``model`` (put in eval mode) and measure each node on ``example_input``."""
+def trace(model: nn.Module, example_input: Any, threads: int | None = 1) -> TracedModel:
+    """Trace ``model`` (put in eval mode) and measure each node on ``example_input``.
+
+    Tracing and counting run with ``threads`` torch threads (None: torch's setting): one by
+    default, since nothing here is timed and a busy machine slows several threads down 10x.
+    """
     if not isinstance(model, nn.Module):
         raise UntraceableModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
     inputs = normalize_inputs(example_input)
     model.eval()
-    module, method = _trace_graph(model, inputs)
-    records = _measure(module, inputs, type(model).__name__)
+    with torch_threads(threads):
+        module, method = _trace_graph(model, inputs)
+        records = _measure(module, inputs, type(model).__name__)
     return TracedModel(module, method, records, tuple(tuple(t.shape) for t in inputs))
+
+
+@contextlib.contextmanager
+def torch_threads(threads: int | None):
+    """Run the block with ``threads`` torch threads (None: leave the setting), then restore."""
+    if threads is None:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _trace_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[fx.GraphModule, str]:

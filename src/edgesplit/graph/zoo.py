@@ -9,16 +9,18 @@ import importlib.util
 import sys
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 import torchvision
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError, ModelLoadError, UnknownModelError
+from edgesplit.graph.constants import DEFAULT_INPUT_SIZE, MIN_INPUT_SIZE
 
-DEFAULT_INPUT_SIZE = 224
-# Below this, some torchvision classifiers pool a feature map down to nothing.
-MIN_INPUT_SIZE = 32
+if TYPE_CHECKING:
+    from edgesplit.graph.model_graph import ModelGraph
+
 _MIN_SIZE_BY_MODEL = {"inception_v3": 75}
 
 
@@ -126,3 +128,27 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
             "--input-shape", text, "comma-separated positive integers, e.g. 1,3,224,224"
         )
     return shape
+
+
+def load_traced(
+    spec: str,
+    granularity: str = "operator",
+    input_size: int = DEFAULT_INPUT_SIZE,
+    input_shape: str | None = None,
+    seed: int = 0,
+) -> tuple[nn.Module, torch.Tensor, ModelGraph]:
+    """A model (a zoo name or ``file.py:factory`` / ``package.module:factory``), a seeded example
+    input (``input_shape`` such as "1,3,96,96", else an image of ``input_size`` pixels) and its
+    graph."""
+    from edgesplit.checks import positive
+    from edgesplit.graph.model_graph import ModelGraph
+
+    model = load_model(spec, seed=seed)
+    if input_shape is not None:
+        x = random_input(parse_input_shape(input_shape), seed)
+    elif ":" in spec:
+        side = int(positive("--input-size", input_size))
+        x = random_input((1, 3, side, side), seed)
+    else:
+        x = example_input(spec, input_size, seed)
+    return model, x, ModelGraph.from_module(model, x, granularity, model_name=spec)

@@ -1,7 +1,8 @@
-"""Uplink rate models: Shannon with co-channel interference, 3GPP TR 38.901 UMi, rate traces."""
+"""Uplink rate models: Shannon with co-channel interference, 3GPP TR 38.901 UMi, and the rate
+models a slot-style environment draws from (uniform, trace replay, UMi)."""
 
+from edgesplit.net.rates import RateModel, ReplayRates, UmiRates, UniformRates
 from edgesplit.net.shannon import path_gain, shadowing_gain, shannon_rate_bps, uplink_rates_bps
-from edgesplit.net.traces import ReplayRateTrace, UniformRateTrace
 from edgesplit.net.umi import (
     dbm_to_w,
     sample_umi_pathloss_db,
@@ -12,8 +13,10 @@ from edgesplit.net.umi import (
 )
 
 __all__ = [
-    "ReplayRateTrace",
-    "UniformRateTrace",
+    "RateModel",
+    "ReplayRates",
+    "UmiRates",
+    "UniformRates",
     "dbm_to_w",
     "path_gain",
     "sample_umi_pathloss_db",

@@ -1,21 +1,9 @@
 """Deciders: one interface (``decide(observation) -> Decision``), baselines, the exact optimum,
-thread allocation, learners, evaluation and training (see docs/policies.md)."""
+thread allocators, learners, evaluation and training (see docs/policies.md)."""
 
+from edgesplit.contract import Decision
 from edgesplit.policies.base import Policy
 from edgesplit.policies.registry import make_policy, policy_names
-from edgesplit.policies.threads import (
-    thread_allocation_bs,
-    thread_allocation_equal,
-    thread_allocation_ta,
-)
-from edgesplit.sim.decision import Decision
+from edgesplit.policies.threads import ALLOCATORS, make_allocator
 
-__all__ = [
-    "Decision",
-    "Policy",
-    "make_policy",
-    "policy_names",
-    "thread_allocation_bs",
-    "thread_allocation_equal",
-    "thread_allocation_ta",
-]
+__all__ = ["ALLOCATORS", "Decision", "Policy", "make_allocator", "make_policy", "policy_names"]

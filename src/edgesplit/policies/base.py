@@ -1,7 +1,9 @@
 """The one interface of every decider: ``policy.decide(observation) -> Decision``.
 
 A policy is built from a scenario (its static data: the cost tables, the devices, the servers)
-and a seed; it sees only observations. Learners add ``train``, ``save`` and ``load``.
+and a seed; it sees only observations (``contract.SlotState`` / ``WindowState`` encodings) and
+returns a ``contract.Decision``. Learners (``policies.common.Learner``) add ``train``, ``save``
+and ``load``.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from edgesplit.sim.decision import Decision
+from edgesplit.contract import Decision
 from edgesplit.sim.scenario import Scenario, scenario_for
 
 
@@ -29,10 +31,6 @@ class Policy(ABC):
         """Start an episode (reseeds the policy's own randomness when a seed is given)."""
         if seed is not None:
             self.rng = np.random.default_rng(seed)
-
-    def training_env_options(self) -> dict[str, object]:
-        """Keyword arguments of the env this policy trains in (``evaluate.make_env``)."""
-        return {}
 
     @abstractmethod
     def decide(self, observation: np.ndarray) -> Decision:

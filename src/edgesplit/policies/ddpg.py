@@ -27,18 +27,21 @@ cut_features=False)`` is Alg. 2 as printed.
 from __future__ import annotations
 
 import copy
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
 from torch import nn
 
-from edgesplit.errors import InvalidParameterError
+from edgesplit.contract import SlotState
+from edgesplit.policies.common import Learner, ReplayBuffer, mlp
 from edgesplit.policies.slot import SlotPolicy
-from edgesplit.policies.training import Trainer, read_checkpoint
+from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.slot import SlotState, SlotSystem, action_to_cuts
+from edgesplit.sim.slot import SlotSystem
 
 
 @dataclass
@@ -60,17 +63,32 @@ class DDPGConfig:
     cut_features: bool = True  # the critic also sees each device's Eq. 19 cut, one-hot
 
 
-def _mlp(inputs: int, outputs: int, hidden: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Linear(inputs, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
-        nn.Linear(hidden, outputs),
-    )  # fmt: skip
+def action_to_cuts(system: SlotSystem, action: np.ndarray) -> np.ndarray:
+    """shi2025 Eq. 19: l_n = floor((a_n + 1) / 2 * S_n) for a_n in [-1, 1] (a tanh output),
+    where S_n + 1 is the number of cuts (l = 0 sends the input, l = S_n runs all locally)."""
+    layers = system.n_cuts - 1
+    position = np.floor((np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * layers).astype(np.int64)
+    return np.minimum(position, layers)
+
+
+class Eq19Actions(gym.ActionWrapper, gym.utils.RecordConstructorArgs):
+    """A cuts-only slot env (``ThreadAllocation``) driven by one number per device in [-1, 1],
+    mapped to cuts by Eq. 19: the action space of shi2025's DDP (and of SB3's cross-check)."""
+
+    def __init__(self, env: gym.Env) -> None:
+        gym.utils.RecordConstructorArgs.__init__(self)
+        gym.ActionWrapper.__init__(self, env)
+        self.system = env.unwrapped.system
+        self.action_space = spaces.Box(-1.0, 1.0, (self.system.n_devices,), dtype=np.float32)
+
+    def action(self, action: np.ndarray) -> np.ndarray:
+        return action_to_cuts(self.system, np.asarray(action, dtype=np.float64))
 
 
 class Actor(nn.Module):
     def __init__(self, obs_dim: int, devices: int, hidden: int) -> None:
         super().__init__()
-        self.body = _mlp(obs_dim, devices, hidden)
+        self.body = mlp([obs_dim, hidden, hidden, devices])
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         return torch.tanh(self.body(obs))  # shi2025: tanh P_n(t), then Eq. 19
@@ -89,7 +107,7 @@ class Critic(nn.Module):
         super().__init__()
         self.system = system
         extra = 0 if system is None else int(system.n_cuts.sum())
-        self.body = _mlp(obs_dim + devices + extra, heads, hidden)
+        self.body = mlp([obs_dim + devices + extra, hidden, hidden, heads])
 
     def cut_one_hot(self, action: torch.Tensor) -> torch.Tensor:
         """Each device's cut by the env's Eq. 19 (``action_to_cuts``), one-hot, concatenated."""
@@ -107,45 +125,12 @@ class Critic(nn.Module):
         return self.heads(obs, action).sum(-1)
 
 
-class ReplayBuffer:
-    """Uniform experience replay (a ring of ``capacity`` transitions)."""
-
-    def __init__(self, capacity: int, obs_dim: int, action_dim: int) -> None:
-        self.arrays = {
-            "obs": np.zeros((capacity, obs_dim), np.float32),
-            "action": np.zeros((capacity, action_dim), np.float32),
-            "reward": np.zeros((capacity, action_dim), np.float32),  # per device
-            "next": np.zeros((capacity, obs_dim), np.float32),
-        }
-        self.capacity, self.added = capacity, 0
-
-    @property
-    def size(self) -> int:
-        return min(self.added, self.capacity)
-
-    def add(self, obs, action, reward, next_obs) -> None:
-        slot = self.added % self.capacity
-        for key, value in (("obs", obs), ("action", action), ("reward", reward),
-                           ("next", next_obs)):  # fmt: skip
-            self.arrays[key][slot] = value
-        self.added += 1
-
-    def sample(self, rng: np.random.Generator, batch: int) -> dict[str, torch.Tensor]:
-        index = rng.integers(0, self.size, batch)
-        return {key: torch.as_tensor(value[index]) for key, value in self.arrays.items()}
-
-    def state_dict(self) -> dict:
-        return {"arrays": self.arrays, "added": self.added}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.arrays, self.added = state["arrays"], state["added"]
-
-
-class DDPPolicy(SlotPolicy):
+class DDPPolicy(Learner, SlotPolicy):
     """shi2025's DDP: the DDPG actor's cuts (Eq. 19), threads by the allocator (TA)."""
 
     name = "ddp"
-    learner = True
+    config_class = DDPGConfig
+    compatible_fields = ("devices", "granularity", "predictor", "input_size")
 
     def __init__(
         self,
@@ -156,18 +141,34 @@ class DDPPolicy(SlotPolicy):
     ) -> None:
         super().__init__(scenario, seed, allocator)
         self.config = config or DDPGConfig()
-        torch.manual_seed(seed)
-        n = self.system.n_devices
-        self.obs_dim = 3 * n + 1
-        self.actor = Actor(self.obs_dim, n, self.config.hidden)
-        self.critic = self._critic()
+        self.obs_dim = SlotState.size(self.system.n_devices)
         self.obs_scale = None  # set from the env's observation space at training time
+        with self.seeded(seed):
+            self.build()
 
-    def _critic(self) -> Critic:
-        n = self.system.n_devices
+    def build(self) -> None:
+        n, hidden = self.system.n_devices, self.config.hidden
+        self.actor = Actor(self.obs_dim, n, hidden)
         system = self.system if self.config.cut_features else None
         heads = n if self.config.per_device else 1
-        return Critic(self.obs_dim, n, self.config.hidden, heads, system)
+        self.critic = Critic(self.obs_dim, n, hidden, heads, system)
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"actor": self.actor, "critic": self.critic}
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        return {} if self.obs_scale is None else {"obs_scale": torch.as_tensor(self.obs_scale)}
+
+    def extra_meta(self) -> dict[str, Any]:
+        return {"allocator": self.allocator_name}
+
+    def load_extra(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        scale = tensors.get("obs_scale")
+        self.obs_scale = None if scale is None else scale.numpy().astype(np.float64)
+
+    def training_env(self) -> gym.Env:
+        """SlotMEC-v0 with this policy's allocator applied to its cuts, driven through Eq. 19."""
+        return Eq19Actions(ThreadAllocation(make_env(self.scenario), self.allocator))
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         scale = self.obs_scale if self.obs_scale is not None else np.ones(self.obs_dim)
@@ -214,70 +215,32 @@ class DDPPolicy(SlotPolicy):
 
     def cuts(self, state: SlotState) -> np.ndarray:
         """Eq. 19 on the (refined) actor outputs."""
-        return action_to_cuts(self.system, self.action(state.observation()).astype(np.float64))
-
-    # -- checkpoints ---------------------------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        return {
-            "policy": self.name,
-            "scenario": self.scenario.model_dump(mode="json"),
-            "allocator": self.allocator,
-            "config": asdict(self.config),
-            "obs_scale": self.obs_scale,
-            "actor": self.actor.state_dict(),
-            "critic": self.critic.state_dict(),
-        }
-
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state_dict(), path)
-
-    def load(self, path: str | Path) -> None:
-        """Weights from a file written by ``save`` (or a training checkpoint)."""
-        self.load_state(read_checkpoint(path))
-
-    def load_state(self, state: dict) -> None:
-        expected = self.scenario.model_dump(mode="json")
-        if state.get("policy") != self.name:
-            raise InvalidParameterError(
-                "checkpoint", state.get("policy"), f"a {self.name} checkpoint"
-            )
-        if state["scenario"]["devices"] != expected["devices"] or len(
-            state["obs_scale"] if state["obs_scale"] is not None else ()
-        ) not in (0, self.obs_dim):
-            raise InvalidParameterError(
-                "checkpoint", f"scenario {state['scenario']['name']!r}",
-                f"one trained on this scenario's {self.system.n_devices} devices "
-                f"({', '.join(self.system.models)})",
-            )  # fmt: skip
-        self.config = DDPGConfig(**state["config"])
-        n = self.system.n_devices
-        self.actor = Actor(self.obs_dim, n, self.config.hidden)
-        self.critic = self._critic()
-        try:
-            self.actor.load_state_dict(state["actor"])
-            self.critic.load_state_dict(state["critic"])
-        except RuntimeError:
-            raise InvalidParameterError(
-                "checkpoint", "its actor and critic weights",
-                f"the shapes its config gives ({state['config']}); "
-                "is it from an older edgesplit?",
-            ) from None  # fmt: skip
-        self.obs_scale = None if state["obs_scale"] is None else np.asarray(state["obs_scale"])
+        return action_to_cuts(self.system, self.action(state.encode()).astype(np.float64))
 
     # -- training (shi2025 Alg. 2) -------------------------------------------------------------
 
-    def train(self, trainer: Trainer) -> None:
-        """DDPG on ``trainer``'s env (allocator inside its step), resumable from its checkpoint."""
+    def train(self, trainer: Any) -> None:
+        """DDPG on ``trainer``'s env (``training_env``: the allocator applies to its cuts),
+        resumable from its checkpoint."""
         resumed = trainer.resume_state()  # restores the trainer's env mid-episode too
-        if resumed is not None:
-            self.load_state(resumed["policy"])  # networks (and config) before their optimizers
+        if resumed is not None:  # networks (and config) before their optimizers
+            self.load_state(**resumed["policy"])
+        else:
+            self.start_sampling()
         cfg, env, n = self.config, trainer.env, self.system.n_devices
         self.obs_scale = np.maximum(env.observation_space.high.astype(np.float64), 1e-9)
         actor_target, critic_target = copy.deepcopy(self.actor), copy.deepcopy(self.critic)
         actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr)
         critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr)
-        buffer = ReplayBuffer(cfg.buffer_size, self.obs_dim, n)
+        buffer = ReplayBuffer(
+            cfg.buffer_size,
+            {
+                "obs": ((self.obs_dim,), np.float32),
+                "action": ((n,), np.float32),
+                "reward": ((n,), np.float32),  # per device
+                "next": ((self.obs_dim,), np.float32),
+            },
+        )
         modules = {
             "actor_target": actor_target, "critic_target": critic_target,
             "actor_opt": actor_opt, "critic_opt": critic_opt,
@@ -298,8 +261,9 @@ class DDPPolicy(SlotPolicy):
                 action = np.where(uniform, rng.uniform(-1, 1, n), action).astype(np.float32)
             next_obs, reward, terminated, truncated, info = env.step(action)
             buffer.add(
-                current["obs"] / self.obs_scale, action, info["utility"], next_obs / self.obs_scale
-            )
+                obs=current["obs"] / self.obs_scale, action=action, reward=info["utility"],
+                next=next_obs / self.obs_scale,
+            )  # fmt: skip
             trainer.record_reward(reward, terminated or truncated)
             current["obs"] = next_obs
             if terminated or truncated:
@@ -329,7 +293,8 @@ class DDPPolicy(SlotPolicy):
             trainer.advance(
                 self,
                 lambda: {
-                    "policy": self.state_dict(), "obs": current["obs"],
+                    "policy": {"tensors": self.tensors(), "meta": self.metadata()},
+                    "obs": current["obs"],
                     "buffer": buffer.state_dict(),
                     **{key: module.state_dict() for key, module in modules.items()},
                 },

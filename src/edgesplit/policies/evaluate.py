@@ -5,34 +5,23 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 from scipy import stats
 
-import edgesplit.sim  # noqa: F401  (registers the environments)
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
+from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario
 
-ENV_OF_STYLE = {
-    "slot": "edgesplit/SlotMEC-v0",
-    "task_window": "edgesplit/TaskWindowMEC-v0",
-    "time_slot": "edgesplit/TimeSlotMEC-v0",
-}
 SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
 SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward"}
 
 
-def make_env(scenario: Scenario, **kwargs) -> gym.Env:
-    """The unwrapped environment of a scenario's style."""
-    return gym.make(ENV_OF_STYLE[scenario.style], scenario=scenario, **kwargs).unwrapped
-
-
 def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
-    """One episode of ``policy`` in ``env``: the metrics of its style (``SCORE_OF_STYLE`` names
-    the one training maximises)."""
+    """One episode of ``policy`` in ``env`` (stepped with Decisions: ``sim.decision_env``): the
+    metrics of its style (``SCORE_OF_STYLE`` names the one training maximises)."""
     obs, _ = env.reset(seed=seed)
     policy.reset(seed)
     steps = []
@@ -82,6 +71,10 @@ class Summary:
     mean: dict[str, float]
     half_width: dict[str, float]
 
+    def record(self) -> dict[str, object]:
+        return {"policy": self.policy, "episodes": self.episodes, "mean": self.mean,
+                "ci95": self.half_width}  # fmt: skip
+
 
 def summarize(policy: str, runs: Sequence[dict[str, float]]) -> Summary:
     mean, half = {}, {}
@@ -111,7 +104,7 @@ def evaluate(
     summaries = []
     for name, build in policies.items():
         policy = build()
-        env = make_env(scenario)
+        env = decision_env(scenario)
         runs = []
         for episode in range(episodes):
             runs.append(run_episode(policy, env, seed + episode))
@@ -119,43 +112,3 @@ def evaluate(
                 progress(name, episode + 1)
         summaries.append(summarize(name, runs))
     return summaries
-
-
-def metric_unit(metric: str) -> tuple[str, str, float]:
-    """(name, display unit, factor from SI) of a metric: seconds shown as ms, joules as J."""
-    if metric.endswith("_s"):
-        return metric.removesuffix("_s"), "ms", 1e3
-    if metric.endswith("_j"):
-        return metric.removesuffix("_j"), "J", 1.0
-    return metric, "", 1.0
-
-
-def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Path]:
-    """One bar chart (mean and 95 % interval per policy) per metric, as PNG files."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    written = []
-    for metric in summaries[0].mean:
-        label, unit, factor = metric_unit(metric)
-        figure, axes = plt.subplots(figsize=(1.2 + 0.9 * len(summaries), 3.2))
-        names = [s.policy for s in summaries]
-        axes.bar(
-            names,
-            [s.mean[metric] * factor for s in summaries],
-            yerr=[s.half_width[metric] * factor for s in summaries],
-            capsize=4,
-            color="#4C72B0",
-        )
-        axes.set_ylabel(f"{label} ({unit})" if unit else label)
-        axes.tick_params(axis="x", rotation=30)
-        figure.tight_layout()
-        path = folder / f"{metric}.png"
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        written.append(path)
-    return written

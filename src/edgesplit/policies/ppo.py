@@ -38,18 +38,20 @@ swamps the advantage of everything else; evaluation reports the raw Eq. 8.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from pathlib import Path
+from dataclasses import dataclass
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.training import Trainer, read_checkpoint
+from edgesplit.policies.common import Learner, RolloutBuffer, mlp
 from edgesplit.policies.window import WindowPolicy
-from edgesplit.sim.decision import Decision
+from edgesplit.sim import make_env
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import MIN_POWER_SHARE, efficient_cuts
 
@@ -76,13 +78,6 @@ class PPOConfig:
     credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
 
 
-def _mlp(sizes: list[int], activation: type[nn.Module]) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    for i in range(len(sizes) - 1):
-        layers += [nn.Linear(sizes[i], sizes[i + 1]), activation()]
-    return nn.Sequential(*layers)
-
-
 class HybridActorCritic(nn.Module):
     """The actor (embedding and agent networks, heads) and the critic."""
 
@@ -98,24 +93,26 @@ class HybridActorCritic(nn.Module):
         head = sum(self.sizes)
         self.architecture = architecture
         if architecture == "emh":
-            self.embedding = _mlp([obs_dim, 512, 256], nn.GELU)
+            self.embedding = mlp([obs_dim, 512, 256], nn.GELU, activate_last=True)
             agent_in = 256
         else:
             self.embedding = nn.Identity()
             agent_in = obs_dim
         if architecture == "h":
             self.agents = nn.ModuleList(
-                [nn.Sequential(_mlp([agent_in, 256, 128, 64], nn.ReLU),
+                [nn.Sequential(mlp([agent_in, 256, 128, 64], activate_last=True),
                                nn.Linear(64, devices * head))]
             )  # fmt: skip
         else:
             self.agents = nn.ModuleList(
-                nn.Sequential(_mlp([agent_in, 256, 128, 64], nn.ReLU), nn.Linear(64, head))
+                nn.Sequential(
+                    mlp([agent_in, 256, 128, 64], activate_last=True), nn.Linear(64, head)
+                )
                 for _ in range(devices)
             )
         self.log_std = nn.Parameter(torch.full((devices, 1), -1.0))
         self.critic = nn.Sequential(
-            _mlp([obs_dim, 256, 128, 64], nn.ReLU), nn.Linear(64, values)
+            mlp([obs_dim, 256, 128, 64], activate_last=True), nn.Linear(64, values)
         )  # one value per credited reward: [batch, values]
 
     def heads(self, obs: torch.Tensor) -> list[torch.Tensor]:
@@ -134,20 +131,22 @@ class HybridActorCritic(nn.Module):
         return self.critic(obs)
 
 
-class HybridPPOPolicy(WindowPolicy):
+class HybridPPOPolicy(Learner, WindowPolicy):
     """EMH-PPO, MAHPPO or H-PPO (``config.architecture``) on the task-window env."""
 
-    learner = True
     architecture = "emh"
+    config_class = PPOConfig
+    compatible_fields = (
+        "devices", "servers", "radio", "window_reward", "granularity", "predictor", "input_size",
+    )  # fmt: skip
 
     def __init__(
         self,
         scenario: str | Scenario,
         seed: int = 0,
-        allocator: str | None = None,
         config: PPOConfig | None = None,
     ) -> None:
-        super().__init__(scenario, seed, allocator)
+        super().__init__(scenario, seed)
         self.config = config or PPOConfig(architecture=self.architecture)
         if self.config.architecture not in ARCHITECTURES:
             raise InvalidParameterError(
@@ -160,12 +159,9 @@ class HybridPPOPolicy(WindowPolicy):
                 "credit", self.config.credit,
                 "shared for H-PPO (one agent), else one of " + ", ".join(CREDITS),
             )  # fmt: skip
-        torch.manual_seed(seed)
         system, n = self.system, self.system.n_devices
         self.obs_dim = 2 * n
-        self.obs_scale = np.concatenate(
-            [np.full(n, np.ceil(4 * system.mean_tasks.max() + 50)), system.distance_high]
-        )
+        self.obs_scale = WindowState.high(system.mean_tasks, system.distance_high)
         # the cut head chooses among a device's efficient offloading cuts and local only
         choices = [
             np.append(cuts, count - 1)
@@ -176,9 +172,10 @@ class HybridPPOPolicy(WindowPolicy):
             np.arange(width)[None, :] < np.array([len(c) for c in choices])[:, None]
         )  # [n, K]
         self.cut_choices = np.array([np.pad(c, (0, width - len(c)), mode="edge") for c in choices])
-        self._build()
+        with self.seeded(seed):
+            self.build()
 
-    def _build(self) -> None:
+    def build(self) -> None:
         """The network and the cut prior, from ``self.config``."""
         s = self.system
         self.net = HybridActorCritic(
@@ -198,8 +195,12 @@ class HybridPPOPolicy(WindowPolicy):
         """Rewards credited: one per device with difference credit, else the joint one."""
         return self.system.n_devices if self.config.credit == "difference" else 1
 
-    def training_env_options(self) -> dict[str, object]:
-        return {"difference_rewards": self.config.credit == "difference"}
+    def modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+    def training_env(self) -> gym.Env:
+        """TaskWindowMEC-v0, reporting difference rewards when the credit needs them."""
+        return make_env(self.scenario, difference_rewards=self.config.credit == "difference")
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
         return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
@@ -235,15 +236,15 @@ class HybridPPOPolicy(WindowPolicy):
 
     def _env_action(self, actions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {
-            "window": actions["window"][0].numpy(),
+            "window": actions["window"][0].numpy() + 1,  # the head's index -> tasks
             "cut": self._cuts(actions["cut"][0].numpy()),
             "channel": actions["channel"][0].numpy(),
             "server": actions["server"][0].numpy(),
-            "power": self._power_w(actions["power"][0]).astype(np.float32),
+            "power_w": self._power_w(actions["power"][0]).astype(np.float32),
         }
 
     def _cuts(self, choice: np.ndarray) -> np.ndarray:
-        """The cut head's [devices, W] choices as the devices' cut indices (0-based)."""
+        """The cut head's [devices, W] choices as the devices' cut positions."""
         return np.take_along_axis(self.cut_choices, choice, axis=1)
 
     def _power_w(self, x: torch.Tensor) -> np.ndarray:
@@ -259,59 +260,22 @@ class HybridPPOPolicy(WindowPolicy):
         window, cut, channel, server = (d.probs.argmax(-1)[0].numpy() for d in dists[:4])
         power = self._power_w(dists[4].mean[0])
         return Decision(
-            cut_index=self._cuts(cut) + 1, window=window + 1, channel=channel, server=server,
+            cut=self._cuts(cut), window=window + 1, channel=channel, server=server,
             power_w=power.astype(np.float64),
         )  # fmt: skip
 
-    # -- checkpoints ---------------------------------------------------------------------------
-
-    def state_dict(self) -> dict:
-        return {
-            "policy": self.name,
-            "scenario": self.scenario.model_dump(mode="json"),
-            "config": asdict(self.config),
-            "net": self.net.state_dict(),
-        }
-
-    def save(self, path: str | Path) -> None:
-        torch.save(self.state_dict(), path)
-
-    def load(self, path: str | Path) -> None:
-        """Weights from a file written by ``save`` (or a training checkpoint)."""
-        self.load_state(read_checkpoint(path))
-
-    def load_state(self, state: dict) -> None:
-        if state.get("policy") != self.name:
-            raise InvalidParameterError(
-                "checkpoint", state.get("policy"), f"a {self.name} checkpoint"
-            )
-        config = PPOConfig(**state["config"])
-        saved, here = state["scenario"], self.scenario.model_dump(mode="json")
-        same_space = all(
-            saved[key] == here[key]
-            for key in ("devices", "servers", "radio", "window_reward", "granularity")
-        )
-        if not same_space:
-            raise InvalidParameterError(
-                "checkpoint", f"scenario {saved['name']!r}",
-                f"one trained on a scenario with this one's devices, servers, channels, window "
-                f"and cuts ({here['name']!r})",
-            )  # fmt: skip
-        self.config = config
-        with torch.random.fork_rng():  # initialising the layers must not move a resumed RNG
-            self._build()
-        self.net.load_state_dict(state["net"])
-
     # -- training ------------------------------------------------------------------------------
 
-    def train(self, trainer: Trainer) -> None:
+    def train(self, trainer: Any) -> None:
         """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint."""
         resumed = trainer.resume_state()
         if resumed is not None:
-            self.load_state(resumed["policy"])
+            self.load_state(**resumed["policy"])
+        else:
+            self.start_sampling()
         cfg, env, n, width = self.config, trainer.env, self.system.n_devices, self.width
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
-        rollout = _Rollout(cfg.rollout_steps, self.obs_dim, n, width, self.n_values)
+        rollout = _rollout(cfg.rollout_steps, self.obs_dim, n, width, self.n_values)
         if resumed is not None:
             optimizer.load_state_dict(resumed["optimizer"])
             rollout.load_state_dict(resumed["rollout"])
@@ -326,7 +290,7 @@ class HybridPPOPolicy(WindowPolicy):
                     for key, d in zip(("window", "cut", "channel", "server", "power"), dists,
                                       strict=True)
                 }  # fmt: skip
-                remaining = torch.as_tensor(np.asarray(obs[:n]).round(), dtype=torch.long)[None]
+                remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
                 used = self._used(actions["window"], remaining)
                 log_prob, _ = self._log_prob_entropy(scaled, actions, used)
                 value = self.net.value(scaled)[0].numpy()
@@ -335,8 +299,11 @@ class HybridPPOPolicy(WindowPolicy):
             credited = np.asarray(
                 info["difference_reward"] if cfg.credit == "difference" else [reward]
             )
-            rollout.add(scaled[0].numpy(), actions, used[0].numpy(), log_prob[0].numpy(), value,
-                        np.sign(credited) * np.log1p(np.abs(credited)), terminated)  # fmt: skip
+            rollout.add(
+                obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in ACTIONS},
+                used=used[0].numpy(), log_prob=log_prob[0].numpy(), value=value,
+                reward=np.sign(credited) * np.log1p(np.abs(credited)), done=float(terminated),
+            )  # fmt: skip
             current["obs"] = next_obs
             if terminated or truncated:
                 current["obs"], _ = env.reset(seed=trainer.episode_seed())
@@ -350,13 +317,14 @@ class HybridPPOPolicy(WindowPolicy):
             trainer.advance(
                 self,
                 lambda: {
-                    "policy": self.state_dict(), "obs": current["obs"],
+                    "policy": {"tensors": self.tensors(), "meta": self.metadata()},
+                    "obs": current["obs"],
                     "optimizer": optimizer.state_dict(),
                     "rollout": rollout.state_dict(),
                 },
             )  # fmt: skip
 
-    def _update(self, rollout: _Rollout, last_value: np.ndarray, optimizer, rng) -> None:
+    def _update(self, rollout: RolloutBuffer, last_value: np.ndarray, optimizer, rng) -> None:
         """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""
         cfg = self.config
         data = rollout.arrays
@@ -378,7 +346,7 @@ class HybridPPOPolicy(WindowPolicy):
                 adv = advantages[index]  # [batch, values]
                 adv = (adv - adv.mean(0)) / (adv.std(0) + 1e-8)
                 log_prob, entropy = self._log_prob_entropy(
-                    batch["obs"], {key: batch[key] for key in _Rollout.ACTIONS}, batch["used"]
+                    batch["obs"], {key: batch[key] for key in ACTIONS}, batch["used"]
                 )
                 if cfg.architecture == "h":  # one agent: the joint ratio
                     ratio = (log_prob.sum(-1) - batch["log_prob"].sum(-1)).exp()
@@ -402,53 +370,28 @@ class HybridPPOPolicy(WindowPolicy):
                 optimizer.step()
 
 
-class _Rollout:
-    """One rollout of ``capacity`` transitions (arrays, so that checkpoints can hold it)."""
+ACTIONS = ("window", "cut", "channel", "server", "power")  # the heads, in their order
 
-    ACTIONS = ("window", "cut", "channel", "server", "power")
 
-    def __init__(
-        self, capacity: int, obs_dim: int, devices: int, width: int, values: int = 1
-    ) -> None:
-        self.capacity, self.added = capacity, 0
-        n, w = devices, width
-        self.arrays = {
-            "obs": np.zeros((capacity, obs_dim), np.float32),
-            "window": np.zeros((capacity, n), np.int64),
-            "cut": np.zeros((capacity, n, w), np.int64),
-            "channel": np.zeros((capacity, n, w), np.int64),
-            "server": np.zeros((capacity, n, w), np.int64),
-            "power": np.zeros((capacity, n, w), np.float32),
-            "used": np.zeros((capacity, n, w), np.float32),
-            "log_prob": np.zeros((capacity, n), np.float32),
-            "value": np.zeros((capacity, values), np.float32),
-            "reward": np.zeros((capacity, values), np.float32),
-            "done": np.zeros(capacity, np.float32),
-        }
-
-    @property
-    def full(self) -> bool:
-        return self.added == self.capacity
-
-    def add(self, obs, actions, used, log_prob, value, reward, done) -> None:
-        row = self.added
-        self.arrays["obs"][row] = obs
-        for key in self.ACTIONS:
-            self.arrays[key][row] = actions[key][0].numpy()
-        self.arrays["used"][row] = used
-        self.arrays["log_prob"][row] = log_prob
-        self.arrays["value"][row], self.arrays["reward"][row] = value, reward
-        self.arrays["done"][row] = float(done)
-        self.added += 1
-
-    def clear(self) -> None:
-        self.added = 0
-
-    def state_dict(self) -> dict:
-        return {"arrays": self.arrays, "added": self.added}
-
-    def load_state_dict(self, state: dict) -> None:
-        self.arrays, self.added = state["arrays"], state["added"]
+def _rollout(capacity: int, obs_dim: int, devices: int, width: int, values: int) -> RolloutBuffer:
+    """One rollout's arrays (actions as the heads sampled them)."""
+    n, w = devices, width
+    return RolloutBuffer(
+        capacity,
+        {
+            "obs": ((obs_dim,), np.float32),
+            "window": ((n,), np.int64),
+            "cut": ((n, w), np.int64),
+            "channel": ((n, w), np.int64),
+            "server": ((n, w), np.int64),
+            "power": ((n, w), np.float32),
+            "used": ((n, w), np.float32),
+            "log_prob": ((n,), np.float32),
+            "value": ((values,), np.float32),
+            "reward": ((values,), np.float32),
+            "done": ((), np.float32),
+        },
+    )
 
 
 class EMHPPO(HybridPPOPolicy):

@@ -1,54 +1,75 @@
-"""Policies by name: ``make_policy("dads+ta", scenario)``; learners load a checkpoint with
-``make_policy("ddp+ta", scenario, checkpoint="runs/ddp/policy.pt")``."""
+"""Policies by name: ``make_policy("dads+ta", scenario)``; learners load a policy file with
+``make_policy("ddp+ta", scenario, checkpoint="runs/ddp/policy.pt")``.
+
+Slot-style names are ``RULE+ALLOCATOR``: a cut rule (``eo``, ``dads``, ``neurosurgeon``, the
+learner ``ddp``) and a thread allocator (``policies.threads.ALLOCATORS``: ``ta``, ``bs``,
+``equal``, ``utility``); ``local``, ``random`` and ``optimum`` stand alone (local and random
+allocate with TA, the optimum chooses its threads)."""
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, RandomCuts, SlotOptimum
+from edgesplit.policies.threads import ALLOCATORS
 from edgesplit.policies.window import AgileNNStyle, LocalWindow, RandomWindow, WindowOptimum
 from edgesplit.sim.scenario import Scenario, load_scenario
 
-# name -> (class path, allocator); classes are imported on use (learners import torch)
-_SLOT = {
-    "local": (LocalOnly, None),
-    "random": (RandomCuts, None),
-    "eo+ta": (EdgeOnly, "ta"),
-    "eo+bs": (EdgeOnly, "bs"),
-    "dads+ta": (Dads, "ta"),
-    "dads+bs": (Dads, "bs"),
-    "neurosurgeon+ta": (Neurosurgeon, "ta"),
-    "optimum": (SlotOptimum, None),
-    "ddp+ta": ("edgesplit.policies.ddpg:DDPPolicy", "ta"),
+# classes as "module:name" are imported on use (learners import torch)
+_SLOT_ALONE = {"local": LocalOnly, "random": RandomCuts, "optimum": SlotOptimum}
+_SLOT_RULES = {
+    "eo": EdgeOnly,
+    "dads": Dads,
+    "neurosurgeon": Neurosurgeon,
+    "ddp": "edgesplit.policies.ddpg:DDPPolicy",
 }
 _WINDOW = {
-    "local": (LocalWindow, None),
-    "random": (RandomWindow, None),
-    "agilenn": (AgileNNStyle, None),
-    "optimum": (WindowOptimum, None),
-    "emh-ppo": ("edgesplit.policies.ppo:EMHPPO", None),
-    "mahppo": ("edgesplit.policies.ppo:MAHPPO", None),
-    "h-ppo": ("edgesplit.policies.ppo:HPPO", None),
+    "local": LocalWindow,
+    "random": RandomWindow,
+    "agilenn": AgileNNStyle,
+    "optimum": WindowOptimum,
+    "emh-ppo": "edgesplit.policies.ppo:EMHPPO",
+    "mahppo": "edgesplit.policies.ppo:MAHPPO",
+    "h-ppo": "edgesplit.policies.ppo:HPPO",
 }
-_REGISTRY = {"slot": _SLOT, "task_window": _WINDOW}
-LEARNERS = ("ddp+ta", "emh-ppo", "mahppo", "h-ppo")
+_LEARNER_RULES = ("ddp", "emh-ppo", "mahppo", "h-ppo")
+
+
+def _slot_names() -> dict[str, tuple[object, str | None]]:
+    names: dict[str, tuple[object, str | None]] = {n: (c, None) for n, c in _SLOT_ALONE.items()}
+    for rule, entry in _SLOT_RULES.items():
+        for allocator in ALLOCATORS:
+            names[f"{rule}+{allocator}"] = (entry, allocator)
+    return names
+
+
+def _registry(style: str) -> dict[str, tuple[object, str | None]]:
+    if style == "slot":
+        return _slot_names()
+    if style == "task_window":
+        return {name: (entry, None) for name, entry in _WINDOW.items()}
+    return {}
 
 
 def policy_names(style: str | None = None) -> list[str]:
     """The policy names (of one scenario style, or all)."""
-    styles = [style] if style else list(_REGISTRY)
-    return sorted({name for s in styles for name in _REGISTRY.get(s, {})})
+    styles = [style] if style else ["slot", "task_window"]
+    return sorted({name for s in styles for name in _registry(s)})
 
 
-def _class(entry):
+def is_learner(name: str) -> bool:
+    """Whether the policy called ``name`` learns (and so needs a policy file to decide)."""
+    return name.partition("+")[0] in _LEARNER_RULES
+
+
+def _class(entry: object) -> type[Policy]:
     if isinstance(entry, str):
-        import importlib
-
         module, name = entry.split(":")
         return getattr(importlib.import_module(module), name)
-    return entry
+    return entry  # type: ignore[return-value]
 
 
 def make_policy(
@@ -59,7 +80,7 @@ def make_policy(
 ) -> Policy:
     """A policy by name for ``scenario``; a learner's weights come from ``checkpoint``."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    known = _REGISTRY.get(scenario.style, {})
+    known = _registry(scenario.style)
     if name not in known:
         everywhere = policy_names()
         for_style = policy_names(scenario.style)
@@ -72,9 +93,10 @@ def make_policy(
             where = f"one of {', '.join(everywhere)}"
         raise InvalidParameterError("policy", name, where)
     entry, allocator = known[name]
-    policy = _class(entry)(scenario, seed=seed, allocator=allocator)
+    cls = _class(entry)
+    policy = cls(scenario, seed=seed) if allocator is None else cls(scenario, seed, allocator)
     if checkpoint is not None:
-        if name not in LEARNERS:
+        if not is_learner(name):
             raise InvalidParameterError(
                 "checkpoint", str(checkpoint), f"none: {name} does not learn"
             )

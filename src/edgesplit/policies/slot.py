@@ -1,25 +1,26 @@
 """Deciders for shi2025's slot style: local only, edge only (EO), random, Neurosurgeon, DADS, and
-the exact per-slot optimum; each with a thread allocator (TA, BS or equal), so that shi2025's
-combinations are names: ``eo+ta``, ``eo+bs``, ``dads+ta``, ``dads+bs``.
+the exact per-slot optimum; each with a thread allocator (TA, BS, equal or utility-aware), so
+that shi2025's combinations are names: ``eo+ta``, ``eo+bs``, ``dads+ta``, ``dads+bs``.
 
-Every cost comes from the simulator's own functions (``edgesplit.sim.slot``) on the observed state
-(Eq. 16: arrivals, batteries, uplink rate, K(t)); the downlink is taken to run at the uplink's rate
-(the observation has no other) and the slot's harvest, which no decider observes, as zero.
+Every cost comes from the simulator's own functions (``edgesplit.sim.slot``, which composes them
+with ``edgesplit.costs``) on the observed state (Eq. 16: arrivals, batteries, uplink rate,
+K(t)); the downlink is taken to run at the uplink's rate (the observation has no other) and the
+slot's harvest, which no decider observes, as zero. Threads come from
+``sim.slot.allocate_threads``, the same call the training env's ``ThreadAllocation`` makes.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from edgesplit.contract import Decision, SlotState
 from edgesplit.policies.base import Policy
-from edgesplit.policies.threads import make_allocator
-from edgesplit.sim.decision import Decision
+from edgesplit.policies.threads import best_allocation, make_allocator
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.slot import (
-    SlotState,
+    allocate_threads,
     build_slot_system,
     fixed_latency_s,
-    latency_by_threads,
     slot_step,
 )
 
@@ -35,30 +36,19 @@ class SlotPolicy(Policy):
     ) -> None:
         super().__init__(scenario, seed)
         self.system = build_slot_system(self.scenario)
-        self.allocator = allocator or self.default_allocator
-        self.allocate = make_allocator(self.allocator, self.system.deadline_s)
-        self.k_min = self.scenario.servers[0].min_threads_per_task
-        self.gpu_server = self.system.max_threads == 1 and self.scenario.servers[0].threads is None
-
-    def training_env_options(self) -> dict[str, object]:
-        return {"allocator": self.allocator}  # the env allocates the threads (TA) in its step
+        self.allocator_name = allocator or self.default_allocator
+        self.allocator = make_allocator(self.allocator_name, self.system)
 
     def decide(self, observation: np.ndarray) -> Decision:
-        state = SlotState.of(observation, self.system.n_devices)
+        state = SlotState.decode(observation, self.system.n_devices)
         cuts = self.cuts(state)
-        return Decision(cut_index=cuts + 1, threads=self.threads(cuts, state))
+        return Decision(
+            cut=cuts, threads=allocate_threads(self.system, state, cuts, self.allocator)
+        )
 
     def cuts(self, state: SlotState) -> np.ndarray:
         """0-based cut positions per device."""
         raise NotImplementedError
-
-    def threads(self, cuts: np.ndarray, state: SlotState) -> np.ndarray | None:
-        if self.gpu_server:
-            return None
-        latency = latency_by_threads(
-            self.system, cuts, state.arrivals, state.uplink_bps, state.uplink_bps
-        )
-        return np.asarray(self.allocate(latency, state.threads_total, self.k_min, self.rng))
 
 
 class LocalOnly(SlotPolicy):
@@ -108,18 +98,20 @@ class Dads(SlotPolicy):
     single_tensor = False
 
     def assumed_threads(self, state: SlotState) -> int:
-        return max(self.k_min, state.threads_total // self.system.n_devices, 1)
+        return max(self.system.k_min, state.threads_total // self.system.n_devices, 1)
 
     def cuts(self, state: SlotState) -> np.ndarray:
+        from edgesplit.costs import task_latency_s
+
         system = self.system
         allowed = system.crossing_count <= 1 if self.single_tensor else None
         candidates = _candidate_cuts(system, allowed)
-        local, transmit, downlink, _ = fixed_latency_s(
+        local, transmit, downlink = fixed_latency_s(
             system, candidates, state.uplink_bps, state.uplink_bps
         )
-        k = 0 if self.gpu_server else min(self.assumed_threads(state), system.max_threads)
+        k = 0 if system.gpu_server else min(self.assumed_threads(state), system.max_threads)
         server = system.tail_s[system.row_offset[None, :] + candidates, k]
-        latency = local + transmit + downlink + server
+        latency = task_latency_s(local, transmit, server, downlink_s=downlink)
         return candidates[np.argmin(latency, axis=0), np.arange(system.n_devices)]
 
 
@@ -138,26 +130,23 @@ class SlotOptimum(SlotPolicy):
     """The exact optimum of the slot's utility U(t) over every joint decision (cuts and threads,
     Eq. 13-15): each device's utility term depends only on its own cut and threads, so the best
     cut for every thread count (all evaluated by ``slot_step`` in one batch) and a dynamic
-    program over the thread budget give the joint optimum; tests check it against brute-force
-    enumeration. Myopic: it maximizes this slot, not the episode."""
+    program over the thread budget (``threads.best_allocation``) give the joint optimum; tests
+    check it against brute-force enumeration. Myopic: it maximizes this slot, not the episode."""
 
     name = "optimum"
     default_allocator = "equal"  # unused: the optimum chooses its threads
 
-    def training_env_options(self) -> dict[str, object]:
-        return {"allocator": self.allocator}  # the env allocates the threads (TA) in its step
-
     def decide(self, observation: np.ndarray) -> Decision:
-        state = SlotState.of(observation, self.system.n_devices)
+        state = SlotState.decode(observation, self.system.n_devices)
         cuts, threads = self.solve(state)
-        return Decision(cut_index=cuts + 1, threads=None if self.gpu_server else threads)
+        return Decision(cut=cuts, threads=threads)
 
     def solve(self, state: SlotState) -> tuple[np.ndarray, np.ndarray]:
         system, n = self.system, self.system.n_devices
-        if self.gpu_server:  # one thread column: every task gets "1"
+        if system.gpu_server:  # one thread column: every task gets "1"
             total, ks = n, np.array([1])
         else:
-            total, ks = state.threads_total, np.arange(self.k_min, state.threads_total + 1)
+            total, ks = state.threads_total, np.arange(system.k_min, state.threads_total + 1)
         candidates = _candidate_cuts(system)  # [C, n]
         shape = (len(candidates), len(ks), n)
         outcome = slot_step(
@@ -168,27 +157,6 @@ class SlotOptimum(SlotPolicy):
         )  # fmt: skip
         best_cut = np.argmax(outcome.utility, axis=0)  # [k, n]
         value = np.take_along_axis(outcome.utility, best_cut[None], axis=0)[0]  # [k, n]
-        threads = _best_allocation(value, ks, total)
+        threads = best_allocation(value, ks, total)
         chosen = best_cut[np.searchsorted(ks, threads), np.arange(n)]
         return candidates[chosen, np.arange(n)], threads
-
-
-def _best_allocation(value: np.ndarray, ks: np.ndarray, total: int) -> np.ndarray:
-    """max sum_n value[k_n, n] subject to sum_n k_n = total, k_n in ks: a DP over devices."""
-    n = value.shape[1]
-    best = np.full((n + 1, total + 1), -np.inf)
-    best[0, 0] = 0.0
-    pick = np.zeros((n + 1, total + 1), dtype=np.int64)
-    for i in range(n):  # devices x budget x choices: tiny (N <= tens, K <= 16)
-        for used in range(total + 1):
-            if not np.isfinite(best[i, used]):
-                continue
-            for j, k in enumerate(ks):
-                if used + k <= total and best[i, used] + value[j, i] > best[i + 1, used + k]:
-                    best[i + 1, used + k] = best[i, used] + value[j, i]
-                    pick[i + 1, used + k] = k
-    threads, used = np.zeros(n, dtype=np.int64), total
-    for i in range(n, 0, -1):
-        threads[i - 1] = pick[i, used]
-        used -= pick[i, used]
-    return threads

@@ -1,19 +1,24 @@
-"""Thread allocation on the edge server: shi2025's TA (Alg. 1) and an equal split.
+"""Thread allocation on the edge server: shi2025's TA (Alg. 1), its BS baseline, an equal split,
+and a utility-aware allocator (edgesplit's), each an ``Allocator`` (``contract``) by name.
 
-Both take ``latency_s[n, k]``: device n's end-to-end latency if it gets k threads (k = 0 ... K),
+Each takes ``latency_s[n, k]``: device n's end-to-end latency if it gets k threads (k = 0 ... K),
 with +inf where k threads cannot serve it (k = 0 for an offloaded task, or an unstable queue).
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
+from edgesplit.contract import Allocator
 from edgesplit.errors import InvalidParameterError
 
-Allocator = Callable[[np.ndarray, int, int, np.random.Generator], np.ndarray]
-ALLOCATORS = ("ta", "bs", "equal")
+if TYPE_CHECKING:
+    from edgesplit.sim.slot import SlotSystem
 
 
 def _check(latency_s: np.ndarray, total_threads: int, k_min: int) -> tuple[int, int]:
@@ -126,15 +131,99 @@ def thread_allocation_bs(
     return threads
 
 
-def make_allocator(name: str | Allocator, deadline_s: np.ndarray) -> Allocator:
-    """An allocator by name (``ta``, ``bs``, ``equal``) as ``(latency_s, K, k_min, rng) ->
-    threads``; a callable is returned as it is. ``deadline_s`` is what BS must meet."""
-    if callable(name):
-        return name
-    if name == "ta":
-        return thread_allocation_ta
-    if name == "bs":
-        return lambda latency, k, k_min, rng: thread_allocation_bs(latency, k, k_min, deadline_s)
-    if name == "equal":
-        return lambda latency, k, k_min, rng: thread_allocation_equal(latency, k, k_min)
-    raise InvalidParameterError("allocator", name, f"one of {', '.join(ALLOCATORS)} or a callable")
+def best_allocation(value: np.ndarray, ks: np.ndarray, total: int) -> np.ndarray:
+    """max sum_n value[j_n, n] over thread counts k_n = ks[j_n] with sum_n k_n = total: a dynamic
+    program over the devices and the thread budget (exact)."""
+    n = value.shape[1]
+    best = np.full((n + 1, total + 1), -np.inf)
+    best[0, 0] = 0.0
+    pick = np.zeros((n + 1, total + 1), dtype=np.int64)
+    for i in range(n):  # devices x budget x choices: tiny (N <= tens, K <= 16)
+        for used in range(total + 1):
+            if not np.isfinite(best[i, used]):
+                continue
+            for j, k in enumerate(ks):
+                if used + k <= total and best[i, used] + value[j, i] > best[i + 1, used + k]:
+                    best[i + 1, used + k] = best[i, used] + value[j, i]
+                    pick[i + 1, used + k] = k
+    threads, used = np.zeros(n, dtype=np.int64), total
+    for i in range(n, 0, -1):
+        threads[i - 1] = pick[i, used]
+        used -= pick[i, used]
+    return threads
+
+
+@dataclass(frozen=True)
+class TA:
+    """shi2025 Alg. 1 as an allocator. Its random start (lines 1-3) is drawn from a generator
+    seeded by ``seed`` and the inputs, so that the same state gets the same threads wherever TA
+    runs (the training env's wrapper and the trained policy cannot disagree)."""
+
+    name: ClassVar[str] = "ta"
+    seed: int = 0
+    epsilon_s: float = 1e-6
+
+    def __call__(self, latency_s: np.ndarray, total_threads: int, k_min: int) -> np.ndarray:
+        latency_s = np.ascontiguousarray(latency_s, dtype=np.float64)
+        key = zlib.crc32(latency_s.tobytes())
+        rng = np.random.default_rng([self.seed, key, int(total_threads), int(k_min)])
+        return thread_allocation_ta(latency_s, total_threads, k_min, rng, self.epsilon_s)
+
+
+@dataclass(frozen=True)
+class BinarySearch:
+    """shi2025's BS baseline as an allocator: the fewest threads meeting each deadline."""
+
+    name: ClassVar[str] = "bs"
+    deadline_s: np.ndarray = field(repr=False)
+
+    def __call__(self, latency_s: np.ndarray, total_threads: int, k_min: int) -> np.ndarray:
+        return thread_allocation_bs(latency_s, total_threads, k_min, self.deadline_s)
+
+
+@dataclass(frozen=True)
+class Equal:
+    """K threads split as evenly as possible."""
+
+    name: ClassVar[str] = "equal"
+
+    def __call__(self, latency_s: np.ndarray, total_threads: int, k_min: int) -> np.ndarray:
+        return thread_allocation_equal(latency_s, total_threads, k_min)
+
+
+@dataclass(frozen=True)
+class UtilityAware:
+    """The split of K(t) threads that maximises the slot's utility (shi2025 Eq. 10) for the given
+    cuts, exactly: TA minimises the plain sum of latencies, while Eq. 10 weighs each device's
+    latency by 1 / D_max,n, clips it at 2 D_max and penalises an unstable queue. A device's term
+    of Eq. 10 depends only on its own threads (its energy not at all), so
+    ``sim.slot.device_utility`` per device and thread count and ``best_allocation`` over the
+    budget give the optimum."""
+
+    name: ClassVar[str] = "utility"
+    system: SlotSystem = field(repr=False)
+
+    def __call__(self, latency_s: np.ndarray, total_threads: int, k_min: int) -> np.ndarray:
+        from edgesplit.sim.slot import device_utility
+
+        latency_s = np.asarray(latency_s, dtype=np.float64)
+        _check(latency_s, total_threads, k_min)
+        ks = np.arange(k_min, total_threads + 1)
+        by_k = latency_s[:, ks].T  # [k, devices]
+        value = device_utility(self.system, 0.0, by_k, 1.0, np.isinf(by_k))
+        return best_allocation(value, ks, total_threads)
+
+
+ALLOCATORS: dict[str, Callable[[SlotSystem], Allocator]] = {
+    "ta": lambda system: TA(),
+    "bs": lambda system: BinarySearch(system.deadline_s),
+    "equal": lambda system: Equal(),
+    "utility": lambda system: UtilityAware(system),
+}
+
+
+def make_allocator(name: str, system: SlotSystem) -> Allocator:
+    """The allocator called ``name`` (``ALLOCATORS``) for ``system``."""
+    if name not in ALLOCATORS:
+        raise InvalidParameterError("allocator", name, f"one of {', '.join(ALLOCATORS)}")
+    return ALLOCATORS[name](system)

@@ -3,7 +3,8 @@ bar, CSV logs (episodes and periodic evaluations), checkpoints, resuming and Ctr
 
 A learner's ``train(trainer)`` owns its update rule and calls ``trainer.record_reward`` after each
 env step and ``trainer.advance(policy, state_fn)`` once per step; ``state_fn()`` returns what a
-checkpoint must hold beyond the trainer's own state (networks, optimizers, buffers).
+checkpoint must hold beyond the trainer's own state (networks, optimizers, buffers). Checkpoints
+hold plain data only (``policies.common.checkpoint``): the env's ``get_state``, never the env.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
+from edgesplit.policies.common import load_checkpoint, save_checkpoint
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -62,12 +64,12 @@ class Trainer:
         (mid-episode), so a resumed run continues exactly where the checkpoint was taken."""
         if not self.resume or not self.checkpoint_path.is_file():
             return None
-        state = torch.load(self.checkpoint_path, weights_only=False)
+        state = load_checkpoint(self.checkpoint_path)
         trainer = state["trainer"]
         self.step, self.episodes = trainer["step"], trainer["episodes"]
         self._wall_s, self._return = trainer["wall_s"], trainer["episode_return"]
         self.best_score = trainer.get("best_score", -np.inf)
-        self.env = state["env"]  # the env mid-episode, its generator included
+        self.env.unwrapped.set_state(state["env"])  # mid-episode, its generator included
         self.rng.bit_generator.state = trainer["rng"]
         torch.set_rng_state(trainer["torch_rng"])
         return state["learner"]
@@ -136,18 +138,14 @@ class Trainer:
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "episode_return": self._return, "best_score": self.best_score,
             },
-            "env": self.env,
+            "env": self.env.unwrapped.get_state(),
             "learner": self._state_fn(),
         }  # fmt: skip
-        temporary = self.checkpoint_path.with_suffix(".tmp")
-        torch.save(state, temporary)
-        temporary.replace(self.checkpoint_path)
+        save_checkpoint(self.checkpoint_path, state)
         self._write_policy("policy.pt")
 
     def _write_policy(self, name: str) -> None:
-        policy_file = self.out_dir / name
-        self._policy.save(policy_file.with_suffix(".tmp"))
-        policy_file.with_suffix(".tmp").replace(policy_file)
+        self._policy.save(self.out_dir / name)  # the file and its .json, each atomically
 
     def _append(self, name: str, header: tuple[str, ...], row: tuple) -> None:
         path = self.out_dir / name
@@ -157,20 +155,6 @@ class Trainer:
             if fresh:
                 writer.writerow(header)
             writer.writerow(row)
-
-
-def read_checkpoint(path: str | Path) -> dict[str, Any]:
-    """A learner's saved state from its ``policy.pt`` or a training ``checkpoint.pt``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InvalidParameterError("checkpoint", str(path), "an existing file")
-    try:
-        state = torch.load(path, weights_only=False)
-    except Exception as error:  # torch raises many types for a non-checkpoint file
-        raise InvalidParameterError("checkpoint", str(path), f"a torch file ({error})") from None
-    if not isinstance(state, dict):
-        raise InvalidParameterError("checkpoint", str(path), "a saved edgesplit policy")
-    return state["learner"]["policy"] if "learner" in state else state
 
 
 def train_policy(
@@ -185,22 +169,25 @@ def train_policy(
     show_progress: bool = True,
 ) -> Path:
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
-    checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated); returns policy.pt."""
-    from edgesplit.policies.evaluate import SCORE_OF_STYLE, make_env, run_episode
-    from edgesplit.policies.registry import LEARNERS, make_policy
+    checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated, each policy file with its
+    .json); returns policy.pt."""
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
+    from edgesplit.policies.registry import is_learner, make_policy, policy_names
+    from edgesplit.sim import decision_env
     from edgesplit.sim.scenario import load_scenario
 
     loaded = load_scenario(scenario)
-    if name not in LEARNERS:
-        raise InvalidParameterError("policy", name, f"a learner: {', '.join(LEARNERS)}")
+    if not is_learner(name):
+        learners = [n for n in policy_names(loaded.style) if is_learner(n)]
+        raise InvalidParameterError("policy", name, f"a learner: {', '.join(learners)}")
     policy = make_policy(name, loaded, seed)
     out = Path(out_dir)
     if not resume and (out / "checkpoint.pt").exists():
         raise InvalidParameterError(
             "out", str(out), "a new folder, or --resume to continue the run in it"
         )
-    env = make_env(loaded, **policy.training_env_options())
-    eval_env = make_env(loaded)
+    env = policy.training_env()
+    eval_env = decision_env(loaded)
     trainer = Trainer(
         env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,
         lambda p, s: run_episode(p, eval_env, s)[SCORE_OF_STYLE[loaded.style]], resume,

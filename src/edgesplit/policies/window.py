@@ -3,9 +3,9 @@ optimum over repeated per-task decisions. (The learners, EMH-PPO, H-PPO and MAHP
 ``edgesplit.policies.ppo``.)
 
 A decision gives every device a window size and, per task position, a cut, a channel, a server
-and a transmit power (``Decision`` with [devices, W_max] arrays). The observation is zhang2026
-Eq. 7: remaining tasks and distances; the channel's shadowing, which no decider observes, is
-taken as its median (0 dB) by the optimum.
+and a transmit power (``contract.Decision`` with [devices, W_max] arrays). The observation is
+zhang2026 Eq. 7: remaining tasks and distances; the channel's shadowing, which no decider
+observes, is taken as its median (0 dB) by the optimum.
 """
 
 from __future__ import annotations
@@ -14,10 +14,10 @@ import itertools
 
 import numpy as np
 
+from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
 from edgesplit.policies.base import Policy
-from edgesplit.sim.decision import Decision
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import (
     build_window_system,
@@ -32,31 +32,21 @@ class WindowPolicy(Policy):
 
     styles = ("task_window",)
 
-    def __init__(
-        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
-    ) -> None:
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
-        if allocator is not None:
-            raise InvalidParameterError("allocator", allocator, "none: no threads to allocate")
         self.system = build_window_system(self.scenario)
         self.width = self.scenario.window_reward.window_max
         self.max_power_w = self.scenario.radio.max_transmit_power_w
 
-    def observed(self, observation: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(remaining tasks, distances in m) of a TaskWindowMEC observation."""
-        obs = np.asarray(observation, dtype=np.float64)
-        n = self.system.n_devices
-        return obs[:n].round().astype(np.int64), obs[n : 2 * n]
-
     def repeated(self, window, cut, channel, server, power_w) -> Decision:
-        """A Decision that repeats one per-device choice at every task position (0-based cut)."""
+        """A Decision that repeats one per-device choice at every task position."""
         shape = (self.system.n_devices, self.width)
 
         def grid(values, dtype):
             return np.broadcast_to(np.asarray(values, dtype=dtype)[:, None], shape).copy()
 
         return Decision(
-            cut_index=grid(cut, np.int64) + 1,
+            cut=grid(cut, np.int64),
             window=np.broadcast_to(np.asarray(window, dtype=np.int64), shape[:1]).copy(),
             channel=grid(channel, np.int64),
             server=grid(server, np.int64),
@@ -83,7 +73,7 @@ class RandomWindow(WindowPolicy):
     def decide(self, observation: np.ndarray) -> Decision:
         n, width, rng = self.system.n_devices, self.width, self.rng
         return Decision(
-            cut_index=rng.integers(0, self.system.n_cuts[:, None], (n, width)) + 1,
+            cut=rng.integers(0, self.system.n_cuts[:, None], (n, width)),
             window=rng.integers(1, width + 1, n),
             channel=rng.integers(0, self.scenario.radio.channels, (n, width)),
             server=rng.integers(0, self.system.n_servers, (n, width)),
@@ -100,10 +90,8 @@ class AgileNNStyle(WindowPolicy):
 
     name = "agilenn"
 
-    def __init__(
-        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
-    ) -> None:
-        super().__init__(scenario, seed, allocator)
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
         system, cuts = self.system, []
         for n in range(system.n_devices):
             rows = system.row_offset[n, 0] + np.arange(system.n_cuts[n] - 1)  # offloading cuts
@@ -142,10 +130,8 @@ class WindowOptimum(WindowPolicy):
     chunk = 200_000
     prune_cuts = True
 
-    def __init__(
-        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
-    ) -> None:
-        super().__init__(scenario, seed, allocator)
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
         system, radio = self.system, self.scenario.radio
         self.options = []  # per device: [k, 4] rows of (cut, channel, server, power_w)
         offloading = (
@@ -167,10 +153,10 @@ class WindowOptimum(WindowPolicy):
             )  # fmt: skip
 
     def decide(self, observation: np.ndarray) -> Decision:
-        remaining, distance = self.observed(observation)
+        state = WindowState.decode(observation, self.system.n_devices)
         system, radio = self.system, self.scenario.radio
-        gain = path_gain(distance, radio.reference_distance_m, radio.path_loss_exponent)
-        sizes = np.minimum(self.width, remaining)
+        gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+        sizes = np.minimum(self.width, state.remaining)
         index = np.indices([len(o) for o in self.options]).reshape(len(self.options), -1)
         best, best_reward = None, -np.inf
         for start in range(0, index.shape[1], self.chunk):

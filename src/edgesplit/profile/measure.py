@@ -99,22 +99,6 @@ def select_cuts(graph: ModelGraph, spec: str | int) -> list[Cut]:
     return [cuts[i] for i in picks]
 
 
-def fx_cut_key(graph: ModelGraph, cut: Cut) -> str:
-    """The granularity-independent key of a cut: its device mask over the fx node order."""
-    position = {name: i for i, name in enumerate(fx_node_order(graph))}
-    mask = 0
-    for i, node in enumerate(graph.nodes):
-        if cut.device_mask >> i & 1:
-            for name in node.fx_nodes:
-                mask |= 1 << position[name]
-    return hex(mask)
-
-
-def fx_node_order(graph: ModelGraph) -> tuple[str, ...]:
-    """The traced module's compute nodes, in order (a profile's ``node_order``)."""
-    return tuple(n.name for n in graph.module.graph.nodes if n.op in COMPUTE_OPS)
-
-
 def _synchronizer(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
@@ -195,7 +179,7 @@ def measure_profile(
         if isinstance(value, bool) or not isinstance(value, int) or value < low:
             raise InvalidParameterError(field, value, f"an integer >= {low}")
     inputs = tuple(t.to(device) for t in normalize_inputs(example_input))
-    halves = {fx_cut_key(graph, c): (c, *split(model, graph, c)) for c in cuts}
+    halves = {graph.fx_key(c): (c, *split(model, graph, c)) for c in cuts}
     wall = {"whole": 0.0, "per_node": 0.0, "cuts": 0.0}
     results: dict[int, Measurements] = {}
     previous_threads = torch.get_num_threads()
@@ -213,7 +197,7 @@ def measure_profile(
     profile = Profile(
         model=graph.model_name,
         input_shape=tuple(int(d) for d in graph.input_shapes[0]),
-        node_order=fx_node_order(graph),
+        node_order=graph.fx_node_order,
         machine=machine_description(device),
         command=command,
         source="measured",
@@ -266,3 +250,20 @@ def inconsistent_cuts(profile: Profile, tolerance: float = 1.5) -> list[tuple[st
             if ratio > tolerance:
                 found.append((label, key, ratio))
     return found
+
+
+def summary_rows(profile: Profile) -> list[dict[str, Any]]:
+    """One row per measured setting (thread count, or cuda): the whole model's median, min and
+    max, the sum of the per-node times, and how many cuts were timed."""
+    settings = sorted(profile.cpu.items()) if profile.cpu else [("cuda", profile.cuda)]
+    return [
+        {
+            "setting": setting,
+            "whole_median_s": m.whole.median_s,
+            "whole_min_s": m.whole.min_s,
+            "whole_max_s": m.whole.max_s,
+            "sum_of_nodes_s": sum(m.per_node_s),
+            "cuts_timed": len(m.tail),
+        }
+        for setting, m in settings
+    ]

@@ -22,18 +22,20 @@ the nodes of a graph at any granularity.
 from __future__ import annotations
 
 import itertools
+import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import curve_fit, nnls
 
 from edgesplit.errors import InvalidParameterError, ProfileError
-from edgesplit.graph import ModelGraph
 from edgesplit.profile.data import Measurements, Profile
-from edgesplit.profile.measure import fx_node_order
+from edgesplit.vocabulary import PREDICTORS
 
-PREDICTORS = ("nodes", "shi2025", "neurosurgeon")
+if TYPE_CHECKING:
+    from edgesplit.graph import ModelGraph
 
 
 def _interpolate_inverse(threads: np.ndarray, values: np.ndarray, k: float) -> np.ndarray:
@@ -274,7 +276,7 @@ def fit_predictor(name: str, profile: Profile, graph: ModelGraph, threads: Seque
 def predict_fx_latency_s(predictor, graph: ModelGraph, threads: int) -> np.ndarray:
     """Every fx node's predicted latency (seconds, in the profile's node order)."""
     if isinstance(predictor, Shi2025Predictor):
-        return predictor.fx_latency_s(len(fx_node_order(graph)), threads)
+        return predictor.fx_latency_s(len(graph.fx_node_order), threads)
     if isinstance(predictor, NeurosurgeonPredictor):
         return predictor.fx_latency_s(graph, threads)
     return predictor.fx_latency_s(threads)
@@ -283,7 +285,7 @@ def predict_fx_latency_s(predictor, graph: ModelGraph, threads: int) -> np.ndarr
 def group_latency_s(graph: ModelGraph, fx_latency_s: np.ndarray) -> np.ndarray:
     """Sum fx-node latencies into the graph's nodes; a constant (replicated) node is charged to
     the first node that reads it."""
-    position = {name: i for i, name in enumerate(fx_node_order(graph))}
+    position = {name: i for i, name in enumerate(graph.fx_node_order)}
     totals = np.array(
         [sum(fx_latency_s[position[f]] for f in node.fx_nodes) for node in graph.nodes]
     )
@@ -310,9 +312,18 @@ class ProfileLatencyModel:
     device: str = "cpu"
     threads: int | None = None
     fit_threads: tuple[int, ...] | None = None
+    _fitted: weakref.WeakKeyDictionary = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
+    )
 
     def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
-        self.profile.check_matches(graph.model_name, fx_node_order(graph), graph.input_shapes[0])
+        """Every node's predicted latency (fitted once per graph, then cached)."""
+        if graph not in self._fitted:
+            self._fitted[graph] = self._predict(graph)
+        return self._fitted[graph].copy()
+
+    def _predict(self, graph: ModelGraph) -> np.ndarray:
+        self.profile.check_matches(graph.model_name, graph.fx_node_order, graph.input_shapes[0])
         if self.device == "cuda":
             if self.predictor != "nodes":
                 raise InvalidParameterError("predictor", self.predictor, "nodes for CUDA profiles")

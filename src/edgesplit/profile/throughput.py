@@ -35,4 +35,4 @@ class ThroughputModel:
         positive("macs_per_s", self.macs_per_s)
 
     def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
-        return np.array([node.macs for node in graph.nodes], dtype=np.float64) / self.macs_per_s
+        return graph.arrays.macs / self.macs_per_s

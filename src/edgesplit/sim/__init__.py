@@ -5,17 +5,46 @@ Importing this package registers ``edgesplit/SlotMEC-v0`` (shi2025), ``edgesplit
 It does not import torch: the cost tables are package data or a user cache.
 """
 
+from typing import Any
+
+import gymnasium as gym
 from gymnasium.envs.registration import register, registry
 
 from edgesplit.sim.scenario import Scenario, load_scenario, presets
+from edgesplit.sim.wrappers import DecisionEnv, ThreadAllocation
 
-_ENVS = {
+ENV_OF_STYLE = {
+    "slot": "edgesplit/SlotMEC-v0",
+    "task_window": "edgesplit/TaskWindowMEC-v0",
+    "time_slot": "edgesplit/TimeSlotMEC-v0",
+}
+_ENTRY_POINTS = {
     "edgesplit/SlotMEC-v0": "edgesplit.sim.slot_env:SlotMECEnv",
     "edgesplit/TaskWindowMEC-v0": "edgesplit.sim.window_env:TaskWindowMECEnv",
     "edgesplit/TimeSlotMEC-v0": "edgesplit.sim.window_env:TimeSlotMECEnv",
 }
-for _id, _entry in _ENVS.items():
+for _id, _entry in _ENTRY_POINTS.items():
     if _id not in registry:
         register(id=_id, entry_point=_entry)
 
-__all__ = ["Scenario", "load_scenario", "presets"]
+
+def make_env(scenario: Scenario, **kwargs: Any) -> gym.Env:
+    """The environment of a scenario's style (unwrapped: it takes the Gymnasium action)."""
+    return gym.make(ENV_OF_STYLE[scenario.style], scenario=scenario, **kwargs).unwrapped
+
+
+def decision_env(scenario: Scenario, **kwargs: Any) -> DecisionEnv:
+    """The environment of a scenario's style, stepped with a ``contract.Decision``."""
+    return DecisionEnv(make_env(scenario, **kwargs))
+
+
+__all__ = [
+    "ENV_OF_STYLE",
+    "DecisionEnv",
+    "Scenario",
+    "ThreadAllocation",
+    "decision_env",
+    "load_scenario",
+    "make_env",
+    "presets",
+]

@@ -16,6 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from edgesplit.costs import TableSpec
 from edgesplit.errors import InvalidParameterError, ScenarioError
 
 Positive = Annotated[float, Field(gt=0)]
@@ -249,6 +250,14 @@ def check_profiles(scenario: Scenario, origin: str) -> None:
                 raise ScenarioError(f"{origin}: {where}: {error}") from None
 
 
+def table_spec(scenario: Scenario, device: Device, server: Server) -> TableSpec:
+    """The cost table a scenario's device type needs with one of its server types."""
+    return TableSpec(
+        device.model, device.hardware, device.threads, server.hardware,
+        scenario.granularity, scenario.predictor, scenario.input_size,
+    )  # fmt: skip
+
+
 def scenario_for(source: str | Scenario, styles: tuple[str, ...], user: str) -> Scenario:
     """The scenario (a preset, a file or one already loaded), checked to be of ``styles``."""
     scenario = load_scenario(source) if isinstance(source, str) else source
@@ -257,3 +266,21 @@ def scenario_for(source: str | Scenario, styles: tuple[str, ...], user: str) -> 
             "scenario.style", scenario.style, f"{' or '.join(styles)} for {user}"
         )
     return scenario
+
+
+def preset_rows() -> list[dict[str, object]]:
+    """One row per shipped preset: name, style, device and server counts, models, about."""
+    rows = []
+    for name in presets():
+        scenario = load_scenario(name)
+        rows.append(
+            {
+                "name": name,
+                "style": scenario.style,
+                "devices": scenario.device_count,
+                "servers": scenario.server_count,
+                "models": sorted({d.model for d in scenario.devices}),
+                "about": " ".join(scenario.about.split()),
+            }
+        )
+    return rows

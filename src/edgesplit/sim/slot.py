@@ -7,7 +7,8 @@ device and a thread count per device. Per task (Eq. 1): local latency (the head)
 k_n threads, which is how Eq. 7-9 enter: through the profile's predictor), plus the result's
 downlink where the scenario sends one back. Energy per slot (Eq. 5) is lambda_n times one task's
 energy; the battery follows Eq. 4 with harvesting Eq. 6 and constraint Eq. 12 enforced
-(``energy.battery_step``). The reward is the utility Eq. 10:
+(``energy.battery_step``). Every term is composed by ``edgesplit.costs``. The reward is the
+utility Eq. 10:
 
     U = V sum_n (E_max - E_con,n) / E_max + (1 - V) sum_n (D_max,n - D_n) / D_max,n
         - penalty sum_n (unserved share_n + unstable queue_n)
@@ -26,10 +27,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edgesplit.energy import battery_step, task_energy_j
-from edgesplit.sim.queues import md1_waiting_time_s
-from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.tables import ModelTable, TableSpec, load_table
+from edgesplit.contract import Allocator, SlotState
+from edgesplit.costs import (
+    ModelTable,
+    load_table,
+    md1_waiting_time_s,
+    task_energy_j,
+    task_latency_s,
+    transmit_s,
+)
+from edgesplit.energy import battery_step, harvested_energy_j
+from edgesplit.sim.devices import device_columns, stacked_transfer_bits
+from edgesplit.sim.scenario import Scenario, table_spec
 
 
 @dataclass(frozen=True)
@@ -41,7 +50,7 @@ class SlotSystem:
     table_of: np.ndarray  # device -> index into tables
     n_cuts: np.ndarray
     row_offset: np.ndarray  # device's first row in the stacked tables
-    transfer_bits: np.ndarray  # stacked over all tables' cuts
+    transfer_bits: np.ndarray  # stacked over all tables' cuts (row 0 of each: the input)
     crossing_count: np.ndarray  # stacked: tensors each cut sends
     device_macs: np.ndarray
     head_s: np.ndarray
@@ -58,6 +67,10 @@ class SlotSystem:
     arrivals_high: np.ndarray
     deadline_s: np.ndarray  # D_max
     models: tuple[str, ...]
+    k_min: int  # shi2025 Eq. 14
+    threads_low: int  # K(t) is drawn from [threads_low, threads_high] each slot
+    threads_high: int
+    gpu_server: bool  # one thread column: the tail does not depend on threads
 
     @property
     def n_devices(self) -> int:
@@ -68,81 +81,57 @@ class SlotSystem:
         return self.tail_s.shape[1] - 1
 
 
-@dataclass(frozen=True)
-class SlotState:
-    """What a slot's decider observes (shi2025 Eq. 16): lambda_n(t), E_n(t), B_n(t), K(t)."""
-
-    arrivals: np.ndarray
-    battery_j: np.ndarray
-    uplink_bps: np.ndarray
-    threads_total: int
-
-    def observation(self) -> np.ndarray:
-        """The flat observation of ``SlotMEC-v0``."""
-        return np.concatenate(
-            [self.arrivals, self.battery_j, self.uplink_bps, [self.threads_total]]
-        ).astype(np.float32)
-
-    @classmethod
-    def of(cls, observation: np.ndarray, n_devices: int) -> SlotState:
-        obs = np.asarray(observation, dtype=np.float64)
-        n = n_devices
-        return cls(obs[:n], obs[n : 2 * n], obs[2 * n : 3 * n], round(float(obs[-1])))
-
-
 def build_slot_system(scenario: Scenario) -> SlotSystem:
     """Load the cost tables and expand the scenario's device types into per-device arrays."""
-    from edgesplit.profile.catalogue import catalogue
+    from edgesplit.errors import InvalidParameterError
 
-    tables, table_of, per_device = [], [], []
-    for spec in scenario.devices:
-        table = load_table(TableSpec.of(scenario, spec, scenario.servers[0]))
-        tables.append(table)
-        powers = catalogue()[spec.hardware].powers if spec.hardware in catalogue() else {}
-        for _ in range(spec.count):
-            table_of.append(len(tables) - 1)
-            per_device.append((spec, table, powers))
+    server = scenario.servers[0]
+    tables = [load_table(table_spec(scenario, spec, server)) for spec in scenario.devices]
     widths = {t.tail_s.shape[1] for t in tables}
     if len(widths) != 1:
         raise AssertionError("tables of one server share their thread columns")
+    max_threads = widths.pop() - 1
+    gpu_server = max_threads == 1 and server.threads is None
+    threads_low, threads_high = server.threads or (max_threads, max_threads)
+    if threads_high > max_threads:
+        raise InvalidParameterError(
+            "servers.0.threads", [threads_low, threads_high],
+            f"at most {max_threads}: the server profile's cores",
+        )  # fmt: skip
+    columns = device_columns(scenario, tables)
+    table_of = columns.type_of
     offsets = np.cumsum([0] + [t.n_cuts for t in tables])[:-1]
-    table_of = np.array(table_of)
-
-    def column(get) -> np.ndarray:
-        return np.array(
-            [get(spec, table, powers) for spec, table, powers in per_device], dtype=np.float64
-        )
-
-    def power(name: str, default: float):
-        return lambda s, t, p: (
-            getattr(s, name) if getattr(s, name) is not None else p.get(name, default)
-        )
-
+    type_input_bits = [
+        t.input_bits if spec.input_bits is None else spec.input_bits
+        for spec, t in zip(scenario.devices, tables, strict=True)
+    ]
     return SlotSystem(
         scenario=scenario,
         tables=tuple(tables),
         table_of=table_of,
         n_cuts=np.array([t.n_cuts for t in tables])[table_of],
         row_offset=offsets[table_of],
-        transfer_bits=np.concatenate([t.transfer_bits for t in tables]),
+        transfer_bits=stacked_transfer_bits(tables, type_input_bits),
         crossing_count=np.concatenate([t.crossing_count for t in tables]),
         device_macs=np.concatenate([t.device_macs for t in tables]),
         head_s=np.concatenate([t.head_s for t in tables]),
         tail_s=np.concatenate([t.tail_s for t in tables]),
-        compute_power_w=column(power("compute_power_w", 0.0)),
-        transmit_power_w=column(power("transmit_power_w", 0.0)),
-        receive_power_w=column(lambda s, t, p: s.receive_power_w),
-        energy_per_mac_j=column(
-            lambda s, t, p: np.nan if s.energy_per_mac_j is None else s.energy_per_mac_j
-        ),
-        input_bits=column(lambda s, t, p: t.input_bits if s.input_bits is None else s.input_bits),
-        result_bits=column(lambda s, t, p: s.result_bits),
-        capacity_j=column(lambda s, t, p: s.battery_capacity_j),
-        area_efficiency_m2=column(lambda s, t, p: s.panel_area_efficiency_m2),
-        arrivals_low=column(lambda s, t, p: s.arrivals_per_slot[0]),
-        arrivals_high=column(lambda s, t, p: s.arrivals_per_slot[1]),
-        deadline_s=column(lambda s, t, p: s.deadline_fraction * t.local_s),
-        models=tuple(spec.model for spec, _, _ in per_device),
+        compute_power_w=columns.compute_power_w,
+        transmit_power_w=columns.transmit_power_w,
+        receive_power_w=columns.receive_power_w,
+        energy_per_mac_j=columns.energy_per_mac_j,
+        input_bits=columns.input_bits,
+        result_bits=columns.result_bits,
+        capacity_j=columns.capacity_j,
+        area_efficiency_m2=columns.area_efficiency_m2,
+        arrivals_low=columns.arrivals_low,
+        arrivals_high=columns.arrivals_high,
+        deadline_s=columns.deadline_s,
+        models=columns.models,
+        k_min=0 if gpu_server else server.min_threads_per_task,
+        threads_low=threads_low,
+        threads_high=threads_high,
+        gpu_server=gpu_server,
     )
 
 
@@ -153,16 +142,15 @@ def cut_rows(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:
 
 def fixed_latency_s(
     system: SlotSystem, cuts: np.ndarray, uplink_bps: np.ndarray, downlink_bps: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Per task, the parts that do not depend on threads: (local, transmit, result downlink,
-    sent bits)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per task, the parts of Eq. 1 that do not depend on threads: (local, transmit, result
+    downlink)."""
     rows = cut_rows(system, cuts)
     offloaded = cuts < system.n_cuts - 1
-    bits = np.where(cuts == 0, system.input_bits, system.transfer_bits[rows])
     local = system.head_s[rows]
-    transmit = bits / uplink_bps
-    downlink = np.where(offloaded, system.result_bits / downlink_bps, 0.0)
-    return local, transmit, downlink, bits
+    transmit = transmit_s(system.transfer_bits[rows], uplink_bps)
+    downlink = np.where(offloaded, transmit_s(system.result_bits, downlink_bps), 0.0)
+    return local, transmit, downlink
 
 
 def latency_by_threads(
@@ -172,13 +160,24 @@ def latency_by_threads(
     uplink_bps: np.ndarray,
     downlink_bps: np.ndarray,
 ) -> np.ndarray:
-    """E2E latency of every device's task for every thread count: [devices, K + 1] (what a
-    thread allocator needs, shi2025 Alg. 1 line 4)."""
-    local, transmit, downlink, _ = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
+    """E2E latency (Eq. 1) of every device's task for every thread count: [devices, K + 1]
+    (what a thread allocator needs, shi2025 Alg. 1 line 4)."""
+    local, transmit, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
     server = system.tail_s[cut_rows(system, cuts)]
-    rate = (arrivals / system.scenario.slot_s)[:, None]
-    queue = md1_waiting_time_s(rate, server)
-    return (local + transmit + downlink)[:, None] + queue + server
+    queue = md1_waiting_time_s((arrivals / system.scenario.slot_s)[:, None], server)
+    return task_latency_s(local[:, None], transmit[:, None], server, queue, downlink[:, None])
+
+
+def allocate_threads(
+    system: SlotSystem, state: SlotState, cuts: np.ndarray, allocator: Allocator
+) -> np.ndarray:
+    """The threads ``allocator`` gives these cuts in this observed state. Deciders see the uplink
+    (Eq. 16) and take the result's downlink to run at its rate. Every caller (a policy's decision,
+    the training env's ``ThreadAllocation`` wrapper) goes through here, so they agree."""
+    if system.gpu_server:
+        return np.ones(system.n_devices, dtype=np.int64)
+    latency = latency_by_threads(system, cuts, state.arrivals, state.uplink_bps, state.uplink_bps)
+    return np.asarray(allocator(latency, state.threads_total, system.k_min), dtype=np.int64)
 
 
 @dataclass(frozen=True)
@@ -220,28 +219,27 @@ def slot_step(
     """One slot for every device at once (the vectorized step). ``cuts`` and ``threads`` are
     [devices] or [..., devices] for a batch of candidate decisions."""
     scenario = system.scenario
-    local, transmit, downlink, bits = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
+    local, transmit, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
     rows = cut_rows(system, cuts)
     server = system.tail_s[rows, threads]
     queue = md1_waiting_time_s(arrivals / scenario.slot_s, server)
-    latency = local + transmit + downlink + queue + server
+    latency = task_latency_s(local, transmit, server, queue, downlink)
     per_task = task_energy_j(
         local, system.compute_power_w, transmit, system.transmit_power_w,
         downlink, system.receive_power_w, system.device_macs[rows], system.energy_per_mac_j,
     )  # fmt: skip
     consumed = arrivals * per_task
-    harvested = irradiance_w_m2 * system.area_efficiency_m2 * scenario.slot_s  # shi2025 Eq. 6
+    harvested = harvested_energy_j(irradiance_w_m2, system.area_efficiency_m2, scenario.slot_s)
     battery, served = battery_step(battery_j, consumed, harvested, system.capacity_j)
     unstable = np.isinf(queue)
-    utility = device_utility(scenario, system, consumed * served, latency, served, unstable)
+    utility = device_utility(system, consumed * served, latency, served, unstable)
     return SlotOutcome(
         local, transmit, queue, server, downlink, latency, per_task, consumed * served,
-        harvested, battery, served, unstable, bits, utility,
+        harvested, battery, served, unstable, system.transfer_bits[rows], utility,
     )  # fmt: skip
 
 
 def device_utility(
-    scenario: Scenario,
     system: SlotSystem,
     consumed_j: np.ndarray,
     latency_s: np.ndarray,
@@ -250,16 +248,8 @@ def device_utility(
 ) -> np.ndarray:
     """Each device's term of shi2025 Eq. 10 (with the slot's consumption, see the module notes)
     minus its penalty; U(t) is their sum."""
-    v = scenario.slot_reward.v
+    reward = system.scenario.slot_reward
     energy_term = (system.capacity_j - consumed_j) / system.capacity_j
     latency_term = np.clip((system.deadline_s - latency_s) / system.deadline_s, -1.0, 1.0)
-    penalty = scenario.slot_reward.violation_penalty * ((1.0 - served) + unstable)
-    return v * energy_term + (1 - v) * latency_term - penalty
-
-
-def action_to_cuts(system: SlotSystem, action: np.ndarray) -> np.ndarray:
-    """shi2025 Eq. 19: l_n = floor((a_n + 1) / 2 * S_n) for a_n in [-1, 1] (a tanh output),
-    where S_n + 1 is the number of cuts (l = 0 sends the input, l = S_n runs all locally)."""
-    layers = system.n_cuts - 1
-    position = np.floor((np.clip(action, -1.0, 1.0) + 1.0) / 2.0 * layers).astype(np.int64)
-    return np.minimum(position, layers)
+    penalty = reward.violation_penalty * ((1.0 - served) + unstable)
+    return reward.v * energy_term + (1 - reward.v) * latency_term - penalty

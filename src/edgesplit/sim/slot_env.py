@@ -1,9 +1,12 @@
 """``edgesplit/SlotMEC-v0``: shi2025's system as a Gymnasium environment.
 
-Observation (shi2025 Eq. 16): arrivals lambda_n(t), battery E_n(t), uplink B_n(t) (the same for
-every device on a shared link) and the server's threads K(t). Action: one number per device in
-[-1, 1] (a tanh output), mapped to a cut by Eq. 19. Threads are allocated inside the step by a
-pluggable allocator (default: shi2025 Alg. 1, TA). Reward: the utility Eq. 10 (see ``slot``).
+Observation (shi2025 Eq. 16, ``contract.SlotState``): arrivals lambda_n(t), battery E_n(t),
+uplink B_n(t) and the server's threads K(t). Action: a Dict with one cut position per device
+(``cut``, 0 sends the input) and the server threads per device (``threads``, summing to K(t),
+each at least k_min): the same fields as a ``contract.Decision``. The env decides nothing:
+learners that output only cuts train through ``sim.wrappers.ThreadAllocation``, which applies an
+allocator, and policies step the env with a ``Decision`` through ``sim.wrappers.DecisionEnv``.
+Reward: the utility Eq. 10 (see ``slot``).
 """
 
 from __future__ import annotations
@@ -14,90 +17,63 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from edgesplit.contract import SLOT_FIELDS, SlotState
 from edgesplit.energy import CloudProcess, IrradianceSeries, clearsky_series, read_midc, sample_day
 from edgesplit.errors import InvalidParameterError
-from edgesplit.net import ReplayRateTrace, dbm_to_w, sample_umi_pathloss_db, shannon_rate_bps
-from edgesplit.net.umi import thermal_noise_w
-from edgesplit.policies.threads import Allocator, make_allocator
-from edgesplit.sim.decision import Decision
-from edgesplit.sim.scenario import Scenario, scenario_for
-from edgesplit.sim.slot import (
-    SlotOutcome,
-    SlotState,
-    action_to_cuts,
-    build_slot_system,
-    latency_by_threads,
-    slot_step,
-)
+from edgesplit.net import RateModel, ReplayRates, UmiRates, UniformRates
+from edgesplit.sim.scenario import Scenario, Uplink, scenario_for
+from edgesplit.sim.slot import SlotOutcome, build_slot_system, slot_step
+
+
+def rate_model(uplink: Uplink) -> RateModel:
+    """The rate model a scenario's ``uplink`` describes."""
+    if uplink.kind == "trace":
+        return ReplayRates.from_csv(uplink.trace_file or "", uplink.trace_column)
+    if uplink.kind == "umi":
+        return UmiRates(
+            uplink.frequency_hz, uplink.bandwidth_hz, uplink.device_power_dbm,
+            uplink.server_power_dbm, uplink.antenna_gain_db, uplink.noise_figure_db,
+            uplink.distance_m,
+        )  # fmt: skip
+    return UniformRates(uplink.low_bps, uplink.high_bps)
 
 
 class SlotMECEnv(gym.Env):
     """shi2025's time-slot MEC system (see the module docstring)."""
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": []}
+    action_fields = SLOT_FIELDS
 
-    def __init__(
-        self, scenario: str | Scenario = "shi2025-wifi", allocator: str | Allocator = "ta"
-    ) -> None:
+    def __init__(self, scenario: str | Scenario = "shi2025-wifi") -> None:
         self.scenario = scenario_for(scenario, ("slot",), "SlotMEC (use TaskWindowMEC)")
         self.system = build_slot_system(self.scenario)
-        self.allocate = make_allocator(allocator, self.system.deadline_s)
-        server = self.scenario.servers[0]
-        self.gpu_server = self.system.max_threads == 1 and server.threads is None
-        self.threads_range = server.threads or (self.system.max_threads, self.system.max_threads)
-        if self.threads_range[1] > self.system.max_threads:
-            raise InvalidParameterError(
-                "servers.0.threads", list(self.threads_range),
-                f"at most {self.system.max_threads}: the server profile's cores",
-            )  # fmt: skip
-        uplink = self.scenario.uplink
-        self.trace = (
-            ReplayRateTrace.from_csv(uplink.trace_file, uplink.trace_column)
-            if uplink.kind == "trace"
-            else None
+        self.rates = rate_model(self.scenario.uplink)
+        system = self.system
+        high = SlotState.high(
+            system.arrivals_high, system.capacity_j, self.rates.max_bps, system.threads_high
         )
-        n = self.system.n_devices
-        max_rate = {"uniform": uplink.high_bps, "trace": self.trace.max_bps if self.trace else 0.0}
-        rate_high = max_rate.get(uplink.kind, uplink.bandwidth_hz * 64.0)
-        high = np.concatenate(
-            [self.system.arrivals_high, self.system.capacity_j, np.full(n, rate_high),
-             [self.threads_range[1]]]
-        ).astype(np.float32)  # fmt: skip
-        self.observation_space = spaces.Box(0.0, high, dtype=np.float32)
-        self.action_space = spaces.Box(-1.0, 1.0, (n,), dtype=np.float32)
+        self.observation_space = spaces.Box(0.0, high.astype(np.float32), dtype=np.float32)
+        self.action_space = spaces.Dict(
+            {
+                "cut": spaces.MultiDiscrete(system.n_cuts),
+                "threads": spaces.MultiDiscrete(np.full(system.n_devices, system.max_threads + 1)),
+            }
+        )
         self._irradiance: IrradianceSeries | None = None
 
     # -- state ---------------------------------------------------------------------------------
 
     def _draw_state(self) -> None:
-        rng, system, uplink = self.np_random, self.system, self.scenario.uplink
-        n = system.n_devices
+        rng, system = self.np_random, self.system
         self.arrivals = rng.uniform(system.arrivals_low, system.arrivals_high)
-        low, high = self.threads_range
-        self.threads_total = int(rng.integers(low, high + 1))
-        if uplink.kind == "umi":
-            distance = rng.uniform(*uplink.distance_m, n)
-            loss_db, _ = sample_umi_pathloss_db(rng, distance, uplink.frequency_hz)
-            noise = thermal_noise_w(uplink.bandwidth_hz, uplink.noise_figure_db)
-            gain_db = uplink.antenna_gain_db - loss_db
-            self.uplink_bps = shannon_rate_bps(
-                uplink.bandwidth_hz, dbm_to_w(uplink.device_power_dbm + gain_db), noise, 0.0
-            )
-            self.downlink_bps = shannon_rate_bps(
-                uplink.bandwidth_hz, dbm_to_w(uplink.server_power_dbm + gain_db), noise, 0.0
-            )
-            return
-        rate = (
-            self.trace.rate_bps(rng, self.slot)
-            if self.trace
-            else rng.uniform(uplink.low_bps, uplink.high_bps)
-        )
-        self.uplink_bps = np.full(n, float(rate))
-        self.downlink_bps = self.uplink_bps
+        self.threads_total = int(rng.integers(system.threads_low, system.threads_high + 1))
+        self.uplink_bps, self.downlink_bps = self.rates.draw(rng, self.slot, system.n_devices)
 
-    def _observation(self) -> np.ndarray:
-        state = SlotState(self.arrivals, self.battery_j, self.uplink_bps, self.threads_total)
-        return state.observation()
+    def observation(self) -> np.ndarray:
+        """The current observation (what the last ``reset`` or ``step`` returned)."""
+        return SlotState(
+            self.arrivals, self.battery_j, self.uplink_bps, self.threads_total
+        ).encode()
 
     def _irradiance_series(self) -> IrradianceSeries:
         spec = self.scenario.irradiance
@@ -111,6 +87,40 @@ class SlotMECEnv(gym.Env):
             seed=int(self.np_random.integers(2**31)),
         )  # fmt: skip
 
+    def get_state(self) -> dict[str, Any]:
+        """The env's whole mutable state as plain data (arrays, numbers, the generator's state):
+        what a resumable checkpoint stores instead of the object."""
+        irradiance = self._irradiance
+        return {
+            "slot": self.slot,
+            "battery_j": self.battery_j.copy(),
+            "violations": dict(self.violations),
+            "irradiance_w_m2": irradiance.values_w_m2.copy(),
+            "irradiance_start": irradiance.start,
+            "irradiance_source": irradiance.source,
+            "arrivals": self.arrivals.copy(),
+            "threads_total": self.threads_total,
+            "uplink_bps": self.uplink_bps.copy(),
+            "downlink_bps": self.downlink_bps.copy(),
+            "rng": self.np_random.bit_generator.state,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        """Continue from ``get_state``'s data (mid-episode included)."""
+        self.slot = int(state["slot"])
+        self.battery_j = np.asarray(state["battery_j"], dtype=np.float64).copy()
+        self.violations = {key: int(value) for key, value in state["violations"].items()}
+        self._irradiance = IrradianceSeries(
+            np.asarray(state["irradiance_w_m2"], dtype=np.float64),
+            state["irradiance_start"],
+            state["irradiance_source"],
+        )
+        self.arrivals = np.asarray(state["arrivals"], dtype=np.float64).copy()
+        self.threads_total = int(state["threads_total"])
+        self.uplink_bps = np.asarray(state["uplink_bps"], dtype=np.float64).copy()
+        self.downlink_bps = np.asarray(state["downlink_bps"], dtype=np.float64).copy()
+        self.np_random.bit_generator.state = state["rng"]
+
     # -- Gymnasium API -------------------------------------------------------------------------
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -120,67 +130,41 @@ class SlotMECEnv(gym.Env):
         self.violations = {"energy": 0, "queue": 0}
         self._irradiance = self._irradiance_series()
         self._draw_state()
-        return self._observation(), {}
+        return self.observation(), {}
 
-    def step(self, action: np.ndarray | Decision):
-        """One slot. ``action``: the Eq. 19 vector, or a ``Decision`` (cut indices, and threads
-        or None for the allocator's)."""
-        if isinstance(action, Decision):
-            cuts = self._checked_cuts(action.cut_index)
-            threads = (
-                self.allocate_threads(cuts)
-                if action.threads is None
-                else self._checked_threads(action.threads)
-            )
-        else:
-            cuts = action_to_cuts(self.system, np.asarray(action, dtype=np.float64))
-            threads = self.allocate_threads(cuts)
+    def step(self, action: dict[str, np.ndarray]):
+        """One slot with every device's cut and threads (see the module docstring)."""
+        cuts, threads = self._checked(action)
         outcome = self.apply(cuts, threads)
         self.slot += 1
         self._draw_state()
         truncated = self.slot >= self.scenario.episode_slots
-        return (
-            self._observation(),
-            outcome.reward,
-            False,
-            truncated,
-            self._info(cuts, threads, outcome),
-        )
+        info = {**_info(cuts, threads, outcome), "violations": dict(self.violations)}
+        return self.observation(), outcome.reward, False, truncated, info
 
-    def _checked_cuts(self, cut_index: np.ndarray) -> np.ndarray:
-        cut_index = np.asarray(cut_index)
-        n_cuts = self.system.n_cuts
-        if cut_index.shape != n_cuts.shape or ((cut_index < 1) | (cut_index > n_cuts)).any():
+    def _checked(self, action: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        system = self.system
+        if not isinstance(action, dict) or set(action) != {"cut", "threads"}:
             raise InvalidParameterError(
-                "decision.cut_index", cut_index.tolist(),
-                f"one index per device in 1..S with S = {n_cuts.tolist()}",
-            )  # fmt: skip
-        return cut_index.astype(np.int64) - 1
-
-    def _checked_threads(self, threads: np.ndarray) -> np.ndarray:
-        threads = np.asarray(threads)
-        k_min = 0 if self.gpu_server else self.scenario.servers[0].min_threads_per_task
-        total = len(threads) if self.gpu_server else self.threads_total
-        if (
-            threads.shape != (self.system.n_devices,)
-            or threads.sum() != total
-            or (threads < k_min).any()
-        ):
+                "action", type(action).__name__, "a dict with cut and threads (a Decision's)"
+            )
+        cuts, threads = np.asarray(action["cut"]), np.asarray(action["threads"])
+        if cuts.shape != system.n_cuts.shape or ((cuts < 0) | (cuts >= system.n_cuts)).any():
             raise InvalidParameterError(
-                "decision.threads", threads.tolist(),
-                f"{self.system.n_devices} counts >= k_min {k_min} summing to K(t) = {total}",
+                "action.cut", cuts.tolist(),
+                f"one cut position per device in 0..S-1 with S = {system.n_cuts.tolist()}",
             )  # fmt: skip
-        return threads.astype(np.int64)
-
-    def allocate_threads(self, cuts: np.ndarray) -> np.ndarray:
-        """The allocator's threads for these cuts in the current state."""
-        if self.gpu_server:
-            return np.ones(len(cuts), dtype=np.int64)
-        latency = latency_by_threads(
-            self.system, cuts, self.arrivals, self.uplink_bps, self.downlink_bps
-        )
-        k_min = self.scenario.servers[0].min_threads_per_task
-        return np.asarray(self.allocate(latency, self.threads_total, k_min, self.np_random))
+        if system.gpu_server:
+            valid, allowed = (threads == 1).all(), "1 per device (a GPU server's tail)"
+        else:
+            valid = threads.sum() == self.threads_total and (threads >= system.k_min).all()
+            allowed = (
+                f"{system.n_devices} counts >= k_min {system.k_min} summing to "
+                f"K(t) = {self.threads_total}"
+            )
+        if threads.shape != (system.n_devices,) or not valid:
+            raise InvalidParameterError("action.threads", threads.tolist(), allowed)
+        return cuts.astype(np.int64), threads.astype(np.int64)
 
     def apply(self, cuts: np.ndarray, threads: np.ndarray) -> SlotOutcome:
         """Run the current slot with these decisions (advances the batteries)."""
@@ -194,20 +178,20 @@ class SlotMECEnv(gym.Env):
         self.violations["queue"] += int(np.count_nonzero(outcome.unstable))
         return outcome
 
-    def _info(self, cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome) -> dict[str, Any]:
-        return {
-            "cut_index": cuts + 1,
-            "threads": threads,
-            "local_s": outcome.local_s,
-            "transmit_s": outcome.transmit_s,
-            "queue_s": outcome.queue_s,
-            "server_s": outcome.server_s,
-            "downlink_s": outcome.downlink_s,
-            "latency_s": outcome.latency_s,
-            "energy_j": outcome.consumed_j,
-            "harvested_j": outcome.harvested_j,
-            "battery_j": outcome.battery_j,
-            "served": outcome.served,
-            "utility": outcome.utility,
-            "violations": dict(self.violations),
-        }
+
+def _info(cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome) -> dict[str, Any]:
+    return {
+        "cut": cuts,
+        "threads": threads,
+        "local_s": outcome.local_s,
+        "transmit_s": outcome.transmit_s,
+        "queue_s": outcome.queue_s,
+        "server_s": outcome.server_s,
+        "downlink_s": outcome.downlink_s,
+        "latency_s": outcome.latency_s,
+        "energy_j": outcome.consumed_j,
+        "harvested_j": outcome.harvested_j,
+        "battery_j": outcome.battery_j,
+        "served": outcome.served,
+        "utility": outcome.utility,
+    }

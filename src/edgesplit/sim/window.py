@@ -14,6 +14,8 @@ the same position. Per task:
   latency), which equals L0 when everything is offloaded;
 - energy (Eq. 3): P_n x transmit time + zeta x the device's MACs.
 
+Every term is composed by ``edgesplit.costs``; a decision is a ``contract.Decision``.
+
 The reward is Eq. 8: -((max_n L_n + alpha L_wait) / W + beta / N x E / W), with L_n the sum of
 device n's task latencies in the window, L_wait the mean time the devices with tasks wait for the
 slowest, W the mean window size and E the energy of all tasks.
@@ -27,14 +29,23 @@ the tasks started in the slot (0 when none start), with no waiting-time term.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
-from edgesplit.energy import task_energy_j
+from edgesplit.contract import Decision
+from edgesplit.costs import (
+    ModelTable,
+    load_table,
+    server_share_s,
+    task_energy_j,
+    task_latency_s,
+    transmit_s,
+)
 from edgesplit.net import path_gain, shadowing_gain, uplink_rates_bps
-from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.tables import ModelTable, TableSpec, load_table
+from edgesplit.sim.devices import device_columns, stacked_transfer_bits
+from edgesplit.sim.scenario import Scenario, table_spec
 
 MIN_POWER_SHARE = 0.01
 
@@ -44,11 +55,11 @@ class WindowSystem:
     """Static arrays of a task-window scenario (one entry per device unless noted)."""
 
     scenario: Scenario
-    tables: tuple[ModelTable, ...]
+    tables: tuple[ModelTable, ...]  # per device type, then per server type
     n_cuts: np.ndarray  # per device
     row_offset: np.ndarray  # [devices, servers]: first stacked row of (device, server)
     server_type: np.ndarray  # per server
-    transfer_bits: np.ndarray  # stacked
+    transfer_bits: np.ndarray  # stacked (row 0 of each table: the input)
     input_bits: np.ndarray  # per device: what the raw-input cut (0) sends
     device_macs: np.ndarray
     head_s: np.ndarray
@@ -70,53 +81,36 @@ class WindowSystem:
 
 def build_window_system(scenario: Scenario) -> WindowSystem:
     """Load one cost table per (device type, server type) and expand to devices and servers."""
-    from edgesplit.profile.catalogue import catalogue
-
     server_type = np.repeat(np.arange(len(scenario.servers)), [s.count for s in scenario.servers])
-    tables, offsets, per_device = [], [], []
-    row = 0
+    tables, type_offsets, input_bits = [], [], []
     for spec in scenario.devices:
-        offsets_for_type = []
-        for server in scenario.servers:
-            table = load_table(TableSpec.of(scenario, spec, server))
-            tables.append(table)
-            offsets_for_type.append(row)
-            row += table.n_cuts
-        n_cuts = {tables[-1 - i].n_cuts for i in range(len(scenario.servers))}
-        if len(n_cuts) != 1:
+        per_server = [load_table(table_spec(scenario, spec, server)) for server in scenario.servers]
+        if len({t.n_cuts for t in per_server}) != 1:
             raise AssertionError("one model has the same cuts on every server")
-        powers = catalogue()[spec.hardware].powers if spec.hardware in catalogue() else {}
-        for _ in range(spec.count):
-            offsets.append(np.array(offsets_for_type)[server_type])
-            per_device.append((spec, tables[-1], powers))
-
-    def column(get) -> np.ndarray:
-        return np.array([get(s, t, p) for s, t, p in per_device], dtype=np.float64)
-
+        type_offsets.append(
+            sum(t.n_cuts for t in tables) + np.cumsum([0] + [t.n_cuts for t in per_server])[:-1]
+        )
+        tables.extend(per_server)
+        bits = per_server[0].input_bits if spec.input_bits is None else spec.input_bits
+        input_bits.extend([bits] * len(per_server))
+    first_of_type = tables[:: len(scenario.servers)]
+    columns = device_columns(scenario, first_of_type)
     return WindowSystem(
         scenario=scenario,
         tables=tuple(tables),
-        n_cuts=np.array([t.n_cuts for _, t, _ in per_device]),
-        row_offset=np.array(offsets),
+        n_cuts=np.array([first_of_type[i].n_cuts for i in columns.type_of]),
+        row_offset=np.array([type_offsets[i][server_type] for i in columns.type_of]),
         server_type=server_type,
-        transfer_bits=np.concatenate([t.transfer_bits for t in tables]),
-        input_bits=column(lambda s, t, p: t.input_bits if s.input_bits is None else s.input_bits),
+        transfer_bits=stacked_transfer_bits(tables, input_bits),
+        input_bits=columns.input_bits,
         device_macs=np.concatenate([t.device_macs for t in tables]),
         head_s=np.concatenate([t.head_s for t in tables]),
         server_s=np.concatenate([t.tail_s[:, -1] for t in tables]),
-        energy_per_mac_j=column(
-            lambda s, t, p: np.nan if s.energy_per_mac_j is None else s.energy_per_mac_j
-        ),
-        compute_power_w=column(
-            lambda s, t, p: (
-                s.compute_power_w
-                if s.compute_power_w is not None
-                else p.get("compute_power_w", 0.0)
-            )
-        ),
-        distance_low=column(lambda s, t, p: s.distance_m[0]),
-        distance_high=column(lambda s, t, p: s.distance_m[1]),
-        mean_tasks=column(lambda s, t, p: s.mean_tasks),
+        energy_per_mac_j=columns.energy_per_mac_j,
+        compute_power_w=columns.compute_power_w,
+        distance_low=columns.distance_low,
+        distance_high=columns.distance_high,
+        mean_tasks=columns.mean_tasks,
     )
 
 
@@ -133,7 +127,7 @@ def efficient_cuts(system: WindowSystem) -> list[np.ndarray]:
     for n in range(system.n_devices):
         cuts = np.arange(system.n_cuts[n] - 1)
         rows = system.row_offset[n][:, None] + cuts[None, :]  # [servers, cuts]
-        bits = np.where(cuts == 0, system.input_bits[n], system.transfer_bits[rows[0]])
+        bits = system.transfer_bits[rows[0]]
         head, tail = system.head_s[rows], system.server_s[rows]
         features = np.vstack(
             [head + tail, head + system.n_devices * tail, head, system.device_macs[rows[0]][None],
@@ -195,10 +189,13 @@ def task_costs(
     ).reshape(n, width)  # fmt: skip
     sharing_key = (position * system.n_servers + servers).ravel()
     sharing = np.bincount(sharing_key, weights=offload.ravel(), minlength=width * system.n_servers)
-    server = np.where(offload, system.server_s[rows] * sharing[sharing_key].reshape(n, width), 0.0)
+    server = np.where(
+        offload, server_share_s(system.server_s[rows], sharing[sharing_key].reshape(n, width)), 0.0
+    )
     local = np.where(active, system.head_s[rows], 0.0)
-    bits = np.where(cuts == 0, system.input_bits[:, None], system.transfer_bits[rows])
-    transmit = np.where(offload, bits / np.where(offload, rate, 1.0), 0.0)
+    transmit = np.where(
+        offload, transmit_s(system.transfer_bits[rows], np.where(offload, rate, 1.0)), 0.0
+    )
     energy = np.where(
         active,
         task_energy_j(
@@ -207,7 +204,7 @@ def task_costs(
         ),
         0.0,
     )  # fmt: skip
-    return TaskCosts(local, transmit, server, local + transmit + server, energy, rate)
+    return TaskCosts(local, transmit, server, task_latency_s(local, transmit, server), energy, rate)
 
 
 @dataclass(frozen=True)
@@ -252,19 +249,16 @@ def window_reward(
 
 
 def window_step(
-    system: WindowSystem,
-    remaining: np.ndarray,
-    window: np.ndarray,
-    cuts: np.ndarray,
-    channels: np.ndarray,
-    servers: np.ndarray,
-    power_w: np.ndarray,
-    gain: np.ndarray,
+    system: WindowSystem, remaining: np.ndarray, decision: Decision, gain: np.ndarray
 ) -> WindowOutcome:
-    """One task window for every device at once (the vectorized step)."""
-    sizes = np.minimum(window, remaining)
+    """One task window for every device at once (the vectorized step): ``decision`` holds the
+    window sizes and the [devices, W_max] task choices."""
+    sizes = np.minimum(decision.window, remaining)
+    cuts = decision.cut
     active = np.arange(cuts.shape[1])[None, :] < sizes[:, None]
-    costs = task_costs(system, active, cuts, channels, servers, power_w, gain)
+    costs = task_costs(
+        system, active, cuts, decision.channel, decision.server, decision.power_w, gain
+    )
     device_latency = costs.latency_s.sum(axis=1)
     energy = float(costs.energy_j.sum())
     reward, duration, waiting = window_reward(system.scenario, device_latency, sizes, energy)
@@ -274,11 +268,7 @@ def window_step(
 def difference_rewards(
     system: WindowSystem,
     remaining: np.ndarray,
-    window: np.ndarray,
-    cuts: np.ndarray,
-    channels: np.ndarray,
-    servers: np.ndarray,
-    power_w: np.ndarray,
+    decision: Decision,
     gain: np.ndarray,
     reward: float,
 ) -> np.ndarray:
@@ -289,10 +279,45 @@ def difference_rewards(
     exactly as much as the joint reward, while the other devices' choices largely cancel."""
     shares = np.empty(system.n_devices)
     for device in range(system.n_devices):
-        without = window.copy()
+        without = decision.window.copy()
         without[device] = 0
-        shares[device] = (
-            reward
-            - window_step(system, remaining, without, cuts, channels, servers, power_w, gain).reward
-        )
+        counterfactual = replace(decision, window=without)
+        shares[device] = reward - window_step(system, remaining, counterfactual, gain).reward
     return shares
+
+
+def time_slot_step(
+    system: WindowSystem,
+    remaining: np.ndarray,
+    busy_s: np.ndarray,
+    slot_s: float,
+    decision: Decision,
+    gain: np.ndarray,
+) -> dict[str, Any]:
+    """One fixed slot of the time-based MDP (zhang2026 Fig. 7): every idle device starts tasks
+    back to back with the slot's decision (one task choice per device), carrying unfinished work
+    into the next slot; the reward averages latency and weighted energy over the tasks started."""
+    free = slot_s - busy_s
+    active = (remaining > 0) & (free > 0)
+    costs = task_costs(
+        system, active[:, None], decision.cut[:, None], decision.channel[:, None],
+        decision.server[:, None], decision.power_w[:, None], gain,
+    )  # fmt: skip
+    latency, energy = costs.latency_s[:, 0], costs.energy_j[:, 0]
+    per_task = np.where(active, latency, 1.0)
+    started = np.where(active, np.minimum(remaining, np.ceil(free / per_task)), 0).astype(np.int64)
+    busy = np.maximum(busy_s + started * latency - slot_s, 0.0)
+    count = int(started.sum())
+    weighted = float(
+        (started * latency).sum()
+        + system.scenario.window_reward.beta / len(started) * (started * energy).sum()
+    )
+    return {
+        "reward": -weighted / count if count else 0.0,
+        "started": started,
+        "busy_s": busy,
+        "task_latency_s": latency,
+        "task_energy_j": energy,
+        "latency_s": float((started * latency).sum()),
+        "energy_j": float((started * energy).sum()),
+    }

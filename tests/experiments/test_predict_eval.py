@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgesplit.experiments.predict_eval import (
+    noise_floor_ms,
+    observation1,
+    observation2,
+    predict_eval,
+)
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.zoo import build_model, example_input
 from edgesplit.profile.data import Measurements, Profile, Stats, prefix_key
-from edgesplit.profile.evaluate import noise_floor_ms, observation1, observation2, predict_eval
-from edgesplit.profile.measure import fx_node_order
 from edgesplit.profile.predictors import eq7_latency_s
 
 
@@ -25,7 +29,7 @@ def graph():
 
 
 def _profile(graph, whole_s, tail_share=None):
-    order = fx_node_order(graph)
+    order = graph.fx_node_order
     cpu = {}
     for k in range(1, 9):
         whole = whole_s(k)

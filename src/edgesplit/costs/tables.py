@@ -1,4 +1,5 @@
-"""Per-cut cost tables: what the simulator needs of a model on a device and a server.
+"""Per-cut cost tables: what the simulator and the deciders need of a model on a device and a
+server.
 
 For every cut of the model (1-D index order, at the scenario's granularity): the bits it sends,
 the device's MACs, the head's latency on the device, and the tail's latency on the server with
@@ -16,12 +17,9 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from edgesplit.sim.scenario import Device, Scenario, Server
 
 TABLE_VERSION = 2
 
@@ -64,14 +62,6 @@ class TableSpec(NamedTuple):
     granularity: str
     predictor: str
     input_size: int
-
-    @classmethod
-    def of(cls, scenario: Scenario, device: Device, server: Server) -> TableSpec:
-        """The table a scenario's device type needs with one of its server types."""
-        return cls(
-            device.model, device.hardware, device.threads, server.hardware,
-            scenario.granularity, scenario.predictor, scenario.input_size,
-        )  # fmt: skip
 
     @property
     def key(self) -> str:

@@ -1,4 +1,5 @@
-"""PNG figures of shi2025's Observations 1 and 2 and of held-out predictions (matplotlib)."""
+"""PNG figures (matplotlib): shi2025's Observations 1 and 2, held-out predictions, and bar
+charts of policy evaluations."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from edgesplit.profile.evaluate import Evaluation, Observation1, Observation2
+from edgesplit.experiments.predict_eval import Evaluation, Observation1, Observation2
+from edgesplit.policies.evaluate import Summary
+from edgesplit.units import metric_unit
 
 
 def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
@@ -89,3 +92,29 @@ def plot_predictions(
         ax.legend(fontsize=7, title="RMSE")
         ax.grid(alpha=0.3)
     return _save(figure, "Held-out heads and tails: predicted against measured", path)
+
+
+def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Path]:
+    """One bar chart (mean and 95 % interval per policy) per metric, as PNG files."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for metric in summaries[0].mean:
+        label, unit, factor = metric_unit(metric)
+        figure, axes = plt.subplots(figsize=(1.2 + 0.9 * len(summaries), 3.2))
+        names = [s.policy for s in summaries]
+        axes.bar(
+            names,
+            [s.mean[metric] * factor for s in summaries],
+            yerr=[s.half_width[metric] * factor for s in summaries],
+            capsize=4,
+            color="#4C72B0",
+        )
+        axes.set_ylabel(f"{label} ({unit})" if unit else label)
+        axes.tick_params(axis="x", rotation=30)
+        figure.tight_layout()
+        path = folder / f"{metric}.png"
+        figure.savefig(path, dpi=120)
+        plt.close(figure)
+        written.append(path)
+    return written

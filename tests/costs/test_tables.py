@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgesplit.sim.tables import TableSpec, build_table, load_table
+from edgesplit.costs import TableSpec, build_table, load_table
 
 from ..scripts_support import preset_table_specs
 

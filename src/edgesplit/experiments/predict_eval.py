@@ -199,6 +199,38 @@ class PredictEvalReport:
     observation1: tuple[Observation1, ...]
     observation2: tuple[Observation2, ...]
 
+    def records(self) -> dict[str, list[dict[str, Any]]]:
+        """The report as plain data: scores (one row per model and predictor, with shi2025
+        Table II's published RMSE where it has one), Observation 1 and Observation 2 rows."""
+        published = paper_results()["shi2025_table2"]["rmse_ms"]
+        scores = [
+            {
+                "model": ev.model,
+                "predictor": name,
+                "rmse_ms": ev.rmse_ms(name),
+                "mape_pct": ev.mape_pct(name),
+                "pairs": len(ev.pairs),
+                "noise_floor_ms": ev.noise_floor_ms,
+                "paper_rmse_ms": published.get(name, {}).get(ev.model),
+            }
+            for ev in self.evaluations
+            for name in self.predictors
+        ]
+        first = [
+            {"model": o.model, "speedup": o.speedup, "eq7": o.eq7, "gains_shrink": o.gains_shrink}
+            for o in self.observation1
+        ]
+        second = [
+            {
+                "model": o.model,
+                "threads": o.threads,
+                "r2_node_share": o.r2("nodes"),
+                "r2_mac_share": o.r2("macs"),
+            }
+            for o in self.observation2
+        ]
+        return {"scores": scores, "observation1": first, "observation2": second}
+
 
 def predict_eval(
     models: Sequence[str],

@@ -1,0 +1,14 @@
+"""The ``edgesplit`` command: thin typer commands over the library, one module per area. Each
+command builds plain data in SI units and prints it as tables (``cli.app.table``) or, with
+``--json``, as JSON; library errors print one line and exit with status 1."""
+
+from edgesplit.cli import graph, plan, profile, sim  # noqa: F401  (they register the commands)
+from edgesplit.cli.app import app
+
+
+def main() -> None:
+    """Entry point of the console script."""
+    app()
+
+
+__all__ = ["app", "main"]

@@ -1,0 +1,112 @@
+"""The typer application, its error handling, and what every command shares: the consoles, the
+common options, JSON output and the one table renderer.
+
+Nothing here imports NumPy, torch or torchvision: ``edgesplit --help`` and the commands that
+never trace start without them (each command imports what it needs when it runs).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from edgesplit.errors import EdgesplitError
+from edgesplit.vocabulary import GRANULARITIES
+
+app = typer.Typer(
+    help="edgesplit: decide where each DNN runs (device, edge server, or split) and run it so.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+# Off a terminal (pipes, CI logs) rich would wrap at 80 columns; the tables need more.
+console = Console() if sys.stdout.isatty() else Console(width=140)
+err_console = Console(stderr=True)
+
+ModelArg = Annotated[
+    str,
+    typer.Argument(
+        help="A model name (see `edgesplit models`), or your own model as file.py:factory or "
+        "package.module:factory (a Module class or a function returning a module)."
+    ),
+]
+GranularityOpt = Annotated[
+    str, typer.Option(help=f"Graph granularity: {', '.join(GRANULARITIES)}.")
+]
+InputSizeOpt = Annotated[int, typer.Option(help="Input image side in pixels (1 x 3 x N x N).")]
+InputShapeOpt = Annotated[
+    str | None, typer.Option(help="Input shape instead, e.g. 1,3,224,224 or 8,16.")
+]
+SeedOpt = Annotated[int, typer.Option(help="Seed of the random weights and input.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
+
+
+def command(name: str | None = None) -> Callable[[Callable], Callable]:
+    """Register a command whose library errors print one line and exit with status 1."""
+
+    def register(function: Callable) -> Callable:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return function(*args, **kwargs)
+            except EdgesplitError as error:
+                err_console.print(f"[bold red]error:[/] {error}", highlight=False)
+                raise typer.Exit(1) from None
+
+        return app.command(name)(wrapper)
+
+    return register
+
+
+def print_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, indent=2) + "\n")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column of a rendered table: its header, and the cell of a row (a dict)."""
+
+    header: str
+    cell: Callable[[dict[str, Any]], str]
+    left: bool = False
+
+
+def key(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict[str, Any]], str]:
+    """The cell showing ``row[name]`` (times ``factor``, formatted by ``fmt``; '-' for None)."""
+
+    def cell(row: dict[str, Any]) -> str:
+        value = row[name]
+        if value is None:
+            return "-"
+        return format(value * factor, fmt) if fmt else str(value)
+
+    return cell
+
+
+def table(
+    rows: Iterable[dict[str, Any]],
+    columns: Sequence[Column],
+    title: str | None = None,
+    overflow: str = "ellipsis",
+    **kwargs: Any,
+) -> Table:
+    """Render rows (dicts) as a rich table: the one renderer every command uses."""
+    rendered = Table(title=title, **kwargs)
+    for column in columns:
+        rendered.add_column(
+            column.header, justify="left" if column.left else "right", overflow=overflow
+        )
+    for row in rows:
+        rendered.add_row(*(column.cell(row) for column in columns))
+    return rendered
+
+
+def mib(bits: float) -> str:
+    return f"{bits / 8 / 2**20:.3f}"

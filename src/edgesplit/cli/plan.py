@@ -1,0 +1,218 @@
+"""Commands that plan a partition: plan, and the demo (plan, then run the splits)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Annotated
+
+import typer
+from rich import box
+
+from edgesplit import checks
+from edgesplit.cli.app import (
+    Column,
+    GranularityOpt,
+    InputShapeOpt,
+    InputSizeOpt,
+    JsonOpt,
+    ModelArg,
+    SeedOpt,
+    command,
+    console,
+    err_console,
+    key,
+    mib,
+    print_json,
+    table,
+)
+from edgesplit.cli.graph import load
+from edgesplit.errors import CutLimitExceededError
+from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
+from edgesplit.vocabulary import OBJECTIVES, PREDICTORS
+
+ProfileOpt = Annotated[
+    str | None,
+    typer.Option(help="A hardware catalogue entry (`edgesplit hardware`) or a profile file."),
+]
+GmacsOpt = Annotated[
+    float | None, typer.Option(help="Instead of a profile: the placeholder MAC rate, GMAC/s.")
+]
+ThreadsOpt = Annotated[int | None, typer.Option(help="CPU threads (default: the profile's most).")]
+
+
+def _cut_number(record: dict) -> str:
+    return "?" if record["index"] is None else str(record["index"])
+
+
+COST_COLUMNS = [
+    Column("cut", _cut_number),
+    Column("device ms", key("device_latency_s", ".2f", 1e3)),
+    Column("transfer ms", key("transfer_latency_s", ".2f", 1e3)),
+    Column("server ms", key("server_latency_s", ".2f", 1e3)),
+    Column("latency ms", key("latency_s", ".2f", 1e3)),
+    Column("energy J", key("energy_j", ".4f")),
+    Column("MiB sent", lambda r: mib(r["transfer_bits"])),
+]
+
+
+@command("plan")
+def plan_command(
+    model: ModelArg,
+    uplink_mbps: Annotated[float, typer.Option(help="Uplink rate, Mbit/s.")] = 20.0,
+    device_profile: ProfileOpt = None,
+    device_threads: ThreadsOpt = None,
+    device_gmacs: GmacsOpt = None,
+    server_profile: ProfileOpt = None,
+    server_threads: ThreadsOpt = None,
+    server_gmacs: GmacsOpt = None,
+    predictor: Annotated[str, typer.Option(help=f"One of {', '.join(PREDICTORS)}.")] = "nodes",
+    objective: Annotated[str, typer.Option(help=f"One of {', '.join(OBJECTIVES)}.")] = "latency",
+    compute_power_w: Annotated[
+        float | None, typer.Option(help="Device power while computing, W (default: the device's).")
+    ] = None,
+    transmit_power_w: Annotated[
+        float | None,
+        typer.Option(help="Device power while transmitting, W (default: the device's)."),
+    ] = None,
+    beta_s_per_j: Annotated[
+        float | None, typer.Option(help="Weight of energy in `weighted`: latency + beta * energy.")
+    ] = None,
+    granularity: GranularityOpt = "operator",
+    input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
+    seed: SeedOpt = 0,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find the optimal cut of a model for one device, one server and one uplink.
+
+    Latencies come from measured or derived profiles (default: shi2025's test-bed, a Jetson
+    device and the i7 workstation at 16 threads); --device-gmacs/--server-gmacs use the
+    placeholder MAC-rate model instead.
+    """
+    from edgesplit.plan import SideSpec, plan, plan_defaults, resolve_setting
+
+    uplink_rate_bps = checks.positive("--uplink-mbps", uplink_mbps) * 1e6
+    checks.one_of("--objective", objective, OBJECTIVES)
+    checks.one_of("--predictor", predictor, PREDICTORS)
+    rates = {
+        side: None if value is None else checks.positive(f"--{side}-gmacs", value) * 1e9
+        for side, value in (("device", device_gmacs), ("server", server_gmacs))
+    }
+    for name, value in (("--compute-power-w", compute_power_w),
+                        ("--transmit-power-w", transmit_power_w)):  # fmt: skip
+        if value is not None:
+            checks.non_negative(name, value)
+    setting, about = resolve_setting(
+        model, uplink_rate_bps,
+        SideSpec(device_profile, device_threads, rates["device"]),
+        SideSpec(server_profile, server_threads, rates["server"]),
+        predictor, compute_power_w, transmit_power_w,
+    )  # fmt: skip
+    beta = checks.non_negative(
+        "--beta-s-per-j", plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
+    )
+    _, _, g = load(model, granularity, input_size, input_shape, seed)
+    with contextlib.suppress(CutLimitExceededError):
+        g.cut_table()  # enumerated (when it can be) so that the cuts carry their indices
+    result = plan(g, setting, objective, beta)
+    data = {
+        **result.record(),
+        "setting": {
+            "uplink_rate_bps": setting.uplink_rate_bps,
+            "device": about["device"],
+            "server": about["server"],
+            "device_compute_power_w": setting.device_compute_power_w,
+            "device_transmit_power_w": setting.device_transmit_power_w,
+            "beta_s_per_j": beta,
+        },
+    }
+    if as_json:
+        print_json(data)
+        return
+    rows = [
+        {"label": label, **data[name]}
+        for label, name in (("optimal", "best"), ("all local", "all_local"),
+                            ("offload all", "all_offloaded"))
+    ]  # fmt: skip
+    title = f"{model}: minimise {objective} at {uplink_mbps:g} Mbit/s"
+    console.print(table(rows, [Column("", key("label"), left=True), *COST_COLUMNS], title))
+    best = result.best.cut
+    console.print(
+        f"device: {about['device']}; server: {about['server']}\n"
+        f"optimal cut: {best.device_mask.bit_count()} of {len(g.nodes)} nodes on the device, "
+        f"sends {', '.join(best.crossing) or 'nothing'}",
+        highlight=False,
+    )
+
+
+@command()
+def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
+    """The main job: plan mobilenet_v2, resnet50 and googlenet over Wi-Fi and 5G for two device
+    classes, then run each chosen split in-process and check it against the unsplit model."""
+    from edgesplit.demo import run_demo
+    from edgesplit.plan import plan_defaults
+
+    defaults = plan_defaults()
+    settings = defaults["demo"]
+    with err_console.status("demo") as status:
+        results = run_demo(seed=seed, progress=lambda text: status.update(text))
+    if as_json:
+        print_json({"settings": settings, "results": [r.record() for r in results]})
+        return
+    rows = []
+    for r in results:
+        best, cut = r.plan.best, r.plan.best.cut
+        choice = "local" if cut.is_all_local else "offload" if cut.sends_input else "split"
+        rows.append(
+            {
+                "model": r.model, "hardware": r.pair, "link": r.link, "choice": choice,
+                "cut": f"{cut.index}/{r.plan.all_local.cut.index}", **best.record(),
+                "local_s": r.plan.all_local.latency_s, "offload_s": r.plan.all_offloaded.latency_s,
+            }
+        )  # fmt: skip
+    columns = [
+        *(Column(name, key(name), left=True) for name in ("model", "hardware", "link", "choice")),
+        Column("cut", key("cut")),
+        Column("device ms", key("device_latency_s", ".1f", 1e3)),
+        Column("send ms", key("transfer_latency_s", ".1f", 1e3)),
+        Column("server ms", key("server_latency_s", ".1f", 1e3)),
+        Column("total ms", key("latency_s", ".1f", 1e3)),
+        Column("energy J", key("energy_j", ".3f")),
+        Column("local ms", key("local_s", ".1f", 1e3)),
+        Column("offload ms", key("offload_s", ".1f", 1e3)),
+    ]
+    title = f"Optimal placement ({settings['objective']}); latencies from the hardware catalogue"
+    console.print(table(rows, columns, title, box=box.SIMPLE_HEAD))
+    runs, seen = [], set()
+    for r in results:
+        for label, costs, check in (
+            ("optimal", r.plan.best, r.check),
+            ("best split, work on both sides", r.best_interior, r.interior_check),
+        ):
+            if (r.model, costs.cut.index) not in seen:
+                seen.add((r.model, costs.cut.index))
+                runs.append({"model": r.model, "cut": costs.cut.index, "what": label,
+                             "error": check.max_abs_error, "matches": check.matches,
+                             "head_s": check.head_s, "tail_s": check.tail_s,
+                             "bytes": check.transferred_bytes})  # fmt: skip
+    run_columns = [
+        Column("model", key("model"), left=True),
+        Column("cut", key("cut")),
+        Column("what", key("what"), left=True),
+        Column("max |error|", key("error", ".1e")),
+        Column("match", lambda r: "[green]yes[/]" if r["matches"] else "[red]NO[/]"),
+        Column("head ms", key("head_s", ".1f", 1e3)),
+        Column("tail ms", key("tail_s", ".1f", 1e3)),
+        Column("MiB sent", lambda r: mib(8 * r["bytes"])),
+    ]
+    console.print(
+        table(runs, run_columns, "Splits really run in-process: tail(*head(x)) against model(x)")
+    )
+    console.print(
+        "Latencies: `edgesplit hardware` says which profiles are measured and which derived; "
+        f"device powers {defaults['device_compute_power_w']:g} W computing, "
+        f"{defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
+        highlight=False,
+    )
+    if not all(r.check.matches and r.interior_check.matches for r in results):
+        raise typer.Exit(1)

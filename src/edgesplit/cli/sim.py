@@ -1,0 +1,169 @@
+"""Commands on the simulator and the policies: scenarios, scenario, policies, evaluate, train,
+convert-policy. None of them traces a model, and none imports torch unless a learner runs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from edgesplit.cli.app import (
+    Column,
+    JsonOpt,
+    SeedOpt,
+    command,
+    console,
+    err_console,
+    key,
+    print_json,
+    table,
+)
+
+
+@command("scenarios")
+def scenarios_command(as_json: JsonOpt = False) -> None:
+    """List the simulator's scenario presets."""
+    from edgesplit.sim.scenario import preset_rows
+
+    rows = preset_rows()
+    if as_json:
+        print_json({"scenarios": rows})
+        return
+    columns = [
+        *(Column(name, key(name), left=True) for name in ("name", "style", "devices", "servers")),
+        Column("models", lambda r: ", ".join(r["models"]), left=True),
+        Column("about", key("about"), left=True),
+    ]
+    title = "Scenario presets (edgesplit.sim; YAML in src/edgesplit/data/scenarios)"
+    console.print(table(rows, columns, title, overflow="fold"))
+
+
+@command("scenario")
+def scenario_command(
+    source: Annotated[str, typer.Argument(help="A preset name or a scenario YAML file.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Validate a scenario (preset or YAML file) and print it with every default filled in."""
+    from edgesplit.sim.scenario import load_scenario
+
+    scenario = load_scenario(source)
+    data = scenario.model_dump(mode="json")
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"{scenario.name}: valid ({scenario.style}, {scenario.device_count} devices, "
+        f"{scenario.server_count} servers)",
+        highlight=False,
+    )
+    console.print_json(json.dumps(data))
+
+
+@command("policies")
+def policies_command(
+    style: Annotated[
+        str | None, typer.Option(help="Only this scenario style: slot, task_window, time_slot.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List the policies (deciders) by name."""
+    from edgesplit.policies.registry import is_learner, policy_names
+
+    names = policy_names(style)
+    if as_json:
+        print_json({"policies": names, "learners": [n for n in names if is_learner(n)]})
+        return
+    for name in names:
+        console.print(f"{name}{'  (learner)' if is_learner(name) else ''}", highlight=False)
+
+
+@command("train")
+def train_command(
+    policy: Annotated[str, typer.Argument(help="A learner, e.g. ddp+ta.")],
+    scenario: Annotated[str, typer.Option(help="A preset or a scenario YAML file.")],
+    out: Annotated[Path, typer.Option(help="Run folder: logs, checkpoint, policy.pt, best.pt.")],
+    steps: Annotated[int, typer.Option(help="Environment steps.")] = 20_000,
+    seed: SeedOpt = 0,
+    resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
+    eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
+    eval_episodes: Annotated[int, typer.Option(help="Episodes per evaluation.")] = 2,
+) -> None:
+    """Train a learner in the simulator (progress bar, CSV logs, checkpoints; Ctrl-C saves)."""
+    from edgesplit.policies.training import train_policy
+
+    path = train_policy(
+        policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
+        show_progress=sys.stderr.isatty(),
+    )  # fmt: skip
+    console.print(
+        f"wrote {path} and the best evaluated {out / 'best.pt'}, each with its .json "
+        f"(logs: {out / 'eval.csv'}, {out / 'episodes.csv'})"
+    )
+
+
+@command("evaluate")
+def evaluate_command(
+    scenario: Annotated[str, typer.Option(help="A preset or a scenario YAML file.")],
+    policies: Annotated[
+        str, typer.Option(help="Comma-separated names; a learner as name=path/to/policy.pt.")
+    ],
+    episodes: Annotated[int, typer.Option(help="Episodes (seeds) per policy.")] = 5,
+    seed: SeedOpt = 0,
+    plot: Annotated[Path | None, typer.Option(help="Write PNG bar charts here.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
+    from edgesplit.policies.evaluate import evaluate
+    from edgesplit.policies.registry import policy_from_spec
+    from edgesplit.sim.scenario import load_scenario
+    from edgesplit.units import metric_unit
+
+    loaded = load_scenario(scenario)
+    specs = [s for s in policies.split(",") if s.strip()]
+    built = dict(policy_from_spec(spec, loaded, seed) for spec in specs)  # errors before running
+    with err_console.status("evaluating") as status:
+        summaries = evaluate(
+            {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
+            progress=lambda name, done: status.update(f"{name}: episode {done}/{episodes}"),
+        )  # fmt: skip
+    if plot is not None:
+        from edgesplit.experiments.plots import plot_summaries
+
+        plot_summaries(summaries, plot)
+    rows = [s.record() for s in summaries]
+    if as_json:
+        print_json(rows)
+        return
+
+    def header(metric: str) -> str:
+        name, unit, _ = metric_unit(metric)
+        return f"{name}\n({unit})" if unit else name
+
+    def cell(metric: str):
+        factor = metric_unit(metric)[2]
+        return lambda r: f"{r['mean'][metric] * factor:.4g}±{r['ci95'][metric] * factor:.2g}"
+
+    columns = [
+        Column("policy", key("policy"), left=True),
+        *(Column(header(m), cell(m)) for m in summaries[0].mean),
+    ]
+    title = f"{loaded.name}: {episodes} episodes per policy, mean ± 95 % CI"
+    console.print(table(rows, columns, title))
+    if plot is not None:
+        console.print(f"wrote {plot}/*.png", highlight=False)
+
+
+@command("convert-policy")
+def convert_policy_command(
+    old: Annotated[Path, typer.Argument(help="A policy.pt or best.pt written by edgesplit 0.1.")],
+    out: Annotated[Path, typer.Option(help="The new policy file (its .json is written beside).")],
+) -> None:
+    """Convert an edgesplit 0.1 policy file to tensors plus a JSON sidecar, reading it without
+    running code from it (only tensors and NumPy arrays are accepted)."""
+    from edgesplit.policies.common import convert_legacy_policy
+
+    path = convert_legacy_policy(old, out)
+    console.print(f"wrote {path} and {path.with_suffix('.json')}", highlight=False)

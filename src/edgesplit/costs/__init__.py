@@ -1,0 +1,24 @@
+"""The cost model: per-cut cost tables (built once from the graph and profile layers, then
+cached) and one composer per paper quantity. Importing it does not import torch."""
+
+from edgesplit.costs.tables import ModelTable, TableSpec, build_table, load_table, save_table
+from edgesplit.costs.terms import (
+    md1_waiting_time_s,
+    server_share_s,
+    task_energy_j,
+    task_latency_s,
+    transmit_s,
+)
+
+__all__ = [
+    "ModelTable",
+    "TableSpec",
+    "build_table",
+    "load_table",
+    "md1_waiting_time_s",
+    "save_table",
+    "server_share_s",
+    "task_energy_j",
+    "task_latency_s",
+    "transmit_s",
+]

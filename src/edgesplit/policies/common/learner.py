@@ -1,0 +1,129 @@
+"""What every learner shares beyond its own update loop: seeded construction that leaves the
+global torch generator alone, policy files (tensors plus a JSON sidecar) and the check that a
+file fits the scenario it is loaded for."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import torch
+from torch import nn
+
+from edgesplit.errors import InvalidParameterError
+from edgesplit.policies.common.checkpoint import (
+    check_compatible,
+    load_policy,
+    save_policy,
+    scenario_hash,
+)
+
+
+class Learner:
+    """Mixed into a ``Policy`` that trains. A subclass names its ``config_class``, the scenario
+    fields its networks depend on (``compatible_fields``), builds its networks from
+    ``self.config`` in ``build`` and lists them in ``modules``; it owns its update loop
+    (``train(trainer)``) and the env it trains in (``training_env``)."""
+
+    config_class: ClassVar[type]
+    compatible_fields: ClassVar[tuple[str, ...]]
+
+    # -- to implement ---------------------------------------------------------------------------
+
+    def build(self) -> None:
+        """Create the networks from ``self.config``."""
+        raise NotImplementedError
+
+    def modules(self) -> dict[str, nn.Module]:
+        """The networks a policy file holds, by name."""
+        raise NotImplementedError
+
+    def training_env(self) -> gym.Env:
+        """The environment this learner trains in (its action encoding, its credit)."""
+        raise NotImplementedError
+
+    def train(self, trainer: Any) -> None:
+        """Train in ``trainer.env`` (``policies.training.Trainer``), resumable."""
+        raise NotImplementedError
+
+    def extra_tensors(self) -> dict[str, torch.Tensor]:
+        """Tensors beyond the networks' (e.g. an observation scale)."""
+        return {}
+
+    def load_extra(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        """Restore what ``extra_tensors`` and ``extra_meta`` saved."""
+
+    def extra_meta(self) -> dict[str, Any]:
+        return {}
+
+    # -- shared ---------------------------------------------------------------------------------
+
+    @contextmanager
+    def seeded(self, seed: int):
+        """Build under ``torch.manual_seed(seed)`` without touching the global generator; the
+        generator's state after building is where training's sampling starts
+        (``start_sampling``), so a run is the same whoever constructed what before."""
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            yield
+            self._sampling_state = torch.get_rng_state()
+
+    def start_sampling(self) -> None:
+        """Continue the torch generator where construction left it (a fresh training run)."""
+        torch.set_rng_state(self._sampling_state)
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        flat = {
+            f"{prefix}.{name}": value
+            for prefix, module in self.modules().items()
+            for name, value in module.state_dict().items()
+        }
+        return {**flat, **self.extra_tensors()}
+
+    def metadata(self) -> dict[str, Any]:
+        data = self.scenario.model_dump(mode="json")
+        return {
+            "policy": self.name,
+            "config": asdict(self.config),
+            "scenario": {"name": self.scenario.name, "sha256": scenario_hash(data), "data": data},
+            **self.extra_meta(),
+        }
+
+    def save(self, path: str | Path) -> None:
+        """Write ``path`` (tensors) and its ``.json`` sidecar."""
+        save_policy(path, self.tensors(), self.metadata())
+
+    def load(self, path: str | Path) -> None:
+        """Load a policy file written by ``save`` (checked against this scenario)."""
+        self.load_state(*load_policy(path))
+
+    def load_state(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
+        check_compatible(
+            meta, self.name, self.scenario.model_dump(mode="json"), self.compatible_fields
+        )
+        try:
+            self.config = self.config_class(**meta["config"])
+        except TypeError as error:
+            raise InvalidParameterError(
+                "checkpoint", "its config", f"{self.config_class.__name__} fields ({error})"
+            ) from None
+        with torch.random.fork_rng(devices=[]):  # initialising layers must not move the generator
+            self.build()
+        for prefix, module in self.modules().items():
+            state = {
+                name.removeprefix(f"{prefix}."): value
+                for name, value in tensors.items()
+                if name.startswith(f"{prefix}.")
+            }
+            try:
+                module.load_state_dict(state)
+            except RuntimeError:
+                raise InvalidParameterError(
+                    "checkpoint", f"its {prefix} weights",
+                    f"the shapes its config gives ({meta['config']}); is it from an older "
+                    "edgesplit?",
+                ) from None  # fmt: skip
+        self.load_extra(tensors, meta)
