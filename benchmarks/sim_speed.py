@@ -17,6 +17,7 @@ import time
 
 import numpy as np
 
+from edgesplit.contract import Decision
 from edgesplit.sim.reference import slot_step_reference, window_step_reference
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.slot import build_slot_system, slot_step
@@ -69,25 +70,29 @@ def window_rates(devices: int, rng: np.random.Generator) -> tuple[float, float |
     scenario = _replicate(load_scenario("zhang2026"), devices)
     system = build_window_system(scenario)
     n, width = system.n_devices, scenario.window_reward.window_max
-    args = (
-        system, np.full(n, 10), rng.integers(1, width + 1, n),
-        rng.integers(0, system.n_cuts[:, None], (n, width)), rng.integers(0, 2, (n, width)),
-        rng.integers(0, system.n_servers, (n, width)), rng.uniform(0, 1, (n, width)),
-        rng.uniform(1e-7, 1e-3, n),
+    decision = Decision(
+        cut=rng.integers(0, system.n_cuts[:, None], (n, width)),
+        window=rng.integers(1, width + 1, n), channel=rng.integers(0, 2, (n, width)),
+        server=rng.integers(0, system.n_servers, (n, width)), power_w=rng.uniform(0, 1, (n, width)),
     )  # fmt: skip
-    fast = _rate(lambda: window_step(*args), n, 1.0)
-    slow = _rate(lambda: window_step_reference(*args), n, 1.0) if n <= 1000 else None
+    remaining, gain = np.full(n, 10), rng.uniform(1e-7, 1e-3, n)
+    fast = _rate(lambda: window_step(system, remaining, decision, gain), n, 1.0)
+    reference = (
+        system, remaining, decision.window, decision.cut, decision.channel, decision.server,
+        decision.power_w, gain,
+    )  # fmt: skip
+    slow = _rate(lambda: window_step_reference(*reference), n, 1.0) if n <= 1000 else None
     return fast, slow
 
 
 def env_rate() -> float:
-    import gymnasium as gym
+    """What a learner like DDP sees: SlotMEC-v0 with TA applied to the cuts (ThreadAllocation)."""
+    from edgesplit.policies.threads import TA
+    from edgesplit.sim import ThreadAllocation, make_env
 
-    import edgesplit.sim  # noqa: F401
-
-    env = gym.make("edgesplit/SlotMEC-v0")
+    env = ThreadAllocation(make_env(load_scenario("shi2025-wifi")), TA())
     env.reset(seed=0)
-    action = np.zeros(3, dtype=np.float32)
+    action = np.array([1, 2, 3])
 
     def step():
         _, _, _, truncated, _ = env.step(action)

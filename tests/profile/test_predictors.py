@@ -81,8 +81,8 @@ def test_node_scaling_predicts_unseen_threads_and_cuts_exactly_under_amdahl(resn
     assert result.test_threads == (2, 8)
     assert len(result.pairs) == 2 * len(profile.cpu[1].tail)
     assert result.rmse_ms("nodes") == pytest.approx(0.0, abs=1e-9)
-    predictor = NodeScalingPredictor.fit(profile, (1, 4, 16))
-    np.testing.assert_allclose(predictor.fx_latency_s(12), a + b / 12, rtol=1e-9)
+    predictor = NodeScalingPredictor.fit(profile, None, (1, 4, 16))
+    np.testing.assert_allclose(predictor.fx_latency_s(None, 12), a + b / 12, rtol=1e-9)
 
 
 def test_eq7_fit_recovers_its_own_curve():
@@ -101,8 +101,9 @@ def test_eq7_with_few_points_degrades_gracefully():
 
 def test_shi2025_spreads_eq7_evenly_over_nodes(resnet18_fx):
     profile, _, _ = _amdahl_profile(resnet18_fx, threads=(1, 2, 4, 8, 16))
-    predictor = Shi2025Predictor.fit(profile, (1, 2, 4, 8, 16))
-    per_node = predictor.fx_latency_s(len(profile.node_order), 6)
+    predictor = Shi2025Predictor.fit(profile, None, (1, 2, 4, 8, 16))
+    per_node = predictor.fx_latency_s(resnet18_fx, 6)
+    assert len(per_node) == len(profile.node_order)
     assert np.ptp(per_node) == 0
     assert per_node.sum() == pytest.approx(predictor.whole_latency_s(6))
 
@@ -163,11 +164,11 @@ def test_profile_of_another_model_or_input_is_refused(resnet18_fx):
 
 def test_threads_beyond_the_profiled_cores_are_refused(resnet18_fx):
     profile, _, _ = _amdahl_profile(resnet18_fx, threads=(1, 2), cores=2)
-    predictor = NodeScalingPredictor.fit(profile, (1, 2))
+    predictor = NodeScalingPredictor.fit(profile, None, (1, 2))
     with pytest.raises(
         InvalidParameterError, match=r"threads=3 is invalid: an integer from 1 to 2"
     ):
-        predictor.fx_latency_s(3)
+        predictor.fx_latency_s(None, 3)
 
 
 def test_gpu_tails_are_spread_so_that_measured_tails_are_reproduced(resnet18_fx):
@@ -188,7 +189,7 @@ def test_gpu_tails_are_spread_so_that_measured_tails_are_reproduced(resnet18_fx)
         {},
         Measurements(_stats(whole), tail=tails),
     )
-    per_node = NodeScalingPredictor.fit_gpu(profile).fx_latency_s(1)
+    per_node = NodeScalingPredictor.fit_gpu(profile).fx_latency_s(None, 1)
     assert per_node.sum() == pytest.approx(whole)
     for key, stats in tails.items():
         start = int(key, 16).bit_length()

@@ -25,7 +25,6 @@ from edgesplit.profile.predictors import (
     eq7_latency_s,
     fit_eq7,
     fit_predictor,
-    predict_fx_latency_s,
 )
 
 
@@ -86,7 +85,7 @@ def evaluate(
     n = len(profile.node_order)
     pairs = []
     for k in test:
-        predicted = {name: predict_fx_latency_s(f, graph, k) for name, f in fitted.items()}
+        predicted = {name: f.fx_latency_s(graph, k) for name, f in fitted.items()}
         measured = profile.cpu[k]
         for side, table in (("head", measured.head), ("tail", measured.tail)):
             for key, stats in table.items():

@@ -25,7 +25,7 @@ import itertools
 import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from scipy.optimize import curve_fit, nnls
@@ -86,7 +86,7 @@ class Shi2025Predictor:
     name: str = "shi2025"
 
     @classmethod
-    def fit(cls, profile: Profile, threads: Sequence[int]) -> Shi2025Predictor:
+    def fit(cls, profile: Profile, graph: ModelGraph, threads: Sequence[int]) -> Shi2025Predictor:
         threads = _check_threads(profile, threads)
         k = np.array(threads, dtype=float)
         y = np.array([profile.cpu[t].whole.median_s for t in threads])
@@ -96,7 +96,8 @@ class Shi2025Predictor:
         _check_query(k, self.cores)
         return float(eq7_latency_s(k, *self.coefficients))
 
-    def fx_latency_s(self, n_fx: int, k: int) -> np.ndarray:
+    def fx_latency_s(self, graph: ModelGraph, k: int) -> np.ndarray:
+        n_fx = len(graph.fx_node_order)
         return np.full(n_fx, self.whole_latency_s(k) / n_fx)
 
 
@@ -211,7 +212,9 @@ class NodeScalingPredictor:
     name: str = "nodes"
 
     @classmethod
-    def fit(cls, profile: Profile, threads: Sequence[int]) -> NodeScalingPredictor:
+    def fit(
+        cls, profile: Profile, graph: ModelGraph | None, threads: Sequence[int]
+    ) -> NodeScalingPredictor:
         threads = _check_threads(profile, threads)
         rows = []
         for k in threads:
@@ -240,7 +243,7 @@ class NodeScalingPredictor:
         calibration = cuda.whole.median_s / max(per_node.sum(), 1e-12)
         return cls(np.array([1.0]), per_node[None, :], np.array([calibration]), profile.cores)
 
-    def fx_latency_s(self, k: int) -> np.ndarray:
+    def fx_latency_s(self, graph: ModelGraph | None, k: int) -> np.ndarray:
         _check_query(k, self.cores)
         per_node = _interpolate_inverse(self.threads, self.per_node_s, k)
         factor = _interpolate_inverse(self.threads, self.calibration[:, None], k)[0]
@@ -262,24 +265,29 @@ def _spread_tails(profile: Profile, cuda: Measurements) -> np.ndarray:
 # -- adapter to the planner ----------------------------------------------------------------------
 
 
-def fit_predictor(name: str, profile: Profile, graph: ModelGraph, threads: Sequence[int]):
-    """Fit predictor ``name`` on ``profile``'s CPU measurements at ``threads``."""
-    if name == "nodes":
-        return NodeScalingPredictor.fit(profile, threads)
-    if name == "shi2025":
-        return Shi2025Predictor.fit(profile, threads)
-    if name == "neurosurgeon":
-        return NeurosurgeonPredictor.fit(profile, graph, threads)
-    raise InvalidParameterError("predictor", name, f"one of {', '.join(PREDICTORS)}")
+class Predictor(Protocol):
+    """Every predictor: fitted on a profile's CPU measurements at some thread counts, it predicts
+    every fx node's latency (seconds, in the profile's node order) at ``k`` threads."""
+
+    name: str
+
+    def fx_latency_s(self, graph: ModelGraph, k: int) -> np.ndarray: ...
 
 
-def predict_fx_latency_s(predictor, graph: ModelGraph, threads: int) -> np.ndarray:
-    """Every fx node's predicted latency (seconds, in the profile's node order)."""
-    if isinstance(predictor, Shi2025Predictor):
-        return predictor.fx_latency_s(len(graph.fx_node_order), threads)
-    if isinstance(predictor, NeurosurgeonPredictor):
-        return predictor.fx_latency_s(graph, threads)
-    return predictor.fx_latency_s(threads)
+PREDICTOR_CLASSES = {
+    "nodes": NodeScalingPredictor,
+    "shi2025": Shi2025Predictor,
+    "neurosurgeon": NeurosurgeonPredictor,
+}
+
+
+def fit_predictor(
+    name: str, profile: Profile, graph: ModelGraph, threads: Sequence[int]
+) -> Predictor:
+    """Fit predictor ``name`` (``PREDICTORS``) on ``profile``'s CPU measurements at ``threads``."""
+    if name not in PREDICTOR_CLASSES:
+        raise InvalidParameterError("predictor", name, f"one of {', '.join(PREDICTORS)}")
+    return PREDICTOR_CLASSES[name].fit(profile, graph, threads)
 
 
 def group_latency_s(graph: ModelGraph, fx_latency_s: np.ndarray) -> np.ndarray:
@@ -328,8 +336,8 @@ class ProfileLatencyModel:
             if self.predictor != "nodes":
                 raise InvalidParameterError("predictor", self.predictor, "nodes for CUDA profiles")
             fitted = NodeScalingPredictor.fit_gpu(self.profile)
-            return group_latency_s(graph, fitted.fx_latency_s(1))
+            return group_latency_s(graph, fitted.fx_latency_s(graph, 1))
         threads = self.threads if self.threads is not None else max(self.profile.cpu)
         fit_on = self.fit_threads or tuple(sorted(self.profile.cpu))
         fitted = fit_predictor(self.predictor, self.profile, graph, fit_on)
-        return group_latency_s(graph, predict_fx_latency_s(fitted, graph, threads))
+        return group_latency_s(graph, fitted.fx_latency_s(graph, threads))
