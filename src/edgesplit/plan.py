@@ -27,6 +27,7 @@ import numpy as np
 from edgesplit.checks import non_negative, positive
 from edgesplit.costs import md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
 from edgesplit.errors import InvalidParameterError
+from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
 from edgesplit.vocabulary import OBJECTIVES
 
@@ -311,8 +312,6 @@ def plan(
 
     Cut indices are filled in when the graph's cuts have been enumerated (``graph.cut_table``).
     """
-    from edgesplit.graph.cuts import cut_from_mask
-
     beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
     check_objective(objective, beta)
     terms = cost_terms(graph, setting)

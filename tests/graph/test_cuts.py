@@ -172,3 +172,17 @@ def test_device_nodes_must_be_closed_under_predecessors(zoo):
     with pytest.raises(InvalidCutError, match="no node named 'nope'"):
         graph.cut_from_device_nodes(["nope"])
     assert graph.cut_from_device_nodes([graph.nodes[0].name]).index == 2
+
+
+@pytest.mark.parametrize("granularity", ["operator", "block"])
+def test_the_portable_cut_key_is_the_union_of_device_fx_nodes(zoo, granularity):
+    """``fx_key`` marks exactly the fx nodes of the cut's device nodes, in ``fx_node_order``,
+    so that the same cut has the same key at every granularity."""
+    _, _, graph = zoo("resnet18", granularity)
+    order = graph.fx_node_order
+    for cut in graph.cuts()[::7]:
+        device_fx = {
+            f for node in graph.nodes if node.name in set(cut.device_nodes) for f in node.fx_nodes
+        }
+        key = int(graph.fx_key(cut), 16)
+        assert {order[i] for i in range(len(order)) if key >> i & 1} == device_fx

@@ -54,17 +54,6 @@ def test_cut_selection(resnet18):
         select_cuts(graph, -2)
 
 
-def test_fx_cut_key_is_the_union_of_device_nodes(resnet18):
-    _, _, graph = resnet18
-    order = graph.fx_node_order
-    for cut in graph.cuts()[::7]:
-        device_fx = {
-            f for node in graph.nodes if node.name in set(cut.device_nodes) for f in node.fx_nodes
-        }
-        key = int(graph.fx_key(cut), 16)
-        assert {order[i] for i in range(len(order)) if key >> i & 1} == device_fx
-
-
 def test_refused_settings(resnet18):
     model, x, graph = resnet18
     cores = available_cores()

@@ -229,7 +229,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         window_d, *task_d = dists
         log_prob = window_d.log_prob(actions["window"])
         entropy = window_d.entropy()
-        for dist, key in zip(task_d, ("cut", "channel", "server", "power"), strict=True):
+        for dist, key in zip(task_d, ACTIONS[1:], strict=True):
             log_prob = log_prob + (dist.log_prob(actions[key]) * used).sum(-1)
             entropy = entropy + (dist.entropy() * used).sum(-1)
         return log_prob, entropy
@@ -285,11 +285,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             scaled = self._scaled(obs)[None]
             with torch.no_grad():
                 dists = self._distributions(scaled)
-                actions = {
-                    key: d.sample()
-                    for key, d in zip(("window", "cut", "channel", "server", "power"), dists,
-                                      strict=True)
-                }  # fmt: skip
+                actions = {key: d.sample() for key, d in zip(ACTIONS, dists, strict=True)}
                 remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
                 used = self._used(actions["window"], remaining)
                 log_prob, _ = self._log_prob_entropy(scaled, actions, used)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from edgesplit.contract import Decision, SlotState
+from edgesplit.costs import task_latency_s
 from edgesplit.policies.base import Policy
 from edgesplit.policies.threads import best_allocation, make_allocator
 from edgesplit.sim.scenario import Scenario
@@ -101,8 +102,6 @@ class Dads(SlotPolicy):
         return max(self.system.k_min, state.threads_total // self.system.n_devices, 1)
 
     def cuts(self, state: SlotState) -> np.ndarray:
-        from edgesplit.costs import task_latency_s
-
         system = self.system
         allowed = system.crossing_count <= 1 if self.single_tensor else None
         candidates = _candidate_cuts(system, allowed)

@@ -10,15 +10,13 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
 from edgesplit.contract import Allocator
 from edgesplit.errors import InvalidParameterError
-
-if TYPE_CHECKING:
-    from edgesplit.sim.slot import SlotSystem
+from edgesplit.sim.slot import SlotSystem, device_utility
 
 
 def _check(latency_s: np.ndarray, total_threads: int, k_min: int) -> tuple[int, int]:
@@ -204,8 +202,6 @@ class UtilityAware:
     system: SlotSystem = field(repr=False)
 
     def __call__(self, latency_s: np.ndarray, total_threads: int, k_min: int) -> np.ndarray:
-        from edgesplit.sim.slot import device_utility
-
         latency_s = np.asarray(latency_s, dtype=np.float64)
         _check(latency_s, total_threads, k_min)
         ks = np.arange(k_min, total_threads + 1)

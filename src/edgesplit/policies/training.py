@@ -23,6 +23,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.policies.common import load_checkpoint, save_checkpoint
+from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
+from edgesplit.policies.registry import is_learner, make_policy, policy_names
+from edgesplit.sim import decision_env
+from edgesplit.sim.scenario import load_scenario
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -171,11 +175,6 @@ def train_policy(
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
     checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated, each policy file with its
     .json); returns policy.pt."""
-    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
-    from edgesplit.policies.registry import is_learner, make_policy, policy_names
-    from edgesplit.sim import decision_env
-    from edgesplit.sim.scenario import load_scenario
-
     loaded = load_scenario(scenario)
     if not is_learner(name):
         learners = [n for n in policy_names(loaded.style) if is_learner(n)]

@@ -37,6 +37,7 @@ from edgesplit.costs import (
     transmit_s,
 )
 from edgesplit.energy import battery_step, harvested_energy_j
+from edgesplit.errors import InvalidParameterError
 from edgesplit.sim.devices import device_columns, stacked_transfer_bits
 from edgesplit.sim.scenario import Scenario, table_spec
 
@@ -83,8 +84,6 @@ class SlotSystem:
 
 def build_slot_system(scenario: Scenario) -> SlotSystem:
     """Load the cost tables and expand the scenario's device types into per-device arrays."""
-    from edgesplit.errors import InvalidParameterError
-
     server = scenario.servers[0]
     tables = [load_table(table_spec(scenario, spec, server)) for spec in scenario.devices]
     widths = {t.tail_s.shape[1] for t in tables}
