@@ -51,7 +51,7 @@ def _replicate(scenario, devices: int, **server):
 
 def slot_rates(devices: int, rng: np.random.Generator) -> tuple[float, float]:
     scenario = _replicate(
-        load_scenario("shi2025-wifi"), devices, threads=(devices, devices), min_threads_per_task=1
+        load_scenario("shi2025-wifi"), devices, threads=None, min_threads_per_task=0
     )
     system = build_slot_system(scenario)
     n = system.n_devices
