@@ -112,11 +112,7 @@ class CostTerms:
         """``latency`` (s), ``energy`` (J) or ``weighted``: latency + beta * energy (zhang2026
         Eq. 4 for one device), without the queue."""
         check_objective(name, beta_s_per_j)
-        if name == "latency":
-            return self.latency
-        if name == "energy":
-            return self.energy
-        return self.latency + beta_s_per_j * self.energy
+        return objective_value(name, self.latency, self.energy, beta_s_per_j)
 
     @property
     def additive(self) -> bool:

@@ -76,6 +76,7 @@ class Column:
     header: str
     cell: Callable[[dict[str, Any]], str]
     left: bool = False
+    no_wrap: bool = False
 
 
 def key(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict[str, Any]], str]:
@@ -101,8 +102,9 @@ def table(
     rendered = Table(title=title, **kwargs)
     for column in columns:
         rendered.add_column(
-            column.header, justify="left" if column.left else "right", overflow=overflow
-        )
+            column.header, justify="left" if column.left else "right", overflow=overflow,
+            no_wrap=column.no_wrap,
+        )  # fmt: skip
     for row in rows:
         rendered.add_row(*(column.cell(row) for column in columns))
     return rendered

@@ -147,8 +147,8 @@ def evaluate_command(
         return lambda r: f"{r['mean'][metric] * factor:.4g}±{r['ci95'][metric] * factor:.2g}"
 
     columns = [
-        Column("policy", key("policy"), left=True),
-        *(Column(header(m), cell(m)) for m in summaries[0].mean),
+        Column("policy", key("policy"), left=True, no_wrap=True),
+        *(Column(header(m), cell(m), no_wrap=True) for m in summaries[0].mean),
     ]
     title = f"{loaded.name}: {episodes} episodes per policy, mean ± 95 % CI"
     console.print(table(rows, columns, title))
