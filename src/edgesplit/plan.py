@@ -128,8 +128,13 @@ def check_objective(name: str, beta_s_per_j: float) -> None:
 
 
 def objective_value(name: str, latency_s, energy_j, beta_s_per_j: float):
-    """The objective from a cut's latency and energy (floats or arrays)."""
-    return {"latency": latency_s, "energy": energy_j}.get(name, latency_s + beta_s_per_j * energy_j)
+    """The objective from latency and energy (floats, arrays, or additive costs): one of them,
+    or latency + beta x energy (zhang2026 Eq. 4 for one device)."""
+    if name == "latency":
+        return latency_s
+    if name == "energy":
+        return energy_j
+    return latency_s + beta_s_per_j * energy_j
 
 
 def cost_terms(graph: ModelGraph, setting: Setting) -> CostTerms:
