@@ -2,7 +2,9 @@
 
 DDP trains in ``Eq19Actions(ThreadAllocation(SlotMEC-v0, allocator))``: its action is one
 number per device, Eq. 19 maps it to a cut, and the allocator (TA for ``ddp+ta``) gives the
-threads, the same call the policy makes when it decides. Read top to bottom: hyperparameters, networks, the policy (``decide``), then training. The
+threads, the same call the policy makes when it decides.
+
+Read top to bottom: hyperparameters, networks, the policy (``decide``), then training. The
 actor maps the observation (Eq. 16, scaled by the observation space's bounds) to one tanh output
 per device, which Eq. 19 maps to a cut; the critic scores (state, action). Targets are updated
 softly (tau), exploration is Gaussian noise on the actor's output, transitions are replayed
