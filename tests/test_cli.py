@@ -352,14 +352,9 @@ def test_policies_evaluate_and_train(tmp_path: Path):
     assert bad.exit_code == 1 and "policy='nope'" in bad.output
 
 
-@pytest.mark.parametrize(
-    "args",
-    [["--help"], ["models"], ["scenarios"], ["policies"],
-     ["evaluate", "--scenario", "shi2025-5g", "--policies", "local", "--episodes", "1"]],
-)  # fmt: skip
-def test_commands_that_never_trace_do_not_import_torch(args):
-    """`--help` and the commands that trace nothing start without torch and torchvision (run in
-    a fresh interpreter: this test process has imported them already)."""
+def _imported_after(args: list[str]) -> str:
+    """Which of torch and torchvision a fresh interpreter has imported after ``edgesplit ARGS``
+    (this test process has imported them already)."""
     import subprocess
     import sys
 
@@ -369,4 +364,21 @@ def test_commands_that_never_trace_do_not_import_torch(args):
         "print('IMPORTED', sorted(m for m in ('torch', 'torchvision') if m in sys.modules))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert "IMPORTED []" in result.stdout, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["--help"], ["models"], ["scenarios"], ["policies"],
+     ["evaluate", "--scenario", "shi2025-5g", "--policies", "local", "--episodes", "1"]],
+)  # fmt: skip
+def test_commands_that_never_trace_do_not_import_torch(args):
+    """`--help` and the commands that trace nothing start without torch and torchvision."""
+    assert "IMPORTED []" in _imported_after(args)
+
+
+def test_training_does_not_import_torchvision(tmp_path):
+    """`train` needs torch for the learner's networks, not torchvision (nothing is traced)."""
+    args = ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--steps", "5", "--out",
+            str(tmp_path / "run"), "--eval-every", "5", "--eval-episodes", "1"]  # fmt: skip
+    assert "IMPORTED ['torch']" in _imported_after(args)
