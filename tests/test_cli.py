@@ -328,9 +328,11 @@ def test_policies_evaluate_and_train(tmp_path: Path):
     from edgesplit.policies.registry import policy_names
 
     assert _json("policies", "--style", "slot")["policies"] == policy_names("slot")
-    rows = _json(
+    data = _json(
         "evaluate", "--scenario", "shi2025-5g", "--policies", "local,dads+ta", "--episodes", "2"
     )
+    assert (data["scenario"], data["seeds"], data["episodes"]) == ("shi2025-5g", [0, 1], 2)
+    rows = data["rows"]
     assert [r["policy"] for r in rows] == ["local", "dads+ta"]
     assert rows[1]["mean"]["latency_s"] < rows[0]["mean"]["latency_s"]
     out = tmp_path / "run"
@@ -344,7 +346,7 @@ def test_policies_evaluate_and_train(tmp_path: Path):
     rows = _json(
         "evaluate", "--scenario", "shi2025-wifi", "--policies", f"ddp+ta={out / 'policy.pt'}",
         "--episodes", "1",
-    )  # fmt: skip
+    )["rows"]  # fmt: skip
     assert rows[0]["episodes"] == 1
     again = runner.invoke(app, ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--out", str(out)])
     assert again.exit_code == 1 and "--resume" in " ".join(again.output.split())
@@ -382,3 +384,36 @@ def test_training_does_not_import_torchvision(tmp_path):
     args = ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--steps", "5", "--out",
             str(tmp_path / "run"), "--eval-every", "5", "--eval-episodes", "1"]  # fmt: skip
     assert "IMPORTED ['torch']" in _imported_after(args)
+
+
+def test_a_learner_without_checkpoint_is_refused_or_labelled_untrained():
+    bad = runner.invoke(app, ["evaluate", "--scenario", "shi2025-wifi", "--policies", "ddp+ta"])
+    assert bad.exit_code == 1 and "ddp+ta=path/to/policy.pt" in " ".join(bad.stderr.split())
+    rows = _json(
+        "evaluate", "--scenario", "shi2025-wifi", "--policies", "ddp+ta", "--episodes", "1",
+        "--untrained",
+    )["rows"]  # fmt: skip
+    assert rows[0]["policy"] == "ddp+ta (untrained)"
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    """An existing --out profile is refused (and kept) unless --force; a --out in a missing
+    folder, and a --plot or --plots where a file stands, are refused before anything runs."""
+    existing = tmp_path / "p.json"
+    existing.write_text("keep")
+    args = ["profile", "resnet18", "--input-size", "64", "--repeats", "1", "--warmup", "0",
+            "--cuts", "0"]  # fmt: skip
+    result = runner.invoke(app, [*args, "--out", str(existing)])
+    assert result.exit_code == 1 and "--force replaces it" in " ".join(result.stderr.split())
+    assert existing.read_text() == "keep"
+    missing = runner.invoke(app, [*args, "--out", str(tmp_path / "no" / "p.json")])
+    assert missing.exit_code == 1 and "an existing folder" in " ".join(missing.stderr.split())
+    forced = runner.invoke(app, [*args, "--out", str(existing), "--force", "--json"])
+    assert forced.exit_code == 0 and json.loads(existing.read_text())["model"] == "resnet18"
+    for command in (
+        ["evaluate", "--scenario", "shi2025-wifi", "--policies", "local", "--plot"],
+        ["predict-eval", "--models", "mobilenet_v2", "--plots"],
+    ):
+        result = runner.invoke(app, [*command, str(existing)])
+        assert result.exit_code == 1 and "a folder, not a file" in " ".join(result.stderr.split())
+        assert "Traceback" not in result.output

@@ -1,8 +1,10 @@
-"""Validation of numeric parameters, raising InvalidParameterError that names the field."""
+"""Validation of parameters and output paths, raising InvalidParameterError that names the field."""
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 from edgesplit.errors import InvalidParameterError
 
@@ -47,3 +49,40 @@ def parse_int_list(field: str, text: str) -> list[int]:
     if not values:
         raise InvalidParameterError(field, text, "comma-separated integers, e.g. 1,2,4")
     return values
+
+
+def output_file(field: str, path: str | Path, force: bool = False) -> Path:
+    """``path`` as a file a command may write, checked before any work: its folder exists and is
+    writable, it is not a folder, and an existing file is replaced only with ``force``."""
+    path = Path(path)
+    if path.is_dir():
+        raise InvalidParameterError(field, str(path), "a file name, not a folder")
+    if path.exists() and not force:
+        raise InvalidParameterError(
+            field, str(path), "a file that does not exist yet (--force replaces it)"
+        )
+    folder = path.parent
+    if not folder.is_dir():
+        raise InvalidParameterError(field, str(path), f"a file in an existing folder ({folder})")
+    if not os.access(folder, os.W_OK):
+        raise InvalidParameterError(
+            field, str(path), f"a file in a folder you can write ({folder})"
+        )
+    return path
+
+
+def output_folder(field: str, path: str | Path) -> Path:
+    """``path`` as a folder a command writes files into, created now (before any work) if it is
+    missing; a file in its place or a folder that cannot be written is an error."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InvalidParameterError(field, str(path), "a folder, not a file")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise InvalidParameterError(
+            field, str(path), f"a folder edgesplit can create ({error.strerror})"
+        ) from None
+    if not os.access(path, os.W_OK):
+        raise InvalidParameterError(field, str(path), "a folder you can write")
+    return path

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from edgesplit.checks import parse_int_list
+from edgesplit.checks import output_file, output_folder, parse_int_list
 from edgesplit.cli.app import (
     Column,
     GranularityOpt,
@@ -45,6 +45,7 @@ def profile_command(
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
     input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
+    force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a model on this machine: whole model, every node, heads and tails of cuts."""
@@ -57,6 +58,7 @@ def profile_command(
         summary_rows,
     )
 
+    output_file("--out", out, force)  # before minutes of measuring
     check_device(device)
     thread_counts = parse_int_list("--threads", threads)
     cut_spec: str | int = cuts if cuts in ("all", "single") else parse_int_list("--cuts", cuts)[0]
@@ -152,6 +154,8 @@ def predict_eval_command(
 
     names = [m.strip() for m in models.split(",") if m.strip()]
     threads = parse_int_list("--train-threads", train_threads)
+    if plots is not None:
+        output_folder("--plots", plots)
     with err_console.status("fitting and predicting"):
         report = predict_eval(names, hardware, threads)
     records = report.records()
@@ -163,7 +167,6 @@ def predict_eval_command(
             plot_predictions,
         )
 
-        plots.mkdir(parents=True, exist_ok=True)
         figures = [
             str(plot_observation1(report.observation1, plots / "observation1.png")),
             str(plot_observation2(report.observation2, plots / "observation2.png")),

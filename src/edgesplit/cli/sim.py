@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from edgesplit.checks import output_folder
 from edgesplit.cli.app import (
     Column,
     JsonOpt,
@@ -92,12 +93,16 @@ def train_command(
     eval_episodes: Annotated[int, typer.Option(help="Episodes per evaluation.")] = 2,
 ) -> None:
     """Train a learner in the simulator (progress bar, CSV logs, checkpoints; Ctrl-C saves)."""
-    from edgesplit.policies.training import train_policy
+    from edgesplit.policies.training import TrainingInterrupted, train_policy
 
-    path = train_policy(
-        policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
-        show_progress=sys.stderr.isatty(),
-    )  # fmt: skip
+    try:
+        path = train_policy(
+            policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
+            show_progress=sys.stderr.isatty(),
+        )  # fmt: skip
+    except TrainingInterrupted as stopped:
+        err_console.print(f"[yellow]{stopped}[/]", highlight=False)
+        raise typer.Exit(130) from None
     console.print(
         f"wrote {path} and the best evaluated {out / 'best.pt'}, each with its .json "
         f"(logs: {out / 'eval.csv'}, {out / 'episodes.csv'})"
@@ -113,6 +118,9 @@ def evaluate_command(
     episodes: Annotated[int, typer.Option(help="Episodes (seeds) per policy.")] = 5,
     seed: SeedOpt = 0,
     plot: Annotated[Path | None, typer.Option(help="Write PNG bar charts here.")] = None,
+    untrained: Annotated[
+        bool, typer.Option(help="Allow a learner without =CHECKPOINT (its untrained network).")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
@@ -122,8 +130,10 @@ def evaluate_command(
     from edgesplit.units import metric_unit
 
     loaded = load_scenario(scenario)
+    if plot is not None:
+        output_folder("--plot", plot)
     specs = [s for s in policies.split(",") if s.strip()]
-    built = dict(policy_from_spec(spec, loaded, seed) for spec in specs)  # errors before running
+    built = dict(policy_from_spec(spec, loaded, seed, untrained) for spec in specs)  # errors first
     with err_console.status("evaluating") as status:
         summaries = evaluate(
             {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
@@ -135,7 +145,10 @@ def evaluate_command(
         plot_summaries(summaries, plot)
     rows = [s.record() for s in summaries]
     if as_json:
-        print_json(rows)
+        print_json(
+            {"scenario": loaded.name, "seeds": list(range(seed, seed + episodes)),
+             "episodes": episodes, "rows": rows}
+        )  # fmt: skip
         return
 
     def header(metric: str) -> str:

@@ -104,8 +104,19 @@ def make_policy(
     return policy
 
 
-def policy_from_spec(spec: str, scenario: Scenario, seed: int = 0) -> tuple[str, Policy]:
-    """``name`` or ``name=checkpoint`` (a learner's policy.pt) -> (label, policy)."""
-    name, _, checkpoint = spec.partition("=")
-    policy = make_policy(name.strip(), scenario, seed, checkpoint.strip() or None)
-    return spec.strip(), policy
+def policy_from_spec(
+    spec: str, scenario: Scenario, seed: int = 0, untrained: bool = False
+) -> tuple[str, Policy]:
+    """``name`` or ``name=checkpoint`` (a learner's policy.pt) -> (label, policy). A learner
+    without a checkpoint is refused (its network is untrained) unless ``untrained``, and then
+    labelled so."""
+    name, _, checkpoint = (part.strip() for part in spec.partition("="))
+    if is_learner(name) and not checkpoint and not untrained:
+        raise InvalidParameterError(
+            "policy", name,
+            f"{name}=path/to/policy.pt: a learner decides with a trained network (from "
+            "`edgesplit train`); --untrained evaluates its untrained one, for debugging",
+        )  # fmt: skip
+    policy = make_policy(name, scenario, seed, checkpoint or None)
+    label = spec.strip() if checkpoint or not is_learner(name) else f"{name} (untrained)"
+    return label, policy

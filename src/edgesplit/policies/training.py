@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +21,22 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.policies.common import load_checkpoint, save_checkpoint
+from edgesplit.policies.common.checkpoint import scenario_hash
 from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
+from edgesplit.policies.run_folder import check_resume, manifest_of, start_run
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import load_scenario
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
+
+
+class TrainingInterrupted(EdgesplitError):
+    """Ctrl-C stopped a run; the checkpoint was saved first (the message says where and how to
+    continue)."""
 
 
 class Trainer:
@@ -126,9 +134,15 @@ class Trainer:
             try:
                 policy.train(self)
             except KeyboardInterrupt:
-                if self._state_fn is not None:
-                    self.save()
-                raise
+                if self._state_fn is None:
+                    raise TrainingInterrupted(
+                        "interrupted before the first step: nothing saved"
+                    ) from None
+                self.save()
+                raise TrainingInterrupted(
+                    f"interrupted at step {self.step} of {self.total_steps}: saved "
+                    f"{self.checkpoint_path}; continue with the same command and --resume"
+                ) from None
             finally:
                 self._progress = None
 
@@ -181,10 +195,14 @@ def train_policy(
         raise InvalidParameterError("policy", name, f"a learner: {', '.join(learners)}")
     policy = make_policy(name, loaded, seed)
     out = Path(out_dir)
-    if not resume and (out / "checkpoint.pt").exists():
-        raise InvalidParameterError(
-            "out", str(out), "a new folder, or --resume to continue the run in it"
-        )
+    data = loaded.model_dump(mode="json")
+    manifest = manifest_of(
+        name, {"name": loaded.name, "sha256": scenario_hash(data)}, asdict(policy.config), seed
+    )
+    if resume:
+        check_resume(out, manifest)
+    else:
+        start_run(out, manifest)
     env = policy.training_env()
     eval_env = decision_env(loaded)
     trainer = Trainer(

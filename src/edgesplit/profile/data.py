@@ -200,8 +200,11 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
 
 
 def save_profile(profile: Profile, path: str | Path) -> None:
-    """Write ``profile`` as JSON."""
-    Path(path).write_text(json.dumps(profile_to_dict(profile), indent=1) + "\n")
+    """Write ``profile`` as JSON, atomically (a reader never sees half a file)."""
+    path = Path(path)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(profile_to_dict(profile), indent=1) + "\n")
+    temporary.replace(path)
 
 
 def parse_profile(data: Any, origin: str) -> Profile:
