@@ -417,3 +417,16 @@ def test_outputs_are_checked_before_any_work(tmp_path):
         result = runner.invoke(app, [*command, str(existing)])
         assert result.exit_code == 1 and "a folder, not a file" in " ".join(result.stderr.split())
         assert "Traceback" not in result.output
+
+
+def test_version_and_module_entry_point():
+    import subprocess
+    import sys
+
+    from edgesplit import __version__
+
+    assert runner.invoke(app, ["--version"]).stdout.strip() == f"edgesplit {__version__}"
+    module = subprocess.run(
+        [sys.executable, "-m", "edgesplit", "--version"], capture_output=True, text=True
+    )
+    assert module.returncode == 0 and module.stdout.strip() == f"edgesplit {__version__}"

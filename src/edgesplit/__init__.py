@@ -1,3 +1,3 @@
 """edgesplit: energy-aware collaborative DNN inference at the network edge."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

@@ -94,3 +94,31 @@ def test_not_yaml_and_not_found(tmp_path):
         load_scenario(str(bad))
     with pytest.raises(ScenarioError, match="not a preset"):
         load_scenario("shi2026")
+
+
+def test_data_files_resolve_against_the_yaml_folder_and_must_exist(tmp_path):
+    """A trace named relative to the YAML file is found from any working directory, and
+    `scenario` refuses a file whose trace does not exist or lacks its column."""
+    from edgesplit.sim.slot_env import SlotMECEnv
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "rates.csv").write_text("rate_bps\n2e6\n3e6\n")
+    text = (
+        "name: t\nstyle: slot\n"
+        "devices: [{model: resnet34, hardware: jetson-orin-nano, battery_capacity_j: 9}]\n"
+        "servers: [{hardware: i7-12700kf-workstation, threads: [4, 8]}]\n"
+        "uplink: {kind: trace, trace_file: rates.csv}\n"
+    )
+    (folder / "s.yaml").write_text(text)
+    scenario = load_scenario(folder / "s.yaml")
+    assert scenario.uplink.trace_file == str(folder / "rates.csv")
+    env = SlotMECEnv(scenario)
+    env.reset(seed=0)
+    assert env.uplink_bps[0] == 2e6
+    (folder / "missing.yaml").write_text(text.replace("rates.csv", "none.csv"))
+    with pytest.raises(ScenarioError, match=r"uplink.trace_file: no file 'none.csv' \(relative to"):
+        load_scenario(folder / "missing.yaml")
+    (folder / "column.yaml").write_text(text.replace("}\n", ", trace_column: bps}\n"))
+    with pytest.raises(ScenarioError, match="trace column"):
+        load_scenario(folder / "column.yaml")

@@ -48,6 +48,24 @@ SeedOpt = Annotated[int, typer.Option(help="Seed of the random weights and input
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")]
 
 
+def _version(value: bool) -> None:
+    if value:
+        from edgesplit import __version__
+
+        console.print(f"edgesplit {__version__}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    """edgesplit: decide where each DNN runs (device, edge server, or split) and run it so."""
+
+
 def command(name: str | None = None) -> Callable[[Callable], Callable]:
     """Register a command whose library errors print one line and exit with status 1."""
 

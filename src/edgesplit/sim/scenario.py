@@ -214,6 +214,7 @@ def presets() -> list[str]:
 def load_scenario(name_or_path: str | Path) -> Scenario:
     """A preset by name, or a YAML file; its models and hardware are checked to have profiles."""
     text = str(name_or_path)
+    folder = None  # where a file's relative paths start
     if text in presets():
         origin = f"preset {text}"
         raw = resources.files("edgesplit.data").joinpath("scenarios", f"{text}.yaml").read_text()
@@ -223,14 +224,52 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
             raise ScenarioError(
                 f"no scenario {text!r}: not a preset ({', '.join(presets())}) or a file"
             )
-        origin, raw = str(path), path.read_text()
+        origin, raw, folder = str(path), path.read_text(), path.resolve().parent
     try:
         data = yaml.safe_load(raw)
     except yaml.YAMLError as error:
         raise ScenarioError(f"{origin} is not valid YAML: {error}") from None
     scenario = parse_scenario(data, origin)
+    scenario = resolve_files(scenario, folder, origin)
     check_profiles(scenario, origin)
     return scenario
+
+
+def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scenario:
+    """The scenario with its data files (``uplink.trace_file``, ``irradiance.midc_file``)
+    resolved against ``folder`` (the YAML file's) when relative, and checked to exist and to read
+    as what they are (a rate trace with its column, an NREL MIDC file)."""
+    from edgesplit.energy import read_midc
+    from edgesplit.errors import EdgesplitError
+    from edgesplit.net import ReplayRates
+
+    def resolved(field: str, name: str | None, used: bool) -> str | None:
+        if name is None or not used:
+            return name
+        path = Path(name)
+        if not path.is_absolute() and folder is not None:
+            path = folder / path
+        if not path.is_file():
+            where = f" (relative to {folder})" if folder is not None else ""
+            raise ScenarioError(f"{origin}: {field}: no file {name!r}{where}")
+        return str(path)
+
+    uplink, irradiance = scenario.uplink, scenario.irradiance
+    trace = resolved("uplink.trace_file", uplink.trace_file, uplink.kind == "trace")
+    midc = resolved("irradiance.midc_file", irradiance.midc_file, irradiance.kind == "midc")
+    try:
+        if uplink.kind == "trace":
+            ReplayRates.from_csv(trace, uplink.trace_column)
+        if irradiance.kind == "midc":
+            read_midc(midc)
+    except EdgesplitError as error:
+        raise ScenarioError(f"{origin}: {error}") from None
+    return scenario.model_copy(
+        update={
+            "uplink": uplink.model_copy(update={"trace_file": trace}),
+            "irradiance": irradiance.model_copy(update={"midc_file": midc}),
+        }
+    )
 
 
 def check_profiles(scenario: Scenario, origin: str) -> None:

@@ -1,0 +1,5 @@
+"""``python -m edgesplit``: the ``edgesplit`` command."""
+
+from edgesplit.cli import main
+
+main()
