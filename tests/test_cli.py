@@ -430,3 +430,42 @@ def test_version_and_module_entry_point():
         [sys.executable, "-m", "edgesplit", "--version"], capture_output=True, text=True
     )
     assert module.returncode == 0 and module.stdout.strip() == f"edgesplit {__version__}"
+
+
+def test_evaluate_tables_keep_every_number_whole_at_80_columns(monkeypatch):
+    import rich.console
+
+    import edgesplit.cli.sim as sim_commands
+
+    monkeypatch.setattr(sim_commands, "console", rich.console.Console(width=80))
+    args = ["--scenario", "shi2025-5g", "--policies", "local,neurosurgeon+utility,optimum",
+            "--episodes", "2"]  # fmt: skip
+    shown = runner.invoke(app, ["evaluate", *args]).stdout
+    for row in _json("evaluate", *args)["rows"]:
+        mean, half = row["mean"]["utility"], row["ci95"]["utility"]
+        assert f"{mean:.3f} ± {half:.3f}" in shown
+        assert f"{row['mean']['latency_s'] * 1e3:.1f} ± {row['ci95']['latency_s'] * 1e3:.1f}" in (
+            shown
+        )
+    assert "95 % confidence half-width" in shown and "…" not in shown
+
+
+def test_a_decider_above_optimum_is_explained(monkeypatch):
+    """When a decider scores above `optimum`, the output says what `optimum` searches."""
+    from edgesplit.policies import evaluate as evaluation
+
+    real = evaluation.evaluate
+
+    def lifted(*args, **kwargs):
+        summaries = real(*args, **kwargs)
+        summaries[0].mean["utility"] = summaries[1].mean["utility"] + 0.1  # local "beats" it
+        return summaries
+
+    monkeypatch.setattr(evaluation, "evaluate", lifted)
+    result = runner.invoke(
+        app, ["evaluate", "--scenario", "shi2025-5g", "--policies", "local,optimum",
+              "--episodes", "1"],
+    )  # fmt: skip
+    assert "local scored above `optimum`, which is exact only over the decisions it searches" in (
+        " ".join(result.stdout.split())
+    )

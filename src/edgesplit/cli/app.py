@@ -94,7 +94,7 @@ class Column:
     header: str
     cell: Callable[[dict[str, Any]], str]
     left: bool = False
-    no_wrap: bool = False
+    whole: bool = False  # cells are never wrapped or cut (the header may wrap)
 
 
 def key(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict[str, Any]], str]:
@@ -116,15 +116,19 @@ def table(
     overflow: str = "ellipsis",
     **kwargs: Any,
 ) -> Table:
-    """Render rows (dicts) as a rich table: the one renderer every command uses."""
+    """Render rows (dicts) as a rich table: the one renderer every command uses. On a narrow
+    terminal headers wrap and long text folds, but a ``whole`` column keeps every cell whole."""
+    rows = list(rows)
+    cells = [[column.cell(row) for column in columns] for row in rows]
     rendered = Table(title=title, **kwargs)
-    for column in columns:
+    for i, column in enumerate(columns):
+        widest = max((len(line) for r in cells for line in r[i].splitlines()), default=0)
         rendered.add_column(
             column.header, justify="left" if column.left else "right", overflow=overflow,
-            no_wrap=column.no_wrap,
+            min_width=widest if column.whole else None,
         )  # fmt: skip
-    for row in rows:
-        rendered.add_row(*(column.cell(row) for column in columns))
+    for r in cells:
+        rendered.add_row(*r)
     return rendered
 
 

@@ -172,10 +172,10 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         )  # fmt: skip
     columns = [
         *(
-            Column(name, key(name), left=True, no_wrap=True)
+            Column(name, key(name), left=True, whole=True)
             for name in ("model", "hardware", "link", "choice")
         ),
-        Column("cut", key("cut"), no_wrap=True),
+        Column("cut", key("cut"), whole=True),
         Column("device ms", key("device_latency_s", ".1f", 1e3)),
         Column("send ms", key("transfer_latency_s", ".1f", 1e3)),
         Column("server ms", key("server_latency_s", ".1f", 1e3)),

@@ -118,16 +118,19 @@ def evaluate_command(
     episodes: Annotated[int, typer.Option(help="Episodes (seeds) per policy.")] = 5,
     seed: SeedOpt = 0,
     plot: Annotated[Path | None, typer.Option(help="Write PNG bar charts here.")] = None,
+    breakdown: Annotated[
+        bool, typer.Option(help="Also show where the latency goes (device, upload, queue, ...).")
+    ] = False,
     untrained: Annotated[
         bool, typer.Option(help="Allow a learner without =CHECKPOINT (its untrained network).")
     ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
-    from edgesplit.policies.evaluate import evaluate
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, evaluate
     from edgesplit.policies.registry import policy_from_spec
     from edgesplit.sim.scenario import load_scenario
-    from edgesplit.units import metric_unit
+    from edgesplit.units import BREAKDOWN, display
 
     loaded = load_scenario(scenario)
     if plot is not None:
@@ -139,10 +142,11 @@ def evaluate_command(
             {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
             progress=lambda name, done: status.update(f"{name}: episode {done}/{episodes}"),
         )  # fmt: skip
+    seeds = f"seeds {seed}-{seed + episodes - 1}" if episodes > 1 else f"seed {seed}"
     if plot is not None:
         from edgesplit.experiments.plots import plot_summaries
 
-        plot_summaries(summaries, plot)
+        plot_summaries(summaries, plot, f"{loaded.name}: {episodes} episodes ({seeds})")
     rows = [s.record() for s in summaries]
     if as_json:
         print_json(
@@ -151,20 +155,37 @@ def evaluate_command(
         )  # fmt: skip
         return
 
-    def header(metric: str) -> str:
-        name, unit, _ = metric_unit(metric)
-        return f"{name}\n({unit})" if unit else name
-
     def cell(metric: str):
-        factor = metric_unit(metric)[2]
-        return lambda r: f"{r['mean'][metric] * factor:.4g}±{r['ci95'][metric] * factor:.2g}"
+        shown = display(metric)
+        return lambda r: f"{shown.value(r['mean'][metric])} ± {shown.value(r['ci95'][metric])}"
 
+    metrics = [m for m in summaries[0].mean if breakdown or m not in BREAKDOWN]
     columns = [
-        Column("policy", key("policy"), left=True, no_wrap=True),
-        *(Column(header(m), cell(m), no_wrap=True) for m in summaries[0].mean),
+        Column("policy", key("policy"), left=True),
+        *(Column(display(m).header(), cell(m), whole=True) for m in metrics),
     ]
-    title = f"{loaded.name}: {episodes} episodes per policy, mean ± 95 % CI"
-    console.print(table(rows, columns, title))
+    title = f"{loaded.name}: {episodes} episodes per policy ({seeds})"
+    caption = (
+        f"mean ± the 95 % confidence half-width (Student t over the {episodes} episodes)"
+        if episodes > 1
+        else "one episode: no interval"
+    )
+    console.print(table(rows, columns, title, overflow="fold", caption=caption))
+    score = SCORE_OF_STYLE.get(loaded.style)
+    best = {s.policy: s.mean[score] for s in summaries if score in s.mean}
+    if "optimum" in best and any(v > best["optimum"] + 1e-12 for v in best.values()):
+        beaten = ", ".join(p for p, v in best.items() if v > best["optimum"] + 1e-12)
+        console.print(
+            f"note: {beaten} scored above `optimum`, which is exact only over the decisions it "
+            "searches: "
+            + (
+                "one slot at a time (it maximises this slot's utility, not the episode's, and "
+                "sees no harvest in the slot)"
+                if loaded.style == "slot"
+                else "one per-task choice repeated over a full window, at the median shadowing"
+            ),
+            highlight=False,
+        )
     if plot is not None:
         console.print(f"wrote {plot}/*.png", highlight=False)
 

@@ -15,7 +15,7 @@ import numpy as np
 
 from edgesplit.experiments.predict_eval import Evaluation, Observation1, Observation2
 from edgesplit.policies.evaluate import Summary
-from edgesplit.units import metric_unit
+from edgesplit.units import display
 
 
 def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
@@ -94,23 +94,28 @@ def plot_predictions(
     return _save(figure, "Held-out heads and tails: predicted against measured", path)
 
 
-def plot_summaries(summaries: Sequence[Summary], folder: str | Path) -> list[Path]:
-    """One bar chart (mean and 95 % interval per policy) per metric, as PNG files."""
+def plot_summaries(summaries: Sequence[Summary], folder: str | Path, title: str = "") -> list[Path]:
+    """One bar chart per metric (mean per policy, whiskers the 95 % interval), as PNG files,
+    titled with ``title`` (scenario and episodes); a metric that is zero for every policy gets
+    no chart."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for metric in summaries[0].mean:
-        label, unit, factor = metric_unit(metric)
-        figure, axes = plt.subplots(figsize=(1.2 + 0.9 * len(summaries), 3.2))
+        if all(s.mean[metric] == 0 and s.half_width[metric] == 0 for s in summaries):
+            continue
+        shown = display(metric)
+        figure, axes = plt.subplots(figsize=(1.8 + 0.9 * len(summaries), 3.6))
         names = [s.policy for s in summaries]
         axes.bar(
             names,
-            [s.mean[metric] * factor for s in summaries],
-            yerr=[s.half_width[metric] * factor for s in summaries],
+            [s.mean[metric] * shown.factor for s in summaries],
+            yerr=[s.half_width[metric] * shown.factor for s in summaries],
             capsize=4,
             color="#4C72B0",
         )
-        axes.set_ylabel(f"{label} ({unit})" if unit else label)
+        axes.set_ylabel(shown.header())
+        axes.set_title(f"{title}\nbars: mean; whiskers: 95 % CI" if title else "", fontsize=9)
         axes.tick_params(axis="x", rotation=30)
         figure.tight_layout()
         path = folder / f"{metric}.png"
