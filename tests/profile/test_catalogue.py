@@ -63,3 +63,12 @@ def test_unknown_entries_and_bad_threads():
         resolve_latency("resnet50", "xeon16", 1e9, None, "nodes", "device")
     with pytest.raises(InvalidParameterError, match="predictor='magic'"):
         latency_model("xeon16", "resnet50", predictor="magic")
+
+
+def test_derived_entries_say_so_wherever_they_are_shown():
+    from edgesplit.profile.catalogue import catalogue
+
+    entries = catalogue()
+    assert entries["jetson-orin-nx"].label == "jetson-orin-nx (derived from xeon16)"
+    assert entries["xeon16"].label == "xeon16"  # measured: the name alone
+    assert all(("derived" in e.label) != e.measured for e in entries.values())

@@ -211,9 +211,15 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
     console.print(
         table(runs, run_columns, "Splits really run in-process: tail(*head(x)) against model(x)")
     )
+    from edgesplit.profile.catalogue import catalogue
+
+    entries = catalogue()
+    used = {name for pair in settings["pairs"] for name in (pair["device"], pair["server"])}
+    derived = [entries[n].label for n in sorted(used) if n in entries and not entries[n].measured]
     console.print(
-        "Latencies: `edgesplit hardware` says which profiles are measured and which derived; "
-        f"device powers {defaults['device_compute_power_w']:g} W computing, "
+        "Latencies: measured profiles, and derived ones (not measured: "
+        f"{'; '.join(derived) or 'none'}; `edgesplit hardware` says how); device powers "
+        f"{defaults['device_compute_power_w']:g} W computing, "
         f"{defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
         highlight=False,
     )

@@ -46,6 +46,13 @@ class Hardware:
             return f"measured ({self.latency['measured']}, {self.latency['device']})"
         return f"derived from {self.latency['derived_from']}: {self.latency['how']}"
 
+    @property
+    def label(self) -> str:
+        """The name, saying "derived" wherever a derived (not measured) entry is shown."""
+        if self.measured:
+            return self.name
+        return f"{self.name} (derived from {self.latency['derived_from']})"
+
 
 @cache
 def catalogue() -> dict[str, Hardware]:
