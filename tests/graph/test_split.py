@@ -226,3 +226,25 @@ def test_check_split_reports_a_match_and_the_bytes_sent(zoo):
     report = check_split(model, graph, cut, x)
     assert report.matches and report.max_abs_error <= 1e-6
     assert report.transferred_bytes * 8 == cut.transfer_bits
+
+
+def test_check_split_times_are_medians_of_warm_runs(zoo, monkeypatch):
+    """Head and tail are timed ``timed_runs`` times after the checked (warm-up) run; the report
+    holds the medians and interquartile ranges of those runs (a clock that the test drives)."""
+    import edgesplit.graph.split as split_module
+
+    model, x, graph = zoo("mobilenet_v2")
+    durations = iter([0.005, 0.001, 0.003, 0.002, 0.004, 0.010, 0.030, 0.020, 0.050, 0.040])
+    clock = {"now": 0.0, "started": False}
+
+    def perf_counter() -> float:
+        if clock["started"]:
+            clock["now"] += next(durations)
+        clock["started"] = not clock["started"]
+        return clock["now"]
+
+    monkeypatch.setattr(split_module, "perf_counter", perf_counter)
+    report = check_split(model, graph, 60, x, timed_runs=5)
+    assert report.head_s == pytest.approx(0.003) and report.head_iqr_s == pytest.approx(0.002)
+    assert report.tail_s == pytest.approx(0.030) and report.tail_iqr_s == pytest.approx(0.020)
+    assert report.timed_runs == 5 and report.matches

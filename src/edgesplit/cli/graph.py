@@ -173,8 +173,10 @@ def split_command(
     )
     verdict = "[green]matches[/]" if check.matches else "[red]DIFFERS FROM[/]"
     console.print(
-        f"tail(*head(x)) {verdict} model(x): max |error| {check.max_abs_error:.1e}; "
-        f"head {check.head_s * 1e3:.1f} ms, tail {check.tail_s * 1e3:.1f} ms in-process"
+        f"tail(*head(x)) {verdict} model(x): max |error| {check.max_abs_error:.1e}; in-process, "
+        f"median of {check.timed_runs} runs after a warm-up (interquartile range): head "
+        f"{check.head_s * 1e3:.1f} ms ({check.head_iqr_s * 1e3:.1f}), tail "
+        f"{check.tail_s * 1e3:.1f} ms ({check.tail_iqr_s * 1e3:.1f})"
     )
     if not check.matches:
         raise typer.Exit(1)

@@ -11,16 +11,18 @@ needs them.
 
 from __future__ import annotations
 
-import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
+import numpy as np
 import torch
 from torch import fx, nn
 from torch.utils._pytree import tree_flatten
 
-from edgesplit.errors import ModelMismatchError
+from edgesplit.errors import InvalidParameterError, ModelMismatchError
 from edgesplit.graph.cuts import Cut
 from edgesplit.graph.model_graph import ModelGraph
 from edgesplit.graph.trace import normalize_inputs
@@ -143,33 +145,47 @@ def _module(attributes: dict[str, Any], graph: fx.Graph, name: str) -> fx.GraphM
 
 @dataclass(frozen=True)
 class SplitCheck:
-    """The result of running a split head-then-tail against the unsplit model on one input."""
+    """The result of running a split head-then-tail against the unsplit model on one input, and
+    how long head and tail took: medians and interquartile ranges of ``timed_runs`` runs each,
+    after the checked run warmed them up."""
 
     max_abs_error: float
     matches: bool
     head_s: float
     tail_s: float
     transferred_bytes: int
+    head_iqr_s: float
+    tail_iqr_s: float
+    timed_runs: int
 
 
 def check_split(
-    model: nn.Module, graph: ModelGraph, cut: Cut | int, example_input: Any, atol: float = 1e-5
+    model: nn.Module,
+    graph: ModelGraph,
+    cut: Cut | int,
+    example_input: Any,
+    atol: float = 1e-5,
+    timed_runs: int = 5,
 ) -> SplitCheck:
-    """Split ``model`` at ``cut``, run ``tail(*head(x))`` and compare with ``model(x)``.
+    """Split ``model`` at ``cut``, run ``tail(*head(x))`` and compare with ``model(x)``, then time
+    head and tail ``timed_runs`` times each (the checked run is their warm-up).
 
     ``transferred_bytes`` counts the tensors of ``cut.crossing`` the head really produced.
     """
     if not isinstance(cut, Cut):
         cut = graph.cut(cut)
+    if isinstance(timed_runs, bool) or not isinstance(timed_runs, int) or timed_runs < 1:
+        raise InvalidParameterError("timed_runs", timed_runs, "an integer >= 1")
     head, tail = split(model, graph, cut)
     inputs = normalize_inputs(example_input)
     with torch.no_grad():
         reference = model(*inputs)
-        start = time.perf_counter()
         handed_over = head(*inputs)
-        middle = time.perf_counter()
         result = tail(*handed_over)
-        end = time.perf_counter()
+        head_times, tail_times = (
+            _times(lambda: head(*inputs), timed_runs),
+            _times(lambda: tail(*handed_over), timed_runs),
+        )
     pairs = list(zip(tree_flatten(result)[0], tree_flatten(reference)[0], strict=True))
     error = max((float((a - b).abs().max()) for a, b in pairs), default=0.0)
     sent = sum(
@@ -180,7 +196,24 @@ def check_split(
     return SplitCheck(
         max_abs_error=error,
         matches=all(torch.allclose(a, b, rtol=0, atol=atol) for a, b in pairs),
-        head_s=middle - start,
-        tail_s=end - middle,
+        head_s=float(np.median(head_times)),
+        tail_s=float(np.median(tail_times)),
         transferred_bytes=sent,
+        head_iqr_s=_iqr(head_times),
+        tail_iqr_s=_iqr(tail_times),
+        timed_runs=timed_runs,
     )
+
+
+def _times(call: Callable[[], Any], runs: int) -> np.ndarray:
+    times = np.empty(runs)
+    for i in range(runs):
+        start = perf_counter()
+        call()
+        times[i] = perf_counter() - start
+    return times
+
+
+def _iqr(times: np.ndarray) -> float:
+    low, high = np.percentile(times, [25, 75])
+    return float(high - low)
