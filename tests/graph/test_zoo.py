@@ -58,3 +58,18 @@ def test_load_model_by_name_or_import_path():
     by_path = load_model("torchvision.models:resnet18", seed=2)
     assert torch.equal(by_name.conv1.weight, by_path.conv1.weight)
     assert not by_path.training
+
+
+def test_a_factory_takes_keyword_arguments():
+    from pathlib import Path
+
+    from edgesplit.errors import ModelLoadError
+
+    examples = Path(__file__).resolve().parent.parent.parent / "examples" / "mymodels.py"
+    assert load_model(f"{examples}:Net").stem[0].out_channels == 16
+    wide = load_model(f"{examples}:Net:width=32,classes=5")
+    assert wide.stem[0].out_channels == 32 and wide.head.out_features == 5
+    with pytest.raises(ModelLoadError, match="not a keyword argument"):
+        load_model(f"{examples}:Net:width=32,5")
+    with pytest.raises(ModelLoadError, match="unexpected keyword argument 'depth'"):
+        load_model(f"{examples}:Net:depth=3")

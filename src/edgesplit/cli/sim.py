@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from edgesplit.checks import output_folder
+from edgesplit.checks import output_file, output_folder
 from edgesplit.cli.app import (
     Column,
     JsonOpt,
@@ -194,10 +194,13 @@ def evaluate_command(
 def convert_policy_command(
     old: Annotated[Path, typer.Argument(help="A policy.pt or best.pt written by edgesplit 0.1.")],
     out: Annotated[Path, typer.Option(help="The new policy file (its .json is written beside).")],
+    force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
 ) -> None:
     """Convert an edgesplit 0.1 policy file to tensors plus a JSON sidecar, reading it without
     running code from it (only tensors and NumPy arrays are accepted)."""
     from edgesplit.policies.common import convert_legacy_policy
 
+    output_folder("--out", out.parent)
+    output_file("--out", out, force)
     path = convert_legacy_policy(old, out)
     console.print(f"wrote {path} and {path.with_suffix('.json')}", highlight=False)

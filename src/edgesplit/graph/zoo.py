@@ -3,13 +3,14 @@ weights, ``weights=None``, seeded, never downloaded) and user models named by im
 
 from __future__ import annotations
 
+import ast
 import difflib
 import importlib
 import importlib.util
 import sys
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torchvision
@@ -65,19 +66,27 @@ def random_input(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
 
 
 def load_model(spec: str, seed: int = 0) -> nn.Module:
-    """A zoo model by name, or a user model as ``file.py:factory`` or ``package.module:factory``.
+    """A zoo model by name, or a user model as ``file.py:factory`` or ``package.module:factory``,
+    optionally with keyword arguments: ``file.py:factory:width=32,blocks=2``.
 
-    ``factory`` is an ``nn.Module`` subclass or a function returning a module, called without
-    arguments under ``torch.manual_seed(seed)``; an ``nn.Module`` instance is used as is.
+    ``factory`` is an ``nn.Module`` subclass or a function returning a module, called with those
+    arguments (Python literals; anything else is passed as a string) under
+    ``torch.manual_seed(seed)``; an ``nn.Module`` instance is used as is.
     """
     if ":" not in spec:
         return build_model(spec, seed=seed)
     where, _, attribute = spec.rpartition(":")
+    kwargs: dict[str, Any] = {}
+    if "=" in attribute:
+        kwargs = _keyword_arguments(attribute, spec)
+        where, _, attribute = where.rpartition(":")
     module = _import(where, spec)
     if not hasattr(module, attribute):
         raise ModelLoadError(f"{where} has no attribute {attribute!r} (from {spec!r})")
     factory = getattr(module, attribute)
     if isinstance(factory, nn.Module):
+        if kwargs:
+            raise ModelLoadError(f"{spec}: {attribute} is a module instance; it takes no arguments")
         return factory.eval()
     if not callable(factory):
         raise ModelLoadError(
@@ -87,7 +96,7 @@ def load_model(spec: str, seed: int = 0) -> nn.Module:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         try:
-            model = factory()
+            model = factory(**kwargs)
         except Exception as error:
             raise ModelLoadError(
                 f"calling {spec} failed: {type(error).__name__}: {error}"
@@ -95,6 +104,22 @@ def load_model(spec: str, seed: int = 0) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
+
+
+def _keyword_arguments(text: str, spec: str) -> dict[str, Any]:
+    """``"width=32,name=a"`` -> {"width": 32, "name": "a"} (values read as Python literals)."""
+    kwargs = {}
+    for part in text.split(","):
+        name, equals, value = part.partition("=")
+        if not equals or not name.strip().isidentifier():
+            raise ModelLoadError(
+                f"{spec}: {part!r} is not a keyword argument (write name=value, comma-separated)"
+            )
+        try:
+            kwargs[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            kwargs[name.strip()] = value.strip()
+    return kwargs
 
 
 def _import(where: str, spec: str):
