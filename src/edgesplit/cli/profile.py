@@ -51,6 +51,7 @@ def profile_command(
     """Measure a model on this machine: whole model, every node, heads and tails of cuts."""
     from edgesplit.profile.data import save_profile
     from edgesplit.profile.measure import (
+        RETRIES,
         check_device,
         inconsistent_cuts,
         measure_profile,
@@ -86,10 +87,12 @@ def profile_command(
     columns = [
         Column("threads", key("setting")),
         Column("whole ms (median)", key("whole_median_s", ".2f", 1e3)),
+        Column("IQR", key("whole_iqr_s", ".2f", 1e3)),
         Column("min", key("whole_min_s", ".2f", 1e3)),
         Column("max", key("whole_max_s", ".2f", 1e3)),
         Column("sum of nodes ms", key("sum_of_nodes_s", ".2f", 1e3)),
         Column("cuts timed", key("cuts_timed")),
+        Column("noisy", lambda r: "NOISY" if r["noisy"] else "no"),
     ]
     title = f"{model} on {profile.machine['cpu']} ({profile.machine['cores']} cores)"
     console.print(table(rows, columns, title))
@@ -99,12 +102,22 @@ def profile_command(
         f"written to {out}",
         highlight=False,
     )
+    for row in rows:
+        if row["noisy"]:
+            err_console.print(
+                f"[yellow]warning:[/] {row['setting']} threads stayed implausible after "
+                f"{RETRIES} re-measurements ({row['noisy']}); the profile records it as noisy "
+                "and `plan` refuses it: measure again on an idle machine",
+                highlight=False,
+            )
     suspicious = inconsistent_cuts(profile)
     if suspicious:
+        index = {g.fx_key(c): c.index for c in chosen}
+        setting, cut_key, ratio = suspicious[0]
         err_console.print(
             f"[yellow]warning:[/] {len(suspicious)} cut(s) took over 1.5x the whole model (head + "
-            f"tail), e.g. {suspicious[0][0]}, cut {suspicious[0][1]}: {suspicious[0][2]:.1f}x; "
-            "something else was probably running: measure again on an idle machine",
+            f"tail), e.g. {setting}, cut {index[cut_key]}: {ratio:.1f}x; something else was "
+            "probably running: measure again on an idle machine",
             highlight=False,
         )
 

@@ -31,26 +31,32 @@ PACKAGE_PROFILES = "profiles"
 
 @dataclass(frozen=True)
 class Stats:
-    """Latency statistics of repeated runs, seconds."""
+    """Latency statistics of repeated runs, seconds (``iqr_s``: the interquartile range, where
+    the measurement recorded it)."""
 
     median_s: float
     min_s: float
     max_s: float
     n: int
+    iqr_s: float | None = None
 
 
 @dataclass(frozen=True)
 class Measurements:
-    """Everything measured on one processor setting (a CPU thread count, or the GPU)."""
+    """Everything measured on one processor setting (a CPU thread count, or the GPU).
+    ``noisy`` says why the setting stayed implausible after re-measuring (None: it did not);
+    planning refuses a profile with a noisy setting."""
 
     whole: Stats
     per_node_s: tuple[float, ...] | None = None
     head: dict[str, Stats] = field(default_factory=dict)
     tail: dict[str, Stats] = field(default_factory=dict)
+    noisy: str | None = None
 
     def scaled(self, factor: float) -> Measurements:
         def scale(s: Stats) -> Stats:
-            return Stats(s.median_s * factor, s.min_s * factor, s.max_s * factor, s.n)
+            iqr = None if s.iqr_s is None else s.iqr_s * factor
+            return Stats(s.median_s * factor, s.min_s * factor, s.max_s * factor, s.n, iqr)
 
         return Measurements(
             whole=scale(self.whole),
@@ -59,6 +65,7 @@ class Measurements:
             else tuple(t * factor for t in self.per_node_s),
             head={k: scale(v) for k, v in self.head.items()},
             tail={k: scale(v) for k, v in self.tail.items()},
+            noisy=self.noisy,
         )
 
 
@@ -130,6 +137,7 @@ class _StatsModel(BaseModel):
     min_s: float = Field(ge=0)
     max_s: float = Field(ge=0)
     n: int = Field(ge=1)
+    iqr_s: float | None = Field(None, ge=0)
 
 
 class _MeasurementsModel(BaseModel):
@@ -138,6 +146,7 @@ class _MeasurementsModel(BaseModel):
     per_node_s: list[float] | None = None
     head: dict[str, _StatsModel] = {}
     tail: dict[str, _StatsModel] = {}
+    noisy: str | None = None
 
 
 class _ProfileModel(BaseModel):
@@ -157,7 +166,7 @@ class _ProfileModel(BaseModel):
 
 
 def _stats(model: _StatsModel) -> Stats:
-    return Stats(model.median_s, model.min_s, model.max_s, model.n)
+    return Stats(model.median_s, model.min_s, model.max_s, model.n, model.iqr_s)
 
 
 def _measurements(model: _MeasurementsModel) -> Measurements:
@@ -166,6 +175,7 @@ def _measurements(model: _MeasurementsModel) -> Measurements:
         per_node_s=None if model.per_node_s is None else tuple(model.per_node_s),
         head={k: _stats(v) for k, v in model.head.items()},
         tail={k: _stats(v) for k, v in model.tail.items()},
+        noisy=model.noisy,
     )
 
 
@@ -173,15 +183,17 @@ def profile_to_dict(profile: Profile) -> dict[str, Any]:
     """The JSON-ready form of a profile (format version 1)."""
 
     def stats(s: Stats) -> dict[str, Any]:
-        return {"median_s": s.median_s, "min_s": s.min_s, "max_s": s.max_s, "n": s.n}
+        out = {"median_s": s.median_s, "min_s": s.min_s, "max_s": s.max_s, "n": s.n}
+        return out if s.iqr_s is None else {**out, "iqr_s": s.iqr_s}
 
     def measurements(m: Measurements) -> dict[str, Any]:
-        return {
+        out = {
             "whole": stats(m.whole),
             "per_node_s": None if m.per_node_s is None else list(m.per_node_s),
             "head": {k: stats(v) for k, v in m.head.items()},
             "tail": {k: stats(v) for k, v in m.tail.items()},
         }
+        return out if m.noisy is None else {**out, "noisy": m.noisy}
 
     return {
         "format": FORMAT,

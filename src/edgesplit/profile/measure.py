@@ -10,11 +10,13 @@ interpreter's per-node overhead, tens of microseconds); heads and tails are the 
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -103,24 +105,35 @@ def _synchronizer(device: str) -> Callable[[], None]:
     return torch.cuda.synchronize if device == "cuda" else (lambda: None)
 
 
-def _stats(times: list[float]) -> Stats:
-    return Stats(statistics.median(times), min(times), max(times), len(times))
+# A setting is implausible when the whole model's interquartile range exceeds this share of its
+# median, or when k > 1 threads take this many times the 1-thread median: something else ran.
+NOISY_IQR_SHARE = 0.25
+SLOWER_THAN_ONE_THREAD = 1.25
+RETRIES = 2  # re-measurements of an implausible setting before it is recorded as noisy
 
 
 def time_call(fn: Callable[[], Any], warmup: int, repeats: int, device: str) -> Stats:
-    """Median, min and max wall time of ``fn`` over ``repeats`` runs after ``warmup`` runs."""
+    """``fn``'s median, interquartile range, min and max over ``repeats`` samples:
+    ``warmup`` untimed calls (at least one, which also estimates a call's time), then
+    torch.utils.benchmark's Timer for each sample (a block of calls lasting at least a
+    millisecond, its mean one sample; accelerators are synchronised) and its Measurement's
+    statistics over the samples."""
+    import logging
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # no CUDA chatter
+    from torch.utils import benchmark
+
     sync = _synchronizer(device)
-    for _ in range(warmup):
+    start = time.perf_counter()
+    for _ in range(max(warmup, 1)):
         fn()
     sync()
-    times = []
-    for _ in range(repeats):
-        sync()
-        start = time.perf_counter()
-        fn()
-        sync()
-        times.append(time.perf_counter() - start)
-    return _stats(times)
+    per_call_s = (time.perf_counter() - start) / max(warmup, 1)
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    number = max(1, math.ceil(1e-3 / max(per_call_s, 1e-9)))
+    (measured,) = benchmark.Measurement.merge([timer.timeit(number) for _ in range(repeats)])
+    times = measured.times
+    return Stats(measured.median, min(times), max(times), len(times), measured.iqr)
 
 
 class _NodeTimer(fx.Interpreter):
@@ -188,9 +201,16 @@ def measure_profile(
         with torch.no_grad():
             for k in threads:
                 torch.set_num_threads(k)
-                results[k] = _measure_setting(
-                    model, graph, inputs, halves, device, warmup, repeats, wall, k, progress
-                )
+                for attempt in range(RETRIES + 1):
+                    measured = _measure_setting(
+                        model, graph, inputs, halves, device, warmup, repeats, wall, k, progress
+                    )
+                    reason = implausible(measured, results.get(1) if k > 1 else None)
+                    if reason is None:
+                        break
+                    if progress:
+                        progress(f"{k} threads: {reason}; measuring again ({attempt + 1})")
+                results[k] = replace(measured, noisy=reason)
     finally:
         torch.set_num_threads(previous_threads)
         model.to("cpu")
@@ -234,6 +254,27 @@ def _measure_setting(model, graph, inputs, halves, device, warmup, repeats, wall
     return Measurements(whole=whole, per_node_s=per_node, head=heads, tail=tails)
 
 
+def implausible(measured: Measurements, one_thread: Measurements | None) -> str | None:
+    """Why a setting's whole-model timing cannot be trusted (None: it can): its interquartile
+    range exceeds ``NOISY_IQR_SHARE`` of its median, or it is ``SLOWER_THAN_ONE_THREAD`` times
+    the 1-thread median (``one_thread``) although it has more threads."""
+    whole = measured.whole
+    if whole.iqr_s is not None and whole.iqr_s > NOISY_IQR_SHARE * whole.median_s:
+        return (
+            f"the whole model's interquartile range is {whole.iqr_s / whole.median_s:.0%} of its "
+            f"median ({whole.median_s * 1e3:.1f} ms)"
+        )
+    if (
+        one_thread is not None
+        and whole.median_s > SLOWER_THAN_ONE_THREAD * one_thread.whole.median_s
+    ):
+        return (
+            f"{whole.median_s * 1e3:.1f} ms, slower than at 1 thread "
+            f"({one_thread.whole.median_s * 1e3:.1f} ms)"
+        )
+    return None
+
+
 def inconsistent_cuts(profile: Profile, tolerance: float = 1.5) -> list[tuple[str, str, float]]:
     """Cuts whose head plus tail took more than ``tolerance`` times the whole model: a sign that
     something else ran during the measurement. Returns (setting, cut key, ratio)."""
@@ -260,10 +301,12 @@ def summary_rows(profile: Profile) -> list[dict[str, Any]]:
         {
             "setting": setting,
             "whole_median_s": m.whole.median_s,
+            "whole_iqr_s": m.whole.iqr_s,
             "whole_min_s": m.whole.min_s,
             "whole_max_s": m.whole.max_s,
             "sum_of_nodes_s": sum(m.per_node_s),
             "cuts_timed": len(m.tail),
+            "noisy": m.noisy,
         }
         for setting, m in settings
     ]

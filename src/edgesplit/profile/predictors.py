@@ -333,11 +333,24 @@ class ProfileLatencyModel:
     def _predict(self, graph: ModelGraph) -> np.ndarray:
         self.profile.check_matches(graph.model_name, graph.fx_node_order, graph.input_shapes[0])
         if self.device == "cuda":
+            self._refuse_noisy("CUDA", self.profile.cuda)
             if self.predictor != "nodes":
                 raise InvalidParameterError("predictor", self.predictor, "nodes for CUDA profiles")
             fitted = NodeScalingPredictor.fit_gpu(self.profile)
             return group_latency_s(graph, fitted.fx_latency_s(graph, 1))
         threads = self.threads if self.threads is not None else max(self.profile.cpu)
         fit_on = self.fit_threads or tuple(sorted(self.profile.cpu))
+        for k in fit_on:
+            self._refuse_noisy(f"{k}-thread", self.profile.cpu.get(k))
         fitted = fit_predictor(self.predictor, self.profile, graph, fit_on)
         return group_latency_s(graph, fitted.fx_latency_s(graph, threads))
+
+    def _refuse_noisy(self, setting: str, measured: Measurements | None) -> None:
+        """Planning with a measurement recorded as noisy would give results that look normal
+        but are wrong: refuse it, saying how to mend it."""
+        if measured is not None and measured.noisy:
+            raise ProfileError(
+                f"the {self.profile.model} profile's {setting} measurement is flagged noisy "
+                f"({measured.noisy}): measure it again on an idle machine "
+                f"({self.profile.command or 'edgesplit profile'})"
+            )
