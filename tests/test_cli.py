@@ -6,11 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from edgesplit.cli import app
 from edgesplit.graph import ModelGraph
-from edgesplit.graph.zoo import build_model, example_input, list_models
+from edgesplit.graph.zoo import build_model, example_input, list_models, load_model
 
 runner = CliRunner()
 
@@ -127,7 +128,7 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
             ],
             "--transmit-power-w=-1.0 is invalid",
         ),
-        (["plan", "resnet18"], "no resnet18 profile in xeon16-h100"),
+        (["plan", "resnet18", "--device-profile", "xeon16"], "no resnet18 profile in xeon16-h100"),
         (
             ["plan", "resnet50", "--server-threads", "20"],
             "threads=20 is invalid: an integer from 1 to 16",
@@ -469,3 +470,27 @@ def test_a_decider_above_optimum_is_explained(monkeypatch):
     assert "local scored above `optimum`, which is exact only over the decisions it searches" in (
         " ".join(result.stdout.split())
     )
+
+
+def test_plan_of_a_model_without_profiles_uses_a_labelled_placeholder():
+    """`plan` of an own model works by default: each side's latency is the MAC rate the default
+    hardware reaches on ResNet-50 (its MACs counted here, over its shipped profile's median),
+    labelled as a placeholder."""
+    from edgesplit.profile.catalogue import hardware_profile
+
+    reference_macs = ModelGraph.from_module(
+        build_model("resnet50"), example_input("resnet50")
+    ).total_macs
+    rate = {
+        hardware: reference_macs / hardware_profile(hardware, "resnet50")[0].cpu[16].whole.median_s
+        for hardware in ("jetson-orin-nx", "i7-12700kf-workstation")
+    }
+    examples = Path(__file__).resolve().parent.parent / "examples" / "mymodels.py"
+    data = _json("plan", f"{examples}:Net", "--input-shape", "1,3,96,96")
+    for side, hardware in (("device", "jetson-orin-nx"), ("server", "i7-12700kf-workstation")):
+        about = data["setting"][side]
+        assert about.startswith("placeholder ") and f"no {examples}:Net profile" in about
+        assert f"{rate[hardware] / 1e9:.0f} GMAC/s: {hardware}'s rate on resnet50" in about
+    graph = ModelGraph.from_module(load_model(f"{examples}:Net"), torch.randn(1, 3, 96, 96))
+    expected = graph.total_macs / rate["jetson-orin-nx"]
+    assert data["all_local"]["latency_s"] == pytest.approx(expected, rel=1e-6)

@@ -26,9 +26,10 @@ import numpy as np
 
 from edgesplit.checks import non_negative, positive
 from edgesplit.costs import md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
+from edgesplit.profile.throughput import ThroughputModel
 from edgesplit.vocabulary import OBJECTIVES
 
 if TYPE_CHECKING:
@@ -352,16 +353,24 @@ def resolve_setting(
 
     defaults = plan_defaults()
     predictor = predictor or defaults["predictor"]
+    defaulted = set()
     if device.macs_per_s is None and device.profile is None:
         device = SideSpec(defaults["device_profile"], device.threads)
+        defaulted.add("device")
     if server.macs_per_s is None and server.profile is None:
         threads = defaults["server_threads"] if server.threads is None else server.threads
         server = SideSpec(defaults["server_profile"], threads)
+        defaulted.add("server")
     latency, about = {}, {}
     for side, spec in (("device", device), ("server", server)):
-        latency[side], about[side] = resolve_latency(
-            model, spec.profile, spec.macs_per_s, spec.threads, predictor, side
-        )
+        try:
+            latency[side], about[side] = resolve_latency(
+                model, spec.profile, spec.macs_per_s, spec.threads, predictor, side
+            )
+        except ProfileError:
+            if side not in defaulted or not _no_profile_of(model, spec.profile):
+                raise
+            latency[side], about[side] = placeholder_latency(model, spec.profile, spec.threads)
     powers = {**defaults, **device_powers(device.profile)}
     compute = powers.get("compute_power_w", defaults["device_compute_power_w"])
     transmit = powers.get("transmit_power_w", defaults["device_transmit_power_w"])
@@ -373,3 +382,35 @@ def resolve_setting(
         device_transmit_power_w=transmit if transmit_power_w is None else transmit_power_w,
     )
     return setting, about
+
+
+def _no_profile_of(model: str, hardware: str) -> bool:
+    """Whether catalogue entry ``hardware`` lacks a profile of ``model`` (it has the reference
+    model's)."""
+    from edgesplit.profile.catalogue import hardware_profile
+
+    try:
+        hardware_profile(hardware, model)
+    except ProfileError:
+        return True
+    return False
+
+
+def placeholder_latency(
+    model: str, hardware: str, threads: int | None
+) -> tuple[ThroughputModel, str]:
+    """For a model ``hardware`` has no profile of: the MAC rate its profile reaches on the
+    reference model (``plan_defaults.json``, ``placeholder``), with a label that says so."""
+    from edgesplit.profile.catalogue import hardware_profile
+
+    reference = plan_defaults()["placeholder"]
+    profile, device = hardware_profile(hardware, reference["model"])
+    k = threads if threads is not None else max(profile.cpu, default=1)
+    latency_s = profile.processor(device, None if device == "cuda" else k).whole.median_s
+    rate = reference["macs"] / latency_s
+    at = "" if device == "cuda" else f" at {k} threads"
+    about = (
+        f"placeholder {rate / 1e9:.0f} GMAC/s: {hardware}'s rate on {reference['model']}{at} "
+        f"(no {model} profile; MAC-free operations cost nothing)"
+    )
+    return ThroughputModel(rate), about
