@@ -261,7 +261,7 @@ def test_profile_writes_a_loadable_file(tmp_path):
         "--input-size",
         "64",
         "--threads",
-        "1",
+        "1,2",
         "--repeats",
         "2",
         "--warmup",
@@ -285,6 +285,8 @@ def test_profile_writes_a_loadable_file(tmp_path):
         "1000",
     )
     assert plan["setting"]["device"].startswith(str(out))
+    scores = _json("predict-eval", "--models", str(out), "--train-threads", "1")["scores"]
+    assert {s["model"] for s in scores} == {"resnet18"} and all(s["pairs"] > 0 for s in scores)
 
 
 def test_predict_eval_writes_plots(tmp_path):

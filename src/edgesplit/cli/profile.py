@@ -146,9 +146,10 @@ def hardware_command(as_json: JsonOpt = False) -> None:
 
 @command("predict-eval")
 def predict_eval_command(
-    models: Annotated[str, typer.Option(help="Models, comma-separated.")] = (
-        "vgg16_bn,resnet34,mobilenet_v2"
-    ),
+    models: Annotated[
+        str,
+        typer.Option(help="Models (the hardware's profiles) or profile files, comma-separated."),
+    ] = "vgg16_bn,resnet34,mobilenet_v2",
     hardware: Annotated[str, typer.Option(help="Catalogue entry whose CPU profiles to use.")] = (
         "xeon16"
     ),

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.errors import ProfileError
 from edgesplit.graph import ModelGraph
 from edgesplit.profile.data import Profile
 from edgesplit.profile.predictors import (
@@ -237,15 +238,26 @@ def predict_eval(
     train_threads: Sequence[int],
     predictors: Sequence[str] = PREDICTORS,
 ) -> PredictEvalReport:
-    """Evaluate the predictors on catalogue entry ``hardware``'s CPU profiles of ``models``."""
-    from edgesplit.graph.zoo import build_model, random_input
+    """Evaluate the predictors on catalogue entry ``hardware``'s CPU profiles of ``models``, or,
+    where a model is a profile file (``name.json``), on that file (its model named inside)."""
+    from edgesplit.graph.zoo import load_model, random_input
     from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.data import load_profile_file
 
     evaluations, first, second = [], [], []
-    for name in models:
-        profile, _ = hardware_profile(hardware, name)
+    for source in models:
+        if source.endswith(".json"):
+            profile = load_profile_file(source)
+        else:
+            profile, _ = hardware_profile(hardware, source)
+        name = profile.model
+        if len(profile.cpu) < 2:
+            raise ProfileError(
+                f"{source}: the {name} profile has {len(profile.cpu)} CPU thread count(s); "
+                "scoring predictors needs at least two (profile --threads 1,2)"
+            )
         graph = ModelGraph.from_module(
-            build_model(name), random_input(profile.input_shape), "fx", model_name=name
+            load_model(name), random_input(profile.input_shape), "fx", model_name=name
         )
         profile.check_matches(name, tuple(n.name for n in graph.nodes), graph.input_shapes[0])
         evaluations.append(evaluate(profile, graph, train_threads, predictors))
