@@ -496,3 +496,17 @@ def test_plan_of_a_model_without_profiles_uses_a_labelled_placeholder():
     graph = ModelGraph.from_module(load_model(f"{examples}:Net"), torch.randn(1, 3, 96, 96))
     expected = graph.total_macs / rate["jetson-orin-nx"]
     assert data["all_local"]["latency_s"] == pytest.approx(expected, rel=1e-6)
+
+
+def test_enumerated_options_list_their_choices():
+    """Help and shell completion list the values an enumerated option takes; anything else is
+    refused in one line."""
+    from edgesplit.cli.app import choice
+
+    shown = runner.invoke(app, ["plan", "--help"], env={"COLUMNS": "200"}).stdout
+    for names in ("<latency|energy|weighted>", "<nodes|shi2025|neurosurgeon>"):
+        assert names in shown
+    complete = choice(("latency", "energy", "weighted"), "x").autocompletion
+    assert complete("e") == ["energy"] and complete("") == ["latency", "energy", "weighted"]
+    bad = runner.invoke(app, ["policies", "--style", "window"])
+    assert bad.exit_code == 1 and "--style='window' is invalid: one of slot" in bad.stderr

@@ -24,7 +24,6 @@ from edgesplit.vocabulary import GRANULARITIES
 app = typer.Typer(
     help="edgesplit: decide where each DNN runs (device, edge server, or split) and run it so.",
     no_args_is_help=True,
-    add_completion=False,
 )
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; the tables need more.
 console = Console() if sys.stdout.isatty() else Console(width=140)
@@ -37,9 +36,19 @@ ModelArg = Annotated[
         "package.module:factory (a Module class or a function returning a module)."
     ),
 ]
-GranularityOpt = Annotated[
-    str, typer.Option(help=f"Graph granularity: {', '.join(GRANULARITIES)}.")
-]
+
+
+def choice(names: tuple[str, ...], help: str) -> typer.models.OptionInfo:
+    """An option whose value is one of ``names``: help and shell completion list them, and the
+    command's own check refuses anything else in one line."""
+    return typer.Option(
+        help=help,
+        metavar=f"<{'|'.join(names)}>",
+        autocompletion=lambda incomplete: [n for n in names if n.startswith(incomplete)],
+    )
+
+
+GranularityOpt = Annotated[str, choice(GRANULARITIES, "Graph granularity.")]
 InputSizeOpt = Annotated[int, typer.Option(help="Input image side in pixels (1 x 3 x N x N).")]
 InputShapeOpt = Annotated[
     str | None, typer.Option(help="Input shape instead, e.g. 1,3,224,224 or 8,16.")

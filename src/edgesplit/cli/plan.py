@@ -17,6 +17,7 @@ from edgesplit.cli.app import (
     JsonOpt,
     ModelArg,
     SeedOpt,
+    choice,
     command,
     console,
     err_console,
@@ -65,8 +66,8 @@ def plan_command(
     server_profile: ProfileOpt = None,
     server_threads: ThreadsOpt = None,
     server_gmacs: GmacsOpt = None,
-    predictor: Annotated[str, typer.Option(help=f"One of {', '.join(PREDICTORS)}.")] = "nodes",
-    objective: Annotated[str, typer.Option(help=f"One of {', '.join(OBJECTIVES)}.")] = "latency",
+    predictor: Annotated[str, choice(PREDICTORS, "Latency predictor.")] = "nodes",
+    objective: Annotated[str, choice(OBJECTIVES, "What to minimise.")] = "latency",
     compute_power_w: Annotated[
         float | None, typer.Option(help="Device power while computing, W (default: the device's).")
     ] = None,

@@ -19,6 +19,7 @@ from edgesplit.cli.app import (
     JsonOpt,
     ModelArg,
     SeedOpt,
+    choice,
     command,
     console,
     err_console,
@@ -35,7 +36,7 @@ def profile_command(
     model: ModelArg,
     out: Annotated[Path, typer.Option(help="Where to write the profile (JSON).")],
     threads: Annotated[str, typer.Option(help="CPU thread counts, e.g. 1,2,4,8.")] = "1",
-    device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
+    device: Annotated[str, choice(("cpu", "cuda"), "Where to measure.")] = "cpu",
     repeats: Annotated[int, typer.Option(help="Timed runs per measurement.")] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed runs before each measurement.")] = 3,
     cuts: Annotated[

@@ -15,6 +15,7 @@ from edgesplit.cli.app import (
     Column,
     JsonOpt,
     SeedOpt,
+    choice,
     command,
     console,
     err_console,
@@ -22,6 +23,8 @@ from edgesplit.cli.app import (
     print_json,
     table,
 )
+
+STYLES = ("slot", "task_window", "time_slot")
 
 
 @command("scenarios")
@@ -65,14 +68,15 @@ def scenario_command(
 
 @command("policies")
 def policies_command(
-    style: Annotated[
-        str | None, typer.Option(help="Only this scenario style: slot, task_window, time_slot.")
-    ] = None,
+    style: Annotated[str | None, choice(STYLES, "Only this scenario style.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """List the policies (deciders) by name."""
+    from edgesplit.checks import one_of
     from edgesplit.policies.registry import is_learner, policy_names
 
+    if style is not None:
+        one_of("--style", style, STYLES)
     names = policy_names(style)
     if as_json:
         print_json({"policies": names, "learners": [n for n in names if is_learner(n)]})
