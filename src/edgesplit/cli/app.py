@@ -102,8 +102,8 @@ class Column:
 
     header: str
     cell: Callable[[dict[str, Any]], str]
-    left: bool = False
-    whole: bool = False  # cells are never wrapped or cut (the header may wrap)
+    left: bool = False  # text, left-aligned; other columns are numbers, right-aligned
+    whole: bool = False  # a text column whose cells are never wrapped (numbers never are)
 
 
 def key(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict[str, Any]], str]:
@@ -122,19 +122,19 @@ def table(
     rows: Iterable[dict[str, Any]],
     columns: Sequence[Column],
     title: str | None = None,
-    overflow: str = "ellipsis",
     **kwargs: Any,
 ) -> Table:
     """Render rows (dicts) as a rich table: the one renderer every command uses. On a narrow
-    terminal headers wrap and long text folds, but a ``whole`` column keeps every cell whole."""
+    terminal headers and long text wrap, but numbers (and ``whole`` text columns) are never cut
+    or wrapped."""
     rows = list(rows)
     cells = [[column.cell(row) for column in columns] for row in rows]
     rendered = Table(title=title, **kwargs)
     for i, column in enumerate(columns):
         widest = max((len(line) for r in cells for line in r[i].splitlines()), default=0)
         rendered.add_column(
-            column.header, justify="left" if column.left else "right", overflow=overflow,
-            min_width=widest if column.whole else None,
+            column.header, justify="left" if column.left else "right", overflow="fold",
+            min_width=widest if column.whole or not column.left else None,
         )  # fmt: skip
     for r in cells:
         rendered.add_row(*r)

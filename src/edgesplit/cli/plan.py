@@ -48,7 +48,7 @@ def _cut_number(record: dict) -> str:
 COST_COLUMNS = [
     Column("cut", _cut_number),
     Column("device ms", key("device_latency_s", ".2f", 1e3)),
-    Column("transfer ms", key("transfer_latency_s", ".2f", 1e3)),
+    Column("send ms", key("transfer_latency_s", ".2f", 1e3)),
     Column("server ms", key("server_latency_s", ".2f", 1e3)),
     Column("latency ms", key("latency_s", ".2f", 1e3)),
     Column("energy J", key("energy_j", ".4f")),

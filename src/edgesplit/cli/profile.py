@@ -142,7 +142,7 @@ def hardware_command(as_json: JsonOpt = False) -> None:
         for name in ("name", "role", "paper", "processor", "latency", "powers")
     ]
     title = "Hardware catalogue (src/edgesplit/data/hardware.json)"
-    console.print(table(rows, columns, title, overflow="fold"))
+    console.print(table(rows, columns, title))
 
 
 @command("predict-eval")

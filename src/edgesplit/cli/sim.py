@@ -42,7 +42,7 @@ def scenarios_command(as_json: JsonOpt = False) -> None:
         Column("about", key("about"), left=True),
     ]
     title = "Scenario presets (edgesplit.sim; YAML in src/edgesplit/data/scenarios)"
-    console.print(table(rows, columns, title, overflow="fold"))
+    console.print(table(rows, columns, title))
 
 
 @command("scenario")
@@ -174,7 +174,7 @@ def evaluate_command(
         if episodes > 1
         else "one episode: no interval"
     )
-    console.print(table(rows, columns, title, overflow="fold", caption=caption))
+    console.print(table(rows, columns, title, caption=caption))
     score = SCORE_OF_STYLE.get(loaded.style)
     best = {s.policy: s.mean[score] for s in summaries if score in s.mean}
     if "optimum" in best and any(v > best["optimum"] + 1e-12 for v in best.values()):
