@@ -506,3 +506,37 @@ def test_enumerated_options_list_their_choices():
     assert complete("e") == ["energy"] and complete("") == ["latency", "energy", "weighted"]
     bad = runner.invoke(app, ["policies", "--style", "window"])
     assert bad.exit_code == 1 and "--style='window' is invalid: one of slot" in bad.stderr
+
+
+def test_evaluate_plots_are_titled_and_skip_all_zero_metrics(tmp_path, monkeypatch):
+    """One chart per metric with a title naming the scenario, the episodes and the whiskers; a
+    metric that is zero for every policy (no result is downloaded in shi2025-5g) gets none."""
+    import matplotlib.axes
+
+    titles = []
+    real = matplotlib.axes.Axes.set_title
+
+    def recording(self, label, *args, **kwargs):
+        titles.append(label)
+        return real(self, label, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", recording)
+    result = runner.invoke(
+        app, ["evaluate", "--scenario", "shi2025-5g", "--policies", "local,dads+ta",
+              "--episodes", "2", "--plot", str(tmp_path / "charts")],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    written = sorted(p.stem for p in (tmp_path / "charts").glob("*.png"))
+    assert "downlink_s" not in written and {"utility", "latency_s", "energy_j"} <= set(written)
+    assert len(titles) == len(written)
+    assert all("shi2025-5g: 2 episodes (seeds 0-1)" in t and "95 % CI" in t for t in titles)
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_measuring():
+    """/proc accepts no new files, whatever the permissions say (even for root): refused in one
+    line before the profile is measured."""
+    result = runner.invoke(app, ["profile", "resnet18", "--out", "/proc/edgesplit-profile.json"])
+    assert result.exit_code == 1 and "a place edgesplit can write" in " ".join(
+        result.stderr.split()
+    )
+    assert "Traceback" not in result.output and "wall time" not in result.stdout

@@ -64,11 +64,21 @@ def output_file(field: str, path: str | Path, force: bool = False) -> Path:
     folder = path.parent
     if not folder.is_dir():
         raise InvalidParameterError(field, str(path), f"a file in an existing folder ({folder})")
-    if not os.access(folder, os.W_OK):
-        raise InvalidParameterError(
-            field, str(path), f"a file in a folder you can write ({folder})"
-        )
+    _probe(field, path, folder)
     return path
+
+
+def _probe(field: str, shown: Path, folder: Path) -> None:
+    """Write and remove a small file in ``folder``: permissions alone do not tell (a root user,
+    a read-only or special file system)."""
+    probe = folder / f".edgesplit-write-check-{os.getpid()}"
+    try:
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        raise InvalidParameterError(
+            field, str(shown), f"a place edgesplit can write ({error.strerror})"
+        ) from None
 
 
 def output_folder(field: str, path: str | Path) -> Path:
@@ -83,6 +93,5 @@ def output_folder(field: str, path: str | Path) -> Path:
         raise InvalidParameterError(
             field, str(path), f"a folder edgesplit can create ({error.strerror})"
         ) from None
-    if not os.access(path, os.W_OK):
-        raise InvalidParameterError(field, str(path), "a folder you can write")
+    _probe(field, path, path)
     return path

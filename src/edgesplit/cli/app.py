@@ -86,6 +86,13 @@ def command(name: str | None = None) -> Callable[[Callable], Callable]:
             except EdgesplitError as error:
                 err_console.print(f"[bold red]error:[/] {error}", highlight=False)
                 raise typer.Exit(1) from None
+            except OSError as error:  # reading or writing a file failed midway (a full disk)
+                where = f" {error.filename}" if error.filename else ""
+                err_console.print(
+                    f"[bold red]error:[/] input/output failed{where}: {error.strerror or error}",
+                    highlight=False,
+                )
+                raise typer.Exit(1) from None
 
         return app.command(name)(wrapper)
 
