@@ -1,0 +1,171 @@
+"""Tensor codecs for what crosses a cut: fp32 (the raw bytes), fp16, int8 affine per tensor or
+per channel, each optionally zstd-compressed. The runtime's wire format carries their output;
+the compression issue measures their accuracy.
+
+A codec turns a tensor into bytes and back, given the dtype and shape the wire header carries.
+Lossy codecs apply to floating tensors only; any other tensor (indices, masks) travels raw
+whatever the codec asked. Nothing here unpickles: bytes become arrays by their dtype.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from edgesplit.errors import InvalidParameterError
+
+# wire ids of the dtypes a crossing tensor may have
+DTYPES: dict[int, torch.dtype] = {
+    0: torch.float32,
+    1: torch.float16,
+    2: torch.bfloat16,
+    3: torch.float64,
+    4: torch.int64,
+    5: torch.int32,
+    6: torch.uint8,
+    7: torch.int8,
+    8: torch.bool,
+}
+DTYPE_IDS = {dtype: code for code, dtype in DTYPES.items()}
+CODECS = ("fp32", "fp16", "int8", "int8-channel")
+_ZSTD_FLAG = 0x80  # the codec id's high bit: the encoded bytes are zstd-compressed
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How a tensor travels: ``name`` (``CODECS``) and whether zstd compresses the result."""
+
+    name: str = "fp32"
+    zstd: bool = False
+
+    def __post_init__(self) -> None:
+        if self.name not in CODECS:
+            raise InvalidParameterError("codec", self.name, f"one of {', '.join(CODECS)}")
+
+    @property
+    def wire_id(self) -> int:
+        return CODECS.index(self.name) | (_ZSTD_FLAG if self.zstd else 0)
+
+    @classmethod
+    def from_wire(cls, wire_id: int) -> Codec:
+        index = wire_id & ~_ZSTD_FLAG
+        if not 0 <= index < len(CODECS):
+            raise InvalidParameterError("codec id", wire_id, f"0..{len(CODECS) - 1} (+128: zstd)")
+        return cls(CODECS[index], bool(wire_id & _ZSTD_FLAG))
+
+    @classmethod
+    def parse(cls, text: str) -> Codec:
+        """``fp16``, ``int8+zstd``, ...: a codec by its name, ``+zstd`` to compress."""
+        name, _, extra = text.partition("+")
+        if extra not in ("", "zstd"):
+            raise InvalidParameterError("codec", text, f"one of {', '.join(CODECS)}, +zstd")
+        return cls(name, extra == "zstd")
+
+    def __str__(self) -> str:
+        return self.name + ("+zstd" if self.zstd else "")
+
+
+def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]:
+    """``tensor`` as (the codec's wire id that applies, bytes). fp32 of a contiguous float32
+    CPU tensor is a view of its memory (no copy)."""
+    tensor = tensor.detach()
+    if tensor.device.type != "cpu":
+        tensor = tensor.cpu()
+    if not tensor.is_floating_point() or codec.name == "fp32":
+        applied = Codec("fp32", codec.zstd)
+        data = _raw(tensor)
+    elif codec.name == "fp16":
+        applied, data = codec, _raw(tensor.to(torch.float16))
+    else:
+        applied, data = codec, _int8(tensor, per_channel=codec.name == "int8-channel")
+    if applied.zstd:
+        import zstandard
+
+        data = zstandard.ZstdCompressor(level=1).compress(data)
+    return applied.wire_id, data
+
+
+def decode(
+    data: bytes | memoryview, wire_id: int, dtype_id: int, shape: tuple[int, ...]
+) -> torch.Tensor:
+    """The tensor of ``encode``'s bytes (dtype and shape as the header gives them); a payload of
+    the wrong size is an error, never a misread."""
+    codec = Codec.from_wire(wire_id)
+    if dtype_id not in DTYPES:
+        raise InvalidParameterError("dtype id", dtype_id, f"one of {sorted(DTYPES)}")
+    dtype = DTYPES[dtype_id]
+    if codec.zstd:
+        import zstandard
+
+        try:
+            data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
+        except zstandard.ZstdError as error:
+            raise InvalidParameterError(
+                "payload", "zstd", f"zstd-compressed bytes ({error})"
+            ) from None
+    count = int(np.prod(shape, dtype=np.int64))
+    if codec.name == "fp32":
+        return _from_raw(data, dtype, shape, count)
+    if codec.name == "fp16":
+        return _from_raw(data, torch.float16, shape, count).to(dtype)
+    return _from_int8(data, dtype, shape, count, per_channel=codec.name == "int8-channel")
+
+
+def _raw(tensor: torch.Tensor) -> memoryview:
+    tensor = tensor.contiguous()
+    if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16: its bits as int16
+        tensor = tensor.view(torch.int16)
+    return memoryview(tensor.numpy()).cast("B")
+
+
+def _from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
+    carrier = torch.int16 if dtype == torch.bfloat16 else dtype
+    itemsize = torch.tensor([], dtype=carrier).element_size()
+    if len(data) != count * itemsize:
+        raise InvalidParameterError(
+            "payload", f"{len(data)} bytes", f"{count * itemsize} for shape {list(shape)}"
+        )
+    array = np.frombuffer(bytearray(data), dtype=torch.tensor([], dtype=carrier).numpy().dtype)
+    tensor = torch.from_numpy(array).reshape(shape)
+    return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
+
+
+def _channel_view(tensor: torch.Tensor, per_channel: bool) -> torch.Tensor:
+    """[channels, rest]: channels on dim 1 (N, C, ...) when per channel and the tensor has one,
+    else a single row."""
+    if per_channel and tensor.dim() >= 2:
+        return tensor.transpose(0, 1).reshape(tensor.shape[1], -1)
+    return tensor.reshape(1, -1)
+
+
+def _int8(tensor: torch.Tensor, per_channel: bool) -> bytes:
+    """Affine uint8: per row of the channel view, x = low + q * scale; the rows' low and scale
+    (float32) come first, then the codes."""
+    rows = _channel_view(tensor.float(), per_channel)
+    low = rows.min(dim=1).values
+    scale = (rows.max(dim=1).values - low) / 255.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    codes = torch.round((rows - low[:, None]) / scale[:, None]).clamp(0, 255).to(torch.uint8)
+    return low.numpy().tobytes() + scale.numpy().tobytes() + codes.numpy().tobytes()
+
+
+def _from_int8(
+    data, dtype: torch.dtype, shape: tuple[int, ...], count: int, per_channel: bool
+) -> torch.Tensor:
+    channels = shape[1] if per_channel and len(shape) >= 2 else 1
+    expected = 8 * channels + count
+    if len(data) != expected:
+        raise InvalidParameterError(
+            "payload", f"{len(data)} bytes", f"{expected} for int8 of shape {list(shape)}"
+        )
+    buffer = bytearray(data)
+    low = torch.from_numpy(np.frombuffer(buffer, np.float32, channels, 0))
+    scale = torch.from_numpy(np.frombuffer(buffer, np.float32, channels, 4 * channels))
+    codes = torch.from_numpy(np.frombuffer(buffer, np.uint8, count, 8 * channels))
+    rows = low[:, None] + codes.reshape(channels, -1).float() * scale[:, None]
+    if channels > 1:
+        moved = (shape[1], shape[0], *shape[2:])
+        return rows.reshape(moved).transpose(0, 1).contiguous().to(dtype)
+    return rows.reshape(shape).to(dtype)

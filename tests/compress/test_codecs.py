@@ -1,0 +1,94 @@
+"""Tensor codecs: exact where they promise it, within their quantisation step where lossy, and
+never misreading a payload of the wrong size."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from edgesplit.compress.codecs import CODECS, DTYPE_IDS, Codec, decode, encode
+from edgesplit.errors import InvalidParameterError
+
+
+def _roundtrip(tensor: torch.Tensor, codec: Codec) -> torch.Tensor:
+    wire_id, data = encode(tensor, codec)
+    return decode(bytes(data), wire_id, DTYPE_IDS[tensor.dtype], tuple(tensor.shape))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.integers(1, 5), min_size=1, max_size=4),
+    st.sampled_from([torch.float32, torch.float64, torch.bfloat16, torch.int64, torch.bool]),
+    st.booleans(),
+    st.integers(0, 2**31),
+)
+def test_fp32_and_raw_tensors_travel_exactly(shape, dtype, zstd, seed):
+    generator = torch.Generator().manual_seed(seed)
+    tensor = (torch.randn(shape, generator=generator) * 10).to(dtype)
+    for name in CODECS:  # non-float tensors travel raw whatever the codec
+        if tensor.is_floating_point() and name != "fp32":
+            continue
+        back = _roundtrip(tensor, Codec(name, zstd))
+        assert back.dtype == dtype and back.shape == tensor.shape
+        assert torch.equal(back, tensor)
+
+
+def test_fp16_keeps_half_precision():
+    tensor = torch.randn(4, 16, 8, 8, generator=torch.Generator().manual_seed(0))
+    back = _roundtrip(tensor, Codec("fp16"))
+    assert back.dtype == torch.float32
+    torch.testing.assert_close(back, tensor.half().float(), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("zstd", [False, True])
+def test_int8_error_is_within_half_a_step_of_each_range(zstd):
+    """Per tensor the step is (max - min) / 255; per channel each channel's own step, which is
+    far finer when the channels' ranges differ."""
+    generator = torch.Generator().manual_seed(1)
+    tensor = torch.randn(2, 6, 5, 5, generator=generator)
+    tensor = tensor * torch.logspace(-3, 1, 6)[None, :, None, None]  # ranges from 1e-3 to 10
+    whole = _roundtrip(tensor, Codec("int8", zstd))
+    step = (tensor.max() - tensor.min()) / 255
+    assert (whole - tensor).abs().max() <= step / 2 + 1e-6
+    channel = _roundtrip(tensor, Codec("int8-channel", zstd))
+    per_channel = tensor.transpose(0, 1).reshape(6, -1)
+    steps = (per_channel.max(1).values - per_channel.min(1).values) / 255
+    errors = (channel - tensor).abs().transpose(0, 1).reshape(6, -1).max(1).values
+    assert (errors <= steps / 2 + 1e-6).all()
+    assert (channel - tensor).abs().mean() < (whole - tensor).abs().mean()
+
+
+def test_constant_tensors_and_sizes():
+    tensor = torch.full((3, 4), 2.5)
+    assert torch.equal(_roundtrip(tensor, Codec("int8")), tensor)
+    _, data = encode(torch.zeros(1000), Codec("fp32", zstd=True))
+    assert len(data) < 100  # zeros compress
+    _, raw = encode(torch.zeros(1000), Codec("fp32"))
+    assert len(raw) == 4000
+    _, int8 = encode(torch.zeros(1000), Codec("int8"))
+    assert len(int8) == 1000 + 8  # the codes, then low and scale
+
+
+def test_wrong_sizes_and_ids_are_refused():
+    wire_id, data = encode(torch.randn(4, 4), Codec("fp32"))
+    with pytest.raises(InvalidParameterError, match=r"payload='60 bytes' is invalid: 64 for"):
+        decode(bytes(data)[:60], wire_id, DTYPE_IDS[torch.float32], (4, 4))
+    with pytest.raises(InvalidParameterError, match="codec id"):
+        decode(bytes(data), 9, 0, (4, 4))
+    with pytest.raises(InvalidParameterError, match="dtype id"):
+        decode(bytes(data), wire_id, 42, (4, 4))
+    with pytest.raises(InvalidParameterError, match="zstd-compressed bytes"):
+        decode(b"not zstd", Codec("fp32", zstd=True).wire_id, 0, (2,))
+    with pytest.raises(InvalidParameterError, match="codec='int4'"):
+        Codec.parse("int4")
+    assert str(Codec.parse("int8-channel+zstd")) == "int8-channel+zstd"
+
+
+def test_fp32_encoding_is_a_view_of_the_tensor():
+    tensor = torch.arange(6, dtype=torch.float32)
+    _, data = encode(tensor, Codec("fp32"))
+    tensor[0] = 42.0
+    assert np.frombuffer(data, np.float32)[0] == 42.0  # no copy was made
