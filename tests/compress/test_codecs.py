@@ -43,6 +43,26 @@ def test_fp16_keeps_half_precision():
     torch.testing.assert_close(back, tensor.half().float(), rtol=0, atol=0)
 
 
+@pytest.mark.parametrize("magnitude", [1e-9, 1e-3, 1.0, 1e6, 1e30])
+def test_fp16_keeps_eleven_bits_at_any_scale(magnitude):
+    """Plain fp16 flushes values below 6e-8 to zero and overflows above 65504 (random-weight
+    MobileNet-V2's late activations are ~1e-8); the power-of-two shift keeps fp16's relative
+    precision (2^-11) for the tensor's largest values at any scale."""
+    tensor = torch.randn(3, 8, 4, 4, generator=torch.Generator().manual_seed(2)) * magnitude
+    back = _roundtrip(tensor, Codec("fp16"))
+    largest = tensor.abs().max()
+    assert ((back - tensor).abs() <= largest * 2.0**-11).all()
+    assert torch.equal(back == 0, tensor == 0)
+
+
+def test_lossy_codecs_refuse_non_finite_tensors():
+    tensor = torch.tensor([1.0, float("inf"), 2.0])
+    assert torch.equal(_roundtrip(tensor, Codec("fp32")), tensor)
+    for name in ("fp16", "int8", "int8-channel"):
+        with pytest.raises(InvalidParameterError, match="inf or nan"):
+            encode(tensor, Codec(name))
+
+
 @pytest.mark.parametrize("zstd", [False, True])
 def test_int8_error_is_within_half_a_step_of_each_range(zstd):
     """Per tensor the step is (max - min) / 255; per channel each channel's own step, which is

@@ -1,14 +1,18 @@
-"""Tensor codecs for what crosses a cut: fp32 (the raw bytes), fp16, int8 affine per tensor or
-per channel, each optionally zstd-compressed. The runtime's wire format carries their output;
+"""Tensor codecs for what crosses a cut: fp32 (the raw bytes), fp16 (scaled per tensor by a power
+of two, so that no value overflows or flushes to zero), int8 affine per tensor or per channel,
+each optionally zstd-compressed. The runtime's wire format carries their output;
 the compression issue measures their accuracy.
 
 A codec turns a tensor into bytes and back, given the dtype and shape the wire header carries.
-Lossy codecs apply to floating tensors only; any other tensor (indices, masks) travels raw
-whatever the codec asked. Nothing here unpickles: bytes become arrays by their dtype.
+Lossy codecs apply to finite floating tensors only; any other tensor (indices, masks) travels
+raw whatever the codec asked, and a lossy codec refuses a tensor holding inf or nan. Nothing
+here unpickles: bytes become arrays by their dtype.
 """
 
 from __future__ import annotations
 
+import math
+import struct
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,7 +33,7 @@ DTYPES: dict[int, torch.dtype] = {
     8: torch.bool,
 }
 DTYPE_IDS = {dtype: code for code, dtype in DTYPES.items()}
-CODECS = ("fp32", "fp16", "int8", "int8-channel")
+CODECS = ("fp32", "fp16", "int8", "int8-channel")  # fp16 is scaled per tensor by a power of 2
 _ZSTD_FLAG = 0x80  # the codec id's high bit: the encoded bytes are zstd-compressed
 
 
@@ -76,8 +80,13 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
     if not tensor.is_floating_point() or codec.name == "fp32":
         applied = Codec("fp32", codec.zstd)
         data = _raw(tensor)
+    elif not bool(torch.isfinite(tensor).all()):
+        raise InvalidParameterError(
+            "codec", str(codec), "fp32 for a tensor holding inf or nan (a lossy codec would "
+            "silently change them)",
+        )  # fmt: skip
     elif codec.name == "fp16":
-        applied, data = codec, _raw(tensor.to(torch.float16))
+        applied, data = codec, _fp16(tensor)
     else:
         applied, data = codec, _int8(tensor, per_channel=codec.name == "int8-channel")
     if applied.zstd:
@@ -109,7 +118,7 @@ def decode(
     if codec.name == "fp32":
         return _from_raw(data, dtype, shape, count)
     if codec.name == "fp16":
-        return _from_raw(data, torch.float16, shape, count).to(dtype)
+        return _from_fp16(data, dtype, shape, count)
     return _from_int8(data, dtype, shape, count, per_channel=codec.name == "int8-channel")
 
 
@@ -127,9 +136,38 @@ def _from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> t
         raise InvalidParameterError(
             "payload", f"{len(data)} bytes", f"{count * itemsize} for shape {list(shape)}"
         )
-    array = np.frombuffer(bytearray(data), dtype=torch.tensor([], dtype=carrier).numpy().dtype)
+    # a writable buffer (a server's shared region) is used in place; read-only bytes are copied
+    # once, as torch tensors must be writable
+    writable = isinstance(data, memoryview) and not data.readonly
+    buffer = data if writable else bytearray(data)
+    array = np.frombuffer(buffer, dtype=torch.tensor([], dtype=carrier).numpy().dtype)
     tensor = torch.from_numpy(array).reshape(shape)
     return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
+
+
+_FP16_TOP = 15  # a tensor's largest magnitude is scaled into [2^14, 2^15): fp16's normal range
+
+
+def _fp16(tensor: torch.Tensor) -> bytes:
+    """fp16 scaled by a power of two (exact) so that the largest magnitude sits high in fp16's
+    range: values neither overflow (> 65504) nor flush to zero (< 6e-8) whatever the tensor's
+    scale; the shift (int32) comes first, then the halves."""
+    largest = float(tensor.abs().max()) if tensor.numel() else 0.0
+    shift = math.frexp(largest)[1] - _FP16_TOP if largest > 0 else 0
+    halves = torch.ldexp(tensor.float(), torch.tensor(-shift, dtype=torch.float32)).half()
+    return struct.pack("<i", shift) + halves.numpy().tobytes()
+
+
+def _from_fp16(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
+    if len(data) != 4 + 2 * count:
+        raise InvalidParameterError(
+            "payload", f"{len(data)} bytes", f"{4 + 2 * count} for fp16 of shape {list(shape)}"
+        )
+    (shift,) = struct.unpack_from("<i", data)
+    if abs(shift) > 1100:  # beyond any float64 exponent: not a shift fp16 encoding wrote
+        raise InvalidParameterError("payload", f"fp16 shift {shift}", "within -1100..1100")
+    halves = torch.from_numpy(np.frombuffer(bytearray(data), np.float16, count, 4)).reshape(shape)
+    return torch.ldexp(halves.to(torch.float64), torch.tensor(float(shift))).to(dtype)
 
 
 def _channel_view(tensor: torch.Tensor, per_channel: bool) -> torch.Tensor:

@@ -15,6 +15,7 @@ import inspect
 import io
 import logging
 import operator
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -87,6 +88,11 @@ def normalize_inputs(example_input: Any) -> tuple[torch.Tensor, ...]:
     return inputs
 
 
+# torch.fx patches nn.Module.__call__ process-wide while it traces: two traces at once (two
+# threads building device clients) break each other, so traces take turns
+_TRACING = threading.Lock()
+
+
 def trace(model: nn.Module, example_input: Any, threads: int | None = 1) -> TracedModel:
     """Trace ``model`` (put in eval mode) and measure each node on ``example_input``.
 
@@ -97,7 +103,7 @@ def trace(model: nn.Module, example_input: Any, threads: int | None = 1) -> Trac
         raise UntraceableModelError(f"expected a torch.nn.Module, got {type(model).__name__}")
     inputs = normalize_inputs(example_input)
     model.eval()
-    with torch_threads(threads):
+    with _TRACING, torch_threads(threads):
         module, method = _trace_graph(model, inputs)
         records = _measure(module, inputs, type(model).__name__)
     return TracedModel(module, method, records, tuple(tuple(t.shape) for t in inputs))

@@ -1,0 +1,314 @@
+"""The device side: run the head of a real model, send what crosses to an edge server, receive the
+tail's output; never lose a task.
+
+``DeviceClient.run(x, cut)`` returns the model's output and a ``TaskRecord`` of where the time
+went: the head, encoding, the transfer (upload and download, shaped when the client has a
+``TokenBucket``), the wait in the server's queue, the tail, and the codec work on both sides.
+When the server cannot finish the task (refused connection, deadline, overload, a bad token, a
+malformed reply) the device runs the tail itself and the record says why; after a server was
+unreachable the device runs locally for ``retry_s`` before it tries that server again. The
+client also estimates its uplink throughput from its own transfers (an exponentially weighted
+moving average), and ``probe`` measures it when no task went out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from time import perf_counter
+from typing import Any
+
+import grpc
+import torch
+from torch.utils._pytree import tree_flatten, tree_unflatten
+
+from edgesplit.compress.codecs import Codec
+from edgesplit.errors import InvalidParameterError
+from edgesplit.graph import Cut
+from edgesplit.runtime.server import PROBE, RUN, STATE, TOKEN_KEY
+from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
+
+EWMA_WEIGHT = 0.3  # of the newest throughput sample
+UNREACHABLE = ("UNAVAILABLE", "UNAUTHENTICATED")  # failures after which the device backs off
+
+
+class TokenBucket:
+    """Shapes a link to ``rate_bps``: tokens (bits) accrue at the rate up to ``burst_bits``;
+    sending ``bits`` waits until the bucket holds them. ``set_rate`` replays a scenario's rate
+    or a trace slot by slot."""
+
+    def __init__(self, rate_bps: float, burst_bits: float = 0.0) -> None:
+        self.burst_bits = burst_bits
+        self._lock = threading.Lock()
+        self._tokens = burst_bits
+        self._stamp = time.monotonic()
+        self.set_rate(rate_bps)
+
+    def set_rate(self, rate_bps: float) -> None:
+        if not rate_bps > 0:
+            raise InvalidParameterError("rate_bps", rate_bps, "a positive rate")
+        with self._lock:
+            self._refill()
+            self.rate_bps = float(rate_bps)
+
+    def _refill(self) -> None:
+        now = time.monotonic()
+        if hasattr(self, "rate_bps"):
+            self._tokens = min(self.burst_bits, self._tokens + (now - self._stamp) * self.rate_bps)
+        self._stamp = now
+
+    def take(self, bits: float) -> float:
+        """Take ``bits``, waiting until the bucket holds them; returns the seconds waited."""
+        with self._lock:
+            self._refill()
+            self._tokens -= bits
+            wait_s = max(0.0, -self._tokens / self.rate_bps)
+        if wait_s > 0:
+            time.sleep(wait_s)  # the shaped link's transmission time
+        return wait_s
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task: where it ran, why it ran locally if it did, and its latency components
+    (seconds). ``transfer_s`` is the round trip minus the server's queue, codec and tail time:
+    upload, download and the RPC itself. ``codec_s`` is the encoding on the device plus the
+    decoding and re-encoding on the server plus decoding the reply."""
+
+    cut: int  # 0-based position on the 1-D index
+    server: int | None  # index of the server that ran the tail (None: the device did)
+    codec: str
+    fallback: str | None  # why the device finished the task itself (None: it did not need to)
+    head_s: float
+    codec_s: float = 0.0
+    transfer_s: float = 0.0
+    queue_s: float = 0.0
+    tail_s: float = 0.0
+    sent_bytes: int = 0
+    threads: int = 0  # the server's threads for the tail
+
+    @property
+    def offloaded(self) -> bool:
+        return self.server is not None
+
+    @property
+    def latency_s(self) -> float:
+        return self.head_s + self.codec_s + self.transfer_s + self.queue_s + self.tail_s
+
+    def record(self) -> dict[str, Any]:
+        return {**asdict(self), "offloaded": self.offloaded, "latency_s": self.latency_s}
+
+
+class DeviceClient:
+    """One device: a model, its graph (cuts at ``granularity``), and channels to edge servers."""
+
+    def __init__(
+        self,
+        model: str,
+        servers: Sequence[str] | str,
+        codec: Codec | None = None,
+        token: str | None = None,
+        timeout_s: float = 10.0,
+        granularity: str = "operator",
+        input_size: int = 224,
+        max_message_bytes: int = 64 * 2**20,
+        uplink: TokenBucket | None = None,
+        retry_s: float = 1.0,
+        tls_ca: bytes | None = None,
+    ) -> None:
+        from edgesplit.graph.zoo import load_traced
+
+        self.spec = model
+        self.model, self.example, self.graph = load_traced(model, granularity, input_size)
+        with torch.no_grad():
+            self._output_spec = tree_flatten(self.model(self.example))[1]
+        self.codec = codec or Codec()
+        self.timeout_s = timeout_s
+        self.uplink = uplink
+        self.retry_s = retry_s
+        self.metadata = ((TOKEN_KEY, f"Bearer {token}"),) if token else ()
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            # reconnect soon after a server comes back (gRPC's default backoff grows to 2 min)
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", max(200, int(1000 * retry_s))),
+        ]
+        addresses = [servers] if isinstance(servers, str) else list(servers)
+        if not addresses:
+            raise InvalidParameterError("servers", addresses, "at least one address host:port")
+        credentials = grpc.ssl_channel_credentials(tls_ca) if tls_ca is not None else None
+        self.channels = [
+            grpc.secure_channel(a, credentials, options)
+            if credentials
+            else grpc.insecure_channel(a, options)
+            for a in addresses
+        ]
+        self.addresses = addresses
+        self.uplink_bps: float | None = None
+        self._halves: dict[int, tuple[Any, Any]] = {}
+        self._ids = itertools.count(1)
+        self._retry_at = [0.0] * len(addresses)
+
+    def close(self) -> None:
+        for channel in self.channels:
+            channel.close()
+
+    def __enter__(self) -> DeviceClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def cut_count(self) -> int:
+        return self.graph.cut_table().size
+
+    def halves(self, cut: int) -> tuple[Any, Any]:
+        """The head and tail of cut ``cut`` (0-based), split once and kept."""
+        if cut not in self._halves:
+            from edgesplit.graph.split import split
+
+            self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut + 1))
+        return self._halves[cut]
+
+    def _position(self, cut: Cut | int) -> int:
+        if isinstance(cut, Cut):
+            if cut.graph is not self.graph:
+                raise InvalidParameterError(
+                    "cut", repr(cut), "a cut of this client's graph (client.graph)"
+                )
+            return cut.index - 1
+        if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < self.cut_count:
+            raise InvalidParameterError(
+                "cut", cut, f"a 0-based cut position 0..{self.cut_count - 1} or a Cut"
+            )
+        return cut
+
+    # -- one task ------------------------------------------------------------------------------
+
+    def run(
+        self,
+        x: torch.Tensor,
+        cut: Cut | int,
+        threads: int = 0,
+        server: int = 0,
+        codec: Codec | None = None,
+    ) -> tuple[Any, TaskRecord]:
+        """The model's output for ``x`` split at ``cut`` (a Cut of ``self.graph`` or its 0-based
+        position), the tail on server ``server`` with ``threads`` (0: all the server's), or all
+        here when the cut is all-local."""
+        position = self._position(cut)
+        if not 0 <= server < len(self.channels):
+            raise InvalidParameterError("server", server, f"0..{len(self.channels) - 1}")
+        codec = codec or self.codec
+        head, tail = self.halves(position)
+        with torch.no_grad():
+            start = perf_counter()
+            handed_over = head(x)
+            head_s = perf_counter() - start
+        if position == self.cut_count - 1:
+            return self._local(tail, handed_over, position, str(codec), head_s, None)
+        if time.monotonic() < self._retry_at[server]:
+            return self._local(tail, handed_over, position, str(codec), head_s, "UNAVAILABLE")
+        return self._offload(tail, handed_over, position, threads, server, codec, head_s)
+
+    def _offload(self, tail, handed_over, position, threads, server, codec, head_s):
+        start = perf_counter()
+        cut_id = wire_id(self.graph.fx_key(self.graph.cut(position + 1)))
+        request_id = next(self._ids)
+        request = pack(REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads)
+        encode_s = perf_counter() - start
+        try:
+            start = perf_counter()
+            shaped_s = self.uplink.take(8 * len(request)) if self.uplink else 0.0
+            reply, call = (
+                self.channels[server]
+                .unary_unary(RUN)
+                .with_call(request, timeout=self.timeout_s, metadata=self.metadata)
+            )
+            round_trip_s = perf_counter() - start
+            start = perf_counter()
+            message = unpack(reply)
+            if message.kind != REPLY or message.request_id != request_id:
+                raise WireError("the reply does not answer this request")
+            output = tree_unflatten(list(message.tensors), self._output_spec)
+            decode_s = perf_counter() - start
+        except grpc.RpcError as error:
+            why = error.code().name
+            if why in UNREACHABLE:
+                self._retry_at[server] = time.monotonic() + self.retry_s
+            return self._local(tail, handed_over, position, str(codec), head_s, why, encode_s)
+        except (WireError, ValueError, TypeError) as error:
+            why = f"malformed reply ({error})"
+            return self._local(tail, handed_over, position, str(codec), head_s, why, encode_s)
+        trailer = {k: v for k, v in (call.trailing_metadata() or ())}
+        queue_s = float(trailer.get("queue-seconds", 0.0))
+        tail_s = float(trailer.get("tail-seconds", 0.0))
+        server_codec_s = float(trailer.get("codec-seconds", 0.0))
+        transfer_s = max(round_trip_s - queue_s - tail_s - server_codec_s, 0.0)
+        self._observe(len(request), transfer_s, shaped_s)
+        self._retry_at[server] = 0.0
+        record = TaskRecord(
+            position, server, str(codec), None, head_s, encode_s + server_codec_s + decode_s,
+            transfer_s, queue_s, tail_s, len(request), int(trailer.get("tail-threads", threads)),
+        )  # fmt: skip
+        return output, record
+
+    def _local(self, tail, handed_over, position, codec, head_s, why, codec_s=0.0):
+        start = perf_counter()
+        with torch.no_grad():
+            output = tail(*handed_over)
+        record = TaskRecord(position, None, codec, why, head_s + perf_counter() - start, codec_s)
+        return output, record
+
+    # -- the uplink ------------------------------------------------------------------------------
+
+    def _observe(self, sent_bytes: int, seconds: float, shaped_s: float) -> None:
+        """Update the uplink estimate with one transfer's bytes and time."""
+        if seconds <= 0:
+            return
+        sample = 8 * sent_bytes / max(seconds, shaped_s)
+        self.uplink_bps = (
+            sample
+            if self.uplink_bps is None
+            else (1 - EWMA_WEIGHT) * self.uplink_bps + EWMA_WEIGHT * sample
+        )
+
+    def probe(self, size_bytes: int = 65_536, server: int = 0) -> float | None:
+        """Send ``size_bytes`` to the server and fold the throughput into the uplink estimate;
+        returns the estimate (None when the server did not answer)."""
+        payload = bytes(size_bytes)
+        start = perf_counter()
+        shaped_s = self.uplink.take(8 * size_bytes) if self.uplink else 0.0
+        try:
+            self.channels[server].unary_unary(PROBE)(
+                payload, timeout=self.timeout_s, metadata=self.metadata
+            )
+        except grpc.RpcError:
+            return None
+        self._observe(size_bytes, perf_counter() - start, shaped_s)
+        return self.uplink_bps
+
+    def connected(self, server: int = 0, timeout_s: float = 10.0) -> bool:
+        """Wait until the channel to ``server`` is connected (at most ``timeout_s``)."""
+        try:
+            grpc.channel_ready_future(self.channels[server]).result(timeout=timeout_s)
+        except grpc.FutureTimeoutError:
+            return False
+        return True
+
+    def server_state(self, server: int = 0) -> dict[str, Any] | None:
+        """The server's state (queue, threads in use, cores), or None if it does not answer."""
+        import json
+
+        try:
+            reply = self.channels[server].unary_unary(STATE)(
+                b"", timeout=self.timeout_s, metadata=self.metadata
+            )
+        except grpc.RpcError:
+            return None
+        return json.loads(reply)

@@ -1,0 +1,717 @@
+"""The edge server: it hosts the tails of its models and runs them for devices over gRPC.
+
+The data plane is one unary method, ``/edgesplit.Tail/Run``, registered with a generic handler:
+requests and replies are raw bytes in the wire format (``runtime.wire``), never protobuf fields
+around the tensors and never pickle. ``State`` answers the controller (JSON: queue, threads in
+use, cores) and ``Probe`` takes bytes and answers nothing (a device measures its uplink with it).
+
+Tails run in **lanes**: worker processes, each running one tail at a time with the threads the
+request asks for (torch's thread count is per process, so concurrent tails with different thread
+counts need processes). A request waits, first come first served, until a lane is free and its
+threads fit in the server's ``cores`` (shi2025: the server's K threads shared among devices);
+beyond ``queue_limit`` waiting requests it is shed with RESOURCE_EXHAUSTED instead of growing a
+queue. A lane reads the request from a shared-memory region (one copy, no pipe for the tensor
+bytes), builds the tail for the cut the request names on first use (``graph.split``, keyed by
+the 64-bit id of the cut's portable key ``ModelGraph.fx_key``) and caches it. A lane that dies
+fails its one request with INTERNAL and is restarted; the server keeps serving.
+
+gRPC's standard health service answers readiness; Prometheus metrics are served on an HTTP port
+when asked; a shared-secret token, when set, is checked by an interceptor on every call but the
+health check; TLS is optional.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import hmac
+import json
+import mmap
+import os
+import random
+import shutil
+import struct
+import tempfile
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent import futures
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from time import perf_counter
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
+
+SERVICE = "edgesplit.Tail"
+RUN = f"/{SERVICE}/Run"
+STATE = f"/{SERVICE}/State"
+PROBE = f"/{SERVICE}/Probe"
+TOKEN_KEY = "authorization"
+LANE_NAME = "edgesplit-lane"  # the lanes' process name
+GRANULARITIES = ("operator", "layer", "block")
+
+# a lane's orders and answers (struct-packed: no pickle between the processes either)
+_ORDER = struct.Struct("<BQI")  # op, request bytes in the shared region, threads
+_ANSWER = struct.Struct("<BdddI")  # status, decode, tail, encode seconds, threads; reply or reason
+_RUN, _STOP = 1, 2
+_OK, _NOT_FOUND, _INVALID = 0, 1, 2
+_STATUS = {_NOT_FOUND: grpc.StatusCode.NOT_FOUND, _INVALID: grpc.StatusCode.INVALID_ARGUMENT}
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """What an edge server hosts and the limits it keeps."""
+
+    models: tuple[str, ...]
+    host: str = "127.0.0.1"
+    port: int = 50051  # 0: any free port
+    granularities: tuple[str, ...] = GRANULARITIES  # whose cuts it answers
+    input_size: int = 224
+    device: str = "cpu"  # where tails run: cpu or cuda
+    cores: int | None = None  # threads all running tails may use together (None: this machine's)
+    lanes: int | None = None  # tails running at once (None: min(cores, 4); 1 on cuda)
+    metrics_port: int | None = None
+    max_message_bytes: int = 64 * 2**20
+    queue_limit: int = 16  # requests waiting for a lane beyond this are shed
+    max_deadline_s: float = 60.0  # a request's longest wait and run (its own deadline if sooner)
+    token: str | None = None
+    tls_cert: str | None = None  # PEM files: serve TLS when both are given
+    tls_key: str | None = None
+    tail_cache: int = 64  # built tails kept per model
+    drop_replies: float = 0.0  # fault injection: the share of replies withheld until the deadline
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.models:
+            raise InvalidParameterError("models", [], "at least one model to host")
+        unknown = [g for g in self.granularities if g not in GRANULARITIES]
+        if unknown or not self.granularities:
+            raise InvalidParameterError(
+                "granularities", list(self.granularities), f"some of {', '.join(GRANULARITIES)}"
+            )
+        for name in ("cores", "lanes"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise InvalidParameterError(name, value, "at least 1")
+        if self.max_message_bytes < 2**20:
+            raise InvalidParameterError("max_message_bytes", self.max_message_bytes, ">= 1 MiB")
+        if self.queue_limit < 0:
+            raise InvalidParameterError("queue_limit", self.queue_limit, ">= 0")
+        if not 0.0 <= self.drop_replies < 1.0:
+            raise InvalidParameterError("drop_replies", self.drop_replies, "in [0, 1)")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise InvalidParameterError("tls", "one file", "both --tls-cert and --tls-key")
+
+    @property
+    def total_cores(self) -> int:
+        from edgesplit.profile.measure import available_cores
+
+        return self.cores or available_cores()
+
+    @property
+    def lane_count(self) -> int:
+        if self.lanes is not None:
+            return self.lanes
+        return 1 if self.device == "cuda" else min(self.total_cores, 4)
+
+
+# -- a lane: one worker process -------------------------------------------------------------------
+
+
+class _Hosted:
+    """One model in a lane: its graphs, its cuts by wire id, and a cache of built tails."""
+
+    def __init__(self, spec: str, config: ServerConfig) -> None:
+        from edgesplit.errors import CutLimitExceededError
+        from edgesplit.graph import ModelGraph
+        from edgesplit.graph.zoo import load_traced
+
+        self.spec = spec
+        first, *others = config.granularities
+        self.model, example, graph = load_traced(spec, first, config.input_size)
+        graphs = [graph] + [
+            ModelGraph.from_module(self.model, example, g, model_name=spec) for g in others
+        ]
+        self.cuts: dict[int, tuple[Any, Any]] = {}
+        for g in graphs:
+            try:
+                cuts = g.cuts()
+            except CutLimitExceededError:
+                continue  # this granularity has too many cuts to index; the others still serve
+            for cut in cuts:
+                self.cuts.setdefault(wire_id(g.fx_key(cut)), (g, cut))
+        self.tails: OrderedDict[int, Any] = OrderedDict()
+        self.cache = config.tail_cache
+        self.device = config.device
+        if self.device == "cuda":
+            self.model = self.model.cuda()
+
+    def tail(self, cut_id: int):
+        from edgesplit.graph.split import split
+
+        if cut_id in self.tails:
+            self.tails.move_to_end(cut_id)
+            return self.tails[cut_id]
+        if cut_id not in self.cuts:
+            return None
+        graph, cut = self.cuts[cut_id]
+        _, tail = split(self.model, graph, cut)
+        self.tails[cut_id] = tail
+        if len(self.tails) > self.cache:
+            self.tails.popitem(last=False)
+        return tail
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A lane's answer to one request: a status, where its time went, the reply or a reason."""
+
+    status: int
+    body: bytes
+    decode_s: float = 0.0
+    tail_s: float = 0.0
+    encode_s: float = 0.0
+    threads: int = 0
+
+    def packed(self) -> bytes:
+        times = (self.decode_s, self.tail_s, self.encode_s)
+        return _ANSWER.pack(self.status, *times, self.threads) + self.body
+
+    @classmethod
+    def unpacked(cls, data: bytes) -> _Answer:
+        status, decode_s, tail_s, encode_s, threads = _ANSWER.unpack_from(data)
+        return cls(status, data[_ANSWER.size :], decode_s, tail_s, encode_s, threads)
+
+
+def _run_tail(
+    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str
+) -> _Answer:
+    """Check the request, run the tail it names with ``threads``, pack the reply."""
+    import torch
+    from torch.utils._pytree import tree_flatten
+
+    start = perf_counter()
+    try:
+        message = unpack(request)
+    except WireError as error:
+        return _Answer(_INVALID, str(error).encode())
+    decode_s = perf_counter() - start
+    model = hosted.get(message.model_id)
+    if message.kind != REQUEST:
+        return _Answer(_INVALID, b"a request was expected, this message is a reply")
+    if model is None:
+        return _Answer(_NOT_FOUND, f"model id {message.model_id:#x} is not hosted here".encode())
+    tail = model.tail(message.cut_id)
+    if tail is None:
+        reason = f"cut id {message.cut_id:#x} is not a cut of {model.spec} at any granularity"
+        return _Answer(_NOT_FOUND, reason.encode())
+    torch.set_num_threads(threads)
+    try:
+        start = perf_counter()
+        with torch.no_grad():
+            outputs = tail(*(t.to(device) for t in message.tensors))
+            if device == "cuda":
+                torch.cuda.synchronize()
+        tail_s = perf_counter() - start
+    except (RuntimeError, TypeError, ValueError, IndexError) as error:
+        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        return _Answer(_INVALID, f"the tail of {model.spec} refused the tensors: {reason}".encode())
+    start = perf_counter()
+    leaves = [t.cpu() for t in tree_flatten(outputs)[0]]
+    reply = pack(REPLY, message.model_id, message.cut_id, message.request_id, leaves)
+    return _Answer(_OK, reply, decode_s, tail_s, perf_counter() - start, threads)
+
+
+def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
+    """A lane's process: load the models, then run the tails it is ordered to."""
+    import torch
+
+    torch.set_num_threads(1)
+    try:
+        hosted = {wire_id(spec): _Hosted(spec, config) for spec in config.models}
+    except EdgesplitError as error:
+        conn.send_bytes(b"E" + str(error).encode())
+        return
+    with open(region_path, "r+b") as file:
+        region = mmap.mmap(file.fileno(), config.max_message_bytes)
+    conn.send_bytes(b"R")
+    while True:
+        try:
+            op, length, threads = _ORDER.unpack(conn.recv_bytes())
+        except (EOFError, OSError):
+            break
+        if op == _STOP:
+            break
+        with memoryview(region)[:length] as view:
+            answer = _run_tail(hosted, view, threads, config.device)
+        conn.send_bytes(answer.packed())
+    region.close()
+
+
+class _Lane:
+    """The server's handle on one lane: its process, its pipe and its shared region (a file
+    mapped by both, unlinked once the lane has mapped it, so nothing is left behind)."""
+
+    def __init__(self, config: ServerConfig, folder: str) -> None:
+        self.config = config
+        self.folder = folder
+        self.region: mmap.mmap | None = None
+        self.process: Any = None
+        self.conn: Any = None
+        self.path = ""
+
+    def spawn(self) -> None:
+        import multiprocessing
+
+        size = self.config.max_message_bytes
+        descriptor, self.path = tempfile.mkstemp(prefix="edgesplit-lane-", dir=self.folder)
+        try:
+            os.posix_fallocate(descriptor, 0, size)  # room now, not a SIGBUS later
+            self.region = mmap.mmap(descriptor, size)
+        except OSError as error:
+            os.unlink(self.path)
+            raise InvalidParameterError(
+                "max_message_bytes", size,
+                f"room for one message per lane in {self.folder} ({error.strerror}); lower "
+                "--max-message-mb or --lanes",
+            ) from None  # fmt: skip
+        finally:
+            os.close(descriptor)
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        self.process = context.Process(
+            target=_lane_main, args=(self.config, there, self.path), daemon=True,
+            name=LANE_NAME,
+        )  # fmt: skip
+        self.process.start()
+        there.close()
+        self.conn = here
+
+    def ready(self) -> str | None:
+        """Wait for the lane to load its models: None, or why it could not."""
+        try:
+            first = self.conn.recv_bytes()
+        except (EOFError, OSError):
+            return f"a lane exited with status {self.process.exitcode} while loading the models"
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self.path)
+        return None if first == b"R" else first[1:].decode()
+
+    def run(self, request: bytes, threads: int) -> _Answer:
+        """Run one request (raises EOFError or OSError if the lane died)."""
+        assert self.region is not None
+        self.region[: len(request)] = request
+        self.conn.send_bytes(_ORDER.pack(_RUN, len(request), threads))
+        return _Answer.unpacked(self.conn.recv_bytes())
+
+    def close(self) -> None:
+        """Stop the process (asked, then killed after 5 s) and unmap the region."""
+        if self.process is not None and self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.conn.send_bytes(_ORDER.pack(_STOP, 0, 0))
+            self.process.join(5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+        if self.conn is not None:
+            self.conn.close()
+        if self.region is not None:
+            self.region.close()
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self.path)
+
+
+# -- admission: lanes and threads, first come first served ----------------------------------------
+
+
+class _Admission:
+    """Hands out a free lane and ``threads`` of the server's cores, in arrival order; beyond
+    ``queue_limit`` waiting requests a new one is refused."""
+
+    def __init__(self, lanes: list[_Lane], cores: int, queue_limit: int) -> None:
+        self.free = list(lanes)
+        self.cores = cores
+        self.threads_in_use = 0
+        self.queue_limit = queue_limit
+        self.waiting: collections.deque[object] = collections.deque()
+        self.condition = threading.Condition()
+
+    def acquire(self, threads: int, timeout_s: float) -> _Lane | str:
+        """A lane, or why none: "full" (shed) or "timeout"."""
+        ticket = object()
+        with self.condition:
+            if self.waiting or not self._fits(threads):
+                if len(self.waiting) >= self.queue_limit:
+                    return "full"
+                self.waiting.append(ticket)
+                ok = self.condition.wait_for(
+                    lambda: self.waiting[0] is ticket and self._fits(threads), timeout_s
+                )
+                self.waiting.remove(ticket)
+                self.condition.notify_all()
+                if not ok:
+                    return "timeout"
+            self.threads_in_use += threads
+            return self.free.pop()
+
+    def _fits(self, threads: int) -> bool:
+        return bool(self.free) and self.threads_in_use + threads <= self.cores
+
+    def release(self, lane: _Lane, threads: int) -> None:
+        with self.condition:
+            self.free.append(lane)
+            self.threads_in_use -= threads
+            self.condition.notify_all()
+
+
+# -- metrics, authentication ----------------------------------------------------------------------
+
+
+class _Metrics:
+    """Prometheus metrics of one server (its own registry)."""
+
+    def __init__(self) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        registry = self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "edgesplit_requests", "Tail requests by model and outcome", ["model", "outcome"],
+            registry=registry,
+        )  # fmt: skip
+        self.latency = Histogram(
+            "edgesplit_tail_seconds", "Time to run a tail", ["model", "cut"], registry=registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+        )  # fmt: skip
+        self.queue = Gauge(
+            "edgesplit_queue_depth", "Requests waiting for a lane", registry=registry
+        )
+        self.threads = Gauge(
+            "edgesplit_threads_in_use", "Threads of running tails", registry=registry
+        )
+        self.shed = Counter(
+            "edgesplit_shed", "Requests shed when the queue was full", registry=registry
+        )
+
+
+class _TokenCheck(grpc.ServerInterceptor):
+    """Every call but the health check must carry ``authorization: Bearer TOKEN`` (compared in
+    constant time)."""
+
+    def __init__(self, token: str) -> None:
+        self.expected = f"Bearer {token}".encode()
+
+        def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid token is required")
+
+        self.refusal = grpc.unary_unary_rpc_method_handler(refuse)
+
+    def intercept_service(self, continuation, handler_call_details):
+        if handler_call_details.method.startswith("/grpc.health"):
+            return continuation(handler_call_details)  # readiness probes need no token
+        given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_KEY, "")
+        if hmac.compare_digest(str(given).encode(), self.expected):
+            return continuation(handler_call_details)
+        return self.refusal
+
+
+def read_token(path: str | None, variable: str = "EDGESPLIT_TOKEN") -> str | None:
+    """The shared secret from a file (its first line), else from the environment variable, else
+    None (no authentication)."""
+    if path is not None:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError as error:
+            raise InvalidParameterError(
+                "--token-file", path, f"a readable file ({error.strerror})"
+            ) from None
+        if not text:
+            raise InvalidParameterError("--token-file", path, "a file holding the token")
+        return text.splitlines()[0]
+    return os.environ.get(variable) or None
+
+
+# -- the server -----------------------------------------------------------------------------------
+
+
+def _region_folder(needed: int) -> str:
+    """Shared memory (``/dev/shm``) when it has room for the lanes' regions, else the temp
+    folder (still shared through the page cache)."""
+    shm = "/dev/shm"
+    if os.path.isdir(shm) and shutil.disk_usage(shm).free > 2 * needed:
+        return shm
+    return tempfile.gettempdir()
+
+
+class EdgeServer:
+    """An edge server: ``start()`` starts the lanes and listens (returns the port), ``stop()``
+    finishes what is in flight."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        from edgesplit.graph.zoo import check_model_name
+        from edgesplit.profile.measure import check_device
+
+        check_device(config.device)
+        for spec in config.models:
+            if ":" not in spec:  # a file's model is checked by the lanes that import it
+                check_model_name(spec)
+        self.config = config
+        self.names = {wire_id(spec): spec for spec in config.models}
+        self.metrics = _Metrics()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.port = 0
+        self._lanes: list[_Lane] = []
+        self._server: grpc.Server | None = None
+        self._health = health.HealthServicer()
+        self._metrics_http: Any = None
+        self._random = random.Random(config.seed)
+        self._stopping = threading.Event()
+        self._lock = threading.Lock()
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Start the lanes and listen; returns the port (the configured one, or the free one
+        picked for port 0). On any failure nothing is left running."""
+        server = self._grpc_server()
+        try:
+            self.port = self._bind(server)
+            self._start_lanes()
+            self.admission = _Admission(
+                list(self._lanes), self.config.total_cores, self.config.queue_limit
+            )
+            self.metrics.queue.set_function(lambda: len(self.admission.waiting))
+            self.metrics.threads.set_function(lambda: self.admission.threads_in_use)
+            if self.config.metrics_port is not None:
+                self._start_metrics()
+        except BaseException:
+            server.stop(None)
+            self._close_lanes()
+            raise
+        server.start()
+        for name in ("", SERVICE):
+            self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        self._server = server
+        return self.port
+
+    def _grpc_server(self) -> grpc.Server:
+        config = self.config
+        options = [
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
+        ]
+        interceptors = [_TokenCheck(config.token)] if config.token else []
+        workers = config.lane_count + config.queue_limit + 4
+        server = grpc.server(
+            futures.ThreadPoolExecutor(max_workers=workers), options=options,
+            interceptors=interceptors,
+        )  # fmt: skip
+        handlers = {
+            "Run": grpc.unary_unary_rpc_method_handler(self._run),
+            "State": grpc.unary_unary_rpc_method_handler(self._state),
+            "Probe": grpc.unary_unary_rpc_method_handler(self._probe),
+        }
+        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        return server
+
+    def _bind(self, server: grpc.Server) -> int:
+        config = self.config
+        address = f"{config.host}:{config.port}"
+        try:
+            if config.tls_cert is not None:
+                key = _read_pem(config.tls_key, "--tls-key")
+                credentials = grpc.ssl_server_credentials(
+                    [(key, _read_pem(config.tls_cert, "--tls-cert"))]
+                )
+                port = server.add_secure_port(address, credentials)
+            else:
+                port = server.add_insecure_port(address)
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            raise InvalidParameterError(
+                "--port", config.port, f"a free port on {config.host} (this one is in use)"
+            )
+        return port
+
+    def _start_lanes(self) -> None:
+        config = self.config
+        folder = _region_folder(config.lane_count * config.max_message_bytes)
+        self._lanes = [_Lane(config, folder) for _ in range(config.lane_count)]
+        for lane in self._lanes:
+            lane.spawn()
+        for lane in self._lanes:
+            reason = lane.ready()
+            if reason is not None:
+                raise EdgesplitError(f"the server could not load its models: {reason}")
+
+    def _start_metrics(self) -> None:
+        from prometheus_client import start_http_server
+
+        try:
+            self._metrics_http = start_http_server(
+                self.config.metrics_port, self.config.host, registry=self.metrics.registry
+            )
+        except OSError as error:
+            raise InvalidParameterError(
+                "--metrics-port", self.config.metrics_port, f"a free port ({error.strerror})"
+            ) from None
+
+    def stop(self, grace_s: float = 5.0) -> None:
+        """Say NOT_SERVING, refuse new requests, finish those in flight (at most ``grace_s``),
+        then stop the lanes."""
+        self._stopping.set()
+        if self._server is not None:
+            self._health.enter_graceful_shutdown()
+            self._server.stop(grace_s).wait()
+            self._server = None
+        if self._metrics_http is not None:
+            http, thread = self._metrics_http
+            http.shutdown()
+            thread.join()
+            self._metrics_http = None
+        self._close_lanes()
+
+    def _close_lanes(self) -> None:
+        for lane in self._lanes:
+            lane.close()
+        self._lanes = []
+
+    def wait(self) -> None:
+        """Block until the server stops."""
+        if self._server is not None:
+            self._server.wait_for_termination()
+
+    # -- methods -----------------------------------------------------------------------------------
+
+    def _run(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        config = self.config
+        model_id, cut_id, asked = routing(request)
+        spec = self.names.get(model_id, "unknown")
+        threads = min(asked, config.total_cores) if asked else config.total_cores
+        remaining = context.time_remaining()
+        budget_s = (
+            config.max_deadline_s if remaining is None else min(remaining, config.max_deadline_s)
+        )
+        start = perf_counter()
+        lane = self.admission.acquire(threads, budget_s)
+        queue_s = perf_counter() - start
+        if lane == "full":
+            self._count(spec, "shed")
+            context.abort(
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"{config.queue_limit} requests already wait for a lane: try later",
+            )
+        if lane == "timeout":
+            self._count(spec, "expired")
+            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed in the queue")
+        try:
+            answer = lane.run(request, threads)
+        except (EOFError, OSError):
+            self._count(spec, "failed")
+            self._restart(lane)
+            context.abort(grpc.StatusCode.INTERNAL, "the lane running the tail died; restarted")
+        finally:
+            self.admission.release(lane, threads)
+        if answer.status != _OK:
+            self._count(spec, "refused")
+            context.abort(_STATUS[answer.status], answer.body.decode())
+        self._count(spec, "served")
+        self.metrics.latency.labels(spec, f"{cut_id:x}").observe(answer.tail_s)
+        if config.drop_replies and self._random.random() < config.drop_replies:
+            self._withhold(context)
+        context.set_trailing_metadata(
+            (
+                ("queue-seconds", f"{queue_s:.9f}"),
+                ("tail-seconds", f"{answer.tail_s:.9f}"),
+                ("codec-seconds", f"{answer.decode_s + answer.encode_s:.9f}"),
+                ("tail-threads", str(answer.threads)),
+            )
+        )
+        return answer.body
+
+    def _withhold(self, context: grpc.ServicerContext) -> None:
+        """Fault injection: the reply is lost; the device sees its deadline pass."""
+        remaining = context.time_remaining()
+        wait_s = self.config.max_deadline_s if remaining is None else remaining
+        self._stopping.wait(min(wait_s, self.config.max_deadline_s))
+        self._count("", "dropped")
+        context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the reply was dropped (fault injection)")
+
+    def _restart(self, lane: _Lane) -> None:
+        lane.close()
+        lane.spawn()
+        reason = lane.ready()
+        if reason is not None:
+            raise EdgesplitError(f"a lane could not be restarted: {reason}")
+
+    def _count(self, spec: str, outcome: str) -> None:
+        if spec:
+            self.metrics.requests.labels(spec, outcome).inc()
+        if outcome == "shed":
+            self.metrics.shed.inc()
+        with self._lock:
+            self.counts[outcome] += 1
+
+    def state(self) -> dict[str, Any]:
+        """What the controller reads each slot."""
+        admission = self.admission
+        with self._lock:
+            counts = dict(self.counts)
+        return {
+            "models": list(self.config.models),
+            "cores": admission.cores,
+            "lanes": self.config.lane_count,
+            "device": self.config.device,
+            "threads_in_use": admission.threads_in_use,
+            "waiting": len(admission.waiting),
+            "counts": counts,
+        }
+
+    def _state(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        return json.dumps(self.state()).encode()
+
+    def _probe(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        return b""
+
+
+def _read_pem(path: str | None, option: str) -> bytes:
+    try:
+        return Path(str(path)).read_bytes()
+    except OSError as error:
+        raise InvalidParameterError(
+            option, path, f"a readable PEM file ({error.strerror})"
+        ) from None
+
+
+def config_record(config: ServerConfig) -> dict[str, Any]:
+    """The configuration as plain data, the token left out."""
+    record = asdict(config)
+    record["token"] = "set" if config.token else None
+    return record
+
+
+def serve(config: ServerConfig, ready: Callable[[int], None] | None = None) -> None:
+    """Run a server until SIGINT or SIGTERM, then stop gracefully; ``ready(port)`` is called
+    once it listens."""
+    import signal
+
+    server = EdgeServer(config)
+    port = server.start()
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    try:
+        if ready is not None:
+            ready(port)
+        stop.wait()
+    finally:
+        server.stop()

@@ -1,0 +1,283 @@
+"""The edge server and the device client on 127.0.0.1: outputs equal the unsplit model, bad
+requests get a clear status while the server keeps serving, and no task is ever lost."""
+
+from __future__ import annotations
+
+import threading
+import urllib.request
+
+import grpc
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edgesplit.compress.codecs import DTYPE_IDS, Codec, decode, encode
+from edgesplit.errors import EdgesplitError, InvalidParameterError, UnknownModelError
+from edgesplit.runtime import DeviceClient, EdgeServer, ServerConfig
+from edgesplit.runtime.server import RUN, TOKEN_KEY
+from edgesplit.runtime.wire import REPLY, REQUEST, pack, wire_id
+
+from .conftest import MODELS, NET, SIZE, TOKEN, healthy
+
+# what a lossy codec may change, relative to the largest output (measured worst over 13 cuts of
+# each test model: fp16 2.0e-4, int8 1.3e-2, int8 per channel 6.8e-3)
+TOLERANCE = {"fp16": 1e-3, "int8": 5e-2, "int8-channel": 5e-2}
+
+
+def _reference(client: DeviceClient, x: torch.Tensor) -> torch.Tensor:
+    with torch.no_grad():
+        return client.model(x)
+
+
+def _split_locally(client: DeviceClient, x: torch.Tensor, cut: int, threads: int) -> torch.Tensor:
+    """Head here (this process's one thread), tail at ``threads`` threads: what the server
+    computes, without the server. Float sums are divided among threads, so another thread count
+    may change the last bits (mobilenet_v2's do); at one thread it is the unsplit model's
+    output (tests/graph/test_split.py)."""
+    head, tail = client.halves(cut)
+    previous = torch.get_num_threads()
+    with torch.no_grad():
+        handed_over = head(x)
+        torch.set_num_threads(threads)
+        try:
+            return tail(*handed_over)
+        finally:
+            torch.set_num_threads(previous)
+
+
+def _cuts(client: DeviceClient) -> list[int]:
+    """The raw input, the first and last offloading cuts, and up to three multi-tensor cuts."""
+    cuts = client.graph.cuts()
+    multi = [c.index - 1 for c in cuts if len(c.crossing) >= 2]
+    picks = {0, 1, len(cuts) // 2, len(cuts) - 2, *multi[:: max(1, len(multi) // 3)][:3]}
+    return sorted(picks)
+
+
+@pytest.mark.parametrize("spec", MODELS)
+def test_fp32_outputs_equal_the_unsplit_model(clients, spec):
+    client = clients[spec]
+    x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(5))
+    expected = _reference(client, x)
+    crossing = set()
+    for cut in _cuts(client):
+        output, record = client.run(x, cut, threads=1)
+        assert record.fallback is None and record.offloaded and record.threads == 1, record
+        assert torch.equal(output, expected), (spec, cut)
+        threads = min(2, client.server_state()["cores"])
+        output, record = client.run(x, cut, threads=threads)
+        assert record.threads == threads
+        assert torch.equal(output, _split_locally(client, x, cut, threads)), (spec, cut)
+        crossing.add(len(client.graph.cut(cut + 1).crossing))
+    if spec == NET or spec == "resnet18":
+        assert max(crossing) >= 2  # multi-tensor cuts were among them
+
+
+@pytest.mark.parametrize("codec", ["fp16", "int8", "int8-channel+zstd"])
+def test_lossy_codecs_are_exactly_the_local_round_trip_and_close_to_the_model(clients, codec):
+    """Independent computation: the tail run here on the codec's round trip of the head's
+    tensors. The server's output must equal it; both stay within the codec's tolerance."""
+    codec = Codec.parse(codec)
+    for spec in MODELS:
+        client = clients[spec]
+        x = client.example
+        expected = _reference(client, x)
+        scale = expected.abs().max()
+        for cut in _cuts(client)[:4]:
+            head, tail = client.halves(cut)
+            with torch.no_grad():
+                sent = head(x)
+                travelled = [
+                    decode(bytes(data), wid, DTYPE_IDS[t.dtype], tuple(t.shape))
+                    for t in sent
+                    for wid, data in [encode(t, codec)]
+                ]
+                local = tail(*travelled)
+            output, record = client.run(x, cut, threads=1, codec=codec)
+            assert record.offloaded and record.codec == str(codec)
+            assert torch.equal(output, local), (spec, cut)
+            assert (output - expected).abs().max() <= TOLERANCE[codec.name] * scale
+
+
+def test_a_client_without_the_token_finishes_locally(server, clients):
+    x = clients["resnet18"].example
+    with DeviceClient("resnet18", f"127.0.0.1:{server.port}", input_size=SIZE) as anonymous:
+        output, record = anonymous.run(x, 3)
+    assert record.fallback == "UNAUTHENTICATED" and not record.offloaded
+    assert torch.equal(output, _reference(clients["resnet18"], x))
+
+
+def _call(server: EdgeServer, request: bytes) -> tuple[grpc.StatusCode, str]:
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        try:
+            channel.unary_unary(RUN)(
+                request, timeout=30, metadata=((TOKEN_KEY, f"Bearer {TOKEN}"),)
+            )
+        except grpc.RpcError as error:
+            return error.code(), error.details()
+    return grpc.StatusCode.OK, ""
+
+
+def _valid_request(client: DeviceClient, cut: int = 3) -> bytes:
+    head, _ = client.halves(cut)
+    with torch.no_grad():
+        tensors = head(client.example)
+    cut_id = wire_id(client.graph.fx_key(client.graph.cut(cut + 1)))
+    return pack(REQUEST, wire_id(client.spec), cut_id, 1, tensors, threads=1)
+
+
+def _still_serves(server: EdgeServer, client: DeviceClient) -> None:
+    output, record = client.run(client.example, 3, threads=1)
+    assert record.offloaded and torch.equal(output, _reference(client, client.example))
+
+
+def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(server, clients):
+    client = clients["resnet18"]
+    good = _valid_request(client)
+    not_a_cut = wire_id(hex(1 << 40))  # one node without its predecessors: no valid cut
+    wrong_shape = pack(
+        REQUEST, wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4))), 1,
+        [torch.zeros(1, 2, 3)],
+    )  # fmt: skip
+    invalid, missing = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
+    cases = {
+        "truncated": (good[:100], invalid, "announces"),
+        "not a message": (b"GET / HTTP/1.1\r\n" * 4, invalid, "magic"),
+        "wrong version": (good[:4] + b"\x09" + good[5:], invalid, "version 9"),
+        "checksum": (good[:-1] + bytes([good[-1] ^ 1]), invalid, "checksum"),
+        "a reply": (pack(REPLY, wire_id("resnet18"), 1, 1, []), invalid, "request was expected"),
+        "unknown model": (pack(REQUEST, wire_id("nope"), 1, 1, []), missing, "not hosted"),
+        "unknown cut": (
+            pack(REQUEST, wire_id("resnet18"), not_a_cut, 1, []), missing, "not a cut of resnet18"
+        ),
+        "tensors that do not fit": (wrong_shape, invalid, "refused the tensors"),
+    }  # fmt: skip
+    for name, (request, code, reason) in cases.items():
+        got, details = _call(server, request)
+        assert got == code and reason in details, (name, got, details)
+        _still_serves(server, client)
+    assert _call(server, good) == (grpc.StatusCode.OK, "")
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_fuzzed_requests_are_refused_and_the_server_keeps_serving(server, clients, data):
+    client = clients["resnet18"]
+    good = _valid_request(client, cut=data.draw(st.sampled_from([0, 3, 20])))
+    kind = data.draw(st.sampled_from(["byte", "truncate", "extend", "header"]))
+    if kind == "byte":
+        at = data.draw(st.integers(0, len(good) - 1))
+        request = good[:at] + bytes([good[at] ^ data.draw(st.integers(1, 255))]) + good[at + 1 :]
+    elif kind == "truncate":
+        request = good[: data.draw(st.integers(0, len(good) - 1))]
+    elif kind == "extend":
+        request = good + data.draw(st.binary(min_size=1, max_size=100))
+    else:
+        request = data.draw(st.binary(min_size=48, max_size=48)) + good[48:]
+    code, details = _call(server, request)
+    assert code == grpc.StatusCode.INVALID_ARGUMENT and details
+    assert _call(server, good) == (grpc.StatusCode.OK, "")
+
+
+def test_health_state_and_metrics(server, clients):
+    assert healthy(f"127.0.0.1:{server.port}")
+    state = clients["resnet18"].server_state()
+    assert state["cores"] == server.config.total_cores and state["lanes"] == 2
+    assert state["counts"]["served"] >= 1
+
+
+def test_a_port_in_use_is_one_clear_error(server):
+    with pytest.raises(InvalidParameterError, match=f"--port={server.port}.*in use"):
+        EdgeServer(ServerConfig(models=("resnet18",), port=server.port, lanes=1)).start()
+
+
+def test_models_that_cannot_load_stop_the_start(tmp_path):
+    with pytest.raises(UnknownModelError, match="resnet1000"):
+        EdgeServer(ServerConfig(models=("resnet1000",), port=0))
+    broken = tmp_path / "broken.py"
+    broken.write_text("raise ImportError('no such thing')\n")
+    config = ServerConfig(models=(f"{broken}:Net",), port=0, lanes=1)
+    with pytest.raises(EdgesplitError, match="could not load its models: cannot import"):
+        EdgeServer(config).start()
+
+
+def test_metrics_are_served_over_http(tmp_path):
+    from .conftest import free_port
+
+    port = free_port()
+    config = ServerConfig(models=(NET,), port=0, input_size=SIZE, lanes=1, metrics_port=port)
+    edge = EdgeServer(config)
+    edge.start()
+    try:
+        with DeviceClient(NET, f"127.0.0.1:{edge.port}", input_size=SIZE) as client:
+            client.run(client.example, 2)
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read()
+    finally:
+        edge.stop()
+    text = text.decode()
+    assert f'edgesplit_requests_total{{model="{NET}",outcome="served"}} 1.0' in text
+    assert "edgesplit_tail_seconds_bucket" in text and "edgesplit_queue_depth 0.0" in text
+
+
+def test_tls_serves_clients_that_trust_its_certificate(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+         "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    config = ServerConfig(
+        models=(NET,), port=0, input_size=SIZE, lanes=1, tls_cert=str(cert), tls_key=str(key)
+    )
+    edge = EdgeServer(config)
+    edge.start()
+    address = f"127.0.0.1:{edge.port}"
+    try:
+        with DeviceClient(NET, address, input_size=SIZE, tls_ca=cert.read_bytes()) as trusted:
+            output, record = trusted.run(trusted.example, 2)
+            assert record.offloaded and torch.equal(output, _reference(trusted, trusted.example))
+        with DeviceClient(NET, address, input_size=SIZE) as plain:
+            _, record = plain.run(plain.example, 2)
+            assert record.fallback == "UNAVAILABLE"
+    finally:
+        edge.stop()
+
+
+def test_concurrent_devices_share_the_lanes(server, clients):
+    """Eight threads, each a device, 5 tasks each on a 2-lane server: every output right. (The
+    clients are built first: torch.fx patches nn.Module.__call__ while it traces, so no model
+    may run in another thread while a client traces its model.)"""
+    client = clients["mobilenet_v2"]
+    expected = _reference(client, client.example)
+    address = f"127.0.0.1:{server.port}"
+    devices = [
+        DeviceClient("mobilenet_v2", address, token=TOKEN, input_size=SIZE) for _ in range(8)
+    ]
+    results: list[tuple[torch.Tensor, object]] = []
+    lock = threading.Lock()
+
+    def work(own: DeviceClient) -> None:
+        for cut in (0, 10, 40, 80, 120):
+            output, record = own.run(own.example, cut, threads=1)
+            with lock:
+                results.append((output, record))
+
+    threads = [threading.Thread(target=work, args=(device,)) for device in devices]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for device in devices:
+        device.close()
+    assert len(results) == 40
+    for output, record in results:
+        assert torch.equal(output, expected)
+        assert record.fallback in (None, "RESOURCE_EXHAUSTED")  # a full queue sheds, never loses
