@@ -169,3 +169,40 @@ def test_plan_and_the_simulator_agree_on_every_cut(energy_per_mac_j):
         energy.append(step.task_energy_j[n])
     assert plan(graph, setting, "latency").best.latency_s == pytest.approx(min(latency))
     assert plan(graph, setting, "energy").best.energy_j == pytest.approx(min(energy))
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+def test_plan_with_the_runtime_overheads_is_the_brute_force_optimum(zoo, objective):
+    """With a link profile every offloading cut pays a request's fixed time and each crossing
+    bit the fastest codec's per-bit costs: not additive over the graph as a whole (the fixed
+    time), yet plan's optimum must equal the brute force over every cut, written out here."""
+    from edgesplit.costs.link import load_link
+
+    link = load_link("epyc2", ("fp32", "fp16", "int8", "int8+zstd"))
+    _, _, graph = zoo("resnet50")
+    for rate in (3e5, 2e7, 1e10):
+        setting = Setting(
+            ThroughputModel(DEVICE_RATE), ThroughputModel(SERVER_RATE), rate, COMPUTE_W,
+            TRANSMIT_W, link=link,
+        )  # fmt: skip
+        codec = min(
+            range(len(link.codecs)),
+            key=lambda i: link.encode_s_per_bit[i] + link.decode_s_per_bit[i]
+            + link.wire_ratio[i] * (link.transport_s_per_bit + 1 / rate),
+        )  # fmt: skip
+        scores = []
+        for cut in graph.cuts():
+            device_s, _, server_s, _ = _expected_terms(cut, rate)
+            bits, ratio = cut.transfer_bits, link.wire_ratio[codec]
+            transfer_s = 0.0 if cut.is_all_local else link.request_s + bits * (
+                link.encode_s_per_bit[codec] + link.decode_s_per_bit[codec]
+                + ratio * link.transport_s_per_bit + ratio / rate
+            )  # fmt: skip
+            energy_j = COMPUTE_W * (device_s + link.encode_s_per_bit[codec] * bits)
+            energy_j += TRANSMIT_W * ratio * bits / rate
+            latency_s = device_s + transfer_s + server_s
+            scores.append({"latency": latency_s, "energy": energy_j,
+                           "weighted": latency_s + 0.7 * energy_j}[objective])  # fmt: skip
+        result = plan(graph, setting, objective, beta_s_per_j=0.7)
+        assert result.best.objective == pytest.approx(min(scores), rel=1e-6)
+        assert result.codec == link.codecs[codec]

@@ -17,7 +17,7 @@ enumerated cuts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgesplit.checks import non_negative, positive
-from edgesplit.costs import md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
+from edgesplit.costs import LinkCosts, md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
 from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
@@ -64,6 +64,7 @@ class Setting:
     input_bits: float | None = None
     energy_per_mac_j: float | None = None
     arrival_rate_per_s: float = 0.0
+    link: LinkCosts = field(default_factory=LinkCosts.ideal)
 
     def __post_init__(self) -> None:
         positive("uplink_rate_bps", self.uplink_rate_bps)
@@ -83,6 +84,11 @@ class Setting:
     def downlink_bps(self) -> float:
         return self.uplink_rate_bps if self.downlink_rate_bps is None else self.downlink_rate_bps
 
+    @property
+    def codec(self) -> int:
+        """The link's fastest codec at the uplink rate (index into ``link.codecs``)."""
+        return int(self.link.choose(self.uplink_rate_bps))
+
 
 @dataclass(frozen=True)
 class CostTerms:
@@ -96,6 +102,7 @@ class CostTerms:
     transmit_energy: AdditiveCost
     receive_energy: AdditiveCost
     arrival_rate_per_s: float
+    request_s: float = 0.0  # the link's fixed time, paid by every offloading cut
 
     @property
     def latency(self) -> AdditiveCost:
@@ -148,7 +155,8 @@ def cost_terms(graph: ModelGraph, setting: Setting) -> CostTerms:
     inputs = graph.arrays.producer < 0
     if setting.input_bits is not None:  # the raw input as the scenario encodes it
         bits[inputs] *= setting.input_bits / bits[inputs].sum()
-    upload_s = transmit_s(bits, setting.uplink_rate_bps)
+    link = setting.link.terms(bits, setting.uplink_rate_bps, True)
+    upload_s = link.latency_s - setting.link.request_s  # per value; the constant goes per cut
     # the result goes back from the nodes producing the model's outputs, each its share
     outputs = graph.arrays.to_output & ~inputs
     download_s = np.zeros(len(graph.nodes))
@@ -167,17 +175,21 @@ def cost_terms(graph: ModelGraph, setting: Setting) -> CostTerms:
         device_s, setting.device_compute_power_w, 0.0, 0.0, device_macs=macs,
         energy_per_mac_j=per_mac,
     )  # fmt: skip
-    transmit_j = task_energy_j(0.0, 0.0, upload_s, setting.device_transmit_power_w)
+    encoding_j = task_energy_j(link.device_s, setting.device_compute_power_w, 0.0, 0.0)
+    if setting.energy_per_mac_j is not None:  # zeta x MACs is the whole compute energy
+        encoding_j = np.zeros_like(encoding_j)
+    transmit_j = task_energy_j(0.0, 0.0, link.airtime_s, setting.device_transmit_power_w)
     receive_j = task_energy_j(0.0, 0.0, 0.0, 0.0, download_s, setting.device_receive_power_w)
     return CostTerms(
         device_latency=term(device_s, nodes, values),
         transfer_latency=term(nodes, nodes, upload_s),
         server_latency=term(nodes, server_s, values),
         downlink_latency=term(nodes, download_s, values),
-        compute_energy=term(compute_j, nodes, values),
+        compute_energy=term(compute_j, nodes, encoding_j),
         transmit_energy=term(nodes, nodes, transmit_j),
         receive_energy=term(nodes, receive_j, values),
         arrival_rate_per_s=setting.arrival_rate_per_s,
+        request_s=setting.link.request_s,
     )
 
 
@@ -259,6 +271,8 @@ def evaluate_cuts(
     out = []
     for cut in cuts:
         parts = dict(zip(_PARTS, stacked.of(cut).tolist(), strict=True))
+        if not cut.is_all_local:
+            parts["transfer_latency_s"] += terms.request_s
         parts["queue_s"] = float(
             md1_waiting_time_s(terms.arrival_rate_per_s, parts["server_latency_s"])
         )
@@ -272,8 +286,10 @@ def best_of_table(graph: ModelGraph, terms: CostTerms, objective: str, beta_s_pe
     """The optimum by evaluating every enumerated cut (queueing included)."""
     table = graph.cut_table()
     server_s = terms.server_latency.over(table)
+    offloading = np.arange(1, table.size + 1) < table.size  # the last cut is all-local
+    transfer_s = terms.transfer_latency.over(table) + np.where(offloading, terms.request_s, 0.0)
     latency = task_latency_s(
-        terms.device_latency.over(table), terms.transfer_latency.over(table), server_s,
+        terms.device_latency.over(table), transfer_s, server_s,
         md1_waiting_time_s(terms.arrival_rate_per_s, server_s), terms.downlink_latency.over(table),
     )  # fmt: skip
     values = objective_value(objective, latency, terms.energy.over(table), beta_s_per_j)
@@ -289,6 +305,7 @@ class Plan:
     best: CutCosts
     all_local: CutCosts
     all_offloaded: CutCosts
+    codec: str = "fp32"  # what offloaded tensors travel as (the link's fastest at the rate)
 
     def record(self) -> dict[str, Any]:
         """The plan as plain data (SI units)."""
@@ -297,6 +314,7 @@ class Plan:
             "granularity": self.graph.granularity,
             "cut_count": self.all_local.cut.index,
             "objective": self.objective_name,
+            "codec": self.codec,
             "best": self.best.record(),
             "all_local": self.all_local.record(),
             "all_offloaded": self.all_offloaded.record(),
@@ -323,7 +341,9 @@ def plan(
         best = best_of_table(graph, terms, objective, beta)
     trivial = [cut_from_mask(graph, graph.full_mask), cut_from_mask(graph, 0)]
     best_costs, local, offloaded = evaluate_cuts(terms, [best, *trivial], objective, beta)
-    return Plan(graph, objective, best_costs, local, offloaded)
+    if local.objective < best_costs.objective:  # the link's fixed time: the same for every
+        best_costs = local  # offloading cut, so the min cut's order among them holds
+    return Plan(graph, objective, best_costs, local, offloaded, setting.link.codecs[setting.codec])
 
 
 @dataclass(frozen=True)

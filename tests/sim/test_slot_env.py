@@ -31,8 +31,19 @@ def test_env_checker(scenario):
     check_env(_cuts_env(scenario), skip_render_check=True)
 
 
-@pytest.mark.parametrize("scenario", ["shi2025-wifi", "chukhno2023"])
+def with_runtime(name: str):
+    """A preset with the runtime's measured overheads and every codec allowed."""
+    from edgesplit.sim.scenario import Runtime
+
+    codecs = ("fp32", "fp16", "int8", "int8-channel", "fp32+zstd", "int8+zstd")
+    runtime = Runtime(link="epyc2", codecs=codecs)
+    return load_scenario(name).model_copy(update={"runtime": runtime})
+
+
+@pytest.mark.parametrize("scenario", ["shi2025-wifi", "chukhno2023", "shi2025-wifi+runtime"])
 def test_vectorized_step_equals_the_reference(scenario):
+    if scenario.endswith("+runtime"):
+        scenario = with_runtime(scenario.removesuffix("+runtime"))
     env = SlotMECEnv(scenario)
     system, rng = env.system, np.random.default_rng(5)
     for _ in range(30):

@@ -20,8 +20,13 @@ def test_env_checker(env_id):
     check_env(gym.make(env_id).unwrapped, skip_render_check=True)
 
 
-def test_vectorized_window_equals_the_reference():
+@pytest.mark.parametrize("runtime", [False, True])
+def test_vectorized_window_equals_the_reference(runtime):
     env = gym.make("edgesplit/TaskWindowMEC-v0").unwrapped
+    if runtime:  # the runtime's measured overheads, every codec allowed
+        from .test_slot_env import with_runtime
+
+        env = TaskWindowMECEnv(with_runtime("zhang2026"))
     env.reset(seed=2)
     env.action_space.seed(2)
     rng = np.random.default_rng(3)

@@ -78,6 +78,13 @@ def plan_command(
     beta_s_per_j: Annotated[
         float | None, typer.Option(help="Weight of energy in `weighted`: latency + beta * energy.")
     ] = None,
+    link: Annotated[
+        str | None,
+        typer.Option(help="The runtime's overheads: a link profile (`calibrate`) or shipped name."),
+    ] = None,
+    codecs: Annotated[
+        str, typer.Option(help="Codecs the runtime may use with --link (the fastest is taken).")
+    ] = "fp32",
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
     input_shape: InputShapeOpt = None,
@@ -109,6 +116,14 @@ def plan_command(
         SideSpec(server_profile, server_threads, rates["server"]),
         predictor, compute_power_w, transmit_power_w,
     )  # fmt: skip
+    if link is not None or codecs != "fp32":
+        from dataclasses import replace
+
+        from edgesplit.costs.link import load_link
+
+        chosen = tuple(c.strip() for c in codecs.split(",") if c.strip())
+        setting = replace(setting, link=load_link(link, chosen))
+        about["link"] = f"{link} ({', '.join(chosen)})"
     beta = checks.non_negative(
         "--beta-s-per-j", plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
     )
@@ -125,6 +140,7 @@ def plan_command(
             "device_compute_power_w": setting.device_compute_power_w,
             "device_transmit_power_w": setting.device_transmit_power_w,
             "beta_s_per_j": beta,
+            "link": setting.link.record(),
         },
     }
     if as_json:
@@ -138,8 +154,14 @@ def plan_command(
     title = f"{model}: minimise {objective} at {uplink_mbps:g} Mbit/s"
     console.print(table(rows, [Column("", key("label"), left=True), *COST_COLUMNS], title))
     best = result.best.cut
+    link_line = (
+        f"\nlink: {about['link']}: sends {result.codec}, one request "
+        f"{setting.link.request_s * 1e3:.2f} ms"
+        if "link" in about
+        else ""
+    )
     console.print(
-        f"device: {about['device']}; server: {about['server']}\n"
+        f"device: {about['device']}; server: {about['server']}{link_line}\n"
         f"optimal cut: {best.device_mask.bit_count()} of {len(g.nodes)} nodes on the device, "
         f"sends {', '.join(best.crossing) or 'nothing'}",
         highlight=False,

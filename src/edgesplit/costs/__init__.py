@@ -1,6 +1,7 @@
 """The cost model: per-cut cost tables (built once from the graph and profile layers, then
 cached) and one composer per paper quantity. Importing it does not import torch."""
 
+from edgesplit.costs.link import LinkCosts, LinkTerms, load_link
 from edgesplit.costs.tables import ModelTable, TableSpec, build_table, load_table, save_table
 from edgesplit.costs.terms import (
     md1_waiting_time_s,
@@ -11,9 +12,12 @@ from edgesplit.costs.terms import (
 )
 
 __all__ = [
+    "LinkCosts",
+    "LinkTerms",
     "ModelTable",
     "TableSpec",
     "build_table",
+    "load_link",
     "load_table",
     "md1_waiting_time_s",
     "save_table",

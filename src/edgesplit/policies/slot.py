@@ -105,12 +105,12 @@ class Dads(SlotPolicy):
         system = self.system
         allowed = system.crossing_count <= 1 if self.single_tensor else None
         candidates = _candidate_cuts(system, allowed)
-        local, transmit, downlink = fixed_latency_s(
+        local, link, downlink = fixed_latency_s(
             system, candidates, state.uplink_bps, state.uplink_bps
         )
         k = 0 if system.gpu_server else min(self.assumed_threads(state), system.max_threads)
         server = system.tail_s[system.row_offset[None, :] + candidates, k]
-        latency = task_latency_s(local, transmit, server, downlink_s=downlink)
+        latency = task_latency_s(local, link.latency_s, server, downlink_s=downlink)
         return candidates[np.argmin(latency, axis=0), np.arange(system.n_devices)]
 
 

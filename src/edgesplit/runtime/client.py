@@ -76,7 +76,8 @@ class TaskRecord:
     """One task: where it ran, why it ran locally if it did, and its latency components
     (seconds). ``transfer_s`` is the round trip minus the server's queue, codec and tail time:
     upload, download and the RPC itself. ``codec_s`` is the encoding on the device plus the
-    decoding and re-encoding on the server plus decoding the reply."""
+    decoding and re-encoding on the server plus decoding the reply. ``tail_s`` is the tail
+    where it ran: on the server, or on the device (``server`` None)."""
 
     cut: int  # 0-based position on the 1-D index
     server: int | None  # index of the server that ran the tail (None: the device did)
@@ -262,8 +263,8 @@ class DeviceClient:
         start = perf_counter()
         with torch.no_grad():
             output = tail(*handed_over)
-        record = TaskRecord(position, None, codec, why, head_s + perf_counter() - start, codec_s)
-        return output, record
+        tail_s = perf_counter() - start
+        return output, TaskRecord(position, None, codec, why, head_s, codec_s, tail_s=tail_s)
 
     # -- the uplink ------------------------------------------------------------------------------
 

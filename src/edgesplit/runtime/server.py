@@ -526,9 +526,9 @@ class EdgeServer:
         address = f"{config.host}:{config.port}"
         try:
             if config.tls_cert is not None:
-                key = _read_pem(config.tls_key, "--tls-key")
+                key = read_pem(config.tls_key, "--tls-key")
                 credentials = grpc.ssl_server_credentials(
-                    [(key, _read_pem(config.tls_cert, "--tls-cert"))]
+                    [(key, read_pem(config.tls_cert, "--tls-cert"))]
                 )
                 port = server.add_secure_port(address, credentials)
             else:
@@ -682,7 +682,7 @@ class EdgeServer:
         return b""
 
 
-def _read_pem(path: str | None, option: str) -> bytes:
+def read_pem(path: str | None, option: str) -> bytes:
     try:
         return Path(str(path)).read_bytes()
     except OSError as error:
@@ -715,3 +715,50 @@ def serve(config: ServerConfig, ready: Callable[[int], None] | None = None) -> N
         stop.wait()
     finally:
         server.stop()
+
+
+def server_config(file: str | None = None, **given: Any) -> ServerConfig:
+    """A ServerConfig from a YAML file (its keys are ServerConfig's fields, plus ``token_file``)
+    with the options ``given`` (those not None) taking precedence; the token comes from
+    ``token_file``, else the ``EDGESPLIT_TOKEN`` environment variable."""
+    import dataclasses
+
+    import yaml
+    from pydantic import TypeAdapter, ValidationError
+
+    data: dict[str, Any] = {}
+    if file is not None:
+        try:
+            data = yaml.safe_load(Path(file).read_text()) or {}
+        except OSError as error:
+            raise InvalidParameterError(
+                "--config", file, f"a readable file ({error.strerror})"
+            ) from None
+        except yaml.YAMLError as error:
+            raise InvalidParameterError("--config", file, f"valid YAML ({error})") from None
+        if not isinstance(data, dict):
+            raise InvalidParameterError("--config", file, "a YAML mapping of server settings")
+    names = {f.name for f in dataclasses.fields(ServerConfig)} | {"token_file"}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise InvalidParameterError(
+            f"{file}: {unknown[0]}",
+            data[unknown[0]],
+            f"one of the fields {', '.join(sorted(names))}",
+        )
+    data.update({name: value for name, value in given.items() if value is not None})
+    token_file = data.pop("token_file", None)
+    data.setdefault("token", read_token(token_file))
+    if not data.get("models"):
+        raise InvalidParameterError(
+            "--models", None, "the models to host, e.g. resnet18,mobilenet_v2"
+        )
+    try:
+        return TypeAdapter(ServerConfig).validate_python(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        cause = first.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidParameterError):  # ServerConfig's own check
+            raise cause from None
+        where = ".".join(str(p) for p in first["loc"])
+        raise InvalidParameterError(where, first.get("input"), first["msg"]) from None

@@ -1,12 +1,12 @@
-"""The wire format of the data plane: a fixed 48-byte message header, then per tensor a fixed
+"""The wire format of the data plane: a fixed 52-byte message header, then per tensor a fixed
 44-byte header, zero padding up to a 64-byte boundary, and its encoded bytes
 (``compress.codecs``). No pickle, no protobuf field around the tensor bytes: a message is parsed
-by ``struct`` and checked field by field, and a malformed
-one raises ``WireError`` naming what is wrong.
+by ``struct`` and checked field by field, and a malformed one raises ``WireError`` naming what
+is wrong.
 
 Message header (little-endian): magic ``ESPL``, format version, kind (request or reply), tensor
 count, model id and cut id (64-bit BLAKE2b of the model's name and of the cut's portable key),
-request id, the number of bytes after the header, the CRC-32 of the whole message but this
+request id, the number of bytes after the header, the XXH3-64 of the whole message but this
 field, the tail's threads.
 """
 
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import struct
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
+import xxhash
 
 from edgesplit.compress.codecs import DTYPE_IDS, Codec, decode, encode
 from edgesplit.errors import EdgesplitError
@@ -26,8 +26,8 @@ from edgesplit.errors import EdgesplitError
 MAGIC = b"ESPL"
 VERSION = 1
 REQUEST, REPLY = 1, 2
-HEADER = struct.Struct("<4sBBHQQQQIHH")  # 48 bytes
-_CRC_AT = 40  # the checksum's offset in the header
+HEADER = struct.Struct("<4sBBHQQQQQHH")  # 52 bytes
+_CHECKSUM_AT = 40  # the checksum's offset in the header (8 bytes)
 TENSOR = struct.Struct("<BBBB8IQ")  # dtype, codec, ndim, reserved, 8 dims, bytes: 44 bytes
 MAX_TENSORS = 64
 ALIGN = 64
@@ -87,12 +87,14 @@ def pack(
 
 
 def _checksum(header: bytes | memoryview, body: Sequence[bytes | memoryview]) -> int:
-    """CRC-32 of a message (its header and the parts of its body) but the checksum field."""
+    """XXH3-64 of a message (its header and the parts of its body) but the checksum field
+    (XXH3 runs at tens of GB/s; CRC-32 took 1.2 ms of the fp32 path's budget for 3.2 MB)."""
     head = memoryview(header)
-    crc = zlib.crc32(head[_CRC_AT + 4 : HEADER.size], zlib.crc32(head[:_CRC_AT]))
+    digest = xxhash.xxh3_64(head[:_CHECKSUM_AT])
+    digest.update(head[_CHECKSUM_AT + 8 : HEADER.size])
     for part in body:
-        crc = zlib.crc32(part, crc)
-    return crc
+        digest.update(part)
+    return digest.intdigest()
 
 
 def _padding(offset: int) -> int:

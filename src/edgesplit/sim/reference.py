@@ -26,6 +26,24 @@ def _md1(arrival_per_s: float, service_s: float) -> float:
     return arrival_per_s / (2 * mu * mu * (1 - rho))  # shi2025 Eq. 3
 
 
+def _link(system: SlotSystem | WindowSystem, bits: float, rate_bps: float, offloaded: bool):
+    """(latency, air time, device time) of sending ``bits`` with the fastest allowed codec:
+    each codec tried in turn, the first of equal ones kept."""
+    if not offloaded:
+        return 0.0, 0.0, 0.0
+    link = system.link
+    best, chosen = math.inf, 0
+    for i in range(len(link.codecs)):
+        ratio = float(link.wire_ratio[i])
+        per_bit = float(link.encode_s_per_bit[i] + link.decode_s_per_bit[i])
+        per_bit += ratio * (link.transport_s_per_bit + 1.0 / rate_bps)
+        if per_bit < best:
+            best, chosen = per_bit, i
+    ratio = float(link.wire_ratio[chosen])
+    device = float(link.encode_s_per_bit[chosen]) * bits
+    return link.request_s + bits * best, ratio * bits / rate_bps, device
+
+
 def slot_step_reference(
     system: SlotSystem,
     battery_j: np.ndarray,
@@ -48,17 +66,17 @@ def slot_step_reference(
         last = table.n_cuts - 1
         bits = system.input_bits[n] if c == 0 else table.transfer_bits[c]
         local = table.head_s[c]
-        transmit = bits / uplink_bps[n]
+        transmit, airtime, encoding = _link(system, bits, uplink_bps[n], c < last)
         server = table.tail_s[c][k]
         downlink = system.result_bits[n] / downlink_bps[n] if c < last else 0.0
         queue = _md1(arrivals[n] / scenario.slot_s, server)
         latency = local + transmit + downlink + queue + server
         if math.isnan(system.energy_per_mac_j[n]):
-            compute_j = system.compute_power_w[n] * local
+            compute_j = system.compute_power_w[n] * (local + encoding)
         else:
             compute_j = system.energy_per_mac_j[n] * table.device_macs[c]
         task_j = (
-            compute_j + system.transmit_power_w[n] * transmit + system.receive_power_w[n] * downlink
+            compute_j + system.transmit_power_w[n] * airtime + system.receive_power_w[n] * downlink
         )
         demand = arrivals[n] * task_j
         harvest = irradiance_w_m2 * system.area_efficiency_m2[n] * scenario.slot_s
@@ -117,7 +135,7 @@ def window_step_reference(
             m = int(servers[n, x])
             t, c = table(n, m), int(cuts[n, x])
             local = t.head_s[c]
-            transmit = server = 0.0
+            transmit = airtime = encoding = server = 0.0
             p = power(n, x)
             if offloads(n, x):
                 interference = sum(
@@ -129,16 +147,16 @@ def window_step_reference(
                     1 + p * gain[n] / (radio.noise_w + interference)
                 )
                 bits = system.input_bits[n] if c == 0 else t.transfer_bits[c]
-                transmit = bits / rate
+                transmit, airtime, encoding = _link(system, bits, rate, True)
                 sharing = sum(1 for i in range(n_devices) if offloads(i, x) and servers[i, x] == m)
                 server = t.tail_s[c][-1] * sharing
             device_latency[n] += local + transmit + server
             compute_j = (
-                system.compute_power_w[n] * local
+                system.compute_power_w[n] * (local + encoding)
                 if math.isnan(system.energy_per_mac_j[n])
                 else system.energy_per_mac_j[n] * t.device_macs[c]
             )
-            energy += compute_j + p * transmit
+            energy += compute_j + p * airtime
     busy = [n for n in range(n_devices) if sizes[n] > 0]
     duration = max(device_latency)
     waiting = sum(duration - device_latency[n] for n in busy) / len(busy) if busy else 0.0

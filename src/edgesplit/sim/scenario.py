@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edgesplit.costs import TableSpec
+from edgesplit.costs import LinkCosts, TableSpec
 from edgesplit.errors import InvalidParameterError, ScenarioError
 
 Positive = Annotated[float, Field(gt=0)]
@@ -138,6 +138,15 @@ class WindowReward(_Strict):
     window_max: int = Field(5, ge=1)
 
 
+class Runtime(_Strict):
+    """The live runtime's overheads, as a term of every offloaded task (``costs.link``): a link
+    profile (shipped name or file, measured by ``edgesplit calibrate``) and the codecs the
+    runtime may choose from, the fastest at each rate (lossy ones only when listed)."""
+
+    link: str
+    codecs: tuple[str, ...] = ("fp32",)
+
+
 class Scenario(_Strict):
     name: str
     about: str = ""
@@ -158,6 +167,8 @@ class Scenario(_Strict):
     radio: Radio = Radio()
     window_reward: WindowReward = WindowReward()
     time_slot_s: Positive = 0.05
+    # the live runtime's overheads (None: the papers' ideal link, bits / rate)
+    runtime: Runtime | None = None
 
     @model_validator(mode="after")
     def _style(self) -> Scenario:
@@ -236,9 +247,11 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scenario:
-    """The scenario with its data files (``uplink.trace_file``, ``irradiance.midc_file``)
-    resolved against ``folder`` (the YAML file's) when relative, and checked to exist and to read
-    as what they are (a rate trace with its column, an NREL MIDC file)."""
+    """The scenario with its data files (``uplink.trace_file``, ``irradiance.midc_file``,
+    ``runtime.link`` unless a shipped name) resolved against ``folder`` (the YAML file's) when
+    relative, and checked to exist and to read as what they are (a rate trace with its column,
+    an NREL MIDC file, a link profile with the codecs asked)."""
+    from edgesplit.costs.link import load_link, shipped_links
     from edgesplit.energy import read_midc
     from edgesplit.errors import EdgesplitError
     from edgesplit.net import ReplayRates
@@ -254,20 +267,25 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
             raise ScenarioError(f"{origin}: {field}: no file {name!r}{where}")
         return str(path)
 
-    uplink, irradiance = scenario.uplink, scenario.irradiance
+    uplink, irradiance, runtime = scenario.uplink, scenario.irradiance, scenario.runtime
     trace = resolved("uplink.trace_file", uplink.trace_file, uplink.kind == "trace")
     midc = resolved("irradiance.midc_file", irradiance.midc_file, irradiance.kind == "midc")
+    if runtime is not None and runtime.link not in shipped_links():
+        runtime = runtime.model_copy(update={"link": resolved("runtime.link", runtime.link, True)})
     try:
         if uplink.kind == "trace":
             ReplayRates.from_csv(trace, uplink.trace_column)
         if irradiance.kind == "midc":
             read_midc(midc)
+        if runtime is not None:
+            load_link(runtime.link, runtime.codecs)
     except EdgesplitError as error:
         raise ScenarioError(f"{origin}: {error}") from None
     return scenario.model_copy(
         update={
             "uplink": uplink.model_copy(update={"trace_file": trace}),
             "irradiance": irradiance.model_copy(update={"midc_file": midc}),
+            "runtime": runtime,
         }
     )
 
@@ -295,6 +313,14 @@ def table_spec(scenario: Scenario, device: Device, server: Server) -> TableSpec:
         device.model, device.hardware, device.threads, server.hardware,
         scenario.granularity, scenario.predictor, scenario.input_size,
     )  # fmt: skip
+
+
+def scenario_link(scenario: Scenario) -> LinkCosts:
+    """The runtime overheads every offloaded task pays (the ideal link without a runtime)."""
+    from edgesplit.costs.link import load_link
+
+    runtime = scenario.runtime
+    return LinkCosts.ideal() if runtime is None else load_link(runtime.link, runtime.codecs)
 
 
 def scenario_for(source: str | Scenario, styles: tuple[str, ...], user: str) -> Scenario:

@@ -29,6 +29,8 @@ import numpy as np
 
 from edgesplit.contract import Allocator, SlotState
 from edgesplit.costs import (
+    LinkCosts,
+    LinkTerms,
     ModelTable,
     load_table,
     md1_waiting_time_s,
@@ -39,7 +41,7 @@ from edgesplit.costs import (
 from edgesplit.energy import battery_step, harvested_energy_j
 from edgesplit.errors import InvalidParameterError
 from edgesplit.sim.devices import device_columns, stacked_transfer_bits
-from edgesplit.sim.scenario import Scenario, table_spec
+from edgesplit.sim.scenario import Scenario, scenario_link, table_spec
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,7 @@ class SlotSystem:
     threads_low: int  # K(t) is drawn from [threads_low, threads_high] each slot
     threads_high: int
     gpu_server: bool  # one thread column: the tail does not depend on threads
+    link: LinkCosts  # the runtime's overheads (ideal: the papers' bits / rate)
 
     @property
     def n_devices(self) -> int:
@@ -131,6 +134,7 @@ def build_slot_system(scenario: Scenario) -> SlotSystem:
         threads_low=threads_low,
         threads_high=threads_high,
         gpu_server=gpu_server,
+        link=scenario_link(scenario),
     )
 
 
@@ -141,15 +145,16 @@ def cut_rows(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:
 
 def fixed_latency_s(
     system: SlotSystem, cuts: np.ndarray, uplink_bps: np.ndarray, downlink_bps: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per task, the parts of Eq. 1 that do not depend on threads: (local, transmit, result
-    downlink)."""
+) -> tuple[np.ndarray, LinkTerms, np.ndarray]:
+    """Per task, the parts of Eq. 1 that do not depend on threads: (local, the uplink's terms,
+    result downlink). The uplink's latency is Eq. 2 (bits / rate) plus, when the scenario has
+    a runtime, its overheads with the fastest allowed codec (``costs.link``)."""
     rows = cut_rows(system, cuts)
     offloaded = cuts < system.n_cuts - 1
     local = system.head_s[rows]
-    transmit = transmit_s(system.transfer_bits[rows], uplink_bps)
+    link = system.link.terms(system.transfer_bits[rows], uplink_bps, offloaded)
     downlink = np.where(offloaded, transmit_s(system.result_bits, downlink_bps), 0.0)
-    return local, transmit, downlink
+    return local, link, downlink
 
 
 def latency_by_threads(
@@ -161,10 +166,10 @@ def latency_by_threads(
 ) -> np.ndarray:
     """E2E latency (Eq. 1) of every device's task for every thread count: [devices, K + 1]
     (what a thread allocator needs, shi2025 Alg. 1 line 4)."""
-    local, transmit, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
+    local, link, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
     server = system.tail_s[cut_rows(system, cuts)]
     queue = md1_waiting_time_s((arrivals / system.scenario.slot_s)[:, None], server)
-    return task_latency_s(local[:, None], transmit[:, None], server, queue, downlink[:, None])
+    return task_latency_s(local[:, None], link.latency_s[:, None], server, queue, downlink[:, None])
 
 
 def allocate_threads(
@@ -198,6 +203,7 @@ class SlotOutcome:
     unstable: np.ndarray
     sent_bits: np.ndarray
     utility: np.ndarray  # each device's share of Eq. 10, penalty included
+    codec: np.ndarray  # index into the system's link.codecs (the fastest at the uplink rate)
 
     @property
     def reward(self) -> float:
@@ -218,13 +224,13 @@ def slot_step(
     """One slot for every device at once (the vectorized step). ``cuts`` and ``threads`` are
     [devices] or [..., devices] for a batch of candidate decisions."""
     scenario = system.scenario
-    local, transmit, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
+    local, link, downlink = fixed_latency_s(system, cuts, uplink_bps, downlink_bps)
     rows = cut_rows(system, cuts)
     server = system.tail_s[rows, threads]
     queue = md1_waiting_time_s(arrivals / scenario.slot_s, server)
-    latency = task_latency_s(local, transmit, server, queue, downlink)
+    latency = task_latency_s(local, link.latency_s, server, queue, downlink)
     per_task = task_energy_j(
-        local, system.compute_power_w, transmit, system.transmit_power_w,
+        local + link.device_s, system.compute_power_w, link.airtime_s, system.transmit_power_w,
         downlink, system.receive_power_w, system.device_macs[rows], system.energy_per_mac_j,
     )  # fmt: skip
     consumed = arrivals * per_task
@@ -233,8 +239,8 @@ def slot_step(
     unstable = np.isinf(queue)
     utility = device_utility(system, consumed * served, latency, served, unstable)
     return SlotOutcome(
-        local, transmit, queue, server, downlink, latency, per_task, consumed * served,
-        harvested, battery, served, unstable, system.transfer_bits[rows], utility,
+        local, link.latency_s, queue, server, downlink, latency, per_task, consumed * served,
+        harvested, battery, served, unstable, system.transfer_bits[rows], utility, link.codec,
     )  # fmt: skip
 
 

@@ -36,16 +36,16 @@ import numpy as np
 
 from edgesplit.contract import Decision
 from edgesplit.costs import (
+    LinkCosts,
     ModelTable,
     load_table,
     server_share_s,
     task_energy_j,
     task_latency_s,
-    transmit_s,
 )
 from edgesplit.net import path_gain, shadowing_gain, uplink_rates_bps
 from edgesplit.sim.devices import device_columns, stacked_transfer_bits
-from edgesplit.sim.scenario import Scenario, table_spec
+from edgesplit.sim.scenario import Scenario, scenario_link, table_spec
 
 MIN_POWER_SHARE = 0.01
 
@@ -69,6 +69,7 @@ class WindowSystem:
     distance_low: np.ndarray
     distance_high: np.ndarray
     mean_tasks: np.ndarray
+    link: LinkCosts  # the runtime's overheads (ideal: the papers' bits / rate)
 
     @property
     def n_devices(self) -> int:
@@ -111,6 +112,7 @@ def build_window_system(scenario: Scenario) -> WindowSystem:
         distance_low=columns.distance_low,
         distance_high=columns.distance_high,
         mean_tasks=columns.mean_tasks,
+        link=scenario_link(scenario),
     )
 
 
@@ -193,13 +195,12 @@ def task_costs(
         offload, server_share_s(system.server_s[rows], sharing[sharing_key].reshape(n, width)), 0.0
     )
     local = np.where(active, system.head_s[rows], 0.0)
-    transmit = np.where(
-        offload, transmit_s(system.transfer_bits[rows], np.where(offload, rate, 1.0)), 0.0
-    )
+    link = system.link.terms(system.transfer_bits[rows], np.where(offload, rate, 1.0), offload)
+    transmit = link.latency_s
     energy = np.where(
         active,
         task_energy_j(
-            local, system.compute_power_w[:, None], transmit, power,
+            local + link.device_s, system.compute_power_w[:, None], link.airtime_s, power,
             device_macs=system.device_macs[rows], energy_per_mac_j=system.energy_per_mac_j[:, None],
         ),
         0.0,

@@ -1,0 +1,69 @@
+"""A device running tasks through edge servers: what ``edgesplit device`` shows."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from typing import Any
+
+import torch
+
+from edgesplit.compress.codecs import Codec
+from edgesplit.runtime.client import DeviceClient, TokenBucket
+from edgesplit.runtime.server import read_pem, read_token
+
+
+def run_tasks(
+    model: str,
+    servers: list[str],
+    cut: int,
+    tasks: int,
+    threads: int = 0,
+    codec: str = "fp32",
+    rate_mbps: float | None = None,
+    timeout_s: float = 10.0,
+    token_file: str | None = None,
+    tls_ca: str | None = None,
+    granularity: str = "operator",
+    input_size: int = 224,
+) -> dict[str, Any]:
+    """Run ``tasks`` tasks of ``model`` at cut ``cut`` (0-based) on the seeded example input,
+    spread over ``servers`` in turn; each record with its output's distance from the unsplit
+    model's."""
+    from edgesplit.checks import positive
+    from edgesplit.errors import InvalidParameterError
+
+    if tasks < 1:
+        raise InvalidParameterError("--tasks", tasks, "at least 1")
+    chosen = Codec.parse(codec)
+    shaper = None if rate_mbps is None else TokenBucket(positive("--rate-mbps", rate_mbps) * 1e6)
+    ca = None if tls_ca is None else read_pem(tls_ca, "--tls-ca")
+    client = DeviceClient(
+        model, servers, chosen, read_token(token_file), timeout_s, granularity, input_size,
+        uplink=shaper, tls_ca=ca,
+    )  # fmt: skip
+    with client:
+        if not 0 <= cut < client.cut_count:
+            raise InvalidParameterError("--cut", cut + 1, f"a cut number 1..{client.cut_count}")
+        with torch.no_grad():
+            expected = client.model(client.example)
+        rows = []
+        for task in range(tasks):
+            output, record = client.run(client.example, cut, threads, task % len(servers))
+            error = float((output - expected).abs().max())
+            rows.append({"task": task + 1, **record.record(), "max_abs_error": error})
+    local = Counter(r["fallback"] or "all-local cut" for r in rows if not r["offloaded"])
+    return {
+        "model": model,
+        "cut": cut + 1,
+        "codec": str(chosen),
+        "servers": servers,
+        "tasks": rows,
+        "summary": {
+            "tasks": tasks,
+            "offloaded": sum(r["offloaded"] for r in rows),
+            "local": ", ".join(f"{n} {why}" for why, n in local.items()),
+            "median_latency_s": statistics.median(r["latency_s"] for r in rows),
+            "uplink_bps": client.uplink_bps,
+        },
+    }
