@@ -9,11 +9,10 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import grpc
 import pytest
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from edgesplit.runtime import DeviceClient, EdgeServer, ServerConfig
+from edgesplit.runtime.client import healthy
 
 HERE = Path(__file__).resolve().parent
 NET = f"{HERE.parents[1] / 'examples' / 'mymodels.py'}:Net"  # residual + branches: 2-tensor cuts
@@ -40,17 +39,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def healthy(address: str, timeout_s: float = 0.5) -> bool:
-    """Whether the server at ``address`` answers its health check with SERVING."""
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        try:
-            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 @pytest.fixture(scope="module")

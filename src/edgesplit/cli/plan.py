@@ -169,18 +169,31 @@ def plan_command(
 
 
 @command()
-def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
+def demo(
+    seed: SeedOpt = 0,
+    live_s: Annotated[
+        float, typer.Option(help="Seconds of the closing live session (0: none).")
+    ] = 20.0,
+    as_json: JsonOpt = False,
+) -> None:
     """The main job: plan mobilenet_v2, resnet50 and googlenet over Wi-Fi and 5G for two device
-    classes, then run each chosen split in-process and check it against the unsplit model."""
+    classes, run each chosen split in-process against the unsplit model, then run split
+    inference live: an edge server and two devices on 127.0.0.1 (`edgesplit live`)."""
     from edgesplit.demo import run_demo
     from edgesplit.plan import plan_defaults
+    from edgesplit.runtime.live import LiveConfig, run_live
 
     defaults = plan_defaults()
     settings = defaults["demo"]
+    live = LiveConfig("live-demo", "optimum", duration_s=live_s, seed=seed)
     with err_console.status("demo") as status:
         results = run_demo(seed=seed, progress=lambda text: status.update(text))
+        report = None
+        if live_s > 0:
+            report = run_live(live, lambda text: status.update(f"live session: {text}"))
     if as_json:
-        print_json({"settings": settings, "results": [r.record() for r in results]})
+        records = [r.record() for r in results]
+        print_json({"settings": settings, "results": records, "live": report})
         return
     rows = []
     for r in results:
@@ -250,5 +263,10 @@ def demo(seed: SeedOpt = 0, as_json: JsonOpt = False) -> None:
         f"{defaults['device_transmit_power_w']:g} W transmitting (shi2025).",
         highlight=False,
     )
+    if report is not None:
+        from edgesplit.cli.runtime import print_live
+
+        console.print("\n[bold]Live: split inference through a real edge server[/]")
+        print_live(report)
     if not all(r.check.matches and r.interior_check.matches for r in results):
         raise typer.Exit(1)

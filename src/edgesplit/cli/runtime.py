@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -219,5 +220,134 @@ def calibrate_command(
     console.print(
         f"one request {data['request_s'] * 1e3:.2f} ms, transport "
         f"{data['transport_s_per_bit'] * 1e3 * mb:.3f} ms/MiB; written to {out}",
+        highlight=False,
+    )
+
+
+@command("live")
+def live_command(
+    scenario: Annotated[
+        str, typer.Option(help="Slot-style preset or YAML file (see `scenarios`).")
+    ] = "live-demo",
+    policy: Annotated[
+        str, typer.Option(help="Policy name, or name=policy.pt for a trained learner.")
+    ] = "optimum",
+    devices: Annotated[int, typer.Option(help="Device processes.")] = 2,
+    servers: Annotated[int, typer.Option(help="Edge server processes.")] = 1,
+    duration: Annotated[float, typer.Option(help="Seconds to run.")] = 20.0,
+    slot_s: Annotated[float, typer.Option(help="Slot length (tasks per second kept).")] = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(help="kill-server@T[:BACK_S], drop@P or slow-link@T:MBPS (repeatable)."),
+    ] = None,
+    hysteresis: Annotated[
+        float, typer.Option(help="A device changes its cut for a gain above this share.")
+    ] = 0.05,
+    timeout_s: Annotated[float, typer.Option(help="Deadline of one request.")] = 2.0,
+    hardware: Annotated[
+        str | None, typer.Option(help="Profiles standing for this machine (default: detected).")
+    ] = None,
+    untrained: Annotated[
+        bool, typer.Option(help="Let a learner decide without a policy file (debugging).")
+    ] = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the whole report (JSON).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Run edge servers, devices and a controller on 127.0.0.1: every slot the policy decides
+    on the measured state, the devices run their tasks through the servers, and the report
+    holds every task against the cost model's prediction."""
+    import json
+
+    from edgesplit.runtime.live import Fault, LiveConfig, run_live
+
+    if out is not None:
+        output_file("--out", out, True)
+    config = LiveConfig(
+        scenario, policy, devices, servers, duration, slot_s, seed,
+        tuple(Fault.parse(f) for f in fault or ()), hysteresis, timeout_s, hardware=hardware,
+        untrained=untrained,
+    )  # fmt: skip
+    with err_console.status("live") as status:
+        report = run_live(config, lambda text: status.update(f"live: {text}"))
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    if as_json:
+        print_json(report)
+        return
+    print_live(report)
+
+
+def per_device(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict], str]:
+    """The cell of a per-device list: its values joined by '/'."""
+    return lambda row: "/".join(f"{v * factor if factor != 1 else v:{fmt}}" for v in row[name])
+
+
+def _why_local(row: dict) -> str:
+    return ", ".join(f"{n} {why}" for why, n in row["local"].items())
+
+
+def _energy_cell(row: dict) -> str:
+    return f"{row['energy_j_modelled']:.1f} / {row['predicted_energy_j']:.1f}"
+
+
+def print_live(report: dict) -> None:
+    """The decisions, tasks and measured-against-predicted tables of a live report."""
+    ms = 1e3
+    console.print(
+        f"{report['scenario']}, {report['policy']}: {report['devices']} devices, "
+        f"{report['servers']} server(s), {report['duration_s']:g} s in {report['slot_s']:g}-s "
+        f"slots; {report['host']}",
+        highlight=False,
+    )
+    columns = [
+        Column("slot", lambda r: str(r["slot"] + 1)),
+        Column("t s", key("t_s", ".1f")),
+        Column("servers up", lambda r: ",".join(str(s) for s in r["healthy_servers"]) or "none"),
+        Column("cut", per_device("cut")),
+        Column("threads", per_device("threads")),
+        Column("server", lambda r: "/".join("-" if s < 0 else str(s) for s in r["server"])),
+        Column("codec", lambda r: "/".join(r["codec"]), left=True),
+        Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6)),
+        Column("seen Mbit/s", per_device("observed_uplink_bps", ".0f", 1e-6)),
+        Column("tasks", per_device("tasks")),
+        Column("decided by", key("why"), left=True),
+    ]
+    console.print(table(report["decisions"], columns, "Decisions (per device: d0/d1/...)"))
+
+    def versus(name: str) -> Callable[[dict], str]:
+        def cell(row: dict) -> str:
+            measured, predicted = row["measured"][name], row["predicted"][name]
+            if measured is None:
+                return "-"
+            return f"{measured * ms:.1f} / {predicted * ms:.1f}"
+
+        return cell
+
+    columns = [
+        Column("device", lambda r: f"{r['device']} {r['model']}", left=True, whole=True),
+        Column("tasks", key("done")),
+        Column("offl.", key("offloaded")),
+        Column("local: why", _why_local, left=True),
+        Column("head ms", versus("head_s")),
+        Column("link ms", versus("link_s")),
+        Column("queue ms", versus("queue_s")),
+        Column("tail ms", versus("tail_s")),
+        Column("total ms", versus("latency_s")),
+        Column("wait ms", key("device_wait_s", ".0f", ms)),
+        Column("energy J", _energy_cell),
+    ]
+    console.print(table(report["per_device"], columns, "Tasks; measured / predicted"))
+    links = "; ".join(f"{r['device']} {r['link']}" for r in report["per_device"])
+    console.print(
+        f"Links: {links}. Latency: mean over the tasks that ran as decided; energy: modelled "
+        "from the measured times / predicted.",
+        highlight=False,
+    )
+    totals = report["totals"]
+    console.print(
+        f"{totals['done']} of {totals['arrived']} tasks done ({totals['offloaded']} offloaded, "
+        f"{totals['local']} local); wait = time a task waited on its busy device (not in the "
+        "model)",
         highlight=False,
     )

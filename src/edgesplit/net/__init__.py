@@ -1,7 +1,7 @@
 """Uplink rate models: Shannon with co-channel interference, 3GPP TR 38.901 UMi, and the rate
 models a slot-style environment draws from (uniform, trace replay, UMi)."""
 
-from edgesplit.net.rates import RateModel, ReplayRates, UmiRates, UniformRates
+from edgesplit.net.rates import DeviceRates, RateModel, ReplayRates, UmiRates, UniformRates
 from edgesplit.net.shannon import path_gain, shadowing_gain, shannon_rate_bps, uplink_rates_bps
 from edgesplit.net.umi import (
     dbm_to_w,
@@ -13,6 +13,7 @@ from edgesplit.net.umi import (
 )
 
 __all__ = [
+    "DeviceRates",
     "RateModel",
     "ReplayRates",
     "UmiRates",

@@ -129,3 +129,27 @@ class UmiRates:
             self.bandwidth_hz, dbm_to_w(self.server_power_dbm + gain_db), noise, 0.0
         )
         return uplink, downlink
+
+
+@dataclass(frozen=True)
+class DeviceRates:
+    """Devices on different links: ``models[g]`` draws the rates of the devices whose
+    ``group_of`` is g (each model draws once per slot for its devices, in group order)."""
+
+    models: tuple[RateModel, ...]
+    group_of: np.ndarray  # [devices] -> index into models
+
+    @property
+    def max_bps(self) -> float:
+        return max(model.max_bps for model in self.models)
+
+    def draw(
+        self, rng: np.random.Generator, slot: int, devices: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if devices != len(self.group_of):
+            raise InvalidParameterError("devices", devices, f"{len(self.group_of)} (the groups')")
+        uplink, downlink = np.empty(devices), np.empty(devices)
+        for group, model in enumerate(self.models):
+            members = np.flatnonzero(self.group_of == group)
+            uplink[members], downlink[members] = model.draw(rng, slot, len(members))
+        return uplink, downlink

@@ -7,8 +7,9 @@ went: the head, encoding, the transfer (upload and download, shaped when the cli
 When the server cannot finish the task (refused connection, deadline, overload, a bad token, a
 malformed reply) the device runs the tail itself and the record says why; after a server was
 unreachable the device runs locally for ``retry_s`` before it tries that server again. The
-client also estimates its uplink throughput from its own transfers (an exponentially weighted
-moving average), and ``probe`` measures it when no task went out.
+client also estimates its uplink rate from its own transfers (an exponentially weighted moving
+average, less the runtime's own overhead when ``overhead`` gives it), and ``probe`` measures it
+when no task went out.
 """
 
 from __future__ import annotations
@@ -119,6 +120,7 @@ class DeviceClient:
         uplink: TokenBucket | None = None,
         retry_s: float = 1.0,
         tls_ca: bytes | None = None,
+        overhead: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         from edgesplit.graph.zoo import load_traced
 
@@ -149,6 +151,7 @@ class DeviceClient:
             for a in addresses
         ]
         self.addresses = addresses
+        self.overhead = overhead  # (seconds per request, per bit): not the link's rate
         self.uplink_bps: float | None = None
         self._halves: dict[int, tuple[Any, Any]] = {}
         self._ids = itertools.count(1)
@@ -269,10 +272,15 @@ class DeviceClient:
     # -- the uplink ------------------------------------------------------------------------------
 
     def _observe(self, sent_bytes: int, seconds: float, shaped_s: float) -> None:
-        """Update the uplink estimate with one transfer's bytes and time."""
-        if seconds <= 0:
-            return
-        sample = 8 * sent_bytes / max(seconds, shaped_s)
+        """Update the uplink estimate with one transfer's bytes and time, less the runtime's
+        own part (``overhead``: a request's fixed seconds and seconds per bit, as the link
+        profile prices them), so that the estimate is the rate the cost model's bits / rate
+        term takes."""
+        request_s, per_bit_s = self.overhead
+        link_s = max(seconds - request_s - per_bit_s * 8 * sent_bytes, shaped_s)
+        if link_s <= 0:
+            return  # all overhead: nothing learnt about the rate
+        sample = 8 * sent_bytes / link_s
         self.uplink_bps = (
             sample
             if self.uplink_bps is None
@@ -304,12 +312,36 @@ class DeviceClient:
 
     def server_state(self, server: int = 0) -> dict[str, Any] | None:
         """The server's state (queue, threads in use, cores), or None if it does not answer."""
-        import json
+        return _state(self.channels[server], self.metadata, self.timeout_s)
 
+
+def _state(channel: grpc.Channel, metadata: tuple, timeout_s: float) -> dict[str, Any] | None:
+    import json
+
+    try:
+        reply = channel.unary_unary(STATE)(b"", timeout=timeout_s, metadata=metadata)
+    except grpc.RpcError:
+        return None
+    return json.loads(reply)
+
+
+def server_state(
+    address: str, token: str | None = None, timeout_s: float = 1.0
+) -> dict[str, Any] | None:
+    """The state of the server at ``address`` (None if it does not answer)."""
+    metadata = ((TOKEN_KEY, f"Bearer {token}"),) if token else ()
+    with grpc.insecure_channel(address) as channel:
+        return _state(channel, metadata, timeout_s)
+
+
+def healthy(address: str, timeout_s: float = 0.5) -> bool:
+    """Whether the server at ``address`` answers gRPC's health check with SERVING."""
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
         try:
-            reply = self.channels[server].unary_unary(STATE)(
-                b"", timeout=self.timeout_s, metadata=self.metadata
-            )
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=timeout_s)
         except grpc.RpcError:
-            return None
-        return json.loads(reply)
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING

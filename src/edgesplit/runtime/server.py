@@ -464,6 +464,7 @@ class EdgeServer:
         self.names = {wire_id(spec): spec for spec in config.models}
         self.metrics = _Metrics()
         self.counts: collections.Counter[str] = collections.Counter()
+        self._tail_total_s = 0.0  # over the served requests
         self.port = 0
         self._lanes: list[_Lane] = []
         self._server: grpc.Server | None = None
@@ -623,7 +624,7 @@ class EdgeServer:
         if answer.status != _OK:
             self._count(spec, "refused")
             context.abort(_STATUS[answer.status], answer.body.decode())
-        self._count(spec, "served")
+        self._count(spec, "served", answer.tail_s)
         self.metrics.latency.labels(spec, f"{cut_id:x}").observe(answer.tail_s)
         if config.drop_replies and self._random.random() < config.drop_replies:
             self._withhold(context)
@@ -652,19 +653,22 @@ class EdgeServer:
         if reason is not None:
             raise EdgesplitError(f"a lane could not be restarted: {reason}")
 
-    def _count(self, spec: str, outcome: str) -> None:
+    def _count(self, spec: str, outcome: str, tail_s: float = 0.0) -> None:
         if spec:
             self.metrics.requests.labels(spec, outcome).inc()
         if outcome == "shed":
             self.metrics.shed.inc()
         with self._lock:
             self.counts[outcome] += 1
+            self._tail_total_s += tail_s
 
     def state(self) -> dict[str, Any]:
         """What the controller reads each slot."""
         admission = self.admission
         with self._lock:
             counts = dict(self.counts)
+            served = counts.get("served", 0)
+            mean_tail_s = self._tail_total_s / served if served else 0.0
         return {
             "models": list(self.config.models),
             "cores": admission.cores,
@@ -672,6 +676,7 @@ class EdgeServer:
             "device": self.config.device,
             "threads_in_use": admission.threads_in_use,
             "waiting": len(admission.waiting),
+            "mean_tail_s": mean_tail_s,
             "counts": counts,
         }
 

@@ -40,6 +40,31 @@ class Irradiance(_Strict):
     midc_file: str | None = None
 
 
+class Uplink(_Strict):
+    """The slot style's uplink bandwidth B(t): uniform per slot, a CSV trace, or 5G NR UMi."""
+
+    kind: Literal["uniform", "trace", "umi"] = "uniform"
+    low_bps: Positive = 10e6
+    high_bps: Positive = 20e6
+    trace_file: str | None = None
+    trace_column: str = "rate_bps"
+    frequency_hz: Positive = 3.5e9
+    bandwidth_hz: Positive = 100e6
+    device_power_dbm: float = 10.0
+    server_power_dbm: float = 23.0
+    antenna_gain_db: float = 0.0
+    noise_figure_db: float = 7.0
+    distance_m: tuple[Positive, Positive] = (10.0, 100.0)
+
+    @model_validator(mode="after")
+    def _trace(self) -> Uplink:
+        if self.kind == "uniform" and self.low_bps > self.high_bps:
+            raise ValueError(f"low_bps {self.low_bps} exceeds high_bps {self.high_bps}")
+        if self.kind == "trace" and not self.trace_file:
+            raise ValueError("trace_file is required when kind is trace")
+        return self
+
+
 class Device(_Strict):
     """One mobile device type (``count`` identical devices)."""
 
@@ -59,6 +84,7 @@ class Device(_Strict):
     deadline_fraction: Positive = 0.9  # shi2025: D_max = 0.9 x the all-local latency
     distance_m: tuple[Positive, Positive] = (1.0, 100.0)
     mean_tasks: Positive = 50.0
+    uplink: Uplink | None = None  # slot style: this type's own link (else the scenario's)
 
     @model_validator(mode="after")
     def _ranges(self) -> Device:
@@ -83,31 +109,6 @@ class Server(_Strict):
             low, high = self.threads
             if not 1 <= low <= high:
                 raise ValueError(f"threads: need 1 <= low <= high, got {self.threads}")
-        return self
-
-
-class Uplink(_Strict):
-    """The slot style's uplink bandwidth B(t): uniform per slot, a CSV trace, or 5G NR UMi."""
-
-    kind: Literal["uniform", "trace", "umi"] = "uniform"
-    low_bps: Positive = 10e6
-    high_bps: Positive = 20e6
-    trace_file: str | None = None
-    trace_column: str = "rate_bps"
-    frequency_hz: Positive = 3.5e9
-    bandwidth_hz: Positive = 100e6
-    device_power_dbm: float = 10.0
-    server_power_dbm: float = 23.0
-    antenna_gain_db: float = 0.0
-    noise_figure_db: float = 7.0
-    distance_m: tuple[Positive, Positive] = (10.0, 100.0)
-
-    @model_validator(mode="after")
-    def _trace(self) -> Uplink:
-        if self.kind == "uniform" and self.low_bps > self.high_bps:
-            raise ValueError(f"low_bps {self.low_bps} exceeds high_bps {self.high_bps}")
-        if self.kind == "trace" and not self.trace_file:
-            raise ValueError("trace_file is required when kind is trace")
         return self
 
 
@@ -247,7 +248,8 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 
 def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scenario:
-    """The scenario with its data files (``uplink.trace_file``, ``irradiance.midc_file``,
+    """The scenario with its data files (``uplink.trace_file`` and the devices' own,
+    ``irradiance.midc_file``,
     ``runtime.link`` unless a shipped name) resolved against ``folder`` (the YAML file's) when
     relative, and checked to exist and to read as what they are (a rate trace with its column,
     an NREL MIDC file, a link profile with the codecs asked)."""
@@ -267,14 +269,26 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
             raise ScenarioError(f"{origin}: {field}: no file {name!r}{where}")
         return str(path)
 
-    uplink, irradiance, runtime = scenario.uplink, scenario.irradiance, scenario.runtime
-    trace = resolved("uplink.trace_file", uplink.trace_file, uplink.kind == "trace")
+    def resolved_uplink(field: str, uplink: Uplink) -> Uplink:
+        trace = resolved(f"{field}.trace_file", uplink.trace_file, uplink.kind == "trace")
+        try:
+            if uplink.kind == "trace":
+                ReplayRates.from_csv(trace, uplink.trace_column)
+        except EdgesplitError as error:
+            raise ScenarioError(f"{origin}: {field}: {error}") from None
+        return uplink.model_copy(update={"trace_file": trace})
+
+    irradiance, runtime = scenario.irradiance, scenario.runtime
+    devices = [
+        d
+        if d.uplink is None
+        else d.model_copy(update={"uplink": resolved_uplink(f"devices.{i}.uplink", d.uplink)})
+        for i, d in enumerate(scenario.devices)
+    ]
     midc = resolved("irradiance.midc_file", irradiance.midc_file, irradiance.kind == "midc")
     if runtime is not None and runtime.link not in shipped_links():
         runtime = runtime.model_copy(update={"link": resolved("runtime.link", runtime.link, True)})
     try:
-        if uplink.kind == "trace":
-            ReplayRates.from_csv(trace, uplink.trace_column)
         if irradiance.kind == "midc":
             read_midc(midc)
         if runtime is not None:
@@ -283,7 +297,8 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
         raise ScenarioError(f"{origin}: {error}") from None
     return scenario.model_copy(
         update={
-            "uplink": uplink.model_copy(update={"trace_file": trace}),
+            "uplink": resolved_uplink("uplink", scenario.uplink),
+            "devices": devices,
             "irradiance": irradiance.model_copy(update={"midc_file": midc}),
             "runtime": runtime,
         }

@@ -20,7 +20,7 @@ from gymnasium import spaces
 from edgesplit.contract import SLOT_FIELDS, SlotState
 from edgesplit.energy import CloudProcess, IrradianceSeries, clearsky_series, read_midc, sample_day
 from edgesplit.errors import InvalidParameterError
-from edgesplit.net import RateModel, ReplayRates, UmiRates, UniformRates
+from edgesplit.net import DeviceRates, RateModel, ReplayRates, UmiRates, UniformRates
 from edgesplit.sim.scenario import Scenario, Uplink, scenario_for
 from edgesplit.sim.slot import SlotOutcome, build_slot_system, slot_step
 
@@ -38,6 +38,20 @@ def rate_model(uplink: Uplink) -> RateModel:
     return UniformRates(uplink.low_bps, uplink.high_bps)
 
 
+def scenario_rates(scenario: Scenario) -> RateModel:
+    """The rates of a scenario's devices: the scenario's link, or per device type its own
+    (``devices[i].uplink``; types without one share the scenario's)."""
+    if all(device.uplink is None for device in scenario.devices):
+        return rate_model(scenario.uplink)
+    links = [scenario.uplink, *(d.uplink for d in scenario.devices if d.uplink is not None)]
+    group_of, own = [], 0
+    for device in scenario.devices:
+        if device.uplink is not None:
+            own += 1
+        group_of += [own if device.uplink is not None else 0] * device.count
+    return DeviceRates(tuple(rate_model(link) for link in links), np.array(group_of))
+
+
 class SlotMECEnv(gym.Env):
     """shi2025's time-slot MEC system (see the module docstring)."""
 
@@ -47,7 +61,7 @@ class SlotMECEnv(gym.Env):
     def __init__(self, scenario: str | Scenario = "shi2025-wifi") -> None:
         self.scenario = scenario_for(scenario, ("slot",), "SlotMEC (use TaskWindowMEC)")
         self.system = build_slot_system(self.scenario)
-        self.rates = rate_model(self.scenario.uplink)
+        self.rates = scenario_rates(self.scenario)
         system = self.system
         high = SlotState.high(
             system.arrivals_high, system.capacity_j, self.rates.max_bps, system.threads_high

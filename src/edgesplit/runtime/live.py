@@ -1,0 +1,806 @@
+"""``edgesplit live``: edge servers, device processes and a controller on 127.0.0.1, driven slot by
+slot by the same policy objects the simulator uses.
+
+The controller keeps the *world model*: the scenario re-targeted to this host (``live_scenario``:
+every device and server takes the host's measured profiles, the task rate per second is kept
+when the slot is shortened, the runtime's link profile prices every offload) and its
+``SlotMECEnv``, which draws arrivals, link rates and the modelled batteries. Every slot it
+
+1. observes: arrivals and batteries from the world model, each device's uplink as the device
+   measured it (EWMA of its own transfers; the shaped target before it has sent anything) and
+   the threads of the servers that answer their health check;
+2. decides: ``policy.decide`` on that observation (a learner trained on the preset sees the
+   preset's units and the live server's threads are allocated by its allocator), then
+   hysteresis (a device keeps its cut unless the new one is better by ``hysteresis`` of its
+   Eq. 10 term) and a least-expected-completion server per offloading device;
+3. pushes the cut, threads, server, codec and shaping rate to every device, which runs the slot's
+   tasks at their arrival times through the real servers and reports every task;
+4. predicts the slot with the cost model (``slot_step`` at the rates applied) and advances the
+   modelled batteries.
+
+The report holds every task: offloaded, local by decision, or local because the server failed
+(and why), measured against predicted latency per component, and modelled energy.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import queue
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+import numpy as np
+
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.sim.scenario import Runtime, Scenario, Server
+
+FAULT_KINDS = ("kill-server", "drop", "slow-link")
+HOST_LINK = "epyc2"  # the shipped link profile, measured by `edgesplit calibrate` here
+SLOT_ACTION = ("cut", "threads")
+FAULT_TICK_S = 0.1  # faults strike within this of their time, mid-slot too
+
+
+@dataclass(frozen=True)
+class Fault:
+    """``kill-server@T[:BACK]`` (server 0 killed at T s, back at T + BACK s when given),
+    ``drop@P`` (servers withhold a share P of replies), ``slow-link@T:MBPS`` (from T s every
+    device's link is capped at MBPS)."""
+
+    kind: str
+    at_s: float = 0.0
+    value: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        kind, _, rest = text.partition("@")
+        usage = "kill-server@T[:BACK_S], drop@P (0..1) or slow-link@T:MBPS"
+        if kind not in FAULT_KINDS or not rest:
+            raise InvalidParameterError("--fault", text, usage)
+        first, _, second = rest.partition(":")
+        try:
+            numbers = [float(first), *([float(second)] if second else [])]
+        except ValueError:
+            raise InvalidParameterError("--fault", text, usage) from None
+        if kind == "drop":
+            if second or not 0 <= numbers[0] <= 1:
+                raise InvalidParameterError("--fault", text, "drop@P with a share P in 0..1")
+            return cls(kind, 0.0, numbers[0])
+        if numbers[0] < 0 or (kind == "slow-link" and (len(numbers) < 2 or numbers[1] <= 0)):
+            raise InvalidParameterError("--fault", text, usage)
+        return cls(kind, numbers[0], numbers[1] if len(numbers) > 1 else None)
+
+    def __str__(self) -> str:
+        if self.kind == "drop":
+            return f"drop@{self.value:g}"
+        back = "" if self.value is None else f":{self.value:g}"
+        return f"{self.kind}@{self.at_s:g}{back}"
+
+
+def host_hardware() -> tuple[str, str]:
+    """The measured profile collection standing for this machine, and a note: ``epyc2`` (the
+    development machine's, shipped) with a warning when this CPU is another."""
+    import platform
+
+    from edgesplit.profile.catalogue import hardware_profile
+
+    profile, _ = hardware_profile(HOST_LINK, "mobilenet_v2")
+    cpu = _cpu_name() or platform.processor() or "unknown CPU"
+    cores = os.cpu_count() or 1
+    if cpu == profile.machine.get("cpu") and cores == profile.machine.get("cores"):
+        return HOST_LINK, f"this machine ({cpu}, {cores} cores) is the profiled {HOST_LINK}"
+    return HOST_LINK, (
+        f"predictions use the {HOST_LINK} profiles ({profile.machine.get('cpu')}, "
+        f"{profile.machine.get('cores')} cores), this machine is {cpu} with {cores} cores: "
+        "`edgesplit profile` it and pass --hardware for predictions of this machine"
+    )
+
+
+def _cpu_name() -> str | None:
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        return None
+    return None
+
+
+def live_scenario(
+    scenario: Scenario, devices: int, slot_s: float | None, hardware: str, server_threads: int
+) -> Scenario:
+    """The scenario re-targeted to the machines that run it live: ``devices`` devices (the
+    scenario's device types in turn), each on ``hardware`` at one thread with the powers of its
+    original hardware and its own link; one server type on ``hardware`` with
+    ``server_threads``; slots of ``slot_s`` (arrivals scaled to keep tasks per second); the
+    runtime's overheads priced by the scenario's link profile, else this host's."""
+    from edgesplit.profile.catalogue import device_powers
+
+    if scenario.style != "slot":
+        raise InvalidParameterError(
+            "--scenario", scenario.name,
+            f"a slot-style scenario (shi2025): live runs slots; {scenario.name} is "
+            f"{scenario.style}",
+        )  # fmt: skip
+    if devices < 1:
+        raise InvalidParameterError("--devices", devices, "at least 1")
+    slot_s = scenario.slot_s if slot_s is None else slot_s
+    scale = slot_s / scenario.slot_s
+    kinds = [d for d in scenario.devices for _ in range(d.count)]
+    made = []
+    for i in range(devices):
+        original = kinds[i % len(kinds)]
+        powers = device_powers(original.hardware)
+        low, high = original.arrivals_per_slot
+        made.append(
+            original.model_copy(
+                update={
+                    "hardware": hardware,
+                    "threads": 1,
+                    "count": 1,
+                    "compute_power_w": original.compute_power_w
+                    if original.compute_power_w is not None
+                    else powers.get("compute_power_w", 0.0),
+                    "transmit_power_w": original.transmit_power_w
+                    if original.transmit_power_w is not None
+                    else powers.get("transmit_power_w", 0.0),
+                    "input_bits": None,  # what the runtime really sends: the fp32 input
+                    "arrivals_per_slot": (low * scale, high * scale),
+                    "uplink": original.uplink or scenario.uplink,
+                }
+            )
+        )
+    k_min = min(scenario.servers[0].min_threads_per_task, server_threads // devices)
+    server = Server(
+        hardware=hardware, threads=(server_threads, server_threads), min_threads_per_task=k_min
+    )
+    runtime = scenario.runtime or Runtime(link=HOST_LINK, codecs=("fp32",))
+    return scenario.model_copy(
+        update={
+            "name": f"{scenario.name}-live",
+            "devices": made,
+            "servers": [server],
+            "slot_s": slot_s,
+            "runtime": runtime,
+        }
+    )
+
+
+# -- processes ---------------------------------------------------------------------------------
+
+
+def _server_main(settings: dict[str, Any], ports: Any) -> None:
+    from edgesplit.runtime.server import ServerConfig, serve
+
+    serve(ServerConfig(**settings), lambda port: ports.put(port))
+
+
+def _send(conn: Connection, message: dict[str, Any]) -> None:
+    conn.send_bytes(json.dumps(message).encode())  # JSON: nothing crosses as a pickle
+
+
+def _receive(conn: Connection) -> dict[str, Any]:
+    return json.loads(conn.recv_bytes())
+
+
+def _device_main(conn: Connection, options: dict[str, Any]) -> None:
+    """One device: wait for slot commands, run each slot's tasks at their arrival times, report
+    every task; stop after the slots queued before ``stop``."""
+    import torch
+
+    from edgesplit.compress.codecs import Codec
+    from edgesplit.runtime.client import DeviceClient, TokenBucket
+
+    torch.set_num_threads(1)
+    shaper = TokenBucket(options["rate_bps"])
+    client = DeviceClient(
+        options["model"], options["servers"], timeout_s=options["timeout_s"],
+        granularity=options["granularity"], input_size=options["input_size"], uplink=shaper,
+        retry_s=options["retry_s"], overhead=tuple(options["overhead"]),
+    )  # fmt: skip
+    generator = torch.Generator().manual_seed(options["seed"])
+    inputs = [torch.randn(client.example.shape, generator=generator) for _ in range(4)]
+    for server in range(len(options["servers"])):
+        client.connected(server, timeout_s=30.0)
+    client.run(inputs[0], client.cut_count - 1)  # warm the all-local path
+    commands: queue.Queue[dict[str, Any]] = queue.Queue()
+
+    def listen() -> None:
+        while True:
+            try:
+                commands.put(_receive(conn))
+            except (EOFError, OSError):
+                commands.put({"stop": True})
+                return
+
+    threading.Thread(target=listen, daemon=True).start()
+    _send(conn, {"ready": client.cut_count})
+    done = 0
+    while True:
+        command = commands.get()
+        if command.get("stop"):
+            break
+        shaper.set_rate(command["rate_bps"])
+        codec = Codec.parse(command["codec"])
+        count, start, slot_s = command["tasks"], command["start"], command["slot_s"]
+        records = []
+        offloaded = False
+        for task in range(count):
+            arrival = start + task * slot_s / count
+            pause = arrival - time.monotonic()
+            if pause > 0:
+                time.sleep(pause)  # the task arrives then
+            began = time.monotonic()
+            _, record = client.run(
+                inputs[done % len(inputs)], command["cut"], command["threads"],
+                command["server"], codec,
+            )  # fmt: skip
+            done += 1
+            offloaded |= record.offloaded
+            records.append({**record.record(), "wait_s": max(0.0, began - arrival)})
+        if not offloaded:  # keep the uplink estimate current when no task measured it
+            client.probe(server=command["server"])
+        _send(conn, {"slot": command["slot"], "tasks": records, "uplink_bps": client.uplink_bps})
+    client.close()
+    _send(conn, {"done": done})
+
+
+@dataclass
+class _ServerHandle:
+    settings: dict[str, Any]
+    process: Any = None
+    ports: Any = None
+    port: int = 0
+    healthy: bool = False
+    state: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def address(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+
+class _Servers:
+    """The edge server processes: start, kill, restart on the same port, health and state."""
+
+    def __init__(self, context: Any, count: int, settings: dict[str, Any]) -> None:
+        self.context = context
+        self.handles = [_ServerHandle(dict(settings)) for _ in range(count)]
+
+    def start(self, index: int, timeout_s: float = 120.0) -> None:
+        """Start server ``index`` and wait until it listens."""
+        ports = self.launch(index)
+        try:
+            self.handles[index].port = ports.get(timeout=timeout_s)
+        except queue.Empty:
+            self.handles[index].process.kill()
+            raise EdgesplitError(f"edge server {index} did not start in {timeout_s:g} s") from None
+
+    def launch(self, index: int) -> Any:
+        """Start server ``index`` on its port (0: any) without waiting; returns the queue its
+        port arrives on. A restarted server counts again once it answers its health check."""
+        handle = self.handles[index]
+        handle.ports = ports = self.context.Queue()  # held: the child opens it after start()
+        settings = {**handle.settings, "port": handle.port}
+        handle.process = self.context.Process(
+            target=_server_main, args=(settings, ports), name=f"edgesplit-server-{index}"
+        )
+        handle.process.start()
+        return ports
+
+    def kill(self, index: int) -> None:
+        process = self.handles[index].process
+        if process is not None and process.is_alive():
+            process.kill()
+            process.join()
+        self.handles[index].healthy = False
+
+    def check(self) -> None:
+        """Health (gRPC's health service) and state (queue, threads) of every server."""
+        from edgesplit.runtime.client import healthy, server_state
+
+        for handle in self.handles:
+            alive = handle.process is not None and handle.process.is_alive()
+            handle.healthy = alive and healthy(handle.address)
+            state = server_state(handle.address) if handle.healthy else None
+            handle.state = state or {}
+            handle.healthy = handle.healthy and state is not None
+
+    def stop(self) -> None:
+        for handle in self.handles:
+            process = handle.process
+            if process is not None and process.is_alive():
+                process.terminate()  # SIGTERM: the server finishes what is in flight
+        for handle in self.handles:
+            if handle.process is not None:
+                handle.process.join(timeout=30)
+                if handle.process.is_alive():
+                    handle.process.kill()
+                    handle.process.join()
+
+
+# -- the controller ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """What one live run does (see ``edgesplit live``)."""
+
+    scenario: str
+    policy: str
+    devices: int = 2
+    servers: int = 1
+    duration_s: float = 20.0
+    slot_s: float = 2.0
+    seed: int = 0
+    faults: tuple[Fault, ...] = ()
+    hysteresis: float = 0.05
+    timeout_s: float = 2.0
+    retry_s: float = 1.0
+    hardware: str | None = None  # None: the host's measured collection
+    server_cores: int | None = None  # threads per server (None: the hardware's cores)
+    untrained: bool = False
+
+
+def server_loads(
+    world: Any, cuts: np.ndarray, threads: np.ndarray, arrivals: np.ndarray, busy_s: list[float]
+) -> np.ndarray:
+    """Least expected completion: each offloading device (most work first) goes to the server
+    whose queued and assigned tail work (seconds this slot) is least. ``busy_s`` holds each
+    healthy server's current backlog; returns the server per device (-1: nothing offloaded)."""
+    from edgesplit.sim.slot import cut_rows
+
+    work = arrivals * world.tail_s[cut_rows(world, cuts), threads]
+    offloading = cuts < world.n_cuts - 1
+    chosen = np.full(len(cuts), -1)
+    load = list(busy_s)
+    for device in sorted(np.flatnonzero(offloading), key=lambda n: -work[n]):
+        best = min(range(len(load)), key=lambda s: load[s] + work[device])
+        chosen[device] = best
+        load[best] += work[device]
+    return chosen
+
+
+def keep_cuts(
+    world: Any,
+    state: Any,
+    previous: tuple[np.ndarray, np.ndarray] | None,
+    decided: tuple[np.ndarray, np.ndarray],
+    margin: float,
+) -> tuple[tuple[np.ndarray, np.ndarray], bool]:
+    """Hysteresis: the previous slot's cuts (with ``previous``'s threads re-allocated for this
+    slot) stay unless the decided cuts and threads raise the slot's utility (Eq. 10, on the
+    observed state) by more than ``margin`` of its size, so that cuts of near-equal value do
+    not flap. Returns the cuts and threads to run, and whether the previous ones were kept."""
+    from edgesplit.sim.slot import slot_step
+
+    if previous is None or margin <= 0 or np.array_equal(previous[0], decided[0]):
+        return decided, False
+
+    def utility(candidate: tuple[np.ndarray, np.ndarray]) -> float:
+        cuts, threads = candidate
+        return slot_step(
+            world, state.battery_j, cuts, threads, state.arrivals, state.uplink_bps,
+            state.uplink_bps, 0.0,
+        ).reward  # fmt: skip
+
+    new, old = utility(decided), utility(previous)
+    if old >= new - margin * abs(new):
+        return previous, True
+    return decided, False
+
+
+class Controller:
+    """The world model, the policy and the processes of one live run (see the module notes)."""
+
+    def __init__(self, config: LiveConfig) -> None:
+        from edgesplit.checks import positive
+        from edgesplit.policies.registry import is_learner, policy_from_spec
+        from edgesplit.policies.threads import make_allocator
+        from edgesplit.sim.scenario import load_scenario
+        from edgesplit.sim.slot_env import SlotMECEnv
+
+        positive("--duration", config.duration_s)
+        positive("--slot-s", config.slot_s)
+        if config.servers < 1:
+            raise InvalidParameterError("--servers", config.servers, "at least 1")
+        self.config = config
+        self.preset = preset = load_scenario(config.scenario)
+        if config.hardware:
+            self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
+        else:
+            self.hardware, self.host_note = host_hardware()
+        self.cores = config.server_cores or _profile_cores(self.hardware, preset.devices[0].model)
+        self.scenario = live_scenario(
+            preset, config.devices, config.slot_s, self.hardware, self.cores
+        )
+        self.env = SlotMECEnv(self.scenario)
+        self.world = self.env.system
+        self.learner = is_learner(config.policy.partition("=")[0].strip())
+        if self.learner and config.devices != preset.device_count:
+            raise InvalidParameterError(
+                "--devices", config.devices,
+                f"{preset.device_count}: a learner decides for the devices it was trained with",
+            )  # fmt: skip
+        self.label, self.policy = policy_from_spec(
+            config.policy, preset if self.learner else self.scenario, config.seed,
+            config.untrained,
+        )  # fmt: skip
+        self.allocator = make_allocator(
+            getattr(self.policy, "allocator_name", "utility"), self.world
+        )
+        self.faults = list(config.faults)
+        self.context = multiprocessing.get_context("spawn")
+        drop = next((f.value for f in self.faults if f.kind == "drop"), None) or 0.0
+        self.models = tuple(dict.fromkeys(self.world.models))
+        self.servers = _Servers(
+            self.context,
+            config.servers,
+            {
+                "models": self.models,
+                "host": "127.0.0.1",
+                "port": 0,
+                "granularities": (self.scenario.granularity,),
+                "input_size": self.scenario.input_size,
+                "cores": self.cores,
+                "lanes": min(self.cores, config.devices),
+                "drop_replies": drop,
+                "seed": config.seed,
+                "queue_limit": 4 * config.devices,
+            },
+        )
+        self.devices: list[tuple[Any, Connection]] = []
+        self.tasks: list[dict[str, Any]] = []
+        self.decisions: list[dict[str, Any]] = []
+        self.measured_bps: list[float | None] = [None] * config.devices
+        self.previous: np.ndarray | None = None
+        self.begin = 0.0  # monotonic time of the first slot
+        self.finished: dict[int, int] = {}  # device -> tasks it ran, once it has stopped
+
+    # -- processes -----------------------------------------------------------------------------
+
+    def start(self, progress: Callable[[str], None]) -> None:
+        config, world = self.config, self.world
+        progress(f"starting {config.servers} edge server(s) ({', '.join(self.models)})")
+        for index in range(config.servers):
+            self.servers.start(index)
+        progress(f"starting {config.devices} device(s)")
+        self.env.reset(seed=config.seed)
+        for n in range(config.devices):
+            ours, theirs = self.context.Pipe()
+            options = {
+                "model": world.models[n],
+                "servers": [h.address for h in self.servers.handles],
+                "timeout_s": config.timeout_s,
+                "granularity": self.scenario.granularity,
+                "input_size": self.scenario.input_size,
+                "retry_s": config.retry_s,
+                "rate_bps": float(self.env.uplink_bps[n]),
+                "seed": config.seed * 1000 + n,
+                "overhead": [world.link.request_s, world.link.transport_s_per_bit],
+            }
+            process = self.context.Process(
+                target=_device_main, args=(theirs, options), name=f"edgesplit-device-{n}"
+            )
+            process.start()
+            self.devices.append((process, ours))
+        for n, (_, conn) in enumerate(self.devices):
+            if not conn.poll(300):
+                raise EdgesplitError(f"device {n} did not start in 300 s")
+            cuts = _receive(conn).get("ready")
+            if cuts != world.n_cuts[n]:
+                raise EdgesplitError(
+                    f"device {n}: {world.models[n]} has {cuts} cuts on the device and "
+                    f"{world.n_cuts[n]} in the cost table"
+                )
+
+    def stop(self) -> None:
+        for process, conn in self.devices:
+            process.join(timeout=30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+        self.servers.stop()
+
+    # -- one slot ------------------------------------------------------------------------------
+
+    def observe(self, elapsed_s: float) -> tuple[Any, np.ndarray, list[int]]:
+        """The slot's state as the controller sees it, the link rates the devices get, and the
+        servers that answer."""
+        from edgesplit.contract import SlotState
+
+        _apply_faults(self.faults, elapsed_s, self.servers)
+        self.servers.check()
+        up = [i for i, handle in enumerate(self.servers.handles) if handle.healthy]
+        rates = self.env.uplink_bps.copy()
+        cap = _slow_link(self.faults, elapsed_s)
+        if cap is not None:  # the slow link, both ways
+            rates = np.minimum(rates, cap)
+            self.env.downlink_bps = np.minimum(self.env.downlink_bps, cap)
+        seen = np.array(
+            [r if m is None else m for r, m in zip(rates, self.measured_bps, strict=True)]
+        )
+        state = SlotState(self.env.arrivals.copy(), self.env.battery_j.copy(), seen, self.cores)
+        return state, rates, up
+
+    def decide(self, state: Any, up: list[int]) -> tuple[np.ndarray, np.ndarray, str]:
+        """Cuts and threads for the slot, and what decided them."""
+        from edgesplit.contract import SlotState
+        from edgesplit.sim.slot import allocate_threads
+
+        world = self.world
+        if not up:
+            cuts = world.n_cuts - 1
+            why = "no server answers its health check: all local"
+            return cuts, allocate_threads(world, state, cuts, self.allocator), why
+        observation = state
+        if self.learner:  # the preset's units: arrivals per its slot, its server's threads
+            observation = SlotState(
+                state.arrivals * self.preset.slot_s / self.config.slot_s, state.battery_j,
+                state.uplink_bps, _preset_threads(self.preset),
+            )  # fmt: skip
+        decision = self.policy.decide(observation.encode())
+        cuts = np.asarray(decision.cut, dtype=np.int64)
+        if self.learner or decision.threads is None:  # threads for this server
+            threads = allocate_threads(world, state, cuts, self.allocator)
+        else:
+            threads = np.asarray(decision.threads, dtype=np.int64)
+        before = None
+        if self.previous is not None:
+            before = (self.previous, allocate_threads(world, state, self.previous, self.allocator))
+        (cuts, threads), kept = keep_cuts(
+            world, state, before, (cuts, threads), self.config.hysteresis
+        )
+        return cuts, threads, "kept (hysteresis)" if kept else "policy"
+
+    def run_slot(self, slot: int, start: float, elapsed_s: float) -> str:
+        """Observe, decide, push the decision to the devices, predict the slot."""
+        from edgesplit.contract import Decision
+
+        world, env = self.world, self.env
+        state, rates, up = self.observe(elapsed_s)
+        cuts, threads, why = self.decide(state, up)
+        busy = [_backlog_s(self.servers.handles[i].state) for i in up]
+        chosen = server_loads(world, cuts, threads, state.arrivals, busy) if up else None
+        server = np.full(len(cuts), -1) if chosen is None else np.array(
+            [up[s] if s >= 0 else -1 for s in chosen]
+        )  # fmt: skip
+        counts = np.rint(env.arrivals).astype(int)
+        env.uplink_bps = rates.copy()  # the prediction takes the rates the links really have
+        offloaded = cuts < world.n_cuts - 1
+        codec_of = world.link.terms(world.transfer_bits[world.row_offset + cuts], rates, offloaded)
+        codecs = [world.link.codecs[c] for c in codec_of.codec]
+        _, _, _, _, info = env.step(Decision(cut=cuts, threads=threads).as_action(SLOT_ACTION))
+        for n, (_, conn) in enumerate(self.devices):
+            command = {
+                "slot": slot,
+                "start": start,
+                "slot_s": self.config.slot_s,
+                "tasks": int(counts[n]),
+                "cut": int(cuts[n]),
+                "threads": int(threads[n]),
+                "server": int(max(server[n], 0)),
+                "codec": codecs[n],
+                "rate_bps": float(rates[n]),
+            }
+            _send(conn, command)
+        predicted = {key: np.asarray(info[key]).tolist() for key in PREDICTED}
+        self.decisions.append(
+            {
+                "slot": slot,
+                "t_s": round(elapsed_s, 3),
+                "why": why,
+                "healthy_servers": up,
+                "cut": (cuts + 1).tolist(),  # 1-based, as the CLI shows cuts
+                "threads": threads.tolist(),
+                "server": server.tolist(),
+                "codec": codecs,
+                "rate_bps": rates.tolist(),
+                "observed_uplink_bps": state.uplink_bps.tolist(),
+                "tasks": counts.tolist(),
+                "predicted": predicted,
+            }
+        )
+        self.previous = cuts
+        return (
+            f"cuts {(cuts + 1).tolist()}, {int(counts.sum())} tasks, "
+            f"servers up {len(up)}/{self.config.servers}"
+        )
+
+    def run(self, progress: Callable[[str], None]) -> dict:
+        """Start everything, run the slots, drain the devices, stop everything, report."""
+        config = self.config
+        slots = max(1, round(config.duration_s / config.slot_s))
+        try:
+            self.start(progress)
+            self.begin = begin = time.monotonic()
+            for slot in range(slots):
+                start = begin + slot * config.slot_s
+                said = self.run_slot(slot, start, time.monotonic() - begin)
+                progress(f"slot {slot + 1}/{slots}: {said}")
+                self.collect(start + config.slot_s)
+            for _, conn in self.devices:
+                _send(conn, {"stop": True})  # each finishes its queued slots first
+            progress("the devices finish their tasks")
+            deadline = time.monotonic() + max(60.0, 10 * config.slot_s)
+            while len(self.finished) < config.devices and time.monotonic() < deadline:
+                self.collect(time.monotonic() + 1.0)
+        finally:
+            self.stop()
+        return self.report()
+
+    def collect(self, until: float) -> None:
+        """Gather the devices' slot reports (and their last word) until ``until``
+        (monotonic)."""
+        connections = {
+            conn: n for n, (_, conn) in enumerate(self.devices) if n not in self.finished
+        }
+        while connections:
+            left = until - time.monotonic()
+            if left <= 0:
+                break
+            _apply_faults(self.faults, time.monotonic() - self.begin, self.servers)  # on time
+            for conn in wait(list(connections), timeout=min(left, FAULT_TICK_S)):
+                try:
+                    report = _receive(conn)
+                except (EOFError, OSError):
+                    connections.pop(conn)
+                    continue
+                n = connections[conn]
+                if "done" in report:
+                    self.finished[n] = report["done"]
+                    connections.pop(conn)
+                    continue
+                if report["uplink_bps"] is not None:
+                    self.measured_bps[n] = report["uplink_bps"]
+                self.tasks.extend(
+                    {"device": n, "slot": report["slot"], **task} for task in report["tasks"]
+                )
+
+    def report(self) -> dict:
+        """Per device: tasks (offloaded, local by decision, local because of a failure and
+        why), measured and predicted latency per component over the tasks that ran as
+        decided, and the modelled energy of the measured tasks."""
+        config, world, decisions = self.config, self.world, self.decisions
+        rows = []
+        for n in range(config.devices):
+            mine = [t for t in self.tasks if t["device"] == n]
+            as_decided = [t for t in mine if t["fallback"] is None]
+            measured, predicted = {}, {}
+            for ours, theirs in COMPONENTS:
+                values = [_component(t, ours) for t in as_decided]
+                expected = [decisions[t["slot"]]["predicted"][theirs][n] for t in as_decided]
+                measured[ours] = statistics.mean(values) if values else None
+                predicted[ours] = statistics.mean(expected) if expected else None
+            local = Counter(t["fallback"] or "decided" for t in mine if not t["offloaded"])
+            rows.append(
+                {
+                    "device": n,
+                    "model": world.models[n],
+                    "link": _link_name(self.scenario.devices[n].uplink),
+                    "arrived": sum(d["tasks"][n] for d in decisions),
+                    "done": len(mine),
+                    "offloaded": sum(t["offloaded"] for t in mine),
+                    "local": dict(local),
+                    "device_wait_s": statistics.mean(t["wait_s"] for t in mine) if mine else None,
+                    "measured": measured,
+                    "predicted": predicted,
+                    "energy_j_modelled": sum(_energy_j(world, n, t) for t in mine),
+                    "predicted_energy_j": sum(d["predicted"]["energy_j"][n] for d in decisions),
+                }
+            )
+        tasks = self.tasks
+        return {
+            "scenario": config.scenario,
+            "policy": self.label,
+            "devices": config.devices,
+            "servers": config.servers,
+            "duration_s": config.duration_s,
+            "slot_s": config.slot_s,
+            "seed": config.seed,
+            "hardware": self.hardware,
+            "host": self.host_note,
+            "faults": [str(f) for f in config.faults],
+            "hysteresis": config.hysteresis,
+            "decisions": decisions,
+            "per_device": rows,
+            "totals": {
+                "arrived": sum(row["arrived"] for row in rows),
+                "done": len(tasks),
+                "offloaded": sum(t["offloaded"] for t in tasks),
+                "local": sum(not t["offloaded"] for t in tasks),
+                "devices_finished": len(self.finished),
+            },
+            "tasks": tasks,
+        }
+
+
+def run_live(config: LiveConfig, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Run servers, devices and the controller for ``config.duration_s`` and report."""
+    return Controller(config).run(progress)
+
+
+def _profile_cores(hardware: str, model: str) -> int:
+    from edgesplit.profile.catalogue import hardware_profile
+
+    profile, _ = hardware_profile(hardware, model)
+    return max(profile.cpu) if profile.cpu else 1
+
+
+def _preset_threads(preset: Scenario) -> int:
+    threads = preset.servers[0].threads
+    return threads[1] if threads else 1
+
+
+def _backlog_s(state: dict[str, Any]) -> float:
+    """A server's backlog in seconds: waiting requests times the mean tail it has run."""
+    waiting = state.get("waiting", 0)
+    mean_tail = state.get("mean_tail_s", 0.0)
+    return float(waiting) * float(mean_tail)
+
+
+def _apply_faults(faults: list[Fault], elapsed_s: float, servers: _Servers) -> None:
+    for fault in list(faults):
+        if fault.kind != "kill-server" or elapsed_s < fault.at_s:
+            continue
+        servers.kill(0)
+        faults.remove(fault)
+        if fault.value is not None:  # it comes back: a restart fault at T + BACK
+            faults.append(Fault("restart-server", fault.at_s + fault.value))
+    for fault in list(faults):
+        if fault.kind == "restart-server" and elapsed_s >= fault.at_s:
+            servers.launch(0)  # on its old port: the devices' channels reconnect
+            faults.remove(fault)
+
+
+def _slow_link(faults: list[Fault], elapsed_s: float) -> float | None:
+    caps = [f.value * 1e6 for f in faults if f.kind == "slow-link" and elapsed_s >= f.at_s]
+    return min(caps) if caps else None
+
+
+# (measured, predicted): the task record's components against the cost model's
+COMPONENTS = (
+    ("head_s", "local_s"),
+    ("link_s", "transmit_s"),
+    ("queue_s", "queue_s"),
+    ("tail_s", "server_s"),
+    ("latency_s", "latency_s"),
+)
+PREDICTED = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s", "latency_s", "energy_j")
+
+
+def _component(task: dict[str, Any], name: str) -> float:
+    if name == "link_s":
+        return task["codec_s"] + task["transfer_s"]
+    if name == "head_s" and not task["offloaded"]:
+        return task["head_s"] + task["tail_s"]  # an all-local cut: the whole model
+    if name == "tail_s" and not task["offloaded"]:
+        return 0.0
+    return task[name]
+
+
+def _energy_j(world: Any, n: int, task: dict[str, Any]) -> float:
+    """Modelled device energy of a measured task: compute power over the device's compute
+    (head, and the tail when it ran locally), transmit power over the transfer."""
+    compute_s = task["head_s"] + (0.0 if task["offloaded"] else task["tail_s"])
+    return float(
+        world.compute_power_w[n] * compute_s + world.transmit_power_w[n] * task["transfer_s"]
+    )
+
+
+def _link_name(uplink: Any) -> str:
+    if uplink is None:
+        return "scenario"
+    if uplink.kind == "uniform":
+        return f"uniform {uplink.low_bps / 1e6:g}-{uplink.high_bps / 1e6:g} Mbit/s"
+    if uplink.kind == "umi":
+        return f"5G UMi {uplink.frequency_hz / 1e9:g} GHz"
+    return f"trace {os.path.basename(uplink.trace_file or '')}"
