@@ -14,6 +14,7 @@ from edgesplit.sim.scenario import load_scenario, presets
 def test_presets():
     assert presets() == [
         "chukhno2023",
+        "live-demo",
         "shi2025-5g",
         "shi2025-wifi",
         "zhang2026",
@@ -122,3 +123,22 @@ def test_data_files_resolve_against_the_yaml_folder_and_must_exist(tmp_path):
     (folder / "column.yaml").write_text(text.replace("}\n", ", trace_column: bps}\n"))
     with pytest.raises(ScenarioError, match="trace column"):
         load_scenario(folder / "column.yaml")
+
+
+def test_a_device_type_may_have_its_own_link(tmp_path):
+    import numpy as np
+
+    from edgesplit.sim.slot_env import scenario_rates
+
+    rates = scenario_rates(load_scenario("live-demo"))  # Wi-Fi, then 5G UMi
+    rng = np.random.default_rng(1)
+    drawn = np.array([rates.draw(rng, slot, 2)[0] for slot in range(40)])
+    wifi, fiveg = drawn[:, 0], drawn[:, 1]
+    assert 10e6 <= min(wifi) and max(wifi) <= 20e6
+    assert np.ptp(fiveg) > 100e6  # UMi's spread, nothing like the Wi-Fi range
+    data = load_scenario("live-demo").model_dump(mode="json")
+    data["devices"][0]["uplink"] = {"kind": "trace", "trace_file": "missing.csv"}
+    path = tmp_path / "s.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError, match=r"devices\.0\.uplink\.trace_file"):
+        load_scenario(path)
