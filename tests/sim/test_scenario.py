@@ -134,7 +134,7 @@ def test_a_device_type_may_have_its_own_link(tmp_path):
     rng = np.random.default_rng(1)
     drawn = np.array([rates.draw(rng, slot, 2)[0] for slot in range(40)])
     wifi, fiveg = drawn[:, 0], drawn[:, 1]
-    assert 10e6 <= min(wifi) and max(wifi) <= 20e6
+    assert min(wifi) >= 10e6 and max(wifi) <= 20e6
     assert np.ptp(fiveg) > 100e6  # UMi's spread, nothing like the Wi-Fi range
     data = load_scenario("live-demo").model_dump(mode="json")
     data["devices"][0]["uplink"] = {"kind": "trace", "trace_file": "missing.csv"}
