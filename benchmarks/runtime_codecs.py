@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import io
 import pickle
-import statistics
-from time import perf_counter
 
 import torch
 import torchvision
@@ -24,6 +22,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from edgesplit.compress.codecs import Codec
+from edgesplit.runtime.calibrate import median_s
 from edgesplit.runtime.wire import HEADER, REQUEST, pack, unpack
 
 CODECS = ("fp32", "fp16", "int8", "int8-channel", "fp32+zstd", "fp16+zstd", "int8+zstd")
@@ -36,16 +35,6 @@ def activation() -> torch.Tensor:
     with torch.no_grad():
         x = model.maxpool(model.relu(model.bn1(model.conv1(x))))
         return model.layer1(x).contiguous()
-
-
-def timed(round_trip, repeats: int) -> float:
-    round_trip()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = perf_counter()
-        round_trip()
-        times.append(perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:
@@ -61,7 +50,7 @@ def main() -> None:
         message = pack(REQUEST, 1, 2, 3, (tensor,), codec, 0)
         back = unpack(message).tensors[0]
         error = float((back - tensor).abs().max())
-        seconds = timed(
+        seconds = median_s(
             lambda c=codec: unpack(pack(REQUEST, 1, 2, 3, (tensor,), c, 0)), args.repeats
         )
         rows.append((f"edgesplit {name}", seconds, len(message), error))
@@ -81,7 +70,7 @@ def main() -> None:
     for name, encode, decode in references:
         data = encode()
         error = float((decode(data) - tensor).abs().max())
-        seconds = timed(lambda e=encode, d=decode: d(e()), args.repeats)
+        seconds = median_s(lambda e=encode, d=decode: d(e()), args.repeats)
         rows.append((name, seconds, len(data), error))
     print(f"activation {tuple(tensor.shape)} fp32, {size / 1e6:.2f} MB; header {HEADER.size} B")
     print(f"{'codec':34} {'enc+dec ms':>10} {'bytes':>10} {'ratio':>6} {'max |err|':>10}")

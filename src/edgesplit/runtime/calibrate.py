@@ -36,7 +36,8 @@ def _fit(bits: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]
     return max(float(intercept), 0.0), max(float(slope), 0.0)
 
 
-def _median_s(call: Callable[[], Any], repeats: int) -> float:
+def median_s(call: Callable[[], Any], repeats: int) -> float:
+    """The median wall time of ``repeats`` calls."""
     times = []
     for _ in range(repeats):
         start = perf_counter()
@@ -83,9 +84,9 @@ def measure_link(
         for tensors in sets:
             message = pack(REQUEST, 1, 2, 3, tensors, codec)
             encode.append(
-                _median_s(lambda t=tensors, c=codec: pack(REQUEST, 1, 2, 3, t, c), repeats)
+                median_s(lambda t=tensors, c=codec: pack(REQUEST, 1, 2, 3, t, c), repeats)
             )
-            decode.append(_median_s(lambda m=message: unpack(m), repeats))
+            decode.append(median_s(lambda m=message: unpack(m), repeats))
             wire += 8.0 * len(message)
         codecs[str(codec)] = {
             "encode_s_per_bit": _fit(fp32_bits, encode)[1],
