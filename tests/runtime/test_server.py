@@ -221,19 +221,45 @@ def test_metrics_are_served_over_http(tmp_path):
     assert "edgesplit_tail_seconds_bucket" in text and "edgesplit_queue_depth 0.0" in text
 
 
-def test_tls_serves_clients_that_trust_its_certificate(tmp_path):
-    import shutil
-    import subprocess
+def _self_signed(key_path, cert_path) -> None:
+    """A one-day certificate for 127.0.0.1 and localhost, with its key (PEM files)."""
+    import datetime
+    import ipaddress
 
-    if shutil.which("openssl") is None:
-        pytest.skip("openssl is needed to make a test certificate")
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    names = [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName(names), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+
+
+def test_tls_serves_clients_that_trust_its_certificate(tmp_path):
     key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
-    subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-         "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
-         "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    _self_signed(key, cert)
     config = ServerConfig(
         models=(NET,), port=0, input_size=SIZE, lanes=1, tls_cert=str(cert), tls_key=str(key)
     )

@@ -39,8 +39,11 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.contract import Decision, SlotState
+from edgesplit.costs import task_energy_j
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.sim.scenario import Runtime, Scenario, Server
+from edgesplit.sim.slot import SlotSystem
 
 FAULT_KINDS = ("kill-server", "drop", "slow-link")
 HOST_LINK = "epyc2"  # the shipped link profile, measured by `edgesplit calibrate` here
@@ -87,31 +90,19 @@ class Fault:
 def host_hardware() -> tuple[str, str]:
     """The measured profile collection standing for this machine, and a note: ``epyc2`` (the
     development machine's, shipped) with a warning when this CPU is another."""
-    import platform
-
     from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.measure import machine_description
 
-    profile, _ = hardware_profile(HOST_LINK, "mobilenet_v2")
-    cpu = _cpu_name() or platform.processor() or "unknown CPU"
-    cores = os.cpu_count() or 1
-    if cpu == profile.machine.get("cpu") and cores == profile.machine.get("cores"):
+    profiled = hardware_profile(HOST_LINK, "mobilenet_v2")[0].machine
+    here = machine_description("cpu")
+    cpu, cores = here["cpu"], here["cores"]
+    if (cpu, cores) == (profiled.get("cpu"), profiled.get("cores")):
         return HOST_LINK, f"this machine ({cpu}, {cores} cores) is the profiled {HOST_LINK}"
     return HOST_LINK, (
-        f"predictions use the {HOST_LINK} profiles ({profile.machine.get('cpu')}, "
-        f"{profile.machine.get('cores')} cores), this machine is {cpu} with {cores} cores: "
+        f"predictions use the {HOST_LINK} profiles ({profiled.get('cpu')}, "
+        f"{profiled.get('cores')} cores), this machine is {cpu} with {cores} cores: "
         "`edgesplit profile` it and pass --hardware for predictions of this machine"
     )
-
-
-def _cpu_name() -> str | None:
-    try:
-        with open("/proc/cpuinfo") as handle:
-            for line in handle:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        return None
-    return None
 
 
 def live_scenario(
@@ -345,12 +336,15 @@ class LiveConfig:
     timeout_s: float = 2.0
     retry_s: float = 1.0
     hardware: str | None = None  # None: the host's measured collection
-    server_cores: int | None = None  # threads per server (None: the hardware's cores)
     untrained: bool = False
 
 
 def server_loads(
-    world: Any, cuts: np.ndarray, threads: np.ndarray, arrivals: np.ndarray, busy_s: list[float]
+    world: SlotSystem,
+    cuts: np.ndarray,
+    threads: np.ndarray,
+    arrivals: np.ndarray,
+    busy_s: list[float],
 ) -> np.ndarray:
     """Least expected completion: each offloading device (most work first) goes to the server
     whose queued and assigned tail work (seconds this slot) is least. ``busy_s`` holds each
@@ -369,8 +363,8 @@ def server_loads(
 
 
 def keep_cuts(
-    world: Any,
-    state: Any,
+    world: SlotSystem,
+    state: SlotState,
     previous: tuple[np.ndarray, np.ndarray] | None,
     decided: tuple[np.ndarray, np.ndarray],
     margin: float,
@@ -417,7 +411,7 @@ class Controller:
             self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
         else:
             self.hardware, self.host_note = host_hardware()
-        self.cores = config.server_cores or _profile_cores(self.hardware, preset.devices[0].model)
+        self.cores = _profile_cores(self.hardware, preset.devices[0].model)
         self.scenario = live_scenario(
             preset, config.devices, config.slot_s, self.hardware, self.cores
         )
@@ -515,8 +509,6 @@ class Controller:
     def observe(self, elapsed_s: float) -> tuple[Any, np.ndarray, list[int]]:
         """The slot's state as the controller sees it, the link rates the devices get, and the
         servers that answer."""
-        from edgesplit.contract import SlotState
-
         _apply_faults(self.faults, elapsed_s, self.servers)
         self.servers.check()
         up = [i for i, handle in enumerate(self.servers.handles) if handle.healthy]
@@ -533,7 +525,6 @@ class Controller:
 
     def decide(self, state: Any, up: list[int]) -> tuple[np.ndarray, np.ndarray, str]:
         """Cuts and threads for the slot, and what decided them."""
-        from edgesplit.contract import SlotState
         from edgesplit.sim.slot import allocate_threads
 
         world = self.world
@@ -563,8 +554,6 @@ class Controller:
 
     def run_slot(self, slot: int, start: float, elapsed_s: float) -> str:
         """Observe, decide, push the decision to the devices, predict the slot."""
-        from edgesplit.contract import Decision
-
         world, env = self.world, self.env
         state, rates, up = self.observe(elapsed_s)
         cuts, threads, why = self.decide(state, up)
@@ -575,10 +564,8 @@ class Controller:
         )  # fmt: skip
         counts = np.rint(env.arrivals).astype(int)
         env.uplink_bps = rates.copy()  # the prediction takes the rates the links really have
-        offloaded = cuts < world.n_cuts - 1
-        codec_of = world.link.terms(world.transfer_bits[world.row_offset + cuts], rates, offloaded)
-        codecs = [world.link.codecs[c] for c in codec_of.codec]
         _, _, _, _, info = env.step(Decision(cut=cuts, threads=threads).as_action(SLOT_ACTION))
+        codecs = [world.link.codecs[c] for c in info["codec"]]  # the fastest at each rate
         for n, (_, conn) in enumerate(self.devices):
             command = {
                 "slot": slot,
@@ -787,12 +774,14 @@ def _component(task: dict[str, Any], name: str) -> float:
     return task[name]
 
 
-def _energy_j(world: Any, n: int, task: dict[str, Any]) -> float:
-    """Modelled device energy of a measured task: compute power over the device's compute
-    (head, and the tail when it ran locally), transmit power over the transfer."""
+def _energy_j(world: SlotSystem, n: int, task: dict[str, Any]) -> float:
+    """Modelled device energy of a measured task (``costs.task_energy_j``): the device computes
+    the head, and the tail when it ran locally; it transmits for the whole transfer."""
     compute_s = task["head_s"] + (0.0 if task["offloaded"] else task["tail_s"])
     return float(
-        world.compute_power_w[n] * compute_s + world.transmit_power_w[n] * task["transfer_s"]
+        task_energy_j(
+            compute_s, world.compute_power_w[n], task["transfer_s"], world.transmit_power_w[n]
+        )
     )
 
 

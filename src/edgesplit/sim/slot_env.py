@@ -208,4 +208,5 @@ def _info(cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome) -> dict[s
         "battery_j": outcome.battery_j,
         "served": outcome.served,
         "utility": outcome.utility,
+        "codec": outcome.codec,
     }
