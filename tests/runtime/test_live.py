@@ -67,8 +67,12 @@ def test_the_live_scenario_keeps_the_task_rate_the_powers_and_each_link():
     assert live.servers[0].threads == (2, 2)
     assert live.servers[0].min_threads_per_task * 5 <= 2  # K(t) covers k_min for everyone
     assert live.runtime is not None and live.runtime.link == "epyc2"
-    with pytest.raises(InvalidParameterError, match="slot-style"):
-        live_scenario(load_scenario("zhang2026"), 2, 2.0, "epyc2", 2)
+    time_slot = load_scenario("zhang2026").model_copy(update={"style": "time_slot"})
+    with pytest.raises(InvalidParameterError, match="task_window"):
+        live_scenario(time_slot, 2, 2.0, "epyc2", 2)
+    window = live_scenario(load_scenario("zhang2026-small"), 3, 2.0, "epyc2", 2)
+    assert [d.hardware for d in window.devices] == ["epyc2"] * 3
+    assert [(s.hardware, s.count) for s in window.servers] == [("epyc2", 2)]
 
 
 def test_least_expected_completion_balances_and_avoids_a_backlog():
@@ -108,33 +112,50 @@ def test_hysteresis_keeps_the_previous_cuts_unless_the_gain_exceeds_the_margin()
     assert not keep_cuts(world, state, None, offload, 1.0)[1]  # nothing to keep yet
 
 
-def test_a_live_run_accounts_for_every_task_through_a_server_killed_and_restarted():
-    """Edge-only decisions; the server dies at 3 s (tasks in flight finish locally) and comes
-    back 1 s later (it then needs seconds to load its models); offloading resumes."""
-    config = LiveConfig(
-        "live-demo", "eo+ta", devices=2, duration_s=24.0, slot_s=2.0, seed=3,
-        faults=(Fault.parse("kill-server@3:1"),), hysteresis=0.0, timeout_s=2.0, retry_s=0.5,
-    )  # fmt: skip
-    report = run_live(config)
+def _check_accounting(report):
+    """Every task pushed was done, in its step's order, and is counted once."""
     totals = report["totals"]
-    assert totals["devices_finished"] == 2
+    assert totals["devices_finished"] == report["devices"]
     assert totals["done"] == totals["arrived"] == sum(sum(d["tasks"]) for d in report["decisions"])
     assert totals["offloaded"] + totals["local"] == totals["done"]
-    tasks = report["tasks"]
-    for device in (0, 1):
-        slots = [t["slot"] for t in tasks if t["device"] == device]
-        per_slot = [d["tasks"][device] for d in report["decisions"]]
-        assert [len(list(g)) for _, g in itertools.groupby(slots)] == [n for n in per_slot if n]
-    decisions = report["decisions"]
-    down = [d["slot"] for d in decisions if not d["healthy_servers"]]
+    for device in range(report["devices"]):
+        steps = [t["step"] for t in report["tasks"] if t["device"] == device]
+        per_step = [d["tasks"][device] for d in report["decisions"]]
+        assert [len(list(g)) for _, g in itertools.groupby(steps)] == [n for n in per_step if n]
+
+
+def _killed(restart: str, duration_s: float):
+    """Edge-only decisions on live-demo; the server dies at 3 s (mid-slot 2)."""
+    config = LiveConfig(
+        "live-demo", "eo+ta", devices=2, duration_s=duration_s, slot_s=2.0, seed=3,
+        faults=(Fault.parse(f"kill-server@3{restart}"),), hysteresis=0.0, timeout_s=2.0,
+        retry_s=0.5,
+    )  # fmt: skip
+    report = run_live(config)
+    _check_accounting(report)
+    decisions, tasks = report["decisions"], report["tasks"]
+    down = [d["step"] for d in decisions if not d["healthy_servers"]]
     assert down and down[0] == 2  # the first slot after the kill
     assert all(d["cut"] == [1, 1] for d in decisions if d["healthy_servers"])
+    assert all(d["cut"] == [26, 23] for d in decisions if not d["healthy_servers"])
     failed = [t for t in tasks if t["fallback"] is not None]
     assert failed and {t["fallback"] for t in failed} <= {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
-    assert all(t["slot"] == 1 for t in failed)  # only the slot the server died in
-    back = [d["slot"] for d in decisions if d["healthy_servers"] and d["slot"] > down[0]]
+    assert all(t["step"] == 1 for t in failed)  # only the slot the server died in
+    return report, down
+
+
+def test_a_live_run_accounts_for_every_task_through_a_killed_server():
+    _, down = _killed("", 8.0)
+    assert down == [2, 3]  # it stays down
+
+
+@pytest.mark.slow  # a restarted server loads its models: seconds, more on a busy machine
+def test_offloading_resumes_when_the_killed_server_is_back():
+    report, down = _killed(":1", 40.0)
+    decisions, tasks = report["decisions"], report["tasks"]
+    back = [d["step"] for d in decisions if d["healthy_servers"] and d["step"] > down[0]]
     assert back, "the restarted server never answered its health check"
-    resumed = [t for t in tasks if t["slot"] >= back[0]]
+    resumed = [t for t in tasks if t["step"] >= back[0]]
     assert resumed and all(t["offloaded"] for t in resumed)
 
 
@@ -146,7 +167,7 @@ def _code_and_output(args):
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["live", "--scenario", "zhang2026"], "slot-style"),
+        (["live", "--scenario", "zhang2026-small", "--servers", "1"], "--servers"),
         (["live", "--fault", "melt@2"], "--fault"),
         (["live", "--devices", "0"], "--devices"),
         (["live", "--policy", "nosuch"], "policy"),
@@ -183,3 +204,31 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_1():
             ["serve", "--models", "resnet18", "--port", str(port), "--input-size", "64"]
         )
     assert code == 1 and "--port" in output and "Traceback" not in output
+
+
+def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_all():
+    """zhang2026's windows on two servers: server 0 dies at 1 s; tasks in flight finish
+    locally, later windows put server 0's tasks on server 1; every dispatched task is done and
+    the rest are counted as not dispatched."""
+    config = LiveConfig(
+        "zhang2026-small", "agilenn", devices=2, duration_s=14.0, seed=2,
+        faults=(Fault.parse("kill-server@1"),), timeout_s=2.0, retry_s=0.5,
+    )  # fmt: skip
+    report = run_live(config)
+    assert report["style"] == "task_window" and report["servers"] == 2
+    _check_accounting(report)
+    totals, decisions, tasks = report["totals"], report["decisions"], report["tasks"]
+    assert totals["not_dispatched"] == sum(decisions[-1]["remaining"])
+    for t in tasks:  # each task ran as pushed: its cut, and its server when it offloaded
+        decided = decisions[t["step"]]
+        position = [u for u in tasks if u["device"] == t["device"] and u["step"] == t["step"]]
+        k = position.index(t)
+        assert t["cut"] + 1 == decided["cut"][t["device"]][k]
+        if t["offloaded"]:
+            assert t["server"] == decided["server"][t["device"]][k]
+    after = [d for d in decisions if d["healthy_servers"] == [1]]
+    assert after, "server 0 was never seen down"
+    for d in after:
+        assert all(s == 1 for row in d["server"] for s in row)
+    failed = {t["fallback"] for t in tasks if t["fallback"] is not None}
+    assert failed <= {"UNAVAILABLE", "DEADLINE_EXCEEDED"}

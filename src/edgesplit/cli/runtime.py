@@ -227,13 +227,16 @@ def calibrate_command(
 @command("live")
 def live_command(
     scenario: Annotated[
-        str, typer.Option(help="Slot-style preset or YAML file (see `scenarios`).")
+        str, typer.Option(help="Slot or task-window preset, or a YAML file (see `scenarios`).")
     ] = "live-demo",
     policy: Annotated[
         str, typer.Option(help="Policy name, or name=policy.pt for a trained learner.")
     ] = "optimum",
     devices: Annotated[int, typer.Option(help="Device processes.")] = 2,
-    servers: Annotated[int, typer.Option(help="Edge server processes.")] = 1,
+    servers: Annotated[
+        int | None,
+        typer.Option(help="Edge server processes (default: 1; task-window: the scenario's)."),
+    ] = None,
     duration: Annotated[float, typer.Option(help="Seconds to run.")] = 20.0,
     slot_s: Annotated[float, typer.Option(help="Slot length (tasks per second kept).")] = 2.0,
     seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
@@ -279,8 +282,20 @@ def live_command(
 
 
 def per_device(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict], str]:
-    """The cell of a per-device list: its values joined by '/'."""
-    return lambda row: "/".join(f"{v * factor if factor != 1 else v:{fmt}}" for v in row[name])
+    """The cell of a per-device list: its values joined by '/' (a device's list of per-task
+    values, in the task-window style, joined by ',')."""
+
+    def value(v: float) -> str:
+        return f"{v * factor if factor != 1 else v:{fmt}}"
+
+    return lambda row: "/".join(
+        ",".join(map(value, v)) if isinstance(v, list) else value(v) for v in row[name]
+    )
+
+
+def _codecs(row: dict) -> str:
+    """The codecs per device ('/'-joined); a window's distinct ones (','-joined)."""
+    return "/".join(",".join(dict.fromkeys(v)) if isinstance(v, list) else v for v in row["codec"])
 
 
 def _why_local(row: dict) -> str:
@@ -294,23 +309,24 @@ def _energy_cell(row: dict) -> str:
 def print_live(report: dict) -> None:
     """The decisions, tasks and measured-against-predicted tables of a live report."""
     ms = 1e3
+    steps = f"in {report['slot_s']:g}-s slots" if report["style"] == "slot" else "in task windows"
     console.print(
         f"{report['scenario']}, {report['policy']}: {report['devices']} devices, "
-        f"{report['servers']} server(s), {report['duration_s']:g} s in {report['slot_s']:g}-s "
-        f"slots; {report['host']}",
+        f"{report['servers']} server(s), {report['duration_s']:g} s {steps}; {report['host']}",
         highlight=False,
     )
+    slot = report["style"] == "slot"
     columns = [
-        Column("slot", lambda r: str(r["slot"] + 1)),
+        Column("slot" if slot else "window", lambda r: str(r["step"] + 1)),
         Column("t s", key("t_s", ".1f")),
         Column("servers up", lambda r: ",".join(str(s) for s in r["healthy_servers"]) or "none"),
-        Column("cut", per_device("cut")),
-        Column("threads", per_device("threads")),
-        Column("server", lambda r: "/".join("-" if s < 0 else str(s) for s in r["server"])),
-        Column("codec", lambda r: "/".join(r["codec"]), left=True),
-        Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6)),
-        Column("seen Mbit/s", per_device("observed_uplink_bps", ".0f", 1e-6)),
         Column("tasks", per_device("tasks")),
+        Column("cut", per_device("cut")),
+        *([Column("threads", per_device("threads"))] if slot else []),
+        Column("server", per_device("server")),
+        Column("codec", _codecs, left=True),
+        Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6)),
+        *([Column("seen Mbit/s", per_device("observed_uplink_bps", ".0f", 1e-6))] if slot else []),
         Column("decided by", key("why"), left=True),
     ]
     console.print(table(report["decisions"], columns, "Decisions (per device: d0/d1/...)"))
@@ -345,9 +361,14 @@ def print_live(report: dict) -> None:
         highlight=False,
     )
     totals = report["totals"]
+    left = (
+        f"; {totals['not_dispatched']} not dispatched when the time was up"
+        if totals["not_dispatched"]
+        else ""
+    )
     console.print(
         f"{totals['done']} of {totals['arrived']} tasks done ({totals['offloaded']} offloaded, "
-        f"{totals['local']} local); wait = time a task waited on its busy device (not in the "
-        "model)",
+        f"{totals['local']} local){left}; wait = time a task waited on its busy device (not in "
+        "the model)",
         highlight=False,
     )

@@ -39,15 +39,16 @@ from typing import Any
 
 import numpy as np
 
-from edgesplit.contract import Decision, SlotState
+from edgesplit.contract import SLOT_FIELDS, WINDOW_FIELDS, Decision, SlotState
 from edgesplit.costs import task_energy_j
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.sim.scenario import Runtime, Scenario, Server
 from edgesplit.sim.slot import SlotSystem
+from edgesplit.sim.window import MIN_POWER_SHARE
 
 FAULT_KINDS = ("kill-server", "drop", "slow-link")
 HOST_LINK = "epyc2"  # the shipped link profile, measured by `edgesplit calibrate` here
-SLOT_ACTION = ("cut", "threads")
+LIVE_STYLES = ("slot", "task_window")
 FAULT_TICK_S = 0.1  # faults strike within this of their time, mid-slot too
 
 
@@ -110,20 +111,21 @@ def live_scenario(
 ) -> Scenario:
     """The scenario re-targeted to the machines that run it live: ``devices`` devices (the
     scenario's device types in turn), each on ``hardware`` at one thread with the powers of its
-    original hardware and its own link; one server type on ``hardware`` with
-    ``server_threads``; slots of ``slot_s`` (arrivals scaled to keep tasks per second); the
-    runtime's overheads priced by the scenario's link profile, else this host's."""
+    original hardware and its own link; the servers on ``hardware`` (slot style: one with
+    ``server_threads`` and slots of ``slot_s``, arrivals scaled to keep tasks per second;
+    task-window style: the scenario's servers, among which the policy chooses); the runtime's
+    overheads priced by the scenario's link profile, else this host's."""
     from edgesplit.profile.catalogue import device_powers
 
-    if scenario.style != "slot":
+    if scenario.style not in LIVE_STYLES:
         raise InvalidParameterError(
             "--scenario", scenario.name,
-            f"a slot-style scenario (shi2025): live runs slots; {scenario.name} is "
+            f"a slot (shi2025) or task_window (zhang2026) scenario; {scenario.name} is "
             f"{scenario.style}",
         )  # fmt: skip
     if devices < 1:
         raise InvalidParameterError("--devices", devices, "at least 1")
-    slot_s = scenario.slot_s if slot_s is None else slot_s
+    slot_s = scenario.slot_s if slot_s is None or scenario.style != "slot" else slot_s
     scale = slot_s / scenario.slot_s
     kinds = [d for d in scenario.devices for _ in range(d.count)]
     made = []
@@ -150,15 +152,19 @@ def live_scenario(
             )
         )
     k_min = min(scenario.servers[0].min_threads_per_task, server_threads // devices)
-    server = Server(
-        hardware=hardware, threads=(server_threads, server_threads), min_threads_per_task=k_min
-    )
+    servers = [
+        Server(
+            hardware=hardware, threads=(server_threads, server_threads), min_threads_per_task=k_min
+        )
+    ]
+    if scenario.style == "task_window":  # the policy chooses among the scenario's servers
+        servers = [s.model_copy(update={"hardware": hardware}) for s in scenario.servers]
     runtime = scenario.runtime or Runtime(link=HOST_LINK, codecs=("fp32",))
     return scenario.model_copy(
         update={
             "name": f"{scenario.name}-live",
             "devices": made,
-            "servers": [server],
+            "servers": servers,
             "slot_s": slot_s,
             "runtime": runtime,
         }
@@ -183,8 +189,9 @@ def _receive(conn: Connection) -> dict[str, Any]:
 
 
 def _device_main(conn: Connection, options: dict[str, Any]) -> None:
-    """One device: wait for slot commands, run each slot's tasks at their arrival times, report
-    every task; stop after the slots queued before ``stop``."""
+    """One device: wait for step commands, run each step's tasks in order (the k-th not before
+    ``start + k * spacing_s``: a slot's arrivals; a window's tasks follow each other), report
+    every task; stop after the steps queued before ``stop``."""
     import torch
 
     from edgesplit.compress.codecs import Codec
@@ -219,27 +226,23 @@ def _device_main(conn: Connection, options: dict[str, Any]) -> None:
         command = commands.get()
         if command.get("stop"):
             break
-        shaper.set_rate(command["rate_bps"])
-        codec = Codec.parse(command["codec"])
-        count, start, slot_s = command["tasks"], command["start"], command["slot_s"]
         records = []
-        offloaded = False
-        for task in range(count):
-            arrival = start + task * slot_s / count
+        for k, task in enumerate(command["tasks"]):
+            arrival = command["start"] + k * command["spacing_s"]
             pause = arrival - time.monotonic()
             if pause > 0:
                 time.sleep(pause)  # the task arrives then
             began = time.monotonic()
+            shaper.set_rate(task["rate_bps"])
             _, record = client.run(
-                inputs[done % len(inputs)], command["cut"], command["threads"],
-                command["server"], codec,
+                inputs[done % len(inputs)], task["cut"], task["threads"], task["server"],
+                Codec.parse(task["codec"]),
             )  # fmt: skip
             done += 1
-            offloaded |= record.offloaded
             records.append({**record.record(), "wait_s": max(0.0, began - arrival)})
-        if not offloaded:  # keep the uplink estimate current when no task measured it
-            client.probe(server=command["server"])
-        _send(conn, {"slot": command["slot"], "tasks": records, "uplink_bps": client.uplink_bps})
+        if command["tasks"] and not any(r["offloaded"] for r in records):
+            client.probe(server=command["tasks"][0]["server"])  # keep the uplink estimate current
+        _send(conn, {"step": command["step"], "tasks": records, "uplink_bps": client.uplink_bps})
     client.close()
     _send(conn, {"done": done})
 
@@ -327,7 +330,7 @@ class LiveConfig:
     scenario: str
     policy: str
     devices: int = 2
-    servers: int = 1
+    servers: int | None = None  # None: one (slot style), the scenario's (task-window style)
     duration_s: float = 20.0
     slot_s: float = 2.0
     seed: int = 0
@@ -400,13 +403,18 @@ class Controller:
         from edgesplit.policies.threads import make_allocator
         from edgesplit.sim.scenario import load_scenario
         from edgesplit.sim.slot_env import SlotMECEnv
+        from edgesplit.sim.window_env import TaskWindowMECEnv
 
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
-        if config.servers < 1:
-            raise InvalidParameterError("--servers", config.servers, "at least 1")
         self.config = config
         self.preset = preset = load_scenario(config.scenario)
+        self.slot_style = preset.style == "slot"
+        wanted = 1 if self.slot_style else preset.server_count
+        self.server_count = config.servers or wanted
+        if self.server_count < 1 or (not self.slot_style and self.server_count != wanted):
+            allowed = "at least 1" if self.slot_style else f"{wanted}: the scenario's servers"
+            raise InvalidParameterError("--servers", self.server_count, allowed)
         if config.hardware:
             self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
         else:
@@ -415,7 +423,7 @@ class Controller:
         self.scenario = live_scenario(
             preset, config.devices, config.slot_s, self.hardware, self.cores
         )
-        self.env = SlotMECEnv(self.scenario)
+        self.env = (SlotMECEnv if self.slot_style else TaskWindowMECEnv)(self.scenario)
         self.world = self.env.system
         self.learner = is_learner(config.policy.partition("=")[0].strip())
         if self.learner and config.devices != preset.device_count:
@@ -427,16 +435,18 @@ class Controller:
             config.policy, preset if self.learner else self.scenario, config.seed,
             config.untrained,
         )  # fmt: skip
-        self.allocator = make_allocator(
-            getattr(self.policy, "allocator_name", "utility"), self.world
-        )
+        if self.slot_style:
+            self.allocator = make_allocator(
+                getattr(self.policy, "allocator_name", "utility"), self.world
+            )
         self.faults = list(config.faults)
         self.context = multiprocessing.get_context("spawn")
         drop = next((f.value for f in self.faults if f.kind == "drop"), None) or 0.0
-        self.models = tuple(dict.fromkeys(self.world.models))
+        self.device_models = [device.model for device in self.scenario.devices]  # count 1 each
+        self.models = tuple(dict.fromkeys(self.device_models))
         self.servers = _Servers(
             self.context,
-            config.servers,
+            self.server_count,
             {
                 "models": self.models,
                 "host": "127.0.0.1",
@@ -453,30 +463,33 @@ class Controller:
         self.devices: list[tuple[Any, Connection]] = []
         self.tasks: list[dict[str, Any]] = []
         self.decisions: list[dict[str, Any]] = []
+        self.expected: dict[tuple[int, int], list[dict[str, float]]] = {}  # (device, step)
+        self.reported: set[tuple[int, int]] = set()
         self.measured_bps: list[float | None] = [None] * config.devices
         self.previous: np.ndarray | None = None
-        self.begin = 0.0  # monotonic time of the first slot
+        self.begin = 0.0  # monotonic time of the first step
         self.finished: dict[int, int] = {}  # device -> tasks it ran, once it has stopped
 
     # -- processes -----------------------------------------------------------------------------
 
     def start(self, progress: Callable[[str], None]) -> None:
         config, world = self.config, self.world
-        progress(f"starting {config.servers} edge server(s) ({', '.join(self.models)})")
-        for index in range(config.servers):
+        progress(f"starting {self.server_count} edge server(s) ({', '.join(self.models)})")
+        for index in range(self.server_count):
             self.servers.start(index)
         progress(f"starting {config.devices} device(s)")
         self.env.reset(seed=config.seed)
+        first_rates = self.env.uplink_bps if self.slot_style else np.full(config.devices, 1e6)
         for n in range(config.devices):
             ours, theirs = self.context.Pipe()
             options = {
-                "model": world.models[n],
+                "model": self.device_models[n],
                 "servers": [h.address for h in self.servers.handles],
                 "timeout_s": config.timeout_s,
                 "granularity": self.scenario.granularity,
                 "input_size": self.scenario.input_size,
                 "retry_s": config.retry_s,
-                "rate_bps": float(self.env.uplink_bps[n]),
+                "rate_bps": float(first_rates[n]),
                 "seed": config.seed * 1000 + n,
                 "overhead": [world.link.request_s, world.link.transport_s_per_bit],
             }
@@ -491,7 +504,7 @@ class Controller:
             cuts = _receive(conn).get("ready")
             if cuts != world.n_cuts[n]:
                 raise EdgesplitError(
-                    f"device {n}: {world.models[n]} has {cuts} cuts on the device and "
+                    f"device {n}: {self.device_models[n]} has {cuts} cuts on the device and "
                     f"{world.n_cuts[n]} in the cost table"
                 )
 
@@ -504,14 +517,26 @@ class Controller:
             conn.close()
         self.servers.stop()
 
-    # -- one slot ------------------------------------------------------------------------------
-
-    def observe(self, elapsed_s: float) -> tuple[Any, np.ndarray, list[int]]:
-        """The slot's state as the controller sees it, the link rates the devices get, and the
-        servers that answer."""
+    def healthy(self, elapsed_s: float) -> list[int]:
+        """Strike the faults that are due; the servers that answer their health check."""
         _apply_faults(self.faults, elapsed_s, self.servers)
         self.servers.check()
-        up = [i for i, handle in enumerate(self.servers.handles) if handle.healthy]
+        return [i for i, handle in enumerate(self.servers.handles) if handle.healthy]
+
+    def push(self, step: int, start: float, spacing_s: list[float], tasks: list[list[dict]]):
+        """Send every device its tasks of this step; keep what the model predicts of each."""
+        for n, (_, conn) in enumerate(self.devices):
+            commands = [{k: t[k] for k in TASK_FIELDS} for t in tasks[n]]
+            self.expected[(n, step)] = [
+                {k: t[k] for k in (*PREDICTED, *ENERGY_FIELDS)} for t in tasks[n]
+            ]
+            message = {"step": step, "start": start, "spacing_s": spacing_s[n], "tasks": commands}
+            _send(conn, message)
+
+    # -- one slot (shi2025) ---------------------------------------------------------------------
+
+    def observe(self, elapsed_s: float) -> tuple[SlotState, np.ndarray]:
+        """The slot's state as the controller sees it, and the link rates the devices get."""
         rates = self.env.uplink_bps.copy()
         cap = _slow_link(self.faults, elapsed_s)
         if cap is not None:  # the slow link, both ways
@@ -521,9 +546,9 @@ class Controller:
             [r if m is None else m for r, m in zip(rates, self.measured_bps, strict=True)]
         )
         state = SlotState(self.env.arrivals.copy(), self.env.battery_j.copy(), seen, self.cores)
-        return state, rates, up
+        return state, rates
 
-    def decide(self, state: Any, up: list[int]) -> tuple[np.ndarray, np.ndarray, str]:
+    def decide(self, state: SlotState, up: list[int]) -> tuple[np.ndarray, np.ndarray, str]:
         """Cuts and threads for the slot, and what decided them."""
         from edgesplit.sim.slot import allocate_threads
 
@@ -552,10 +577,11 @@ class Controller:
         )
         return cuts, threads, "kept (hysteresis)" if kept else "policy"
 
-    def run_slot(self, slot: int, start: float, elapsed_s: float) -> str:
-        """Observe, decide, push the decision to the devices, predict the slot."""
+    def run_slot(self, step: int, start: float, elapsed_s: float) -> str:
+        """Observe, decide, predict the slot, push the decision to the devices."""
         world, env = self.world, self.env
-        state, rates, up = self.observe(elapsed_s)
+        up = self.healthy(elapsed_s)
+        state, rates = self.observe(elapsed_s)
         cuts, threads, why = self.decide(state, up)
         busy = [_backlog_s(self.servers.handles[i].state) for i in up]
         chosen = server_loads(world, cuts, threads, state.arrivals, busy) if up else None
@@ -564,25 +590,28 @@ class Controller:
         )  # fmt: skip
         counts = np.rint(env.arrivals).astype(int)
         env.uplink_bps = rates.copy()  # the prediction takes the rates the links really have
-        _, _, _, _, info = env.step(Decision(cut=cuts, threads=threads).as_action(SLOT_ACTION))
+        action = Decision(cut=cuts, threads=threads).as_action(SLOT_FIELDS)
+        info = env.step(action)[-1]
         codecs = [world.link.codecs[c] for c in info["codec"]]  # the fastest at each rate
-        for n, (_, conn) in enumerate(self.devices):
-            command = {
-                "slot": slot,
-                "start": start,
-                "slot_s": self.config.slot_s,
-                "tasks": int(counts[n]),
-                "cut": int(cuts[n]),
-                "threads": int(threads[n]),
-                "server": int(max(server[n], 0)),
-                "codec": codecs[n],
-                "rate_bps": float(rates[n]),
-            }
-            _send(conn, command)
-        predicted = {key: np.asarray(info[key]).tolist() for key in PREDICTED}
+        tasks = []
+        for n in range(len(cuts)):
+            task = {
+                "cut": int(cuts[n]), "threads": int(threads[n]), "server": int(max(server[n], 0)),
+                "codec": codecs[n], "rate_bps": float(rates[n]), "local_s": info["local_s"][n],
+                "transmit_s": info["transmit_s"][n], "queue_s": info["queue_s"][n],
+                "server_s": info["server_s"][n], "latency_s": info["latency_s"][n],
+                "energy_j": info["task_energy_j"][n],
+                "compute_power_w": world.compute_power_w[n],
+                "transmit_power_w": world.transmit_power_w[n],
+                "device_macs": world.device_macs[world.row_offset[n] + cuts[n]],
+                "energy_per_mac_j": world.energy_per_mac_j[n],
+            }  # fmt: skip
+            tasks.append([task] * int(counts[n]))
+        spacing = [self.config.slot_s / max(int(c), 1) for c in counts]
+        self.push(step, start, spacing, tasks)
         self.decisions.append(
             {
-                "slot": slot,
+                "step": step,
                 "t_s": round(elapsed_s, 3),
                 "why": why,
                 "healthy_servers": up,
@@ -593,29 +622,121 @@ class Controller:
                 "rate_bps": rates.tolist(),
                 "observed_uplink_bps": state.uplink_bps.tolist(),
                 "tasks": counts.tolist(),
-                "predicted": predicted,
             }
         )
         self.previous = cuts
         return (
             f"cuts {(cuts + 1).tolist()}, {int(counts.sum())} tasks, "
-            f"servers up {len(up)}/{self.config.servers}"
+            f"servers up {len(up)}/{self.server_count}"
         )
 
+    # -- one task window (zhang2026) -------------------------------------------------------------
+
+    def run_window(self, step: int, start: float, elapsed_s: float) -> str:
+        """Decide a window for every device on the world's state, put tasks meant for a server
+        that does not answer on the healthy one with the fewest of this window's tasks (or on
+        the device when none answers), predict, push."""
+        world, env = self.world, self.env
+        up = self.healthy(elapsed_s)
+        decision = self.policy.decide(env.observation())
+        window = np.minimum(decision.window, env.remaining)
+        cut, server = decision.cut.copy(), decision.server.copy()
+        active = np.arange(cut.shape[1])[None, :] < window[:, None]
+        offloaded = active & (cut < world.n_cuts[:, None] - 1)
+        why = "policy"
+        if not up:
+            cut[offloaded] = np.broadcast_to(world.n_cuts[:, None] - 1, cut.shape)[offloaded]
+            why = "no server answers its health check: all local"
+        elif offloaded[~np.isin(server, up)].any():
+            load = {s: int((offloaded & (server == s)).sum()) for s in up}
+            for n, k in zip(*np.nonzero(offloaded & ~np.isin(server, up)), strict=True):
+                server[n, k] = best = min(load, key=load.get)
+                load[best] += 1
+            why = "policy; tasks of servers that do not answer moved"
+        chosen = Decision(
+            cut=cut, window=decision.window, channel=decision.channel, server=server,
+            power_w=decision.power_w,
+        )  # fmt: skip
+        info = env.step(chosen.as_action(WINDOW_FIELDS))[-1]
+        radio = self.scenario.radio
+        power = np.clip(  # as the radio model takes it
+            decision.power_w, MIN_POWER_SHARE * radio.max_transmit_power_w,
+            radio.max_transmit_power_w,
+        )  # fmt: skip
+        cap = _slow_link(self.faults, elapsed_s)
+        rates = info["task_rate_bps"] if cap is None else np.minimum(info["task_rate_bps"], cap)
+        tasks = []
+        for n in range(len(window)):
+            tasks.append(
+                [
+                    {
+                        "cut": int(cut[n, k]), "threads": 0, "server": int(server[n, k]),
+                        "codec": world.link.codecs[int(info["task_codec"][n, k])],
+                        "rate_bps": float(rates[n, k]) if offloaded[n, k] else 1e9,
+                        "local_s": info["task_local_s"][n, k],
+                        "transmit_s": info["task_transmit_s"][n, k], "queue_s": 0.0,
+                        "server_s": info["task_server_s"][n, k],
+                        "latency_s": info["task_latency_s"][n, k],
+                        "energy_j": info["task_energy_j"][n, k],
+                        "compute_power_w": world.compute_power_w[n],
+                        "transmit_power_w": power[n, k],
+                        "device_macs": world.device_macs[world.row_offset[n, server[n, k]]
+                                                         + cut[n, k]],
+                        "energy_per_mac_j": world.energy_per_mac_j[n],
+                    }
+                    for k in range(int(info["window"][n]))
+                ]
+            )  # fmt: skip
+        self.push(step, start, [0.0] * len(window), tasks)
+        self.decisions.append(
+            {
+                "step": step,
+                "t_s": round(elapsed_s, 3),
+                "why": why,
+                "healthy_servers": up,
+                "cut": [[t["cut"] + 1 for t in row] for row in tasks],
+                "server": [[t["server"] for t in row] for row in tasks],
+                "codec": [[t["codec"] for t in row] for row in tasks],
+                "rate_bps": [[t["rate_bps"] for t in row] for row in tasks],
+                "tasks": [len(row) for row in tasks],
+                "remaining": env.remaining.tolist(),
+            }
+        )
+        return (
+            f"windows {[len(row) for row in tasks]}, {int(env.remaining.sum())} tasks left, "
+            f"servers up {len(up)}/{self.server_count}"
+        )
+
+    # -- the run ---------------------------------------------------------------------------------
+
     def run(self, progress: Callable[[str], None]) -> dict:
-        """Start everything, run the slots, drain the devices, stop everything, report."""
+        """Start everything, run the steps (slots, or windows until every task is done or the
+        time is up), drain the devices, stop everything, report."""
         config = self.config
         slots = max(1, round(config.duration_s / config.slot_s))
         try:
             self.start(progress)
             self.begin = begin = time.monotonic()
-            for slot in range(slots):
-                start = begin + slot * config.slot_s
-                said = self.run_slot(slot, start, time.monotonic() - begin)
-                progress(f"slot {slot + 1}/{slots}: {said}")
-                self.collect(start + config.slot_s)
+            step = 0
+            while True:
+                now = time.monotonic()
+                if self.slot_style:
+                    if step == slots:
+                        break
+                    start = begin + step * config.slot_s
+                    said = self.run_slot(step, start, now - begin)
+                    progress(f"slot {step + 1}/{slots}: {said}")
+                    self.collect(start + config.slot_s)
+                else:
+                    if now - begin >= config.duration_s or not self.env.remaining.any():
+                        break
+                    said = self.run_window(step, now, now - begin)
+                    progress(f"window {step + 1}: {said}")
+                    while not self.step_reported(step) and time.monotonic() < now + 600:
+                        self.collect(time.monotonic() + 1.0)
+                step += 1
             for _, conn in self.devices:
-                _send(conn, {"stop": True})  # each finishes its queued slots first
+                _send(conn, {"stop": True})  # each finishes its queued steps first
             progress("the devices finish their tasks")
             deadline = time.monotonic() + max(60.0, 10 * config.slot_s)
             while len(self.finished) < config.devices and time.monotonic() < deadline:
@@ -624,9 +745,12 @@ class Controller:
             self.stop()
         return self.report()
 
+    def step_reported(self, step: int) -> bool:
+        return all((n, step) in self.reported for n in range(self.config.devices))
+
     def collect(self, until: float) -> None:
-        """Gather the devices' slot reports (and their last word) until ``until``
-        (monotonic)."""
+        """Gather the devices' step reports (and their last word) until ``until``
+        (monotonic); each task gets what the model predicted of it."""
         connections = {
             conn: n for n, (_, conn) in enumerate(self.devices) if n not in self.finished
         }
@@ -648,15 +772,19 @@ class Controller:
                     continue
                 if report["uplink_bps"] is not None:
                     self.measured_bps[n] = report["uplink_bps"]
+                step = report["step"]
+                self.reported.add((n, step))
+                expected = self.expected[(n, step)]
                 self.tasks.extend(
-                    {"device": n, "slot": report["slot"], **task} for task in report["tasks"]
+                    {"device": n, "step": step, **task, "predicted": expected[k]}
+                    for k, task in enumerate(report["tasks"])
                 )
 
     def report(self) -> dict:
         """Per device: tasks (offloaded, local by decision, local because of a failure and
         why), measured and predicted latency per component over the tasks that ran as
-        decided, and the modelled energy of the measured tasks."""
-        config, world, decisions = self.config, self.world, self.decisions
+        decided, and the modelled energy of the measured tasks against the predicted."""
+        config = self.config
         rows = []
         for n in range(config.devices):
             mine = [t for t in self.tasks if t["device"] == n]
@@ -664,40 +792,44 @@ class Controller:
             measured, predicted = {}, {}
             for ours, theirs in COMPONENTS:
                 values = [_component(t, ours) for t in as_decided]
-                expected = [decisions[t["slot"]]["predicted"][theirs][n] for t in as_decided]
+                expected = [t["predicted"][theirs] for t in as_decided]
                 measured[ours] = statistics.mean(values) if values else None
                 predicted[ours] = statistics.mean(expected) if expected else None
             local = Counter(t["fallback"] or "decided" for t in mine if not t["offloaded"])
+            sent = [t for (device, _), step in self.expected.items() if device == n for t in step]
             rows.append(
                 {
                     "device": n,
-                    "model": world.models[n],
-                    "link": _link_name(self.scenario.devices[n].uplink),
-                    "arrived": sum(d["tasks"][n] for d in decisions),
+                    "model": self.device_models[n],
+                    "link": _link_name(self.scenario.devices[n].uplink)
+                    if self.slot_style
+                    else "zhang2026 radio",
+                    "arrived": len(sent),
                     "done": len(mine),
                     "offloaded": sum(t["offloaded"] for t in mine),
                     "local": dict(local),
                     "device_wait_s": statistics.mean(t["wait_s"] for t in mine) if mine else None,
                     "measured": measured,
                     "predicted": predicted,
-                    "energy_j_modelled": sum(_energy_j(world, n, t) for t in mine),
-                    "predicted_energy_j": sum(d["predicted"]["energy_j"][n] for d in decisions),
+                    "energy_j_modelled": sum(_energy_j(t) for t in mine),
+                    "predicted_energy_j": sum(t["predicted"]["energy_j"] for t in mine),
                 }
             )
         tasks = self.tasks
         return {
             "scenario": config.scenario,
+            "style": self.preset.style,
             "policy": self.label,
             "devices": config.devices,
-            "servers": config.servers,
+            "servers": self.server_count,
             "duration_s": config.duration_s,
-            "slot_s": config.slot_s,
+            "slot_s": config.slot_s if self.slot_style else None,
             "seed": config.seed,
             "hardware": self.hardware,
             "host": self.host_note,
             "faults": [str(f) for f in config.faults],
-            "hysteresis": config.hysteresis,
-            "decisions": decisions,
+            "hysteresis": config.hysteresis if self.slot_style else None,
+            "decisions": self.decisions,
             "per_device": rows,
             "totals": {
                 "arrived": sum(row["arrived"] for row in rows),
@@ -705,6 +837,7 @@ class Controller:
                 "offloaded": sum(t["offloaded"] for t in tasks),
                 "local": sum(not t["offloaded"] for t in tasks),
                 "devices_finished": len(self.finished),
+                "not_dispatched": int(self.env.remaining.sum()) if not self.slot_style else 0,
             },
             "tasks": tasks,
         }
@@ -761,7 +894,9 @@ COMPONENTS = (
     ("tail_s", "server_s"),
     ("latency_s", "latency_s"),
 )
-PREDICTED = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s", "latency_s", "energy_j")
+PREDICTED = ("local_s", "transmit_s", "queue_s", "server_s", "latency_s", "energy_j")
+TASK_FIELDS = ("cut", "threads", "server", "codec", "rate_bps")  # what a device is told
+ENERGY_FIELDS = ("compute_power_w", "transmit_power_w", "device_macs", "energy_per_mac_j")
 
 
 def _component(task: dict[str, Any], name: str) -> float:
@@ -774,15 +909,19 @@ def _component(task: dict[str, Any], name: str) -> float:
     return task[name]
 
 
-def _energy_j(world: SlotSystem, n: int, task: dict[str, Any]) -> float:
-    """Modelled device energy of a measured task (``costs.task_energy_j``): the device computes
-    the head, and the tail when it ran locally; it transmits for the whole transfer."""
+def _energy_j(task: dict[str, Any]) -> float:
+    """Modelled device energy of a measured task (``costs.task_energy_j`` with the measured
+    times and the task's powers and MACs): the device computes the head, and the tail when it
+    ran locally (or zeta x MACs where the scenario counts MACs); it transmits for the whole
+    transfer."""
+    model = task["predicted"]
     compute_s = task["head_s"] + (0.0 if task["offloaded"] else task["tail_s"])
     return float(
         task_energy_j(
-            compute_s, world.compute_power_w[n], task["transfer_s"], world.transmit_power_w[n]
+            compute_s, model["compute_power_w"], task["transfer_s"], model["transmit_power_w"],
+            device_macs=model["device_macs"], energy_per_mac_j=model["energy_per_mac_j"],
         )
-    )
+    )  # fmt: skip
 
 
 def _link_name(uplink: Any) -> str:

@@ -204,6 +204,7 @@ def _info(cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome) -> dict[s
         "downlink_s": outcome.downlink_s,
         "latency_s": outcome.latency_s,
         "energy_j": outcome.consumed_j,
+        "task_energy_j": outcome.task_energy_j,
         "harvested_j": outcome.harvested_j,
         "battery_j": outcome.battery_j,
         "served": outcome.served,

@@ -162,6 +162,7 @@ class TaskCosts:
     latency_s: np.ndarray
     energy_j: np.ndarray
     rate_bps: np.ndarray
+    codec: np.ndarray  # index into the system's link.codecs (the fastest at the rate)
 
 
 def task_costs(
@@ -205,7 +206,8 @@ def task_costs(
         ),
         0.0,
     )  # fmt: skip
-    return TaskCosts(local, transmit, server, task_latency_s(local, transmit, server), energy, rate)
+    latency = task_latency_s(local, transmit, server)
+    return TaskCosts(local, transmit, server, latency, energy, rate, link.codec)
 
 
 @dataclass(frozen=True)

@@ -174,6 +174,11 @@ class TaskWindowMECEnv(_ZhangBase):
             "energy_j": outcome.energy_j,
             "task_latency_s": outcome.costs.latency_s,
             "task_energy_j": outcome.costs.energy_j,
+            "task_local_s": outcome.costs.local_s,
+            "task_transmit_s": outcome.costs.transmit_s,
+            "task_server_s": outcome.costs.server_s,
+            "task_rate_bps": outcome.costs.rate_bps,
+            "task_codec": outcome.costs.codec,
             "completed": self.completed,
         }
         if differences is not None:
