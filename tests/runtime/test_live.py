@@ -232,3 +232,21 @@ def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_a
         assert all(s == 1 for row in d["server"] for s in row)
     failed = {t["fallback"] for t in tasks if t["fallback"] is not None}
     assert failed <= {"UNAVAILABLE", "DEADLINE_EXCEEDED"}
+
+
+def test_a_learner_decides_live_in_its_own_units_with_the_live_servers_threads(tmp_path):
+    """A policy file trained on the preset: its cuts come from the preset's observation (its
+    slot's arrivals, its server's threads); the threads from its allocator on this server."""
+    from edgesplit.policies.ddpg import DDPPolicy
+    from edgesplit.runtime.live import Controller
+
+    path = tmp_path / "policy.pt"
+    DDPPolicy("live-demo", seed=4).save(path)
+    controller = Controller(LiveConfig("live-demo", f"ddp+ta={path}", slot_s=1.0))
+    controller.env.reset(seed=0)
+    state, _ = controller.observe(0.0)
+    cuts, threads, why = controller.decide(state, [0])
+    preset = load_scenario("live-demo")
+    seen = SlotState(state.arrivals * preset.slot_s / 1.0, state.battery_j, state.uplink_bps, 2)
+    assert np.array_equal(cuts, controller.policy.decide(seen.encode()).cut)
+    assert threads.sum() == controller.cores and why == "policy"
