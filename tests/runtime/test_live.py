@@ -250,3 +250,30 @@ def test_a_learner_decides_live_in_its_own_units_with_the_live_servers_threads(t
     seen = SlotState(state.arrivals * preset.slot_s / 1.0, state.battery_j, state.uplink_bps, 2)
     assert np.array_equal(cuts, controller.policy.decide(seen.encode()).cut)
     assert threads.sum() == controller.cores and why == "policy"
+
+
+def test_another_machine_gets_its_own_profiles_measured_once(tmp_path, monkeypatch):
+    """On a CPU other than the profiled one, live measures this machine's profiles of the
+    scenario's models into the cache, once; cost tables build from that folder."""
+    import edgesplit.profile.measure as measure
+    from edgesplit.costs import TableSpec, load_table
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.runtime.live import host_hardware
+
+    real = measure.machine_description
+    monkeypatch.setattr(
+        measure, "machine_description", lambda device: {**real(device), "cpu": "Another CPU"}
+    )
+    monkeypatch.setenv("EDGESPLIT_CACHE", str(tmp_path))
+    said: list[str] = []
+    hardware, note = host_hardware(("resnet18",), 64, said.append)
+    assert hardware.startswith(str(tmp_path / "profiles" / "host-")) and "Another CPU" in note
+    assert said == ["profiling this machine once: resnet18 (1/1)"]
+    profile, device = hardware_profile(hardware, "resnet18")
+    assert device == "cpu" and profile.machine["cpu"] == "Another CPU"
+    cores = measure.available_cores()
+    assert set(profile.cpu) == {2**i for i in range(8) if 2**i <= cores} | {cores}
+    said.clear()
+    assert host_hardware(("resnet18",), 64, said.append)[0] == hardware and not said
+    table = load_table(TableSpec("resnet18", hardware, 1, hardware, "block", "nodes", 64))
+    assert table.n_cuts > 2 and np.isfinite(table.head_s).all()

@@ -249,7 +249,11 @@ def live_command(
     ] = 0.05,
     timeout_s: Annotated[float, typer.Option(help="Deadline of one request.")] = 2.0,
     hardware: Annotated[
-        str | None, typer.Option(help="Profiles standing for this machine (default: detected).")
+        str | None,
+        typer.Option(
+            help="Profiles standing for this machine: a catalogue entry or a profile folder "
+            "(default: the shipped ones of this CPU, else measured once and cached)."
+        ),
     ] = None,
     untrained: Annotated[
         bool, typer.Option(help="Let a learner decide without a policy file (debugging).")

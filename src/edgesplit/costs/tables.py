@@ -13,7 +13,6 @@ presets ship theirs in ``data/tables/``, other scenarios build theirs once into
 from __future__ import annotations
 
 import contextlib
-import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -73,7 +72,9 @@ class TableSpec(NamedTuple):
 
 
 def _cache_folder() -> Path:
-    return Path(os.environ.get("EDGESPLIT_CACHE", Path.home() / ".cache" / "edgesplit")) / "tables"
+    from edgesplit.profile.data import cache_root
+
+    return cache_root() / "tables"
 
 
 def _read(path) -> ModelTable | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgesplit.errors import InvalidParameterError, ProfileError
-from edgesplit.profile.data import Profile, load_profile_file, package_profile
+from edgesplit.profile.data import Profile, folder_profile, load_profile_file, package_profile
 from edgesplit.profile.throughput import NodeLatencyModel, ThroughputModel
 
 if TYPE_CHECKING:
@@ -68,13 +68,19 @@ def hardware(name: str) -> Hardware:
         close = difflib.get_close_matches(name, list(entries), n=3)
         hint = f" (did you mean {', '.join(close)}?)" if close else ""
         raise InvalidParameterError(
-            "hardware", name, f"a catalogue entry{hint}: {', '.join(entries)}, or a profile file"
+            "hardware",
+            name,
+            f"a catalogue entry{hint}: {', '.join(entries)}, or a profile file or folder",
         )
     return entries[name]
 
 
 def hardware_profile(name: str, model: str) -> tuple[Profile, str]:
-    """The profile of ``model`` on catalogue entry ``name`` and the processor it describes."""
+    """The profile of ``model`` on catalogue entry ``name`` (or in the collection folder
+    ``name`` of one measured machine) and the processor it describes."""
+    if Path(name).is_dir():
+        profile = folder_profile(name, model)
+        return profile, "cuda" if not profile.cpu and profile.cuda is not None else "cpu"
     entry = hardware(name)
     spec = entry.latency
     if entry.measured:

@@ -15,6 +15,7 @@ load. The reference profiles measured on a 16-core Xeon with an H100 (package da
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
@@ -286,6 +287,20 @@ def package_profile(collection: str, model: str) -> Profile:
             "(measure one with `edgesplit profile`)"
         )
     return parse_profile(json.loads(entry.read_text()), f"{collection}/{model}.json")
+
+
+def cache_root() -> Path:
+    """edgesplit's cache: ``~/.cache/edgesplit`` (``EDGESPLIT_CACHE`` overrides it)."""
+    return Path(os.environ.get("EDGESPLIT_CACHE", Path.home() / ".cache" / "edgesplit"))
+
+
+def folder_profile(folder: str | Path, model: str) -> Profile:
+    """The profile of ``model`` in a collection folder of one machine (``<folder>/<model>.json``,
+    as ``edgesplit profile`` writes them)."""
+    path = Path(folder) / f"{model}.json"
+    if not path.is_file():
+        raise ProfileError(f"no {model} profile in {folder} (measure one with `edgesplit profile`)")
+    return load_profile_file(path)
 
 
 def package_collections() -> list[str]:

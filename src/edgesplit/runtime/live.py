@@ -1,10 +1,11 @@
-"""``edgesplit live``: edge servers, device processes and a controller on 127.0.0.1, driven slot by
-slot by the same policy objects the simulator uses.
+"""``edgesplit live``: edge servers, device processes and a controller on 127.0.0.1, driven step
+by step by the same policy objects the simulator uses.
 
 The controller keeps the *world model*: the scenario re-targeted to this host (``live_scenario``:
 every device and server takes the host's measured profiles, the task rate per second is kept
-when the slot is shortened, the runtime's link profile prices every offload) and its
-``SlotMECEnv``, which draws arrivals, link rates and the modelled batteries. Every slot it
+when the slot is shortened, the runtime's link profile prices every offload) and its env
+(``SlotMECEnv``, which draws arrivals, link rates and the modelled batteries; or
+``TaskWindowMECEnv``). Every slot of a slot-style scenario (shi2025) it
 
 1. observes: arrivals and batteries from the world model, each device's uplink as the device
    measured it (EWMA of its own transfers; the shaped target before it has sent anything) and
@@ -17,6 +18,10 @@ when the slot is shortened, the runtime's link profile prices every offload) and
    tasks at their arrival times through the real servers and reports every task;
 4. predicts the slot with the cost model (``slot_step`` at the rates applied) and advances the
    modelled batteries.
+
+A task-window scenario (zhang2026) is stepped window by window: the policy's window, cut,
+channel, server and power per task, tasks of a server that does not answer moved to a healthy
+one, each task shaped to its predicted rate; the next window when every device has reported.
 
 The report holds every task: offloaded, local by decision, or local because the server failed
 (and why), measured against predicted latency per component, and modelled energy.
@@ -47,7 +52,7 @@ from edgesplit.sim.slot import SlotSystem
 from edgesplit.sim.window import MIN_POWER_SHARE
 
 FAULT_KINDS = ("kill-server", "drop", "slow-link")
-HOST_LINK = "epyc2"  # the shipped link profile, measured by `edgesplit calibrate` here
+HOST = "epyc2"  # the shipped link profile and profile collection of the development host
 LIVE_STYLES = ("slot", "task_window")
 FAULT_TICK_S = 0.1  # faults strike within this of their time, mid-slot too
 
@@ -88,22 +93,55 @@ class Fault:
         return f"{self.kind}@{self.at_s:g}{back}"
 
 
-def host_hardware() -> tuple[str, str]:
-    """The measured profile collection standing for this machine, and a note: ``epyc2`` (the
-    development machine's, shipped) with a warning when this CPU is another."""
+def host_hardware(
+    models: tuple[str, ...], input_size: int, progress: Callable[[str], None] = lambda _: None
+) -> tuple[str, str]:
+    """The measured profiles standing for this machine, and a note: the shipped ``epyc2``
+    collection on the machine it was measured on; on any other, this machine's own profiles of
+    ``models`` (1 thread up to all cores, in powers of two), measured once into the cache
+    (``<cache>/profiles/host-<digest of CPU, cores, torch, input size>``) and kept."""
+    import hashlib
+
+    import torch
+
     from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.data import cache_root
     from edgesplit.profile.measure import machine_description
 
-    profiled = hardware_profile(HOST_LINK, "mobilenet_v2")[0].machine
+    profiled = hardware_profile(HOST, "mobilenet_v2")[0].machine
     here = machine_description("cpu")
     cpu, cores = here["cpu"], here["cores"]
-    if (cpu, cores) == (profiled.get("cpu"), profiled.get("cores")):
-        return HOST_LINK, f"this machine ({cpu}, {cores} cores) is the profiled {HOST_LINK}"
-    return HOST_LINK, (
-        f"predictions use the {HOST_LINK} profiles ({profiled.get('cpu')}, "
-        f"{profiled.get('cores')} cores), this machine is {cpu} with {cores} cores: "
-        "`edgesplit profile` it and pass --hardware for predictions of this machine"
+    if (cpu, cores) == (profiled.get("cpu"), profiled.get("cores")) and input_size == 224:
+        return HOST, f"this machine ({cpu}, {cores} cores) is the profiled {HOST}"
+    identity = json.dumps([cpu, cores, torch.__version__, input_size])
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
+    folder = cache_root() / "profiles" / f"host-{digest}"
+    missing = [m for m in models if not (folder / f"{m}.json").is_file()]
+    for index, model in enumerate(missing):
+        progress(f"profiling this machine once: {model} ({index + 1}/{len(missing)})")
+        measure_host_profile(model, input_size, folder / f"{model}.json")
+    return str(folder), f"this machine ({cpu}, {cores} cores): its own profiles in {folder}"
+
+
+def measure_host_profile(model: str, input_size: int, path: Any, repeats: int = 5) -> None:
+    """Measure ``model`` on this machine as ``edgesplit profile`` does (16 cuts, 1 thread up to
+    all cores in powers of two) and write the profile to ``path``."""
+    from edgesplit.graph.zoo import load_traced
+    from edgesplit.profile.data import save_profile
+    from edgesplit.profile.measure import available_cores, measure_profile, select_cuts
+
+    cores = available_cores()
+    threads = sorted({1, cores, *(2**i for i in range(cores.bit_length()) if 2**i <= cores)})
+    net, example, graph = load_traced(model, "operator", input_size)
+    command = (
+        f"edgesplit profile {model} --threads {','.join(map(str, threads))} --repeats {repeats} "
+        f"--warmup 2 --cuts 16 --input-size {input_size} (by edgesplit live)"
     )
+    profile, _ = measure_profile(
+        net, graph, example, threads, "cpu", repeats, 2, select_cuts(graph, 16), command
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_profile(profile, path)
 
 
 def live_scenario(
@@ -159,7 +197,7 @@ def live_scenario(
     ]
     if scenario.style == "task_window":  # the policy chooses among the scenario's servers
         servers = [s.model_copy(update={"hardware": hardware}) for s in scenario.servers]
-    runtime = scenario.runtime or Runtime(link=HOST_LINK, codecs=("fp32",))
+    runtime = scenario.runtime or Runtime(link=HOST, codecs=("fp32",))
     return scenario.model_copy(
         update={
             "name": f"{scenario.name}-live",
@@ -397,7 +435,9 @@ def keep_cuts(
 class Controller:
     """The world model, the policy and the processes of one live run (see the module notes)."""
 
-    def __init__(self, config: LiveConfig) -> None:
+    def __init__(
+        self, config: LiveConfig, progress: Callable[[str], None] = lambda _: None
+    ) -> None:
         from edgesplit.checks import positive
         from edgesplit.policies.registry import is_learner, policy_from_spec
         from edgesplit.policies.threads import make_allocator
@@ -418,7 +458,8 @@ class Controller:
         if config.hardware:
             self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
         else:
-            self.hardware, self.host_note = host_hardware()
+            models = tuple(dict.fromkeys(d.model for d in preset.devices))
+            self.hardware, self.host_note = host_hardware(models, preset.input_size, progress)
         self.cores = _profile_cores(self.hardware, preset.devices[0].model)
         self.scenario = live_scenario(
             preset, config.devices, config.slot_s, self.hardware, self.cores
@@ -845,7 +886,7 @@ class Controller:
 
 def run_live(config: LiveConfig, progress: Callable[[str], None] = lambda _: None) -> dict:
     """Run servers, devices and the controller for ``config.duration_s`` and report."""
-    return Controller(config).run(progress)
+    return Controller(config, progress).run(progress)
 
 
 def _profile_cores(hardware: str, model: str) -> int:
