@@ -297,6 +297,17 @@ def per_device(name: str, fmt: str = "", factor: float = 1.0) -> Callable[[dict]
     )
 
 
+def _servers(row: dict) -> str:
+    """The server per device ('-': none, the device runs its tasks); a window's per task."""
+
+    def name(server: int) -> str:
+        return "-" if server < 0 else str(server)
+
+    return "/".join(
+        ",".join(map(name, v)) if isinstance(v, list) else name(v) for v in row["server"]
+    )
+
+
 def _codecs(row: dict) -> str:
     """The codecs per device ('/'-joined); a window's distinct ones (','-joined)."""
     return "/".join(",".join(dict.fromkeys(v)) if isinstance(v, list) else v for v in row["codec"])
@@ -327,7 +338,7 @@ def print_live(report: dict) -> None:
         Column("tasks", per_device("tasks")),
         Column("cut", per_device("cut")),
         *([Column("threads", per_device("threads"))] if slot else []),
-        Column("server", per_device("server")),
+        Column("server", _servers),
         Column("codec", _codecs, left=True),
         Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6)),
         *([Column("seen Mbit/s", per_device("observed_uplink_bps", ".0f", 1e-6))] if slot else []),
