@@ -81,3 +81,8 @@ class DeviceUnavailableError(EdgesplitError):
 
 class ScenarioError(EdgesplitError, ValueError):
     """A scenario file or preset that is not valid (the message names the field)."""
+
+
+class CompressionError(EdgesplitError):
+    """A model cannot be compressed as asked (a layer that blocks structured pruning, a
+    quantization backend this machine lacks)."""

@@ -112,3 +112,34 @@ def test_fp32_encoding_is_a_view_of_the_tensor():
     _, data = encode(tensor, Codec("fp32"))
     tensor[0] = 42.0
     assert np.frombuffer(data, np.float32)[0] == 42.0  # no copy was made
+
+
+def test_affine_roundtrip_at_8_bits_is_the_int8_codec():
+    """The narrow-code quantizer and the wire's int8 codecs are one implementation: at 8 bits
+    they agree exactly, per tensor and per channel."""
+    from edgesplit.compress.codecs import DTYPE_IDS, affine_roundtrip
+
+    tensor = torch.randn(2, 6, 5, 5, generator=torch.Generator().manual_seed(3))
+    for name, per_channel in (("int8", False), ("int8-channel", True)):
+        wire_id, data = encode(tensor, Codec(name))
+        decoded = decode(data, wire_id, DTYPE_IDS[torch.float32], tuple(tensor.shape))
+        assert torch.equal(affine_roundtrip(tensor, 8, per_channel), decoded)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 4, 6])
+def test_affine_roundtrip_error_is_half_a_step(bits):
+    from edgesplit.compress.codecs import affine_roundtrip
+
+    tensor = torch.randn(1, 4, 9, 9, generator=torch.Generator().manual_seed(bits))
+    step = float(tensor.max() - tensor.min()) / (2**bits - 1)
+    error = (affine_roundtrip(tensor, bits) - tensor).abs().max()
+    assert float(error) <= step / 2 + 1e-6
+    assert len(torch.unique(affine_roundtrip(tensor, bits))) <= 2**bits
+
+
+def test_affine_roundtrip_refuses_bad_widths():
+    from edgesplit.compress.codecs import affine_roundtrip
+
+    for bits in (0, 17, 2.5, True):
+        with pytest.raises(InvalidParameterError, match="bits"):
+            affine_roundtrip(torch.zeros(3), bits)

@@ -178,15 +178,39 @@ def _channel_view(tensor: torch.Tensor, per_channel: bool) -> torch.Tensor:
     return tensor.reshape(1, -1)
 
 
-def _int8(tensor: torch.Tensor, per_channel: bool) -> bytes:
-    """Affine uint8: per row of the channel view, x = low + q * scale; the rows' low and scale
-    (float32) come first, then the codes."""
+def _affine_codes(
+    tensor: torch.Tensor, bits: int, per_channel: bool
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Affine codes of ``bits`` bits: per row of the channel view, x ~ low + q * scale with q in
+    0 .. 2^bits - 1. Returns (low, scale, codes as [rows, rest])."""
     rows = _channel_view(tensor.float(), per_channel)
+    top = float((1 << bits) - 1)
     low = rows.min(dim=1).values
-    scale = (rows.max(dim=1).values - low) / 255.0
+    scale = (rows.max(dim=1).values - low) / top
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))
-    codes = torch.round((rows - low[:, None]) / scale[:, None]).clamp(0, 255).to(torch.uint8)
-    return low.numpy().tobytes() + scale.numpy().tobytes() + codes.numpy().tobytes()
+    codes = torch.round((rows - low[:, None]) / scale[:, None]).clamp(0, top)
+    return low, scale, codes
+
+
+def affine_roundtrip(tensor: torch.Tensor, bits: int, per_channel: bool = False) -> torch.Tensor:
+    """``tensor`` after affine quantization to ``bits`` bits (1-16) and back: the int8 codecs'
+    quantizer at any width, for measuring what a narrower code would cost in accuracy. It would
+    travel as ``bits`` bits per element plus 64 bits (low, scale) per row."""
+    if isinstance(bits, bool) or not isinstance(bits, int) or not 1 <= bits <= 16:
+        raise InvalidParameterError("bits", bits, "an integer from 1 to 16")
+    low, scale, codes = _affine_codes(tensor, bits, per_channel)
+    rows = low[:, None] + codes * scale[:, None]
+    if per_channel and tensor.dim() >= 2:
+        moved = (tensor.shape[1], tensor.shape[0], *tensor.shape[2:])
+        return rows.reshape(moved).transpose(0, 1).contiguous().to(tensor.dtype)
+    return rows.reshape(tensor.shape).to(tensor.dtype)
+
+
+def _int8(tensor: torch.Tensor, per_channel: bool) -> bytes:
+    """Affine uint8 (``_affine_codes`` at 8 bits): the rows' low and scale (float32) come first,
+    then the codes."""
+    low, scale, codes = _affine_codes(tensor, 8, per_channel)
+    return low.numpy().tobytes() + scale.numpy().tobytes() + codes.to(torch.uint8).numpy().tobytes()
 
 
 def _from_int8(

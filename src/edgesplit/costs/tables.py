@@ -127,17 +127,11 @@ def load_table(spec: TableSpec) -> ModelTable:
 
 def build_table(spec: TableSpec) -> ModelTable:
     """Trace the model and predict every cut's costs from the device's and server's profiles."""
-    from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import build_model, example_input
+    from edgesplit.graph.zoo import load_traced
     from edgesplit.profile.catalogue import latency_model
 
     model, device, server, predictor = spec.model, spec.device, spec.server, spec.predictor
-    graph = ModelGraph.from_module(
-        build_model(model),
-        example_input(model, spec.input_size),
-        spec.granularity,
-        model_name=model,
-    )
+    _, _, graph = load_traced(model, spec.granularity, spec.input_size)
     cuts = graph.cut_table()
     device_model = latency_model(device, model, predictor, spec.device_threads)
     head_s = cuts.device.astype(np.float64) @ device_model.node_latency_s(graph)

@@ -65,14 +65,27 @@ def random_input(shape: tuple[int, ...], seed: int = 0) -> torch.Tensor:
     return torch.randn(*shape, generator=torch.Generator().manual_seed(seed))
 
 
-def load_model(spec: str, seed: int = 0) -> nn.Module:
+def load_model(spec: str, seed: int = 0, example: torch.Tensor | None = None) -> nn.Module:
     """A zoo model by name, or a user model as ``file.py:factory`` or ``package.module:factory``,
-    optionally with keyword arguments: ``file.py:factory:width=32,blocks=2``.
+    optionally with keyword arguments: ``file.py:factory:width=32,blocks=2``; either may name a
+    compressed variant after ``@`` (``resnet34@structured-0.5``, ``edgesplit.compress.prune``),
+    pruned on ``example`` (default: the model's example image).
 
     ``factory`` is an ``nn.Module`` subclass or a function returning a module, called with those
     arguments (Python literals; anything else is passed as a string) under
     ``torch.manual_seed(seed)``; an ``nn.Module`` instance is used as is.
     """
+    if "@" in spec:
+        # A variant is resolved by the compress layer: the one place the graph layer calls up,
+        # because a pruned model's identity (and so its graph, profile and tables) is its spec.
+        from edgesplit.compress.prune import apply_variant, split_spec
+
+        base, variant = split_spec(spec)
+        model = load_model(base, seed)
+        if example is None:
+            example = random_input((1, 3, DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE), seed)
+        apply_variant(model, (example,), variant)
+        return model
     if ":" not in spec:
         return build_model(spec, seed=seed)
     where, _, attribute = spec.rpartition(":")
@@ -168,12 +181,13 @@ def load_traced(
     from edgesplit.checks import positive
     from edgesplit.graph.model_graph import ModelGraph
 
-    model = load_model(spec, seed=seed)
+    base = spec.rpartition("@")[0] or spec
     if input_shape is not None:
         x = random_input(parse_input_shape(input_shape), seed)
-    elif ":" in spec:
+    elif ":" in base:
         side = int(positive("--input-size", input_size))
         x = random_input((1, 3, side, side), seed)
     else:
-        x = example_input(spec, input_size, seed)
+        x = example_input(base, input_size, seed)
+    model = load_model(spec, seed=seed, example=x)
     return model, x, ModelGraph.from_module(model, x, granularity, model_name=spec)

@@ -22,7 +22,7 @@ from edgesplit.profile.data import Profile, folder_profile, load_profile_file, p
 from edgesplit.profile.throughput import NodeLatencyModel, ThroughputModel
 
 if TYPE_CHECKING:
-    from edgesplit.profile.predictors import ProfileLatencyModel
+    from edgesplit.profile.predictors import ProfileLatencyModel, VariantLatencyModel
 
 
 @dataclass(frozen=True)
@@ -114,9 +114,14 @@ def _whole_latency_s(profile: Profile, device: str) -> float:
 
 def latency_model(
     source: str, model: str, predictor: str = "nodes", threads: int | None = None
-) -> ProfileLatencyModel:
-    """A NodeLatencyModel for ``model`` from a catalogue entry or a profile file."""
-    from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel
+) -> ProfileLatencyModel | VariantLatencyModel:
+    """A NodeLatencyModel for ``model`` from a catalogue entry or a profile file; a compressed
+    variant (``model@structured-0.5``) is scaled from its base model's profile."""
+    from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel, VariantLatencyModel
+
+    if "@" in model:
+        base = latency_model(source, model.rpartition("@")[0], predictor, threads)
+        return VariantLatencyModel(base)
 
     if predictor not in PREDICTORS:
         raise InvalidParameterError("predictor", predictor, f"one of {', '.join(PREDICTORS)}")

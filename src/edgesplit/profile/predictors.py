@@ -354,3 +354,55 @@ class ProfileLatencyModel:
                 f"({measured.noisy}): measure it again on an idle machine "
                 f"({self.profile.command or 'edgesplit profile'})"
             )
+
+
+@dataclass(frozen=True)
+class VariantLatencyModel:
+    """The latency of a compressed variant (``resnet34@structured-0.5``) from its base model's
+    measured profile: every node's base latency times the ratio of the node's MACs in the variant
+    to those in the base (the ratio of output bits for nodes without MACs). Structured pruning
+    keeps the graph's nodes and shrinks their work; ``benchmarks/compress_variants.py`` measures
+    how well the rule predicts the pruned models on this machine.
+    """
+
+    base: ProfileLatencyModel
+    _fitted: weakref.WeakKeyDictionary = field(
+        default_factory=weakref.WeakKeyDictionary, init=False, repr=False, compare=False
+    )
+
+    @property
+    def device(self) -> str:
+        return self.base.device
+
+    @property
+    def threads(self) -> int | None:
+        return self.base.threads
+
+    @property
+    def profile(self) -> Profile:
+        return self.base.profile
+
+    def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
+        if graph not in self._fitted:
+            self._fitted[graph] = self._predict(graph)
+        return self._fitted[graph].copy()
+
+    def _predict(self, graph: ModelGraph) -> np.ndarray:
+        from edgesplit.graph.zoo import load_traced
+
+        base_name = graph.model_name.rpartition("@")[0]
+        shape = ",".join(str(d) for d in graph.input_shapes[0])
+        _, _, base_graph = load_traced(base_name, graph.granularity, input_shape=shape)
+        if [n.name for n in base_graph.nodes] != [n.name for n in graph.nodes]:
+            raise ProfileError(
+                f"{graph.model_name} has other nodes than {base_name}: its latency cannot be "
+                f"scaled from {base_name}'s profile; profile the variant itself"
+            )
+        work = np.array([[n.macs, n.output_bits] for n in graph.nodes], dtype=np.float64)
+        base_work = np.array([[n.macs, n.output_bits] for n in base_graph.nodes], dtype=np.float64)
+        ratio = np.where(
+            base_work[:, 0] > 0,
+            work[:, 0] / np.maximum(base_work[:, 0], 1.0),
+            np.where(base_work[:, 1] > 0, work[:, 1] / np.maximum(base_work[:, 1], 1.0), 1.0),
+        )
+        return self.base.node_latency_s(base_graph) * ratio

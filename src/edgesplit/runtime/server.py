@@ -458,8 +458,9 @@ class EdgeServer:
 
         check_device(config.device)
         for spec in config.models:
-            if ":" not in spec:  # a file's model is checked by the lanes that import it
-                check_model_name(spec)
+            base = spec.rpartition("@")[0] or spec  # a compressed variant: its base model
+            if ":" not in base:  # a file's model is checked by the lanes that import it
+                check_model_name(base)
         self.config = config
         self.names = {wire_id(spec): spec for spec in config.models}
         self.metrics = _Metrics()

@@ -1,0 +1,214 @@
+"""Int8 inference of a whole model (or a head or tail module) on CPU, through one of two current
+paths, both static (calibrated activations) with per-channel weights:
+
+- ``onnxruntime``: ``torch.onnx.export`` (the dynamo exporter), ONNX Runtime's
+  ``quant_pre_process`` and ``quantize_static`` in QDQ format, run by an ``InferenceSession``;
+- ``pt2e``: ``torch.export``, torchao's PT2E ``prepare_pt2e``/``convert_pt2e`` with the
+  ``X86InductorQuantizer``, then ``torch.compile`` with inductor's freezing on.
+
+The eager ``torch.ao.quantization`` path is deprecated and not used. Preparing costs seconds
+(pt2e's compile tens of seconds on two cores): ONNX Runtime's quantized models are cached in
+``cache_root()/int8`` by a digest of the weights, inputs and calibration, and inductor keeps its
+own compiled-graph cache; ``Int8Model.prepare_s`` reports what this call took.
+``benchmarks/compress_variants.py`` measures both backends; ``onnxruntime`` is the default
+because it prepared 15x faster and ran as fast or faster there (docs/compress.md).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import io
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from edgesplit.errors import CompressionError, InvalidParameterError
+
+INT8_BACKENDS = ("onnxruntime", "pt2e")
+_BATCH = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, whatever the example's
+
+
+@dataclass
+class Int8Model:
+    """A quantized model: call it like the float one (one tensor in, one out)."""
+
+    backend: str
+    run: Callable[[torch.Tensor], torch.Tensor]
+    size_bytes: int  # the serialized quantized model (ONNX file; pt2e: int8 weights + the rest)
+    prepare_s: float  # quantizing (and compiling) in this call; small when the cache had it
+    cached: bool
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return self.run(x)
+
+
+def check_backend(backend: str) -> str:
+    """``backend`` if this machine can run it, else CompressionError saying what is missing."""
+    if backend not in INT8_BACKENDS:
+        raise InvalidParameterError("int8 backend", backend, " or ".join(INT8_BACKENDS))
+    needs = ("onnxruntime", "onnx", "onnxscript") if backend == "onnxruntime" else ("torchao",)
+    missing = [f"the {name} package" for name in needs if importlib.util.find_spec(name) is None]
+    if backend == "pt2e" and shutil.which("g++") is None and shutil.which("c++") is None:
+        missing.append("a C++ compiler for inductor")
+    if missing:
+        raise CompressionError(
+            f"int8 backend {backend} is not available on this machine: it needs "
+            f"{' and '.join(missing)}"
+        )
+    return backend
+
+
+def quantize_int8(
+    model: nn.Module,
+    example: torch.Tensor,
+    calibration: Sequence[torch.Tensor],
+    backend: str = "onnxruntime",
+    threads: int = 1,
+    cache: Path | None = None,
+) -> Int8Model:
+    """``model`` (eval mode, float32) as int8 through ``backend``, calibrated on the
+    ``calibration`` batches (each shaped like ``example``), running at ``threads`` threads."""
+    check_backend(backend)
+    if not calibration:
+        raise InvalidParameterError("calibration", 0, "at least one input batch")
+    model = model.eval()
+    if backend == "onnxruntime":
+        return _onnxruntime(model, example, calibration, threads, cache)
+    return _pt2e(model, example, calibration, threads)
+
+
+def _digest(model: nn.Module, example: torch.Tensor, calibration: Sequence[torch.Tensor]) -> str:
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(str(tuple(example.shape)).encode())
+    for batch in calibration:
+        digest.update(batch.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:24]
+
+
+def _onnxruntime(
+    model: nn.Module,
+    example: torch.Tensor,
+    calibration: Sequence[torch.Tensor],
+    threads: int,
+    cache: Path | None,
+) -> Int8Model:
+    import onnxruntime as ort
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    if cache is None:
+        from edgesplit.profile.data import cache_root
+
+        cache = cache_root() / "int8"
+    cache.mkdir(parents=True, exist_ok=True)
+    path = cache / f"{type(model).__name__}-{_digest(model, example, calibration)}.onnx"
+    start = time.perf_counter()
+    cached = path.is_file()
+    if not cached:
+        float_path = path.with_suffix(".float.onnx")
+        prepared_path = path.with_suffix(".prepared.onnx")
+        with _quiet():
+            torch.onnx.export(
+                model, (example,), str(float_path), input_names=["x"], output_names=["y"],
+                dynamo=True, external_data=False, dynamic_shapes=_BATCH,
+            )  # fmt: skip
+            quant_pre_process(str(float_path), str(prepared_path))
+
+        class _Reader(CalibrationDataReader):
+            def __init__(self) -> None:
+                self.batches = iter([{"x": b.numpy().astype(np.float32)} for b in calibration])
+
+            def get_next(self):
+                return next(self.batches, None)
+
+        with _quiet():
+            quantize_static(
+                str(prepared_path), str(path) + ".part", _Reader(),
+                quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
+                weight_type=QuantType.QInt8, per_channel=True,
+            )  # fmt: skip
+        Path(str(path) + ".part").replace(path)
+        float_path.unlink(missing_ok=True)
+        prepared_path.unlink(missing_ok=True)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        array = x.detach().cpu().numpy().astype(np.float32, copy=False)
+        return torch.from_numpy(session.run(None, {"x": array})[0])
+
+    run(example)
+    return Int8Model("onnxruntime", run, path.stat().st_size, time.perf_counter() - start, cached)
+
+
+def _pt2e(
+    model: nn.Module, example: torch.Tensor, calibration: Sequence[torch.Tensor], threads: int
+) -> Int8Model:
+    import torch._inductor.config as inductor_config
+    import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as x86
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    from edgesplit.graph.trace import torch_threads
+
+    start = time.perf_counter()
+    quantizer = x86.X86InductorQuantizer()
+    quantizer.set_global(x86.get_default_x86_inductor_quantization_config())
+    try:
+        with torch.no_grad(), _quiet():
+            exported = torch.export.export(model, (example,), dynamic_shapes=_BATCH).module()
+            prepared = prepare_pt2e(exported, quantizer)
+            for batch in calibration:
+                prepared(batch)
+            converted = convert_pt2e(prepared)
+    except Exception as error:  # torch.export's and torchao's errors share no type
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise CompressionError(
+            f"pt2e cannot quantize {type(model).__name__}: {type(error).__name__}: {first} "
+            "(use the onnxruntime backend)"
+        ) from None
+    size = sum(t.numel() * t.element_size() for t in converted.state_dict().values()) + sum(
+        b.numel() * b.element_size() for b in converted.buffers()
+    )
+    inductor_config.freezing = True
+    compiled = torch.compile(converted)
+
+    def run(x: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad(), torch_threads(threads):
+            return compiled(x)
+
+    with _quiet():
+        run(example)
+    return Int8Model("pt2e", run, int(size), time.perf_counter() - start, False)
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The exporters print progress and warnings a library must not: keep them off the
+    terminal."""
+    import warnings
+
+    with (
+        contextlib.redirect_stdout(io.StringIO()),
+        warnings.catch_warnings(),
+    ):
+        warnings.simplefilter("ignore")
+        yield

@@ -1,0 +1,77 @@
+"""Accuracy on scikit-learn's digits: a real trained model, real pruning, real codecs."""
+
+import pytest
+import torch
+
+from edgesplit.compress.accuracy import (
+    DigitsNet,
+    accuracy_vs_codec,
+    accuracy_vs_pf,
+    digits_data,
+    evaluate,
+    topk_accuracy,
+    trained_digits_model,
+)
+
+
+@pytest.fixture(scope="module")
+def trained():
+    return trained_digits_model(seed=0, epochs=12)
+
+
+def test_topk_against_a_hand_count():
+    logits = torch.tensor([[0.1, 0.9, 0.0], [0.8, 0.1, 0.5], [0.2, 0.3, 0.4]])
+    labels = torch.tensor([1, 2, 0])
+    assert topk_accuracy(logits, labels, 1) == pytest.approx(1 / 3)
+    assert topk_accuracy(logits, labels, 2) == pytest.approx(2 / 3)
+    assert topk_accuracy(logits, labels, 3) == 1.0
+
+
+def test_data_is_seeded_and_stratified():
+    first, again, other = digits_data(0), digits_data(0), digits_data(1)
+    assert torch.equal(first.x_test, again.x_test)
+    assert not torch.equal(first.x_test, other.x_test)
+    assert len(first.y_train) + len(first.y_test) == 1797
+    counts = torch.bincount(first.y_test, minlength=10)
+    assert counts.min() >= 43 and counts.max() <= 46  # a quarter of each class's ~180
+
+
+def test_training_is_real_and_reproducible(trained):
+    model, data = trained
+    top1, top3 = evaluate(model, data)
+    assert top1 > 0.93 and top3 >= top1
+    untrained = evaluate(DigitsNet().eval(), data)[0]
+    assert untrained < 0.3
+    again, _ = trained_digits_model(seed=0, epochs=12)
+    with torch.no_grad():
+        assert torch.equal(again(data.x_test), model(data.x_test))
+
+
+def test_pruning_costs_accuracy_and_fine_tuning_wins_it_back(trained):
+    model, data = trained
+    reference = evaluate(model, data)
+    structured = accuracy_vs_pf(model, data, "structured", [0.0, 0.7])
+    assert (structured[0].top1, structured[0].top3) == reference  # pf 0 is the model itself
+    assert structured[1].top1 < reference[0] - 0.1  # 70 % of channels gone hurts
+    assert structured[1].nonzero_params < 0.2 * structured[0].nonzero_params
+    tuned = accuracy_vs_pf(model, data, "structured", [0.7], finetune_epochs=4)[0]
+    assert tuned.top1 > structured[1].top1 + 0.1
+    unstructured = accuracy_vs_pf(model, data, "unstructured", [0.5], finetune_epochs=2)[0]
+    # fine-tuning keeps the pruned weights at zero
+    assert unstructured.nonzero_params < 0.6 * structured[0].nonzero_params
+
+
+def test_codecs_per_cut(trained):
+    model, data = trained
+    reference = evaluate(model, data)
+    rows = accuracy_vs_codec(model, data, ["fp32", "int8", "int1"])
+    cuts = sorted({r.cut for r in rows})
+    assert len(cuts) >= 5
+    by = {(r.cut, r.codec): r for r in rows}
+    for cut in cuts:
+        # fp32 through the split model is the unsplit model, exactly
+        assert (by[cut, "fp32"].top1, by[cut, "fp32"].top3) == reference
+        assert abs(by[cut, "int8"].top1 - reference[0]) <= 0.02
+        assert by[cut, "int8"].transfer_bits < by[cut, "fp32"].transfer_bits / 3.5
+    # one bit per element destroys the early feature maps
+    assert min(by[cut, "int1"].top1 for cut in cuts) < reference[0] - 0.2
