@@ -4,3 +4,6 @@ them before any command runs)."""
 GRANULARITIES = ("fx", "operator", "layer", "block")  # graph.granularity
 PREDICTORS = ("nodes", "shi2025", "neurosurgeon")  # profile.predictors
 OBJECTIVES = ("latency", "energy", "weighted")  # plan
+PRUNE_METHODS = ("structured", "unstructured")  # compress.prune
+QUANTIZE = ("none", "int8")  # compress.report
+INT8_BACKENDS = ("onnxruntime", "pt2e")  # compress.quantize

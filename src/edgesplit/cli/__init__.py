@@ -2,7 +2,14 @@
 command builds plain data in SI units and prints it as tables (``cli.app.table``) or, with
 ``--json``, as JSON; library errors print one line and exit with status 1."""
 
-from edgesplit.cli import graph, plan, profile, runtime, sim  # noqa: F401  (they register the commands)
+from edgesplit.cli import (  # noqa: F401  (they register the commands)
+    compress,
+    graph,
+    plan,
+    profile,
+    runtime,
+    sim,
+)
 from edgesplit.cli.app import app
 
 

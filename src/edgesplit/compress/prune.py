@@ -18,8 +18,8 @@ import torch
 from torch import nn
 
 from edgesplit.errors import CompressionError, InvalidParameterError
+from edgesplit.vocabulary import PRUNE_METHODS
 
-PRUNE_METHODS = ("structured", "unstructured")
 PRUNE_SCOPES = ("global", "layer")
 _PRUNABLE = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.Linear)
 

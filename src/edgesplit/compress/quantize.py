@@ -31,8 +31,8 @@ import torch
 from torch import nn
 
 from edgesplit.errors import CompressionError, InvalidParameterError
+from edgesplit.vocabulary import INT8_BACKENDS
 
-INT8_BACKENDS = ("onnxruntime", "pt2e")
 _BATCH = ({0: torch.export.Dim.DYNAMIC},)  # any batch size, whatever the example's
 
 
