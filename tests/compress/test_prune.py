@@ -123,3 +123,26 @@ def test_unprunable_models_name_the_layer():
         prune_structured(_FixedChannels(), torch.randn(1, 3, 8, 8), 0.5)
     with pytest.raises(CompressionError, match="no convolution or linear layer"):
         prune_structured(_OnlyClassifier(), torch.randn(1, 12), 0.5)
+
+
+def test_variants_flow_into_cost_tables():
+    """A variant's table is built from its own graph and its base's profile scaled by MACs."""
+    from edgesplit.costs.tables import TableSpec, build_table
+    from edgesplit.profile.catalogue import latency_model
+
+    def spec(model):
+        return TableSpec(model, "epyc2", 1, "epyc2", "block", "nodes", 224)
+
+    full, pruned = build_table(spec("resnet34")), build_table(spec("resnet34@structured-0.5"))
+    assert pruned.n_cuts == full.n_cuts
+    assert pruned.local_s < 0.5 * full.local_s
+    assert (pruned.transfer_bits <= full.transfer_bits).all()
+    assert (pruned.device_macs <= full.device_macs).all()
+    # node by node: the base's prediction times the ratio of MACs, computed here independently
+    _, _, base_graph = load_traced("resnet34", "block")
+    _, _, graph = load_traced("resnet34@structured-0.5", "block")
+    base = latency_model("epyc2", "resnet34", threads=1).node_latency_s(base_graph)
+    scaled = latency_model("epyc2", "resnet34@structured-0.5", threads=1).node_latency_s(graph)
+    for i, (a, b) in enumerate(zip(base_graph.nodes, graph.nodes, strict=True)):
+        if a.macs:
+            assert scaled[i] == pytest.approx(base[i] * b.macs / a.macs, rel=1e-12)

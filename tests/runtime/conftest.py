@@ -16,7 +16,7 @@ from edgesplit.runtime.client import healthy
 
 HERE = Path(__file__).resolve().parent
 NET = f"{HERE.parents[1] / 'examples' / 'mymodels.py'}:Net"  # residual + branches: 2-tensor cuts
-MODELS = ("resnet18", "mobilenet_v2", NET)
+MODELS = ("resnet18", "mobilenet_v2", NET, "resnet18@structured-0.5")  # and a pruned variant
 SIZE = 64
 TOKEN = "s3cret-for-tests"
 

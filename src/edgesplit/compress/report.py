@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -91,7 +90,7 @@ def measure_variant(
     pruned = copy.deepcopy(full)
     prune_s = apply_variant(pruned, (x,), variant)
     prune_s_busy = {
-        n: _prune_time_busy(full, x, variant, n) if n else prune_s for n in sorted(set(busy))
+        n: prune_time_busy(full, x, variant, n) if n else prune_s for n in sorted(set(busy))
     }
     graphs = [ModelGraph.from_module(m, x, "block", model_name=name) for m in (full, pruned)]
     run: Callable[[torch.Tensor], torch.Tensor] = pruned
@@ -103,9 +102,9 @@ def measure_variant(
             quantized = quantize_int8(pruned, x, calibration, backend, threads=k)
             if quantize_s is None:
                 quantize_s, int8_bytes, run = (quantized.prepare_s, quantized.size_bytes, quantized)
-            latency[k] = _median_s(quantized, x, runs, None)
+            latency[k] = latency_s(quantized, x, runs, None)
     else:
-        latency = {k: _median_s(pruned, x, runs, k) for k in threads}
+        latency = {k: latency_s(pruned, x, runs, k) for k in threads}
     inputs = torch.cat([random_input(tuple(x.shape), seed + 100 + i) for i in range(8)])
     with torch.no_grad():
         reference = full(inputs)
@@ -132,7 +131,7 @@ def measure_variant(
         min_crossing_bits=_min_crossing_bits(graphs[1]),
         full_min_crossing_bits=_min_crossing_bits(graphs[0]),
         latency_s=latency,
-        full_latency_s={k: _median_s(full, x, runs, k) for k in threads},
+        full_latency_s={k: latency_s(full, x, runs, k) for k in threads},
         prune_s=prune_s,
         prune_s_busy=prune_s_busy,
         quantize_s=quantize_s,
@@ -146,24 +145,21 @@ def _min_crossing_bits(graph) -> int:
     return int(bits.min()) if len(bits) else 0
 
 
-def _median_s(
+def latency_s(
     run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, runs: int, threads: int | None
 ) -> float:
-    """Median wall time of ``run(x)`` after two warm-up calls, at ``threads`` torch threads
-    (None: as the runner is set up)."""
+    """Median seconds of ``run(x)`` (``profile.measure.time_call``: warm-up, then ``runs``
+    samples), at ``threads`` torch threads (None: as the runner is set up, e.g. an ONNX Runtime
+    session's own)."""
     from edgesplit.graph.trace import torch_threads
+    from edgesplit.profile.measure import time_call
 
-    times = []
     with torch.no_grad(), torch_threads(threads) if threads else contextlib.nullcontext():
-        for i in range(runs + 2):
-            start = time.perf_counter()
-            run(x)
-            if i >= 2:
-                times.append(time.perf_counter() - start)
-    return float(np.median(times))
+        return time_call(lambda: run(x), 2, runs, "cpu").median_s
 
 
-def _prune_time_busy(model: nn.Module, x: torch.Tensor, variant: Variant, workers: int) -> float:
+def prune_time_busy(model: nn.Module, x: torch.Tensor, variant: Variant, workers: int) -> float:
+    """Seconds to prune a copy of ``model`` as ``variant`` while ``workers`` processes spin."""
     with busy_workers(workers):
         return apply_variant(copy.deepcopy(model), (x,), variant)
 

@@ -116,16 +116,18 @@ def latency_model(
     source: str, model: str, predictor: str = "nodes", threads: int | None = None
 ) -> ProfileLatencyModel | VariantLatencyModel:
     """A NodeLatencyModel for ``model`` from a catalogue entry or a profile file; a compressed
-    variant (``model@structured-0.5``) is scaled from its base model's profile."""
+    variant (``model@structured-0.5``) without a profile of its own (``edgesplit profile`` takes
+    variant specs) is scaled from its base model's profile."""
     from edgesplit.profile.predictors import PREDICTORS, ProfileLatencyModel, VariantLatencyModel
 
-    if "@" in model:
+    is_file = source.endswith(".json") or Path(source).is_file()
+    if "@" in model and not (is_file and load_profile_file(source).model == model):
         base = latency_model(source, model.rpartition("@")[0], predictor, threads)
         return VariantLatencyModel(base)
 
     if predictor not in PREDICTORS:
         raise InvalidParameterError("predictor", predictor, f"one of {', '.join(PREDICTORS)}")
-    if source.endswith(".json") or Path(source).is_file():
+    if is_file:
         profile = load_profile_file(source)
         device = "cuda" if not profile.cpu and profile.cuda is not None else "cpu"
     else:
