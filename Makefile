@@ -41,6 +41,7 @@ bench: install
 	$(BIN)/python benchmarks/runtime_e2e.py
 	$(BIN)/python benchmarks/runtime_throughput.py
 	$(BIN)/python benchmarks/runtime_live_policies.py
+	$(BIN)/python benchmarks/compress_variants.py
 
 # Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
 # run on an idle machine). Each file records the command that made it.

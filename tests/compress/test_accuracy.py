@@ -75,3 +75,14 @@ def test_codecs_per_cut(trained):
         assert by[cut, "int8"].transfer_bits < by[cut, "fp32"].transfer_bits / 3.5
     # one bit per element destroys the early feature maps
     assert min(by[cut, "int1"].top1 for cut in cuts) < reference[0] - 0.2
+
+
+def test_training_does_not_depend_on_the_callers_threads():
+    from edgesplit.graph.trace import torch_threads
+
+    with torch_threads(2):
+        two, data = trained_digits_model(seed=3, epochs=2)
+    with torch_threads(1):
+        one, _ = trained_digits_model(seed=3, epochs=2)
+    with torch.no_grad():
+        assert torch.equal(one(data.x_test), two(data.x_test))

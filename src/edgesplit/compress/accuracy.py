@@ -27,7 +27,7 @@ DIGITS_SHAPE = (1, 1, 8, 8)
 
 class DigitsNet(nn.Module):
     """Three 3x3 convolutions (BatchNorm, ReLU), a max pool, global average pooling and a linear
-    classifier: 24k parameters, 98 % top-1 on the digits after 40 epochs."""
+    classifier: 56,714 parameters, 99.6 % top-1 on the digits after 40 epochs (seed 0)."""
 
     def __init__(self, width: int = 32) -> None:
         super().__init__()
@@ -80,20 +80,24 @@ def digits_data(seed: int = 0) -> DigitsData:
 def train(
     model: nn.Module, data: DigitsData, epochs: int, seed: int = 0, lr: float = 3e-3
 ) -> nn.Module:
-    """Adam with cross-entropy, batches of 64 in a seeded order; returns the model in eval
-    mode."""
+    """Adam with cross-entropy, batches of 64 in a seeded order, on one thread (so that the
+    same seed gives the same weights whatever the caller's thread count); returns the model in
+    eval mode."""
+    from edgesplit.graph.trace import torch_threads
+
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     count = len(data.y_train)
-    for _ in range(epochs):
-        order = torch.randperm(count, generator=generator)
-        for start in range(0, count, 64):
-            batch = order[start : start + 64]
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(data.x_train[batch]), data.y_train[batch])
-            loss.backward()
-            optimizer.step()
+    with torch_threads(1):
+        for _ in range(epochs):
+            order = torch.randperm(count, generator=generator)
+            for start in range(0, count, 64):
+                batch = order[start : start + 64]
+                optimizer.zero_grad()
+                logits = model(data.x_train[batch])
+                nn.functional.cross_entropy(logits, data.y_train[batch]).backward()
+                optimizer.step()
     return model.eval()
 
 
