@@ -35,6 +35,8 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
+from edgesplit.experiments.plots import save_figure
+
 MODELS = ("resnet50", "densenet201", "mobilenet_v2")
 PAPER_NAMES = {"resnet50": "ResNet-50 (for ResNet-152)", "densenet201": "DenseNet-201",
                "mobilenet_v2": "MobileNet-V2"}  # fmt: skip
@@ -147,11 +149,14 @@ def _panels(rows: list[dict], x: str, y: str, ylabel: str, path: Path, title: st
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=6)
-    figure.suptitle(title, fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return save_figure(figure, title, path, fontsize=10)
+
+
+def _axes(ax, xlabel: str, ylabel: str, legend_size: float) -> None:
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=legend_size, ncol=2 if len(ax.get_lines()) > 8 else 1)
 
 
 def plot_accuracy(rows: list[dict], path: Path) -> Path:
@@ -165,15 +170,10 @@ def plot_accuracy(rows: list[dict], path: Path) -> Path:
             ax.plot([r["pf"] for r in line], [r["top3"] for r in line], "-", marker=".",
                     label=f"top-3{suffix}")  # fmt: skip
         ax.set_title(f"{method} pruning", fontsize=9)
-        ax.set_xlabel("pruning factor")
-        ax.set_ylabel("accuracy on digits (held-out quarter)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    figure.suptitle("Accuracy vs pruning factor (chukhno2023 Fig. 2a's shape)", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+        _axes(ax, "pruning factor", "accuracy on digits (held-out quarter)", 7)
+    return save_figure(
+        figure, "Accuracy vs pruning factor (chukhno2023 Fig. 2a's shape)", path, fontsize=10
+    )
 
 
 def plot_pruning(rows: list[dict], path: Path) -> Path:
@@ -185,16 +185,11 @@ def plot_pruning(rows: list[dict], path: Path) -> Path:
         shown = ax.plot(x, [r["prune_s"] for r in line], "-", marker=".", label=name)
         ax.plot(x, [r["share_model_s"] for r in line], ":", color=shown[0].get_color())
         right.plot(x, [r["edge_energy_j"] for r in line], "--", color=shown[0].get_color())
-    ax.set_xlabel("busy worker processes on this machine")
-    ax.set_ylabel("pruning time s (solid; dotted: share model)")
     right.set_ylabel("edge pruning energy J at 131.26 W (dashed)")
-    ax.legend(fontsize=7)
-    ax.grid(alpha=0.3)
-    figure.suptitle("Unstructured pruning (pf 0.7) under load (chukhno2023 Fig. 2b)", fontsize=10)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    _axes(ax, "busy worker processes on this machine", "pruning time s (solid; dotted: model)", 7)
+    return save_figure(
+        figure, "Unstructured pruning (pf 0.7) under load (chukhno2023 Fig. 2b)", path, fontsize=10
+    )
 
 
 def plot_codecs(rows: list[dict], path: Path) -> Path:
@@ -205,16 +200,9 @@ def plot_codecs(rows: list[dict], path: Path) -> Path:
         ax.plot([r["bits"] for r in line], [r["top1"] for r in line], marker=".",
                 label=f"cut {cut}")  # fmt: skip
     ax.set_xscale("log", base=2)
-    ax.set_xlabel("bits per element of the crossing tensor")
-    ax.set_ylabel("top-1 on digits")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=6, ncol=2)
-    figure.suptitle("Accuracy under intermediate-data precision loss (zhang2026 Fig. 13)",
-                    fontsize=10)  # fmt: skip
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    _axes(ax, "bits per element of the crossing tensor", "top-1 on digits", 6)
+    title = "Accuracy under intermediate-data precision loss (zhang2026 Fig. 13)"
+    return save_figure(figure, title, path, fontsize=10)
 
 
 def plot_placement(by_load: list[dict], by_q: list[dict], out: Path) -> None:

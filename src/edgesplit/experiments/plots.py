@@ -27,8 +27,9 @@ def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
     return figure, axes.flat
 
 
-def _save(figure: plt.Figure, title: str, path: Path) -> Path:
-    figure.suptitle(title)
+def save_figure(figure: plt.Figure, title: str, path: Path, fontsize: float | None = None) -> Path:
+    """Title, lay out, write (110 dpi) and close a figure; returns the path."""
+    figure.suptitle(title, fontsize=fontsize)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)
@@ -50,7 +51,7 @@ def plot_observation1(observations: Sequence[Observation1], path: Path) -> Path:
         ax.set_ylabel("latency (ms)")
         ax.grid(alpha=0.3)
     axes[0].legend()
-    return _save(figure, "shi2025 Observation 1: latency against threads", path)
+    return save_figure(figure, "shi2025 Observation 1: latency against threads", path)
 
 
 def plot_observation2(observations: Sequence[Observation2], path: Path) -> Path:
@@ -65,7 +66,9 @@ def plot_observation2(observations: Sequence[Observation2], path: Path) -> Path:
         ax.set_ylabel("tail / whole latency")
         ax.legend(fontsize=7)
         ax.grid(alpha=0.3)
-    return _save(figure, "shi2025 Observation 2: latency ratio against partition proportion", path)
+    return save_figure(
+        figure, "shi2025 Observation 2: latency ratio against partition proportion", path
+    )
 
 
 def plot_predictions(
@@ -91,7 +94,7 @@ def plot_predictions(
         ax.set_ylabel("predicted (ms)")
         ax.legend(fontsize=7, title="RMSE")
         ax.grid(alpha=0.3)
-    return _save(figure, "Held-out heads and tails: predicted against measured", path)
+    return save_figure(figure, "Held-out heads and tails: predicted against measured", path)
 
 
 def plot_summaries(summaries: Sequence[Summary], folder: str | Path, title: str = "") -> list[Path]:
