@@ -78,3 +78,45 @@ def test_pt2e_refuses_a_residual_model_in_one_line():
     ) as error:
         quantize_int8(build_model("resnet18"), x, [x], "pt2e")
     assert "\n" not in str(error.value)
+
+
+def test_heads_and_tails_quantize_alone(trained, tmp_path):
+    """An int8 head on the device with a float tail (and the reverse) keeps the digits
+    accuracy; a head handing over two tensors answers two."""
+    from edgesplit.graph import ModelGraph
+    from edgesplit.graph.split import split
+    from edgesplit.graph.zoo import build_model, example_input, random_input
+
+    model, data = trained
+    graph = ModelGraph.from_module(model, data.x_test[:1], "layer")
+    cut = graph.cuts()[len(graph.cuts()) // 2]
+    head, tail = split(model, graph, cut)
+    calibration = [data.x_train[i : i + 64] for i in range(0, 256, 64)]
+    int8_head = quantize_int8(head, data.x_test[:1], calibration, cache=tmp_path)
+    with torch.no_grad():
+        crossing = head(data.x_test)
+        handed = int8_head(data.x_test)
+        assert isinstance(handed, tuple) and len(handed) == len(crossing) == 1
+        top1 = float((tail(*handed).argmax(1) == data.y_test).float().mean())
+    reference = evaluate(model, data)[0]
+    assert top1 >= reference - 0.02
+    with torch.no_grad():
+        tail_calibration = [head(batch) for batch in calibration]
+    int8_tail = quantize_int8(tail, head(data.x_test[:1]), tail_calibration, cache=tmp_path)
+    top1 = float((int8_tail(*crossing).argmax(1) == data.y_test).float().mean())
+    assert top1 >= reference - 0.02
+
+    resnet = build_model("resnet18")
+    x = example_input("resnet18", 64)
+    graph = ModelGraph.from_module(resnet, x, "operator")
+    two = next(c for c in graph.cuts() if len(c.crossing) == 2)
+    head, _ = split(resnet, graph, two)
+    samples = [random_input((4, 3, 64, 64), s) for s in range(1, 4)]
+    int8_head = quantize_int8(head, x, samples, cache=tmp_path)
+    with torch.no_grad():
+        expected, got = head(x), int8_head(x)
+    assert len(got) == 2
+    for a, b in zip(expected, got, strict=True):
+        assert a.shape == b.shape
+        cosine = torch.nn.functional.cosine_similarity(a.flatten(), b.flatten(), dim=0)
+        assert cosine > 0.98

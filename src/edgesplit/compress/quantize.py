@@ -1,5 +1,6 @@
-"""Int8 inference of a whole model (or a head or tail module) on CPU, through one of two current
-paths, both static (calibrated activations) with per-channel weights:
+"""Int8 inference of a whole model, or of a head or tail from ``graph.split`` (several tensors
+in and out), on CPU, through one of two current paths, both static (calibrated activations)
+with per-channel weights:
 
 - ``onnxruntime``: ``torch.onnx.export`` (the dynamo exporter), ONNX Runtime's
   ``quant_pre_process`` and ``quantize_static`` in QDQ format, run by an ``InferenceSession``;
@@ -35,27 +36,32 @@ from torch import nn
 from edgesplit.errors import CompressionError, InvalidParameterError
 from edgesplit.vocabulary import INT8_BACKENDS
 
-_BATCH = ({0: torch.export.Dim.DYNAMIC},)  # ONNX Runtime: any batch size (see _batch_of_two)
+Tensors = tuple[torch.Tensor, ...]
 
 
-def _batch_of_two(example: torch.Tensor) -> torch.Tensor:
+def _batch_of_two(inputs: Tensors) -> Tensors:
     """torch.export specializes a dimension of size 1: export with two rows so that the batch
     stays dynamic."""
-    return example if example.shape[0] > 1 else torch.cat([example, example])
+    return tuple(x if x.shape[0] > 1 else torch.cat([x, x]) for x in inputs)
+
+
+def _as_tuple(value: torch.Tensor | Sequence[torch.Tensor]) -> Tensors:
+    return (value,) if isinstance(value, torch.Tensor) else tuple(value)
 
 
 @dataclass
 class Int8Model:
-    """A quantized model: call it like the float one (one tensor in, one out)."""
+    """A quantized model, called like the float one: the same number of tensors in and out (a
+    head's tuple of crossing tensors, a tail's several inputs)."""
 
     backend: str
-    run: Callable[[torch.Tensor], torch.Tensor]
+    run: Callable[..., torch.Tensor | Tensors]
     size_bytes: int  # the serialized quantized model (ONNX file; pt2e: int8 weights + the rest)
     prepare_s: float  # quantizing (and compiling) in this call; small when the cache had it
     cached: bool
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.run(x)
+    def __call__(self, *inputs: torch.Tensor) -> torch.Tensor | Tensors:
+        return self.run(*inputs)
 
 
 def check_backend(backend: str) -> str:
@@ -76,41 +82,69 @@ def check_backend(backend: str) -> str:
 
 def quantize_int8(
     model: nn.Module,
-    example: torch.Tensor,
-    calibration: Sequence[torch.Tensor],
+    example: torch.Tensor | Sequence[torch.Tensor],
+    calibration: Sequence[torch.Tensor | Sequence[torch.Tensor]],
     backend: str = "onnxruntime",
     threads: int = 1,
     cache: Path | None = None,
 ) -> Int8Model:
     """``model`` (eval mode, float32) as int8 through ``backend``, calibrated on the
-    ``calibration`` batches (each shaped like ``example``), running at ``threads`` threads."""
+    ``calibration`` batches (each shaped like ``example``), running at ``threads`` threads.
+
+    A whole model takes one tensor; a head or tail from ``graph.split`` takes a tuple (its
+    inputs) and may answer a tuple, and the quantized model does the same."""
     check_backend(backend)
     if not calibration:
         raise InvalidParameterError("calibration", 0, "at least one input batch")
+    inputs = _as_tuple(example)
+    batches = [_as_tuple(batch) for batch in calibration]
+    if any(len(batch) != len(inputs) for batch in batches):
+        raise InvalidParameterError(
+            "calibration", "a batch", f"{len(inputs)} tensors, as the example has"
+        )
     model = model.eval()
+    with torch.no_grad():
+        answers = model(*inputs)
+    single = isinstance(answers, torch.Tensor)
     if backend == "onnxruntime":
-        return _onnxruntime(model, example, calibration, threads, cache)
-    return _pt2e(model, example, calibration, threads)
+        run, size, start, cached = _onnxruntime(model, inputs, batches, threads, cache)
+    else:
+        run, size, start, cached = _pt2e(model, inputs, batches, threads)
+
+    def call(*xs: torch.Tensor) -> torch.Tensor | Tensors:
+        outputs = run(xs)
+        return outputs[0] if single else outputs
+
+    try:
+        with _quiet():
+            call(*inputs)
+    except Exception as error:  # inductor's and ONNX Runtime's errors share no type
+        first = (str(error).strip().splitlines() or [""])[0][:200]
+        raise CompressionError(
+            f"{backend} cannot run int8 {type(model).__name__}: {type(error).__name__}: {first}"
+        ) from None
+    return Int8Model(backend, call, size, time.perf_counter() - start, cached)
 
 
-def _digest(model: nn.Module, example: torch.Tensor, calibration: Sequence[torch.Tensor]) -> str:
+def _digest(model: nn.Module, inputs: Tensors, batches: list[Tensors]) -> str:
+    """What the quantized model depends on: the module's code (a split's graph) or structure,
+    its weights, the input shapes and the calibration data."""
     digest = hashlib.sha256()
+    code = model.code if isinstance(model, torch.fx.GraphModule) else repr(model)
+    digest.update(f"{type(model).__qualname__}\n{code}".encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
-    digest.update(str(tuple(example.shape)).encode())
-    for batch in calibration:
-        digest.update(batch.detach().cpu().contiguous().numpy().tobytes())
+    digest.update(str([tuple(x.shape) for x in inputs]).encode())
+    for batch in batches:
+        for x in batch:
+            digest.update(x.detach().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()[:24]
 
 
 def _onnxruntime(
-    model: nn.Module,
-    example: torch.Tensor,
-    calibration: Sequence[torch.Tensor],
-    threads: int,
-    cache: Path | None,
-) -> Int8Model:
+    model: nn.Module, inputs: Tensors, batches: list[Tensors], threads: int, cache: Path | None
+) -> tuple[Callable[[Tensors], Tensors], int, float, bool]:
     import onnxruntime as ort
     from onnxruntime.quantization import (
         CalibrationDataReader,
@@ -125,25 +159,29 @@ def _onnxruntime(
 
         cache = cache_root() / "int8"
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"{type(model).__name__}-{_digest(model, example, calibration)}.onnx"
+    path = cache / f"{type(model).__name__}-{_digest(model, inputs, batches)}.onnx"
+    names = [f"x{i}" for i in range(len(inputs))]
     start = time.perf_counter()
     cached = path.is_file()
     if not cached:
         float_path = path.with_suffix(".float.onnx")
         prepared_path = path.with_suffix(".prepared.onnx")
+        dynamic = tuple({0: torch.export.Dim.DYNAMIC} for _ in inputs)  # any batch size
         with _quiet():
             torch.onnx.export(
-                model, (_batch_of_two(example),), str(float_path), input_names=["x"],
-                output_names=["y"], dynamo=True, external_data=False, dynamic_shapes=_BATCH,
+                model, _batch_of_two(inputs), str(float_path), input_names=names,
+                dynamo=True, external_data=False, dynamic_shapes=dynamic,
             )  # fmt: skip
             quant_pre_process(str(float_path), str(prepared_path))
 
         class _Reader(CalibrationDataReader):
             def __init__(self) -> None:
-                self.batches = iter([{"x": b.numpy().astype(np.float32)} for b in calibration])
+                self.feeds = iter(
+                    [dict(zip(names, (x.numpy() for x in b), strict=True)) for b in batches]
+                )
 
             def get_next(self):
-                return next(self.batches, None)
+                return next(self.feeds, None)
 
         with _quiet():
             quantize_static(
@@ -160,17 +198,19 @@ def _onnxruntime(
     options.log_severity_level = 3
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def run(x: torch.Tensor) -> torch.Tensor:
-        array = x.detach().cpu().numpy().astype(np.float32, copy=False)
-        return torch.from_numpy(session.run(None, {"x": array})[0])
+    def run(xs: Tensors) -> Tensors:
+        feed = {
+            n: x.detach().cpu().numpy().astype(np.float32, copy=False)
+            for n, x in zip(names, xs, strict=True)
+        }
+        return tuple(torch.from_numpy(y) for y in session.run(None, feed))
 
-    run(example)
-    return Int8Model("onnxruntime", run, path.stat().st_size, time.perf_counter() - start, cached)
+    return run, path.stat().st_size, start, cached
 
 
 def _pt2e(
-    model: nn.Module, example: torch.Tensor, calibration: Sequence[torch.Tensor], threads: int
-) -> Int8Model:
+    model: nn.Module, inputs: Tensors, batches: list[Tensors], threads: int
+) -> tuple[Callable[[Tensors], Tensors], int, float, bool]:
     import torch._inductor.config as inductor_config
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as x86
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
@@ -178,16 +218,16 @@ def _pt2e(
     from edgesplit.graph.trace import torch_threads
 
     start = time.perf_counter()
-    rows_per_call = example.shape[0]  # static shapes: inductor's int8 kernels need them
+    rows_per_call = inputs[0].shape[0]  # static shapes: inductor's int8 kernels need them
     quantizer = x86.X86InductorQuantizer()
     quantizer.set_global(x86.get_default_x86_inductor_quantization_config())
     try:
         with torch.no_grad(), _quiet():
-            exported = torch.export.export(model, (example,)).module()
+            exported = torch.export.export(model, inputs).module()
             prepared = prepare_pt2e(exported, quantizer)
-            for batch in calibration:
+            for batch in batches:
                 for rows in _chunks(batch, rows_per_call):
-                    prepared(rows)
+                    prepared(*rows)
             converted = convert_pt2e(prepared)
     except Exception as error:  # torch.export's and torchao's errors share no type
         first = (str(error).strip().splitlines() or [""])[0][:200]
@@ -201,29 +241,21 @@ def _pt2e(
     inductor_config.freezing = True
     compiled = torch.compile(converted)
 
-    def run(x: torch.Tensor) -> torch.Tensor:
+    def run(xs: Tensors) -> Tensors:
         with torch.no_grad(), torch_threads(threads):
-            return torch.cat([compiled(rows) for rows in _chunks(x, rows_per_call)])
+            pieces = [_as_tuple(compiled(*rows)) for rows in _chunks(xs, rows_per_call)]
+        return tuple(torch.cat(parts) for parts in zip(*pieces, strict=True))
 
-    try:
-        with _quiet():
-            run(example)
-    except Exception as error:  # inductor's lowering errors share no type either
-        first = (str(error).strip().splitlines() or [""])[0][:200]
-        raise CompressionError(
-            f"pt2e cannot compile int8 {type(model).__name__}: {type(error).__name__}: {first} "
-            "(use the onnxruntime backend)"
-        ) from None
-    return Int8Model("pt2e", run, int(size), time.perf_counter() - start, False)
+    return run, int(size), start, False
 
 
-def _chunks(batch: torch.Tensor, rows: int) -> list[torch.Tensor]:
-    """``batch`` in pieces of ``rows`` rows (the static shape pt2e compiled)."""
-    if batch.shape[0] % rows:
+def _chunks(batch: Tensors, rows: int) -> list[Tensors]:
+    """``batch`` (every input) in pieces of ``rows`` rows (the static shape pt2e compiled)."""
+    if batch[0].shape[0] % rows:
         raise InvalidParameterError(
-            "batch", batch.shape[0], f"a multiple of the example's {rows} rows (pt2e)"
+            "batch", batch[0].shape[0], f"a multiple of the example's {rows} rows (pt2e)"
         )
-    return list(batch.split(rows))
+    return list(zip(*(x.split(rows) for x in batch), strict=True))
 
 
 @contextlib.contextmanager
