@@ -146,3 +146,27 @@ def test_variants_flow_into_cost_tables():
     for i, (a, b) in enumerate(zip(base_graph.nodes, graph.nodes, strict=True)):
         if a.macs:
             assert scaled[i] == pytest.approx(base[i] * b.macs / a.macs, rel=1e-12)
+
+
+def test_a_scenario_may_run_a_pruned_model(tmp_path, monkeypatch):
+    """A device type may name a variant: the scenario validates against its base model's
+    profiles, and its slot step runs on the variant's own table (faster than the base's)."""
+    from importlib import resources
+
+    import numpy as np
+
+    from edgesplit.costs.tables import load_table
+    from edgesplit.sim.scenario import load_scenario, table_spec
+
+    monkeypatch.setenv("EDGESPLIT_CACHE", str(tmp_path / "cache"))
+    text = resources.files("edgesplit.data").joinpath("scenarios", "shi2025-5g.yaml").read_text()
+    path = tmp_path / "pruned.yaml"
+    path.write_text(text.replace("model: resnet34,", "model: resnet34@structured-0.5,"))
+    pruned = load_scenario(path)
+    base = load_scenario("shi2025-5g")
+    (device,) = [d for d in pruned.devices if "@" in d.model]
+    (original,) = [d for d in base.devices if d.model == "resnet34"]
+    pruned_table = load_table(table_spec(pruned, device, pruned.servers[0]))
+    base_table = load_table(table_spec(base, original, base.servers[0]))
+    assert pruned_table.local_s < 0.5 * base_table.local_s
+    assert np.all(pruned_table.transfer_bits <= base_table.transfer_bits)

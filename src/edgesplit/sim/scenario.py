@@ -306,7 +306,8 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
 
 
 def check_profiles(scenario: Scenario, origin: str) -> None:
-    """Every device's model must have a profile on its hardware and on every server."""
+    """Every device's model must have a profile on its hardware and on every server (a
+    compressed variant, ``model@structured-0.5``, its base model's)."""
     from edgesplit.errors import EdgesplitError
     from edgesplit.profile.catalogue import hardware_profile
 
@@ -316,7 +317,7 @@ def check_profiles(scenario: Scenario, origin: str) -> None:
             *(("servers", s.hardware) for s in scenario.servers),
         ):
             try:
-                hardware_profile(hardware, device.model)
+                hardware_profile(hardware, device.model.rpartition("@")[0] or device.model)
             except EdgesplitError as error:
                 where = f"devices.{i}.model" if field == "hardware" else "servers"
                 raise ScenarioError(f"{origin}: {where}: {error}") from None
