@@ -4,6 +4,7 @@ clear line (exit status 1) for each kind of bad input."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -13,6 +14,7 @@ from edgesplit.compress.prune import count_parameters, prune_structured
 from edgesplit.graph.zoo import build_model, example_input
 
 runner = CliRunner()
+NET = f"{Path(__file__).resolve().parents[2] / 'examples' / 'mymodels.py'}:Net"
 SMALL = ["--input-size", "64", "--runs", "2", "--busy", "0"]
 
 
@@ -31,6 +33,12 @@ def test_compress_structured_agrees_with_the_library():
     assert data["min_crossing_bits"] < data["full_min_crossing_bits"]
     assert set(data["latency_s"]) == {"1", "2"} and all(v > 0 for v in data["latency_s"].values())
     assert data["prune_s"] > 0 and data["quantize_s"] is None
+
+
+def test_compress_a_model_of_ones_own():
+    data = _json("compress", NET, "--input-shape", "1,3,96,96", "--runs", "2", "--busy", "0")
+    assert data["model"] == NET and data["params"] < data["full_params"]
+    assert data["input_bits"] == 32 * 3 * 96 * 96
 
 
 def test_compress_unstructured_int8_table():
@@ -68,6 +76,7 @@ def test_place_best_is_the_cheapest_option():
         (["place", "--edge-load", "-1"], "--edge-load"),
         (["place", "--pf", "1.5"], "--pf"),
         (["place", "--model", "alexnet"], "alexnet"),  # no profile on the chukhno2023 sites
+        (["compress", NET, "--input-shape", "1,3"], "does not run on an input of shape (1, 3)"),
     ],
 )
 def test_bad_input_is_one_line(args, message):

@@ -10,6 +10,7 @@ from rich import box
 from edgesplit import checks
 from edgesplit.cli.app import (
     Column,
+    InputShapeOpt,
     InputSizeOpt,
     JsonOpt,
     ModelArg,
@@ -48,6 +49,7 @@ def compress_command(
     ] = "0,2",
     runs: Annotated[int, typer.Option(help="Timed runs per latency (median).")] = 10,
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -67,8 +69,9 @@ def compress_command(
     checks.positive("--runs", runs)
     with console.status("pruning and measuring", spinner="dots"):
         report = measure_variant(
-            model, variant, quantize, backend, (1, 2), workers, input_size, int(runs), seed
-        )
+            model, variant, quantize, backend, (1, 2), workers, input_size, int(runs), seed,
+            input_shape,
+        )  # fmt: skip
     record = report.record()
     if json_out:
         print_json(record)

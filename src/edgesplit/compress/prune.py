@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edgesplit.errors import CompressionError, InvalidParameterError
+from edgesplit.errors import CompressionError, InvalidInputError, InvalidParameterError
 from edgesplit.vocabulary import PRUNE_METHODS
 
 PRUNE_SCOPES = ("global", "layer")
@@ -83,11 +83,23 @@ def apply_variant(model: nn.Module, example: tuple[torch.Tensor, ...], variant: 
     return time.perf_counter() - start
 
 
+def run_example(model: nn.Module, example: tuple[torch.Tensor, ...]):
+    """``model``'s answer to ``example``, or InvalidInputError when the input does not fit."""
+    try:
+        with torch.no_grad():
+            return model(*example)
+    except Exception as error:  # any error of the user's forward: the input does not fit it
+        shapes = ", ".join(str(tuple(x.shape)) for x in example)
+        raise InvalidInputError(
+            f"{type(model).__name__} does not run on an input of shape {shapes}: "
+            f"{type(error).__name__}: {_first_line(error)} (set the input shape)"
+        ) from None
+
+
 def output_layers(model: nn.Module, example: tuple[torch.Tensor, ...]) -> list[nn.Module]:
     """The convolution and linear layers whose outputs are the model's output channels (the
     classifier): pruning them would change what the model answers, so they are kept whole."""
-    with torch.no_grad():
-        output = model(*example)
+    output = run_example(model, example)
     if not isinstance(output, torch.Tensor) or output.dim() < 2:
         return []
     classes = output.shape[1]
@@ -117,8 +129,7 @@ def prune_structured(
     pf = check_pf(pf)
     example = (example,) if isinstance(example, torch.Tensor) else tuple(example)
     model.eval()
-    with torch.no_grad():
-        reference = model(*example)
+    reference = run_example(model, example)
     if pf == 0.0:
         return model
     kept = output_layers(model, example)

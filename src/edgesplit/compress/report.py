@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from edgesplit.compress.prune import Variant, apply_variant, count_parameters
+from edgesplit.compress.prune import Variant, apply_variant, count_parameters, run_example
 from edgesplit.compress.sparse import weights_size_bits
 from edgesplit.vocabulary import QUANTIZE
 
@@ -68,12 +68,13 @@ def measure_variant(
     input_size: int = 224,
     runs: int = 10,
     seed: int = 0,
+    input_shape: str | None = None,
 ) -> VariantReport:
     """Build ``name`` (a zoo model or ``file.py:factory``), prune a copy as ``variant``, quantize
     it if asked, and measure both."""
     from edgesplit.compress.quantize import check_backend, quantize_int8
     from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import example_input, load_model, random_input
+    from edgesplit.graph.zoo import example_input, load_model, parse_input_shape, random_input
 
     if quantize not in QUANTIZE:
         from edgesplit.errors import InvalidParameterError
@@ -81,12 +82,14 @@ def measure_variant(
         raise InvalidParameterError("quantize", quantize, " or ".join(QUANTIZE))
     if quantize == "int8":
         check_backend(backend)
-    x = (
-        random_input((1, 3, input_size, input_size), seed)
-        if ":" in name
-        else example_input(name, input_size, seed)
-    )
+    if input_shape is not None:
+        x = random_input(parse_input_shape(input_shape), seed)
+    elif ":" in name:
+        x = random_input((1, 3, input_size, input_size), seed)
+    else:
+        x = example_input(name, input_size, seed)
     full = load_model(name, seed)
+    run_example(full, (x,))  # an input that does not fit is one error, before any work
     pruned = copy.deepcopy(full)
     prune_s = apply_variant(pruned, (x,), variant)
     prune_s_busy = {
