@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import math
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -150,22 +150,28 @@ def min_cut(graph: ModelGraph, cost: AdditiveCost) -> Cut:
 
 
 def min_cut_bounds(graph: ModelGraph, cost: AdditiveCost) -> tuple[Cut, float]:
-    """The minimising cut and a certified lower bound on the optimum's cost.
-
-    Capacities are floored onto integer levels of ``total / 2**30``, so ``levels * quantum`` never
-    exceeds a cut's true cost and the max-flow value times the quantum bounds the optimum from
-    below; the returned cut costs at most one quantum per cut edge more than the optimum.
-    """
+    """The minimising cut and a certified lower bound on the optimum's cost (``solve_levels``)."""
     cost.check_fits(graph)
     network = _flow_network(graph)
     finite = np.concatenate([cost.server, cost.device, cost.transfer[network.transfer_values]])
+    device, flow = solve_levels(network, finite)
+    return cut_from_device(graph, device[2 : 2 + len(graph.nodes)]), flow
+
+
+def solve_levels(network: _FlowNetwork, finite: np.ndarray) -> tuple[np.ndarray, float]:
+    """The source side of a minimum cut of ``network`` whose finite edges (first in its order)
+    cost ``finite`` and the rest are infinite, and the certified lower bound on its cost.
+
+    Capacities are floored onto integer levels of ``total / 2**30``, so ``levels * quantum`` never
+    exceeds a cut's true cost and the max-flow value times the quantum bounds the optimum from
+    below; the returned cut costs at most one quantum per cut edge more than the optimum."""
     total = float(finite.sum())
     quantum = total / _LEVELS if total > 0 else 1.0
     levels = np.minimum(np.floor(finite / quantum), _LEVELS)
     capacity = np.concatenate([levels, np.full(network.n_infinite, float(_INFINITE))])
     # parallel edges add up (np.bincount); the sums stay below 2**31 (see _INFINITE)
     data = np.bincount(network.slot, weights=capacity, minlength=len(network.indices))
-    data = data.astype(np.int32)
+    data = np.minimum(data, _INFINITE).astype(np.int32)
     shape = (network.size, network.size)
     result = maximum_flow(
         csr_array((data, network.indices, network.indptr), shape), 0, 1, method="dinic"
@@ -182,11 +188,9 @@ def min_cut_bounds(graph: ModelGraph, cost: AdditiveCost) -> tuple[Cut, float]:
         shape,
     )  # fmt: skip
     reachable = breadth_first_order(residual, 0, directed=True, return_predecessors=False)
-    device = np.zeros(network.size, dtype=bool)
-    device[reachable] = True
-    return cut_from_device(graph, device[2 : 2 + len(graph.nodes)]), float(
-        result.flow_value
-    ) * quantum
+    source_side = np.zeros(network.size, dtype=bool)
+    source_side[reachable] = True
+    return source_side, float(result.flow_value) * quantum
 
 
 @dataclass(frozen=True)
@@ -205,6 +209,26 @@ class _FlowNetwork:
 
 
 _NETWORKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def flow_layout(rows: np.ndarray, cols: np.ndarray, size: int, n_infinite: int) -> _FlowNetwork:
+    """The CSR layout of a network's edges (``rows[k] -> cols[k]``, the last ``n_infinite`` of
+    them infinite), holding every edge's reverse too (capacity 0), as the max-flow's residual
+    does."""
+    keys = rows * size + cols
+    entries = np.unique(np.concatenate([keys, cols * size + rows]))
+    entry_row = entries // size
+    return _FlowNetwork(
+        transfer_values=np.zeros(0, dtype=np.int64),
+        n_infinite=n_infinite,
+        size=size,
+        slot=np.searchsorted(entries, keys),
+        indices=(entries % size).astype(np.int32),
+        indptr=np.concatenate([[0], np.cumsum(np.bincount(entry_row, minlength=size))]).astype(
+            np.int32
+        ),
+        entry_row=entry_row,
+    )
 
 
 def _flow_network(graph: ModelGraph) -> _FlowNetwork:
@@ -239,20 +263,7 @@ def _flow_network(graph: ModelGraph) -> _FlowNetwork:
     inf = np.array(infinite, dtype=np.int64).reshape(-1, 2)
     rows = np.concatenate([*finite_rows, inf[:, 0]])
     cols = np.concatenate([*finite_cols, inf[:, 1]])
-    keys = rows * next_vertex + cols
-    # the layout also holds every edge's reverse (capacity 0), as the max-flow's residual does
-    entries = np.unique(np.concatenate([keys, cols * next_vertex + rows]))
-    entry_row = entries // next_vertex
-    network = _FlowNetwork(
-        transfer_values=np.array(transfer_values, dtype=np.int64),
-        n_infinite=len(inf),
-        size=next_vertex,
-        slot=np.searchsorted(entries, keys),
-        indices=(entries % next_vertex).astype(np.int32),
-        indptr=np.concatenate(
-            [[0], np.cumsum(np.bincount(entry_row, minlength=next_vertex))]
-        ).astype(np.int32),
-        entry_row=entry_row,
-    )
+    network = flow_layout(rows, cols, next_vertex, len(inf))
+    network = replace(network, transfer_values=np.array(transfer_values, dtype=np.int64))
     _NETWORKS[graph] = network
     return network
