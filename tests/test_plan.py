@@ -206,3 +206,72 @@ def test_plan_with_the_runtime_overheads_is_the_brute_force_optimum(zoo, objecti
         result = plan(graph, setting, objective, beta_s_per_j=0.7)
         assert result.best.objective == pytest.approx(min(scores), rel=1e-6)
         assert result.codec == link.codecs[codec]
+
+
+CLOUD_RATE = 2000e9
+
+
+def _tiered_closed_form(graph, tiers, uplink_bps, backhaul_bps, result_bits, downlink_bps):
+    """Latency and device energy of a tier assignment from the graph's own sizes."""
+    macs = np.array([n.macs for n in graph.nodes], dtype=float)
+    rates = np.array([DEVICE_RATE, SERVER_RATE, CLOUD_RATE])
+    latency = float((macs / rates[tiers]).sum())
+    energy = COMPUTE_W * float(macs[tiers == 0].sum() / DEVICE_RATE)
+    for value in graph.values:
+        if not value.consumers:
+            continue
+        made = 0 if value.producer is None else tiers[value.producer]
+        furthest = max(tiers[c] for c in value.consumers)
+        if made == 0 and furthest >= 1:
+            latency += value.size_bits / uplink_bps
+            energy += TRANSMIT_W * value.size_bits / uplink_bps
+        if made <= 1 and furthest == 2:
+            latency += value.size_bits / backhaul_bps
+    (output,) = [v for v in graph.values if v.to_output]
+    where = tiers[output.producer]
+    latency += (where >= 1) * result_bits / downlink_bps + (where == 2) * result_bits / backhaul_bps
+    return latency, energy
+
+
+@pytest.mark.parametrize("objective", OBJECTIVES)
+@pytest.mark.parametrize("uplink,backhaul", [(2e7, 1e9), (1e9, 1e7), (1e5, 1e10)])
+def test_three_tiers_are_the_optimum_of_the_closed_form(zoo, objective, uplink, backhaul):
+    from edgesplit.graph.tiers import brute_force_tiers, tier_cost_of
+    from edgesplit.plan import Cloud, plan_tiers, tier_cost
+
+    _, _, graph = zoo("googlenet", "block")
+    setting = Setting(
+        ThroughputModel(DEVICE_RATE), ThroughputModel(SERVER_RATE), uplink, COMPUTE_W,
+        TRANSMIT_W, result_bits=8000.0, downlink_rate_bps=2 * uplink,
+    )  # fmt: skip
+    cloud = Cloud(ThroughputModel(CLOUD_RATE), backhaul)
+    result = plan_tiers(graph, setting, cloud, objective, beta_s_per_j=0.7)
+    enumerated = brute_force_tiers(graph, tier_cost(graph, setting, cloud, objective, 0.7))
+    assert result.objective == pytest.approx(enumerated.cost, rel=1e-8)
+    tiers = 2 - result.device_cut.device_row.astype(int) - result.edge_cut.device_row.astype(int)
+    latency, energy = _tiered_closed_form(graph, tiers, uplink, backhaul, 8000.0, 2 * uplink)
+    assert result.latency_s == pytest.approx(latency, rel=1e-9)
+    assert result.energy_j == pytest.approx(energy, rel=1e-9)
+    # the composition agrees with the closed form on a nested pair that uses all three tiers
+    cuts = graph.cuts()
+    outer = cuts[2 * len(cuts) // 3]
+    inner = next(c for c in cuts[1:] if c.device_mask & ~outer.device_mask == 0)
+    pair = 2 - inner.device_row.astype(int) - outer.device_row.astype(int)
+    assert set(pair) == {0, 1, 2}
+    direct = tier_cost_of(
+        graph, tier_cost(graph, setting, cloud, "latency", 0.0), inner.device_mask,
+        outer.device_mask,
+    )  # fmt: skip
+    expected = _tiered_closed_form(graph, pair, uplink, backhaul, 8000.0, 2 * uplink)[0]
+    assert direct == pytest.approx(expected, rel=1e-9)
+
+
+def test_a_far_cloud_leaves_the_two_tier_plan(zoo):
+    from edgesplit.plan import Cloud, plan_tiers
+
+    _, _, graph = zoo("resnet50")
+    setting = _setting(2e7)
+    tiered = plan_tiers(graph, setting, Cloud(ThroughputModel(CLOUD_RATE), 1.0), "latency")
+    two = plan(graph, setting, "latency")
+    assert tiered.edge_cut.device_mask == graph.full_mask  # nothing goes to the cloud
+    assert tiered.latency_s == pytest.approx(two.best.latency_s, rel=1e-8)

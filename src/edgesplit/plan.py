@@ -17,7 +17,7 @@ enumerated cuts.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -434,3 +434,97 @@ def placeholder_latency(
         f"(no {model} profile; MAC-free operations cost nothing)"
     )
     return ThroughputModel(rate), about
+
+
+@dataclass(frozen=True)
+class Cloud:
+    """A third tier behind the server: its latency model and the edge-to-cloud link."""
+
+    latency: NodeLatencyModel
+    backhaul_rate_bps: float
+
+    def __post_init__(self) -> None:
+        positive("backhaul_rate_bps", self.backhaul_rate_bps)
+
+
+@dataclass(frozen=True)
+class TieredPlan:
+    """The optimal device/edge/cloud placement (two nested cuts) with its terms."""
+
+    graph: ModelGraph
+    objective_name: str
+    device_cut: Cut
+    edge_cut: Cut
+    objective: float
+    latency_s: float
+    energy_j: float
+
+    def record(self) -> dict[str, Any]:
+        tiers = 2 - self.device_cut.device_row.astype(int) - self.edge_cut.device_row.astype(int)
+        return {
+            "model": self.graph.model_name,
+            "granularity": self.graph.granularity,
+            "objective": self.objective_name,
+            "device_cut": self.device_cut.record(),
+            "edge_cut": self.edge_cut.record(),
+            "nodes_per_tier": {
+                name: int((tiers == k).sum()) for k, name in enumerate(("device", "edge", "cloud"))
+            },
+            "objective_value": self.objective,
+            "latency_s": self.latency_s,
+            "energy_j": self.energy_j,
+        }
+
+
+def tier_cost(graph: ModelGraph, setting: Setting, cloud: Cloud, objective: str, beta: float):
+    """The three-tier cost of ``objective`` (a ``graph.tiers.TierCost``) composed from
+    ``cost_terms``: the device's nodes and the uplink as in ``plan``; an edge node pays its
+    compute and, producing an output, the result's download; a cloud node pays its compute and
+    the result's way back over the backhaul and the radio; a value leaving the edge pays the
+    backhaul (no device energy)."""
+    from edgesplit.graph.tiers import TierCost
+
+    edge_terms = cost_terms(graph, setting)
+    behind = replace(
+        setting, server=cloud.latency, uplink_rate_bps=cloud.backhaul_rate_bps,
+        downlink_rate_bps=cloud.backhaul_rate_bps, device_transmit_power_w=0.0,
+        device_receive_power_w=0.0, link=LinkCosts.ideal(),
+    )  # fmt: skip
+    cloud_terms = cost_terms(graph, behind)
+    near = edge_terms.objective(objective, beta)
+    far = objective_value(
+        objective,
+        cloud_terms.server_latency + cloud_terms.downlink_latency + cloud_terms.transfer_latency,
+        cloud_terms.receive_energy + cloud_terms.transmit_energy,
+        beta,
+    )
+    radio_result = objective_value(
+        objective, edge_terms.downlink_latency, edge_terms.receive_energy, beta
+    )
+    return TierCost(
+        device=near.device,
+        edge=near.server,
+        cloud=far.server + radio_result.server,
+        uplink=near.transfer,
+        backhaul=far.transfer,
+    )
+
+
+def plan_tiers(
+    graph: ModelGraph,
+    setting: Setting,
+    cloud: Cloud,
+    objective: str = "latency",
+    beta_s_per_j: float | None = None,
+) -> TieredPlan:
+    """The exact optimum over device, edge (the setting's server) and cloud, by one layered min
+    cut (``graph.tiers.best_tiers``); latency and energy of the chosen pair beside it."""
+    from edgesplit.graph.tiers import best_tiers, tier_cost_of
+
+    beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
+    check_objective(objective, beta)
+    best = best_tiers(graph, tier_cost(graph, setting, cloud, objective, beta))
+    masks = (best.device_cut.device_mask, best.edge_cut.device_mask)
+    latency = tier_cost_of(graph, tier_cost(graph, setting, cloud, "latency", 0.0), *masks)
+    energy = tier_cost_of(graph, tier_cost(graph, setting, cloud, "energy", 0.0), *masks)
+    return TieredPlan(graph, objective, best.device_cut, best.edge_cut, best.cost, latency, energy)
