@@ -540,3 +540,22 @@ def test_an_output_that_cannot_be_written_is_refused_before_measuring():
         result.stderr.split()
     )
     assert "Traceback" not in result.output and "wall time" not in result.stdout
+
+
+def test_plan_with_a_cloud_tier_prints_both_cuts():
+    sides = ["--device-profile", "jetson-orin-nx", "--server-profile", "xeon16"]
+    args = ["plan", "resnet50", "--uplink-mbps", "200", *sides, "--server-threads", "2",
+            "--granularity", "block"]  # fmt: skip
+    fast = _json(*args, "--cloud-profile", "cloud-h100", "--cloud-mbps", "1000")
+    slow = _json(*args, "--cloud-profile", "cloud-h100", "--cloud-mbps", "10")
+    nodes = sum(fast["nodes_per_tier"].values())
+    assert nodes == sum(slow["nodes_per_tier"].values()) > 0
+    assert fast["nodes_per_tier"]["cloud"] == nodes  # a fast backhaul: the H100 takes it all
+    assert slow["nodes_per_tier"]["cloud"] == 0  # a slow one: nothing goes past the edge
+    assert slow["latency_s"] > fast["latency_s"]
+    two_tier = _json(*args)
+    assert slow["latency_s"] == pytest.approx(two_tier["best"]["latency_s"], rel=1e-6)
+    table = runner.invoke(app, [*args, "--cloud-profile", "cloud-h100"])
+    assert "device | edge cut" in table.stdout and "edge | cloud cut" in table.stdout
+    bad = runner.invoke(app, [*args, "--cloud-profile", "cloud-h100", "--cloud-mbps", "0"])
+    assert bad.exit_code == 1 and "--cloud-mbps" in bad.output

@@ -458,6 +458,7 @@ class TieredPlan:
     objective: float
     latency_s: float
     energy_j: float
+    compute_s: tuple[float, float, float]  # on the device, the edge, the cloud
 
     def record(self) -> dict[str, Any]:
         tiers = 2 - self.device_cut.device_row.astype(int) - self.edge_cut.device_row.astype(int)
@@ -470,6 +471,9 @@ class TieredPlan:
             "nodes_per_tier": {
                 name: int((tiers == k).sum()) for k, name in enumerate(("device", "edge", "cloud"))
             },
+            "compute_s": dict(zip(("device", "edge", "cloud"), self.compute_s, strict=True)),
+            "uplink_bits": self.device_cut.transfer_bits,
+            "backhaul_bits": self.edge_cut.transfer_bits,
             "objective_value": self.objective,
             "latency_s": self.latency_s,
             "energy_j": self.energy_j,
@@ -527,4 +531,13 @@ def plan_tiers(
     masks = (best.device_cut.device_mask, best.edge_cut.device_mask)
     latency = tier_cost_of(graph, tier_cost(graph, setting, cloud, "latency", 0.0), *masks)
     energy = tier_cost_of(graph, tier_cost(graph, setting, cloud, "energy", 0.0), *masks)
-    return TieredPlan(graph, objective, best.device_cut, best.edge_cut, best.cost, latency, energy)
+    tiers = best.tiers()
+    compute = tuple(
+        float(_node_latencies(model, graph, side)[tiers == k].sum())
+        for k, (model, side) in enumerate(
+            ((setting.device, "device"), (setting.server, "server"), (cloud.latency, "cloud"))
+        )
+    )
+    return TieredPlan(
+        graph, objective, best.device_cut, best.edge_cut, best.cost, latency, energy, compute
+    )

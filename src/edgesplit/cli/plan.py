@@ -66,6 +66,14 @@ def plan_command(
     server_profile: ProfileOpt = None,
     server_threads: ThreadsOpt = None,
     server_gmacs: GmacsOpt = None,
+    cloud_profile: Annotated[
+        str | None,
+        typer.Option(help="A third tier behind the server: a catalogue entry (e.g. cloud-h100)."),
+    ] = None,
+    cloud_mbps: Annotated[
+        float, typer.Option(help="Edge-to-cloud rate, Mbit/s (with --cloud-profile).")
+    ] = 1000.0,
+    cloud_threads: ThreadsOpt = None,
     predictor: Annotated[str, choice(PREDICTORS, "Latency predictor.")] = "nodes",
     objective: Annotated[str, choice(OBJECTIVES, "What to minimise.")] = "latency",
     compute_power_w: Annotated[
@@ -130,6 +138,10 @@ def plan_command(
     _, _, g = load(model, granularity, input_size, input_shape, seed)
     with contextlib.suppress(CutLimitExceededError):
         g.cut_table()  # enumerated (when it can be) so that the cuts carry their indices
+    if cloud_profile is not None:
+        _print_tiers(g, setting, about, cloud_profile, cloud_mbps, cloud_threads, predictor,
+                     objective, beta, as_json)  # fmt: skip
+        return
     result = plan(g, setting, objective, beta)
     data = {
         **result.record(),
@@ -164,6 +176,44 @@ def plan_command(
         f"device: {about['device']}; server: {about['server']}{link_line}\n"
         f"optimal cut: {best.device_mask.bit_count()} of {len(g.nodes)} nodes on the device, "
         f"sends {', '.join(best.crossing) or 'nothing'}",
+        highlight=False,
+    )
+
+
+def _print_tiers(graph, setting, about, profile, mbps, threads, predictor, objective, beta,
+                 as_json) -> None:  # fmt: skip
+    """Three tiers: both cuts, the compute on each tier and what each link carries."""
+    from edgesplit.plan import Cloud, plan_tiers
+    from edgesplit.profile.catalogue import resolve_latency
+
+    backhaul_bps = checks.positive("--cloud-mbps", mbps) * 1e6
+    latency, about["cloud"] = resolve_latency(
+        graph.model_name, profile, None, threads, predictor, "cloud"
+    )
+    result = plan_tiers(graph, setting, Cloud(latency, backhaul_bps), objective, beta)
+    data = {**result.record(), "setting": {**about, "uplink_rate_bps": setting.uplink_rate_bps,
+                                           "backhaul_rate_bps": backhaul_bps,
+                                           "beta_s_per_j": beta}}  # fmt: skip
+    if as_json:
+        print_json(data)
+        return
+    counts, compute = data["nodes_per_tier"], data["compute_s"]
+    rows = [{"tier": tier, "nodes": counts[tier], "compute_s": compute[tier]}
+            for tier in ("device", "edge", "cloud")]  # fmt: skip
+    columns = [Column("tier", key("tier"), left=True), Column("nodes", key("nodes")),
+               Column("compute ms", key("compute_s", ".2f", 1e3))]  # fmt: skip
+    title = f"{graph.model_name}: minimise {objective} over device, edge and cloud"
+    console.print(table(rows, columns, title))
+    for name, cut, bits in (("device | edge", result.device_cut, data["uplink_bits"]),
+                            ("edge | cloud", result.edge_cut, data["backhaul_bits"])):  # fmt: skip
+        console.print(
+            f"{name} cut {_cut_number(cut.record())}: sends {mib(bits)} MiB "
+            f"({', '.join(cut.crossing) or 'nothing'})",
+            highlight=False,
+        )
+    console.print(
+        f"latency {data['latency_s'] * 1e3:.2f} ms, device energy {data['energy_j']:.4f} J; "
+        f"device: {about['device']}; edge: {about['server']}; cloud: {about['cloud']}",
         highlight=False,
     )
 
