@@ -86,3 +86,10 @@ class ScenarioError(EdgesplitError, ValueError):
 class CompressionError(EdgesplitError):
     """A model cannot be compressed as asked (a layer that blocks structured pruning, a
     quantization backend this machine lacks)."""
+
+
+def describe(error: BaseException) -> str:
+    """An error as one line: its type and the first line of its message (what a one-line
+    refusal quotes of a library's own error)."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}".strip()

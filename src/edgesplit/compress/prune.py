@@ -17,7 +17,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from edgesplit.errors import CompressionError, InvalidInputError, InvalidParameterError
+from edgesplit.errors import (
+    CompressionError,
+    InvalidInputError,
+    InvalidParameterError,
+    describe,
+)
+from edgesplit.graph.trace import normalize_inputs
 from edgesplit.vocabulary import PRUNE_METHODS
 
 PRUNE_SCOPES = ("global", "layer")
@@ -92,7 +98,7 @@ def run_example(model: nn.Module, example: tuple[torch.Tensor, ...]):
         shapes = ", ".join(str(tuple(x.shape)) for x in example)
         raise InvalidInputError(
             f"{type(model).__name__} does not run on an input of shape {shapes}: "
-            f"{type(error).__name__}: {_first_line(error)} (set the input shape)"
+            f"{describe(error)} (set the input shape)"
         ) from None
 
 
@@ -127,7 +133,7 @@ def prune_structured(
     import torch_pruning as tp
 
     pf = check_pf(pf)
-    example = (example,) if isinstance(example, torch.Tensor) else tuple(example)
+    example = normalize_inputs(example)
     model.eval()
     reference = run_example(model, example)
     if pf == 0.0:
@@ -150,8 +156,7 @@ def prune_structured(
         pruner.step()
     except Exception as error:  # Torch-Pruning's own errors carry no common type
         raise CompressionError(
-            f"Torch-Pruning cannot prune {type(model).__name__} structurally: "
-            f"{type(error).__name__}: {_first_line(error)}"
+            f"Torch-Pruning cannot prune {type(model).__name__} structurally: {describe(error)}"
         ) from None
     _check_still_runs(model, example, reference)
     return model.eval()
@@ -186,7 +191,7 @@ def _check_still_runs(
         place = where[0] if where else "before its first layer"
         raise CompressionError(
             f"after structured pruning {type(model).__name__} fails {place}: "
-            f"{type(error).__name__}: {_first_line(error)} (its forward fixes a channel count "
+            f"{describe(error)} (its forward fixes a channel count "
             "that pruning changed; prune it unstructured instead)"
         ) from None
     finally:
@@ -228,8 +233,3 @@ def count_parameters(model: nn.Module) -> tuple[int, int]:
     total = sum(p.numel() for p in model.parameters())
     nonzero = sum(int(torch.count_nonzero(p)) for p in model.parameters())
     return total, nonzero
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0][:200] if text else ""

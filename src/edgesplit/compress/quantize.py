@@ -33,7 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgesplit.errors import CompressionError, InvalidParameterError
+from edgesplit.errors import CompressionError, InvalidParameterError, describe
+from edgesplit.graph.trace import normalize_inputs
 from edgesplit.vocabulary import INT8_BACKENDS
 
 Tensors = tuple[torch.Tensor, ...]
@@ -43,10 +44,6 @@ def _batch_of_two(inputs: Tensors) -> Tensors:
     """torch.export specializes a dimension of size 1: export with two rows so that the batch
     stays dynamic."""
     return tuple(x if x.shape[0] > 1 else torch.cat([x, x]) for x in inputs)
-
-
-def _as_tuple(value: torch.Tensor | Sequence[torch.Tensor]) -> Tensors:
-    return (value,) if isinstance(value, torch.Tensor) else tuple(value)
 
 
 @dataclass
@@ -96,8 +93,8 @@ def quantize_int8(
     check_backend(backend)
     if not calibration:
         raise InvalidParameterError("calibration", 0, "at least one input batch")
-    inputs = _as_tuple(example)
-    batches = [_as_tuple(batch) for batch in calibration]
+    inputs = normalize_inputs(example)
+    batches = [normalize_inputs(batch) for batch in calibration]
     if any(len(batch) != len(inputs) for batch in batches):
         raise InvalidParameterError(
             "calibration", "a batch", f"{len(inputs)} tensors, as the example has"
@@ -119,9 +116,8 @@ def quantize_int8(
         with _quiet():
             call(*inputs)
     except Exception as error:  # inductor's and ONNX Runtime's errors share no type
-        first = (str(error).strip().splitlines() or [""])[0][:200]
         raise CompressionError(
-            f"{backend} cannot run int8 {type(model).__name__}: {type(error).__name__}: {first}"
+            f"{backend} cannot run int8 {type(model).__name__}: {describe(error)}"
         ) from None
     return Int8Model(backend, call, size, time.perf_counter() - start, cached)
 
@@ -230,9 +226,8 @@ def _pt2e(
                     prepared(*rows)
             converted = convert_pt2e(prepared)
     except Exception as error:  # torch.export's and torchao's errors share no type
-        first = (str(error).strip().splitlines() or [""])[0][:200]
         raise CompressionError(
-            f"pt2e cannot quantize {type(model).__name__}: {type(error).__name__}: {first} "
+            f"pt2e cannot quantize {type(model).__name__}: {describe(error)} "
             "(use the onnxruntime backend)"
         ) from None
     size = sum(t.numel() * t.element_size() for t in converted.state_dict().values()) + sum(
@@ -243,7 +238,7 @@ def _pt2e(
 
     def run(xs: Tensors) -> Tensors:
         with torch.no_grad(), torch_threads(threads):
-            pieces = [_as_tuple(compiled(*rows)) for rows in _chunks(xs, rows_per_call)]
+            pieces = [normalize_inputs(compiled(*rows)) for rows in _chunks(xs, rows_per_call)]
         return tuple(torch.cat(parts) for parts in zip(*pieces, strict=True))
 
     return run, int(size), start, False

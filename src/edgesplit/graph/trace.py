@@ -25,7 +25,7 @@ from torch import fx, nn
 from torch.utils._pytree import tree_flatten, tree_unflatten
 from torch.utils.flop_counter import FlopCounterMode
 
-from edgesplit.errors import InvalidInputError, UntraceableModelError
+from edgesplit.errors import InvalidInputError, UntraceableModelError, describe
 
 COMPUTE_OPS = ("call_module", "call_function", "call_method")
 _BITS_PER_PYTHON_SCALAR = 64  # ints, floats and bools that cross a cut travel as 64-bit words
@@ -128,7 +128,7 @@ def _trace_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[fx
     try:
         return fx.symbolic_trace(model), "fx"
     except Exception as fx_error:  # fx raises many types (TraceError, TypeError, ...)
-        fx_reason = _first_line(fx_error)
+        fx_reason = describe(fx_error)
     try:
         with _quiet_export():
             exported = torch.export.export(model, inputs, strict=False)
@@ -136,14 +136,9 @@ def _trace_graph(model: nn.Module, inputs: tuple[torch.Tensor, ...]) -> tuple[fx
     except Exception as export_error:
         raise UntraceableModelError(
             f"cannot trace {name}: torch.fx failed ({fx_reason}) and torch.export failed "
-            f"({_first_line(export_error)}); data-dependent Python control flow (an `if` on a "
+            f"({describe(export_error)}); data-dependent Python control flow (an `if` on a "
             "tensor's values) is the usual cause: move it out of forward() or make it a leaf module"
         ) from None
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}".strip()
 
 
 @contextlib.contextmanager
@@ -218,7 +213,7 @@ def _measure(module: fx.GraphModule, inputs: tuple[torch.Tensor, ...], model_nam
         shapes = ", ".join(str(tuple(t.shape)) for t in inputs)
         raise InvalidInputError(
             f"example input of shape {shapes} does not fit {model_name}: node {failed} failed "
-            f"with {_first_line(error)}"
+            f"with {describe(error)}"
         ) from None
 
     records = {}
