@@ -74,7 +74,7 @@ def measure_variant(
     it if asked, and measure both."""
     from edgesplit.compress.quantize import check_backend, quantize_int8
     from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import example_input, load_model, parse_input_shape, random_input
+    from edgesplit.graph.zoo import load_model, random_input, spec_input
 
     if quantize not in QUANTIZE:
         from edgesplit.errors import InvalidParameterError
@@ -82,12 +82,7 @@ def measure_variant(
         raise InvalidParameterError("quantize", quantize, " or ".join(QUANTIZE))
     if quantize == "int8":
         check_backend(backend)
-    if input_shape is not None:
-        x = random_input(parse_input_shape(input_shape), seed)
-    elif ":" in name:
-        x = random_input((1, 3, input_size, input_size), seed)
-    else:
-        x = example_input(name, input_size, seed)
+    x = spec_input(name, input_size, input_shape, seed)
     full = load_model(name, seed)
     run_example(full, (x,))  # an input that does not fit is one error, before any work
     pruned = copy.deepcopy(full)

@@ -83,7 +83,7 @@ def load_model(spec: str, seed: int = 0, example: torch.Tensor | None = None) ->
         base, variant = split_spec(spec)
         model = load_model(base, seed)
         if example is None:
-            example = random_input((1, 3, DEFAULT_INPUT_SIZE, DEFAULT_INPUT_SIZE), seed)
+            example = spec_input(base, seed=seed)
         apply_variant(model, (example,), variant)
         return model
     if ":" not in spec:
@@ -168,6 +168,22 @@ def parse_input_shape(text: str) -> tuple[int, ...]:
     return shape
 
 
+def spec_input(
+    spec: str, input_size: int = DEFAULT_INPUT_SIZE, input_shape: str | None = None, seed: int = 0
+) -> torch.Tensor:
+    """The seeded example input of a model spec: ``input_shape`` such as "1,3,96,96" when
+    given, else an image of ``input_size`` pixels (checked against a zoo model's minimum)."""
+    from edgesplit.checks import positive
+
+    base = spec.rpartition("@")[0] or spec  # a variant takes its base model's input
+    if input_shape is not None:
+        return random_input(parse_input_shape(input_shape), seed)
+    if ":" in base:
+        side = int(positive("--input-size", input_size))
+        return random_input((1, 3, side, side), seed)
+    return example_input(base, input_size, seed)
+
+
 def load_traced(
     spec: str,
     granularity: str = "operator",
@@ -178,16 +194,8 @@ def load_traced(
     """A model (a zoo name or ``file.py:factory`` / ``package.module:factory``), a seeded example
     input (``input_shape`` such as "1,3,96,96", else an image of ``input_size`` pixels) and its
     graph."""
-    from edgesplit.checks import positive
     from edgesplit.graph.model_graph import ModelGraph
 
-    base = spec.rpartition("@")[0] or spec
-    if input_shape is not None:
-        x = random_input(parse_input_shape(input_shape), seed)
-    elif ":" in base:
-        side = int(positive("--input-size", input_size))
-        x = random_input((1, 3, side, side), seed)
-    else:
-        x = example_input(base, input_size, seed)
+    x = spec_input(spec, input_size, input_shape, seed)
     model = load_model(spec, seed=seed, example=x)
     return model, x, ModelGraph.from_module(model, x, granularity, model_name=spec)
