@@ -145,28 +145,34 @@ def objective_value(name: str, latency_s, energy_j, beta_s_per_j: float):
     return latency_s + beta_s_per_j * energy_j
 
 
+def wire_bits(
+    graph: ModelGraph, input_bits: float | None, result_bits: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """What travels: the bits of each value when it crosses (the raw input as the scenario
+    encodes it, ``input_bits``, when given) and, per node, the bits of the result it sends back
+    when it produces a model output away from the device (each output node its share)."""
+    bits = graph.arrays.value_bits.astype(np.float64)
+    inputs = graph.arrays.producer < 0
+    if input_bits is not None:
+        bits[inputs] *= input_bits / bits[inputs].sum()
+    outputs = graph.arrays.to_output & ~inputs
+    back = np.zeros(len(graph.nodes))
+    if outputs.any() and result_bits > 0:
+        share = bits[outputs] / bits[outputs].sum()
+        np.add.at(back, graph.arrays.producer[outputs], result_bits * share)
+    return bits, back
+
+
 def cost_terms(graph: ModelGraph, setting: Setting) -> CostTerms:
     """Per-node and per-value latency and energy terms of ``graph`` under ``setting``."""
     nodes, values = np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
     term = AdditiveCost.trusted  # every array below is finite and >= 0 (latencies are checked)
     device_s = _node_latencies(setting.device, graph, "device")
     server_s = _node_latencies(setting.server, graph, "server")
-    bits = graph.arrays.value_bits.astype(np.float64)
-    inputs = graph.arrays.producer < 0
-    if setting.input_bits is not None:  # the raw input as the scenario encodes it
-        bits[inputs] *= setting.input_bits / bits[inputs].sum()
+    bits, result_bits = wire_bits(graph, setting.input_bits, setting.result_bits)
     link = setting.link.terms(bits, setting.uplink_rate_bps, True)
     upload_s = link.latency_s - setting.link.request_s  # per value; the constant goes per cut
-    # the result goes back from the nodes producing the model's outputs, each its share
-    outputs = graph.arrays.to_output & ~inputs
-    download_s = np.zeros(len(graph.nodes))
-    if outputs.any() and setting.result_bits > 0:
-        share = bits[outputs] / bits[outputs].sum()
-        np.add.at(
-            download_s,
-            graph.arrays.producer[outputs],
-            transmit_s(setting.result_bits * share, setting.downlink_bps),
-        )
+    download_s = transmit_s(result_bits, setting.downlink_bps)
     macs = graph.arrays.macs.astype(np.float64)
     per_mac = np.nan if setting.energy_per_mac_j is None else setting.energy_per_mac_j
     # task_energy_j is linear: per node (device side), per value (sent) and per node (result

@@ -280,7 +280,7 @@ def lifetime(
 ) -> Lifetime:
     """The additive lifetime costs of ``model`` (``plan.cost_terms`` per request)."""
     from edgesplit.graph.mincut import AdditiveCost
-    from edgesplit.plan import Setting, cost_terms
+    from edgesplit.plan import Setting, cost_terms, wire_bits
 
     edge = sites.edge_latency(model.graph.model_name)
     device = sites.device_latency(model.graph.model_name)
@@ -304,13 +304,7 @@ def lifetime(
     download_s = node_bits / radio.downlink_bps
     download = AdditiveCost(download_s, nodes, values)
     download_j = AdditiveCost(download_s * powers.receiving_w, nodes, values)
-    bits = graph.arrays.value_bits.astype(np.float64)
-    inputs = graph.arrays.producer < 0
-    bits[inputs] *= INPUT_BITS / bits[inputs].sum()
-    outputs = graph.arrays.to_output & ~inputs
-    result = np.zeros(len(graph.nodes))
-    share = bits[outputs] / bits[outputs].sum()
-    np.add.at(result, graph.arrays.producer[outputs], RESULT_BITS * share)
+    bits, result = wire_bits(graph, INPUT_BITS, RESULT_BITS)
     per_request_data = AdditiveCost(nodes, result, bits)
     data = requests * per_request_data + AdditiveCost(node_bits, nodes, values)
     request_s = REQUEST_BITS / radio.uplink_bps
