@@ -27,6 +27,7 @@ from edgesplit.compress.accuracy import evaluate, trained_digits_model
 from edgesplit.compress.prune import Variant
 from edgesplit.compress.quantize import quantize_int8
 from edgesplit.compress.report import busy_workers, latency_s, prune_time_busy
+from edgesplit.costs.terms import load_stretch
 from edgesplit.errors import CompressionError
 from edgesplit.graph.zoo import build_model, example_input, load_traced, random_input
 from edgesplit.profile.catalogue import latency_model
@@ -104,7 +105,7 @@ def load(runs: int) -> None:
         prune = prune_time_busy(resnet, y, Variant("unstructured", 0.7), workers)
         idle_inference = idle_inference or inference
         idle_prune = idle_prune or prune
-        share = max(1.0, (workers + 1) / cores)
+        share = float(load_stretch(workers, cores))
         print(f"{workers:>5} {inference * 1e3:>16.2f} {idle_inference * share * 1e3:>9.2f} "
               f"{prune:>17.3f} {idle_prune * share:>8.3f}")  # fmt: skip
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from edgesplit.checks import non_negative, positive
 from edgesplit.compress.prune import Variant
+from edgesplit.costs.terms import load_stretch
 from edgesplit.errors import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class EdgeLoad:
 
     @property
     def stretch(self) -> float:
-        return max(1.0, (self.load + 1) / self.cores)
+        return float(load_stretch(self.load, self.cores))
 
     def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
         return self.free.node_latency_s(graph) * self.stretch

@@ -25,6 +25,14 @@ def server_share_s(tail_s: ArrayLike, tasks_sharing: ArrayLike) -> np.ndarray:
     return np.asarray(tail_s, dtype=np.float64) * tasks_sharing
 
 
+def load_stretch(busy_tasks: ArrayLike, cores: ArrayLike) -> np.ndarray:
+    """How much longer a task takes on ``cores`` cores that ``busy_tasks`` other single-core
+    tasks keep busy: the processor share (busy + 1) / cores once they outnumber the cores, else
+    1 (chukhno2023's edge load, compress.placement)."""
+    share = (np.asarray(busy_tasks, dtype=np.float64) + 1.0) / cores
+    return np.maximum(1.0, share)
+
+
 def md1_waiting_time_s(arrival_rate_per_s: ArrayLike, service_s: ArrayLike) -> np.ndarray:
     """shi2025 Eq. 3: lambda / (2 mu^2 (1 - rho)) with mu = 1 / D_ser and rho = lambda / mu.
 

@@ -79,6 +79,7 @@ def fig2b_pruning(models: Sequence[str], workers: Sequence[int], edge_cores: int
     from edgesplit.compress.placement import EDGE_POWER_W
     from edgesplit.compress.prune import Variant
     from edgesplit.compress.report import prune_time_busy
+    from edgesplit.costs.terms import load_stretch
     from edgesplit.graph.zoo import build_model, example_input
 
     rows = []
@@ -90,7 +91,7 @@ def fig2b_pruning(models: Sequence[str], workers: Sequence[int], edge_cores: int
             idle = seconds if idle is None else idle
             rows.append({"model": name, "busy_workers": n, "prune_s": seconds,
                          "edge_energy_j": EDGE_POWER_W * seconds,
-                         "share_model_s": idle * max(1.0, (n + 1) / edge_cores)})  # fmt: skip
+                         "share_model_s": idle * float(load_stretch(n, edge_cores))})  # fmt: skip
     return rows
 
 
