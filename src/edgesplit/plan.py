@@ -467,7 +467,9 @@ class TieredPlan:
     compute_s: tuple[float, float, float]  # on the device, the edge, the cloud
 
     def record(self) -> dict[str, Any]:
-        tiers = 2 - self.device_cut.device_row.astype(int) - self.edge_cut.device_row.astype(int)
+        from edgesplit.graph.tiers import tiers_of
+
+        tiers = tiers_of(self.device_cut.device_row, self.edge_cut.device_row)
         return {
             "model": self.graph.model_name,
             "granularity": self.graph.granularity,

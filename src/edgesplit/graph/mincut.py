@@ -231,6 +231,43 @@ def flow_layout(rows: np.ndarray, cols: np.ndarray, size: int, n_infinite: int) 
     )
 
 
+@dataclass(frozen=True)
+class CutLayer:
+    """The DADS edges of one copy of a graph's nodes (``vertex[i]`` for node i): a finite edge
+    per read value (``rows[k] -> cols[k]`` carries value ``values[k]``'s transfer cost; from the
+    source, 0, for a model input), through a shared vertex with infinite edges to the readers
+    when several read it, and an infinite reverse edge per DAG edge (``infinite``)."""
+
+    rows: list[np.ndarray]
+    cols: list[np.ndarray]
+    values: np.ndarray
+    infinite: list[tuple[int, int]]
+    next_vertex: int  # the first vertex number left unused
+
+
+def cut_layer(graph: ModelGraph, vertex: np.ndarray, next_vertex: int) -> CutLayer:
+    """The DADS network's value and reverse edges over the vertices ``vertex``, with shared
+    vertices numbered from ``next_vertex`` (used by ``min_cut`` and by ``graph.tiers``)."""
+    rows: list[np.ndarray] = []
+    cols: list[np.ndarray] = []
+    values, infinite = [], []
+    for j, value in enumerate(graph.values):
+        if not value.consumers:
+            continue
+        values.append(j)
+        rows.append(np.array([0 if value.producer is None else vertex[value.producer]]))
+        if len(value.consumers) == 1:
+            cols.append(np.array([vertex[value.consumers[0]]]))
+            continue
+        cols.append(np.array([next_vertex]))  # paid once: every reader follows this vertex
+        infinite.extend((next_vertex, int(vertex[c])) for c in value.consumers)
+        next_vertex += 1
+    infinite.extend(
+        (int(vertex[b]), int(vertex[a])) for b, preds in enumerate(graph.preds) for a in preds
+    )
+    return CutLayer(rows, cols, np.array(values, dtype=np.int64), infinite, next_vertex)
+
+
 def _flow_network(graph: ModelGraph) -> _FlowNetwork:
     """Vertices: 0 = source (device), 1 = sink (server), 2 + i = node i, then one per shared value.
 
@@ -243,27 +280,14 @@ def _flow_network(graph: ModelGraph) -> _FlowNetwork:
     node = np.arange(n) + 2
     finite_rows = [np.zeros(n, np.int64), node]
     finite_cols = [node, np.ones(n, np.int64)]
-    infinite: list[tuple[int, int]] = []
-    transfer_values = []
-    next_vertex = 2 + n
-    for j, value in enumerate(graph.values):
-        if not value.consumers:
-            continue
-        transfer_values.append(j)
-        source = 0 if value.producer is None else value.producer + 2
-        if len(value.consumers) == 1:
-            finite_rows.append(np.array([source]))
-            finite_cols.append(np.array([value.consumers[0] + 2]))
-            continue
-        finite_rows.append(np.array([source]))
-        finite_cols.append(np.array([next_vertex]))
-        infinite.extend((next_vertex, c + 2) for c in value.consumers)
-        next_vertex += 1
-    infinite.extend((b + 2, a + 2) for b, preds in enumerate(graph.preds) for a in preds)
-    inf = np.array(infinite, dtype=np.int64).reshape(-1, 2)
+    layer = cut_layer(graph, node, 2 + n)
+    finite_rows.extend(layer.rows)
+    finite_cols.extend(layer.cols)
+    inf = np.array(layer.infinite, dtype=np.int64).reshape(-1, 2)
     rows = np.concatenate([*finite_rows, inf[:, 0]])
     cols = np.concatenate([*finite_cols, inf[:, 1]])
+    next_vertex = layer.next_vertex
     network = flow_layout(rows, cols, next_vertex, len(inf))
-    network = replace(network, transfer_values=np.array(transfer_values, dtype=np.int64))
+    network = replace(network, transfer_values=layer.values)
     _NETWORKS[graph] = network
     return network

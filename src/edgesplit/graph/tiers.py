@@ -24,7 +24,7 @@ import numpy as np
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.cuts import Cut, cut_from_device, cut_from_mask, device_matrix
-from edgesplit.graph.mincut import flow_layout, solve_levels
+from edgesplit.graph.mincut import cut_layer, flow_layout, solve_levels
 
 if TYPE_CHECKING:
     from edgesplit.graph.model_graph import ModelGraph
@@ -73,7 +73,12 @@ class TierPlan:
 
     def tiers(self) -> np.ndarray:
         """Each node's tier (0 device, 1 edge, 2 cloud)."""
-        return 2 - self.device_cut.device_row.astype(int) - self.edge_cut.device_row.astype(int)
+        return tiers_of(self.device_cut.device_row, self.edge_cut.device_row)
+
+
+def tiers_of(on_device: np.ndarray, on_device_or_edge: np.ndarray) -> np.ndarray:
+    """Each node's tier (0 device, 1 edge, 2 cloud) from the two nested cuts' device rows."""
+    return 2 - np.asarray(on_device, dtype=int) - np.asarray(on_device_or_edge, dtype=int)
 
 
 def tier_cost_of(graph: ModelGraph, cost: TierCost, device_mask: int, edge_mask: int) -> float:
@@ -83,8 +88,7 @@ def tier_cost_of(graph: ModelGraph, cost: TierCost, device_mask: int, edge_mask:
         raise InvalidParameterError(
             "device_mask", f"{device_mask:#x}", f"a subset of the edge mask {edge_mask:#x}"
         )
-    rows = device_matrix([device_mask, edge_mask], len(graph.nodes))
-    tier = 2 - rows[0].astype(int) - rows[1].astype(int)
+    tier = tiers_of(*device_matrix([device_mask, edge_mask], len(graph.nodes)))
     total = float(np.choose(tier, [cost.device, cost.edge, cost.cloud]).sum())
     for j, value in enumerate(graph.values):
         if not value.consumers:
@@ -109,22 +113,12 @@ def best_tiers(graph: ModelGraph, cost: TierCost) -> TierPlan:
     infinite = [(int(a), int(b)) for a, b in zip(one, two, strict=True)]  # D1 within D2
     next_vertex = 2 + 2 * n
     for copies, link in ((one, cost.uplink), (two, cost.backhaul)):
-        for j, value in enumerate(graph.values):
-            if not value.consumers:
-                continue
-            source = 0 if value.producer is None else int(copies[value.producer])
-            if len(value.consumers) == 1:
-                rows.append(np.array([source]))
-                cols.append(np.array([copies[value.consumers[0]]]))
-            else:  # paid once: to a shared vertex, from which every reader follows
-                rows.append(np.array([source]))
-                cols.append(np.array([next_vertex]))
-                infinite.extend((next_vertex, int(copies[c])) for c in value.consumers)
-                next_vertex += 1
-            finite.append(link[j : j + 1])
-        infinite.extend(
-            (int(copies[b]), int(copies[a])) for b, preds in enumerate(graph.preds) for a in preds
-        )
+        layer = cut_layer(graph, copies, next_vertex)
+        rows.extend(layer.rows)
+        cols.extend(layer.cols)
+        finite.append(link[layer.values])
+        infinite.extend(layer.infinite)
+        next_vertex = layer.next_vertex
     edges = np.array(infinite, dtype=np.int64).reshape(-1, 2)
     network = flow_layout(
         np.concatenate([*rows, edges[:, 0]]),
