@@ -19,7 +19,12 @@ from torch import nn
 
 from edgesplit.compress.codecs import DTYPE_IDS as _DTYPE_IDS
 from edgesplit.compress.codecs import Codec, affine_roundtrip, decode, encode
-from edgesplit.compress.prune import Variant, prune_structured, prune_unstructured
+from edgesplit.compress.prune import (
+    Variant,
+    count_parameters,
+    prune_structured,
+    prune_unstructured,
+)
 
 DIGITS_CLASSES = 10
 DIGITS_SHAPE = (1, 1, 8, 8)
@@ -163,8 +168,7 @@ def accuracy_vs_pf(
                         if name in masks:
                             parameter.mul_(masks[name])
         top1, top3 = evaluate(pruned, data)
-        total = sum(p.numel() for p in pruned.parameters())
-        nonzero = sum(int(torch.count_nonzero(p)) for p in pruned.parameters())
+        total, nonzero = count_parameters(pruned)
         rows.append(PruneAccuracy(method, pf, finetune_epochs, top1, top3, total, nonzero))
     return rows
 

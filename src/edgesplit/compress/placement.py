@@ -247,6 +247,11 @@ class Lifetime:
     request_j: float
     prune_s: float  # under the edge's load
 
+    @property
+    def weighted(self) -> np.ndarray:
+        """The nodes holding weights: a head with any of them is fetched (a model request)."""
+        return np.array([n.param_bytes > 0 for n in self.model.graph.nodes])
+
 
 def model_forms(
     name: str, variant: Variant, granularity: str = "block", input_size: int = 224, seed: int = 0
@@ -333,7 +338,7 @@ def evaluate_option(
     holds weights to fetch) and the pruning (when pruned on demand)."""
     from edgesplit.plan import objective_value
 
-    fetches = bool(cut.device_row @ np.array([n.param_bytes > 0 for n in cut.graph.nodes]))
+    fetches = bool((cut.device_row & life.weighted).any())
     prune_s = life.prune_s if on_demand else 0.0
     request_s = life.request_s if fetches else 0.0
     latency_s = life.latency.of(cut) + request_s + prune_s
@@ -365,10 +370,9 @@ def best_split(
 
     graph = life.model.graph
     cost = objective_value(objective, life.latency, life.energy, beta_s_per_j)
-    weighted = np.array([n.param_bytes > 0 for n in graph.nodes])
     total = float(cost.device.sum() + cost.server.sum() + cost.transfer.sum()) + 1.0
     pinned = cost + AdditiveCost(
-        weighted * total, np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
+        life.weighted * total, np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
     )
     candidates = [graph.best_cut(cost), graph.best_cut(pinned)]
     options = [
