@@ -497,17 +497,16 @@ def tier_cost(graph: ModelGraph, setting: Setting, cloud: Cloud, objective: str,
     from edgesplit.graph.tiers import TierCost
 
     edge_terms = cost_terms(graph, setting)
-    behind = replace(
+    behind = replace(  # the backhaul as the link: its latencies only, the device pays nothing
         setting, server=cloud.latency, uplink_rate_bps=cloud.backhaul_rate_bps,
-        downlink_rate_bps=cloud.backhaul_rate_bps, device_transmit_power_w=0.0,
-        device_receive_power_w=0.0, link=LinkCosts.ideal(),
+        downlink_rate_bps=cloud.backhaul_rate_bps, link=LinkCosts.ideal(),
     )  # fmt: skip
     cloud_terms = cost_terms(graph, behind)
     near = edge_terms.objective(objective, beta)
     far = objective_value(
         objective,
         cloud_terms.server_latency + cloud_terms.downlink_latency + cloud_terms.transfer_latency,
-        cloud_terms.receive_energy + cloud_terms.transmit_energy,
+        AdditiveCost.zeros(graph),
         beta,
     )
     radio_result = objective_value(

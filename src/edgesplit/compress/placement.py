@@ -263,9 +263,9 @@ def model_forms(
     from edgesplit.compress.sparse import weights_size_bits
     from edgesplit.errors import CutLimitExceededError
     from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import example_input, load_model
+    from edgesplit.graph.zoo import load_model, spec_input
 
-    x = example_input(name, input_size, seed)
+    x = spec_input(name, input_size, seed=seed)
     forms = []
     for label, spec in (("full", name), ("pruned", f"{name}@{variant}")):
         model = load_model(name, seed)
