@@ -1,5 +1,5 @@
 """zhang2026's task-window deciders and learners against independent computations: Eq. 8 in one
-and in many windows, the exhaustive optimum against every decision it covers (through the env),
+and in many windows, the repeated optimum against every decision it covers (through the env),
 local only against closed forms, and the PPO learners' checkpoints and resuming."""
 
 from __future__ import annotations
@@ -129,11 +129,11 @@ def test_every_dropped_cut_costs_more_than_a_kept_one():
 
 
 def test_the_optimum_covers_zhang2026_and_refuses_larger_instances():
-    assert make_policy("optimum", "zhang2026").combinations == 41**3
+    assert make_policy("repeated-optimum", "zhang2026").combinations == 41**3
     scenario = load_scenario("zhang2026")
     devices = [scenario.devices[0].model_copy(update={"count": 5})]
     with pytest.raises(InvalidParameterError, match=r"joint decisions.*at most"):
-        make_policy("optimum", scenario.model_copy(update={"devices": devices}))
+        make_policy("repeated-optimum", scenario.model_copy(update={"devices": devices}))
 
 
 def test_local_only_matches_closed_forms():
@@ -162,9 +162,16 @@ def test_agilenn_runs_half_the_macs_on_the_device():
 
 
 def test_window_registry_and_style_errors():
-    assert {"local", "random", "agilenn", "optimum", "emh-ppo", "mahppo", "h-ppo"} <= set(
-        policy_names("task_window")
-    )
+    assert {
+        "local",
+        "random",
+        "agilenn",
+        "repeated-optimum",
+        "planner",
+        "emh-ppo",
+        "mahppo",
+        "h-ppo",
+    } <= set(policy_names("task_window"))
     with pytest.raises(InvalidParameterError, match=r"policy='dads\+ta'.*task_window"):
         make_policy("dads+ta", "zhang2026")
     with pytest.raises(InvalidParameterError, match="emh-ppo"):

@@ -177,10 +177,11 @@ def evaluate_command(
     console.print(table(rows, columns, title, caption=caption))
     score = SCORE_OF_STYLE.get(loaded.style)
     best = {s.policy: s.mean[score] for s in summaries if score in s.mean}
-    if "optimum" in best and any(v > best["optimum"] + 1e-12 for v in best.values()):
-        beaten = ", ".join(p for p, v in best.items() if v > best["optimum"] + 1e-12)
+    reference = "optimum" if loaded.style == "slot" else "repeated-optimum"
+    if reference in best and any(v > best[reference] + 1e-12 for v in best.values()):
+        beaten = ", ".join(p for p, v in best.items() if v > best[reference] + 1e-12)
         console.print(
-            f"note: {beaten} scored above `optimum`, which is exact only over the decisions it "
+            f"note: {beaten} scored above `{reference}`, which is exact only over the decisions it "
             "searches: "
             + (
                 "one slot at a time (it maximises this slot's utility, not the episode's, and "

@@ -1,5 +1,6 @@
 """Deciders for zhang2026's task-window style: local only, random, AgileNN-style, and the exhaustive
-optimum over repeated per-task decisions. (The learners, EMH-PPO, H-PPO and MAHPPO, are in
+optimum over repeated per-task decisions (``repeated-optimum``). (The window planner is in
+``edgesplit.policies.planner``; the learners, EMH-PPO, H-PPO and MAHPPO, in
 ``edgesplit.policies.ppo``.)
 
 A decision gives every device a window size and, per task position, a cut, a channel, a server
@@ -20,11 +21,36 @@ from edgesplit.net import path_gain
 from edgesplit.policies.base import Policy
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import (
+    WindowSystem,
     build_window_system,
     efficient_cuts,
     task_costs,
     window_rewards,
 )
+
+POWER_LEVELS = (0.01, 0.03, 0.1, 0.3, 1.0)  # shares of P_limit the searches try
+
+
+def task_options(
+    system: WindowSystem,
+    offloading: list[np.ndarray],
+    power_levels: tuple[float, ...] = POWER_LEVELS,
+) -> list[np.ndarray]:
+    """Per device, the per-task choices a search covers: [k, 4] rows of (cut, channel, server,
+    power_w), row 0 local only, then every ``offloading`` cut x channel x server x power level
+    (float32 values, as the env's action space holds powers)."""
+    radio, out = system.scenario.radio, []
+    for n, cuts in enumerate(offloading):
+        rows = [(system.n_cuts[n] - 1, 0, 0, 0.0)]
+        for cut, channel, server, share in itertools.product(
+            cuts, range(radio.channels), range(system.n_servers), power_levels
+        ):
+            rows.append((cut, channel, server, share * radio.max_transmit_power_w))
+        out.append(np.array(rows))
+    # powers as the env's float32 action space holds them: a search scores what the env runs
+    for rows in out:
+        rows[:, 3] = rows[:, 3].astype(np.float32)
+    return out
 
 
 class WindowPolicy(Policy):
@@ -114,7 +140,7 @@ class WindowOptimum(WindowPolicy):
 
     Every position of a window sees the same channel gains, so repeating the best per-task
     choice is what the search covers; per-position mixes and unequal windows are not searched
-    (a learner may find them). Powers come from ``power_levels`` (shares of P_limit). The
+    (``planner`` searches them). Powers come from ``power_levels`` (shares of P_limit). The
     search is exact under the median shadowing (0 dB) at the observed distances. Offloading
     cuts are those of ``sim.window.efficient_cuts`` (``prune_cuts``): a dominated cut adds
     latency and energy to its task, which Eq. 8 can repay only through its waiting term
@@ -124,30 +150,23 @@ class WindowOptimum(WindowPolicy):
     covers the full ``zhang2026`` preset (41^3 joint decisions). It refuses more than
     ``max_combinations``."""
 
-    name = "optimum"
-    power_levels = (0.01, 0.03, 0.1, 0.3, 1.0)
+    name = "repeated-optimum"
+    power_levels = POWER_LEVELS
     max_combinations = 2_000_000
     chunk = 200_000
     prune_cuts = True
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
-        system, radio = self.system, self.scenario.radio
-        self.options = []  # per device: [k, 4] rows of (cut, channel, server, power_w)
+        system = self.system
         offloading = (
             efficient_cuts(system) if self.prune_cuts else [np.arange(c - 1) for c in system.n_cuts]
         )
-        for n, cuts in enumerate(offloading):
-            rows = [(system.n_cuts[n] - 1, 0, 0, 0.0)]  # local only
-            for cut, channel, server, share in itertools.product(
-                cuts, range(radio.channels), range(system.n_servers), self.power_levels
-            ):
-                rows.append((cut, channel, server, share * radio.max_transmit_power_w))
-            self.options.append(np.array(rows))
+        self.options = task_options(system, offloading, self.power_levels)
         self.combinations = int(np.prod([len(o) for o in self.options]))
         if self.combinations > self.max_combinations:
             raise InvalidParameterError(
-                "policy optimum", f"{self.combinations:,} joint decisions",
+                "policy repeated-optimum", f"{self.combinations:,} joint decisions",
                 f"an instance of at most {self.max_combinations:,} (fewer devices, channels, "
                 "servers or cuts)",
             )  # fmt: skip

@@ -174,7 +174,8 @@ def task_costs(
     power_w: np.ndarray,
     gain: np.ndarray,
 ) -> TaskCosts:
-    """Eq. 1-3 for a [devices, positions] batch of tasks; inactive tasks cost nothing."""
+    """Eq. 1-3 for a [devices, positions] batch of tasks; inactive tasks cost nothing. ``gain``
+    is per device, or per task ([devices, positions]: e.g. columns drawn with other shadowing)."""
     radio = system.scenario.radio
     n, width = active.shape
     device = np.broadcast_to(np.arange(n)[:, None], (n, width))
@@ -187,7 +188,8 @@ def task_costs(
     bandwidth = np.full(radio.channels, radio.bandwidth_hz)
     noise = np.full(radio.channels, radio.noise_w)
     rate = uplink_rates_bps(
-        channels.ravel(), power.ravel(), np.broadcast_to(gain[:, None], (n, width)).ravel(),
+        channels.ravel(), power.ravel(),
+        np.broadcast_to(gain if gain.ndim == 2 else gain[:, None], (n, width)).ravel(),
         offload.ravel(), bandwidth, noise, groups=position.ravel(),
     ).reshape(n, width)  # fmt: skip
     sharing_key = (position * system.n_servers + servers).ravel()
@@ -227,19 +229,22 @@ def window_rewards(
     scenario: Scenario, device_latency_s: np.ndarray, window: np.ndarray, energy_j: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """zhang2026 Eq. 8 for candidate windows at once -> (rewards, durations, mean waiting
-    times): ``device_latency_s`` is [devices, candidates], ``energy_j`` per candidate."""
+    times): ``device_latency_s`` is [devices, candidates], ``energy_j`` per candidate, and
+    ``window`` the tasks per device, one vector for every candidate or [devices, candidates]."""
+    window = np.broadcast_to(
+        window if np.ndim(window) == 2 else np.asarray(window)[:, None], device_latency_s.shape
+    )
     busy = window > 0
     duration = device_latency_s.max(axis=0, initial=0.0)
-    waiting = (
-        (duration[None, :] - device_latency_s)[busy].mean(axis=0)
-        if busy.any()
-        else np.zeros_like(duration)
+    n_busy = busy.sum(axis=0)
+    slack = np.where(busy, duration[None, :] - device_latency_s, 0.0).sum(axis=0)
+    waiting = np.where(n_busy > 0, slack / np.maximum(n_busy, 1), 0.0)
+    mean_window = window.mean(axis=0)
+    r, n = scenario.window_reward, window.shape[0]
+    per = np.where(mean_window > 0, mean_window, 1.0)
+    reward = np.where(
+        mean_window > 0, -((duration + r.alpha * waiting) / per + r.beta / n * energy_j / per), 0.0
     )
-    mean_window = window.mean()
-    if mean_window == 0:
-        return np.zeros_like(duration), duration, waiting
-    r, n = scenario.window_reward, len(window)
-    reward = -((duration + r.alpha * waiting) / mean_window + r.beta / n * energy_j / mean_window)
     return reward, duration, waiting
 
 

@@ -1,0 +1,536 @@
+"""zhang2026's window planner (policy ``planner``): per device a window size and, per task
+position, its own choice among local only and (efficient cut, channel, server, power level).
+
+What it maximises, per window, at the observed distances under the median shadowing (the
+shadowing is not observed): Eq. 8's reward of the window plus a look-ahead on the tasks it
+leaves, ``future_reward`` (the reward of this window's best plan with full windows) times the
+number of full windows the busiest device still needs. Eq. 8 divides a window's cost by its mean
+window size, so an episode's return is close to the number of windows times a per-task cost: a
+device that is not the bottleneck may defer tasks to a window where they cost less, and the
+bottleneck device may not, which is what the look-ahead says (without it the planner shrinks
+the windows of costly devices every time and pays for it in lone windows at the end).
+
+Two searches over the same decisions and the same objective:
+
+- ``exact_plan``: branch and bound over the window sizes and, position by position, the joint
+  choice of the devices active there (a table per set of active devices, reduced to its Pareto
+  front in the latencies and the linear part of Eq. 8, which is exact: a dominated row never
+  lowers the window's maximum nor its linear cost); positions with the same active devices are
+  interchangeable, so their rows are chosen as a multiset; bounds by Lagrangian weights on the
+  devices' latencies. A certificate on small instances (tests compare it with enumerating every
+  decision); it grows exponentially with the devices.
+- ``anytime_plan``: descent from several starts (all local; the last window's plan; each with
+  the windows full): for each device its best choice at all its positions at once, at each
+  position, its window size, and on small instances the joint choice of each pair of devices at
+  each position; repeated until nothing improves or the time budget ends (then the best plan so
+  far). This is what ``decide`` runs; its gap to the exact search is measured in
+  docs/planning.md.
+
+Every cost comes from the simulator's own ``sim.window.task_costs`` and ``window_rewards``:
+columns of a batch are independent positions (interference and server sharing are counted per
+column), so many candidate plans cost one vectorized call.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, replace
+
+import numpy as np
+from scipy import stats
+
+from edgesplit.contract import Decision, WindowState
+from edgesplit.net import path_gain
+from edgesplit.policies.window import WindowPolicy, task_options
+from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.window import WindowSystem, efficient_cuts, task_costs, window_rewards
+
+
+@dataclass(frozen=True)
+class WindowProblem:
+    """One window to plan: the gains, the tasks left and every device's options."""
+
+    system: WindowSystem
+    gain: np.ndarray  # [devices, samples]: path gain x sampled shadowing
+    remaining: np.ndarray  # tasks per device
+    options: np.ndarray  # [devices, K, 4]: (cut, channel, server, power_w), padded with row 0
+    n_options: np.ndarray  # per device
+    task_value: float = 0.0  # what a task done in this window is worth (0 plans myopically)
+
+    @property
+    def n_devices(self) -> int:
+        return len(self.remaining)
+
+    @property
+    def width(self) -> int:
+        return self.system.scenario.window_reward.window_max
+
+    @property
+    def cap(self) -> np.ndarray:
+        """The largest window of each device (0 when it has no task left)."""
+        return np.minimum(self.width, self.remaining)
+
+    def lookahead(self, window: np.ndarray) -> np.ndarray:
+        """``task_value`` x the tasks done ([..., devices] -> [...]): each task left costs the
+        windows to come about that much (``WindowPlanner.task_value_of``)."""
+        return self.task_value * np.asarray(window).sum(axis=-1)
+
+    @property
+    def n_samples(self) -> int:
+        return self.gain.shape[1]
+
+    def column_costs(self, active: np.ndarray, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Task latency and energy [devices, columns, samples] of [devices, columns] choices,
+        each column one position, under each sampled shadowing."""
+        n, c, s = *choice.shape, self.n_samples
+        rows = self.options[np.arange(n)[:, None], choice]
+        tile = lambda a: np.repeat(a, s, axis=1)  # noqa: E731
+        costs = task_costs(
+            self.system, tile(active), tile(rows[..., 0].astype(np.int64)),
+            tile(rows[..., 1].astype(np.int64)), tile(rows[..., 2].astype(np.int64)),
+            tile(rows[..., 3]), np.tile(self.gain, (1, c)),
+        )  # fmt: skip
+        return costs.latency_s.reshape(n, c, s), costs.energy_j.reshape(n, c, s)
+
+    def values(self, window: np.ndarray, latency_s: np.ndarray, energy_j: np.ndarray) -> np.ndarray:
+        """Objective of candidates (Eq. 8's reward averaged over the samples, plus the
+        look-ahead) from their per-device latency sums [devices, candidates, samples] and
+        energies [candidates, samples]; ``window`` is [devices] or [devices, candidates]."""
+        n, b, s = latency_s.shape
+        window = np.asarray(window)
+        per = np.broadcast_to(
+            (window if window.ndim == 2 else window[:, None])[..., None], (n, b, s)
+        )
+        rewards = window_rewards(
+            self.system.scenario, latency_s.reshape(n, b * s), per.reshape(n, b * s),
+            energy_j.reshape(b * s),
+        )[0]  # fmt: skip
+        return rewards.reshape(b, s).mean(axis=1) + self.lookahead(per[..., 0].T)
+
+    def evaluate(self, window: np.ndarray, choice: np.ndarray) -> np.ndarray:
+        """Objective of whole plans: ``window`` [B, devices], ``choice`` [B, devices, W]."""
+        b, n, w = choice.shape
+        active = np.arange(w)[None, None, :] < window[:, :, None]
+        flat = lambda a: a.transpose(1, 0, 2).reshape(n, b * w)  # noqa: E731
+        latency, energy = self.column_costs(flat(active), flat(choice))
+        s = self.n_samples
+        latency = latency.reshape(n, b, w, s).sum(axis=2)
+        return self.values(window.T, latency, energy.reshape(n, b, w, s).sum(axis=(0, 2)))
+
+    def decision(self, window: np.ndarray, choice: np.ndarray) -> Decision:
+        """The plan as the env's action (a device without tasks is given 1: the env takes no
+        more than the tasks left)."""
+        rows = self.options[np.arange(self.n_devices)[:, None], choice]
+        return Decision(
+            cut=rows[..., 0].astype(np.int64), window=np.maximum(window, 1).astype(np.int64),
+            channel=rows[..., 1].astype(np.int64), server=rows[..., 2].astype(np.int64),
+            power_w=rows[..., 3].copy(),
+        )  # fmt: skip
+
+
+def padded_options(options: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-device option lists as one [devices, K, 4] array (short lists repeat row 0)."""
+    counts = np.array([len(o) for o in options])
+    index = np.arange(counts.max())
+    out = np.stack([rows[np.where(index < len(rows), index, 0)] for rows in options])
+    return out, counts
+
+
+@dataclass
+class Plan:
+    """A plan being improved: windows, choices, and the cached per-position costs."""
+
+    window: np.ndarray  # [devices]
+    choice: np.ndarray  # [devices, W]; positions past a device's window hold what it would add
+    latency_s: np.ndarray  # [devices, W, samples]
+    energy_j: np.ndarray  # [devices, W, samples]
+    value: float
+
+    @classmethod
+    def of(cls, problem: WindowProblem, window: np.ndarray, choice: np.ndarray) -> Plan:
+        active = np.arange(problem.width)[None, :] < window[:, None]
+        latency, energy = problem.column_costs(active, choice)
+        value = problem.values(window, latency.sum(axis=1)[:, None], energy.sum(axis=(0, 1))[None])[
+            0
+        ]
+        return cls(window.copy(), choice.copy(), latency, energy, float(value))
+
+
+class _Descent:
+    """The anytime search's moves on one plan (each keeps the plan only if it improves)."""
+
+    tolerance = 1e-12
+    shortlist = 16  # a device's best block choices that the pair moves combine
+
+    def __init__(self, problem: WindowProblem, plan: Plan, deadline: float) -> None:
+        self.problem, self.plan, self.deadline = problem, plan, deadline
+        self.ranked: dict[int, np.ndarray] = {}  # per device, its block choices best first
+
+    def _take(self, values: np.ndarray) -> int | None:
+        best = int(values.argmax())
+        return best if values[best] > self.plan.value + self.tolerance else None
+
+    def _grids(self, devices: tuple[int, ...]) -> list[np.ndarray]:
+        """The combinations a move tries: every option of one device; of a pair, each one's
+        ``shortlist`` best block choices (and its current ones)."""
+        if len(devices) == 1:
+            return [np.arange(self.problem.n_options[devices[0]])]
+        lists = [np.union1d(self.ranked[n][: self.shortlist], self.plan.choice[n]) for n in devices]
+        grids = np.meshgrid(*lists, indexing="ij")
+        return [g.ravel() for g in grids]
+
+    def position(self, devices: tuple[int, ...], x: int) -> bool:
+        """The joint choice of ``devices`` at position ``x``, the others held."""
+        p, plan = self.problem, self.plan
+        grids = self._grids(devices)
+        k = grids[0].size
+        choice = np.repeat(plan.choice[:, x : x + 1], k, axis=1)
+        for n, grid in zip(devices, grids, strict=True):
+            choice[n] = grid
+        active = np.repeat((x < plan.window)[:, None], k, axis=1)
+        latency, energy = p.column_costs(active, choice)
+        others = plan.latency_s.sum(axis=1) - plan.latency_s[:, x]  # [devices, samples]
+        total_latency = others[:, None, :] + latency
+        others_energy = plan.energy_j.sum(axis=(0, 1)) - plan.energy_j[:, x].sum(axis=0)
+        total_energy = others_energy[None, :] + energy.sum(axis=0)
+        values = p.values(plan.window, total_latency, total_energy)
+        best = self._take(values)
+        if best is None:
+            return False
+        plan.choice[:, x] = choice[:, best]
+        plan.latency_s[:, x], plan.energy_j[:, x] = latency[:, best], energy[:, best]
+        plan.value = float(values[best])
+        return True
+
+    def block(self, devices: tuple[int, ...]) -> bool:
+        """The joint choice of ``devices``, one per device for all its positions, the others
+        held."""
+        p, plan = self.problem, self.plan
+        w = int(plan.window[list(devices)].max())
+        grids = self._grids(devices)
+        k = grids[0].size
+        choice = np.repeat(plan.choice[:, :w], k, axis=1)  # columns (position, combination)
+        for n, grid in zip(devices, grids, strict=True):
+            choice[n] = np.tile(grid, w)
+        active = np.repeat(np.arange(w)[None, :] < plan.window[:, None], k, axis=1)
+        latency, energy = p.column_costs(active, choice)
+        s = p.n_samples
+        kept = plan.latency_s[:, w:].sum(axis=1)[:, None, :]
+        total_latency = kept + latency.reshape(p.n_devices, w, k, s).sum(axis=1)
+        kept_energy = plan.energy_j[:, w:].sum(axis=(0, 1))[None, :]
+        total_energy = kept_energy + energy.reshape(-1, w, k, s).sum(axis=(0, 1))
+        values = p.values(plan.window, total_latency, total_energy)
+        if len(devices) == 1:
+            self.ranked[devices[0]] = np.argsort(-values, kind="stable")
+        best = self._take(values)
+        if best is None:
+            return False
+        for n, grid in zip(devices, grids, strict=True):
+            plan.choice[n, :] = grid[best]
+        self.plan = Plan.of(p, plan.window, plan.choice)
+        return True
+
+    def window(self, n: int) -> bool:
+        """Device ``n``'s window size with, at all its positions, either its current choices
+        (added positions repeat its last) or any one option."""
+        p, plan = self.problem, self.plan
+        sizes = np.arange(1, int(p.cap[n]) + 1)
+        k = int(p.n_options[n])
+        windows = np.repeat(plan.window[None, :], len(sizes) * (k + 1), axis=0)
+        windows[:, n] = np.repeat(sizes, k + 1)
+        choices = np.repeat(plan.choice[None], len(windows), axis=0)
+        last = plan.choice[n, max(int(plan.window[n]) - 1, 0)]
+        for i, size in enumerate(sizes):
+            kept = choices[i * (k + 1)]
+            kept[n, int(plan.window[n]) : size] = last
+            choices[i * (k + 1) + 1 : (i + 1) * (k + 1), n, :] = np.arange(k)[:, None]
+        best = self._take(p.evaluate(windows, choices))
+        if best is None:
+            return False
+        self.plan = Plan.of(p, windows[best], choices[best])
+        return True
+
+    def run(self, pairs: bool, windows: bool, rounds: int) -> Plan:
+        """At most ``rounds`` rounds of every move (pairs only when no single move improves),
+        until a round improves nothing or the deadline passes."""
+        busy = [int(n) for n in np.flatnonzero(self.problem.cap > 0)]
+        for _ in range(rounds):
+            improved = False
+            for n in busy:
+                improved |= self.block((n,))
+                if windows:
+                    improved |= self.window(n)
+                for x in range(int(self.plan.window[n])):
+                    improved |= self.position((n,), x)
+                if time.perf_counter() >= self.deadline:
+                    return self.plan
+            if pairs and not improved:
+                for a, b in itertools.combinations(busy, 2):
+                    improved |= self.block((a, b))
+                    for x in range(int(min(self.plan.window[a], self.plan.window[b]))):
+                        improved |= self.position((a, b), x)
+            if not improved:
+                break
+        return self.plan
+
+
+def anytime_plan(
+    problem: WindowProblem,
+    starts: list[np.ndarray | tuple[np.ndarray, np.ndarray]],
+    budget_s: float | None = None,
+    pairs: bool = True,
+    windows: bool = True,
+    rounds: int = 8,
+) -> Plan:
+    """The best plan the descent reaches from each start (a choice [devices, W] with full
+    windows, or a (windows, choice) pair) in at most ``rounds`` rounds of moves, and, when
+    ``budget_s`` is given, within that many seconds in all (then the best so far: the plan
+    depends on the machine's speed); ``windows=False`` keeps the start's windows."""
+    deadline = time.perf_counter() + (np.inf if budget_s is None else budget_s)
+    best = None
+    for start in starts:
+        window, choice = start if isinstance(start, tuple) else (problem.cap, start)
+        start = Plan.of(problem, np.minimum(window, problem.cap), choice)
+        plan = _Descent(problem, start, deadline).run(pairs, windows, rounds)
+        if best is None or plan.value > best.value:
+            best = plan
+    return best
+
+
+def exact_plan(problem: WindowProblem, incumbent: Plan | None = None) -> Plan:
+    """The plan of greatest objective over every window size and every per-position choice
+    (branch and bound; see the module docstring). ``incumbent`` seeds the bound."""
+    search = _BranchAndBound(problem, -np.inf if incumbent is None else incumbent.value)
+    sizes = [range(1, int(c) + 1) if c > 0 else range(1) for c in problem.cap]
+    for window in itertools.product(*sizes):
+        search.window(np.array(window))
+    if search.best is None:
+        return incumbent
+    window, columns = search.best
+    choice = np.zeros((problem.n_devices, problem.width), dtype=np.int64)
+    choice[:, : columns.shape[1]] = columns
+    return Plan.of(problem, window, choice)
+
+
+class _BranchAndBound:
+    """``exact_plan``'s search: one window vector at a time, positions in order."""
+
+    tolerance = 1e-12
+
+    def __init__(self, problem: WindowProblem, best_value: float) -> None:
+        self.problem, self.best_value = problem, best_value
+        self.best: tuple[np.ndarray, np.ndarray] | None = None
+        reward = problem.system.scenario.window_reward
+        self.alpha = reward.alpha
+        self.energy_weight = reward.beta / problem.n_devices
+        self.n_busy = max(int((problem.cap > 0).sum()), 1)
+        self.tables: dict[tuple[bool, ...], tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+    def table(self, active: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Pareto rows of the joint choices of the ``active`` devices at one position ->
+        (choices [R, N], latencies [R, N, samples], linear parts of Eq. 8's numerator averaged
+        over the samples [R])."""
+        key = tuple(bool(a) for a in active)
+        if key not in self.tables:
+            p = self.problem
+            ranges = [
+                np.arange(k) if on else np.zeros(1, int)
+                for k, on in zip(p.n_options, active, strict=True)
+            ]
+            choice = np.stack([g.ravel() for g in np.meshgrid(*ranges, indexing="ij")])
+            latency, energy = p.column_costs(np.repeat(active[:, None], choice.shape[1], 1), choice)
+            latency = latency.transpose(1, 0, 2)  # [R, N, S]
+            linear = (
+                self.energy_weight * energy.sum(axis=0) - self.alpha / self.n_busy * latency.sum(1)
+            ).mean(axis=1)
+            features = np.hstack([latency[:, active].reshape(len(linear), -1), linear[:, None]])
+            keep = _pareto(features)
+            keep = keep[np.argsort(linear[keep] + latency[keep].max(axis=1).mean(axis=1))]
+            self.tables[key] = (choice[:, keep].T, latency[keep], linear[keep])
+        return self.tables[key]
+
+    def window(self, window: np.ndarray) -> None:
+        """Search every per-position choice under these window sizes."""
+        if window.sum() == 0:
+            return
+        self.mean_window = window.mean()
+        self.future = float(self.problem.lookahead(window))
+        self.layers = [self.table(window > x) for x in range(int(window.max()))]
+        a = 1 + self.alpha
+        # per position, the least of (1 + alpha) l_n + linear (weight 1 on device n's latency),
+        # of each latency alone and of the linear part, summed from that position on
+        self.by_device = _suffix_sums(
+            [(a * lat.mean(axis=2) + lin[:, None]).min(axis=0) for _, lat, lin in self.layers]
+        )
+        self.least_latency = _suffix_sums([lat.min(axis=0) for _, lat, _ in self.layers])
+        self.least_linear = _suffix_sums([lin.min() for _, _, lin in self.layers])
+        self.window_sizes = window
+        self.picked: list[int] = []
+        zero = np.zeros((self.problem.n_devices, self.problem.n_samples))
+        if self.value(self.bound(0, zero, 0.0)) > self.best_value + self.tolerance:
+            self.search(0, zero, 0.0)
+
+    def value(self, numerator: float) -> float:
+        return -numerator / self.mean_window + self.future
+
+    def bound(self, x: int, latency: np.ndarray, linear: float) -> float:
+        """The least numerator of Eq. 8 (averaged over the samples) reachable from position
+        ``x`` on, given the latencies [devices, samples] and linear part so far."""
+        a = 1 + self.alpha
+        by_device = (a * latency.mean(axis=1) + linear + self.by_device[x]).max()
+        by_max = a * (latency + self.least_latency[x]).max(axis=0).mean() + linear
+        return max(by_device, by_max + self.least_linear[x])
+
+    def search(self, x: int, latency: np.ndarray, linear: float) -> None:
+        _, lat, lin = self.layers[x]
+        same = x > 0 and self.layers[x] is self.layers[x - 1]
+        start = self.picked[-1] if same else 0  # interchangeable positions: a multiset
+        if x == len(self.layers) - 1:  # the last position: every row at once
+            slowest = (latency[None] + lat[start:]).max(axis=1).mean(axis=1)
+            numerator = (1 + self.alpha) * slowest + linear + lin[start:]
+            top = int(numerator.argmin())
+            value = self.value(numerator[top])
+            if value > self.best_value + self.tolerance:
+                self.best_value = float(value)
+                picked = [*self.picked, start + top]
+                columns = [layer[0][j] for layer, j in zip(self.layers, picked, strict=True)]
+                self.best = (self.window_sizes.copy(), np.array(columns).T)
+            return
+        for j in range(start, len(lin)):
+            new_latency, new_linear = latency + lat[j], linear + lin[j]
+            if (
+                self.value(self.bound(x + 1, new_latency, new_linear))
+                <= self.best_value + self.tolerance
+            ):
+                continue
+            self.picked.append(j)
+            self.search(x + 1, new_latency, new_linear)
+            self.picked.pop()
+
+
+def _suffix_sums(rows: list) -> np.ndarray:
+    """Sums of ``rows[x:]`` for every x, and a row of zeros at the end."""
+    rows = np.array(rows)
+    return np.concatenate([np.cumsum(rows[::-1], axis=0)[::-1], np.zeros_like(rows[:1])])
+
+
+def _pareto(features: np.ndarray) -> np.ndarray:
+    """Indices of the rows no other row dominates (<= everywhere, < somewhere); of equal rows
+    the first is kept."""
+    order = np.lexsort(features.T[::-1])
+    kept: list[int] = []
+    front = np.empty((0, features.shape[1]))
+    for i in order:
+        row = features[i]
+        if len(front) and (front <= row).all(axis=1).any():
+            continue
+        kept.append(int(i))
+        front = np.vstack([front, row])
+    return np.array(kept, dtype=np.int64)
+
+
+def stratified_shadowing(
+    std_db: float, n_devices: int, samples: int, rng: np.random.Generator
+) -> np.ndarray:
+    """[devices, samples] shadowing gains: every device gets the same ``samples`` quantiles of
+    the log-normal shadowing (at (i + 1/2) / samples), in its own random order, so that no
+    device is planned as luckier than another and the devices' draws are independent."""
+    if std_db == 0:
+        return np.ones((n_devices, 1))
+    quantiles = stats.norm.ppf((np.arange(samples) + 0.5) / samples) * std_db
+    return 10.0 ** (rng.permuted(np.tile(quantiles, (n_devices, 1)), axis=1) / 10.0)
+
+
+class WindowPlanner(WindowPolicy):
+    """zhang2026's window planner (see the module docstring): per window, the anytime search
+    (first with full windows from all-local and from the last window's plan, then with the
+    window sizes free from the best of those), at most ``budget_s`` seconds. The expected
+    latency and energy of a future task, which the look-ahead needs, are each device's means
+    over the best full-window plans of ``samples`` seeded draws of the distances."""
+
+    name = "planner"
+    budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
+    rounds = 8
+    pair_devices = 8  # joint pair moves up to this many devices
+    samples = 16  # distance draws for the task value
+    iterations = 2  # rounds of its fixed point
+    shadowing_samples = 4  # shadowing draws the objective averages over
+    lookahead = True
+
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
+        options = task_options(self.system, efficient_cuts(self.system))
+        self.options, self.n_options = padded_options(options)
+        self.last: np.ndarray | None = None
+        self.shadow = stratified_shadowing(
+            self.scenario.radio.shadowing_std_db, self.system.n_devices, self.shadowing_samples,
+            np.random.default_rng([seed, 1]),
+        )  # fmt: skip
+        self.task_value = 0.0
+        if self.lookahead:
+            self.task_value = self.task_value_of(seed)
+
+    def task_value_of(self, seed: int) -> float:
+        """What a task done now is worth to the windows to come: -(mean reward of a window) /
+        (mean tasks of a window) under this planner, far from the episode's end, at
+        ``samples`` seeded draws of the distances (a fixed point: ``iterations`` rounds, each
+        planning with the last round's value, from the full-window plans' value)."""
+        system, radio = self.system, self.scenario.radio
+        n = system.n_devices
+        rng = np.random.default_rng([seed, 2])
+        gains = [
+            path_gain(rng.uniform(system.distance_low, system.distance_high),
+                      radio.reference_distance_m, radio.path_loss_exponent)
+            for _ in range(self.samples)
+        ]  # fmt: skip
+        remaining = np.full(n, 2 * self.width)
+        value = 0.0
+        for round_ in range(self.iterations + 1):
+            rewards, tasks = [], []
+            for gain in gains:
+                problem = replace(self.problem(gain, remaining), task_value=value)
+                plan = self.search(problem, [], windows=round_ > 0)
+                rewards.append(plan.value - problem.lookahead(plan.window))
+                tasks.append(plan.window.sum())
+            value = -float(np.mean(rewards)) / float(np.mean(tasks))
+        return value
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.last = None
+
+    def problem(self, gain: np.ndarray, remaining: np.ndarray) -> WindowProblem:
+        return WindowProblem(
+            self.system, gain[:, None] * self.shadow, np.asarray(remaining, dtype=np.int64),
+            self.options,
+            self.n_options, self.task_value,
+        )  # fmt: skip
+
+    def search(self, problem: WindowProblem, starts: list[np.ndarray], windows: bool) -> Plan:
+        """The anytime search from all-local and ``starts`` (windows full, then free)."""
+        local = np.zeros((problem.n_devices, self.width), dtype=np.int64)  # row 0: local only
+        pairs = problem.n_devices <= self.pair_devices
+        budget = self.budget_s
+        began = time.perf_counter()
+        plan = anytime_plan(problem, [local, *starts], budget, pairs, False, self.rounds)
+        if not windows:
+            return plan
+        if budget is not None:
+            budget = max(budget - (time.perf_counter() - began), 0.0)
+        # from the full windows, and from each busy device's window cut to one task
+        starts = [(problem.cap, plan.choice)]
+        for n in np.flatnonzero(problem.cap > 1):
+            window = problem.cap.copy()
+            window[n] = 1
+            starts.append((window, plan.choice))
+        return anytime_plan(problem, starts, budget, pairs, True, self.rounds)
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        state = WindowState.decode(observation, self.system.n_devices)
+        radio = self.scenario.radio
+        gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+        problem = self.problem(gain, state.remaining)
+        plan = self.search(problem, [] if self.last is None else [self.last], self.lookahead)
+        self.last = plan.choice.copy()
+        return problem.decision(plan.window, plan.choice)

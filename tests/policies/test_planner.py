@@ -1,0 +1,150 @@
+"""The zhang2026 window planner against independent computations: its branch and bound against
+enumerating every decision, its objective against the env's own step, the anytime search
+against the exact one, and the repeated optimum's decisions inside what it searches."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from edgesplit.contract import WindowState
+from edgesplit.net import path_gain
+from edgesplit.policies.planner import (
+    WindowPlanner,
+    anytime_plan,
+    exact_plan,
+    stratified_shadowing,
+)
+from edgesplit.policies.registry import make_policy
+from edgesplit.sim import decision_env
+from edgesplit.sim.scenario import load_scenario
+
+
+def _scenario(name: str = "zhang2026-small", shadowing_db: float | None = None, width=None):
+    scenario = load_scenario(name)
+    if shadowing_db is not None:
+        radio = scenario.radio.model_copy(update={"shadowing_std_db": shadowing_db})
+        scenario = scenario.model_copy(update={"radio": radio})
+    if width is not None:
+        reward = scenario.window_reward.model_copy(update={"window_max": width})
+        scenario = scenario.model_copy(update={"window_reward": reward})
+    return scenario
+
+
+class _Quick(WindowPlanner):
+    samples = 4
+
+
+def _brute_force(problem) -> float:
+    """The best objective over every window size and every option at every position."""
+    best = -np.inf
+    sizes = [range(1, int(c) + 1) for c in problem.cap]
+    for window in itertools.product(*sizes):
+        window = np.array(window)
+        combos = np.array(
+            list(itertools.product(*[range(k) for k in problem.n_options[[0] * window[0]]],
+                                   *[range(k) for k in problem.n_options[[1] * window[1]]]))
+        )  # fmt: skip
+        choice = np.zeros((len(combos), 2, problem.width), dtype=np.int64)
+        choice[:, 0, : window[0]] = combos[:, : window[0]]
+        choice[:, 1, : window[1]] = combos[:, window[0] :]
+        values = problem.evaluate(np.repeat(window[None], len(combos), 0), choice)
+        best = max(best, float(values.max()))
+    return best
+
+
+@pytest.mark.parametrize("trial", range(4))
+def test_branch_and_bound_equals_every_decision_enumerated(trial):
+    """Two devices, windows up to 3, four options each (local and three offloading ones on
+    both channels), two shadowing samples and a task value: the exact search's plan scores
+    the best of all 2^0..3^2 x 4^(w1 + w2) decisions, and the anytime search none better."""
+    planner = _Quick(_scenario(width=3))
+    rng = np.random.default_rng(trial)
+    gain = rng.uniform(5, 60, 2) ** -3.0
+    remaining = np.array([3, rng.integers(1, 4)])
+    problem = planner.problem(gain, remaining)
+    keep = np.concatenate([[0], rng.choice(np.arange(1, problem.n_options[0]), 3, replace=False)])
+    problem = replace(
+        problem, options=problem.options[:, keep], n_options=np.array([4, 4]),
+        gain=problem.gain[:, :2], task_value=float(rng.uniform(0.0, 0.1)),
+    )  # fmt: skip
+    exact = exact_plan(problem)
+    assert exact.value == pytest.approx(_brute_force(problem), rel=1e-12, abs=1e-12)
+    local = np.zeros((2, 3), dtype=np.int64)
+    assert anytime_plan(problem, [local]).value <= exact.value + 1e-12
+
+
+def test_the_objective_is_the_env_reward_when_the_gains_are_known():
+    """With no shadowing and no task value, a plan's objective is the env's Eq. 8 reward for
+    the decision (the planner's costs are the simulator's)."""
+    scenario = _scenario(shadowing_db=0.0)
+    planner = _Quick(scenario)
+    env = decision_env(scenario)
+    rng = np.random.default_rng(5)
+    for seed in range(3):
+        env.reset(seed=seed)
+        sim = env.unwrapped  # its float64 gains (the observation rounds distances to float32)
+        problem = replace(planner.problem(sim.gain, sim.remaining), task_value=0.0)
+        window = rng.integers(1, 6, 2)
+        choice = rng.integers(0, problem.n_options[:, None], (2, 5))
+        value = problem.evaluate(window[None], choice[None])[0]
+        reward = copy.deepcopy(env).step(problem.decision(window, choice))[1]
+        assert value == pytest.approx(reward, rel=1e-12)
+
+
+def test_the_anytime_search_reaches_the_exact_plan_on_the_small_preset():
+    """First windows of zhang2026-small at the planner's own objective (four shadowing samples,
+    its task value): the anytime plan equals the branch and bound's."""
+    planner = WindowPlanner("zhang2026-small")
+    env = decision_env(planner.scenario)
+    radio = planner.scenario.radio
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        state = WindowState.decode(obs, 2)
+        gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+        problem = planner.problem(gain, state.remaining)
+        plan = planner.search(problem, [], windows=True)
+        assert exact_plan(problem).value == pytest.approx(plan.value, rel=1e-9)
+
+
+def test_the_exact_plan_contains_the_repeated_optimum():
+    """With the gains known and no look-ahead, the objective is the env's reward, and the
+    repeated optimum's decision (full windows, one choice repeated) is one of the plans the
+    branch and bound covers: its plan earns at least as much in the env step."""
+    scenario = _scenario(shadowing_db=0.0)
+    planner, repeated = _Quick(scenario), make_policy("repeated-optimum", scenario)
+    env = decision_env(scenario)
+    for seed in range(3):
+        obs, _ = env.reset(seed=seed)
+        sim = env.unwrapped
+        problem = replace(planner.problem(sim.gain, sim.remaining), task_value=0.0)
+        plan = exact_plan(problem)
+        ours = copy.deepcopy(env).step(problem.decision(plan.window, plan.choice))[1]
+        theirs = copy.deepcopy(env).step(repeated.decide(obs))[1]
+        assert ours == pytest.approx(plan.value, rel=1e-12)
+        assert ours >= theirs - 1e-12
+
+
+def test_stratified_shadowing_gives_every_device_the_same_draws():
+    rng = np.random.default_rng(0)
+    gains = stratified_shadowing(8.0, 3, 4, rng)
+    db = 10 * np.log10(gains)
+    assert np.allclose(np.sort(db, axis=1), np.sort(db[:1], axis=1))
+    assert np.allclose(db.mean(axis=1), 0.0)
+    assert not np.allclose(db[0], db[1])  # each device in its own order
+    assert (stratified_shadowing(0.0, 3, 4, rng) == 1.0).all()
+
+
+def test_the_planner_is_reproducible_and_decides_valid_actions():
+    a, b = WindowPlanner("zhang2026", seed=3), WindowPlanner("zhang2026", seed=3)
+    assert a.task_value == b.task_value > 0
+    env = decision_env(a.scenario)
+    obs, _ = env.reset(seed=1)
+    first, second = a.decide(obs), b.decide(obs)
+    for field in ("window", "cut", "channel", "server", "power_w"):
+        np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
+    env.step(first)  # the env's own checks accept it
