@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -13,7 +15,9 @@ from edgesplit.energy import (
     clearsky_series,
     read_midc,
     sample_day,
+    tmy3_day,
 )
+from edgesplit.energy.solar import pvlib_tmy3_path
 from edgesplit.errors import InvalidParameterError
 
 finite = st.floats(0.0, 1e4, allow_nan=False)
@@ -71,3 +75,29 @@ def test_midc_reader(tmp_path):
         read_midc(path, column="Direct Normal [W/m^2]")
     with pytest.raises(InvalidParameterError, match="an existing NREL MIDC file"):
         read_midc(tmp_path / "none.txt")
+
+
+def test_tmy3_day_reads_the_files_hours():
+    """Against the file read with the csv module: the GHI stamped HH:00 (hour ending) is the
+    irradiance of the hour before, held for each of its minutes."""
+    lines = pvlib_tmy3_path().read_text().splitlines()[1:]
+    rows = [r for r in csv.DictReader(lines) if r["Date (MM/DD/YYYY)"].startswith("12/30/")]
+    day = tmy3_day("12-30")
+    assert len(rows) == 24
+    for row in rows:
+        hour = int(row["Time (HH:MM)"][:2]) - 1
+        for minute in (0, 59):
+            assert day.at(hour * 3600 + minute * 60) == float(row["GHI (W/m^2)"])
+    assert "723170" in day.source and "12-30" in day.source
+    with pytest.raises(InvalidParameterError, match=r"irradiance\.date='13-45'"):
+        tmy3_day("13-45")
+    with pytest.raises(InvalidParameterError, match="MM-DD"):
+        tmy3_day("December 30")
+    with pytest.raises(InvalidParameterError, match="an existing TMY3 file"):
+        tmy3_day("12-30", "/nonexistent/tmy3.csv")
+
+
+def test_the_cloud_process_mean_index_is_its_long_run_mean():
+    clouds = CloudProcess()
+    sample = clouds.sample(np.random.default_rng(0), 400_000)
+    assert sample.mean() == pytest.approx(clouds.mean_index, abs=0.01)

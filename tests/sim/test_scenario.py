@@ -17,6 +17,7 @@ def test_presets():
         "live-demo",
         "shi2025-5g",
         "shi2025-wifi",
+        "shi2025-winter",
         "zhang2026",
         "zhang2026-small",
     ]

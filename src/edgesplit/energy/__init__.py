@@ -9,6 +9,7 @@ from edgesplit.energy.solar import (
     harvested_energy_j,
     read_midc,
     sample_day,
+    tmy3_day,
 )
 
 __all__ = [
@@ -19,4 +20,5 @@ __all__ = [
     "harvested_energy_j",
     "read_midc",
     "sample_day",
+    "tmy3_day",
 ]

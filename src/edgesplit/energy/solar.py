@@ -6,7 +6,9 @@ Sources of irradiance R(t), all as ``IrradianceSeries`` (W/m^2, one value per mi
   date, times a seeded cloud process (below);
 - ``read_midc``: an NREL MIDC file (the data shi2025 used), read with ``pvlib.iotools.read_midc``;
 - ``sample_day``: the day shipped as package data, one day of measured-typical-year irradiance
-  from the TMY3 file pvlib's wheel carries (see ``data/irradiance/README.md``).
+  from the TMY3 file pvlib's wheel carries (see ``data/irradiance/README.md``);
+- ``tmy3_day``: any day of a TMY3 file (by default that same file in pvlib's wheel, station
+  723170, Greensboro NC), read with ``pvlib.iotools.read_tmy3``, hourly values held per minute.
 
 The cloud process is edgesplit's own, not a paper's: a two-state (clear / overcast) Markov chain
 per minute, with a clear-sky index around 1 or around ``overcast_index``, each with AR(1)
@@ -57,6 +59,12 @@ class CloudProcess:
     overcast_index: float = 0.35
     persistence: float = 0.9
     noise_std: float = 0.05
+
+    @property
+    def mean_index(self) -> float:
+        """The stationary mean clear-sky index (what a forecaster expects without the state)."""
+        overcast = self.clear_to_overcast / (self.clear_to_overcast + self.overcast_to_clear)
+        return (1 - overcast) * 1.0 + overcast * self.overcast_index
 
     def sample(self, rng: np.random.Generator, minutes: int) -> np.ndarray:
         index = np.empty(minutes)
@@ -116,6 +124,43 @@ def read_midc(path: str | Path, column: str = "Global Horizontal [W/m^2]") -> Ir
     return IrradianceSeries(
         minutes.to_numpy(dtype=np.float64), str(minutes.index[0]), f"NREL MIDC {path.name}"
     )
+
+
+def pvlib_tmy3_path() -> Path:
+    """The measured typical-year file pvlib's wheel ships (station 723170, Greensboro NC)."""
+    import pvlib
+
+    return Path(pvlib.__file__).parent / "data" / "723170TYA.CSV"
+
+
+def tmy3_day(date: str, path: str | Path | None = None) -> IrradianceSeries:
+    """One day (``date``: MM-DD) of a TMY3 file's global horizontal irradiance, hourly values
+    held for each minute of their hour (the file's hour-ending stamps: 01:00 is 00:00-01:00)."""
+    import pandas as pd
+    import pvlib
+
+    path = Path(path) if path is not None else pvlib_tmy3_path()
+    if not path.is_file():
+        raise InvalidParameterError("irradiance.tmy3_file", str(path), "an existing TMY3 file")
+    try:
+        month, day = (int(part) for part in date.split("-"))
+    except ValueError:
+        raise InvalidParameterError("irradiance.date", date, "MM-DD for a TMY3 day") from None
+    try:
+        data, meta = pvlib.iotools.read_tmy3(str(path), map_variables=True)
+    except Exception as error:  # pandas raises many types for malformed files
+        raise InvalidParameterError(
+            "irradiance.tmy3_file", str(path), f"a TMY3 file ({error})"
+        ) from None
+    index = data.index - pd.Timedelta(hours=1)  # hour-ending stamps -> the hour's start
+    ghi = data["ghi"][(index.month == month) & (index.day == day)].to_numpy(dtype=np.float64)
+    if len(ghi) != 24:
+        raise InvalidParameterError("irradiance.date", date, f"a day of {path.name}")
+    station = str(meta.get("Name", "")).strip().strip('"')
+    return IrradianceSeries(
+        np.repeat(ghi, 60), f"{month:02d}-{day:02d}T00:00",
+        f"TMY3 {meta.get('USAF', path.stem)} ({station}), {date}",
+    )  # fmt: skip
 
 
 def sample_day() -> IrradianceSeries:

@@ -3,8 +3,8 @@
 
 Slot-style names are ``RULE+ALLOCATOR``: a cut rule (``eo``, ``dads``, ``neurosurgeon``, the
 learner ``ddp``) and a thread allocator (``policies.threads.ALLOCATORS``: ``ta``, ``bs``,
-``equal``, ``utility``); ``local``, ``random`` and ``optimum`` stand alone (local and random
-allocate with TA, the optimum chooses its threads)."""
+``equal``, ``utility``); ``local``, ``random``, ``optimum`` and ``mpc`` stand alone (local and
+random allocate with TA, the optimum and the MPC choose their threads)."""
 
 from __future__ import annotations
 
@@ -13,13 +13,26 @@ from pathlib import Path
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
-from edgesplit.policies.slot import Dads, EdgeOnly, LocalOnly, Neurosurgeon, RandomCuts, SlotOptimum
+from edgesplit.policies.slot import (
+    BatteryMPC,
+    Dads,
+    EdgeOnly,
+    LocalOnly,
+    Neurosurgeon,
+    RandomCuts,
+    SlotOptimum,
+)
 from edgesplit.policies.threads import ALLOCATORS
 from edgesplit.policies.window import AgileNNStyle, LocalWindow, RandomWindow, WindowOptimum
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 # classes as "module:name" are imported on use (learners import torch)
-_SLOT_ALONE = {"local": LocalOnly, "random": RandomCuts, "optimum": SlotOptimum}
+_SLOT_ALONE = {
+    "local": LocalOnly,
+    "random": RandomCuts,
+    "optimum": SlotOptimum,
+    "mpc": BatteryMPC,
+}
 _SLOT_RULES = {
     "eo": EdgeOnly,
     "dads": Dads,

@@ -19,9 +19,11 @@ from edgesplit.policies.base import Policy
 from edgesplit.policies.threads import best_allocation, make_allocator
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.slot import (
+    SlotOutcome,
     allocate_threads,
     build_slot_system,
     fixed_latency_s,
+    irradiance_series,
     slot_step,
 )
 
@@ -152,10 +154,103 @@ class SlotOptimum(SlotPolicy):
             system, state.battery_j,
             np.broadcast_to(candidates[:, None, :], shape),
             np.broadcast_to(ks[None, :, None], shape),
-            state.arrivals, state.uplink_bps, state.uplink_bps, 0.0,
+            state.arrivals, state.uplink_bps, state.uplink_bps, self.irradiance_now(),
         )  # fmt: skip
-        best_cut = np.argmax(outcome.utility, axis=0)  # [k, n]
-        value = np.take_along_axis(outcome.utility, best_cut[None], axis=0)[0]  # [k, n]
+        score = self.score(state, outcome)
+        best_cut = np.argmax(score, axis=0)  # [k, n]
+        value = np.take_along_axis(score, best_cut[None], axis=0)[0]  # [k, n]
         threads = best_allocation(value, ks, total)
         chosen = best_cut[np.searchsorted(ks, threads), np.arange(n)]
         return candidates[chosen, np.arange(n)], threads
+
+    def irradiance_now(self) -> float:
+        """The irradiance the slot's decision assumes: none (no decider observes it)."""
+        return 0.0
+
+    def score(self, state: SlotState, outcome: SlotOutcome) -> np.ndarray:
+        """What the search maximises per device and candidate: the slot's utility."""
+        return outcome.utility
+
+
+class BatteryMPC(SlotOptimum):
+    """Battery-aware model-predictive control: the slot's exact optimum (as ``optimum``) of its
+    utility plus the value of each device's battery afterwards, re-planned every slot.
+
+    The value comes from a dynamic program over the next ``horizon_slots`` slots (None: the
+    rest of the episode), per device on a grid of ``grid`` battery levels (linear in between):
+    each future slot at the expected arrivals (the range's middle), the uplink as observed now
+    (persistence), an equal share of the mean K(t), and the harvest of the scenario's irradiance
+    forecast (its series; for clear sky with clouds, the cloud process's mean index), every cut
+    evaluated by the simulator's ``slot_step`` with its battery rule (Eq. 4, Eq. 12 enforced).
+    The current slot also counts the forecast harvest, which ``optimum`` takes as zero. The
+    episode's end values the battery at nothing. A battery run down by a myopic choice costs
+    future slots unserved tasks (Eq. 12 violations) or forced low-energy cuts; the program sees
+    that and keeps a reserve."""
+
+    name = "mpc"
+    horizon_slots: int | None = None
+    grid = 41
+
+    def __init__(
+        self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
+    ) -> None:
+        super().__init__(scenario, seed, allocator)
+        spec = self.scenario
+        series = irradiance_series(spec.irradiance, seed, expected=True)
+        self.forecast_w_m2 = np.array(
+            [series.at(spec.start_s + t * spec.slot_s) for t in range(spec.episode_slots)]
+        )
+        self.slot = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.slot = 0
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        decision = super().decide(observation)
+        self.slot += 1
+        return decision
+
+    def irradiance_now(self) -> float:
+        return float(self.forecast_w_m2[min(self.slot, len(self.forecast_w_m2) - 1)])
+
+    def score(self, state: SlotState, outcome: SlotOutcome) -> np.ndarray:
+        return outcome.utility + self.battery_value(self.future_values(state), outcome.battery_j)
+
+    def levels(self) -> np.ndarray:
+        """[grid, devices] battery levels of the program."""
+        return np.linspace(0.0, 1.0, self.grid)[:, None] * self.system.capacity_j[None, :]
+
+    def battery_value(self, values: np.ndarray, battery_j: np.ndarray) -> np.ndarray:
+        """Linear interpolation of per-device ``values`` [grid, devices] at ``battery_j``
+        [..., devices]."""
+        position = battery_j / self.system.capacity_j * (self.grid - 1)
+        low = np.clip(np.floor(position).astype(np.int64), 0, self.grid - 2)
+        share = np.clip(position - low, 0.0, 1.0)
+        device = np.arange(self.system.n_devices)
+        return values[low, device] * (1 - share) + values[low + 1, device] * share
+
+    def future_values(self, state: SlotState) -> np.ndarray:
+        """The value [grid, devices] of each battery level at the start of the next slot."""
+        system, spec = self.system, self.scenario
+        last = spec.episode_slots
+        if self.horizon_slots is not None:
+            last = min(last, self.slot + 1 + self.horizon_slots)
+        arrivals = (system.arrivals_low + system.arrivals_high) / 2
+        threads = max(
+            system.k_min, (system.threads_low + system.threads_high) // 2 // system.n_devices, 1
+        )
+        threads = 1 if system.gpu_server else min(threads, system.max_threads)
+        candidates = _candidate_cuts(system)  # [C, n]
+        levels = self.levels()
+        shape = (self.grid, len(candidates), system.n_devices)
+        battery = np.broadcast_to(levels[:, None, :], shape)
+        cuts = np.broadcast_to(candidates[None], shape)
+        values = np.zeros((self.grid, system.n_devices))
+        for t in range(last - 1, self.slot, -1):
+            outcome = slot_step(
+                system, battery, cuts, np.full(shape, threads), arrivals, state.uplink_bps,
+                state.uplink_bps, float(self.forecast_w_m2[t]),
+            )  # fmt: skip
+            values = (outcome.utility + self.battery_value(values, outcome.battery_j)).max(axis=1)
+        return values

@@ -30,7 +30,7 @@ class _Strict(BaseModel):
 class Irradiance(_Strict):
     """Where R(t) (shi2025 Eq. 6) comes from."""
 
-    kind: Literal["sample_day", "clearsky", "midc"] = "sample_day"
+    kind: Literal["sample_day", "clearsky", "midc", "tmy3"] = "sample_day"
     latitude: float = Field(36.1, ge=-90, le=90)
     longitude: float = Field(-79.95, ge=-180, le=180)
     date: str = "2026-06-21"
@@ -38,6 +38,8 @@ class Irradiance(_Strict):
     altitude_m: float = 0.0
     clouds: bool = True
     midc_file: str | None = None
+    tmy3_file: str | None = None  # kind tmy3: None reads the TMY3 file pvlib's wheel ships
+    tmy3_date: str = "06-21"  # kind tmy3: the day, MM-DD
 
 
 class Uplink(_Strict):
@@ -249,12 +251,12 @@ def load_scenario(name_or_path: str | Path) -> Scenario:
 
 def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scenario:
     """The scenario with its data files (``uplink.trace_file`` and the devices' own,
-    ``irradiance.midc_file``,
-    ``runtime.link`` unless a shipped name) resolved against ``folder`` (the YAML file's) when
-    relative, and checked to exist and to read as what they are (a rate trace with its column,
-    an NREL MIDC file, a link profile with the codecs asked)."""
+    ``irradiance.midc_file`` and ``tmy3_file``, ``runtime.link`` unless a shipped name)
+    resolved against ``folder`` (the YAML file's) when relative, and checked to exist and to
+    read as what they are (a rate trace with its column, an NREL MIDC file, a TMY3 file with
+    the day asked, a link profile with the codecs asked)."""
     from edgesplit.costs.link import load_link, shipped_links
-    from edgesplit.energy import read_midc
+    from edgesplit.energy import read_midc, tmy3_day
     from edgesplit.errors import EdgesplitError
     from edgesplit.net import ReplayRates
 
@@ -286,11 +288,14 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
         for i, d in enumerate(scenario.devices)
     ]
     midc = resolved("irradiance.midc_file", irradiance.midc_file, irradiance.kind == "midc")
+    tmy3 = resolved("irradiance.tmy3_file", irradiance.tmy3_file, irradiance.kind == "tmy3")
     if runtime is not None and runtime.link not in shipped_links():
         runtime = runtime.model_copy(update={"link": resolved("runtime.link", runtime.link, True)})
     try:
         if irradiance.kind == "midc":
             read_midc(midc)
+        if irradiance.kind == "tmy3":
+            tmy3_day(irradiance.tmy3_date, tmy3)
         if runtime is not None:
             load_link(runtime.link, runtime.codecs)
     except EdgesplitError as error:
@@ -299,7 +304,7 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
         update={
             "uplink": resolved_uplink("uplink", scenario.uplink),
             "devices": devices,
-            "irradiance": irradiance.model_copy(update={"midc_file": midc}),
+            "irradiance": irradiance.model_copy(update={"midc_file": midc, "tmy3_file": tmy3}),
             "runtime": runtime,
         }
     )

@@ -38,10 +38,19 @@ from edgesplit.costs import (
     task_latency_s,
     transmit_s,
 )
-from edgesplit.energy import battery_step, harvested_energy_j
+from edgesplit.energy import (
+    CloudProcess,
+    IrradianceSeries,
+    battery_step,
+    clearsky_series,
+    harvested_energy_j,
+    read_midc,
+    sample_day,
+    tmy3_day,
+)
 from edgesplit.errors import InvalidParameterError
 from edgesplit.sim.devices import device_columns, stacked_transfer_bits
-from edgesplit.sim.scenario import Scenario, scenario_link, table_spec
+from edgesplit.sim.scenario import Irradiance, Scenario, scenario_link, table_spec
 
 
 @dataclass(frozen=True)
@@ -136,6 +145,28 @@ def build_slot_system(scenario: Scenario) -> SlotSystem:
         gpu_server=gpu_server,
         link=scenario_link(scenario),
     )
+
+
+def irradiance_series(spec: Irradiance, seed: int, expected: bool = False) -> IrradianceSeries:
+    """The R(t) a scenario's ``irradiance`` describes (clouds seeded by ``seed``); ``expected``
+    gives a forecaster's series instead: the clear sky times the cloud process's mean index."""
+    if spec.kind == "sample_day":
+        return sample_day()
+    if spec.kind == "midc":
+        return read_midc(spec.midc_file or "")
+    if spec.kind == "tmy3":
+        return tmy3_day(spec.tmy3_date, spec.tmy3_file)
+    clouds = CloudProcess() if spec.clouds else None
+    series = clearsky_series(
+        spec.latitude, spec.longitude, spec.date, spec.timezone, spec.altitude_m,
+        clouds=None if expected else clouds, seed=seed,
+    )  # fmt: skip
+    if expected and clouds is not None:
+        series = IrradianceSeries(
+            series.values_w_m2 * clouds.mean_index, series.start,
+            series.source + f" x the clouds' mean index {clouds.mean_index:.3f}",
+        )  # fmt: skip
+    return series
 
 
 def cut_rows(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:

@@ -18,11 +18,11 @@ import numpy as np
 from gymnasium import spaces
 
 from edgesplit.contract import SLOT_FIELDS, SlotState
-from edgesplit.energy import CloudProcess, IrradianceSeries, clearsky_series, read_midc, sample_day
+from edgesplit.energy import IrradianceSeries
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import DeviceRates, RateModel, ReplayRates, UmiRates, UniformRates
 from edgesplit.sim.scenario import Scenario, Uplink, scenario_for
-from edgesplit.sim.slot import SlotOutcome, build_slot_system, slot_step
+from edgesplit.sim.slot import SlotOutcome, build_slot_system, irradiance_series, slot_step
 
 
 def rate_model(uplink: Uplink) -> RateModel:
@@ -90,16 +90,7 @@ class SlotMECEnv(gym.Env):
         ).encode()
 
     def _irradiance_series(self) -> IrradianceSeries:
-        spec = self.scenario.irradiance
-        if spec.kind == "sample_day":
-            return sample_day()
-        if spec.kind == "midc":
-            return read_midc(spec.midc_file or "")
-        return clearsky_series(
-            spec.latitude, spec.longitude, spec.date, spec.timezone, spec.altitude_m,
-            clouds=CloudProcess() if spec.clouds else None,
-            seed=int(self.np_random.integers(2**31)),
-        )  # fmt: skip
+        return irradiance_series(self.scenario.irradiance, int(self.np_random.integers(2**31)))
 
     def get_state(self) -> dict[str, Any]:
         """The env's whole mutable state as plain data (arrays, numbers, the generator's state):
