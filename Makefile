@@ -42,6 +42,7 @@ bench: install
 	$(BIN)/python benchmarks/runtime_throughput.py
 	$(BIN)/python benchmarks/runtime_live_policies.py
 	$(BIN)/python benchmarks/compress_variants.py
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/window_scale.py
 
 # Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
 # run on an idle machine). Each file records the command that made it.

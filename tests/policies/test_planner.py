@@ -36,7 +36,7 @@ def _scenario(name: str = "zhang2026-small", shadowing_db: float | None = None, 
 
 
 class _Quick(WindowPlanner):
-    samples = 4
+    samples = (4, 2)
 
 
 def _brute_force(problem) -> float:
@@ -60,7 +60,7 @@ def _brute_force(problem) -> float:
 @pytest.mark.parametrize("trial", range(4))
 def test_branch_and_bound_equals_every_decision_enumerated(trial):
     """Two devices, windows up to 3, four options each (local and three offloading ones on
-    both channels), two shadowing samples and a task value: the exact search's plan scores
+    both channels), two shadowing samples and a random look-ahead: the exact search's plan scores
     the best of all 2^0..3^2 x 4^(w1 + w2) decisions, and the anytime search none better."""
     planner = _Quick(_scenario(width=3))
     rng = np.random.default_rng(trial)
@@ -70,7 +70,8 @@ def test_branch_and_bound_equals_every_decision_enumerated(trial):
     keep = np.concatenate([[0], rng.choice(np.arange(1, problem.n_options[0]), 3, replace=False)])
     problem = replace(
         problem, options=problem.options[:, keep], n_options=np.array([4, 4]),
-        gain=problem.gain[:, :2], task_value=float(rng.uniform(0.0, 0.1)),
+        gain=problem.gain[:, :2], task_latency_s=rng.uniform(0.05, 0.5, (2, 2)),
+        task_energy_j=rng.uniform(0.001, 0.05, (2, 2)),
     )  # fmt: skip
     exact = exact_plan(problem)
     assert exact.value == pytest.approx(_brute_force(problem), rel=1e-12, abs=1e-12)
@@ -79,7 +80,7 @@ def test_branch_and_bound_equals_every_decision_enumerated(trial):
 
 
 def test_the_objective_is_the_env_reward_when_the_gains_are_known():
-    """With no shadowing and no task value, a plan's objective is the env's Eq. 8 reward for
+    """With no shadowing and no look-ahead, a plan's objective is the env's Eq. 8 reward for
     the decision (the planner's costs are the simulator's)."""
     scenario = _scenario(shadowing_db=0.0)
     planner = _Quick(scenario)
@@ -88,7 +89,9 @@ def test_the_objective_is_the_env_reward_when_the_gains_are_known():
     for seed in range(3):
         env.reset(seed=seed)
         sim = env.unwrapped  # its float64 gains (the observation rounds distances to float32)
-        problem = replace(planner.problem(sim.gain, sim.remaining), task_value=0.0)
+        problem = replace(
+            planner.problem(sim.gain, sim.remaining), task_latency_s=None, task_energy_j=None
+        )
         window = rng.integers(1, 6, 2)
         choice = rng.integers(0, problem.n_options[:, None], (2, 5))
         value = problem.evaluate(window[None], choice[None])[0]
@@ -97,8 +100,8 @@ def test_the_objective_is_the_env_reward_when_the_gains_are_known():
 
 
 def test_the_anytime_search_reaches_the_exact_plan_on_the_small_preset():
-    """First windows of zhang2026-small at the planner's own objective (four shadowing samples,
-    its task value): the anytime plan equals the branch and bound's."""
+    """First windows of zhang2026-small at the planner's own objective (eight shadowing samples,
+    its look-ahead): the anytime plan equals the branch and bound's."""
     planner = WindowPlanner("zhang2026-small")
     env = decision_env(planner.scenario)
     radio = planner.scenario.radio
@@ -121,7 +124,9 @@ def test_the_exact_plan_contains_the_repeated_optimum():
     for seed in range(3):
         obs, _ = env.reset(seed=seed)
         sim = env.unwrapped
-        problem = replace(planner.problem(sim.gain, sim.remaining), task_value=0.0)
+        problem = replace(
+            planner.problem(sim.gain, sim.remaining), task_latency_s=None, task_energy_j=None
+        )
         plan = exact_plan(problem)
         ours = copy.deepcopy(env).step(problem.decision(plan.window, plan.choice))[1]
         theirs = copy.deepcopy(env).step(repeated.decide(obs))[1]
@@ -141,7 +146,8 @@ def test_stratified_shadowing_gives_every_device_the_same_draws():
 
 def test_the_planner_is_reproducible_and_decides_valid_actions():
     a, b = WindowPlanner("zhang2026", seed=3), WindowPlanner("zhang2026", seed=3)
-    assert a.task_value == b.task_value > 0
+    np.testing.assert_array_equal(a.task_latency_s, b.task_latency_s)
+    assert (a.task_energy_j > 0).all()
     env = decision_env(a.scenario)
     obs, _ = env.reset(seed=1)
     first, second = a.decide(obs), b.decide(obs)

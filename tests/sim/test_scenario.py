@@ -19,10 +19,15 @@ def test_presets():
         "shi2025-wifi",
         "shi2025-winter",
         "zhang2026",
+        "zhang2026-100",
+        "zhang2026-1000",
         "zhang2026-small",
     ]
+    for name, shape in [("zhang2026", (3, 2, 2)), ("zhang2026-100", (100, 10, 20)),
+                        ("zhang2026-1000", (1000, 10, 100))]:  # fmt: skip
+        zhang = load_scenario(name)
+        assert (zhang.device_count, zhang.server_count, zhang.radio.channels) == shape
     zhang = load_scenario("zhang2026")
-    assert (zhang.device_count, zhang.server_count, zhang.radio.channels) == (3, 2, 2)
     assert zhang.window_reward.window_max == 5 and zhang.radio.noise_w == 1e-9
     wifi, fiveg = load_scenario("shi2025-wifi"), load_scenario("shi2025-5g")
     assert (wifi.uplink.low_bps, wifi.uplink.high_bps) == (10e6, 20e6)

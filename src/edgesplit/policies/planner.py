@@ -1,30 +1,34 @@
 """zhang2026's window planner (policy ``planner``): per device a window size and, per task
 position, its own choice among local only and (efficient cut, channel, server, power level).
 
-What it maximises, per window, at the observed distances under the median shadowing (the
-shadowing is not observed): Eq. 8's reward of the window plus a look-ahead on the tasks it
-leaves, ``future_reward`` (the reward of this window's best plan with full windows) times the
-number of full windows the busiest device still needs. Eq. 8 divides a window's cost by its mean
-window size, so an episode's return is close to the number of windows times a per-task cost: a
-device that is not the bottleneck may defer tasks to a window where they cost less, and the
-bottleneck device may not, which is what the look-ahead says (without it the planner shrinks
-the windows of costly devices every time and pays for it in lone windows at the end).
+What it maximises, per window, at the observed distances: Eq. 8's reward of the window averaged
+over a few draws of the shadowing, which no decider observes (``stratified_shadowing``: every
+device the same quantiles of the log-normal, in its own order), plus a look-ahead: the Eq. 8
+rewards of the windows the tasks it leaves will need, each a full window of every device with
+tasks left, each task at its expected latency and energy when that many devices have tasks
+(``WindowPlanner.expected_task_costs``: the planner's own full-window plans at seeded
+distances). Eq. 8 divides a window's cost by its mean window size, so an episode's return is
+about the number of windows times a per-window cost, and a window where some devices have
+nothing left costs more: the look-ahead lets a device whose tasks are costly now (far away, or
+the one left without a channel) run a smaller window and catch up when they are cheap, as long
+as it does not leave itself alone at the end. Without it the planner is myopic and shrinks
+such windows every time, then pays for it in windows where one device is left alone.
 
 Two searches over the same decisions and the same objective:
 
 - ``exact_plan``: branch and bound over the window sizes and, position by position, the joint
   choice of the devices active there (a table per set of active devices, reduced to its Pareto
   front in the latencies and the linear part of Eq. 8, which is exact: a dominated row never
-  lowers the window's maximum nor its linear cost); positions with the same active devices are
+  raises the window's maximum nor its linear cost); positions with the same active devices are
   interchangeable, so their rows are chosen as a multiset; bounds by Lagrangian weights on the
   devices' latencies. A certificate on small instances (tests compare it with enumerating every
   decision); it grows exponentially with the devices.
-- ``anytime_plan``: descent from several starts (all local; the last window's plan; each with
-  the windows full): for each device its best choice at all its positions at once, at each
-  position, its window size, and on small instances the joint choice of each pair of devices at
-  each position; repeated until nothing improves or the time budget ends (then the best plan so
-  far). This is what ``decide`` runs; its gap to the exact search is measured in
-  docs/planning.md.
+- ``anytime_plan``: descent from several starts: for each device its best choice at all its
+  positions at once, its window size with its choices or with any one option, and on small
+  instances its choice at each position and the joint choice of each pair of devices (among
+  each one's best block choices); repeated until nothing improves, ``rounds`` are done, or the
+  time budget ends (then the best plan so far). This is what ``decide`` runs; its gap to the
+  exact search is measured in docs/planning.md.
 
 Every cost comes from the simulator's own ``sim.window.task_costs`` and ``window_rewards``:
 columns of a batch are independent positions (interference and server sharing are counted per
@@ -35,7 +39,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import stats
@@ -56,7 +60,11 @@ class WindowProblem:
     remaining: np.ndarray  # tasks per device
     options: np.ndarray  # [devices, K, 4]: (cut, channel, server, power_w), padded with row 0
     n_options: np.ndarray  # per device
-    task_value: float = 0.0  # what a task done in this window is worth (0 plans myopically)
+    # expected latency and energy of a future task, [levels, devices]: row k - 1 when k devices
+    # have tasks left (the last row for more); None plans myopically
+    task_latency_s: np.ndarray | None = None
+    task_energy_j: np.ndarray | None = None
+    _future: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_devices(self) -> int:
@@ -72,9 +80,33 @@ class WindowProblem:
         return np.minimum(self.width, self.remaining)
 
     def lookahead(self, window: np.ndarray) -> np.ndarray:
-        """``task_value`` x the tasks done ([..., devices] -> [...]): each task left costs the
-        windows to come about that much (``WindowPlanner.task_value_of``)."""
-        return self.task_value * np.asarray(window).sum(axis=-1)
+        """Eq. 8's rewards of the windows left after ``window`` ([..., devices] -> [...]): full
+        windows until every device is done, each task at its expected latency and energy for
+        the number of devices with tasks in that window."""
+        window = np.asarray(window)
+        if self.task_latency_s is None:
+            return np.zeros(window.shape[:-1])
+        rows = window.reshape(-1, self.n_devices)
+        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
+        missing = [tuple(row) for row in unique if tuple(row) not in self._future]
+        if missing:
+            values = self._future_rewards(np.array(missing))
+            self._future.update(zip(missing, values, strict=True))
+        values = np.array([self._future[tuple(row)] for row in unique])
+        return values[inverse.ravel()].reshape(window.shape[:-1])
+
+    def _future_rewards(self, window: np.ndarray) -> np.ndarray:
+        """``lookahead`` of [candidates, devices] windows, computed."""
+        left = (self.remaining - window).T  # [devices, candidates]
+        total = np.zeros(left.shape[1])
+        levels = len(self.task_latency_s)
+        for start in range(0, int(left.max(initial=0)), self.width):
+            sizes = np.clip(left - start, 0, self.width)
+            row = np.clip((sizes > 0).sum(axis=0), 1, levels) - 1
+            latency = sizes * self.task_latency_s[row].T
+            energy = (sizes * self.task_energy_j[row].T).sum(axis=0)
+            total += window_rewards(self.system.scenario, latency, sizes, energy)[0]
+        return total
 
     @property
     def n_samples(self) -> int:
@@ -162,6 +194,7 @@ class _Descent:
 
     tolerance = 1e-12
     shortlist = 16  # a device's best block choices that the pair moves combine
+    full_options = 200  # above this, a device's moves try the neighbourhood of its choice
 
     def __init__(self, problem: WindowProblem, plan: Plan, deadline: float) -> None:
         self.problem, self.plan, self.deadline = problem, plan, deadline
@@ -171,19 +204,43 @@ class _Descent:
         best = int(values.argmax())
         return best if values[best] > self.plan.value + self.tolerance else None
 
-    def _grids(self, devices: tuple[int, ...]) -> list[np.ndarray]:
-        """The combinations a move tries: every option of one device; of a pair, each one's
+    def _grids(self, devices: tuple[int, ...], x: int = 0) -> list[np.ndarray]:
+        """The combinations a move tries: every option of one device (of a device with more
+        than ``full_options``, its neighbourhood at position ``x``); of a pair, each one's
         ``shortlist`` best block choices (and its current ones)."""
         if len(devices) == 1:
-            return [np.arange(self.problem.n_options[devices[0]])]
+            n = devices[0]
+            if self.problem.n_options[n] <= self.full_options:
+                return [np.arange(self.problem.n_options[n])]
+            return [self.neighbourhood(n, int(self.plan.choice[n, x]))]
         lists = [np.union1d(self.ranked[n][: self.shortlist], self.plan.choice[n]) for n in devices]
         grids = np.meshgrid(*lists, indexing="ij")
         return [g.ravel() for g in grids]
 
+    def neighbourhood(self, n: int, current: int) -> np.ndarray:
+        """Options of device ``n`` near ``current``: local only; every cut and power on its
+        channel and server; its cut and power on any channel, or on any server. From local
+        only, the reference is device n's own channel n mod C and server n mod M at the least
+        power on its first offloading cut."""
+        rows = self.problem.options[n, : self.problem.n_options[n]]
+        reference = rows[current]
+        if current == 0:
+            radio = self.problem.system.scenario.radio
+            candidates = rows[
+                (rows[:, 1] == n % radio.channels)
+                & (rows[:, 2] == n % self.problem.system.n_servers)
+            ]
+            reference = candidates[np.lexsort((candidates[:, 3], candidates[:, 0]))[0]]
+        same = rows[:, None, :] == reference[None, None, :]
+        cut, channel, server, power = (same[:, 0, i] for i in range(4))
+        near = (channel & server) | (cut & power & (channel | server))
+        near[0] = True
+        return np.flatnonzero(near)
+
     def position(self, devices: tuple[int, ...], x: int) -> bool:
         """The joint choice of ``devices`` at position ``x``, the others held."""
         p, plan = self.problem, self.plan
-        grids = self._grids(devices)
+        grids = self._grids(devices, x)
         k = grids[0].size
         choice = np.repeat(plan.choice[:, x : x + 1], k, axis=1)
         for n, grid in zip(devices, grids, strict=True):
@@ -233,10 +290,12 @@ class _Descent:
 
     def window(self, n: int) -> bool:
         """Device ``n``'s window size with, at all its positions, either its current choices
-        (added positions repeat its last) or any one option."""
+        (added positions repeat its last) or any one option (of its neighbourhood, when it
+        has many)."""
         p, plan = self.problem, self.plan
         sizes = np.arange(1, int(p.cap[n]) + 1)
-        k = int(p.n_options[n])
+        options = self._grids((n,))[0]
+        k = len(options)
         windows = np.repeat(plan.window[None, :], len(sizes) * (k + 1), axis=0)
         windows[:, n] = np.repeat(sizes, k + 1)
         choices = np.repeat(plan.choice[None], len(windows), axis=0)
@@ -244,16 +303,17 @@ class _Descent:
         for i, size in enumerate(sizes):
             kept = choices[i * (k + 1)]
             kept[n, int(plan.window[n]) : size] = last
-            choices[i * (k + 1) + 1 : (i + 1) * (k + 1), n, :] = np.arange(k)[:, None]
+            choices[i * (k + 1) + 1 : (i + 1) * (k + 1), n, :] = options[:, None]
         best = self._take(p.evaluate(windows, choices))
         if best is None:
             return False
         self.plan = Plan.of(p, windows[best], choices[best])
         return True
 
-    def run(self, pairs: bool, windows: bool, rounds: int) -> Plan:
-        """At most ``rounds`` rounds of every move (pairs only when no single move improves),
-        until a round improves nothing or the deadline passes."""
+    def run(self, small: bool, windows: bool, rounds: int) -> Plan:
+        """At most ``rounds`` rounds of every move (per-position and pair moves only on
+        ``small`` instances, pairs only when no single move improves), until a round improves
+        nothing or the deadline passes."""
         busy = [int(n) for n in np.flatnonzero(self.problem.cap > 0)]
         for _ in range(rounds):
             improved = False
@@ -261,11 +321,11 @@ class _Descent:
                 improved |= self.block((n,))
                 if windows:
                     improved |= self.window(n)
-                for x in range(int(self.plan.window[n])):
+                for x in range(int(self.plan.window[n]) if small else 0):
                     improved |= self.position((n,), x)
                 if time.perf_counter() >= self.deadline:
                     return self.plan
-            if pairs and not improved:
+            if small and not improved:
                 for a, b in itertools.combinations(busy, 2):
                     improved |= self.block((a, b))
                     for x in range(int(min(self.plan.window[a], self.plan.window[b]))):
@@ -279,20 +339,21 @@ def anytime_plan(
     problem: WindowProblem,
     starts: list[np.ndarray | tuple[np.ndarray, np.ndarray]],
     budget_s: float | None = None,
-    pairs: bool = True,
+    small: bool = True,
     windows: bool = True,
     rounds: int = 8,
 ) -> Plan:
     """The best plan the descent reaches from each start (a choice [devices, W] with full
     windows, or a (windows, choice) pair) in at most ``rounds`` rounds of moves, and, when
     ``budget_s`` is given, within that many seconds in all (then the best so far: the plan
-    depends on the machine's speed); ``windows=False`` keeps the start's windows."""
+    depends on the machine's speed); ``windows=False`` keeps the start's windows, ``small``
+    adds per-position and pair moves."""
     deadline = time.perf_counter() + (np.inf if budget_s is None else budget_s)
     best = None
     for start in starts:
         window, choice = start if isinstance(start, tuple) else (problem.cap, start)
         start = Plan.of(problem, np.minimum(window, problem.cap), choice)
-        plan = _Descent(problem, start, deadline).run(pairs, windows, rounds)
+        plan = _Descent(problem, start, deadline).run(small, windows, rounds)
         if best is None or plan.value > best.value:
             best = plan
     return best
@@ -443,58 +504,70 @@ def stratified_shadowing(
 
 
 class WindowPlanner(WindowPolicy):
-    """zhang2026's window planner (see the module docstring): per window, the anytime search
-    (first with full windows from all-local and from the last window's plan, then with the
-    window sizes free from the best of those), at most ``budget_s`` seconds. The expected
-    latency and energy of a future task, which the look-ahead needs, are each device's means
-    over the best full-window plans of ``samples`` seeded draws of the distances."""
+    """zhang2026's window planner (see the module docstring). Per window: the anytime search
+    with full windows from all-local and from the last window's plan, then with the window
+    sizes free from the best of those (and, on small instances, from it with each device's
+    window cut to one task). ``budget_s`` (None: deterministic) bounds the seconds of one
+    decision. Its offloading cuts are the efficient cuts for up to twice as many tasks per
+    server as there are channels per server (more offloading tasks than channels collide): on
+    the presets up to 3 devices those are the efficient cuts themselves; at 100 devices 2
+    cuts instead of 194. Instances of more than ``small_devices`` devices drop the
+    per-position and pair moves, and a device with more than 200 options tries only the
+    neighbourhood of its choice (``_Descent.neighbourhood``)."""
 
     name = "planner"
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
-    rounds = 8
-    pair_devices = 8  # joint pair moves up to this many devices
-    samples = 16  # distance draws for the task value
-    iterations = 2  # rounds of its fixed point
-    shadowing_samples = 4  # shadowing draws the objective averages over
     lookahead = True
+    small_devices = 8  # up to this many devices, per-position and pair moves
+    # (small instances, larger ones): rounds of moves, shadowing draws the objective averages
+    # over, distance draws per number of busy devices for the expected task costs
+    rounds = (8, 2)
+    shadowing_samples = (8, 1)
+    samples = (16, 2)
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
-        options = task_options(self.system, efficient_cuts(self.system))
+        radio, system = self.scenario.radio, self.system
+        sharing = min(system.n_devices, 2 * -(-radio.channels // system.n_servers))
+        options = task_options(system, efficient_cuts(system, sharing))
         self.options, self.n_options = padded_options(options)
         self.last: np.ndarray | None = None
+        self.small = self.system.n_devices <= self.small_devices
+        self.size = 0 if self.small else 1
         self.shadow = stratified_shadowing(
-            self.scenario.radio.shadowing_std_db, self.system.n_devices, self.shadowing_samples,
-            np.random.default_rng([seed, 1]),
+            self.scenario.radio.shadowing_std_db, self.system.n_devices,
+            self.shadowing_samples[self.size], np.random.default_rng([seed, 1]),
         )  # fmt: skip
-        self.task_value = 0.0
+        self.task_latency_s = self.task_energy_j = None
         if self.lookahead:
-            self.task_value = self.task_value_of(seed)
+            self.task_latency_s, self.task_energy_j = self.expected_task_costs(seed)
 
-    def task_value_of(self, seed: int) -> float:
-        """What a task done now is worth to the windows to come: -(mean reward of a window) /
-        (mean tasks of a window) under this planner, far from the episode's end, at
-        ``samples`` seeded draws of the distances (a fixed point: ``iterations`` rounds, each
-        planning with the last round's value, from the full-window plans' value)."""
+    def expected_task_costs(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
+        """The mean latency and energy of a task [levels, devices] in the planner's best
+        full-window plans at ``samples`` seeded draws of the distances: on small instances for
+        every number k of devices with tasks (a random k of them; row k - 1), on larger ones for
+        all devices (one row)."""
         system, radio = self.system, self.scenario.radio
         n = system.n_devices
+        counts = range(1, n + 1) if self.small else range(n, n + 1)
         rng = np.random.default_rng([seed, 2])
-        gains = [
-            path_gain(rng.uniform(system.distance_low, system.distance_high),
-                      radio.reference_distance_m, radio.path_loss_exponent)
-            for _ in range(self.samples)
-        ]  # fmt: skip
-        remaining = np.full(n, 2 * self.width)
-        value = 0.0
-        for round_ in range(self.iterations + 1):
-            rewards, tasks = [], []
-            for gain in gains:
-                problem = replace(self.problem(gain, remaining), task_value=value)
-                plan = self.search(problem, [], windows=round_ > 0)
-                rewards.append(plan.value - problem.lookahead(plan.window))
-                tasks.append(plan.window.sum())
-            value = -float(np.mean(rewards)) / float(np.mean(tasks))
-        return value
+        latency, energy = np.zeros((len(counts), n)), np.zeros((len(counts), n))
+        for row, k in enumerate(counts):
+            seen = np.zeros(n)
+            for _ in range(self.samples[self.size]):
+                distance = rng.uniform(system.distance_low, system.distance_high)
+                gain = path_gain(distance, radio.reference_distance_m, radio.path_loss_exponent)
+                remaining = np.zeros(n, dtype=np.int64)
+                remaining[rng.choice(n, k, replace=False)] = self.width
+                plan = self.search(self.problem(gain, remaining), [], windows=False)
+                busy = remaining > 0
+                latency[row, busy] += plan.latency_s[busy].mean(axis=(1, 2))
+                energy[row, busy] += plan.energy_j[busy].mean(axis=(1, 2))
+                seen += busy
+            for table in (latency, energy):  # a device never drawn: the others' mean
+                table[row] = np.where(seen > 0, table[row] / np.maximum(seen, 1), 0.0)
+                table[row, seen == 0] = table[row, seen > 0].mean()
+        return latency, energy
 
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
@@ -504,27 +577,27 @@ class WindowPlanner(WindowPolicy):
         return WindowProblem(
             self.system, gain[:, None] * self.shadow, np.asarray(remaining, dtype=np.int64),
             self.options,
-            self.n_options, self.task_value,
+            self.n_options, self.task_latency_s, self.task_energy_j,
         )  # fmt: skip
 
     def search(self, problem: WindowProblem, starts: list[np.ndarray], windows: bool) -> Plan:
         """The anytime search from all-local and ``starts`` (windows full, then free)."""
         local = np.zeros((problem.n_devices, self.width), dtype=np.int64)  # row 0: local only
-        pairs = problem.n_devices <= self.pair_devices
+        small, rounds = self.small, self.rounds[self.size]
         budget = self.budget_s
         began = time.perf_counter()
-        plan = anytime_plan(problem, [local, *starts], budget, pairs, False, self.rounds)
+        plan = anytime_plan(problem, [local, *starts], budget, small, False, rounds)
         if not windows:
             return plan
         if budget is not None:
             budget = max(budget - (time.perf_counter() - began), 0.0)
-        # from the full windows, and from each busy device's window cut to one task
+        # from the full windows, and (small instances) from each busy device's window cut to one
         starts = [(problem.cap, plan.choice)]
-        for n in np.flatnonzero(problem.cap > 1):
+        for n in np.flatnonzero(problem.cap > 1) if small else []:
             window = problem.cap.copy()
             window[n] = 1
             starts.append((window, plan.choice))
-        return anytime_plan(problem, starts, budget, pairs, True, self.rounds)
+        return anytime_plan(problem, starts, budget, small, True, rounds)
 
     def decide(self, observation: np.ndarray) -> Decision:
         state = WindowState.decode(observation, self.system.n_devices)

@@ -11,7 +11,7 @@ observes, is taken as its median (0 dB) by the optimum.
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import numpy as np
 
@@ -39,17 +39,15 @@ def task_options(
     """Per device, the per-task choices a search covers: [k, 4] rows of (cut, channel, server,
     power_w), row 0 local only, then every ``offloading`` cut x channel x server x power level
     (float32 values, as the env's action space holds powers)."""
-    radio, out = system.scenario.radio, []
-    for n, cuts in enumerate(offloading):
-        rows = [(system.n_cuts[n] - 1, 0, 0, 0.0)]
-        for cut, channel, server, share in itertools.product(
-            cuts, range(radio.channels), range(system.n_servers), power_levels
-        ):
-            rows.append((cut, channel, server, share * radio.max_transmit_power_w))
-        out.append(np.array(rows))
+    radio = system.scenario.radio
     # powers as the env's float32 action space holds them: a search scores what the env runs
-    for rows in out:
-        rows[:, 3] = rows[:, 3].astype(np.float32)
+    powers = (np.asarray(power_levels) * radio.max_transmit_power_w).astype(np.float32)
+    axes = (np.arange(radio.channels), np.arange(system.n_servers), powers)
+    out = []
+    for n, cuts in enumerate(offloading):
+        grid = np.meshgrid(cuts, *axes, indexing="ij")  # cut-major, as itertools.product
+        offloaded = np.stack([g.ravel().astype(np.float64) for g in grid], axis=1)
+        out.append(np.vstack([[system.n_cuts[n] - 1, 0, 0, 0.0], offloaded]))
     return out
 
 
@@ -78,6 +76,11 @@ class WindowPolicy(Policy):
             server=grid(server, np.int64),
             power_w=grid(power_w, np.float64),
         )
+
+
+def _count(number: int) -> str:
+    """A count as text: with thousands separators, or its power of ten when huge."""
+    return f"{number:,}" if number < 10**15 else f"about 10^{len(str(number)) - 1}"
 
 
 class LocalWindow(WindowPolicy):
@@ -163,10 +166,10 @@ class WindowOptimum(WindowPolicy):
             efficient_cuts(system) if self.prune_cuts else [np.arange(c - 1) for c in system.n_cuts]
         )
         self.options = task_options(system, offloading, self.power_levels)
-        self.combinations = int(np.prod([len(o) for o in self.options]))
+        self.combinations = math.prod(len(o) for o in self.options)  # Python ints: no overflow
         if self.combinations > self.max_combinations:
             raise InvalidParameterError(
-                "policy repeated-optimum", f"{self.combinations:,} joint decisions",
+                "policy repeated-optimum", f"{_count(self.combinations)} joint decisions",
                 f"an instance of at most {self.max_combinations:,} (fewer devices, channels, "
                 "servers or cuts)",
             )  # fmt: skip

@@ -116,11 +116,12 @@ def build_window_system(scenario: Scenario) -> WindowSystem:
     )
 
 
-def efficient_cuts(system: WindowSystem) -> list[np.ndarray]:
+def efficient_cuts(system: WindowSystem, max_sharing: int | None = None) -> list[np.ndarray]:
     """Per device, the offloading cuts (ascending) that no other offloading cut dominates.
 
     Cut c' dominates cut c when, on every server, it takes no longer whatever the number of
-    tasks sharing that server (head + s x tail at s = 1 and s = N, hence for every s between),
+    tasks sharing that server (head + s x tail at s = 1 and s = N, hence for every s between;
+    N is ``max_sharing`` when given, the devices otherwise),
     runs no more device time and MACs (compute energy) and sends no more bits (transmit time and
     energy), and is better in one of them; of identical cuts the shallowest is kept. Channel,
     server and power choices do not depend on the cut, so replacing a dominated cut by its
@@ -132,7 +133,8 @@ def efficient_cuts(system: WindowSystem) -> list[np.ndarray]:
         bits = system.transfer_bits[rows[0]]
         head, tail = system.head_s[rows], system.server_s[rows]
         features = np.vstack(
-            [head + tail, head + system.n_devices * tail, head, system.device_macs[rows[0]][None],
+            [head + tail, head + (max_sharing or system.n_devices) * tail, head,
+             system.device_macs[rows[0]][None],
              bits[None]]
         )  # [features, cuts]  # fmt: skip
         no_worse = (features[:, :, None] <= features[:, None, :]).all(axis=0)  # [c', c]
