@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from edgesplit.contract import WindowState
+from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
 from edgesplit.policies.planner import (
     WindowPlanner,
@@ -154,3 +155,10 @@ def test_the_planner_is_reproducible_and_decides_valid_actions():
     for field in ("window", "cut", "channel", "server", "power_w"):
         np.testing.assert_array_equal(getattr(first, field), getattr(second, field))
     env.step(first)  # the env's own checks accept it
+
+
+def test_the_planner_refuses_an_instance_whose_options_would_not_fit():
+    """zhang2026-1000: 194 cuts are efficient for 20 tasks per server, and 194 x 100 channels x
+    10 servers x 5 powers per device is 970 M options: a clear refusal, not an out-of-memory."""
+    with pytest.raises(InvalidParameterError, match=r"970,001,000 options over 1000 devices"):
+        make_policy("planner", "zhang2026-1000")

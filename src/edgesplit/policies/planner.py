@@ -45,8 +45,9 @@ import numpy as np
 from scipy import stats
 
 from edgesplit.contract import Decision, WindowState
+from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
-from edgesplit.policies.window import WindowPolicy, task_options
+from edgesplit.policies.window import POWER_LEVELS, WindowPolicy, task_options
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import WindowSystem, efficient_cuts, task_costs, window_rewards
 
@@ -524,12 +525,22 @@ class WindowPlanner(WindowPolicy):
     rounds = (8, 2)
     shadowing_samples = (8, 1)
     samples = (16, 2)
+    max_options = 5_000_000  # over all devices: the padded option table is 32 bytes each
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
         radio, system = self.scenario.radio, self.system
         sharing = min(system.n_devices, 2 * -(-radio.channels // system.n_servers))
-        options = task_options(system, efficient_cuts(system, sharing))
+        cuts = efficient_cuts(system, sharing)
+        per_cut = radio.channels * system.n_servers * len(POWER_LEVELS)
+        total = sum(len(c) * per_cut + 1 for c in cuts)
+        if total > self.max_options:
+            raise InvalidParameterError(
+                "policy planner", f"{total:,} options over {system.n_devices} devices",
+                f"at most {self.max_options:,} (fewer devices, channels, servers or cuts: "
+                f"{len(cuts[0])} cuts are efficient for {sharing} tasks per server)",
+            )  # fmt: skip
+        options = task_options(system, cuts)
         self.options, self.n_options = padded_options(options)
         self.last: np.ndarray | None = None
         self.small = self.system.n_devices <= self.small_devices
