@@ -66,6 +66,7 @@ class WindowProblem:
     task_latency_s: np.ndarray | None = None
     task_energy_j: np.ndarray | None = None
     _future: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_devices(self) -> int:
@@ -247,7 +248,14 @@ class _Descent:
         for n, grid in zip(devices, grids, strict=True):
             choice[n] = grid
         active = np.repeat((x < plan.window)[:, None], k, axis=1)
-        latency, energy = p.column_costs(active, choice)
+        # positions often hold the same column (the same devices active, the same choices):
+        # their candidates cost the same, so they are computed once per decision
+        base = plan.choice[:, x].copy()
+        base[list(devices)] = -1
+        key = (devices, (x < plan.window).tobytes(), base.tobytes(), *(g.tobytes() for g in grids))
+        if key not in p._columns:
+            p._columns[key] = p.column_costs(active, choice)
+        latency, energy = p._columns[key]
         others = plan.latency_s.sum(axis=1) - plan.latency_s[:, x]  # [devices, samples]
         total_latency = others[:, None, :] + latency
         others_energy = plan.energy_j.sum(axis=(0, 1)) - plan.energy_j[:, x].sum(axis=0)
