@@ -531,7 +531,7 @@ class WindowPlanner(WindowPolicy):
     # (small instances, larger ones): rounds of moves, shadowing draws the objective averages
     # over, distance draws per number of busy devices for the expected task costs
     rounds = (8, 2)
-    shadowing_samples = (8, 1)
+    shadowing_samples = (8, 4)
     samples = (16, 2)
     max_options = 5_000_000  # over all devices: the padded option table is 32 bytes each
 
