@@ -46,10 +46,15 @@ from scipy import stats
 
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
-from edgesplit.net import path_gain
 from edgesplit.policies.window import POWER_LEVELS, WindowPolicy, task_options
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.window import WindowSystem, efficient_cuts, task_costs, window_rewards
+from edgesplit.sim.window import (
+    WindowSystem,
+    efficient_cuts,
+    median_gains,
+    task_costs,
+    window_rewards,
+)
 
 
 @dataclass(frozen=True)
@@ -566,7 +571,7 @@ class WindowPlanner(WindowPolicy):
         full-window plans at ``samples`` seeded draws of the distances: on small instances for
         every number k of devices with tasks (a random k of them; row k - 1), on larger ones for
         all devices (one row)."""
-        system, radio = self.system, self.scenario.radio
+        system = self.system
         n = system.n_devices
         counts = range(1, n + 1) if self.small else range(n, n + 1)
         rng = np.random.default_rng([seed, 2])
@@ -575,7 +580,7 @@ class WindowPlanner(WindowPolicy):
             seen = np.zeros(n)
             for _ in range(self.samples[self.size]):
                 distance = rng.uniform(system.distance_low, system.distance_high)
-                gain = path_gain(distance, radio.reference_distance_m, radio.path_loss_exponent)
+                gain = median_gains(system, distance)
                 remaining = np.zeros(n, dtype=np.int64)
                 remaining[rng.choice(n, k, replace=False)] = self.width
                 plan = self.search(self.problem(gain, remaining), [], windows=False)
@@ -595,8 +600,7 @@ class WindowPlanner(WindowPolicy):
     def problem(self, gain: np.ndarray, remaining: np.ndarray) -> WindowProblem:
         return WindowProblem(
             self.system, gain[:, None] * self.shadow, np.asarray(remaining, dtype=np.int64),
-            self.options,
-            self.n_options, self.task_latency_s, self.task_energy_j,
+            self.options, self.n_options, self.task_latency_s, self.task_energy_j,
         )  # fmt: skip
 
     def search(self, problem: WindowProblem, starts: list[np.ndarray], windows: bool) -> Plan:
@@ -620,9 +624,7 @@ class WindowPlanner(WindowPolicy):
 
     def decide(self, observation: np.ndarray) -> Decision:
         state = WindowState.decode(observation, self.system.n_devices)
-        radio = self.scenario.radio
-        gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
-        problem = self.problem(gain, state.remaining)
+        problem = self.problem(median_gains(self.system, state.distance_m), state.remaining)
         plan = self.search(problem, [] if self.last is None else [self.last], self.lookahead)
         self.last = plan.choice.copy()
         return problem.decision(plan.window, plan.choice)

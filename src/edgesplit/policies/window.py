@@ -17,13 +17,13 @@ import numpy as np
 
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
-from edgesplit.net import path_gain
 from edgesplit.policies.base import Policy
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import (
     WindowSystem,
     build_window_system,
     efficient_cuts,
+    median_gains,
     task_costs,
     window_rewards,
 )
@@ -176,8 +176,8 @@ class WindowOptimum(WindowPolicy):
 
     def decide(self, observation: np.ndarray) -> Decision:
         state = WindowState.decode(observation, self.system.n_devices)
-        system, radio = self.system, self.scenario.radio
-        gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+        system = self.system
+        gain = median_gains(system, state.distance_m)
         sizes = np.minimum(self.width, state.remaining)
         index = np.indices([len(o) for o in self.options]).reshape(len(self.options), -1)
         best, best_reward = None, -np.inf

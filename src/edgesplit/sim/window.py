@@ -145,13 +145,19 @@ def efficient_cuts(system: WindowSystem, max_sharing: int | None = None) -> list
     return out
 
 
+def median_gains(system: WindowSystem, distance_m: np.ndarray) -> np.ndarray:
+    """Path gain at ``distance_m`` under the median shadowing (0 dB): what a decider that
+    observes only the distances can compute."""
+    radio = system.scenario.radio
+    return path_gain(distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+
+
 def channel_gains(
     system: WindowSystem, rng: np.random.Generator, distance_m: np.ndarray
 ) -> np.ndarray:
     """Path gain with shadowing for every device (drawn once per decision period)."""
-    radio = system.scenario.radio
-    shadow = shadowing_gain(rng, radio.shadowing_std_db, distance_m.shape)
-    return path_gain(distance_m, radio.reference_distance_m, radio.path_loss_exponent) * shadow
+    shadow = shadowing_gain(rng, system.scenario.radio.shadowing_std_db, distance_m.shape)
+    return median_gains(system, distance_m) * shadow
 
 
 @dataclass(frozen=True)
