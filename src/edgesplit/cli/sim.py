@@ -95,14 +95,28 @@ def train_command(
     resume: Annotated[bool, typer.Option(help="Continue the run in --out.")] = False,
     eval_every: Annotated[int | None, typer.Option(help="Steps between evaluations.")] = None,
     eval_episodes: Annotated[int, typer.Option(help="Episodes per evaluation.")] = 2,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="FIELD=VALUE of the learner's config (repeatable), e.g. imitation_steps=1000.",
+        ),
+    ] = None,
 ) -> None:
     """Train a learner in the simulator (progress bar, CSV logs, checkpoints; Ctrl-C saves)."""
+    from edgesplit.errors import InvalidParameterError
     from edgesplit.policies.training import TrainingInterrupted, train_policy
 
+    pairs = {}
+    for item in settings or []:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise InvalidParameterError("--set", item, "FIELD=VALUE")
+        pairs[key.strip()] = value.strip()
     try:
         path = train_policy(
             policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
-            show_progress=sys.stderr.isatty(),
+            show_progress=sys.stderr.isatty(), settings=pairs,
         )  # fmt: skip
     except TrainingInterrupted as stopped:
         err_console.print(f"[yellow]{stopped}[/]", highlight=False)

@@ -50,6 +50,7 @@ from torch.distributions import Categorical, Normal
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
+from edgesplit.policies.registry import is_learner, make_policy, policy_names
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim import make_env
 from edgesplit.sim.scenario import Scenario
@@ -76,6 +77,15 @@ class PPOConfig:
     channel_prior: float = 2.0  # initial logit bonus of channel n mod C for device n
     power_floor: float = MIN_POWER_SHARE  # x = 0 sends this share of P_limit (log scale)
     credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
+    position_heads: bool = False  # one set of task heads per window position (else shared)
+    distance_features: bool = False  # add each device's path loss and distance rank (_scaled)
+    shared_agents: bool = False  # one agent network for all devices (own features + id); not h
+    # planner-guided warm start: the first imitation_steps env steps follow the demonstrator (a
+    # non-learning window decider); the actor is then fitted to its actions and the critic to
+    # the returns (imitation_epochs passes), and PPO fine-tunes from there. 0: none (the paper).
+    imitation_steps: int = 0
+    demonstrator: str = "planner"
+    imitation_epochs: int = 200
 
 
 class HybridActorCritic(nn.Module):
@@ -83,13 +93,16 @@ class HybridActorCritic(nn.Module):
 
     def __init__(
         self, obs_dim: int, devices: int, width: int, cuts: int, channels: int, servers: int,
-        architecture: str, values: int = 1,
+        architecture: str, values: int = 1, position_heads: bool = False,
+        shared_agents: bool = False,
     ) -> None:  # fmt: skip
         super().__init__()
         self.devices, self.width = devices, width
-        # one task decision's heads, shared by the window's positions (sampled per position)
-        self.sizes = [width, cuts, channels, servers, 1]
-        self.shapes = [(width,), (1, cuts), (1, channels), (1, servers), (1,)]
+        # one task decision's heads, shared by the window's positions (sampled per position),
+        # or with ``position_heads`` one set of heads per position
+        p = width if position_heads else 1
+        self.sizes = [width, p * cuts, p * channels, p * servers, p]
+        self.shapes = [(width,), (p, cuts), (p, channels), (p, servers), (p,)]
         head = sum(self.sizes)
         self.architecture = architecture
         if architecture == "emh":
@@ -98,10 +111,17 @@ class HybridActorCritic(nn.Module):
         else:
             self.embedding = nn.Identity()
             agent_in = obs_dim
+        self.shared_agents = shared_agents
         if architecture == "h":
             self.agents = nn.ModuleList(
                 [nn.Sequential(mlp([agent_in, 256, 128, 64], activate_last=True),
                                nn.Linear(64, devices * head))]
+            )  # fmt: skip
+        elif shared_agents:  # one agent network for every device, fed its own features and id
+            agent_in += obs_dim // devices + devices
+            self.agents = nn.ModuleList(
+                [nn.Sequential(mlp([agent_in, 256, 128, 64], activate_last=True),
+                               nn.Linear(64, head))]
             )  # fmt: skip
         else:
             self.agents = nn.ModuleList(
@@ -117,9 +137,14 @@ class HybridActorCritic(nn.Module):
 
     def heads(self, obs: torch.Tensor) -> list[torch.Tensor]:
         """[batch, devices, ...] tensors: window, cut, channel and server logits, power mean."""
-        shared = self.embedding(obs)
-        out = torch.stack([agent(shared) for agent in self.agents], dim=1)
-        out = out.reshape(obs.shape[0], self.devices, -1)
+        shared, b, n = self.embedding(obs), obs.shape[0], self.devices
+        if self.shared_agents:  # the observation is per-device blocks: [b, features, n]
+            own = obs.reshape(b, -1, n).transpose(1, 2)
+            ids = torch.eye(n).expand(b, n, n)
+            out = self.agents[0](torch.cat([shared[:, None].expand(b, n, -1), own, ids], -1))
+        else:
+            out = torch.stack([agent(shared) for agent in self.agents], dim=1)
+        out = out.reshape(b, n, -1)
         parts = torch.split(out, self.sizes, dim=-1)
         window, *task = (
             p.reshape(obs.shape[0], self.devices, *shape)
@@ -159,8 +184,19 @@ class HybridPPOPolicy(Learner, WindowPolicy):
                 "credit", self.config.credit,
                 "shared for H-PPO (one agent), else one of " + ", ".join(CREDITS),
             )  # fmt: skip
+        deciders = [d for d in policy_names("task_window") if not is_learner(d)]
+        if self.config.demonstrator not in deciders:
+            raise InvalidParameterError(
+                "demonstrator", self.config.demonstrator, f"one of {', '.join(deciders)}"
+            )
+        if self.config.shared_agents and self.config.architecture == "h":
+            raise InvalidParameterError(
+                "shared_agents", True, "false for H-PPO (one network for all devices already)"
+            )
+        if self.config.imitation_steps < 0:
+            raise InvalidParameterError("imitation_steps", self.config.imitation_steps, ">= 0")
         system, n = self.system, self.system.n_devices
-        self.obs_dim = 2 * n
+        self.obs_dim = (4 if self.config.distance_features else 2) * n
         self.obs_scale = WindowState.high(system.mean_tasks, system.distance_high)
         # the cut head chooses among a device's efficient offloading cuts and local only
         choices = [
@@ -181,6 +217,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         self.net = HybridActorCritic(
             self.obs_dim, s.n_devices, self.width, self.cut_choices.shape[1],
             self.scenario.radio.channels, s.n_servers, self.config.architecture, self.n_values,
+            self.config.position_heads, self.config.shared_agents,
         )  # fmt: skip
         self.cut_prior = torch.zeros(self.cut_choices.shape)
         self.cut_prior[:, 0] = self.config.input_prior  # the shallowest cut: the input
@@ -203,7 +240,20 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         return make_env(self.scenario, difference_rewards=self.config.credit == "difference")
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
-        return torch.as_tensor(np.asarray(obs, dtype=np.float64) / self.obs_scale).float()
+        """The network's input: the observation over its bounds, and with ``distance_features``
+        per device its path loss in [0, 1] over the distance range (log scale, what the rates
+        follow) and its rank by distance among the devices (0 nearest, 1 farthest)."""
+        obs = np.asarray(obs, dtype=np.float64)
+        parts = [obs / self.obs_scale]
+        if self.config.distance_features:
+            n, system = self.system.n_devices, self.system
+            distance = obs[n : 2 * n]
+            low, high = np.log(system.distance_low), np.log(system.distance_high)
+            distance = np.clip(distance, system.distance_low, system.distance_high)
+            loss = (np.log(distance) - low) / np.maximum(high - low, 1e-12)
+            rank = np.argsort(np.argsort(distance, kind="stable"), kind="stable")
+            parts += [loss, rank / max(n - 1, 1)]
+        return torch.as_tensor(np.concatenate(parts)).float()
 
     def _distributions(self, obs: torch.Tensor):
         window, cut, channel, server, power = self.net.heads(obs)
@@ -267,7 +317,8 @@ class HybridPPOPolicy(Learner, WindowPolicy):
     # -- training ------------------------------------------------------------------------------
 
     def train(self, trainer: Any) -> None:
-        """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint."""
+        """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint;
+        with ``imitation_steps``, the demonstrator's steps and the fit to them come first."""
         resumed = trainer.resume_state()
         if resumed is not None:
             self.load_state(**resumed["policy"])
@@ -276,17 +327,29 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         cfg, env, n, width = self.config, trainer.env, self.system.n_devices, self.width
         optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
         rollout = _rollout(cfg.rollout_steps, self.obs_dim, n, width, self.n_values)
+        demonstrations = _rollout(
+            max(cfg.imitation_steps, 1), self.obs_dim, n, width, self.n_values
+        )
+        demonstrator = None
+        if trainer.step < cfg.imitation_steps:
+            demonstrator = make_policy(cfg.demonstrator, self.scenario, trainer.seed)
+            demonstrator.reset(trainer.episode_seed())
         if resumed is not None:
             optimizer.load_state_dict(resumed["optimizer"])
             rollout.load_state_dict(resumed["rollout"])
+            demonstrations.load_state_dict(resumed["demonstrations"])
         current = {"obs": resumed["obs"] if resumed else env.reset(seed=trainer.episode_seed())[0]}
         while trainer.step < trainer.total_steps:
             obs = current["obs"]
             scaled = self._scaled(obs)[None]
+            remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
+            demonstrating = trainer.step < cfg.imitation_steps
             with torch.no_grad():
-                dists = self._distributions(scaled)
-                actions = {key: d.sample() for key, d in zip(ACTIONS, dists, strict=True)}
-                remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
+                if demonstrating:
+                    actions = self._head_actions(demonstrator.decide(obs))
+                else:
+                    dists = self._distributions(scaled)
+                    actions = {key: d.sample() for key, d in zip(ACTIONS, dists, strict=True)}
                 used = self._used(actions["window"], remaining)
                 log_prob, _ = self._log_prob_entropy(scaled, actions, used)
                 value = self.net.value(scaled)[0].numpy()
@@ -295,7 +358,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             credited = np.asarray(
                 info["difference_reward"] if cfg.credit == "difference" else [reward]
             )
-            rollout.add(
+            (demonstrations if demonstrating else rollout).add(
                 obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in ACTIONS},
                 used=used[0].numpy(), log_prob=log_prob[0].numpy(), value=value,
                 reward=np.sign(credited) * np.log1p(np.abs(credited)), done=float(terminated),
@@ -303,7 +366,11 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             current["obs"] = next_obs
             if terminated or truncated:
                 current["obs"], _ = env.reset(seed=trainer.episode_seed())
-            if rollout.full:
+                if demonstrator is not None:
+                    demonstrator.reset(trainer.episode_seed())
+            if demonstrating and demonstrations.full:
+                self._imitate(demonstrations, trainer.rng)
+            elif rollout.full:
                 with torch.no_grad():
                     last = self.net.value(self._scaled(next_obs)[None])[0].numpy() * (
                         not terminated
@@ -317,8 +384,66 @@ class HybridPPOPolicy(Learner, WindowPolicy):
                     "obs": current["obs"],
                     "optimizer": optimizer.state_dict(),
                     "rollout": rollout.state_dict(),
+                    "demonstrations": demonstrations.state_dict(),
                 },
             )  # fmt: skip
+
+    def _head_actions(self, decision: Decision) -> dict[str, torch.Tensor]:
+        """A demonstrator's decision as the heads' actions [1, ...] (the inverse of
+        ``_env_action``): window index, index among the device's cut choices, channel, server,
+        and the power head's x."""
+        cuts = np.asarray(decision.cut)
+        matches = self.cut_choices[:, None, :] == cuts[:, :, None]  # [n, W, K]
+        matches &= self.cut_mask.numpy()[:, None, :]
+        missing = ~matches.any(-1)
+        if missing.any():
+            device, position = np.argwhere(missing)[0]
+            raise InvalidParameterError(
+                "demonstrator", self.config.demonstrator,
+                f"a decider whose cuts the cut head offers (device {device} position {position} "
+                f"chose cut {cuts[device, position]}, not one of {self.cut_choices[device]})",
+            )  # fmt: skip
+        share = np.asarray(decision.power_w, dtype=np.float64) / self.max_power_w
+        floor = self.config.power_floor
+        x = 1.0 - np.log(np.clip(share, floor, 1.0)) / np.log(floor)
+        heads = {
+            "window": np.clip(np.asarray(decision.window) - 1, 0, self.width - 1),
+            "cut": matches.argmax(-1),
+            "channel": np.asarray(decision.channel),
+            "server": np.asarray(decision.server),
+        }
+        actions = {key: torch.as_tensor(v, dtype=torch.int64)[None] for key, v in heads.items()}
+        actions["power"] = torch.as_tensor(x, dtype=torch.float32)[None]
+        return actions
+
+    def _imitate(self, demonstrations: RolloutBuffer, rng: np.random.Generator) -> None:
+        """Fit the actor to the demonstrator's actions (their log-likelihood over the positions
+        in use; the power's spread is left as it is, so fine-tuning still explores) and the
+        critic to the demonstrations' discounted symlog returns."""
+        cfg, data = self.config, demonstrations.arrays
+        returns = np.zeros_like(data["reward"])
+        following = np.zeros_like(data["reward"][0])
+        for t in reversed(range(demonstrations.capacity)):
+            following = data["reward"][t] + cfg.gamma * following * (1.0 - data["done"][t])
+            returns[t] = following
+        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
+        returns = torch.as_tensor(returns)
+        parameters = [p for name, p in self.net.named_parameters() if name != "log_std"]
+        optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate)
+        for _ in range(cfg.imitation_epochs):
+            order = rng.permutation(demonstrations.capacity)
+            for start in range(0, demonstrations.capacity, cfg.minibatch):
+                index = torch.as_tensor(order[start : start + cfg.minibatch])
+                batch = {key: value[index] for key, value in tensors.items()}
+                log_prob, _ = self._log_prob_entropy(
+                    batch["obs"], {key: batch[key] for key in ACTIONS}, batch["used"]
+                )
+                value_loss = (self.net.value(batch["obs"]) - returns[index]).pow(2).mean()
+                loss = -log_prob.sum(-1).mean() + cfg.value_coef * value_loss
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
+                optimizer.step()
 
     def _update(self, rollout: RolloutBuffer, last_value: np.ndarray, optimizer, rng) -> None:
         """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""

@@ -91,8 +91,10 @@ def make_policy(
     scenario: str | Scenario,
     seed: int = 0,
     checkpoint: str | Path | None = None,
+    settings: dict[str, str] | None = None,
 ) -> Policy:
-    """A policy by name for ``scenario``; a learner's weights come from ``checkpoint``."""
+    """A policy by name for ``scenario``; a learner's weights come from ``checkpoint``, its
+    config fields from ``settings`` (text, e.g. ``{"imitation_steps": "1000"}``)."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
     known = _registry(scenario.style)
     if name not in known:
@@ -109,6 +111,19 @@ def make_policy(
     entry, allocator = known[name]
     cls = _class(entry)
     policy = cls(scenario, seed=seed) if allocator is None else cls(scenario, seed, allocator)
+    if settings:
+        from edgesplit.policies.common.learner import configured  # imports torch
+
+        if not is_learner(name):
+            raise InvalidParameterError(
+                "--set", ", ".join(settings), f"none: {name} does not learn"
+            )
+        config = configured(policy.config, settings)
+        policy = (
+            cls(scenario, seed=seed, config=config)
+            if allocator is None
+            else cls(scenario, seed, allocator, config=config)
+        )
     if checkpoint is not None:
         if not is_learner(name):
             raise InvalidParameterError(

@@ -185,15 +185,16 @@ def train_policy(
     eval_every: int | None = None,
     eval_episodes: int = 2,
     show_progress: bool = True,
+    settings: dict[str, str] | None = None,
 ) -> Path:
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
     checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated, each policy file with its
-    .json); returns policy.pt."""
+    .json); returns policy.pt. ``settings`` set fields of the learner's config (as text)."""
     loaded = load_scenario(scenario)
     if not is_learner(name):
         learners = [n for n in policy_names(loaded.style) if is_learner(n)]
         raise InvalidParameterError("policy", name, f"a learner: {', '.join(learners)}")
-    policy = make_policy(name, loaded, seed)
+    policy = make_policy(name, loaded, seed, settings=settings)
     out = Path(out_dir)
     data = loaded.model_dump(mode="json")
     manifest = manifest_of(

@@ -9,7 +9,7 @@ from edgesplit.policies.common.checkpoint import (
     save_checkpoint,
     save_policy,
 )
-from edgesplit.policies.common.learner import Learner
+from edgesplit.policies.common.learner import Learner, configured
 from edgesplit.policies.common.nets import mlp
 
 __all__ = [
@@ -17,6 +17,7 @@ __all__ = [
     "Learner",
     "ReplayBuffer",
     "RolloutBuffer",
+    "configured",
     "convert_legacy_policy",
     "load_checkpoint",
     "load_policy",
