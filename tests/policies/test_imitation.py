@@ -148,11 +148,15 @@ def test_train_command_sets_config_fields(tmp_path):
     args = ["train", "emh-ppo", "--scenario", "zhang2026-small", "--steps", "20"]
     result = runner.invoke(
         app, [*args, "--out", str(tmp_path / "run"), "--set", "imitation_steps=10",
-              "--set", "demonstrator=local", "--set", "rollout_steps=8"],
+              "--set", "demonstrator=local", "--set", "rollout_steps=8",
+              "--set", "distance_features=true", "--set", "position_heads=true"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     loaded = make_policy("emh-ppo", "zhang2026-small", checkpoint=tmp_path / "run" / "policy.pt")
     assert (loaded.config.imitation_steps, loaded.config.demonstrator) == (10, "local")
+    assert loaded.obs_dim == 8 and loaded.config.position_heads
+    obs, _ = decision_env(loaded.scenario).reset(seed=0)
+    assert loaded.decide(obs).window.shape == (2,)
     bad = runner.invoke(app, [*args, "--out", str(tmp_path / "bad"), "--set", "imitation_steps"])
     assert bad.exit_code != 0 and "FIELD=VALUE" in bad.output
 

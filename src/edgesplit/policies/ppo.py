@@ -195,8 +195,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             )
         if self.config.imitation_steps < 0:
             raise InvalidParameterError("imitation_steps", self.config.imitation_steps, ">= 0")
-        system, n = self.system, self.system.n_devices
-        self.obs_dim = (4 if self.config.distance_features else 2) * n
+        system = self.system
         self.obs_scale = WindowState.high(system.mean_tasks, system.distance_high)
         # the cut head chooses among a device's efficient offloading cuts and local only
         choices = [
@@ -226,6 +225,12 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         self.channel_prior[torch.arange(s.n_devices), torch.arange(s.n_devices) % channels] = (
             self.config.channel_prior
         )
+
+    @property
+    def obs_dim(self) -> int:
+        """The network's input size: remaining and distance per device, and with
+        ``distance_features`` path loss and rank (``_scaled``)."""
+        return (4 if self.config.distance_features else 2) * self.system.n_devices
 
     @property
     def n_values(self) -> int:
