@@ -13,12 +13,12 @@ from edgesplit.cli import app
 from edgesplit.contract import WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import configured
-from edgesplit.policies.evaluate import run_episode
 from edgesplit.policies.ppo import EMHPPO, MAHPPO, PPOConfig
 from edgesplit.policies.registry import make_policy
-from edgesplit.policies.training import Trainer
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import load_scenario
+
+from .test_window_policies import train_ppo
 
 FAST = {"rollout_steps": 16, "minibatch": 8, "epochs": 2}
 
@@ -77,17 +77,6 @@ def test_shared_heads_repeat_one_task_decision_and_position_heads_need_not():
     assert not torch.equal(own[1][:, :, 0], own[1][:, :, 1])
 
 
-def _train(out, scenario, config, steps, resume=False, cls=EMHPPO):
-    policy = cls(scenario, seed=0, config=config)
-    eval_env = decision_env(scenario)
-    Trainer(
-        policy.training_env(), steps, 0, out, eval_every=10, eval_episodes=1,
-        evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], resume=resume,
-        show_progress=False,
-    ).run(policy)  # fmt: skip
-    return policy
-
-
 def test_imitation_fits_the_demonstrators_decisions(tmp_path):
     """After 60 demonstrated steps and the fit, the learner's most likely action is the
     demonstrator's on at least 90 % of the demonstrated positions, where the untrained network
@@ -96,7 +85,7 @@ def test_imitation_fits_the_demonstrators_decisions(tmp_path):
     config = PPOConfig(**FAST, position_heads=True, imitation_steps=60,
                        demonstrator="repeated-optimum")  # fmt: skip
     untrained = EMHPPO(scenario, seed=0, config=config)
-    trained = _train(tmp_path, scenario, config, 60)
+    trained = train_ppo(tmp_path, scenario, config, 60, eval_every=10)
     teacher = make_policy("repeated-optimum", scenario)
     env = decision_env(scenario)
     agree = {"untrained": [], "trained": []}
@@ -119,9 +108,9 @@ def test_imitation_fits_the_demonstrators_decisions(tmp_path):
 def test_a_run_resumed_during_the_demonstrations_equals_one_run(tmp_path):
     scenario = load_scenario("zhang2026-small")
     config = PPOConfig(**FAST, imitation_steps=30, demonstrator="repeated-optimum")
-    whole = _train(tmp_path / "a", scenario, config, 40, cls=MAHPPO)
-    _train(tmp_path / "b", scenario, config, 20, cls=MAHPPO)
-    resumed = _train(tmp_path / "b", scenario, config, 40, resume=True, cls=MAHPPO)
+    whole = train_ppo(tmp_path / "a", scenario, config, 40, cls=MAHPPO)
+    train_ppo(tmp_path / "b", scenario, config, 20, cls=MAHPPO)
+    resumed = train_ppo(tmp_path / "b", scenario, config, 40, resume=True, cls=MAHPPO)
     for p, q in zip(whole.net.parameters(), resumed.net.parameters(), strict=True):
         torch.testing.assert_close(p, q)
 

@@ -249,22 +249,23 @@ def test_the_cut_head_chooses_efficient_cuts_with_priors_on_the_input_and_channe
         assert set(decided[device]) <= ok and set(sampled[device]) <= ok
 
 
+def train_ppo(out, scenario, config, steps, resume=False, cls=EMHPPO, eval_every=20):
+    """``cls`` trained ``steps`` steps into ``out`` (seed 0, one evaluation episode)."""
+    policy = cls(scenario, seed=0, config=config)
+    eval_env = decision_env(scenario)
+    Trainer(
+        policy.training_env(), steps, 0, out, eval_every=eval_every, eval_episodes=1,
+        evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], resume=resume,
+        show_progress=False,
+    ).run(policy)  # fmt: skip
+    return policy
+
+
 def test_ppo_resumed_training_equals_one_run(tmp_path):
     scenario = load_scenario("zhang2026-small")
-
-    def train(out, steps, resume=False):
-        policy = EMHPPO(scenario, seed=0, config=SMALL)
-        eval_env = decision_env(scenario)
-        Trainer(
-            policy.training_env(), steps, 0, out, eval_every=20, eval_episodes=1,
-            evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], resume=resume,
-            show_progress=False,
-        ).run(policy)  # fmt: skip
-        return policy
-
-    whole = train(tmp_path / "a", 40)
-    train(tmp_path / "b", 20)
-    resumed = train(tmp_path / "b", 40, resume=True)
+    whole = train_ppo(tmp_path / "a", scenario, SMALL, 40)
+    train_ppo(tmp_path / "b", scenario, SMALL, 20)
+    resumed = train_ppo(tmp_path / "b", scenario, SMALL, 40, resume=True)
     for p, q in zip(whole.net.parameters(), resumed.net.parameters(), strict=True):
         torch.testing.assert_close(p, q)
     with (tmp_path / "b" / "eval.csv").open() as handle:
