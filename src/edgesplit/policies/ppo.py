@@ -154,8 +154,7 @@ class HybridActorCritic(nn.Module):
         out = out.reshape(b, n, -1)
         parts = torch.split(out, self.sizes, dim=-1)
         window, *task = (
-            p.reshape(obs.shape[0], self.devices, *shape)
-            for p, shape in zip(parts, self.shapes, strict=True)
+            p.reshape(b, n, *shape) for p, shape in zip(parts, self.shapes, strict=True)
         )
         return [window, *(p.expand(-1, -1, self.width, *p.shape[3:]) for p in task)]
 
@@ -315,6 +314,13 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         share = self.config.power_floor ** (1.0 - x.clamp(0, 1))
         return share.numpy().astype(np.float64) * self.max_power_w
 
+    def _power_x(self, power_w: np.ndarray) -> np.ndarray:
+        """The power head's output that sends ``power_w`` (the inverse of ``_power_w``; powers
+        below the floor, e.g. a local task's 0 W, map to x = 0)."""
+        floor = self.config.power_floor
+        share = np.clip(np.asarray(power_w, dtype=np.float64) / self.max_power_w, floor, 1.0)
+        return 1.0 - np.log(share) / np.log(floor)
+
     def decide(self, observation: np.ndarray) -> Decision:
         """The most likely action (modes of the categoricals, the Gaussian's mean)."""
         with torch.no_grad():
@@ -363,8 +369,11 @@ class HybridPPOPolicy(Learner, WindowPolicy):
                     dists = self._distributions(scaled)
                     actions = {key: d.sample() for key, d in zip(ACTIONS, dists, strict=True)}
                 used = self._used(actions["window"], remaining)
-                log_prob, _ = self._log_prob_entropy(scaled, actions, used)
-                value = self.net.value(scaled)[0].numpy()
+                sampled = {}  # what the PPO update needs of its own samples
+                if not demonstrating:
+                    log_prob, _ = self._log_prob_entropy(scaled, actions, used)
+                    sampled = {"log_prob": log_prob[0].numpy(),
+                               "value": self.net.value(scaled)[0].numpy()}  # fmt: skip
             next_obs, reward, terminated, truncated, info = env.step(self._env_action(actions))
             trainer.record_reward(reward, terminated or truncated)
             credited = np.asarray(
@@ -372,8 +381,8 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             )
             (demonstrations if demonstrating else rollout).add(
                 obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in ACTIONS},
-                used=used[0].numpy(), log_prob=log_prob[0].numpy(), value=value,
-                reward=np.sign(credited) * np.log1p(np.abs(credited)), done=float(terminated),
+                used=used[0].numpy(), reward=np.sign(credited) * np.log1p(np.abs(credited)),
+                done=float(terminated), **sampled,
             )  # fmt: skip
             current["obs"] = next_obs
             if terminated or truncated:
@@ -415,9 +424,6 @@ class HybridPPOPolicy(Learner, WindowPolicy):
                 f"a decider whose cuts the cut head offers (device {device} position {position} "
                 f"chose cut {cuts[device, position]}, not one of {self.cut_choices[device]})",
             )  # fmt: skip
-        share = np.asarray(decision.power_w, dtype=np.float64) / self.max_power_w
-        floor = self.config.power_floor
-        x = 1.0 - np.log(np.clip(share, floor, 1.0)) / np.log(floor)
         heads = {
             "window": np.clip(np.asarray(decision.window) - 1, 0, self.width - 1),
             "cut": matches.argmax(-1),
@@ -425,7 +431,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             "server": np.asarray(decision.server),
         }
         actions = {key: torch.as_tensor(v, dtype=torch.int64)[None] for key, v in heads.items()}
-        actions["power"] = torch.as_tensor(x, dtype=torch.float32)[None]
+        actions["power"] = torch.as_tensor(self._power_x(decision.power_w)).float()[None]
         return actions
 
     def _imitate(self, demonstrations: RolloutBuffer, rng: np.random.Generator) -> None:

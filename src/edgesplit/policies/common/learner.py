@@ -5,12 +5,13 @@ file fits the scenario it is loaded for."""
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import asdict, fields, replace
+from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
+from pydantic import TypeAdapter, ValidationError
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError
@@ -130,27 +131,17 @@ class Learner:
 
 
 def configured(config: Any, settings: dict[str, str]) -> Any:
-    """``config`` (a learner's config dataclass) with fields set from text, each parsed as the
-    type of its current value (``edgesplit train --set imitation_steps=1000``)."""
+    """``config`` (a learner's config dataclass) with fields set from text, parsed by pydantic
+    as the fields' types (``edgesplit train --set imitation_steps=1000``)."""
     known = {field.name for field in fields(config)}
-    values: dict[str, Any] = {}
-    for key, text in settings.items():
+    for key in settings:
         if key not in known:
             raise InvalidParameterError(
                 "--set", key, f"a field of {type(config).__name__}: {', '.join(sorted(known))}"
             )
-        kind = type(getattr(config, key))
-        try:
-            values[key] = _parse(text, kind)
-        except ValueError:
-            raise InvalidParameterError(f"--set {key}", text, f"a {kind.__name__}") from None
-    return replace(config, **values)
-
-
-def _parse(text: str, kind: type) -> Any:
-    if kind is bool:
-        flags = {"true": True, "1": True, "yes": True, "false": False, "0": False, "no": False}
-        if text.strip().lower() not in flags:
-            raise ValueError(text)
-        return flags[text.strip().lower()]
-    return kind(text)
+    try:
+        return TypeAdapter(type(config)).validate_python({**asdict(config), **settings})
+    except ValidationError as error:
+        key = str(error.errors()[0]["loc"][0])
+        kind = type(getattr(config, key)).__name__
+        raise InvalidParameterError(f"--set {key}", settings[key], f"a {kind}") from None
