@@ -16,6 +16,7 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
 from edgesplit.policies.planner import (
     WindowPlanner,
+    WindowProblem,
     anytime_plan,
     exact_plan,
     stratified_shadowing,
@@ -133,6 +134,57 @@ def test_the_exact_plan_contains_the_repeated_optimum():
         theirs = copy.deepcopy(env).step(repeated.decide(obs))[1]
         assert ours == pytest.approx(plan.value, rel=1e-12)
         assert ours >= theirs - 1e-12
+
+
+def _first_problem(planner: WindowPlanner, seed: int = 0) -> WindowProblem:
+    obs, _ = decision_env(planner.scenario).reset(seed=seed)
+    state = WindowState.decode(obs, planner.system.n_devices)
+    radio = planner.scenario.radio
+    gain = path_gain(state.distance_m, radio.reference_distance_m, radio.path_loss_exponent)
+    return planner.problem(gain, state.remaining)
+
+
+def test_column_costs_are_each_columns_own_whatever_was_asked_before():
+    """The planner keeps each distinct column's costs by key (inactive devices' choices left
+    out of it): batches with repeats, inactive devices holding any choice and columns asked
+    again in other batches cost what each column costs computed alone on a fresh problem; so
+    does an instance whose keys would not fit in 62 bits (computed every time)."""
+    planner = _Quick("zhang2026")
+    problem = _first_problem(planner)
+    n, k = problem.n_devices, int(problem.n_options.min())
+    rng = np.random.default_rng(3)
+    pool = rng.integers(0, k, (n, 12))  # few distinct columns, asked again and again
+    wide = replace(problem, n_options=np.full(n, 2**30))
+    for _ in range(4):
+        picks = rng.integers(0, pool.shape[1], 30)
+        choice = pool[:, picks]
+        active = rng.random((n, 30)) < 0.7
+        moved = ~active & (rng.random((n, 30)) < 0.5)  # the others keep the pool's choice
+        choice[moved] = rng.integers(0, k, moved.sum())
+        for cached in (problem, wide):
+            latency, energy = cached.column_costs(active, choice)
+            for j in range(30):
+                alone = replace(problem).column_costs(active[:, [j]], choice[:, [j]])
+                np.testing.assert_allclose(latency[:, j], alone[0][:, 0], rtol=1e-12, atol=0)
+                np.testing.assert_allclose(energy[:, j], alone[1][:, 0], rtol=1e-12, atol=0)
+    assert problem._columns["store"].used <= pool.shape[1] * 2**n  # one per (column, activity)
+    assert "store" not in wide._columns
+
+
+def test_the_lookahead_table_equals_each_window_computed_alone(monkeypatch):
+    """The look-ahead of every window vector, asked in any order and with repeats, from its
+    one table (3 devices: 216 vectors) and from the per-vector store of larger instances, equals
+    each vector's future rewards computed alone."""
+    problem = _first_problem(_Quick("zhang2026"))
+    rng = np.random.default_rng(4)
+    window = rng.integers(0, problem.cap + 1, (40, problem.n_devices))
+    alone = np.array([problem._future_rewards(row[None])[0] for row in window])
+    assert np.ptp(alone) > 0
+    np.testing.assert_allclose(problem.lookahead(window), alone, rtol=1e-12)
+    monkeypatch.setattr(WindowProblem, "dense_windows", 0)
+    stored = replace(problem)
+    np.testing.assert_allclose(stored.lookahead(window[::-1])[::-1], alone, rtol=1e-12)
+    assert "dense" not in stored._future
 
 
 def test_stratified_shadowing_gives_every_device_the_same_draws():

@@ -70,6 +70,7 @@ class WindowProblem:
     # have tasks left (the last row for more); None plans myopically
     task_latency_s: np.ndarray | None = None
     task_energy_j: np.ndarray | None = None
+    dense_windows = 4096  # up to this many window vectors, the look-ahead is one table
     _future: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -89,17 +90,26 @@ class WindowProblem:
     def lookahead(self, window: np.ndarray) -> np.ndarray:
         """Eq. 8's rewards of the windows left after ``window`` ([..., devices] -> [...]): full
         windows until every device is done, each task at its expected latency and energy for
-        the number of devices with tasks in that window."""
+        the number of devices with tasks in that window. When there are at most
+        ``dense_windows`` window vectors, all of them are computed at the first call and looked
+        up by their index; otherwise each new one is computed once and kept by its bytes."""
         window = np.asarray(window)
         if self.task_latency_s is None:
             return np.zeros(window.shape[:-1])
         rows = window.reshape(-1, self.n_devices)
+        base = self.cap + 1
+        if np.prod(base.astype(float)) <= self.dense_windows:
+            if "dense" not in self._future:
+                grid = np.indices(base).reshape(self.n_devices, -1).T
+                self._future["dense"] = self._future_rewards(grid)
+            strides = np.append(np.cumprod(base[::-1])[::-1][1:], 1)
+            return self._future["dense"][rows @ strides].reshape(window.shape[:-1])
         unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-        missing = [tuple(row) for row in unique if tuple(row) not in self._future]
+        missing = [row.tobytes() for row in unique if row.tobytes() not in self._future]
         if missing:
-            values = self._future_rewards(np.array(missing))
+            values = self._future_rewards(np.array([np.frombuffer(m, rows.dtype) for m in missing]))
             self._future.update(zip(missing, values, strict=True))
-        values = np.array([self._future[tuple(row)] for row in unique])
+        values = np.array([self._future[row.tobytes()] for row in unique])
         return values[inverse.ravel()].reshape(window.shape[:-1])
 
     def _future_rewards(self, window: np.ndarray) -> np.ndarray:
@@ -121,7 +131,28 @@ class WindowProblem:
 
     def column_costs(self, active: np.ndarray, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Task latency and energy [devices, columns, samples] of [devices, columns] choices,
-        each column one position, under each sampled shadowing."""
+        each column one position, under each sampled shadowing. A column's costs depend on
+        nothing else, so each distinct column is computed once per problem (the searches ask
+        for the same columns again and again: about 20 times each on zhang2026) and kept by its
+        key, the devices' choices (0 when inactive) as one integer; instances whose keys would
+        not fit in 62 bits are computed every time."""
+        radix = self.n_options + 1
+        if np.log2(radix.astype(float)).sum() > 62:
+            return self._computed_columns(active, choice)
+        strides = np.append(np.cumprod(radix[::-1])[::-1][1:], 1)
+        keys = strides @ np.where(active, choice + 1, 0)
+        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        store = self._columns.setdefault("store", _ColumnStore())
+        slots = store.slots(
+            unique, lambda new: self._computed_columns(active[:, first[new]], choice[:, first[new]])
+        )
+        index = slots[inverse.ravel()]
+        return store.latency_s[:, index], store.energy_j[:, index]
+
+    def _computed_columns(
+        self, active: np.ndarray, choice: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """``column_costs`` from the simulator's ``task_costs``, one call."""
         n, c, s = *choice.shape, self.n_samples
         rows = self.options[np.arange(n)[:, None], choice]
         tile = lambda a: np.repeat(a, s, axis=1)  # noqa: E731
@@ -174,6 +205,48 @@ def padded_options(options: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     index = np.arange(counts.max())
     out = np.stack([rows[np.where(index < len(rows), index, 0)] for rows in options])
     return out, counts
+
+
+class _ColumnStore:
+    """Costs of the columns computed so far, by key: the sorted keys, each one's slot in the
+    cost arrays, and the cost arrays [devices, slots, samples] (grown by doubling)."""
+
+    def __init__(self) -> None:
+        self.keys = np.empty(0, dtype=np.int64)
+        self.key_slots = np.empty(0, dtype=np.int64)
+        self.used = 0
+        self.latency_s = self.energy_j = None
+
+    def slots(self, keys: np.ndarray, compute) -> np.ndarray:
+        """The slots of sorted distinct ``keys``; ``compute(mask)`` gives the latency and energy
+        [devices, columns, samples] of the keys[mask] not stored yet."""
+        at = np.searchsorted(self.keys, keys)
+        found = np.zeros(len(keys), dtype=bool)
+        if len(self.keys):
+            found = self.keys[np.minimum(at, len(self.keys) - 1)] == keys
+        slots = np.empty(len(keys), dtype=np.int64)
+        slots[found] = self.key_slots[at[found]]
+        new = ~found
+        if new.any():
+            latency, energy = compute(new)
+            fresh = self.used + np.arange(int(new.sum()))
+            self._grow(self.used + len(fresh), latency)
+            self.latency_s[:, fresh], self.energy_j[:, fresh] = latency, energy
+            self.used += len(fresh)
+            slots[new] = fresh
+            self.keys = np.insert(self.keys, at[new], keys[new])
+            self.key_slots = np.insert(self.key_slots, at[new], fresh)
+        return slots
+
+    def _grow(self, size: int, like: np.ndarray) -> None:
+        capacity = 0 if self.latency_s is None else self.latency_s.shape[1]
+        if size <= capacity:
+            return
+        shape = (like.shape[0], max(size, 2 * capacity), like.shape[2])
+        latency, energy = np.empty(shape), np.empty(shape)
+        if capacity:
+            latency[:, :capacity], energy[:, :capacity] = self.latency_s, self.energy_j
+        self.latency_s, self.energy_j = latency, energy
 
 
 @dataclass
@@ -244,35 +317,40 @@ class _Descent:
         near[0] = True
         return np.flatnonzero(near)
 
-    def position(self, devices: tuple[int, ...], x: int) -> bool:
-        """The joint choice of ``devices`` at position ``x``, the others held."""
+    def positions(self, devices: tuple[int, ...]) -> bool:
+        """The best change of the joint choice of ``devices`` at one position they all use,
+        the others held: every position's candidates in one evaluation, and the best one
+        taken. Repeated, at most once per position, while it improves."""
         p, plan = self.problem, self.plan
-        grids = self._grids(devices, x)
-        k = grids[0].size
-        choice = np.repeat(plan.choice[:, x : x + 1], k, axis=1)
-        for n, grid in zip(devices, grids, strict=True):
-            choice[n] = grid
-        active = np.repeat((x < plan.window)[:, None], k, axis=1)
-        # positions often hold the same column (the same devices active, the same choices):
-        # their candidates cost the same, so they are computed once per decision
-        base = plan.choice[:, x].copy()
-        base[list(devices)] = -1
-        key = (devices, (x < plan.window).tobytes(), base.tobytes(), *(g.tobytes() for g in grids))
-        if key not in p._columns:
-            p._columns[key] = p.column_costs(active, choice)
-        latency, energy = p._columns[key]
-        others = plan.latency_s.sum(axis=1) - plan.latency_s[:, x]  # [devices, samples]
-        total_latency = others[:, None, :] + latency
-        others_energy = plan.energy_j.sum(axis=(0, 1)) - plan.energy_j[:, x].sum(axis=0)
-        total_energy = others_energy[None, :] + energy.sum(axis=0)
-        values = p.values(plan.window, total_latency, total_energy)
-        best = self._take(values)
-        if best is None:
-            return False
-        plan.choice[:, x] = choice[:, best]
-        plan.latency_s[:, x], plan.energy_j[:, x] = latency[:, best], energy[:, best]
-        plan.value = float(values[best])
-        return True
+        width = int(plan.window[list(devices)].min())
+        improved = False
+        for _ in range(width):
+            columns, at = [], []
+            for x in range(width):
+                grids = self._grids(devices, x)
+                choice = np.repeat(plan.choice[:, x : x + 1], grids[0].size, axis=1)
+                for n, grid in zip(devices, grids, strict=True):
+                    choice[n] = grid
+                columns.append(choice)
+                at.append(np.full(grids[0].size, x))
+            choice, at = np.hstack(columns), np.concatenate(at)
+            latency, energy = p.column_costs(at[None, :] < plan.window[:, None], choice)
+            total_latency = plan.latency_s.sum(axis=1)[:, None, :] - plan.latency_s[:, at] + latency
+            total_energy = (
+                plan.energy_j.sum(axis=(0, 1))[None, :]
+                - plan.energy_j[:, at].sum(axis=0)
+                + energy.sum(axis=0)
+            )
+            values = p.values(plan.window, total_latency, total_energy)
+            best = self._take(values)
+            if best is None:
+                break
+            x = at[best]
+            plan.choice[:, x] = choice[:, best]
+            plan.latency_s[:, x], plan.energy_j[:, x] = latency[:, best], energy[:, best]
+            plan.value = float(values[best])
+            improved = True
+        return improved
 
     def block(self, devices: tuple[int, ...]) -> bool:
         """The joint choice of ``devices``, one per device for all its positions, the others
@@ -335,15 +413,14 @@ class _Descent:
                 improved |= self.block((n,))
                 if windows:
                     improved |= self.window(n)
-                for x in range(int(self.plan.window[n]) if small else 0):
-                    improved |= self.position((n,), x)
+                if small:
+                    improved |= self.positions((n,))
                 if time.perf_counter() >= self.deadline:
                     return self.plan
             if small and not improved:
                 for a, b in itertools.combinations(busy, 2):
                     improved |= self.block((a, b))
-                    for x in range(int(min(self.plan.window[a], self.plan.window[b]))):
-                        improved |= self.position((a, b), x)
+                    improved |= self.positions((a, b))
             if not improved:
                 break
         return self.plan
