@@ -11,8 +11,8 @@ numbers), which is its expected return given what it can observe. A decider that
 comparison on every seed but loses some real episodes loses them to the draw alone.
 
 Prints, per preset and seed, each decider's mean return over the streams and how many streams
-each one wins against the planner, then how many seeds the planner wins in expectation and in
-single streams.
+it wins against the planner (in parentheses), then how many seeds the planner wins in
+expectation and in single streams.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def main() -> None:
             for name in names:
                 mean = returns[name][seed].mean()
                 wins = int((returns[name][seed] > planner[seed]).sum())
-                cells.append(f"{mean:9.3f} (beats planner {wins:2d})")
+                cells.append(f"{mean:9.3f}" + ("" if name == "planner" else f" ({wins:2d} won)"))
             print(f"{seed:4d}  " + "  ".join(cells))
         for name in names:
             if name == "planner":

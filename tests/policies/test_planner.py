@@ -15,8 +15,10 @@ from edgesplit.contract import WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
 from edgesplit.policies.planner import (
+    Plan,
     WindowPlanner,
     WindowProblem,
+    allocation_start,
     anytime_plan,
     exact_plan,
     stratified_shadowing,
@@ -185,6 +187,62 @@ def test_the_lookahead_table_equals_each_window_computed_alone(monkeypatch):
     stored = replace(problem)
     np.testing.assert_allclose(stored.lookahead(window[::-1])[::-1], alone, rtol=1e-12)
     assert "dense" not in stored._future
+
+
+def test_the_allocation_is_the_best_of_its_plans_by_enumeration():
+    """Two devices, two channels, two servers, known gains, no look-ahead: each device's plans
+    of o offloaded tasks of one (cut, power) type, alone on its channel and server, enumerated
+    and costed by the simulator; the allocation's plan reaches the best of them. The gains are
+    those of devices 3 times farther (1/27), where the best plans offload some of a device's
+    tasks and not all."""
+    planner = _Quick(_scenario(shadowing_db=0.0))
+    mixed = 0
+    for seed in range(3):
+        problem = _first_problem(planner, seed)
+        problem = replace(
+            problem, gain=problem.gain / 27, remaining=np.array([7, 9]),
+            task_latency_s=None, task_energy_j=None,
+        )  # fmt: skip
+        powers, per_cut = 5, 2 * 2 * 5
+        types = [0] + [
+            1 + c * per_cut + p for c in range((problem.n_options[0] - 1) // per_cut)
+            for p in range(powers)
+        ]  # fmt: skip
+        plans = []
+        for (o0, t0), (o1, t1) in itertools.product(
+            [(0, 0), *itertools.product(range(1, 6), types[1:])], repeat=2
+        ):
+            choice = np.zeros((2, 5), dtype=np.int64)
+            choice[0, :o0] = t0  # device 0: channel 0, server 0
+            choice[1, 5 - o1 :] = t1 + (1 * 2 + 1) * powers  # device 1: channel 1, server 1
+            plans.append(choice)
+        values = problem.evaluate(np.full((len(plans), 2), 5), np.array(plans))
+        allocated = allocation_start(problem, grid=100_000)
+        value = Plan.of(problem, problem.cap, allocated).value
+        assert value == pytest.approx(values.max(), rel=1e-9)
+        mixed += ((allocated > 0).sum(axis=1) % 5 > 0).any()
+    assert mixed >= 2
+
+
+def test_the_allocation_shares_no_channel_and_balances_the_servers():
+    """zhang2026-100 (20 channels, 10 servers): in the allocation's plan no two tasks of one
+    position share a channel, a position's offloaded tasks spread over the servers in turn,
+    it beats all-local on the planner's objective, and the env accepts it."""
+    planner = WindowPlanner("zhang2026-100")
+    problem = _first_problem(planner)
+    choice = allocation_start(problem)
+    rows = problem.options[np.arange(problem.n_devices)[:, None], choice]
+    offloaded = choice > 0
+    assert 0 < offloaded.sum() <= 20 * 5
+    for x in range(5):
+        channels, servers = rows[offloaded[:, x], x, 1], rows[offloaded[:, x], x, 2]
+        assert len(np.unique(channels)) == len(channels)
+        assert np.ptp(np.bincount(servers.astype(int), minlength=10)) <= 1
+    local = Plan.of(problem, problem.cap, np.zeros_like(choice))
+    assert Plan.of(problem, problem.cap, choice).value > local.value + 0.1
+    env = decision_env(planner.scenario)
+    env.reset(seed=0)
+    env.step(problem.decision(problem.cap, choice))
 
 
 def test_stratified_shadowing_gives_every_device_the_same_draws():

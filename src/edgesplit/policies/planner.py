@@ -426,6 +426,80 @@ class _Descent:
         return self.plan
 
 
+def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
+    """A plan [devices, W] of option indices, full windows, built by allocating the channels'
+    task slots: a channel carries at most one task per position (no interference), so a
+    position offloads at most ``channels`` tasks, spread over the servers in turn.
+
+    Each device offloads ``o`` of its tasks with one (cut, power) type and runs the others
+    locally. Its per-task latency and energy come from the simulator's ``task_costs`` with the
+    task alone on its channel and its server shared by channels / servers tasks (means over
+    the shadowing draws). For each target duration D (``grid`` values from the least possible
+    slowest device up) and each price per slot (``grid`` quantiles of the devices' gains per
+    slot, and 0), every device takes the (o, type) of best Eq. 8 part (its energy, its share of
+    the waiting) within D, less the price of its slots; of the (D, price) pairs whose slots
+    fit, the best Eq. 8 value wins. The devices, most slots first, then take the least used
+    positions. Channels and servers are taken as interchangeable; the descent that follows
+    corrects the plan where they are not."""
+    system, n, width = problem.system, problem.n_devices, problem.width
+    radio, reward = system.scenario.radio, system.scenario.window_reward
+    channels, servers, powers = radio.channels, system.n_servers, len(POWER_LEVELS)
+    per_cut = channels * servers * powers  # rows per offloading cut (task_options' order)
+    n_types = (problem.n_options - 1) // per_cut * powers
+    types = np.arange(n_types.max() + 1)  # 0: local only; t: cut (t-1) // P, power (t-1) % P
+    first = np.where(types > 0, 1 + (types - 1) // powers * per_cut + (types - 1) % powers, 0)
+    valid = types[None, :] <= n_types[:, None]  # [devices, types]
+    rows = problem.options[np.arange(n)[:, None], np.where(valid, first, 0)]
+    s, tasks = problem.n_samples, valid.size * problem.n_samples
+    column = lambda a: np.repeat(a.ravel(), s)[None]  # noqa: E731  # each task its own column
+    zero = np.zeros((1, tasks), dtype=np.int64)
+    costs = task_costs(
+        system, np.ones((1, tasks), dtype=bool), column(rows[..., 0].astype(np.int64)), zero,
+        zero, column(rows[..., 3]), np.repeat(problem.gain[:, None], len(types), 1).reshape(1, -1),
+        device=column(np.repeat(np.arange(n), len(types))),
+    )  # fmt: skip
+    sharing = -(-min(channels, n) // servers)
+    latency = costs.latency_s + (sharing - 1) * costs.server_s  # Eq. 2: linear in the sharing
+    latency = latency.reshape(n, -1, s).mean(axis=2)
+    energy = costs.energy_j.reshape(n, -1, s).mean(axis=2)
+    # [devices, o, types]: the window's latency and energy with o tasks offloaded
+    cap = problem.cap[:, None, None]
+    o = np.arange(width + 1)[None, :, None]
+    window_latency = (cap - o) * latency[:, None, :1] + o * latency[:, None, :]
+    window_energy = (cap - o) * energy[:, None, :1] + o * energy[:, None, :]
+    allowed = (o <= cap) & valid[:, None, :] & ((o == 0) == (types == 0))
+    mean_window = max(problem.cap.mean(), 1e-12)
+    busy = max(int((problem.cap > 0).sum()), 1)
+    score = (reward.alpha / busy * window_latency - reward.beta / n * window_energy) / mean_window
+    floor = np.where(allowed, window_latency, np.inf).min(axis=(1, 2)).max()
+    durations = np.unique(window_latency[allowed & (window_latency >= floor)])
+    durations = durations[np.unique(np.linspace(0, len(durations) - 1, grid).astype(int))]
+    within = allowed[None] & (window_latency[None] <= durations[:, None, None, None])
+    scored = np.where(within, score[None], -np.inf)  # [D, devices, o, types]
+    best_type = scored.argmax(axis=3)
+    best = np.take_along_axis(scored, best_type[..., None], axis=3)[..., 0]  # [D, devices, o]
+    gains = (best[..., 1:] - best[..., :1]) / np.arange(1, width + 1)
+    gains = gains[np.isfinite(gains) & (gains > 0)]
+    prices = np.append(0.0, np.quantile(gains, np.linspace(0, 1, grid)) if gains.size else [])
+    slots = (best[:, None] - prices[:, None, None] * np.arange(width + 1)).argmax(axis=3)
+    kind = np.take_along_axis(best_type[:, None], slots[..., None], axis=3)[..., 0]
+    chosen = np.take_along_axis(best[:, None], slots[..., None], axis=3)[..., 0]
+    slowest = window_latency[np.arange(n), slots, kind].max(axis=2)  # [D, prices]
+    value = -(1 + reward.alpha) * slowest / mean_window + chosen.sum(axis=2)
+    capacity = np.minimum(channels, (problem.cap[None, :] > np.arange(width)[:, None]).sum(1))
+    value = np.where(slots.sum(axis=2) <= capacity.sum(), value, -np.inf)
+    d, p = np.unravel_index(np.argmax(value), value.shape)
+    choice = np.zeros((n, width), dtype=np.int64)
+    used = np.zeros(width, dtype=np.int64)  # tasks offloaded at each position so far
+    for device in np.argsort(-slots[d, p], kind="stable"):
+        free = np.flatnonzero((np.arange(width) < problem.cap[device]) & (used < channels))
+        for x in free[np.argsort(used[free], kind="stable")][: slots[d, p, device]]:
+            channel, server = used[x], used[x] % servers
+            choice[device, x] = first[kind[d, p, device]] + (channel * servers + server) * powers
+            used[x] += 1
+    return choice
+
+
 def anytime_plan(
     problem: WindowProblem,
     starts: list[np.ndarray | tuple[np.ndarray, np.ndarray]],
@@ -681,12 +755,16 @@ class WindowPlanner(WindowPolicy):
         )  # fmt: skip
 
     def search(self, problem: WindowProblem, starts: list[np.ndarray], windows: bool) -> Plan:
-        """The anytime search from all-local and ``starts`` (windows full, then free)."""
+        """The anytime search from the channel-slot allocation, ``starts`` and all-local
+        (windows full, then free)."""
         local = np.zeros((problem.n_devices, self.width), dtype=np.int64)  # row 0: local only
         small, rounds = self.small, self.rounds[self.size]
         budget = self.budget_s
         began = time.perf_counter()
-        plan = anytime_plan(problem, [local, *starts], budget, small, False, rounds)
+        # the channel-slot allocation gives large instances the plans that take turns on the
+        # channels (their descent has no per-position moves); small ones find those anyway
+        starts = [*([] if small else [allocation_start(problem)]), *starts, local]
+        plan = anytime_plan(problem, starts, budget, small, False, rounds)
         if not windows:
             return plan
         if budget is not None:

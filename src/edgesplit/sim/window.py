@@ -181,15 +181,20 @@ def task_costs(
     servers: np.ndarray,
     power_w: np.ndarray,
     gain: np.ndarray,
+    device: np.ndarray | None = None,
 ) -> TaskCosts:
     """Eq. 1-3 for a [devices, positions] batch of tasks; inactive tasks cost nothing. ``gain``
-    is per device, or per task ([devices, positions]: e.g. columns drawn with other shadowing)."""
+    is per device, or per task ([devices, positions]: e.g. columns drawn with other shadowing).
+    ``device`` (optional, [rows, positions]) names each task's device instead of its row, so a
+    batch may hold any tasks of any devices; tasks in one column (position) still interfere
+    and share servers, and ``gain`` is then per task."""
     radio = system.scenario.radio
     n, width = active.shape
-    device = np.broadcast_to(np.arange(n)[:, None], (n, width))
+    if device is None:
+        device = np.broadcast_to(np.arange(n)[:, None], (n, width))
     position = np.broadcast_to(np.arange(width)[None, :], (n, width))
     rows = system.row_offset[device, servers] + cuts
-    offload = active & (cuts < system.n_cuts[:, None] - 1)
+    offload = active & (cuts < system.n_cuts[device] - 1)
     power = np.clip(
         power_w, MIN_POWER_SHARE * radio.max_transmit_power_w, radio.max_transmit_power_w
     )
@@ -211,8 +216,8 @@ def task_costs(
     energy = np.where(
         active,
         task_energy_j(
-            local + link.device_s, system.compute_power_w[:, None], link.airtime_s, power,
-            device_macs=system.device_macs[rows], energy_per_mac_j=system.energy_per_mac_j[:, None],
+            local + link.device_s, system.compute_power_w[device], link.airtime_s, power,
+            device_macs=system.device_macs[rows], energy_per_mac_j=system.energy_per_mac_j[device],
         ),
         0.0,
     )  # fmt: skip
