@@ -2,14 +2,16 @@
 simulator's steps per second, and the PPO learners' training time.
 
     python benchmarks/window_scale.py [--presets zhang2026,zhang2026-100,zhang2026-1000]
-        [--planner-budget 1.0] [--learner-steps 1024] [--learners h-ppo,mahppo]
+        [--planner-budget 0.25,1.0] [--learner-steps 1024] [--learners h-ppo,mahppo]
+    (``--learners ""`` skips the learners)
 
 Per preset, seed 0, one episode per decider: ``local``, ``random``, ``agilenn``,
 ``repeated-optimum`` (which refuses instances past its limit, and says so), and ``planner``, on
 3 devices as shipped (deterministic rounds) and on larger presets with ``budget_s`` seconds per
-decision (the anytime search returns its best plan when the time is up). The learners train
-``--learner-steps`` steps into a temporary folder (one rollout is 512 steps): the seconds per
-10,000 steps are extrapolated from that, and their decision time is the untrained network's.
+decision, one row per budget (the anytime search returns its best plan when the time is up).
+The learners train ``--learner-steps`` steps into a temporary folder (one rollout is 512
+steps): the seconds per 10,000 steps are extrapolated from that, and their decision time is
+the untrained network's.
 """
 
 from __future__ import annotations
@@ -61,7 +63,7 @@ def env_steps_per_s(scenario, seconds: float = 2.0) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--presets", default="zhang2026,zhang2026-100,zhang2026-1000")
-    parser.add_argument("--planner-budget", type=float, default=1.0)
+    parser.add_argument("--planner-budget", default="1.0", help="seconds, comma-separated")
     parser.add_argument("--learner-steps", type=int, default=1024)
     parser.add_argument("--learners", default="h-ppo,mahppo")
     args = parser.parse_args()
@@ -72,16 +74,21 @@ def main() -> None:
               f"{scenario.radio.channels} channels")  # fmt: skip
         print(f"  env: {env_steps_per_s(scenario):,.0f} window steps/s (local decisions)")
         env = decision_env(scenario)
-        for policy_name in ("local", "random", "agilenn", "repeated-optimum", "planner"):
+        budgets = [float(b) for b in args.planner_budget.split(",")]
+        deciders = ["local", "random", "agilenn", "repeated-optimum"]
+        deciders += (
+            [f"planner@{b:g}" for b in budgets] if n > WindowPlanner.small_devices else ["planner"]
+        )
+        for policy_name in deciders:
             start = time.perf_counter()
             try:
-                if policy_name == "planner" and n > WindowPlanner.small_devices:
+                if policy_name.startswith("planner@"):
 
                     class Budgeted(WindowPlanner):
-                        budget_s = args.planner_budget
+                        budget_s = float(policy_name.split("@")[1])
 
                     policy = Budgeted(scenario)
-                    policy_name = f"planner ({args.planner_budget:g} s budget)"
+                    policy_name = f"planner ({Budgeted.budget_s:g} s budget)"
                 else:
                     policy = make_policy(policy_name, scenario)
             except InvalidParameterError as error:
@@ -93,7 +100,7 @@ def main() -> None:
                   f"energy/task {metrics['energy_per_task_j']:9.4g} J  "
                   f"{per_decision * 1e3:9.2f} ms/decision  ({windows} windows, "
                   f"set-up {setup:.1f} s)")  # fmt: skip
-        for learner in args.learners.split(","):
+        for learner in filter(None, args.learners.split(",")):
             with tempfile.TemporaryDirectory() as folder:
                 start = time.perf_counter()
                 train_policy(

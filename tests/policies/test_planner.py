@@ -246,12 +246,21 @@ def test_the_allocation_shares_no_channel_and_balances_the_servers():
 
 
 def test_stratified_shadowing_gives_every_device_the_same_draws():
+    """Each stratum of equal probability is represented by the gain whose inverse is the
+    stratum's mean inverse gain (against Monte Carlo draws of the log-normal), inside the
+    stratum; so the samples' mean inverse gain is the log-normal's, exp(a^2 / 2)."""
     rng = np.random.default_rng(0)
     gains = stratified_shadowing(8.0, 3, 4, rng)
     db = 10 * np.log10(gains)
     assert np.allclose(np.sort(db, axis=1), np.sort(db[:1], axis=1))
-    assert np.allclose(db.mean(axis=1), 0.0)
     assert not np.allclose(db[0], db[1])  # each device in its own order
+    a = 8.0 * np.log(10) / 10
+    assert (1 / gains).mean(axis=1) == pytest.approx(np.full(3, np.exp(a * a / 2)), rel=1e-9)
+    draws = np.sort(rng.normal(0.0, 8.0, 400_000))
+    for i, (stratum, value) in enumerate(zip(np.split(draws, 4), np.sort(db[0]), strict=True)):
+        assert stratum[0] <= value <= stratum[-1], i
+        mean_inverse = (10 ** (-stratum / 10)).mean()
+        assert 10 ** (-value / 10) == pytest.approx(mean_inverse, rel=0.03), i
     assert (stratified_shadowing(0.0, 3, 4, rng) == 1.0).all()
 
 

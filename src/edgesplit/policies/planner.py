@@ -25,14 +25,18 @@ Two searches over the same decisions and the same objective:
   decision); it grows exponentially with the devices.
 - ``anytime_plan``: descent from several starts: for each device its best choice at all its
   positions at once, its window size with its choices or with any one option, and on small
-  instances its choice at each position and the joint choice of each pair of devices (among
-  each one's best block choices); repeated until nothing improves, ``rounds`` are done, or the
-  time budget ends (then the best plan so far). This is what ``decide`` runs; its gap to the
-  exact search is measured in docs/planning.md.
+  instances the best change of its choice at one position and of the joint choice of each
+  pair of devices (among each one's best block choices); repeated until nothing improves,
+  ``rounds`` are done, or the time budget ends (then the best plan so far). This is what
+  ``decide`` runs; its gap to the exact search is measured in docs/planning.md. On large
+  instances it also starts from ``allocation_start``, which shares the channels' task slots
+  out among the devices (the plans where devices take turns on a channel, which its moves
+  there cannot reach).
 
 Every cost comes from the simulator's own ``sim.window.task_costs`` and ``window_rewards``:
 columns of a batch are independent positions (interference and server sharing are counted per
-column), so many candidate plans cost one vectorized call.
+column), so many candidate plans cost one vectorized call, and a column asked again (the
+searches ask for each about 20 times) is looked up, not recomputed.
 """
 
 from __future__ import annotations
@@ -659,18 +663,31 @@ def _pareto(features: np.ndarray) -> np.ndarray:
 def stratified_shadowing(
     std_db: float, n_devices: int, samples: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """[devices, samples] shadowing gains: every device gets the same ``samples`` quantiles of
-    the log-normal shadowing (at (i + 1/2) / samples), in its own random order, so that no
-    device is planned as luckier than another and the devices' draws are independent."""
+    """[devices, samples] shadowing gains: the log-normal cut into ``samples`` strata of equal
+    probability, each represented by the gain whose inverse is the stratum's mean inverse
+    gain; every device gets the same values, in its own random order, so that no device is
+    planned as luckier than another and the devices' draws are independent.
+
+    The inverse gain is what a weak link's air time grows with (rate ~ gain at low SNR), and
+    the strata's means make the mean of the samples' inverse gains the log-normal's own,
+    exp(a^2 / 2) with a the spread of ln gain: a stratum's midpoint (the median of the lowest
+    of 8 strata is -12.3 dB at 8 dB) would put it at 63 % of that, and so underrate the few
+    deep fades that cost a low-power offload seconds."""
     if std_db == 0:
         return np.ones((n_devices, 1))
-    quantiles = stats.norm.ppf((np.arange(samples) + 0.5) / samples) * std_db
-    return 10.0 ** (rng.permuted(np.tile(quantiles, (n_devices, 1)), axis=1) / 10.0)
+    a = std_db * np.log(10.0) / 10.0  # the spread of ln gain; 1/gain = exp(-a z), z ~ N(0, 1)
+    edges = stats.norm.ppf(np.arange(samples + 1) / samples)
+    # E[exp(-a z); lo < z < hi] = exp(a^2 / 2) (Phi(hi + a) - Phi(lo + a)), per stratum
+    mass = stats.norm.sf(edges[:-1] + a) - stats.norm.sf(edges[1:] + a)
+    z = -(a * a / 2 + np.log(mass * samples)) / a
+    db = z * std_db
+    return 10.0 ** (rng.permuted(np.tile(db, (n_devices, 1)), axis=1) / 10.0)
 
 
 class WindowPlanner(WindowPolicy):
     """zhang2026's window planner (see the module docstring). Per window: the anytime search
-    with full windows from all-local and from the last window's plan, then with the window
+    with full windows from the last window's plan and all-local (on large instances first from
+    the channel-slot allocation, so that a budget is spent on it first), then with the window
     sizes free from the best of those (and, on small instances, from it with each device's
     window cut to one task). ``budget_s`` (None: deterministic) bounds the seconds of one
     decision. Its offloading cuts are the efficient cuts for up to twice as many tasks per
