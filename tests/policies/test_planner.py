@@ -187,6 +187,16 @@ def test_the_lookahead_table_equals_each_window_computed_alone(monkeypatch):
     stored = replace(problem)
     np.testing.assert_allclose(stored.lookahead(window[::-1])[::-1], alone, rtol=1e-12)
     assert "dense" not in stored._future
+    # 100 devices, two with tasks left: one table of 6 x 4 vectors (more than 64 dimensions)
+    monkeypatch.undo()
+    remaining = np.zeros(100, dtype=np.int64)
+    remaining[[7, 42]] = [9, 3]
+    many = replace(_first_problem(WindowPlanner("zhang2026-100")), remaining=remaining)
+    window = np.zeros((12, 100), dtype=np.int64)
+    window[:, [7, 42]] = rng.integers(0, [6, 4], (12, 2))
+    alone = np.array([many._future_rewards(row[None])[0] for row in window])
+    np.testing.assert_allclose(many.lookahead(window), alone, rtol=1e-12)
+    assert len(many._future["dense"]) == 24
 
 
 def test_the_allocation_is_the_best_of_its_plans_by_enumeration():

@@ -104,7 +104,7 @@ class WindowProblem:
         base = self.cap + 1
         if np.prod(base.astype(float)) <= self.dense_windows:
             if "dense" not in self._future:
-                grid = np.indices(base).reshape(self.n_devices, -1).T
+                grid = np.array(list(itertools.product(*(range(b) for b in base))))
                 self._future["dense"] = self._future_rewards(grid)
             strides = np.append(np.cumprod(base[::-1])[::-1][1:], 1)
             return self._future["dense"][rows @ strides].reshape(window.shape[:-1])
