@@ -129,11 +129,17 @@ def test_every_dropped_cut_costs_more_than_a_kept_one():
 
 
 def test_the_optimum_covers_zhang2026_and_refuses_larger_instances():
-    assert make_policy("repeated-optimum", "zhang2026").combinations == 41**3
+    """The joint decisions are counted before the options are built: zhang2026-1000 (970,001
+    options per device, 31 GB as a table) is refused with the count, not out of memory."""
+    policy = make_policy("repeated-optimum", "zhang2026")
+    assert policy.combinations == 41**3 == np.prod([len(o) for o in policy.options])
     scenario = load_scenario("zhang2026")
     devices = [scenario.devices[0].model_copy(update={"count": 5})]
     with pytest.raises(InvalidParameterError, match=r"joint decisions.*at most"):
         make_policy("repeated-optimum", scenario.model_copy(update={"devices": devices}))
+    power = int(1000 * np.log10(194 * 100 * 10 * 5 + 1))  # 194 efficient cuts per device
+    with pytest.raises(InvalidParameterError, match=rf"about 10\^{power} joint decisions"):
+        make_policy("repeated-optimum", "zhang2026-1000")
 
 
 def test_local_only_matches_closed_forms():

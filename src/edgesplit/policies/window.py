@@ -80,7 +80,8 @@ class WindowPolicy(Policy):
 
 def _count(number: int) -> str:
     """A count as text: with thousands separators, or its power of ten when huge."""
-    return f"{number:,}" if number < 10**15 else f"about 10^{len(str(number)) - 1}"
+    # log10, not the digits: Python refuses to write an int of more than 4,300 digits
+    return f"{number:,}" if number < 10**15 else f"about 10^{math.floor(math.log10(number))}"
 
 
 class LocalWindow(WindowPolicy):
@@ -165,14 +166,17 @@ class WindowOptimum(WindowPolicy):
         offloading = (
             efficient_cuts(system) if self.prune_cuts else [np.arange(c - 1) for c in system.n_cuts]
         )
-        self.options = task_options(system, offloading, self.power_levels)
-        self.combinations = math.prod(len(o) for o in self.options)  # Python ints: no overflow
+        radio = self.scenario.radio
+        per_cut = radio.channels * system.n_servers * len(self.power_levels)
+        # counted before the options are built: at 1,000 devices they would not fit in memory
+        self.combinations = math.prod(len(c) * per_cut + 1 for c in offloading)  # no overflow
         if self.combinations > self.max_combinations:
             raise InvalidParameterError(
                 "policy repeated-optimum", f"{_count(self.combinations)} joint decisions",
                 f"an instance of at most {self.max_combinations:,} (fewer devices, channels, "
                 "servers or cuts)",
             )  # fmt: skip
+        self.options = task_options(system, offloading, self.power_levels)
 
     def decide(self, observation: np.ndarray) -> Decision:
         state = WindowState.decode(observation, self.system.n_devices)
