@@ -87,8 +87,8 @@ def main() -> None:
                     class Budgeted(WindowPlanner):
                         budget_s = float(policy_name.split("@")[1])
 
-                    policy = Budgeted(scenario)
                     policy_name = f"planner ({Budgeted.budget_s:g} s budget)"
+                    policy = Budgeted(scenario)
                 else:
                     policy = make_policy(policy_name, scenario)
             except InvalidParameterError as error:
