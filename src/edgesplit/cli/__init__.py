@@ -4,6 +4,7 @@ command builds plain data in SI units and prints it as tables (``cli.app.table``
 
 from edgesplit.cli import (  # noqa: F401  (they register the commands)
     compress,
+    experiments,
     graph,
     plan,
     profile,

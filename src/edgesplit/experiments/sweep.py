@@ -1,0 +1,134 @@
+"""Sweeps: one function over many tasks (seeds x scenarios x policies), in worker processes on
+this machine (joblib's loky, the default) or on a Ray cluster (``backend="ray"``, the optional
+extra ``pip install edgesplit[ray]``: the cluster at ``RAY_ADDRESS``, or a local Ray instance
+started for the sweep and stopped after it).
+
+A task is a plain dict of parameters and its function a module-level function of it, seeded by
+the task's own ``seed``: a result depends on its task alone, so a sweep gives the same results,
+in the order of its tasks, whichever backend and however many workers ran it (tested). A task
+that fails stops the sweep with an error naming the task.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+
+BACKENDS = ("local", "ray")
+
+Task = dict[str, Any]
+
+
+class SweepError(EdgesplitError):
+    """A task of a sweep failed; the message names the task and the error."""
+
+
+class _Named:
+    """``function(task)``, its failure re-raised as a SweepError naming the task (a picklable
+    object, so that every backend can ship it to its workers)."""
+
+    def __init__(self, function: Callable[[Task], Any]) -> None:
+        self.function = function
+
+    def __call__(self, task: Task) -> Any:
+        try:
+            return self.function(task)
+        except Exception as error:
+            raise SweepError(f"task {task} failed: {type(error).__name__}: {error}") from None
+
+
+def policy_episode(task: Task) -> dict[str, float]:
+    """One episode's metrics (``policies.evaluate.run_episode``) of ``task["policy"]`` built for
+    ``task["scenario"]`` (a preset name), on episode seed ``task["seed"]``."""
+    from edgesplit.policies.evaluate import run_episode
+    from edgesplit.policies.registry import make_policy
+    from edgesplit.sim import decision_env
+    from edgesplit.sim.scenario import load_scenario
+
+    scenario = load_scenario(task["scenario"])
+    policy = make_policy(task["policy"], scenario)
+    return run_episode(policy, decision_env(scenario), task["seed"])
+
+
+def run_sweep(
+    function: Callable[[Task], Any],
+    tasks: Iterable[Task],
+    workers: int = 1,
+    backend: str = "local",
+    show_progress: bool = True,
+) -> list[Any]:
+    """``[function(task) for task in tasks]``, run by ``workers`` processes of ``backend``."""
+    if backend not in BACKENDS:
+        raise InvalidParameterError("backend", backend, f"one of {', '.join(BACKENDS)}")
+    if not isinstance(workers, int) or workers < 1:
+        raise InvalidParameterError("workers", workers, "a whole number of at least 1")
+    tasks = list(tasks)
+    named = _Named(function)
+    columns = (
+        TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.completed} / {task.total} tasks"),
+        TimeElapsedColumn(), TimeRemainingColumn(),
+    )  # fmt: skip
+    with Progress(*columns, disable=not show_progress, transient=True) as progress:
+        bar = progress.add_task("sweep", total=len(tasks))
+        done = lambda: progress.advance(bar)  # noqa: E731
+        if backend == "ray":
+            return _on_ray(named, tasks, workers, done)
+        return _on_loky(named, tasks, workers, done)
+
+
+def _on_loky(named: _Named, tasks: list[Task], workers: int, done: Callable) -> list[Any]:
+    results = []
+    if workers == 1:  # no worker process to start
+        for task in tasks:
+            results.append(named(task))
+            done()
+        return results
+    from joblib import Parallel, delayed
+
+    parallel = Parallel(n_jobs=workers, backend="loky", return_as="generator")
+    for result in parallel(delayed(named)(task) for task in tasks):
+        results.append(result)
+        done()
+    return results
+
+
+def _call(named: _Named, task: Task) -> Any:
+    """A task on a Ray worker (Ray runs functions, not callable objects)."""
+    return named(task)
+
+
+def _on_ray(named: _Named, tasks: list[Task], workers: int, done: Callable) -> list[Any]:
+    try:
+        import ray
+    except ImportError:
+        raise InvalidParameterError(
+            "backend", "ray", "installed first: pip install 'edgesplit[ray]'"
+        ) from None
+    started = not ray.is_initialized()
+    if started:
+        address = os.environ.get("RAY_ADDRESS")
+        ray.init(
+            address=address, num_cpus=None if address else workers, include_dashboard=False,
+            log_to_driver=False, configure_logging=False,
+        )  # fmt: skip
+    try:
+        remote = ray.remote(num_cpus=1, max_retries=0)(_call)
+        pending = [remote.remote(named, task) for task in tasks]
+        order = {ref: i for i, ref in enumerate(pending)}
+        results: list[Any] = [None] * len(tasks)
+        while pending:
+            ready, pending = ray.wait(pending, num_returns=1)
+            try:
+                results[order[ready[0]]] = ray.get(ready[0])
+            except ray.exceptions.RayTaskError as error:  # the task's SweepError, wrapped
+                raise SweepError(str(error.cause)) from None
+            done()
+        return results
+    finally:
+        if started:
+            ray.shutdown()

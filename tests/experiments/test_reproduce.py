@@ -1,0 +1,51 @@
+"""``edgesplit reproduce``: the quick variant of an experiment writes its CSV, PNG and markdown,
+and what it finds holds against independent checks."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+from typer.testing import CliRunner
+
+from edgesplit.cli import app
+from edgesplit.errors import InvalidParameterError
+from edgesplit.experiments.reproduce import EXPERIMENTS, reproduce
+from edgesplit.sim.scenario import load_scenario
+from edgesplit.sim.window import build_window_system
+
+
+def test_the_bandwidth_experiment_finds_where_table_iv_is_reachable(tmp_path):
+    """At Table III's 1 MHz a 1.2 Mbit input takes longer to send than local inference takes,
+    so no decider is both faster and more frugal than local; at 100 MHz offloading is. Local
+    inference does not depend on the channel (same latency and energy at both bandwidths, the
+    energy zeta x ResNet-50's MACs)."""
+    markdown = reproduce("zhang2026-bandwidth", quick=True, out=tmp_path, show_progress=False)
+    with (tmp_path / "zhang2026-bandwidth.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == len(EXPERIMENTS["zhang2026-bandwidth"].tasks(True, None)) == 4
+    by = {(float(r["bandwidth_hz"]), r["policy"]): r for r in rows}
+    local_1, local_100 = by[(1e6, "local")], by[(1e8, "local")]
+    assert local_1["total_latency_s"] == local_100["total_latency_s"]
+    system = build_window_system(load_scenario("zhang2026-small"))
+    whole = system.device_macs[system.row_offset[0, 0] + system.n_cuts[0] - 1]
+    assert float(local_1["energy_per_task_j"]) == pytest.approx(1e-11 * whole)
+    slow, fast = by[(1e6, "repeated-optimum")], by[(1e8, "repeated-optimum")]
+    assert float(slow["total_latency_s"]) > float(local_1["total_latency_s"])
+    assert float(fast["total_latency_s"]) < float(local_100["total_latency_s"])
+    assert float(fast["energy_per_task_j"]) < float(local_100["energy_per_task_j"])
+    text = markdown.read_text()
+    assert "| 1 MHz | raw 8-bit | repeated-optimum |" in text and text.count("| yes |") == 1
+    assert (tmp_path / "zhang2026-bandwidth.png").stat().st_size > 10_000
+    assert "edgesplit reproduce zhang2026-bandwidth" in text and "wall time" in text
+
+
+def test_reproduce_lists_and_refuses_clearly(tmp_path):
+    runner = CliRunner()
+    listed = runner.invoke(app, ["reproduce", "--list"])
+    assert listed.exit_code == 0 and "zhang2026-bandwidth" in listed.output
+    unknown = runner.invoke(app, ["reproduce", "fig99", "--out", str(tmp_path / "x")])
+    assert unknown.exit_code == 1 and "experiment='fig99' is invalid" in unknown.output
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(InvalidParameterError, match="seeds=0"):
+        reproduce("zhang2026-bandwidth", quick=True, seeds=0, out=tmp_path)
