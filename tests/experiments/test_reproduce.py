@@ -40,10 +40,24 @@ def test_the_bandwidth_experiment_finds_where_table_iv_is_reachable(tmp_path):
     assert "edgesplit reproduce zhang2026-bandwidth" in text and "wall time" in text
 
 
+def test_the_beta_experiment_trades_latency_for_energy(tmp_path):
+    """zhang2026 Fig. 12's trade-off: at beta = 500 the exact repeated decider spends less
+    energy and takes longer than at beta = 1; local inference does not depend on beta."""
+    reproduce("zhang2026-beta", quick=True, out=tmp_path, show_progress=False)
+    with (tmp_path / "zhang2026-beta.csv").open() as handle:
+        rows = {(float(r["beta"]), r["policy"]): r for r in csv.DictReader(handle)}
+    assert rows[(1.0, "local")]["total_latency_s"] == rows[(500.0, "local")]["total_latency_s"]
+    low, high = rows[(1.0, "repeated-optimum")], rows[(500.0, "repeated-optimum")]
+    assert float(high["energy_per_task_j"]) < float(low["energy_per_task_j"])
+    assert float(high["total_latency_s"]) > float(low["total_latency_s"])
+    assert "| 500 | repeated-optimum |" in (tmp_path / "zhang2026-beta.md").read_text()
+
+
 def test_reproduce_lists_and_refuses_clearly(tmp_path):
     runner = CliRunner()
     listed = runner.invoke(app, ["reproduce", "--list"])
-    assert listed.exit_code == 0 and "zhang2026-bandwidth" in listed.output
+    assert listed.exit_code == 0
+    assert "zhang2026-bandwidth" in listed.output and "zhang2026-beta" in listed.output
     unknown = runner.invoke(app, ["reproduce", "fig99", "--out", str(tmp_path / "x")])
     assert unknown.exit_code == 1 and "experiment='fig99' is invalid" in unknown.output
     assert not (tmp_path / "x").exists()
