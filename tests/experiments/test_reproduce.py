@@ -53,6 +53,18 @@ def test_the_beta_experiment_trades_latency_for_energy(tmp_path):
     assert "| 500 | repeated-optimum |" in (tmp_path / "zhang2026-beta.md").read_text()
 
 
+def test_the_arrival_experiment_spends_more_energy_on_more_tasks(tmp_path):
+    """shi2025 Fig. 8's axis: with 40-50 tasks per device and slot every decider spends more
+    energy per device and slot than with 10-20, on the same seed."""
+    reproduce("shi2025-arrivals", quick=True, out=tmp_path, show_progress=False)
+    with (tmp_path / "shi2025-arrivals.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    energy = {(r["arrivals_per_slot"], r["policy"]): float(r["energy_j"]) for r in rows}
+    for policy in ("eo+ta", "optimum"):
+        assert energy[("(40, 50)", policy)] > 2 * energy[("(10, 20)", policy)]
+    assert "| eo+ta | 27.7 % |" in (tmp_path / "shi2025-arrivals.md").read_text()
+
+
 def test_reproduce_lists_and_refuses_clearly(tmp_path):
     runner = CliRunner()
     listed = runner.invoke(app, ["reproduce", "--list"])
