@@ -65,6 +65,22 @@ def test_the_arrival_experiment_spends_more_energy_on_more_tasks(tmp_path):
     assert "| eo+ta | 27.7 % |" in (tmp_path / "shi2025-arrivals.md").read_text()
 
 
+@pytest.mark.parametrize("name", ["zhang2026-devices", "zhang2026-servers"])
+def test_the_count_sweeps_scale_the_system(tmp_path, name):
+    """zhang2026 Figs. 8-11: local inference does not depend on how many devices or servers
+    there are (zeta x MACs per task: Table IV's 0.0409 J), and the planner beats it at every
+    count."""
+    reproduce(name, quick=True, out=tmp_path, show_progress=False)
+    axis = name.split("-")[1]
+    with (tmp_path / f"{name}.csv").open() as handle:
+        rows = {(int(r[axis]), r["policy"]): r for r in csv.DictReader(handle)}
+    assert {n for n, _ in rows} == {1, 2}
+    one, two = (float(rows[(n, "local")]["energy_per_task_j"]) for n in (1, 2))
+    assert one == pytest.approx(two, rel=1e-12) and one == pytest.approx(0.0409, rel=1e-3)
+    for n in (1, 2):
+        assert float(rows[(n, "planner")]["reward"]) > float(rows[(n, "local")]["reward"])
+
+
 def test_reproduce_lists_and_refuses_clearly(tmp_path):
     runner = CliRunner()
     listed = runner.invoke(app, ["reproduce", "--list"])

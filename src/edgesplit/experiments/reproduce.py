@@ -78,8 +78,9 @@ def scenario_episode(task: Task) -> dict[str, float]:
     """One episode of ``task["policy"]`` on ``task["scenario"]`` changed by the task's optional
     settings: ``bandwidth_hz`` (every channel; the noise grows with it, the scenario's noise
     power per hertz kept, as thermal noise does), ``input_bits`` (every device's input),
-    ``beta`` (zhang2026 Eq. 8's energy weight) and ``arrivals_per_slot`` (shi2025: every
-    device's range of tasks per slot)."""
+    ``beta`` (zhang2026 Eq. 8's energy weight), ``arrivals_per_slot`` (shi2025: every
+    device's range of tasks per slot), ``devices`` and ``servers`` (that many of the first
+    device and server of the scenario)."""
     from edgesplit.policies.evaluate import run_episode
     from edgesplit.policies.registry import make_policy
     from edgesplit.sim import decision_env
@@ -98,6 +99,13 @@ def scenario_episode(task: Task) -> dict[str, float]:
         ]
     if "beta" in task:
         update["window_reward"] = scenario.window_reward.model_copy(update={"beta": task["beta"]})
+    if "devices" in task:  # every device group scaled to this many devices in all
+        update["devices"] = [
+            d.model_copy(update={"count": task["devices"]})
+            for d in update.get("devices", scenario.devices)[:1]
+        ]
+    if "servers" in task:
+        update["servers"] = [scenario.servers[0].model_copy(update={"count": task["servers"]})]
     if "arrivals_per_slot" in task:
         update["devices"] = [
             d.model_copy(update={"arrivals_per_slot": list(task["arrivals_per_slot"])})
@@ -293,6 +301,65 @@ def _arrival_report(tasks: list[Task], results: list[dict[str, float]], out: Pat
     return claim + "\n\n" + "\n".join(lines)
 
 
+def _count_tasks(axis: str, counts: tuple[int, ...], fixed: dict) -> Callable:
+    """Tasks of zhang2026 with ``axis`` (devices or servers) over ``counts`` and the other at
+    ``fixed``; quick: the first two counts, local and planner, one seed."""
+
+    def tasks(quick: bool, seeds: int | None) -> list[Task]:
+        deciders = ("local", "planner") if quick else ("local", "agilenn", "planner")
+        return [
+            {"scenario": "zhang2026", **fixed, axis: n, "policy": p, "seed": s}
+            for n in (counts[:2] if quick else counts) for p in deciders
+            for s in range(seeds or (1 if quick else 3))
+        ]  # fmt: skip
+
+    return tasks
+
+
+def _count_report(axis: str, claim: str) -> Callable:
+    """The report of a devices or servers sweep: per count and decider the mean reward, total
+    latency and energy per task, and the figure of the three against the count."""
+
+    def report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
+        plt = _pyplot()
+        metrics = ("reward", "total_latency_s", "energy_per_task_j")
+        cells: dict[tuple, list[dict[str, float]]] = {}
+        for task, result in zip(tasks, results, strict=True):
+            cells.setdefault((task[axis], task["policy"]), []).append(result)
+        mean = {
+            key: {m: float(np.mean([r[m] for r in runs])) for m in metrics}
+            for key, runs in cells.items()
+        }
+        counts = list(dict.fromkeys(t[axis] for t in tasks))
+        policies = list(dict.fromkeys(t["policy"] for t in tasks))
+        lines = [
+            f"| {axis} | decider | reward | total latency (s) | energy per task (J) |",
+            "|---:|---|---:|---:|---:|",
+        ]
+        lines += [
+            f"| {n} | {p} | {mean[(n, p)]['reward']:.4g} | {mean[(n, p)]['total_latency_s']:.3g} "
+            f"| {mean[(n, p)]['energy_per_task_j']:.3g} |"
+            for n in counts for p in policies
+        ]  # fmt: skip
+        figure, axes = plt.subplots(1, 3, figsize=(11, 3.4))
+        for axis_plot, metric in zip(axes, metrics, strict=True):
+            for p in policies:
+                values = [mean[(n, p)][metric] for n in counts]
+                axis_plot.plot(counts, values, "o-", label=p)
+            axis_plot.set_xlabel(f"number of {axis}")
+            axis_plot.set_title(metric)
+            if metric != "reward":
+                axis_plot.set_yscale("log")
+        axes[0].set_yscale("symlog")
+        axes[0].legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(out / f"zhang2026-{axis}.png", dpi=120)
+        plt.close(figure)
+        return claim + "\n\n" + "\n".join(lines)
+
+    return report
+
+
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in [
@@ -323,6 +390,34 @@ EXPERIMENTS: dict[str, Experiment] = {
             _arrival_tasks,
             scenario_episode,
             _arrival_report,
+        ),
+        Experiment(
+            "zhang2026-devices",
+            "zhang2026 Figs. 8 and 10 (1 to 6 devices)",
+            "1 to 6 devices on Table III's 2 servers and 2 channels, for local, AgileNN-style and "
+            "planner: reward, total latency and energy per task.",
+            _count_tasks("devices", (1, 2, 3, 4, 5, 6), {}),
+            scenario_episode,
+            _count_report(
+                "devices",
+                "zhang2026 Figs. 8 and 10: reward falls almost linearly with the devices for "
+                "every method; with 6 devices EMH-PPO's total latency is about 37.1 % below "
+                "local-only's. Here: means over seeds 0-2.",
+            ),
+        ),
+        Experiment(
+            "zhang2026-servers",
+            "zhang2026 Figs. 9 and 11 (1 to 6 servers)",
+            "4 devices on 1 to 6 servers (2 channels), for local, AgileNN-style and planner: "
+            "reward, total latency and energy per task.",
+            _count_tasks("servers", (1, 2, 3, 4, 5, 6), {"devices": 4}),
+            scenario_episode,
+            _count_report(
+                "servers",
+                "zhang2026 Figs. 9 and 11: from 1 to 6 servers EMH-PPO's reward improves by about "
+                "35.6 %, AgileNN's by 11.5 %, MAHPPO's by 9.8 %, H-PPO's by 8.9 %; only EMH-PPO "
+                "spends less energy than local. Here: means over seeds 0-2.",
+            ),
         ),
     ]
 }
