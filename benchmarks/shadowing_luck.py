@@ -25,7 +25,7 @@ from edgesplit.policies.evaluate import run_episode
 from edgesplit.policies.registry import make_policy
 from edgesplit.sim import DecisionEnv
 from edgesplit.sim.scenario import load_scenario
-from edgesplit.sim.window import median_gains, shadowing_gain
+from edgesplit.sim.window import channel_gains
 from edgesplit.sim.window_env import TaskWindowMECEnv
 
 
@@ -43,9 +43,7 @@ class ShadowingStreamEnv(TaskWindowMECEnv):
     def _draw_distances(self) -> None:
         system = self.system
         self.distance_m = self.np_random.uniform(system.distance_low, system.distance_high)
-        std_db = self.scenario.radio.shadowing_std_db
-        shadow = shadowing_gain(self.shadow_rng, std_db, self.distance_m.shape)
-        self.gain = median_gains(system, self.distance_m) * shadow
+        self.gain = channel_gains(system, self.shadow_rng, self.distance_m)
 
 
 def main() -> None:

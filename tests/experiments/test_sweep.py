@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.experiments.sweep import SweepError, policy_episode, run_sweep
+from edgesplit.experiments.reproduce import scenario_episode
+from edgesplit.experiments.sweep import SweepError, run_sweep
 
 TASKS = [
     {"scenario": "zhang2026-small", "policy": policy, "seed": seed}
@@ -17,26 +18,26 @@ TASKS = [
 
 @pytest.fixture(scope="module")
 def serial():
-    return [policy_episode(task) for task in TASKS]
+    return [scenario_episode(task) for task in TASKS]
 
 
 def test_local_workers_give_each_tasks_own_result_in_order(serial):
     assert len({round(r["reward"], 9) for r in serial}) == len(TASKS)  # tasks that differ
     for workers in (1, 2):
-        assert run_sweep(policy_episode, TASKS, workers, show_progress=False) == serial
+        assert run_sweep(scenario_episode, TASKS, workers, show_progress=False) == serial
 
 
 def test_a_two_task_sweep_on_a_local_ray_instance_equals_the_local_one(serial):
     pytest.importorskip("ray")
     tasks = TASKS[1:3]
-    assert run_sweep(policy_episode, tasks, 2, "ray", show_progress=False) == serial[1:3]
+    assert run_sweep(scenario_episode, tasks, 2, "ray", show_progress=False) == serial[1:3]
 
 
 def test_a_failing_task_is_named_and_bad_settings_are_refused():
     bad = {"scenario": "zhang2026-small", "policy": "no-such-policy", "seed": 1}
     with pytest.raises(SweepError, match=r"task .*no-such-policy.* failed"):
-        run_sweep(policy_episode, [TASKS[0], bad], 2, show_progress=False)
+        run_sweep(scenario_episode, [TASKS[0], bad], 2, show_progress=False)
     with pytest.raises(InvalidParameterError, match="backend='spark'"):
-        run_sweep(policy_episode, TASKS, backend="spark")
+        run_sweep(scenario_episode, TASKS, backend="spark")
     with pytest.raises(InvalidParameterError, match="workers=0"):
-        run_sweep(policy_episode, TASKS, workers=0)
+        run_sweep(scenario_episode, TASKS, workers=0)

@@ -17,7 +17,13 @@ from edgesplit.policies.evaluate import run_episode
 from edgesplit.policies.ppo import EMHPPO, HPPO, MAHPPO, PPOConfig
 from edgesplit.policies.registry import make_policy, policy_names
 from edgesplit.policies.training import Trainer
-from edgesplit.policies.window import WindowOptimum
+from edgesplit.policies.window import (
+    POWER_LEVELS,
+    WindowOptimum,
+    option_index,
+    options_per_cut,
+    task_options,
+)
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.window import efficient_cuts, task_costs, window_reward, window_rewards
@@ -126,6 +132,24 @@ def test_every_dropped_cut_costs_more_than_a_kept_one():
             energy[kept][:, None] <= energy[dropped][None, :] + 1e-15
         )
     assert worse_everywhere.any(axis=0).all()
+
+
+def test_option_index_finds_each_row_of_the_option_table():
+    """Every offloading row of ``task_options`` (built as a product of cuts, channels, servers
+    and powers) is where ``option_index`` says, and there are ``options_per_cut`` per cut."""
+    policy = make_policy("repeated-optimum", "zhang2026")
+    system = policy.system
+    cuts = efficient_cuts(system)
+    radio = system.scenario.radio
+    for device, rows in enumerate(task_options(system, cuts)):
+        assert len(rows) == len(cuts[device]) * options_per_cut(system) + 1
+        for k, cut in enumerate(cuts[device]):
+            for channel in range(radio.channels):
+                for server in range(system.n_servers):
+                    for p, share in enumerate(POWER_LEVELS):
+                        row = rows[option_index(system, k, channel, server, p)]
+                        power = np.float32(share * radio.max_transmit_power_w)
+                        assert tuple(row) == (cut, channel, server, power)
 
 
 def test_the_optimum_covers_zhang2026_and_refuses_larger_instances():

@@ -12,8 +12,7 @@ import typer
 
 from edgesplit.checks import output_folder
 from edgesplit.cli.app import Column, JsonOpt, choice, command, console, key, print_json, table
-
-BACKENDS = ("local", "ray")
+from edgesplit.experiments.sweep import BACKENDS
 
 
 @command("reproduce")

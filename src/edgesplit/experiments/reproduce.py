@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import io
-import platform
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +22,7 @@ import numpy as np
 
 from edgesplit.errors import InvalidParameterError
 from edgesplit.experiments.sweep import Task, run_sweep
+from edgesplit.profile.measure import machine_description
 
 
 @dataclass(frozen=True)
@@ -99,7 +99,7 @@ def scenario_episode(task: Task) -> dict[str, float]:
         ]
     if "beta" in task:
         update["window_reward"] = scenario.window_reward.model_copy(update={"beta": task["beta"]})
-    if "devices" in task:  # every device group scaled to this many devices in all
+    if "devices" in task:  # that many devices of the first device group, the others dropped
         update["devices"] = [
             d.model_copy(update={"count": task["devices"]})
             for d in update.get("devices", scenario.devices)[:1]
@@ -126,21 +126,31 @@ def _pyplot():
     return plt
 
 
+def _means(
+    tasks: list[Task],
+    results: list[dict[str, float]],
+    key: Callable[[Task], tuple],
+    metrics: tuple[str, ...],
+) -> dict[tuple, dict[str, float]]:
+    """Per ``key(task)``: the mean of each metric over the tasks with that key (the seeds)."""
+    cells: dict[tuple, list[dict[str, float]]] = {}
+    for task, result in zip(tasks, results, strict=True):
+        cells.setdefault(key(task), []).append(result)
+    return {
+        k: {m: float(np.mean([r[m] for r in runs])) for m in metrics} for k, runs in cells.items()
+    }
+
+
 def _ratios(tasks: list[Task], results: list[dict[str, float]], setting: Callable[[Task], tuple]):
     """Per (setting, decider): mean total latency and energy per task, and their ratios to the
     local decider's in the same setting."""
-    cells: dict[tuple, list[dict[str, float]]] = {}
-    for task, result in zip(tasks, results, strict=True):
-        cells.setdefault((*setting(task), task["policy"]), []).append(result)
+    metrics = ("total_latency_s", "energy_per_task_j")
+    mean = _means(tasks, results, lambda t: (*setting(t), t["policy"]), metrics)
     out = {}
-    for key, runs in cells.items():
-        local = cells[(*key[:-1], "local")]
-        latency = np.mean([r["total_latency_s"] for r in runs])
-        energy = np.mean([r["energy_per_task_j"] for r in runs])
-        out[key] = (
-            latency, latency / np.mean([r["total_latency_s"] for r in local]),
-            energy, energy / np.mean([r["energy_per_task_j"] for r in local]),
-        )  # fmt: skip
+    for key, cell in mean.items():
+        local = mean[(*key[:-1], "local")]
+        latency, energy = (cell[m] for m in metrics)
+        out[key] = (latency, latency / local[metrics[0]], energy, energy / local[metrics[1]])
     return out
 
 
@@ -252,11 +262,8 @@ def _arrival_tasks(quick: bool, seeds: int | None) -> list[Task]:
 
 def _arrival_report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
     plt = _pyplot()
-    cells: dict[tuple, list[float]] = {}
-    for task, result in zip(tasks, results, strict=True):
-        key = (task["scenario"], tuple(task["arrivals_per_slot"]), task["policy"])
-        cells.setdefault(key, []).append(result["energy_j"])
-    energy = {key: float(np.mean(v)) for key, v in cells.items()}
+    key = lambda t: (t["scenario"], tuple(t["arrivals_per_slot"]), t["policy"])  # noqa: E731
+    energy = {k: v["energy_j"] for k, v in _means(tasks, results, key, ("energy_j",)).items()}
     scenarios = list(dict.fromkeys(t["scenario"] for t in tasks))
     policies = list(dict.fromkeys(t["policy"] for t in tasks))
     lines = [
@@ -323,13 +330,7 @@ def _count_report(axis: str, claim: str) -> Callable:
     def report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
         plt = _pyplot()
         metrics = ("reward", "total_latency_s", "energy_per_task_j")
-        cells: dict[tuple, list[dict[str, float]]] = {}
-        for task, result in zip(tasks, results, strict=True):
-            cells.setdefault((task[axis], task["policy"]), []).append(result)
-        mean = {
-            key: {m: float(np.mean([r[m] for r in runs])) for m in metrics}
-            for key, runs in cells.items()
-        }
+        mean = _means(tasks, results, lambda t: (t[axis], t["policy"]), metrics)
         counts = list(dict.fromkeys(t[axis] for t in tasks))
         policies = list(dict.fromkeys(t["policy"] for t in tasks))
         lines = [
@@ -454,8 +455,10 @@ def reproduce(
         writer.writeheader()
         writer.writerows({**t, **r} for t, r in zip(tasks, results, strict=True))
     table = chosen.report(tasks, results, out)
-    versions = ", ".join(
-        f"{package} {metadata.version(package)}" for package in ("edgesplit", "numpy", "torch")
+    machine = machine_description("cpu")
+    versions = (
+        f"edgesplit {metadata.version('edgesplit')}, numpy {np.__version__}, "
+        f"torch {machine['torch']}, Python {machine['python']}"
     )
     markdown = out / f"{name}.md"
     markdown.write_text(
@@ -463,14 +466,7 @@ def reproduce(
         f"{table}\n\n![{name}]({name}.png)\n\n"
         f"- command: `{command or f'edgesplit reproduce {name}'}`\n"
         f"- {len(tasks)} tasks, {backend} backend, {workers} worker(s), wall time {wall_s:.0f} s\n"
-        f"- versions: {versions}, Python {platform.python_version()}\n"
-        f"- machine: {platform.machine()}, {platform.processor() or platform.system()}, "
-        f"{_cpus()} CPUs\n"
+        f"- versions: {versions}\n"
+        f"- machine: {machine['cpu']}, {machine['cores']} cores\n"
     )
     return markdown
-
-
-def _cpus() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

@@ -42,19 +42,6 @@ class _Named:
             raise SweepError(f"task {task} failed: {type(error).__name__}: {error}") from None
 
 
-def policy_episode(task: Task) -> dict[str, float]:
-    """One episode's metrics (``policies.evaluate.run_episode``) of ``task["policy"]`` built for
-    ``task["scenario"]`` (a preset name), on episode seed ``task["seed"]``."""
-    from edgesplit.policies.evaluate import run_episode
-    from edgesplit.policies.registry import make_policy
-    from edgesplit.sim import decision_env
-    from edgesplit.sim.scenario import load_scenario
-
-    scenario = load_scenario(task["scenario"])
-    policy = make_policy(task["policy"], scenario)
-    return run_episode(policy, decision_env(scenario), task["seed"])
-
-
 def run_sweep(
     function: Callable[[Task], Any],
     tasks: Iterable[Task],

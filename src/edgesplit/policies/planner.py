@@ -50,7 +50,13 @@ from scipy import stats
 
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.window import POWER_LEVELS, WindowPolicy, task_options
+from edgesplit.policies.window import (
+    POWER_LEVELS,
+    WindowPolicy,
+    option_index,
+    options_per_cut,
+    task_options,
+)
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.window import (
     WindowSystem,
@@ -106,8 +112,7 @@ class WindowProblem:
             if "dense" not in self._future:
                 grid = np.array(list(itertools.product(*(range(b) for b in base))))
                 self._future["dense"] = self._future_rewards(grid)
-            strides = np.append(np.cumprod(base[::-1])[::-1][1:], 1)
-            return self._future["dense"][rows @ strides].reshape(window.shape[:-1])
+            return self._future["dense"][rows @ _strides(base)].reshape(window.shape[:-1])
         unique, inverse = np.unique(rows, axis=0, return_inverse=True)
         missing = [row.tobytes() for row in unique if row.tobytes() not in self._future]
         if missing:
@@ -143,8 +148,7 @@ class WindowProblem:
         radix = self.n_options + 1
         if np.log2(radix.astype(float)).sum() > 62:
             return self._computed_columns(active, choice)
-        strides = np.append(np.cumprod(radix[::-1])[::-1][1:], 1)
-        keys = strides @ np.where(active, choice + 1, 0)
+        keys = _strides(radix) @ np.where(active, choice + 1, 0)
         unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
         store = self._columns.setdefault("store", _ColumnStore())
         slots = store.slots(
@@ -201,6 +205,12 @@ class WindowProblem:
             channel=rows[..., 1].astype(np.int64), server=rows[..., 2].astype(np.int64),
             power_w=rows[..., 3].copy(),
         )  # fmt: skip
+
+
+def _strides(radix: np.ndarray) -> np.ndarray:
+    """Place values of a mixed-radix number whose digits (first most significant) have the
+    bases ``radix``: a vector of digits times this is its index."""
+    return np.append(np.cumprod(radix[::-1])[::-1][1:], 1)
 
 
 def padded_options(options: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -448,10 +458,10 @@ def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
     system, n, width = problem.system, problem.n_devices, problem.width
     radio, reward = system.scenario.radio, system.scenario.window_reward
     channels, servers, powers = radio.channels, system.n_servers, len(POWER_LEVELS)
-    per_cut = channels * servers * powers  # rows per offloading cut (task_options' order)
-    n_types = (problem.n_options - 1) // per_cut * powers
+    n_types = (problem.n_options - 1) // options_per_cut(system) * powers
     types = np.arange(n_types.max() + 1)  # 0: local only; t: cut (t-1) // P, power (t-1) % P
-    first = np.where(types > 0, 1 + (types - 1) // powers * per_cut + (types - 1) % powers, 0)
+    cut_rank, power_rank = (types - 1) // powers, (types - 1) % powers
+    first = np.where(types > 0, option_index(system, cut_rank, 0, 0, power_rank), 0)
     valid = types[None, :] <= n_types[:, None]  # [devices, types]
     rows = problem.options[np.arange(n)[:, None], np.where(valid, first, 0)]
     s, tasks = problem.n_samples, valid.size * problem.n_samples
@@ -498,8 +508,10 @@ def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
     for device in np.argsort(-slots[d, p], kind="stable"):
         free = np.flatnonzero((np.arange(width) < problem.cap[device]) & (used < channels))
         for x in free[np.argsort(used[free], kind="stable")][: slots[d, p, device]]:
-            channel, server = used[x], used[x] % servers
-            choice[device, x] = first[kind[d, p, device]] + (channel * servers + server) * powers
+            k = kind[d, p, device]
+            choice[device, x] = option_index(
+                system, cut_rank[k], used[x], used[x] % servers, power_rank[k]
+            )
             used[x] += 1
     return choice
 
@@ -713,8 +725,7 @@ class WindowPlanner(WindowPolicy):
         radio, system = self.scenario.radio, self.system
         sharing = min(system.n_devices, 2 * -(-radio.channels // system.n_servers))
         cuts = efficient_cuts(system, sharing)
-        per_cut = radio.channels * system.n_servers * len(POWER_LEVELS)
-        total = sum(len(c) * per_cut + 1 for c in cuts)
+        total = sum(len(c) * options_per_cut(system) + 1 for c in cuts)
         if total > self.max_options:
             raise InvalidParameterError(
                 "policy planner", f"{total:,} options over {system.n_devices} devices",

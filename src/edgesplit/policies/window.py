@@ -51,6 +51,26 @@ def task_options(
     return out
 
 
+def options_per_cut(system: WindowSystem, power_levels: tuple[float, ...] = POWER_LEVELS) -> int:
+    """Rows of ``task_options`` per offloading cut: channels x servers x power levels."""
+    return system.scenario.radio.channels * system.n_servers * len(power_levels)
+
+
+def option_index(
+    system: WindowSystem,
+    cut_rank: np.ndarray | int,
+    channel: np.ndarray | int,
+    server: np.ndarray | int,
+    power_rank: np.ndarray | int,
+    power_levels: tuple[float, ...] = POWER_LEVELS,
+) -> np.ndarray | int:
+    """The row of ``task_options`` that offloads at a device's ``cut_rank``-th offloading cut on
+    ``channel`` and ``server`` at its ``power_rank``-th power level (row 0 is local only)."""
+    per_server = len(power_levels)
+    return 1 + ((cut_rank * system.scenario.radio.channels + channel) * system.n_servers
+                + server) * per_server + power_rank  # fmt: skip
+
+
 class WindowPolicy(Policy):
     """A task-window decider: per device, a window size and one choice per task position."""
 
@@ -166,8 +186,7 @@ class WindowOptimum(WindowPolicy):
         offloading = (
             efficient_cuts(system) if self.prune_cuts else [np.arange(c - 1) for c in system.n_cuts]
         )
-        radio = self.scenario.radio
-        per_cut = radio.channels * system.n_servers * len(self.power_levels)
+        per_cut = options_per_cut(system, self.power_levels)
         # counted before the options are built: at 1,000 devices they would not fit in memory
         self.combinations = math.prod(len(c) * per_cut + 1 for c in offloading)  # no overflow
         if self.combinations > self.max_combinations:
