@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import csv
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
 from edgesplit.cli import app
 from edgesplit.errors import InvalidParameterError
+from edgesplit.experiments.harness import scenario_episode, task_scenario
 from edgesplit.experiments.reproduce import EXPERIMENTS, reproduce
+from edgesplit.profile.predictors import PREDICTORS
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.window import build_window_system
 
@@ -91,3 +94,136 @@ def test_reproduce_lists_and_refuses_clearly(tmp_path):
     assert not (tmp_path / "x").exists()
     with pytest.raises(InvalidParameterError, match="seeds=0"):
         reproduce("zhang2026-bandwidth", quick=True, seeds=0, out=tmp_path)
+
+
+def _rows(folder, name):
+    with (folder / f"{name}.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_task_settings_build_the_scenario_they_name():
+    """``devices`` takes the scenario's device types in turn; the other settings set a field of
+    every device or of the scenario."""
+    shi = task_scenario({"scenario": "shi2025-wifi", "devices": 4, "v": 0.1})
+    assert [(d.model, d.count) for d in shi.devices] == [
+        ("vgg16_bn", 2), ("resnet34", 1), ("mobilenet_v2", 1)
+    ]  # fmt: skip
+    assert shi.slot_reward.v == 0.1
+    zhang = task_scenario({"scenario": "zhang2026", "devices": 5, "model": "googlenet",
+                           "mean_tasks": 150, "granularity": "block"})  # fmt: skip
+    assert [(d.model, d.count, d.mean_tasks) for d in zhang.devices] == [("googlenet", 5, 150)]
+    assert zhang.granularity == "block"
+
+
+def test_the_shi2025_device_and_latency_experiments(tmp_path):
+    """Fig. 6: the per-slot optimum's utility is at least EO + TA's at every count, and the
+    summed utility grows with the devices; Fig. 7: the mean of the three DNNs' latencies is the
+    episode's mean latency over devices (``run_episode``, computed without the per-DNN split)."""
+    reproduce("shi2025-devices", quick=True, out=tmp_path, show_progress=False)
+    utility = {(int(r["devices"]), r["policy"]): float(r["utility"])
+               for r in _rows(tmp_path, "shi2025-devices")}  # fmt: skip
+    for n in (1, 3):
+        assert utility[(n, "optimum")] >= utility[(n, "eo+ta")] - 1e-12
+    assert utility[(3, "optimum")] > utility[(1, "optimum")]
+    reproduce("shi2025-latency", quick=True, out=tmp_path, show_progress=False)
+    for row in _rows(tmp_path, "shi2025-latency"):
+        per_model = [float(v) for k, v in row.items() if k.startswith("latency_s_")]
+        task = {"scenario": row["scenario"], "policy": row["policy"], "seed": int(row["seed"])}
+        assert len(per_model) == 3
+        assert np.mean(per_model) == pytest.approx(scenario_episode(task)["latency_s"], rel=1e-9)
+    assert "| eo+bs | 37.3 % |" in (tmp_path / "shi2025-latency.md").read_text()
+
+
+def test_the_table2_experiment_scores_every_predictor(tmp_path):
+    reproduce("shi2025-table2", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "shi2025-table2")
+    assert {r["predictor"] for r in rows} == set(PREDICTORS)
+    paper = {r["predictor"]: r["paper_rmse_ms"] for r in rows}
+    assert paper["shi2025"] == "0.8009" and paper["neurosurgeon"] == "6.6516"
+    assert all(float(r["rmse_ms"]) > 0 and int(r["pairs"]) > 10 for r in rows)
+
+
+def test_the_table_iv_experiment_scales_local_inference_linearly(tmp_path):
+    """Local inference: the energy per task is zeta x MACs whatever the tasks, and the total
+    latency grows by about one local inference per added task."""
+    reproduce("zhang2026-tasks", quick=True, out=tmp_path, show_progress=False)
+    rows = {(float(r["mean_tasks"]), r["policy"]): r for r in _rows(tmp_path, "zhang2026-tasks")}
+    system = build_window_system(load_scenario("zhang2026-small"))
+    last = system.row_offset[0, 0] + system.n_cuts[0] - 1
+    for n in (50.0, 100.0):
+        assert float(rows[(n, "local")]["energy_per_task_j"]) == pytest.approx(
+            1e-11 * system.device_macs[last]
+        )
+    slope = (float(rows[(100.0, "local")]["total_latency_s"])
+             - float(rows[(50.0, "local")]["total_latency_s"])) / 50  # fmt: skip
+    assert slope == pytest.approx(system.head_s[last], rel=0.25)
+
+
+def test_the_table_v_experiment_runs_the_granularities_it_names(tmp_path):
+    """Each row is the planner's episode on the scenario built by hand with that DNN, device
+    count and granularity."""
+    from edgesplit.policies.evaluate import run_episode
+    from edgesplit.policies.registry import make_policy
+    from edgesplit.sim import decision_env
+
+    reproduce("zhang2026-partition", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "zhang2026-partition")
+    assert {(int(r["devices"]), r["granularity"]) for r in rows} == {
+        (1, "operator"), (1, "block"), (3, "operator"), (3, "block")
+    }  # fmt: skip
+    row = next(r for r in rows if r["devices"] == "1" and r["granularity"] == "block")
+    base = load_scenario("zhang2026")
+    device = base.devices[0].model_copy(update={"model": "mobilenet_v2", "count": 1})
+    scenario = base.model_copy(update={"devices": [device], "granularity": "block"})
+    direct = run_episode(make_policy("planner", scenario), decision_env(scenario), 0)
+    assert float(row["reward"]) == pytest.approx(direct["reward"], rel=1e-12)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["shi2025-convergence", "zhang2026-convergence"])
+def test_the_convergence_experiments_are_reproducible(tmp_path, name):
+    """A learner's training curve: every episode and evaluation logged, and the same seed gives
+    the same numbers in a second run (in another folder)."""
+    first = reproduce(name, quick=True, out=tmp_path / "a", show_progress=False)
+    reproduce(name, quick=True, out=tmp_path / "b", show_progress=False)
+    a, b = _rows(tmp_path / "a", name), _rows(tmp_path / "b", name)
+    assert a == b
+    learner = [r for r in a if int(r["steps"]) > 0]
+    assert [int(r["step"]) for r in learner if r["kind"] == "evaluation"][-1] == int(
+        learner[0]["steps"]
+    )
+    assert sum(r["kind"] == "episode" for r in learner) >= 2
+    assert "last evaluation" in first.read_text()
+
+
+def test_the_sensor_experiment_follows_the_simulator(tmp_path):
+    """Each round's row is ``sim.sensors``'s run of that task; edgesplit keeps more sensors
+    alive than iLEACH with JPEG inputs (offloading beats local inference in energy there)."""
+    from edgesplit.sim.sensors import SensorField, dnn_costs, simulate_sensors
+
+    reproduce("mozib-sensors", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "mozib-sensors")
+    alive = {
+        d: [int(r["alive"]) for r in rows if r["decider"] == d] for d in ("edgesplit", "ileach")
+    }
+    assert len(alive["edgesplit"]) == 20 and sum(alive["edgesplit"]) > sum(alive["ileach"])
+    bits = int(rows[0]["input_bits"])
+    scenario = task_scenario({"scenario": "zhang2026", "devices": 1, "input_bits": bits})
+    direct = simulate_sensors(SensorField(*dnn_costs(scenario)), "ileach", 20, 0)
+    assert alive["ileach"] == direct.alive.tolist()
+
+
+@pytest.mark.slow
+def test_the_live_experiments_measure_what_they_predict(tmp_path):
+    """The live runs (real processes on 127.0.0.1): every task measured and predicted; the
+    balancing experiment's simulator rows are episodes of the balancers, each server used."""
+    reproduce("shi2025-live", quick=True, out=tmp_path, show_progress=False)
+    for row in _rows(tmp_path, "shi2025-live"):
+        assert int(row["done"]) > 0
+        assert 0.2 < float(row["measured_latency_s"]) / float(row["predicted_latency_s"]) < 5
+    reproduce("mozib-balancing", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "mozib-balancing")
+    sim = {r["policy"]: float(r["total_latency_s"]) for r in rows if r["where"] == "simulator"}
+    assert sim["edge+lect"] <= sim["edge+random"]
+    live = [r for r in rows if r["where"] == "live"]
+    assert len(live) == 2 and all(int(r["done"]) > 0 for r in live)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.experiments.reproduce import scenario_episode
+from edgesplit.experiments.harness import scenario_episode
 from edgesplit.experiments.sweep import SweepError, run_sweep
 
 TASKS = [

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import copy
 import csv
+import itertools
 
 import numpy as np
 import pytest
 import torch
 
+from edgesplit.contract import WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import load_checkpoint
 from edgesplit.policies.evaluate import run_episode
@@ -191,11 +193,57 @@ def test_agilenn_runs_half_the_macs_on_the_device():
     assert 0.4 < share < 0.6
 
 
+def _balanced(name: str, devices: int, servers: int):
+    scenario = load_scenario("zhang2026")
+    scenario = scenario.model_copy(update={
+        "devices": [scenario.devices[0].model_copy(update={"count": devices})],
+        "servers": [scenario.servers[0].model_copy(update={"count": servers})],
+    })  # fmt: skip
+    return make_policy(name, scenario, seed=4)
+
+
+def test_round_robin_and_random_balancers():
+    """Round-robin: device n on server (n + k) mod M in window k; random: seeded."""
+    policy = _balanced("edge+round-robin", 5, 3)
+    observation = WindowState(np.full(5, 10.0), np.full(5, 50.0)).encode()
+    for k in range(4):
+        decision = policy.decide(observation)
+        assert np.array_equal(decision.server[:, 0], (np.arange(5) + k) % 3)
+        assert np.all(decision.cut == 0) and np.all(decision.window == policy.width)
+    a, b = _balanced("edge+random", 5, 3), _balanced("edge+random", 5, 3)
+    assert np.array_equal(a.decide(observation).server, b.decide(observation).server)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_least_expected_completion_is_within_grahams_bound(seed):
+    """LECT is longest-processing-time-first on identical servers: its busiest server carries at
+    most (4/3 - 1/(3M)) of the best assignment's load (Graham 1969), found here by trying every
+    assignment; with equal work it spreads the devices evenly."""
+    devices, servers = 6, 3
+    policy = _balanced("edge+lect", devices, servers)
+    remaining = np.random.default_rng(seed).integers(1, 9, devices).astype(float)
+    decision = policy.decide(WindowState(remaining, np.full(devices, 50.0)).encode())
+    chosen = decision.server[:, 0]
+    tail = policy.system.server_s[policy.system.row_offset[0, 0]]
+    work = np.minimum(remaining, policy.width) * tail
+    lect = max(work[chosen == s].sum() for s in range(servers))
+    best = min(
+        max(work[np.asarray(a) == s].sum() for s in range(servers))
+        for a in itertools.product(range(servers), repeat=devices)
+    )
+    assert best <= lect <= (4 / 3 - 1 / (3 * servers)) * best + 1e-12
+    even = policy.decide(WindowState(np.full(devices, 5.0), np.full(devices, 50.0)).encode())
+    assert np.bincount(even.server[:, 0], minlength=servers).tolist() == [2, 2, 2]
+
+
 def test_window_registry_and_style_errors():
     assert {
         "local",
         "random",
         "agilenn",
+        "edge+random",
+        "edge+round-robin",
+        "edge+lect",
         "repeated-optimum",
         "planner",
         "emh-ppo",

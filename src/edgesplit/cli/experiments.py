@@ -23,7 +23,7 @@ def reproduce_command(
     seeds: Annotated[int | None, typer.Option(help="Seeds per setting (default: its own).")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (or Ray CPUs).")] = 1,
     backend: Annotated[str, choice(BACKENDS, "Where the tasks run.")] = "local",
-    out: Annotated[Path, typer.Option(help="Folder of NAME.csv, NAME.png, NAME.md.")] = Path(
+    out: Annotated[Path, typer.Option(help="Folder of NAME.csv, NAME.md and the PNGs.")] = Path(
         "docs/results"
     ),
     as_json: JsonOpt = False,
@@ -51,5 +51,5 @@ def reproduce_command(
         print_json({"markdown": str(markdown)})
         return
     console.print(markdown.read_text(), highlight=False, markup=False)
-    console.print(f"written: {markdown}, {markdown.with_suffix('.csv')}, "
-                  f"{markdown.with_suffix('.png')}", highlight=False)  # fmt: skip
+    console.print(f"written: {markdown}, {markdown.with_suffix('.csv')} and its figures",
+                  highlight=False)  # fmt: skip

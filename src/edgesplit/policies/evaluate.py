@@ -19,9 +19,9 @@ SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
 SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward"}
 
 
-def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
-    """One episode of ``policy`` in ``env`` (stepped with Decisions: ``sim.decision_env``): the
-    metrics of its style (``SCORE_OF_STYLE`` names the one training maximises)."""
+def episode_steps(policy: Policy, env: gym.Env, seed: int) -> list[tuple[float, dict]]:
+    """One episode of ``policy`` in ``env`` (stepped with Decisions: ``sim.decision_env``): its
+    (reward, info) steps."""
     obs, _ = env.reset(seed=seed)
     policy.reset(seed)
     steps = []
@@ -29,7 +29,17 @@ def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
         obs, reward, terminated, truncated, info = env.step(policy.decide(obs))
         steps.append((reward, info))
         if terminated or truncated:
-            break
+            return steps
+
+
+def run_episode(policy: Policy, env: gym.Env, seed: int) -> dict[str, float]:
+    """One episode of ``policy`` in ``env``: the metrics of its style (``episode_metrics``)."""
+    return episode_metrics(episode_steps(policy, env, seed))
+
+
+def episode_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
+    """An episode's metrics by its style (``SCORE_OF_STYLE`` names the one training
+    maximises)."""
     if "violations" in steps[-1][1]:
         return _slot_metrics(steps)
     return _window_metrics(steps)

@@ -23,7 +23,15 @@ from edgesplit.policies.slot import (
     SlotOptimum,
 )
 from edgesplit.policies.threads import ALLOCATORS
-from edgesplit.policies.window import AgileNNStyle, LocalWindow, RandomWindow, WindowOptimum
+from edgesplit.policies.window import (
+    AgileNNStyle,
+    EdgeLect,
+    EdgeRandom,
+    EdgeRoundRobin,
+    LocalWindow,
+    RandomWindow,
+    WindowOptimum,
+)
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 # classes as "module:name" are imported on use (learners import torch)
@@ -43,6 +51,9 @@ _WINDOW = {
     "local": LocalWindow,
     "random": RandomWindow,
     "agilenn": AgileNNStyle,
+    "edge+random": EdgeRandom,
+    "edge+round-robin": EdgeRoundRobin,
+    "edge+lect": EdgeLect,
     "repeated-optimum": WindowOptimum,
     "planner": "edgesplit.policies.planner:WindowPlanner",
     "emh-ppo": "edgesplit.policies.ppo:EMHPPO",

@@ -29,7 +29,7 @@ from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
 from edgesplit.policies.run_folder import check_resume, manifest_of, start_run
 from edgesplit.sim import decision_env
-from edgesplit.sim.scenario import load_scenario
+from edgesplit.sim.scenario import Scenario, load_scenario
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
 
@@ -177,7 +177,7 @@ class Trainer:
 
 def train_policy(
     name: str,
-    scenario: str,
+    scenario: str | Scenario,
     steps: int,
     seed: int,
     out_dir: str | Path,
@@ -189,8 +189,9 @@ def train_policy(
 ) -> Path:
     """Train learner ``name`` on ``scenario`` into ``out_dir`` (eval.csv, episodes.csv,
     checkpoint.pt, policy.pt: the latest, best.pt: the best evaluated, each policy file with its
-    .json); returns policy.pt. ``settings`` set fields of the learner's config (as text)."""
-    loaded = load_scenario(scenario)
+    .json); returns policy.pt. ``settings`` set fields of the learner's config (as text);
+    ``scenario``: a preset's name, a YAML file or a ``Scenario``."""
+    loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     if not is_learner(name):
         learners = [n for n in policy_names(loaded.style) if is_learner(n)]
         raise InvalidParameterError("policy", name, f"a learner: {', '.join(learners)}")

@@ -1,4 +1,5 @@
-"""Deciders for zhang2026's task-window style: local only, random, AgileNN-style, and the exhaustive
+"""Deciders for zhang2026's task-window style: local only, random, AgileNN-style, edge offloading
+with a server balancer (random, round-robin, least expected completion), and the exhaustive
 optimum over repeated per-task decisions (``repeated-optimum``). (The window planner is in
 ``edgesplit.policies.planner``; the learners, EMH-PPO, H-PPO and MAHPPO, in
 ``edgesplit.policies.ppo``.)
@@ -156,6 +157,56 @@ class AgileNNStyle(WindowPolicy):
             self.width, self.cuts, n % self.scenario.radio.channels, n % self.system.n_servers,
             np.full(len(n), self.max_power_w),
         )  # fmt: skip
+
+
+class BalancedEdge(WindowPolicy):
+    """Load balancing across edge servers (mozib's "dynamic load balancing"): every device sends
+    its whole window's inputs (cut 0) at full power on channel n mod C, and ``balancer`` picks
+    each device's server: ``random`` (seeded), ``round-robin`` (device n in window k on server
+    (n + k) mod M) or ``lect``, least expected completion: devices with the most work first
+    (window x the input's tail time on the server type), each to the server whose assigned work
+    plus its own is least (zhang2026 Eq. 2: co-located devices share a server)."""
+
+    balancer = "lect"
+
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
+        self.windows = 0
+
+    def reset(self, seed: int | None = None) -> None:
+        super().reset(seed)
+        self.windows = 0
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        system, n = self.system, self.system.n_devices
+        devices, servers = np.arange(n), system.n_servers
+        if self.balancer == "random":
+            server = self.rng.integers(0, servers, n)
+        elif self.balancer == "round-robin":
+            server = (devices + self.windows) % servers
+        else:
+            window = np.minimum(WindowState.decode(observation, n).remaining, self.width)
+            work = window[:, None] * system.server_s[system.row_offset]  # [devices, servers]
+            server, load = np.zeros(n, dtype=np.int64), np.zeros(servers)
+            for d in sorted(devices, key=lambda d: -work[d].min()):
+                server[d] = int(np.argmin(load + work[d]))
+                load[server[d]] += work[d, server[d]]
+        self.windows += 1
+        zeros = np.zeros(n, dtype=np.int64)
+        return self.repeated(self.width, zeros, devices % self.scenario.radio.channels, server,
+                             np.full(n, self.max_power_w))  # fmt: skip
+
+
+class EdgeRandom(BalancedEdge):
+    name, balancer = "edge+random", "random"
+
+
+class EdgeRoundRobin(BalancedEdge):
+    name, balancer = "edge+round-robin", "round-robin"
+
+
+class EdgeLect(BalancedEdge):
+    name, balancer = "edge+lect", "lect"
 
 
 class WindowOptimum(WindowPolicy):

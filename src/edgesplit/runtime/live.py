@@ -363,9 +363,10 @@ class _Servers:
 
 @dataclass(frozen=True)
 class LiveConfig:
-    """What one live run does (see ``edgesplit live``)."""
+    """What one live run does (see ``edgesplit live``); ``scenario``: a preset's name, a YAML
+    file or a ``Scenario``."""
 
-    scenario: str
+    scenario: str | Scenario
     policy: str
     devices: int = 2
     servers: int | None = None  # None: one (slot style), the scenario's (task-window style)
@@ -448,7 +449,11 @@ class Controller:
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
         self.config = config
-        self.preset = preset = load_scenario(config.scenario)
+        self.preset = preset = (
+            config.scenario
+            if isinstance(config.scenario, Scenario)
+            else load_scenario(config.scenario)
+        )
         self.slot_style = preset.style == "slot"
         wanted = 1 if self.slot_style else preset.server_count
         self.server_count = config.servers or wanted
@@ -858,7 +863,7 @@ class Controller:
             )
         tasks = self.tasks
         return {
-            "scenario": config.scenario,
+            "scenario": self.preset.name,
             "style": self.preset.style,
             "policy": self.label,
             "devices": config.devices,

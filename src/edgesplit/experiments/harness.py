@@ -1,0 +1,237 @@
+"""What ``edgesplit reproduce``'s experiments share: the ``Experiment`` record, one episode of a
+scenario changed by a task's settings, per-setting means and ratios, and saving a figure.
+
+An experiment lists its tasks (settings x deciders x seeds; ``quick`` is a CI-sized subset), runs
+them through ``sweep.run_sweep`` (local worker processes or Ray: the same results either way)
+and reports them beside the paper's claim. Experiments call the library; they contain no
+algorithm.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edgesplit.experiments.sweep import Task
+
+Row = dict[str, float]
+Result = Row | list[dict]  # one CSV row, or several (a task that yields a table)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """A named experiment: its tasks, the function of one task, and its report (which saves
+    its figures into the output folder and returns markdown that embeds them)."""
+
+    name: str
+    source: str  # the paper's figure or table it reproduces or questions
+    about: str
+    tasks: Callable[[bool, int | None], list[Task]]  # (quick, seeds) -> tasks
+    run: Callable[[Task], Result]  # module-level: the sweep ships it to workers
+    report: Callable[[list[Task], list[Result], Path], str]
+    serial: bool = False  # it measures wall time or runs real processes: one task at a time
+
+
+def task_scenario(task: Task):
+    """``task["scenario"]`` changed by the task's optional settings:
+
+    - ``bandwidth_hz``: every channel's (the noise grows with it: the scenario's noise power per
+      hertz is kept, as thermal noise does); ``channels``: their number;
+    - ``input_bits``, ``mean_tasks`` (zhang2026), ``model``, ``arrivals_per_slot`` (shi2025: the
+      range of tasks per slot): every device's;
+    - ``beta`` (zhang2026 Eq. 8's energy weight), ``v`` (shi2025 Eq. 10's weight),
+      ``granularity`` (where the DNNs may be cut);
+    - ``devices``: that many devices, the scenario's device types taken in turn (device i is of
+      type i mod the number of types); ``servers``: that many of the first server type.
+    """
+    from edgesplit.sim.scenario import load_scenario
+
+    scenario = load_scenario(task["scenario"])
+    update = {}
+    if "bandwidth_hz" in task:
+        per_hz = scenario.radio.noise_w / scenario.radio.bandwidth_hz
+        update["radio"] = scenario.radio.model_copy(
+            update={"bandwidth_hz": task["bandwidth_hz"], "noise_w": per_hz * task["bandwidth_hz"]}
+        )
+    if "channels" in task:
+        radio = update.get("radio", scenario.radio)
+        update["radio"] = radio.model_copy(update={"channels": task["channels"]})
+    for field in ("input_bits", "mean_tasks", "model"):
+        if field in task:
+            update["devices"] = [
+                d.model_copy(update={field: task[field]})
+                for d in update.get("devices", scenario.devices)
+            ]
+    if "granularity" in task:
+        update["granularity"] = task["granularity"]
+    if "beta" in task:
+        update["window_reward"] = scenario.window_reward.model_copy(update={"beta": task["beta"]})
+    if "v" in task:
+        update["slot_reward"] = scenario.slot_reward.model_copy(update={"v": task["v"]})
+    if "devices" in task:
+        kinds = update.get("devices", scenario.devices)
+        update["devices"] = [
+            kind.model_copy(update={"count": len(range(i, task["devices"], len(kinds)))})
+            for i, kind in enumerate(kinds[: task["devices"]])
+        ]
+    if "servers" in task:
+        update["servers"] = [scenario.servers[0].model_copy(update={"count": task["servers"]})]
+    if "arrivals_per_slot" in task:
+        update["devices"] = [
+            d.model_copy(update={"arrivals_per_slot": list(task["arrivals_per_slot"])})
+            for d in update.get("devices", scenario.devices)
+        ]
+    return scenario.model_copy(update=update)
+
+
+def scenario_steps(task: Task) -> list[tuple[float, dict]]:
+    """The (reward, info) steps of one episode of ``task["policy"]`` on ``task_scenario(task)``
+    from ``task["seed"]``."""
+    from edgesplit.policies.evaluate import episode_steps
+    from edgesplit.policies.registry import make_policy
+    from edgesplit.sim import decision_env
+
+    scenario = task_scenario(task)
+    policy = make_policy(task["policy"], scenario)
+    return episode_steps(policy, decision_env(scenario), task["seed"])
+
+
+def scenario_episode(task: Task) -> Row:
+    """The metrics (``policies.evaluate.episode_metrics``) of one episode of ``task["policy"]``
+    on ``task_scenario(task)`` from ``task["seed"]``."""
+    from edgesplit.policies.evaluate import episode_metrics
+
+    return episode_metrics(scenario_steps(task))
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only backend (no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def means(
+    tasks: list[Task],
+    results: list[dict[str, float]],
+    key: Callable[[Task], tuple],
+    metrics: tuple[str, ...],
+) -> dict[tuple, dict[str, float]]:
+    """Per ``key(task)``: the mean of each metric over the tasks with that key (the seeds)."""
+    cells: dict[tuple, list[dict[str, float]]] = {}
+    for task, result in zip(tasks, results, strict=True):
+        cells.setdefault(key(task), []).append(result)
+    return {
+        k: {m: float(np.mean([r[m] for r in runs])) for m in metrics} for k, runs in cells.items()
+    }
+
+
+def ratios(tasks: list[Task], results: list[dict[str, float]], setting: Callable[[Task], tuple]):
+    """Per (setting, decider): mean total latency and energy per task, and their ratios to the
+    local decider's in the same setting."""
+    metrics = ("total_latency_s", "energy_per_task_j")
+    mean = means(tasks, results, lambda t: (*setting(t), t["policy"]), metrics)
+    out = {}
+    for key, cell in mean.items():
+        local = mean[(*key[:-1], "local")]
+        latency, energy = (cell[m] for m in metrics)
+        out[key] = (latency, latency / local[metrics[0]], energy, energy / local[metrics[1]])
+    return out
+
+
+def save_png(figure, out: Path, name: str) -> str:
+    """Save ``figure`` as ``out/name.png``, close it, and return the markdown that embeds it."""
+    figure.tight_layout()
+    figure.savefig(out / f"{name}.png", dpi=120)
+    pyplot().close(figure)
+    return f"![{name}]({name}.png)"
+
+
+def learning_curve(task: Task) -> list[dict]:
+    """Train learner ``task["policy"]`` for ``task["steps"]`` steps on ``task_scenario(task)``
+    from ``task["seed"]`` (one torch thread, in a temporary run folder): one row per training
+    episode (kind ``episode``: its return) and per evaluation (kind ``evaluation``: the mean
+    score on the trainer's held-out seeds). A policy that does not learn gets one evaluation row
+    on the same seeds, at step 0: the line a learner is compared with."""
+    import csv
+    import tempfile
+
+    import torch
+
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
+    from edgesplit.policies.registry import is_learner, make_policy
+    from edgesplit.policies.training import EVAL_SEED_BASE, train_policy
+    from edgesplit.sim import decision_env
+
+    scenario = task_scenario(task)
+    episodes = 2  # the trainer's evaluation episodes
+    if not is_learner(task["policy"]):
+        policy, env = make_policy(task["policy"], scenario), decision_env(scenario)
+        score = np.mean([
+            run_episode(policy, env, EVAL_SEED_BASE + i)[SCORE_OF_STYLE[scenario.style]]
+            for i in range(episodes)
+        ])  # fmt: skip
+        return [{"kind": "evaluation", "step": 0, "value": float(score)}]
+    torch.set_num_threads(1)  # one core per task: sweeps run several side by side
+    with tempfile.TemporaryDirectory() as folder:
+        train_policy(task["policy"], scenario, task["steps"], task["seed"], folder,
+                     eval_episodes=episodes, show_progress=False)  # fmt: skip
+        with (Path(folder) / "episodes.csv").open() as handle:
+            rows = [{"kind": "episode", "step": int(r["step"]), "value": float(r["return"])}
+                    for r in csv.DictReader(handle)]  # fmt: skip
+        with (Path(folder) / "eval.csv").open() as handle:
+            rows += [{"kind": "evaluation", "step": int(r["step"]), "value": float(r["score"])}
+                     for r in csv.DictReader(handle)]  # fmt: skip
+    return rows
+
+
+def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Callable:
+    """The report of a convergence experiment (tasks of ``learning_curve``): per setting
+    (``label(task)``, seeds pooled) the mean return of the first and last tenth of the training
+    episodes and the last evaluation, and the figure of the returns over the episodes."""
+
+    def report(tasks: list[Task], results: list[list[dict]], out: Path) -> str:
+        plt = pyplot()
+        curves: dict[str, list[list[float]]] = {}
+        finals: dict[str, list[float]] = {}
+        for task, rows in zip(tasks, results, strict=True):
+            returns = [r["value"] for r in rows if r["kind"] == "episode"]
+            if returns:
+                curves.setdefault(label(task), []).append(returns)
+            finals.setdefault(label(task), []).append(
+                [r["value"] for r in rows if r["kind"] == "evaluation"][-1]
+            )
+        lines = [
+            "| setting | training episodes | first tenth's mean return | last tenth's | "
+            "last evaluation |",
+            "|---|---:|---:|---:|---:|",
+        ]
+        figure, axis = plt.subplots(figsize=(6.4, 3.8))
+        for setting, final in finals.items():
+            runs = curves.get(setting)
+            if runs is None:  # a decider that does not learn: its evaluation as a line
+                axis.axhline(np.mean(final), ls="--", color="grey", lw=1)
+                axis.annotate(setting, (0, np.mean(final)), fontsize=7, va="bottom")
+                lines.append(f"| {setting} | - | - | - | {np.mean(final):.4g} |")
+                continue
+            length = min(len(r) for r in runs)
+            curve = np.mean([r[:length] for r in runs], axis=0)
+            tenth = max(length // 10, 1)
+            lines.append(
+                f"| {setting} | {length} | {curve[:tenth].mean():.4g} | "
+                f"{curve[-tenth:].mean():.4g} | {np.mean(final):.4g} |"
+            )
+            axis.plot(np.arange(1, length + 1), curve, label=setting)
+        axis.set_xlabel("training episode")
+        axis.set_ylabel("episode return (cumulative reward)")
+        axis.legend(fontsize=7)
+        image = save_png(figure, out, name)
+        return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+
+    return report
