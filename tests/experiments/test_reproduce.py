@@ -227,3 +227,16 @@ def test_the_live_experiments_measure_what_they_predict(tmp_path):
     assert sim["edge+lect"] <= sim["edge+random"]
     live = [r for r in rows if r["where"] == "live"]
     assert len(live) == 2 and all(int(r["done"]) > 0 for r in live)
+
+
+@pytest.mark.slow
+def test_the_slot_experiment_trains_under_both_formulations(tmp_path):
+    """zhang2026 Fig. 7, quick: EMH-PPO trained on the task-window MDP and on 50 ms slots; local
+    inference, evaluated in the same way, spends zeta x MACs per task."""
+    reproduce("zhang2026-slots", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "zhang2026-slots")
+    assert [r.get("time_slot_s", "") for r in rows] == ["", "0.05", ""]
+    local = rows[-1]
+    assert local["policy"] == "local"
+    assert float(local["energy_per_task_j"]) == pytest.approx(0.0409, rel=1e-3)
+    assert all(float(r["total_latency_s"]) > 0 for r in rows)

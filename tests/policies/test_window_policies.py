@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from edgesplit.contract import WindowState
+from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import load_checkpoint
 from edgesplit.policies.evaluate import run_episode
@@ -388,3 +388,61 @@ def test_difference_credit_gives_each_agent_its_own_reward_and_value(tmp_path):
     assert policy.net.value(torch.zeros(1, policy.obs_dim)).shape == (1, 2)
     with pytest.raises(InvalidParameterError, match="credit"):
         HPPO(scenario, config=PPOConfig(architecture="h", credit="difference"))
+
+
+def _time_slot(slot_s: float = 0.05):
+    return load_scenario("zhang2026-small").model_copy(
+        update={"style": "time_slot", "time_slot_s": slot_s}
+    )
+
+
+@pytest.mark.parametrize("slot_s", [0.01, 0.05, 0.3])
+def test_time_slot_metrics_of_local_inference_match_the_closed_form(slot_s):
+    """All local: each device runs its tasks back to back, so the episode lasts the longest
+    device's tasks x the local latency, whatever the slot, and each task costs zeta x MACs."""
+    from edgesplit.policies.evaluate import episode_metrics, episode_steps
+
+    scenario = _time_slot(slot_s)
+    env = decision_env(scenario)
+    system = env.unwrapped.system
+    last = system.n_cuts - 1
+    n = system.n_devices
+
+    class AllLocal:
+        def reset(self, seed):
+            pass
+
+        def decide(self, observation):
+            return Decision(cut=last.copy(), channel=np.zeros(n, dtype=np.int64),
+                            server=np.zeros(n, dtype=np.int64), power_w=np.zeros(n))  # fmt: skip
+
+    steps = episode_steps(AllLocal(), env, seed=3)
+    tasks = env.unwrapped.completed
+    first, _ = decision_env(scenario).reset(seed=3)
+    remaining = WindowState.decode(first, n).remaining
+    local_s = system.head_s[system.row_offset[:, 0] + last]
+    metrics = episode_metrics(steps)
+    assert metrics["total_latency_s"] == pytest.approx(np.max(remaining * local_s), rel=1e-9)
+    whole = system.device_macs[system.row_offset[:, 0] + last]
+    assert metrics["energy_per_task_j"] == pytest.approx(
+        float((remaining * 1e-11 * whole).sum()) / tasks, rel=1e-9
+    )
+
+
+def test_emh_ppo_learns_on_the_time_slot_mdp(tmp_path):
+    """The time-slot variant: one task choice per device that the env takes, busy seconds in
+    its input, a short training run, and no demonstrator (they decide windows)."""
+    scenario = _time_slot()
+    policy = make_policy("emh-ppo", scenario)
+    assert policy.slotted and policy.width == 1 and policy.obs_dim == 3 * 2
+    env = decision_env(scenario)
+    obs, _ = env.reset(seed=0)
+    decision = policy.decide(obs)
+    assert decision.window is None and decision.cut.shape == (2,)
+    env.step(decision)
+    score = lambda p, s: run_episode(p, env, s)["reward"]  # noqa: E731
+    trainer = Trainer(policy.training_env(), 64, 0, tmp_path, 32, 1, score, show_progress=False)
+    trainer.run(policy)
+    assert (tmp_path / "eval.csv").read_text().count("\n") == 3
+    with pytest.raises(InvalidParameterError, match="imitation_steps=10"):
+        make_policy("emh-ppo", scenario, settings={"imitation_steps": "10"})

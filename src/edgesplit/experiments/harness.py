@@ -9,15 +9,18 @@ algorithm.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgesplit.experiments.sweep import Task
+from edgesplit.sim.scenario import Scenario
 
 Row = dict[str, float]
+EVAL_EPISODES = 2  # a training run's evaluation episodes
 Result = Row | list[dict]  # one CSV row, or several (a task that yields a table)
 
 
@@ -39,7 +42,8 @@ def task_scenario(task: Task):
     """``task["scenario"]`` changed by the task's optional settings:
 
     - ``bandwidth_hz``: every channel's (the noise grows with it: the scenario's noise power per
-      hertz is kept, as thermal noise does); ``channels``: their number;
+      hertz is kept, as thermal noise does); ``channels``: their number; ``shadowing_std_db``;
+    - ``time_slot_s``: zhang2026's system decided every that many seconds (the time-based MDP);
     - ``input_bits``, ``mean_tasks`` (zhang2026), ``model``, ``arrivals_per_slot`` (shi2025: the
       range of tasks per slot): every device's;
     - ``beta`` (zhang2026 Eq. 8's energy weight), ``v`` (shi2025 Eq. 10's weight),
@@ -56,9 +60,12 @@ def task_scenario(task: Task):
         update["radio"] = scenario.radio.model_copy(
             update={"bandwidth_hz": task["bandwidth_hz"], "noise_w": per_hz * task["bandwidth_hz"]}
         )
-    if "channels" in task:
-        radio = update.get("radio", scenario.radio)
-        update["radio"] = radio.model_copy(update={"channels": task["channels"]})
+    for field in ("channels", "shadowing_std_db"):
+        if field in task:
+            radio = update.get("radio", scenario.radio)
+            update["radio"] = radio.model_copy(update={field: task[field]})
+    if "time_slot_s" in task:  # zhang2026's system decided at fixed slots (Fig. 7)
+        update.update(style="time_slot", time_slot_s=task["time_slot_s"])
     for field in ("input_bits", "mean_tasks", "model"):
         if field in task:
             update["devices"] = [
@@ -153,42 +160,73 @@ def save_png(figure, out: Path, name: str) -> str:
     return f"![{name}]({name}.png)"
 
 
-def learning_curve(task: Task) -> list[dict]:
-    """Train learner ``task["policy"]`` for ``task["steps"]`` steps on ``task_scenario(task)``
-    from ``task["seed"]`` (one torch thread, in a temporary run folder): one row per training
-    episode (kind ``episode``: its return) and per evaluation (kind ``evaluation``: the mean
-    score on the trainer's held-out seeds). A policy that does not learn gets one evaluation row
-    on the same seeds, at step 0: the line a learner is compared with."""
-    import csv
+@contextmanager
+def trained_run(task: Task) -> Iterator[tuple[Scenario, Path | None]]:
+    """``task_scenario(task)`` and a temporary run folder of learner ``task["policy"]`` trained
+    on it for ``task["steps"]`` steps from ``task["seed"]`` (one torch thread: sweeps run tasks
+    side by side); the folder is None for a decider that does not learn."""
     import tempfile
 
     import torch
 
-    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
-    from edgesplit.policies.registry import is_learner, make_policy
-    from edgesplit.policies.training import EVAL_SEED_BASE, train_policy
-    from edgesplit.sim import decision_env
+    from edgesplit.policies.registry import is_learner
+    from edgesplit.policies.training import train_policy
 
     scenario = task_scenario(task)
-    episodes = 2  # the trainer's evaluation episodes
     if not is_learner(task["policy"]):
-        policy, env = make_policy(task["policy"], scenario), decision_env(scenario)
-        score = np.mean([
-            run_episode(policy, env, EVAL_SEED_BASE + i)[SCORE_OF_STYLE[scenario.style]]
-            for i in range(episodes)
-        ])  # fmt: skip
-        return [{"kind": "evaluation", "step": 0, "value": float(score)}]
-    torch.set_num_threads(1)  # one core per task: sweeps run several side by side
+        yield scenario, None
+        return
+    torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         train_policy(task["policy"], scenario, task["steps"], task["seed"], folder,
-                     eval_episodes=episodes, show_progress=False)  # fmt: skip
-        with (Path(folder) / "episodes.csv").open() as handle:
+                     eval_episodes=EVAL_EPISODES, show_progress=False)  # fmt: skip
+        yield scenario, Path(folder)
+
+
+def learning_curve(task: Task) -> list[dict]:
+    """One row per training episode of ``trained_run(task)`` (kind ``episode``: its return) and
+    per evaluation (kind ``evaluation``: the mean score on the trainer's held-out seeds). A
+    policy that does not learn gets one evaluation row on the same seeds, at step 0: the line a
+    learner is compared with."""
+    import csv
+
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
+    from edgesplit.policies.registry import make_policy
+    from edgesplit.policies.training import EVAL_SEED_BASE
+    from edgesplit.sim import decision_env
+
+    with trained_run(task) as (scenario, folder):
+        if folder is None:
+            policy, env = make_policy(task["policy"], scenario), decision_env(scenario)
+            score = np.mean([
+                run_episode(policy, env, EVAL_SEED_BASE + i)[SCORE_OF_STYLE[scenario.style]]
+                for i in range(EVAL_EPISODES)
+            ])  # fmt: skip
+            return [{"kind": "evaluation", "step": 0, "value": float(score)}]
+        with (folder / "episodes.csv").open() as handle:
             rows = [{"kind": "episode", "step": int(r["step"]), "value": float(r["return"])}
                     for r in csv.DictReader(handle)]  # fmt: skip
-        with (Path(folder) / "eval.csv").open() as handle:
+        with (folder / "eval.csv").open() as handle:
             rows += [{"kind": "evaluation", "step": int(r["step"]), "value": float(r["score"])}
                      for r in csv.DictReader(handle)]  # fmt: skip
     return rows
+
+
+def trained_metrics(task: Task) -> Row:
+    """The mean total latency and energy per task, on test seeds 0-4, of the best evaluated
+    policy file of ``trained_run(task)`` (a decider that does not learn: itself)."""
+    from edgesplit.policies.evaluate import run_episode
+    from edgesplit.policies.registry import make_policy
+    from edgesplit.sim import decision_env
+
+    with trained_run(task) as (scenario, folder):
+        checkpoint = None if folder is None else folder / "best.pt"
+        policy = make_policy(task["policy"], scenario, task["seed"], checkpoint=checkpoint)
+        env = decision_env(scenario)
+        runs = [run_episode(policy, env, seed) for seed in range(5)]
+    return {
+        k: float(np.mean([r[k] for r in runs])) for k in ("total_latency_s", "energy_per_task_j")
+    }
 
 
 def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Callable:

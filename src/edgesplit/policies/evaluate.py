@@ -16,7 +16,7 @@ from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario
 
 SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
-SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward"}
+SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward", "time_slot": "reward"}
 
 
 def episode_steps(policy: Policy, env: gym.Env, seed: int) -> list[tuple[float, dict]]:
@@ -42,6 +42,8 @@ def episode_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
     maximises)."""
     if "violations" in steps[-1][1]:
         return _slot_metrics(steps)
+    if "started" in steps[-1][1]:
+        return _time_slot_metrics(steps)
     return _window_metrics(steps)
 
 
@@ -69,6 +71,20 @@ def _window_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
         "waiting_per_task_s": float(
             sum(info["waiting_s"] * (info["window"] > 0).sum() for _, info in steps) / tasks
         ),
+    }
+
+
+def _time_slot_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
+    """zhang2026's time-based MDP: the rewards summed, the total inference latency (full slots
+    until the last, then the longest work of a device in it) and the energy per task."""
+    busy_before = steps[-2][1]["busy_s"] if len(steps) > 1 else 0.0
+    last = steps[-1][1]
+    in_last = busy_before + last["started"] * last["task_latency_s"]
+    tasks = sum(int(info["started"].sum()) for _, info in steps)
+    return {
+        "reward": float(sum(reward for reward, _ in steps)),
+        "total_latency_s": float((len(steps) - 1) * last["slot_s"] + np.max(in_last)),
+        "energy_per_task_j": float(sum(info["energy_j"] for _, info in steps) / max(tasks, 1)),
     }
 
 

@@ -46,7 +46,7 @@ swamps the advantage of everything else; evaluation reports the raw Eq. 8.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -54,7 +54,7 @@ import torch
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-from edgesplit.contract import Decision, WindowState
+from edgesplit.contract import TIME_SLOT_FIELDS, Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
@@ -163,9 +163,13 @@ class HybridActorCritic(nn.Module):
 
 
 class HybridPPOPolicy(Learner, WindowPolicy):
-    """EMH-PPO, MAHPPO or H-PPO (``config.architecture``) on the task-window env."""
+    """EMH-PPO, MAHPPO or H-PPO (``config.architecture``) on the task-window env, or with
+    ``slotted`` on the time-slot env (zhang2026 Fig. 7's time-based MDP: one task choice per
+    device and slot, each device's unfinished seconds observed; the window head has one
+    option, which aligns the output with standard PPO's as the paper does)."""
 
     architecture = "emh"
+    slotted: ClassVar[bool] = False
     config_class = PPOConfig
     compatible_fields = (
         "devices", "servers", "radio", "window_reward", "granularity", "predictor", "input_size",
@@ -178,6 +182,8 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         config: PPOConfig | None = None,
     ) -> None:
         super().__init__(scenario, seed)
+        if self.slotted:
+            self.width = 1
         self.config = config or PPOConfig(architecture=self.architecture)
         if self.config.architecture not in ARCHITECTURES:
             raise InvalidParameterError(
@@ -199,10 +205,19 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             raise InvalidParameterError(
                 "shared_agents", True, "false for H-PPO (one network for all devices already)"
             )
-        if self.config.imitation_steps < 0:
-            raise InvalidParameterError("imitation_steps", self.config.imitation_steps, ">= 0")
+        if self.config.imitation_steps < 0 or (self.slotted and self.config.imitation_steps):
+            raise InvalidParameterError(
+                "imitation_steps", self.config.imitation_steps,
+                "0 on the time-slot MDP (the demonstrators decide windows)" if self.slotted
+                else ">= 0",
+            )  # fmt: skip
+        if self.slotted and self.config.credit != "shared":
+            raise InvalidParameterError("credit", self.config.credit, "shared on the time-slot MDP")
         system = self.system
         self.obs_scale = WindowState.high(system.mean_tasks, system.distance_high)
+        if self.slotted:  # busy seconds in slots (their bound is float32's largest)
+            busy_scale = np.full(system.n_devices, self.scenario.time_slot_s)
+            self.obs_scale = np.append(self.obs_scale, busy_scale)
         # the cut head chooses among a device's efficient offloading cuts and local only
         choices = [
             np.append(cuts, count - 1)
@@ -234,9 +249,10 @@ class HybridPPOPolicy(Learner, WindowPolicy):
 
     @property
     def obs_dim(self) -> int:
-        """The network's input size: remaining and distance per device, and with
-        ``distance_features`` path loss and rank (``_scaled``)."""
-        return (4 if self.config.distance_features else 2) * self.system.n_devices
+        """The network's input size: remaining and distance per device (and busy seconds on the
+        time-slot MDP), and with ``distance_features`` path loss and rank (``_scaled``)."""
+        per_device = 2 + self.slotted + (2 if self.config.distance_features else 0)
+        return per_device * self.system.n_devices
 
     @property
     def n_values(self) -> int:
@@ -247,7 +263,10 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         return {"net": self.net}
 
     def training_env(self) -> gym.Env:
-        """TaskWindowMEC-v0, reporting difference rewards when the credit needs them."""
+        """TaskWindowMEC-v0, reporting difference rewards when the credit needs them (or
+        TimeSlotMEC-v0)."""
+        if self.slotted:
+            return make_env(self.scenario)
         return make_env(self.scenario, difference_rewards=self.config.credit == "difference")
 
     def _scaled(self, obs: np.ndarray) -> torch.Tensor:
@@ -296,13 +315,16 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         return log_prob, entropy
 
     def _env_action(self, actions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
-        return {
+        action = {
             "window": actions["window"][0].numpy() + 1,  # the head's index -> tasks
             "cut": self._cuts(actions["cut"][0].numpy()),
             "channel": actions["channel"][0].numpy(),
             "server": actions["server"][0].numpy(),
             "power_w": self._power_w(actions["power"][0]).astype(np.float32),
         }
+        if self.slotted:  # one task choice per device: the only position
+            return {key: action[key][:, 0] for key in TIME_SLOT_FIELDS}
+        return action
 
     def _cuts(self, choice: np.ndarray) -> np.ndarray:
         """The cut head's [devices, W] choices as the devices' cut positions."""
@@ -326,11 +348,13 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         with torch.no_grad():
             dists = self._distributions(self._scaled(observation)[None])
         window, cut, channel, server = (d.probs.argmax(-1)[0].numpy() for d in dists[:4])
-        power = self._power_w(dists[4].mean[0])
+        power = self._power_w(dists[4].mean[0]).astype(np.float64)
+        if self.slotted:
+            return Decision(cut=self._cuts(cut)[:, 0], channel=channel[:, 0],
+                            server=server[:, 0], power_w=power[:, 0])  # fmt: skip
         return Decision(
-            cut=self._cuts(cut), window=window + 1, channel=channel, server=server,
-            power_w=power.astype(np.float64),
-        )  # fmt: skip
+            cut=self._cuts(cut), window=window + 1, channel=channel, server=server, power_w=power
+        )
 
     # -- training ------------------------------------------------------------------------------
 
@@ -552,3 +576,10 @@ class HPPO(HybridPPOPolicy):
 
     name = "h-ppo"
     architecture = "h"
+
+
+class TimeSlotEMHPPO(EMHPPO):
+    """EMH-PPO on zhang2026's time-based MDP (Fig. 7): a decision every ``time_slot_s``."""
+
+    styles = ("time_slot",)
+    slotted = True

@@ -60,6 +60,7 @@ _WINDOW = {
     "mahppo": "edgesplit.policies.ppo:MAHPPO",
     "h-ppo": "edgesplit.policies.ppo:HPPO",
 }
+_TIME_SLOT = {"emh-ppo": "edgesplit.policies.ppo:TimeSlotEMHPPO"}  # zhang2026 Fig. 7
 _LEARNER_RULES = ("ddp", "emh-ppo", "mahppo", "h-ppo")
 
 
@@ -76,6 +77,8 @@ def _registry(style: str) -> dict[str, tuple[object, str | None]]:
         return _slot_names()
     if style == "task_window":
         return {name: (entry, None) for name, entry in _WINDOW.items()}
+    if style == "time_slot":
+        return {name: (entry, None) for name, entry in _TIME_SLOT.items()}
     return {}
 
 

@@ -224,4 +224,13 @@ class TimeSlotMECEnv(_ZhangBase):
         self.completed += int(outcome["started"].sum())
         self._draw_distances()
         terminated = bool((self.remaining == 0).all() and (self.busy_s == 0).all())
-        return self.observation(), outcome["reward"], terminated, False, outcome
+        return (
+            self.observation(),
+            outcome["reward"],
+            terminated,
+            False,
+            {
+                **outcome,
+                "slot_s": self.slot_s,
+            },
+        )
