@@ -96,14 +96,12 @@ def task_scenario(task: Task):
 
 def scenario_steps(task: Task) -> list[tuple[float, dict]]:
     """The (reward, info) steps of one episode of ``task["policy"]`` on ``task_scenario(task)``
-    from ``task["seed"]``."""
+    from ``task["seed"]`` (a learner: trained first, ``trained_run``)."""
     from edgesplit.policies.evaluate import episode_steps
-    from edgesplit.policies.registry import make_policy
     from edgesplit.sim import decision_env
 
-    scenario = task_scenario(task)
-    policy = make_policy(task["policy"], scenario)
-    return episode_steps(policy, decision_env(scenario), task["seed"])
+    with task_policy(task) as (scenario, policy):
+        return episode_steps(policy, decision_env(scenario), task["seed"])
 
 
 def scenario_episode(task: Task) -> Row:
@@ -212,16 +210,24 @@ def learning_curve(task: Task) -> list[dict]:
     return rows
 
 
-def trained_metrics(task: Task) -> Row:
-    """The mean total latency and energy per task, on test seeds 0-4, of the best evaluated
-    policy file of ``trained_run(task)`` (a decider that does not learn: itself)."""
-    from edgesplit.policies.evaluate import run_episode
+@contextmanager
+def task_policy(task: Task):
+    """``task_scenario(task)`` and the policy ``task["policy"]`` for it; a learner is trained
+    first (``trained_run``) and its best evaluated policy file loaded."""
     from edgesplit.policies.registry import make_policy
-    from edgesplit.sim import decision_env
 
     with trained_run(task) as (scenario, folder):
         checkpoint = None if folder is None else folder / "best.pt"
-        policy = make_policy(task["policy"], scenario, task["seed"], checkpoint=checkpoint)
+        yield scenario, make_policy(task["policy"], scenario, checkpoint=checkpoint)
+
+
+def trained_metrics(task: Task) -> Row:
+    """The mean total latency and energy per task, on test seeds 0-4, of ``task_policy(task)``
+    (a learner trained once)."""
+    from edgesplit.policies.evaluate import run_episode
+    from edgesplit.sim import decision_env
+
+    with task_policy(task) as (scenario, policy):
         env = decision_env(scenario)
         runs = [run_episode(policy, env, seed) for seed in range(5)]
     return {
