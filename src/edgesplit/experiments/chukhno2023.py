@@ -29,7 +29,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
-from edgesplit.experiments.harness import Experiment
+from edgesplit.experiments.harness import Experiment, image_link, page
 from edgesplit.experiments.plots import save_figure
 from edgesplit.experiments.sweep import Task
 
@@ -257,8 +257,7 @@ def _accuracy_report(tasks: list[Task], results: list[list[dict]], out: Path) ->
         f"(the first seed's trained `DigitsNet`, {tasks[0]['epochs']} epochs), pruned structured "
         "and unstructured, with and without a short fine-tune; top-1 on the held-out quarter."
     )
-    table = "\n".join(lines)
-    return f"{claim}\n\n{table}\n\n![chukhno2023-accuracy](chukhno2023-accuracy.png)"
+    return page(claim, lines, image_link("chukhno2023-accuracy"))
 
 
 def _pruning_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -284,8 +283,7 @@ def _pruning_report(tasks: list[Task], results: list[list[dict]], out: Path) -> 
         "with 0..N busy worker processes, and the processor-share model placement uses (one task "
         "at a time: the busy workers are the load)."
     )
-    table = "\n".join(lines)
-    return f"{claim}\n\n{table}\n\n![chukhno2023-pruning](chukhno2023-pruning.png)"
+    return page(claim, lines, image_link("chukhno2023-pruning"))
 
 
 def _placement_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -325,8 +323,8 @@ def _placement_report(tasks: list[Task], results: list[list[dict]], out: Path) -
         "(the best cut, exact); the table holds each site's fastest form at Q = 1 "
         "(docs/compress.md compares every claim)."
     )
-    figures = "\n".join(f"![{n}](chukhno2023-placement-{n}.png)" for n in ("fig3", "fig4", "fig5"))
-    return f"{claim}\n\n" + "\n".join(lines) + f"\n\n{figures}"
+    figures = [image_link(f"chukhno2023-placement-{n}") for n in ("fig3", "fig4", "fig5")]
+    return page(claim, lines, *figures)
 
 
 def _precision_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -355,8 +353,7 @@ def _precision_report(tasks: list[Task], results: list[list[dict]], out: Path) -
         "when the tensors crossing each cut travel at each precision, through the runtime's "
         "codecs (fp32, fp16, int8) and the same affine quantizer at 6 to 1 bits."
     )
-    table = "\n".join(lines)
-    return f"{claim}\n\n{table}\n\n![zhang2026-precision](zhang2026-precision.png)"
+    return page(claim, lines, image_link("zhang2026-precision"))
 
 
 EXPERIMENTS = [

@@ -155,7 +155,17 @@ def save_png(figure, out: Path, name: str) -> str:
     figure.tight_layout()
     figure.savefig(out / f"{name}.png", dpi=120)
     pyplot().close(figure)
+    return image_link(name)
+
+
+def image_link(name: str) -> str:
+    """The markdown that embeds ``name.png`` (beside the markdown file)."""
     return f"![{name}]({name}.png)"
+
+
+def page(claim: str, lines: list[str], *images: str) -> str:
+    """A report's markdown: the paper's claim, the table lines, the embedded figures."""
+    return "\n\n".join([claim, "\n".join(lines), *images])
 
 
 @contextmanager
@@ -276,6 +286,6 @@ def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Call
         axis.set_ylabel("episode return (cumulative reward)")
         axis.legend(fontsize=7)
         image = save_png(figure, out, name)
-        return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+        return page(claim, lines, image)
 
     return report

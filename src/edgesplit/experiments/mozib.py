@@ -14,6 +14,7 @@ from edgesplit.experiments.harness import (
     Experiment,
     Row,
     means,
+    page,
     pyplot,
     save_png,
     scenario_episode,
@@ -101,7 +102,7 @@ def _sensor_report(tasks: list[Task], results: list[list[dict]], out: Path) -> s
         "server at (50, 175) m, ResNet-50 inference per sensor and round, LEACH's radio energy; "
         "means over the seeds (sim.sensors and docs/results.md say what each decider does)."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 BALANCERS = ("edge+random", "edge+round-robin", "edge+lect")
@@ -200,7 +201,7 @@ def _balance_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "first, each to the server with the least assigned work), against the planner (which "
         "chooses cuts, channels, servers and powers together)."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 EXPERIMENTS = [

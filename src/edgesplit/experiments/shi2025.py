@@ -9,6 +9,7 @@ that DDP approximates."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ from edgesplit.experiments.harness import (
     learning_curve,
     learning_report,
     means,
+    page,
     pyplot,
     save_png,
     scenario_episode,
@@ -68,6 +70,33 @@ def _gains(values: dict[tuple, float], policies: list[str], paper: dict[str, flo
     return lines
 
 
+def _network_sweep(
+    values: dict[tuple, float], policies: list[str], setting: str, label: Callable,
+    x: Callable, xlabel: str, ylabel: str, digits: str, out: Path, name: str,
+) -> tuple[list[str], str]:  # fmt: skip
+    """A sweep's table (a row per network and setting, a column per decider; ``values`` keyed
+    (network, setting, decider)) and its figure (a panel per network, each decider against
+    ``x(setting)``), saved as ``out/name.png``."""
+    plt = pyplot()
+    networks = list(dict.fromkeys(k[0] for k in values))
+    lines = [f"| network | {setting} | " + " | ".join(policies) + " |",
+             "|---|---:|" + "---:|" * len(policies)]  # fmt: skip
+    figure, axes = plt.subplots(1, len(networks), figsize=(4.2 * len(networks), 3.6))
+    for axis, network in zip(np.atleast_1d(axes), networks, strict=True):
+        settings = list(dict.fromkeys(k[1] for k in values if k[0] == network))
+        for s in settings:
+            row = " | ".join(f"{values[(network, s, p)]:{digits}}" for p in policies)
+            lines.append(f"| {network} | {label(s)} | {row} |")
+        for policy in policies:
+            axis.plot([x(s) for s in settings], [values[(network, s, policy)] for s in settings],
+                      "o-", label=policy)  # fmt: skip
+        axis.set_title(network)
+        axis.set_xlabel(xlabel)
+        axis.set_ylabel(ylabel)
+    np.atleast_1d(axes)[0].legend(fontsize=7)
+    return lines, save_png(figure, out, name)
+
+
 def _arrival_tasks(quick: bool, seeds: int | None) -> list[Task]:
     scenarios = ("shi2025-5g",) if quick else NETWORKS
     rates = ((10, 20), (40, 50)) if quick else ((10, 20), (20, 30), (30, 40), (40, 50))
@@ -79,29 +108,14 @@ def _arrival_tasks(quick: bool, seeds: int | None) -> list[Task]:
 
 
 def _arrival_report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
-    plt = pyplot()
     key = lambda t: (t["scenario"], tuple(t["arrivals_per_slot"]), t["policy"])  # noqa: E731
     energy = {k: v["energy_j"] for k, v in means(tasks, results, key, ("energy_j",)).items()}
-    scenarios = list(dict.fromkeys(t["scenario"] for t in tasks))
     policies = list(dict.fromkeys(t["policy"] for t in tasks))
-    lines = [
-        "| network | tasks per slot | " + " | ".join(policies) + " |",
-        "|---|---|" + "---:|" * len(policies),
-    ]
-    figure, axes = plt.subplots(1, len(scenarios), figsize=(4.2 * len(scenarios), 3.6))
-    for axis, scenario in zip(np.atleast_1d(axes), scenarios, strict=True):
-        rates = list(dict.fromkeys(k[1] for k in energy if k[0] == scenario))
-        for rate in rates:
-            row = " | ".join(f"{energy[(scenario, rate, p)]:.3g}" for p in policies)
-            lines.append(f"| {scenario} | {rate[0]}-{rate[1]} | {row} |")
-        for policy in policies:
-            axis.plot([np.mean(r) for r in rates], [energy[(scenario, r, policy)] for r in rates],
-                      "o-", label=policy)  # fmt: skip
-        axis.set_title(scenario)
-        axis.set_xlabel("tasks per device and slot (mean)")
-        axis.set_ylabel("energy per device and slot (J)")
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    image = save_png(figure, out, "shi2025-arrivals")
+    lines, image = _network_sweep(
+        energy, policies, "tasks per slot", lambda r: f"{r[0]}-{r[1]}", np.mean,
+        "tasks per device and slot (mean)", "energy per device and slot (J)", ".3g", out,
+        "shi2025-arrivals",
+    )  # fmt: skip
     lines += ["", "Largest energy reduction over the arrival rates:", ""]
     lines += _gains(energy, policies, FIG8_REDUCTION, lower_is_better=True)
     claim = (
@@ -111,7 +125,7 @@ def _arrival_report(tasks: list[Task], results: list[dict[str, float]], out: Pat
         f"DDP (`ddp+ta`) trained {DDP_STEPS:,} steps for each setting and seed, and `optimum`, "
         "the exact per-slot utility maximiser."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _device_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -125,33 +139,13 @@ def _device_tasks(quick: bool, seeds: int | None) -> list[Task]:
 
 
 def _device_report(tasks: list[Task], results: list[Row], out: Path) -> str:
-    plt = pyplot()
-    utility = {
-        k: v["utility"]
-        for k, v in means(
-            tasks, results, lambda t: (t["scenario"], t["devices"], t["policy"]), ("utility",)
-        ).items()
-    }
-    scenarios = list(dict.fromkeys(t["scenario"] for t in tasks))
+    key = lambda t: (t["scenario"], t["devices"], t["policy"])  # noqa: E731
+    utility = {k: v["utility"] for k, v in means(tasks, results, key, ("utility",)).items()}
     policies = list(dict.fromkeys(t["policy"] for t in tasks))
-    lines = [
-        "| network | devices | " + " | ".join(policies) + " |",
-        "|---|---:|" + "---:|" * len(policies),
-    ]
-    figure, axes = plt.subplots(1, len(scenarios), figsize=(4.2 * len(scenarios), 3.6))
-    for axis, scenario in zip(np.atleast_1d(axes), scenarios, strict=True):
-        counts = list(dict.fromkeys(k[1] for k in utility if k[0] == scenario))
-        for n in counts:
-            row = " | ".join(f"{utility[(scenario, n, p)]:.4g}" for p in policies)
-            lines.append(f"| {scenario} | {n} | {row} |")
-        for policy in policies:
-            axis.plot(counts, [utility[(scenario, n, policy)] for n in counts], "o-",
-                      label=policy)  # fmt: skip
-        axis.set_title(scenario)
-        axis.set_xlabel("number of devices")
-        axis.set_ylabel("average utility per slot (Eq. 10)")
-    np.atleast_1d(axes)[0].legend(fontsize=7)
-    image = save_png(figure, out, "shi2025-devices")
+    lines, image = _network_sweep(
+        utility, policies, "devices", str, float, "number of devices",
+        "average utility per slot (Eq. 10)", ".4g", out, "shi2025-devices",
+    )  # fmt: skip
     lines += ["", "Largest utility gain over the device counts and networks:", ""]
     lines += _gains(utility, policies, dict.fromkeys(BASELINES, FIG6_IMPROVEMENT),
                     lower_is_better=False)  # fmt: skip
@@ -162,7 +156,7 @@ def _device_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         f"and MobileNet-V2 in turn; DDP (`ddp+ta`) trained {DDP_STEPS:,} steps for each setting "
         "and seed, and `optimum`, the exact per-slot utility maximiser."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _latency_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -223,7 +217,7 @@ def _latency_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "steps for each network and seed, and `optimum`, the exact per-slot maximiser of Eq. "
         "10's utility (latency and energy), not of latency alone."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _table2_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -274,7 +268,7 @@ def _table2_report(tasks: list[Task], results: list[list[dict]], out: Path) -> s
         "and 16 threads of the shipped 16-core Xeon profiles, scored on every head and tail "
         "(never fitted on), ``edgesplit predict-eval``'s protocol (docs/profile.md)."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _convergence_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -347,7 +341,7 @@ def _live_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "each policy for the same seeded arrivals and link rates; every task's measured E2E "
         "latency against what the simulator's cost model predicted for it (docs/runtime.md)."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 EXPERIMENTS = [

@@ -18,6 +18,7 @@ from edgesplit.experiments.harness import (
     learning_curve,
     learning_report,
     means,
+    page,
     pyplot,
     ratios,
     save_png,
@@ -106,7 +107,7 @@ def _beta_report(tasks: list[Task], results: list[dict[str, float]], out: Path) 
         "value at beta = 50. Here: the mean over the seeds of each decider's total latency and "
         "energy per task, as % of local-only's."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _bandwidth_report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
@@ -146,7 +147,7 @@ def _bandwidth_report(tasks: list[Task], results: list[dict[str, float]], out: P
         "total latency and energy per task, and their ratios to local-only's; the noise grows "
         "with the bandwidth (1e-9 W per MHz)."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _count_tasks(axis: str, counts: tuple[int, ...], fixed: dict) -> Callable:
@@ -195,7 +196,7 @@ def _count_report(axis: str, claim: str) -> Callable:
         axes[0].set_yscale("symlog")
         axes[0].legend(fontsize=7)
         image = save_png(figure, out, f"zhang2026-{axis}")
-        return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+        return page(claim, lines, image)
 
     return report
 
@@ -265,7 +266,7 @@ def _task_count_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "energy per task stays constant (EMH-PPO 0.0251-0.0253 J, local 0.0409 J). Here: "
         "means over the seeds; the slope is per added task per device."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _partition_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -327,7 +328,7 @@ def _partition_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "granularity (any DAG cut) or at block granularity (cuts between the top-level blocks: "
         "a residual or inception block is never split); means over the seeds."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 def _convergence_tasks(quick: bool, seeds: int | None) -> list[Task]:
@@ -396,7 +397,7 @@ def _slot_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "EMH-PPO trained under each formulation with the same network, optimiser and steps, its "
         "best evaluated policy on test seeds 0-4."
     )
-    return claim + "\n\n" + "\n".join(lines) + "\n\n" + image
+    return page(claim, lines, image)
 
 
 EXPERIMENTS = [
