@@ -159,6 +159,19 @@ class AgileNNStyle(WindowPolicy):
         )  # fmt: skip
 
 
+def least_expected_completion(work_s: np.ndarray, load_s: np.ndarray) -> np.ndarray:
+    """Each device's server: devices with the most work first (``work_s`` [devices, servers]:
+    seconds of server work each would add there), each to the server whose load (``load_s``,
+    seconds already queued, then what it has been given) plus its own work is least; Graham's
+    longest-processing-time rule on identical servers. Returns the server per device."""
+    load = np.asarray(load_s, dtype=np.float64).copy()
+    chosen = np.zeros(len(work_s), dtype=np.int64)
+    for device in sorted(range(len(work_s)), key=lambda d: -work_s[d].min()):
+        chosen[device] = int(np.argmin(load + work_s[device]))
+        load[chosen[device]] += work_s[device, chosen[device]]
+    return chosen
+
+
 class BalancedEdge(WindowPolicy):
     """Load balancing across edge servers (mozib's "dynamic load balancing"): every device sends
     its whole window's inputs (cut 0) at full power on channel n mod C, and ``balancer`` picks
@@ -187,10 +200,7 @@ class BalancedEdge(WindowPolicy):
         else:
             window = np.minimum(WindowState.decode(observation, n).remaining, self.width)
             work = window[:, None] * system.server_s[system.row_offset]  # [devices, servers]
-            server, load = np.zeros(n, dtype=np.int64), np.zeros(servers)
-            for d in sorted(devices, key=lambda d: -work[d].min()):
-                server[d] = int(np.argmin(load + work[d]))
-                load[server[d]] += work[d, server[d]]
+            server = least_expected_completion(work, np.zeros(servers))
         self.windows += 1
         zeros = np.zeros(n, dtype=np.int64)
         return self.repeated(self.width, zeros, devices % self.scenario.radio.channels, server,

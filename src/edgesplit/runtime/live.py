@@ -391,16 +391,14 @@ def server_loads(
     """Least expected completion: each offloading device (most work first) goes to the server
     whose queued and assigned tail work (seconds this slot) is least. ``busy_s`` holds each
     healthy server's current backlog; returns the server per device (-1: nothing offloaded)."""
+    from edgesplit.policies.window import least_expected_completion
     from edgesplit.sim.slot import cut_rows
 
     work = arrivals * world.tail_s[cut_rows(world, cuts), threads]
-    offloading = cuts < world.n_cuts - 1
+    offloading = np.flatnonzero(cuts < world.n_cuts - 1)
     chosen = np.full(len(cuts), -1)
-    load = list(busy_s)
-    for device in sorted(np.flatnonzero(offloading), key=lambda n: -work[n]):
-        best = min(range(len(load)), key=lambda s: load[s] + work[device])
-        chosen[device] = best
-        load[best] += work[device]
+    same_everywhere = np.repeat(work[offloading, None], len(busy_s), axis=1)  # identical servers
+    chosen[offloading] = least_expected_completion(same_everywhere, np.asarray(busy_s))
     return chosen
 
 
