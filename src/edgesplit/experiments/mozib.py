@@ -21,10 +21,9 @@ from edgesplit.experiments.harness import (
     task_scenario,
 )
 from edgesplit.experiments.sweep import Task
-from edgesplit.experiments.zhang2026 import jpeg_input_bits
+from edgesplit.experiments.zhang2026 import RAW_INPUT_BITS, jpeg_input_bits
 from edgesplit.sim.sensors import SENSOR_DECIDERS, SensorField, dnn_costs, simulate_sensors
 
-RAW_INPUT_BITS = 224 * 224 * 3 * 8
 REPORT_ROUND = 10  # mozib runs 10 rounds
 
 

@@ -27,6 +27,7 @@ from edgesplit.experiments.harness import (
 )
 from edgesplit.experiments.sweep import Task
 
+RAW_INPUT_BITS = 224 * 224 * 3 * 8  # Table III's 1.2 Mbit input: 224 x 224 RGB at 8 bits
 # zhang2026 Table IV, 50 tasks: EMH-PPO against local-only inference
 TABLE_IV_LATENCY_RATIO = 787.81 / 2150.75
 TABLE_IV_ENERGY_RATIO = 0.0251 / 0.0409
@@ -52,7 +53,7 @@ def jpeg_input_bits(side: int = 224, quality: int = 75) -> int:
 def _bandwidth_tasks(quick: bool, seeds: int | None) -> list[Task]:
     scenario = "zhang2026-small" if quick else "zhang2026"
     bandwidths = (1e6, 1e8) if quick else (1e6, 1e7, 3e7, 1e8)
-    encodings = {"raw 8-bit": 224 * 224 * 3 * 8}
+    encodings = {"raw 8-bit": RAW_INPUT_BITS}
     if not quick:
         encodings["JPEG"] = jpeg_input_bits()
     deciders = ("local", "repeated-optimum") if quick else ("local", "repeated-optimum", "planner")
