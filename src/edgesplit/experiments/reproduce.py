@@ -19,13 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.experiments import chukhno2023, mozib, shi2025, zhang2026
+from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, zhang2026
 from edgesplit.experiments.harness import Experiment
 from edgesplit.experiments.sweep import run_sweep
 from edgesplit.profile.measure import machine_description
 
 EXPERIMENTS: dict[str, Experiment] = {
-    e.name: e for module in (shi2025, zhang2026, chukhno2023, mozib) for e in module.EXPERIMENTS
+    e.name: e
+    for module in (shi2025, sb3, zhang2026, chukhno2023, mozib)
+    for e in module.EXPERIMENTS
 }
 
 

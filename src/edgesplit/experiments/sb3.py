@@ -1,18 +1,14 @@
 """Cross-check of DDP (shi2025 Alg. 2, our DDPG) with stable-baselines3's DDPG and TD3 on the
 same env (SlotMEC-v0 with TA applied to the cuts, Eq. 19 on the actor's output), same steps, same
-seeds.
+seeds: ``edgesplit reproduce shi2025-sb3``.
 
-    python -m edgesplit.experiments.sb3 --scenario shi2025-5g --steps 30000
-
-Prints each agent's utility per slot (mean ± 95 % CI over evaluation episodes) next to DADS+TA
-and the exact per-slot optimum, with the training wall time. DDP's policy file comes from
-``edgesplit train ddp+ta`` (``--ddp runs/ddp/policy.pt``); without it DDP is left out.
-stable-baselines3 is a dev dependency, imported only here.
+Each agent's utility per slot (mean and 95 % CI over held-out evaluation episodes) next to
+DADS + TA and the exact per-slot optimum, with the training wall time. stable-baselines3 is a
+dev dependency (``pip install 'edgesplit[dev]'``), imported only here.
 """
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import Any
@@ -21,10 +17,10 @@ import gymnasium as gym
 import numpy as np
 
 from edgesplit.contract import SlotState
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.experiments.harness import Experiment, Row, page, pyplot, save_png, task_policy
+from edgesplit.experiments.sweep import Task
 from edgesplit.policies.ddpg import Eq19Actions, action_to_cuts
-from edgesplit.policies.evaluate import evaluate
-from edgesplit.policies.registry import make_policy
 from edgesplit.policies.slot import SlotPolicy
 from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario, load_scenario
@@ -55,8 +51,14 @@ def train_sb3(
     trains in (``DDPPolicy.training_env``: Eq. 19 actions, TA threads)."""
     if algorithm not in ALGORITHMS:
         raise InvalidParameterError("algorithm", algorithm, f"one of {', '.join(ALGORITHMS)}")
-    import stable_baselines3
-    from stable_baselines3.common.noise import NormalActionNoise
+    try:
+        import stable_baselines3
+        from stable_baselines3.common.noise import NormalActionNoise
+    except ImportError:
+        raise EdgesplitError(
+            "the stable-baselines3 cross-check needs stable-baselines3: "
+            "pip install 'edgesplit[dev]'"
+        ) from None
 
     from edgesplit.policies.threads import TA
 
@@ -97,34 +99,73 @@ class _ScaledModel:
         return self.model.predict((observation / self.scale).astype(np.float32), deterministic)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenario", default="shi2025-5g")
-    parser.add_argument("--steps", type=int, default=30_000)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--episodes", type=int, default=5)
-    parser.add_argument("--ddp", default=None, help="a trained ddp+ta policy.pt")
-    parser.add_argument("--algorithms", default="ddpg,td3", help="SB3 agents, comma-separated")
-    args = parser.parse_args()
-    scenario = load_scenario(args.scenario)
-    built, wall_s = {}, {}
-    for algorithm in args.algorithms.split(","):
-        started = time.perf_counter()
-        trained = train_sb3(algorithm, scenario, args.steps, args.seed)
-        wall_s[f"sb3-{algorithm}"] = time.perf_counter() - started
-        built[f"sb3-{algorithm}"] = lambda trained=trained: trained
-    if args.ddp:
-        built["ddp+ta"] = lambda: make_policy("ddp+ta", scenario, checkpoint=args.ddp)
-    for name in ("dads+ta", "optimum"):
-        built[name] = lambda name=name: make_policy(name, scenario)
-    print(f"{args.scenario}: {args.steps} training steps, {args.episodes} evaluation episodes")
-    for summary in evaluate(built, scenario, args.episodes, 1_000_000 + args.seed):
-        train = f"  trained in {wall_s[summary.policy]:.0f} s" if summary.policy in wall_s else ""
-        print(
-            f"{summary.policy:>10}: utility {summary.mean['utility']:.3f} "
-            f"± {summary.half_width['utility']:.3f}{train}"
+def _tasks(quick: bool, seeds: int | None) -> list[Task]:
+    agents = ("sb3-td3", "dads+ta") if quick else ("sb3-ddpg", "sb3-td3", "ddp+ta", "dads+ta",
+                                                   "optimum")  # fmt: skip
+    return [{"scenario": "shi2025-5g", "policy": a, "steps": 200 if quick else 30_000, "seed": s}
+            for a in agents for s in range(seeds or 1)]  # fmt: skip
+
+
+def cross_check(task: Task) -> Row:
+    """Train the task's agent (an SB3 one, or a learner of ours) for ``task["steps"]`` steps,
+    then its utility, latency and energy over 5 held-out evaluation episodes (1,000,000 + seed
+    on), as ``edgesplit evaluate``."""
+    from edgesplit.policies.evaluate import summarize
+    from edgesplit.sim import decision_env
+
+    started = time.perf_counter()
+    if task["policy"].startswith("sb3-"):
+        scenario = load_scenario(task["scenario"])
+        policy = train_sb3(task["policy"].removeprefix("sb3-"), scenario, task["steps"],
+                           task["seed"])  # fmt: skip
+        runs = _held_out(policy, decision_env(scenario), task["seed"])
+    else:
+        with task_policy(task) as (scenario, policy):
+            runs = _held_out(policy, decision_env(scenario), task["seed"])
+    summary = summarize(task["policy"], runs)
+    return {"utility": summary.mean["utility"], "utility_ci95": summary.half_width["utility"],
+            "latency_s": summary.mean["latency_s"], "energy_j": summary.mean["energy_j"],
+            "wall_s": time.perf_counter() - started}  # fmt: skip
+
+
+def _held_out(policy, env, seed: int) -> list[dict[str, float]]:
+    from edgesplit.policies.evaluate import run_episode
+
+    return [run_episode(policy, env, 1_000_000 + seed + e) for e in range(5)]
+
+
+def _report(tasks: list[Task], results: list[Row], out: Path) -> str:
+    plt = pyplot()
+    lines = ["| agent | training steps | utility per slot | E2E latency (ms) | energy per device "
+             "and slot (J) | wall time (s) |", "|---|---:|---:|---:|---:|---:|"]  # fmt: skip
+    figure, axis = plt.subplots(figsize=(6.4, 3.4))
+    for i, (task, r) in enumerate(zip(tasks, results, strict=True)):
+        trained = task["steps"] if task["policy"].startswith(("sb3-", "ddp")) else "-"
+        lines.append(
+            f"| {task['policy']} | {trained} | {r['utility']:.3f} ± {r['utility_ci95']:.3f} | "
+            f"{1e3 * r['latency_s']:.1f} | {r['energy_j']:.2f} | {r['wall_s']:.0f} |"
         )
+        axis.bar(i, r["utility"], yerr=r["utility_ci95"], color=f"C{i}")
+    axis.set_xticks(range(len(tasks)), [t["policy"] for t in tasks], fontsize=8)
+    axis.set_ylabel("utility per slot (Eq. 10)")
+    image = save_png(figure, out, "shi2025-sb3")
+    claim = (
+        "shi2025 trains DDP (its DDPG, Alg. 2); a second, independent implementation of the "
+        "same algorithm family should land in the same place. Here: stable-baselines3's DDPG "
+        "and TD3 trained on the env DDP trains in (Eq. 19 actions, TA threads), the same steps "
+        "and seed, beside DDP, DADS + TA and the per-slot optimum; 5 held-out episodes each."
+    )
+    return page(claim, lines, image)
 
 
-if __name__ == "__main__":
-    main()
+EXPERIMENTS = [
+    Experiment(
+        "shi2025-sb3",
+        "shi2025 Alg. 2 (DDP) cross-checked with stable-baselines3",
+        "SB3's DDPG and TD3 against DDP on shi2025-5g, same env, steps and seed (needs "
+        "stable-baselines3: the dev extra).",
+        _tasks,
+        cross_check,
+        _report,
+    ),
+]
