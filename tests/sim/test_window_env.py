@@ -186,3 +186,27 @@ def test_actions_the_env_refuses_name_the_field():
         env.step({**action, "power_w": np.full((2, 5), 2.0, np.float32)})
     with pytest.raises(InvalidParameterError, match="a dict with window, cut"):
         env.step({k: v for k, v in action.items() if k != "server"})
+
+
+def test_a_time_slot_episode_that_outlasts_its_horizon_is_truncated():
+    """Slots that start nothing do not end an episode: past the horizon it is truncated, and the
+    metrics count the tasks never started."""
+    from edgesplit.contract import Decision
+    from edgesplit.policies.evaluate import episode_metrics
+
+    env = TimeSlotMECEnv("zhang2026-small")
+    system = env.system
+    local_s = system.head_s[system.row_offset[:, 0] + system.n_cuts - 1].max()
+    assert env.max_slots == int(np.ceil(10 * env.task_cap * local_s / env.slot_s))
+    env.max_slots = 3
+    env.reset(seed=0)
+    n = system.n_devices
+    local = Decision(cut=system.n_cuts - 1, channel=np.zeros(n, dtype=np.int64),
+                     server=np.zeros(n, dtype=np.int64), power_w=np.zeros(n))  # fmt: skip
+    steps = []
+    for k in range(3):
+        _, reward, terminated, truncated, info = env.step(local.as_action(env.action_fields))
+        steps.append((reward, info))
+        assert not terminated and truncated == (k == 2)
+    assert info["unfinished"] == env.remaining.sum() > 0
+    assert episode_metrics(steps)["unfinished"] == info["unfinished"]

@@ -232,17 +232,15 @@ def task_policy(task: Task):
 
 
 def trained_metrics(task: Task) -> Row:
-    """The mean total latency and energy per task, on test seeds 0-4, of ``task_policy(task)``
-    (a learner trained once)."""
+    """The mean of each episode metric (``policies.evaluate.episode_metrics``) on test seeds 0-4
+    of ``task_policy(task)`` (a learner trained once)."""
     from edgesplit.policies.evaluate import run_episode
     from edgesplit.sim import decision_env
 
     with task_policy(task) as (scenario, policy):
         env = decision_env(scenario)
         runs = [run_episode(policy, env, seed) for seed in range(5)]
-    return {
-        k: float(np.mean([r[k] for r in runs])) for k in ("total_latency_s", "energy_per_task_j")
-    }
+    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
 def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Callable:

@@ -372,13 +372,16 @@ def _slot_report(tasks: list[Task], results: list[Row], out: Path) -> str:
             else f"time slots of {1e3 * t['time_slot_s']:g} ms"
         )
 
-    mean = means(tasks, results, lambda t: (mdp(t), t["shadowing_std_db"]), metrics)
+    filled = [{"unfinished": 0.0, **r} for r in results]  # window episodes finish every task
+    mean = means(tasks, filled, lambda t: (mdp(t), t["shadowing_std_db"]), (*metrics, "unfinished"))
     lines = [
-        "| formulation | shadowing (dB) | total latency (s) | energy per task (J) |",
-        "|---|---:|---:|---:|",
+        "| formulation | shadowing (dB) | total latency (s) | energy per task (J) | tasks never "
+        "started (truncated episodes) |",
+        "|---|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {f} | {std:g} | {m['total_latency_s']:.3g} | {m['energy_per_task_j']:.3g} |"
+        f"| {f} | {std:g} | {m['total_latency_s']:.3g} | {m['energy_per_task_j']:.3g} | "
+        f"{m['unfinished']:.1f} |"
         for (f, std), m in mean.items()
     ]
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))

@@ -76,7 +76,9 @@ def _window_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
 
 def _time_slot_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
     """zhang2026's time-based MDP: the rewards summed, the total inference latency (full slots
-    until the last, then the longest work of a device in it) and the energy per task."""
+    until the last, then the longest work of a device in it; an episode the env truncated
+    counts its slots and its carried work), the energy per task started and the tasks never
+    started (``unfinished``: nonzero only in a truncated episode)."""
     busy_before = steps[-2][1]["busy_s"] if len(steps) > 1 else 0.0
     last = steps[-1][1]
     in_last = busy_before + last["started"] * last["task_latency_s"]
@@ -85,6 +87,7 @@ def _time_slot_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
         "reward": float(sum(reward for reward, _ in steps)),
         "total_latency_s": float((len(steps) - 1) * last["slot_s"] + np.max(in_last)),
         "energy_per_task_j": float(sum(info["energy_j"] for _, info in steps) / max(tasks, 1)),
+        "unfinished": float(last["unfinished"]),
     }
 
 

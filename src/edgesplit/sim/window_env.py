@@ -187,20 +187,30 @@ class TaskWindowMECEnv(_ZhangBase):
 
 
 class TimeSlotMECEnv(_ZhangBase):
-    """zhang2026's system decided every ``time_slot_s`` seconds (see the module docstring)."""
+    """zhang2026's system decided every ``time_slot_s`` seconds (see the module docstring).
+
+    A slot may start no task (every device still busy), so slots do not bound an episode as
+    windows do: an episode is truncated after ``HORIZON_FACTOR`` times the longest all-local run
+    (the task cap x the slowest device's local latency), and ``info["unfinished"]`` counts the
+    tasks not yet started."""
 
     styles = ("task_window", "time_slot")
     action_fields = TIME_SLOT_FIELDS
+    HORIZON_FACTOR = 10
 
     def __init__(self, scenario: str | Scenario = "zhang2026") -> None:
         super().__init__(scenario)
         self.slot_s = self.scenario.time_slot_s
+        system = self.system
+        local_s = system.head_s[system.row_offset[:, 0] + system.n_cuts - 1].max()
+        self.max_slots = int(np.ceil(self.HORIZON_FACTOR * self.task_cap * local_s / self.slot_s))
         high = WindowState.high(self.system.mean_tasks, self.system.distance_high, busy=True)
         self.observation_space = spaces.Box(0.0, high.astype(np.float32), dtype=np.float32)
         self.action_space = spaces.Dict(self._task_spaces((self.system.n_devices,)))
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         self.busy_s = np.zeros(self.system.n_devices)
+        self.slots = 0
         return super().reset(seed=seed, options=options)
 
     def observation(self) -> np.ndarray:
@@ -208,11 +218,12 @@ class TimeSlotMECEnv(_ZhangBase):
         return WindowState(self.remaining, self.distance_m, self.busy_s).encode()
 
     def get_state(self) -> dict[str, Any]:
-        return {**super().get_state(), "busy_s": self.busy_s.copy()}
+        return {**super().get_state(), "busy_s": self.busy_s.copy(), "slots": self.slots}
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
         self.busy_s = np.asarray(state["busy_s"], dtype=np.float64).copy()
+        self.slots = int(state["slots"])
 
     def step(self, action: dict[str, np.ndarray]):
         decision = self._decision(action)
@@ -223,14 +234,8 @@ class TimeSlotMECEnv(_ZhangBase):
         self.busy_s = outcome["busy_s"]
         self.completed += int(outcome["started"].sum())
         self._draw_distances()
+        self.slots += 1
         terminated = bool((self.remaining == 0).all() and (self.busy_s == 0).all())
-        return (
-            self.observation(),
-            outcome["reward"],
-            terminated,
-            False,
-            {
-                **outcome,
-                "slot_s": self.slot_s,
-            },
-        )
+        truncated = not terminated and self.slots >= self.max_slots
+        info = {**outcome, "slot_s": self.slot_s, "unfinished": int(self.remaining.sum())}
+        return self.observation(), outcome["reward"], terminated, truncated, info
