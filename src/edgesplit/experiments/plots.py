@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -13,9 +14,11 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
-from edgesplit.experiments.predict_eval import Evaluation, Observation1, Observation2
-from edgesplit.policies.evaluate import Summary
 from edgesplit.units import display
+
+if TYPE_CHECKING:  # annotations only: importing them would load torch
+    from edgesplit.experiments.predict_eval import Evaluation, Observation1, Observation2
+    from edgesplit.policies.evaluate import Summary
 
 
 def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:

@@ -22,7 +22,6 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, zhang2026
 from edgesplit.experiments.harness import Experiment
 from edgesplit.experiments.sweep import run_sweep
-from edgesplit.profile.measure import machine_description
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -49,6 +48,8 @@ def reproduce(
 ) -> Path:
     """Run experiment ``name`` and write NAME.csv, its figures and NAME.md into ``out``; returns
     the markdown file."""
+    from edgesplit.profile.measure import machine_description  # imports torch
+
     chosen = experiment(name)
     if seeds is not None and seeds < 1:
         raise InvalidParameterError("seeds", seeds, "at least 1")

@@ -20,7 +20,6 @@ from edgesplit.contract import SlotState
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.experiments.harness import Experiment, Row, page, pyplot, save_png, task_policy
 from edgesplit.experiments.sweep import Task
-from edgesplit.policies.ddpg import Eq19Actions, action_to_cuts
 from edgesplit.policies.slot import SlotPolicy
 from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario, load_scenario
@@ -40,6 +39,8 @@ class SB3Policy(SlotPolicy):
         self.model = model
 
     def cuts(self, state: SlotState) -> np.ndarray:
+        from edgesplit.policies.ddpg import action_to_cuts
+
         action, _ = self.model.predict(state.encode(), deterministic=True)
         return action_to_cuts(self.system, np.asarray(action, dtype=np.float64))
 
@@ -60,6 +61,7 @@ def train_sb3(
             "pip install 'edgesplit[dev]'"
         ) from None
 
+    from edgesplit.policies.ddpg import Eq19Actions
     from edgesplit.policies.threads import TA
 
     env = Eq19Actions(ThreadAllocation(make_env(scenario), TA()))
