@@ -20,7 +20,6 @@ from edgesplit.experiments.sweep import Task
 from edgesplit.sim.scenario import Scenario
 
 Row = dict[str, float]
-EVAL_EPISODES = 2  # a training run's evaluation episodes
 Result = Row | list[dict]  # one CSV row, or several (a task that yields a table)
 
 
@@ -187,7 +186,7 @@ def trained_run(task: Task) -> Iterator[tuple[Scenario, Path | None]]:
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as folder:
         train_policy(task["policy"], scenario, task["steps"], task["seed"], folder,
-                     eval_episodes=EVAL_EPISODES, show_progress=False)  # fmt: skip
+                     show_progress=False)  # fmt: skip
         yield scenario, Path(folder)
 
 
@@ -198,19 +197,16 @@ def learning_curve(task: Task) -> list[dict]:
     learner is compared with."""
     import csv
 
-    from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, evaluate
     from edgesplit.policies.registry import make_policy
-    from edgesplit.policies.training import EVAL_SEED_BASE
-    from edgesplit.sim import decision_env
+    from edgesplit.policies.training import EVAL_EPISODES, EVAL_SEED_BASE
 
     with trained_run(task) as (scenario, folder):
         if folder is None:
-            policy, env = make_policy(task["policy"], scenario), decision_env(scenario)
-            score = np.mean([
-                run_episode(policy, env, EVAL_SEED_BASE + i)[SCORE_OF_STYLE[scenario.style]]
-                for i in range(EVAL_EPISODES)
-            ])  # fmt: skip
-            return [{"kind": "evaluation", "step": 0, "value": float(score)}]
+            build = {task["policy"]: lambda: make_policy(task["policy"], scenario)}
+            [summary] = evaluate(build, scenario, EVAL_EPISODES, EVAL_SEED_BASE)
+            score = summary.mean[SCORE_OF_STYLE[scenario.style]]
+            return [{"kind": "evaluation", "step": 0, "value": score}]
         with (folder / "episodes.csv").open() as handle:
             rows = [{"kind": "episode", "step": int(r["step"]), "value": float(r["return"])}
                     for r in csv.DictReader(handle)]  # fmt: skip
@@ -234,13 +230,11 @@ def task_policy(task: Task):
 def trained_metrics(task: Task) -> Row:
     """The mean of each episode metric (``policies.evaluate.episode_metrics``) on test seeds 0-4
     of ``task_policy(task)`` (a learner trained once)."""
-    from edgesplit.policies.evaluate import run_episode
-    from edgesplit.sim import decision_env
+    from edgesplit.policies.evaluate import evaluate
 
     with task_policy(task) as (scenario, policy):
-        env = decision_env(scenario)
-        runs = [run_episode(policy, env, seed) for seed in range(5)]
-    return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
+        [summary] = evaluate({task["policy"]: lambda: policy}, scenario, 5, 0)
+    return summary.mean
 
 
 def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Callable:

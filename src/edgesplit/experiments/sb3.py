@@ -110,30 +110,25 @@ def _tasks(quick: bool, seeds: int | None) -> list[Task]:
 
 def cross_check(task: Task) -> Row:
     """Train the task's agent (an SB3 one, or a learner of ours) for ``task["steps"]`` steps,
-    then its utility, latency and energy over 5 held-out evaluation episodes (1,000,000 + seed
-    on), as ``edgesplit evaluate``."""
-    from edgesplit.policies.evaluate import summarize
-    from edgesplit.sim import decision_env
+    then its utility, latency and energy over 5 held-out evaluation episodes (the trainer's
+    evaluation seeds from the task's seed on), as ``edgesplit evaluate``."""
+    from edgesplit.policies.evaluate import evaluate
+    from edgesplit.policies.training import EVAL_SEED_BASE
 
     started = time.perf_counter()
     if task["policy"].startswith("sb3-"):
         scenario = load_scenario(task["scenario"])
-        policy = train_sb3(task["policy"].removeprefix("sb3-"), scenario, task["steps"],
-                           task["seed"])  # fmt: skip
-        runs = _held_out(policy, decision_env(scenario), task["seed"])
+        agent = train_sb3(task["policy"].removeprefix("sb3-"), scenario, task["steps"],
+                          task["seed"])  # fmt: skip
+        [summary] = evaluate({task["policy"]: lambda: agent}, scenario, 5,
+                             EVAL_SEED_BASE + task["seed"])  # fmt: skip
     else:
         with task_policy(task) as (scenario, policy):
-            runs = _held_out(policy, decision_env(scenario), task["seed"])
-    summary = summarize(task["policy"], runs)
+            [summary] = evaluate({task["policy"]: lambda: policy}, scenario, 5,
+                                 EVAL_SEED_BASE + task["seed"])  # fmt: skip
     return {"utility": summary.mean["utility"], "utility_ci95": summary.half_width["utility"],
             "latency_s": summary.mean["latency_s"], "energy_j": summary.mean["energy_j"],
             "wall_s": time.perf_counter() - started}  # fmt: skip
-
-
-def _held_out(policy, env, seed: int) -> list[dict[str, float]]:
-    from edgesplit.policies.evaluate import run_episode
-
-    return [run_episode(policy, env, 1_000_000 + seed + e) for e in range(5)]
 
 
 def _report(tasks: list[Task], results: list[Row], out: Path) -> str:

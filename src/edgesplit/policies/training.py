@@ -32,6 +32,7 @@ from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
+EVAL_EPISODES = 2  # episodes per periodic evaluation, by default
 
 
 class TrainingInterrupted(EdgesplitError):
@@ -183,7 +184,7 @@ def train_policy(
     out_dir: str | Path,
     resume: bool = False,
     eval_every: int | None = None,
-    eval_episodes: int = 2,
+    eval_episodes: int = EVAL_EPISODES,
     show_progress: bool = True,
     settings: dict[str, str] | None = None,
 ) -> Path:
