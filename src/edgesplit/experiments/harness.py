@@ -104,11 +104,18 @@ def scenario_steps(task: Task) -> list[tuple[float, dict]]:
 
 
 def scenario_episode(task: Task) -> Row:
-    """The metrics (``policies.evaluate.episode_metrics``) of one episode of ``task["policy"]``
-    on ``task_scenario(task)`` from ``task["seed"]``."""
-    from edgesplit.policies.evaluate import episode_metrics
+    """The episode metrics (``policies.evaluate.episode_metrics``) of ``task["policy"]`` on
+    ``task_scenario(task)``: of the one episode from ``task["seed"]``, or, with
+    ``task["test_episodes"]`` = n, their means over test seeds 0..n-1 (``policies.evaluate.
+    evaluate``). A learner is trained once, from ``task["seed"]`` (``trained_run``): with
+    ``test_episodes`` one training is evaluated on the seeds a sweep runs its deciders on."""
+    from edgesplit.policies.evaluate import episode_metrics, evaluate
 
-    return episode_metrics(scenario_steps(task))
+    if "test_episodes" not in task:
+        return episode_metrics(scenario_steps(task))
+    with task_policy(task) as (scenario, policy):
+        [summary] = evaluate({task["policy"]: lambda: policy}, scenario, task["test_episodes"], 0)
+    return summary.mean
 
 
 def pyplot():
@@ -225,16 +232,6 @@ def task_policy(task: Task):
     with trained_run(task) as (scenario, folder):
         checkpoint = None if folder is None else folder / "best.pt"
         yield scenario, make_policy(task["policy"], scenario, checkpoint=checkpoint)
-
-
-def trained_metrics(task: Task) -> Row:
-    """The mean of each episode metric (``policies.evaluate.episode_metrics``) on test seeds 0-4
-    of ``task_policy(task)`` (a learner trained once)."""
-    from edgesplit.policies.evaluate import evaluate
-
-    with task_policy(task) as (scenario, policy):
-        [summary] = evaluate({task["policy"]: lambda: policy}, scenario, 5, 0)
-    return summary.mean
 
 
 def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Callable:

@@ -23,7 +23,6 @@ from edgesplit.experiments.harness import (
     ratios,
     save_png,
     scenario_episode,
-    trained_metrics,
 )
 from edgesplit.experiments.sweep import Task
 
@@ -31,6 +30,10 @@ RAW_INPUT_BITS = 224 * 224 * 3 * 8  # Table III's 1.2 Mbit input: 224 x 224 RGB 
 # zhang2026 Table IV, 50 tasks: EMH-PPO against local-only inference
 TABLE_IV_LATENCY_RATIO = 787.81 / 2150.75
 TABLE_IV_ENERGY_RATIO = 0.0251 / 0.0409
+# the learners inside the sweeps train as long as in Fig. 6 (zhang2026-convergence)
+LEARNERS = ("emh-ppo", "mahppo", "h-ppo")
+LEARNER_STEPS = 30_000
+QUICK_LEARNER_STEPS = 256
 
 
 def jpeg_input_bits(side: int = 224, quality: int = 75) -> int:
@@ -50,6 +53,26 @@ def jpeg_input_bits(side: int = 224, quality: int = 75) -> int:
     return int(np.rint(np.mean(sizes)))
 
 
+def _sweep_tasks(
+    settings: list[dict],
+    deciders: tuple[str, ...],
+    learners: tuple[str, ...],
+    quick: bool,
+    runs: int,
+) -> list[Task]:
+    """Per setting: each decider on seeds 0..runs-1, and each learner trained once from seed 0
+    (``LEARNER_STEPS``; a few hundred steps when quick) and evaluated on the same seeds
+    (``scenario_episode``'s ``test_episodes``)."""
+    steps = QUICK_LEARNER_STEPS if quick else LEARNER_STEPS
+    return [
+        {**setting, "policy": p, "seed": s}
+        for setting in settings for p in deciders for s in range(runs)
+    ] + [
+        {**setting, "policy": p, "steps": steps, "seed": 0, "test_episodes": runs}
+        for setting in settings for p in learners
+    ]  # fmt: skip
+
+
 def _bandwidth_tasks(quick: bool, seeds: int | None) -> list[Task]:
     scenario = "zhang2026-small" if quick else "zhang2026"
     bandwidths = (1e6, 1e8) if quick else (1e6, 1e7, 3e7, 1e8)
@@ -57,22 +80,20 @@ def _bandwidth_tasks(quick: bool, seeds: int | None) -> list[Task]:
     if not quick:
         encodings["JPEG"] = jpeg_input_bits()
     deciders = ("local", "repeated-optimum") if quick else ("local", "repeated-optimum", "planner")
-    return [
-        {"scenario": scenario, "bandwidth_hz": b, "encoding": e, "input_bits": bits,
-         "policy": p, "seed": s}
-        for b in bandwidths for e, bits in encodings.items() for p in deciders
-        for s in range(seeds or (1 if quick else 5))
+    settings = [
+        {"scenario": scenario, "bandwidth_hz": b, "encoding": e, "input_bits": bits}
+        for b in bandwidths for e, bits in encodings.items()
     ]  # fmt: skip
+    return _sweep_tasks(settings, deciders, (), quick, seeds or (1 if quick else 5))
 
 
 def _beta_tasks(quick: bool, seeds: int | None) -> list[Task]:
+    """zhang2026 Fig. 12 is EMH-PPO's: the one learner here."""
     scenario = "zhang2026-small" if quick else "zhang2026"
     betas = (1.0, 500.0) if quick else (1.0, 5.0, 10.0, 50.0, 100.0, 500.0)
     deciders = ("local", "repeated-optimum") if quick else ("local", "repeated-optimum", "planner")
-    return [
-        {"scenario": scenario, "beta": b, "policy": p, "seed": s}
-        for b in betas for p in deciders for s in range(seeds or (1 if quick else 5))
-    ]  # fmt: skip
+    settings = [{"scenario": scenario, "beta": b} for b in betas]
+    return _sweep_tasks(settings, deciders, ("emh-ppo",), quick, seeds or (1 if quick else 5))
 
 
 def _beta_report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
@@ -106,7 +127,8 @@ def _beta_report(tasks: list[Task], results: list[dict[str, float]], out: Path) 
         "zhang2026 Fig. 12 (EMH-PPO): as beta grows energy falls and latency rises; at beta = "
         "500 the energy is about 47 % of local-only's and the latency about 2.5 % above its "
         "value at beta = 50. Here: the mean over the seeds of each decider's total latency and "
-        "energy per task, as % of local-only's."
+        "energy per task, as % of local-only's; EMH-PPO trained once per beta (30,000 steps, "
+        "seed 0) and evaluated on the same seeds."
     )
     return page(claim, lines, image)
 
@@ -153,15 +175,14 @@ def _bandwidth_report(tasks: list[Task], results: list[dict[str, float]], out: P
 
 def _count_tasks(axis: str, counts: tuple[int, ...], fixed: dict) -> Callable:
     """Tasks of zhang2026 with ``axis`` (devices or servers) over ``counts`` and the other at
-    ``fixed``; quick: the first two counts, local and planner, one seed."""
+    ``fixed``; quick: the first two counts, local, planner and EMH-PPO, one seed."""
 
     def tasks(quick: bool, seeds: int | None) -> list[Task]:
         deciders = ("local", "planner") if quick else ("local", "agilenn", "planner")
-        return [
-            {"scenario": "zhang2026", **fixed, axis: n, "policy": p, "seed": s}
-            for n in (counts[:2] if quick else counts) for p in deciders
-            for s in range(seeds or (1 if quick else 3))
-        ]  # fmt: skip
+        settings = [{"scenario": "zhang2026", **fixed, axis: n}
+                    for n in (counts[:2] if quick else counts)]  # fmt: skip
+        learners = ("emh-ppo",) if quick else LEARNERS
+        return _sweep_tasks(settings, deciders, learners, quick, seeds or (1 if quick else 3))
 
     return tasks
 
@@ -218,10 +239,9 @@ def _task_count_tasks(quick: bool, seeds: int | None) -> list[Task]:
     counts = (50, 100) if quick else (50, 100, 150, 200)
     scenario = "zhang2026-small" if quick else "zhang2026"
     deciders = ("local", "planner") if quick else ("local", "agilenn", "planner")
-    return [
-        {"scenario": scenario, "mean_tasks": n, "policy": p, "seed": s}
-        for n in counts for p in deciders for s in range(seeds or (1 if quick else 3))
-    ]  # fmt: skip
+    settings = [{"scenario": scenario, "mean_tasks": n} for n in counts]
+    learners = ("emh-ppo",) if quick else LEARNERS
+    return _sweep_tasks(settings, deciders, learners, quick, seeds or (1 if quick else 3))
 
 
 def _task_count_report(tasks: list[Task], results: list[Row], out: Path) -> str:
@@ -265,7 +285,8 @@ def _task_count_report(tasks: list[Task], results: list[Row], out: Path) -> str:
         "zhang2026 Table IV: every method's total latency grows linearly with the tasks "
         "(EMH-PPO about 15.8 ms per added task, MAHPPO 25.0, H-PPO 25.3, local 43.0) and the "
         "energy per task stays constant (EMH-PPO 0.0251-0.0253 J, local 0.0409 J). Here: "
-        "means over the seeds; the slope is per added task per device."
+        "means over the seeds (the learners trained once per count, 30,000 steps from seed 0, "
+        "and evaluated on the same seeds); the slope is per added task per device."
     )
     return page(claim, lines, image)
 
@@ -351,11 +372,11 @@ def _slot_tasks(quick: bool, seeds: int | None) -> list[Task]:
     ]  # fmt: skip
     tasks = [
         {"scenario": scenario, "policy": "emh-ppo", "shadowing_std_db": std, "steps": steps,
-         "seed": s, **({} if slot is None else {"time_slot_s": slot})}
+         "seed": s, "test_episodes": 5, **({} if slot is None else {"time_slot_s": slot})}
         for slot, std in settings for s in range(seeds or 1)
     ]  # fmt: skip
     local = {"scenario": scenario, "policy": "local", "shadowing_std_db": 8.0, "steps": 0,
-             "seed": 0}  # fmt: skip
+             "seed": 0, "test_episodes": 5}  # fmt: skip
     return [*tasks, local]
 
 
@@ -418,7 +439,8 @@ EXPERIMENTS = [
     Experiment(
         "zhang2026-beta",
         "zhang2026 Fig. 12 (the latency-energy trade-off of beta)",
-        "Eq. 8's energy weight beta from 1 to 500 for local, repeated-optimum and planner: "
+        "Eq. 8's energy weight beta from 1 to 500 for local, repeated-optimum, planner and "
+        "EMH-PPO: "
         "latency and energy per task as % of local-only's.",
         _beta_tasks,
         scenario_episode,
@@ -427,21 +449,23 @@ EXPERIMENTS = [
     Experiment(
         "zhang2026-devices",
         "zhang2026 Figs. 8 and 10 (1 to 6 devices)",
-        "1 to 6 devices on Table III's 2 servers and 2 channels, for local, AgileNN-style and "
-        "planner: reward, total latency and energy per task.",
+        "1 to 6 devices on Table III's 2 servers and 2 channels, for local, AgileNN-style, "
+        "planner, EMH-PPO, MAHPPO and H-PPO: reward, total latency and energy per task.",
         _count_tasks("devices", (1, 2, 3, 4, 5, 6), {}),
         scenario_episode,
         _count_report(
             "devices",
             "zhang2026 Figs. 8 and 10: reward falls almost linearly with the devices for "
             "every method; with 6 devices EMH-PPO's total latency is about 37.1 % below "
-            "local-only's. Here: means over seeds 0-2.",
+            "local-only's. Here: means over seeds 0-2; the learners trained once per count "
+            "(30,000 steps, seed 0) and evaluated on the same seeds.",
         ),
     ),
     Experiment(
         "zhang2026-servers",
         "zhang2026 Figs. 9 and 11 (1 to 6 servers)",
-        "4 devices on 1 to 6 servers (2 channels), for local, AgileNN-style and planner: "
+        "4 devices on 1 to 6 servers (2 channels), for local, AgileNN-style, planner, EMH-PPO, "
+        "MAHPPO and H-PPO: "
         "reward, total latency and energy per task.",
         _count_tasks("servers", (1, 2, 3, 4, 5, 6), {"devices": 4}),
         scenario_episode,
@@ -449,7 +473,8 @@ EXPERIMENTS = [
             "servers",
             "zhang2026 Figs. 9 and 11: from 1 to 6 servers EMH-PPO's reward improves by about "
             "35.6 %, AgileNN's by 11.5 %, MAHPPO's by 9.8 %, H-PPO's by 8.9 %; only EMH-PPO "
-            "spends less energy than local. Here: means over seeds 0-2.",
+            "spends less energy than local. Here: means over seeds 0-2; the learners trained once "
+            "per count (30,000 steps, seed 0) and evaluated on the same seeds.",
         ),
     ),
     Experiment(
@@ -472,7 +497,8 @@ EXPERIMENTS = [
     Experiment(
         "zhang2026-tasks",
         "zhang2026 Table IV (50 to 200 inference tasks)",
-        "Mean tasks per device from 50 to 200 for local, AgileNN-style and planner: reward, total "
+        "Mean tasks per device from 50 to 200 for local, AgileNN-style, planner, EMH-PPO, MAHPPO "
+        "and H-PPO: reward, total "
         "latency and energy per task, and the latency per added task.",
         _task_count_tasks,
         scenario_episode,
@@ -493,7 +519,7 @@ EXPERIMENTS = [
         "EMH-PPO trained on the task-window MDP and on fixed slots of 10, 50 and 300 ms, and at "
         "4, 8 and 12 dB shadowing with 50 ms slots: total latency and energy per task.",
         _slot_tasks,
-        trained_metrics,
+        scenario_episode,
         _slot_report,
     ),
 ]
