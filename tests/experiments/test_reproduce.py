@@ -82,6 +82,23 @@ def test_the_count_sweeps_scale_the_system(tmp_path, name):
     assert one == pytest.approx(two, rel=1e-12) and one == pytest.approx(0.0409, rel=1e-3)
     for n in (1, 2):
         assert float(rows[(n, "planner")]["reward"]) > float(rows[(n, "local")]["reward"])
+        learner = rows[(n, "emh-ppo")]  # trained once per count, tested on the deciders' seed
+        assert (learner["steps"], learner["seed"], learner["test_episodes"]) == ("64", "0", "1")
+        assert np.isfinite(float(learner["reward"]))
+
+
+def test_a_learner_is_trained_once_and_scored_on_the_deciders_seeds():
+    """``test_episodes`` = n: a decider's metrics are the means of its single episodes from
+    seeds 0..n-1; a learner is trained once, from its seed, and its one test episode from seed 0
+    is the episode run without ``test_episodes`` (the same training, the same episode)."""
+    base = {"scenario": "zhang2026-small", "seed": 0}
+    pooled = scenario_episode({**base, "policy": "local", "test_episodes": 3})
+    single = [scenario_episode({**base, "policy": "local", "seed": s}) for s in range(3)]
+    assert len({r["total_latency_s"] for r in single}) == 3
+    for key, value in pooled.items():
+        assert value == pytest.approx(np.mean([r[key] for r in single]), rel=1e-12)
+    learner = {**base, "policy": "emh-ppo", "steps": 64}
+    assert scenario_episode({**learner, "test_episodes": 1}) == scenario_episode(learner)
 
 
 def test_reproduce_lists_and_refuses_clearly(tmp_path):
