@@ -93,7 +93,8 @@ def _beta_tasks(quick: bool, seeds: int | None) -> list[Task]:
     betas = (1.0, 500.0) if quick else (1.0, 5.0, 10.0, 50.0, 100.0, 500.0)
     deciders = ("local", "repeated-optimum") if quick else ("local", "repeated-optimum", "planner")
     settings = [{"scenario": scenario, "beta": b} for b in betas]
-    return _sweep_tasks(settings, deciders, ("emh-ppo",), quick, seeds or (1 if quick else 5))
+    learners = () if quick else ("emh-ppo",)  # quick: the count sweeps run the quick learner
+    return _sweep_tasks(settings, deciders, learners, quick, seeds or (1 if quick else 5))
 
 
 def _beta_report(tasks: list[Task], results: list[dict[str, float]], out: Path) -> str:
@@ -240,7 +241,7 @@ def _task_count_tasks(quick: bool, seeds: int | None) -> list[Task]:
     scenario = "zhang2026-small" if quick else "zhang2026"
     deciders = ("local", "planner") if quick else ("local", "agilenn", "planner")
     settings = [{"scenario": scenario, "mean_tasks": n} for n in counts]
-    learners = ("emh-ppo",) if quick else LEARNERS
+    learners = () if quick else LEARNERS  # quick: the count sweeps run the quick learner
     return _sweep_tasks(settings, deciders, learners, quick, seeds or (1 if quick else 3))
 
 
