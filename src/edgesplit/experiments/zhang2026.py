@@ -61,7 +61,7 @@ def _sweep_tasks(
     runs: int,
 ) -> list[Task]:
     """Per setting: each decider on seeds 0..runs-1, and each learner trained once from seed 0
-    (``LEARNER_STEPS``; a few hundred steps when quick) and evaluated on the same seeds
+    (``LEARNER_STEPS``; ``QUICK_LEARNER_STEPS`` when quick) and evaluated on the same seeds
     (``scenario_episode``'s ``test_episodes``)."""
     steps = QUICK_LEARNER_STEPS if quick else LEARNER_STEPS
     return [
