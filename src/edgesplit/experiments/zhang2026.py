@@ -30,7 +30,7 @@ RAW_INPUT_BITS = 224 * 224 * 3 * 8  # Table III's 1.2 Mbit input: 224 x 224 RGB 
 # zhang2026 Table IV, 50 tasks: EMH-PPO against local-only inference
 TABLE_IV_LATENCY_RATIO = 787.81 / 2150.75
 TABLE_IV_ENERGY_RATIO = 0.0251 / 0.0409
-# the learners inside the sweeps train as long as in Fig. 6 (zhang2026-convergence)
+# zhang2026's learners, and their training steps in every experiment (Figs. 6-12, Table IV)
 LEARNERS = ("emh-ppo", "mahppo", "h-ppo")
 LEARNER_STEPS = 30_000
 QUICK_LEARNER_STEPS = 64
@@ -294,12 +294,11 @@ def _task_count_report(tasks: list[Task], results: list[Row], out: Path) -> str:
 
 def _partition_tasks(quick: bool, seeds: int | None) -> list[Task]:
     models = ("mobilenet_v2",) if quick else ("resnet50", "googlenet", "mobilenet_v2")
-    return [
-        {"scenario": "zhang2026", "devices": n, "model": m, "granularity": g,
-         "policy": "planner", "seed": s}
-        for n in ((1, 3) if quick else range(1, 7)) for m in models
-        for g in ("operator", "block") for s in range(seeds or (1 if quick else 3))
+    settings = [
+        {"scenario": "zhang2026", "devices": n, "model": m, "granularity": g}
+        for n in ((1, 3) if quick else range(1, 7)) for m in models for g in ("operator", "block")
     ]  # fmt: skip
+    return _sweep_tasks(settings, ("planner",), (), quick, seeds or (1 if quick else 3))
 
 
 def _partition_report(tasks: list[Task], results: list[Row], out: Path) -> str:
@@ -356,8 +355,8 @@ def _partition_report(tasks: list[Task], results: list[Row], out: Path) -> str:
 
 def _convergence_tasks(quick: bool, seeds: int | None) -> list[Task]:
     scenario = "zhang2026-small" if quick else "zhang2026"
-    learners = ("emh-ppo",) if quick else ("emh-ppo", "mahppo", "h-ppo")
-    steps = 512 if quick else 30_000
+    learners = ("emh-ppo",) if quick else LEARNERS
+    steps = 512 if quick else LEARNER_STEPS
     return [
         {"scenario": scenario, "policy": p, "steps": steps, "seed": s}
         for p in learners for s in range(seeds or 1)
@@ -366,7 +365,7 @@ def _convergence_tasks(quick: bool, seeds: int | None) -> list[Task]:
 
 
 def _slot_tasks(quick: bool, seeds: int | None) -> list[Task]:
-    scenario, steps = ("zhang2026-small", 512) if quick else ("zhang2026", 30_000)
+    scenario, steps = ("zhang2026-small", 512) if quick else ("zhang2026", LEARNER_STEPS)
     settings = [(None, 8.0), (0.05, 8.0)] if quick else [
         (None, 8.0), (0.01, 8.0), (0.05, 8.0), (0.3, 8.0),
         (None, 4.0), (0.05, 4.0), (None, 12.0), (0.05, 12.0),
