@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format bench profiles clean
+.PHONY: install demo test test-all lint format bench profiles proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -54,6 +54,11 @@ profiles: install
 		$(BIN)/edgesplit profile $$m --threads 1,2 --repeats 10 --warmup 3 --cuts 16 \
 			--out $(PROFILE_DIR)/$$m.json || exit 1; \
 	done
+
+# The control plane's messages, generated from their .proto and committed (tests check they match).
+proto: install
+	$(BIN)/python -m grpc_tools.protoc -Isrc --python_out=src --pyi_out=src \
+		src/edgesplit/runtime/proto/control.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

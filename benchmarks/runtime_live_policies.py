@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
-from edgesplit.runtime.live import LiveConfig, run_live
+from edgesplit.runtime.launcher import LiveConfig, run_live
 
 
 def main() -> None:

@@ -15,7 +15,8 @@ from hypothesis import strategies as st
 from edgesplit.compress.codecs import DTYPE_IDS, Codec, decode, encode
 from edgesplit.errors import EdgesplitError, InvalidParameterError, UnknownModelError
 from edgesplit.runtime import DeviceClient, EdgeServer, ServerConfig
-from edgesplit.runtime.server import RUN, TOKEN_KEY
+from edgesplit.runtime.server import RUN
+from edgesplit.runtime.transport import TOKEN_KEY
 from edgesplit.runtime.wire import REPLY, REQUEST, pack, wire_id
 
 from .conftest import MODELS, NET, SIZE, TOKEN, healthy
@@ -267,7 +268,7 @@ def test_tls_serves_clients_that_trust_its_certificate(tmp_path):
     edge.start()
     address = f"127.0.0.1:{edge.port}"
     try:
-        with DeviceClient(NET, address, input_size=SIZE, tls_ca=cert.read_bytes()) as trusted:
+        with DeviceClient(NET, address, input_size=SIZE, tls_ca=str(cert)) as trusted:
             output, record = trusted.run(trusted.example, 2)
             assert record.offloaded and torch.equal(output, _reference(trusted, trusted.example))
         with DeviceClient(NET, address, input_size=SIZE) as plain:

@@ -231,7 +231,7 @@ def demo(
     inference live: an edge server and two devices on 127.0.0.1 (`edgesplit live`)."""
     from edgesplit.demo import run_demo
     from edgesplit.plan import plan_defaults
-    from edgesplit.runtime.live import LiveConfig, run_live
+    from edgesplit.runtime.launcher import LiveConfig, run_live
 
     defaults = plan_defaults()
     settings = defaults["demo"]

@@ -1,6 +1,6 @@
-"""Commands of the live runtime: serve (an edge server), device (a device running tasks through
-one), calibrate (the runtime's overheads on this machine), live (servers, devices and a
-controller driven by a policy)."""
+"""Commands of the live runtime: serve (an edge server), device (a device agent, or tasks at a
+fixed cut), controller (the decider of a run across hosts), calibrate (the runtime's overheads
+on this machine), live (the three roles launched on this host)."""
 
 from __future__ import annotations
 
@@ -29,6 +29,13 @@ from edgesplit.cli.app import (
 )
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
 
+ControllerOpt = Annotated[
+    str | None, typer.Option(help="The controller's control-plane address HOST:PORT.")
+]
+ReadyFileOpt = Annotated[
+    Path | None,
+    typer.Option(help="Write a JSON line here once ready (its port): for launchers.", hidden=True),
+]
 TokenFileOpt = Annotated[
     Path | None,
     typer.Option(help="File holding the shared token (else the EDGESPLIT_TOKEN variable)."),
@@ -75,9 +82,29 @@ def serve_command(
     drop_replies: Annotated[
         float | None, typer.Option(help="Fault injection: share of replies withheld.")
     ] = None,
+    granularity: Annotated[
+        str | None,
+        typer.Option(help="Graph granularities whose cuts it answers (comma-separated)."),
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Seed of the fault injection.")] = None,
+    controller: ControllerOpt = None,
+    advertise: Annotated[
+        str | None,
+        typer.Option(
+            help="HOST:PORT devices reach it at (default: its host as the controller sees it)."
+        ),
+    ] = None,
+    ready_file: ReadyFileOpt = None,
 ) -> None:
-    """Run an edge server: host the tails of the models for every cut, until Ctrl-C."""
+    """Run an edge server: host the tails of the models for every cut, until Ctrl-C; with
+    --controller it registers there and reports its load."""
     from edgesplit.runtime.server import serve, server_config
+    from edgesplit.runtime.transport import host_port
+
+    if controller is not None:
+        host_port(controller, "--controller")
+    if advertise is not None:
+        host_port(advertise, "--advertise")
 
     settings = server_config(
         None if config is None else str(config),
@@ -87,7 +114,10 @@ def serve_command(
         max_message_bytes=None if max_message_mb is None else int(max_message_mb * 2**20),
         tls_cert=None if tls_cert is None else str(tls_cert),
         tls_key=None if tls_key is None else str(tls_key),
-        token_file=None if token_file is None else str(token_file),
+        token_file=None if token_file is None else str(token_file), seed=seed,
+        granularities=None if granularity is None else tuple(
+            g.strip() for g in granularity.split(",") if g.strip()
+        ),
     )  # fmt: skip
 
     status = err_console.status("starting the lanes (each loads the models)")
@@ -102,15 +132,18 @@ def serve_command(
         ]
         if settings.metrics_port is not None:
             extras.append(f"metrics on http://{settings.host}:{settings.metrics_port}/metrics")
+        if controller is not None:
+            extras.append(f"registered with the controller at {controller}")
         console.print(
             f"edgesplit serve: {', '.join(settings.models)} on {settings.host}:{bound} "
             f"({', '.join(extras)}); Ctrl-C stops",
             highlight=False,
         )
+        _write_ready(ready_file, {"port": bound})
 
     status.start()
     try:
-        serve(settings, ready)
+        serve(settings, ready, controller, advertise or "")
     finally:
         status.stop()
 
@@ -118,11 +151,17 @@ def serve_command(
 @command("device")
 def device_command(
     model: ModelArg,
-    cut: Annotated[int, typer.Option(help="Cut number (1 = send the input; see `cuts`).")],
+    cut: Annotated[
+        int | None,
+        typer.Option(help="Cut number (1 = send the input; see `cuts`); without --controller."),
+    ] = None,
     server: Annotated[
-        list[str], typer.Option(help="Edge server address host:port (repeat for several).")
-    ] = ["127.0.0.1:50051"],  # noqa: B006  (typer needs a literal default)
-    tasks: Annotated[int, typer.Option(help="Tasks to run.")] = 10,
+        list[str] | None,
+        typer.Option(
+            help="Edge server address host:port (repeat for several); without --controller."
+        ),
+    ] = None,
+    tasks: Annotated[int, typer.Option(help="Tasks to run (without --controller).")] = 10,
     threads: Annotated[int, typer.Option(help="Server threads per tail (0: all).")] = 0,
     codec: Annotated[str, typer.Option(help="fp32, fp16, int8, int8-channel, +zstd.")] = "fp32",
     rate_mbps: Annotated[
@@ -133,14 +172,44 @@ def device_command(
     tls_ca: Annotated[Path | None, typer.Option(help="PEM certificate to trust (TLS).")] = None,
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    controller: ControllerOpt = None,
+    name: Annotated[
+        list[str] | None,
+        typer.Option(help="Agent name, unique in the run (repeat: several agents, one process)."),
+    ] = None,
+    retry_s: Annotated[
+        float, typer.Option(help="Between attempts to reach the controller or a failed server.")
+    ] = 1.0,
+    seed: Annotated[int, typer.Option(help="Seed of the agents' inputs.")] = 0,
+    link_plan: Annotated[
+        Path | None,
+        typer.Option(
+            help="Emulated links (JSON from `edgesplit live`): shape each agent's uplink."
+        ),
+    ] = None,
+    link_device: Annotated[
+        list[int] | None, typer.Option(help="Each --name's row of --link-plan.")
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run tasks of a model split at a cut through edge servers; show where each ran, where its
-    time went, and how far its output is from the unsplit model's."""
+    """A device agent with --controller (it runs the tasks the controller decides, measures its
+    uplink, keeps working when the controller is gone), else tasks of a model split at a fixed
+    cut through edge servers: where each ran, where its time went, and how far its output is
+    from the unsplit model's."""
+    if controller is not None:
+        _agents(
+            model, controller, name, granularity, input_size, timeout_s, retry_s, seed,
+            token_file, tls_ca, link_plan, link_device, as_json,
+        )  # fmt: skip
+        return
+    from edgesplit.errors import InvalidParameterError
     from edgesplit.runtime.device import run_tasks
 
+    if cut is None:
+        raise InvalidParameterError("--cut", None, "a cut number (or --controller HOST:PORT)")
+    servers = server or ["127.0.0.1:50051"]
     report = run_tasks(
-        model, server, cut - 1, tasks, threads, codec, rate_mbps, timeout_s,
+        model, servers, cut - 1, tasks, threads, codec, rate_mbps, timeout_s,
         None if token_file is None else str(token_file),
         None if tls_ca is None else str(tls_ca), granularity, input_size,
     )  # fmt: skip
@@ -161,7 +230,7 @@ def device_command(
         Column("sent KiB", key("sent_bytes", ".1f", 1 / 1024)),
         Column("max |out - unsplit|", key("max_abs_error", ".2e")),
     ]
-    title = f"{model}, cut {cut}, {codec}, via {', '.join(server)}"
+    title = f"{model}, cut {cut}, {codec}, via {', '.join(servers)}"
     console.print(table(report["tasks"], columns, title))
     summary = report["summary"]
     console.print(
@@ -170,6 +239,85 @@ def device_command(
         f"uplink estimate {_mbps(summary['uplink_bps'])}",
         highlight=False,
     )
+
+
+def _agents(
+    model: str, controller: str, names: list[str] | None, granularity: str, input_size: int,
+    timeout_s: float, retry_s: float, seed: int, token_file: Path | None, tls_ca: Path | None,
+    link_plan: Path | None, link_device: list[int] | None, as_json: bool,
+) -> None:  # fmt: skip
+    """``edgesplit device --controller``: the agents of ``names`` in this process until the
+    controller ends the run (Ctrl-C leaves at once)."""
+    import json
+    import os
+    import signal
+    import socket
+    import threading
+
+    from edgesplit.checks import positive
+    from edgesplit.errors import InvalidParameterError
+    from edgesplit.runtime.agent import AgentConfig, run_agents
+    from edgesplit.runtime.links import LinkPlan
+    from edgesplit.runtime.transport import Security, host_port, read_token
+
+    host_port(controller, "--controller")
+    positive("--timeout-s", timeout_s)
+    positive("--retry-s", retry_s)
+    names = names or [f"{socket.gethostname()}-{os.getpid()}"]
+    if len(set(names)) != len(names):
+        raise InvalidParameterError("--name", names, "distinct names")
+    plan = None
+    if link_plan is not None:
+        try:
+            plan = LinkPlan.from_record(json.loads(link_plan.read_text()))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise InvalidParameterError(
+                "--link-plan", str(link_plan), f"a link plan ({error})"
+            ) from None
+    rows = tuple(link_device or ())
+    if plan is not None and (
+        len(rows) != len(names) or any(not 0 <= r < len(plan.rates_bps) for r in rows)
+    ):
+        raise InvalidParameterError(
+            "--link-device",
+            list(rows),
+            f"one row of --link-plan (0..{len(plan.rates_bps) - 1}) per --name",
+        )
+    security = Security(
+        read_token(None if token_file is None else str(token_file)),
+        tls_ca=None if tls_ca is None else str(tls_ca),
+    )
+    config = AgentConfig(
+        model, controller, tuple(names), granularity, input_size, timeout_s, retry_s, security,
+        seed, plan, rows,
+    )  # fmt: skip
+    stop = threading.Event()
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+    err_console.print(
+        f"edgesplit device: {len(names)} agent(s) of {model} for the controller at {controller}",
+        highlight=False,
+    )
+    done = run_agents(config, stop)
+    if as_json:
+        print_json({"model": model, "controller": controller, "tasks": done})
+        return
+    console.print(
+        "; ".join(f"{agent}: {count} tasks" for agent, count in done.items()), highlight=False
+    )
+
+
+def _write_ready(path: Path | None, data: dict) -> None:
+    """Tell a launcher this role is ready: the JSON written whole, then moved in place."""
+    import json
+    import os
+
+    if path is None:
+        return
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(data))
+    os.replace(partial, path)
 
 
 def _mbps(rate_bps: float | None) -> str:
@@ -224,56 +372,173 @@ def calibrate_command(
     )
 
 
-@command("live")
-def live_command(
-    scenario: Annotated[
-        str, typer.Option(help="Slot or task-window preset, or a YAML file (see `scenarios`).")
-    ] = "live-demo",
-    policy: Annotated[
-        str, typer.Option(help="Policy name, or name=policy.pt for a trained learner.")
-    ] = "optimum",
-    devices: Annotated[int, typer.Option(help="Device processes.")] = 2,
-    servers: Annotated[
-        int | None,
-        typer.Option(help="Edge server processes (default: 1; task-window: the scenario's)."),
-    ] = None,
-    duration: Annotated[float, typer.Option(help="Seconds to run.")] = 20.0,
-    slot_s: Annotated[float, typer.Option(help="Slot length (tasks per second kept).")] = 2.0,
-    seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(help="kill-server@T[:BACK_S], drop@P or slow-link@T:MBPS (repeatable)."),
-    ] = None,
-    hysteresis: Annotated[
-        float, typer.Option(help="A device changes its cut for a gain above this share.")
-    ] = 0.05,
-    timeout_s: Annotated[float, typer.Option(help="Deadline of one request.")] = 2.0,
-    hardware: Annotated[
-        str | None,
-        typer.Option(
-            help="Profiles standing for this machine: a catalogue entry or a profile folder "
-            "(default: the shipped ones of this CPU, else measured once and cached)."
-        ),
-    ] = None,
-    untrained: Annotated[
-        bool, typer.Option(help="Let a learner decide without a policy file (debugging).")
+ScenarioOpt = Annotated[
+    str, typer.Option(help="Slot or task-window preset, or a YAML file (see `scenarios`).")
+]
+PolicyOpt = Annotated[
+    str, typer.Option(help="Policy name, or name=policy.pt for a trained learner.")
+]
+DurationOpt = Annotated[float, typer.Option(help="Seconds to run.")]
+SlotOpt = Annotated[float, typer.Option(help="Slot length (tasks per second kept).")]
+HysteresisOpt = Annotated[
+    float, typer.Option(help="A device changes its cut for a gain above this share.")
+]
+LeaseOpt = Annotated[
+    float,
+    typer.Option(help="How long an agent keeps the last decision once the controller is gone."),
+]
+HardwareOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="Profiles standing for this machine: a catalogue entry or a profile folder "
+        "(default: the shipped ones of this CPU, else measured once and cached)."
+    ),
+]
+UntrainedOpt = Annotated[
+    bool, typer.Option(help="Let a learner decide without a policy file (debugging).")
+]
+ServersOpt = Annotated[
+    int | None,
+    typer.Option(help="Edge servers (default: 1; task-window: the scenario's)."),
+]
+
+
+@command("controller")
+def controller_command(
+    scenario: ScenarioOpt = "live-demo",
+    policy: PolicyOpt = "optimum",
+    devices: Annotated[int, typer.Option(help="Device agents the run waits for.")] = 2,
+    servers: ServersOpt = None,
+    duration: DurationOpt = 20.0,
+    slot_s: SlotOpt = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of the world model (arrivals, batteries).")] = 0,
+    hysteresis: HysteresisOpt = 0.05,
+    lease_s: LeaseOpt = 6.0,
+    hardware: HardwareOpt = None,
+    untrained: UntrainedOpt = False,
+    listen: Annotated[
+        str, typer.Option(help="HOST:PORT of the control plane (port 0: any free one).")
+    ] = "127.0.0.1:50050",
+    join_timeout_s: Annotated[
+        float, typer.Option(help="How long to wait for the agents and servers to register.")
+    ] = 300.0,
+    token_file: TokenFileOpt = None,
+    tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve TLS.")] = None,
+    tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    ready_file: ReadyFileOpt = None,
+    events: Annotated[
+        bool, typer.Option(help="Print progress as JSON lines (for launchers).", hidden=True)
     ] = False,
     out: Annotated[Path | None, typer.Option(help="Also write the whole report (JSON).")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Run edge servers, devices and a controller on 127.0.0.1: every slot the policy decides
-    on the measured state, the devices run their tasks through the servers, and the report
-    holds every task against the cost model's prediction."""
+    """Decide a run across hosts: wait for --devices agents (`edgesplit device MODEL
+    --controller HOST:PORT`) and the edge servers (`edgesplit serve --controller HOST:PORT`), then
+    every slot or task window decide on what they measure, push the decisions and report every
+    task against the cost model's prediction. Ctrl-C ends the run with the report so far."""
+    import json
+    import signal
+    import threading
+    import time
+
+    from edgesplit.checks import positive
+    from edgesplit.runtime.controller import Controller, ControllerConfig
+    from edgesplit.runtime.transport import Security, host_port, read_token
+
+    if out is not None:
+        output_file("--out", out, True)
+    host, port = host_port(
+        listen.replace(":0", ":1") if listen.endswith(":0") else listen, "--listen"
+    )
+    port = 0 if listen.endswith(":0") else port
+    positive("--join-timeout-s", join_timeout_s)
+    security = Security(
+        read_token(None if token_file is None else str(token_file)),
+        None if tls_cert is None else str(tls_cert), None if tls_key is None else str(tls_key),
+    )  # fmt: skip
+    config = ControllerConfig(
+        scenario, policy, devices, servers, duration, slot_s, seed, hysteresis, hardware,
+        untrained, host, port, lease_s, join_timeout_s, security,
+    )  # fmt: skip
+
+    def say(text: str) -> None:
+        if events:
+            print(json.dumps({"progress": text}), flush=True)
+        else:
+            status.update(f"controller: {text}")
+
+    with err_console.status("controller") as status:
+        made = Controller(config, say)
+        bound = made.start()
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
+        _write_ready(
+            ready_file,
+            {
+                "port": bound, "cores": made.cores, "hardware": made.hardware,
+                "style": made.preset.style, "servers": made.server_count,
+                "device_models": made.device_models, "granularity": made.scenario.granularity,
+                "input_size": made.scenario.input_size,
+            },
+        )  # fmt: skip
+        say(f"listening on {host}:{bound} ({'TLS' if security.tls_cert else 'no TLS'}, "
+            f"{'token' if security.token else 'no token'})")  # fmt: skip
+
+        def begun(text: str) -> None:
+            if events and made.begin and not getattr(begun, "told", False):
+                print(json.dumps({"begin_s": made.begin, "now_s": time.monotonic()}), flush=True)
+                begun.told = True  # type: ignore[attr-defined]
+            say(text)
+
+        report = made.run(begun, stop)
+    if out is not None:
+        out.write_text(json.dumps(report, indent=2) + "\n")
+    if as_json:
+        print_json(report)
+    elif not events:
+        print_live(report)
+
+
+@command("live")
+def live_command(
+    scenario: ScenarioOpt = "live-demo",
+    policy: PolicyOpt = "optimum",
+    devices: Annotated[int, typer.Option(help="Device agents.")] = 2,
+    servers: ServersOpt = None,
+    duration: DurationOpt = 20.0,
+    slot_s: SlotOpt = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
+    fault: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="kill-server@T[:BACK], kill-device@T:DEVICE[:BACK], drop@P or "
+            "slow-link@T:MBPS (repeatable)."
+        ),
+    ] = None,
+    hysteresis: HysteresisOpt = 0.05,
+    timeout_s: Annotated[float, typer.Option(help="Deadline of one request.")] = 2.0,
+    lease_s: LeaseOpt = 6.0,
+    hardware: HardwareOpt = None,
+    untrained: UntrainedOpt = False,
+    out: Annotated[Path | None, typer.Option(help="Also write the whole report (JSON).")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Launch a controller, edge servers and device agents on this host (the same processes
+    as on separate machines, over 127.0.0.1): every slot the policy decides on what the agents
+    measure, they run their tasks through the servers, and the report holds every task against
+    the cost model's prediction. Ctrl-C ends the run with the report so far."""
     import json
 
-    from edgesplit.runtime.live import Fault, LiveConfig, run_live
+    from edgesplit.runtime.faults import Fault
+    from edgesplit.runtime.launcher import LiveConfig, run_live
 
     if out is not None:
         output_file("--out", out, True)
     config = LiveConfig(
         scenario, policy, devices, servers, duration, slot_s, seed,
         tuple(Fault.parse(f) for f in fault or ()), hysteresis, timeout_s, hardware=hardware,
-        untrained=untrained,
+        untrained=untrained, lease_s=lease_s,
     )  # fmt: skip
     with err_console.status("live") as status:
         report = run_live(config, lambda text: status.update(f"live: {text}"))
@@ -340,7 +605,11 @@ def print_live(report: dict) -> None:
         *([Column("threads", per_device("threads"))] if slot else []),
         Column("server", _servers),
         Column("codec", _codecs, left=True),
-        Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6)),
+        *(
+            [Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6))]
+            if report["decisions"] and "rate_bps" in report["decisions"][0]
+            else []
+        ),
         *([Column("seen Mbit/s", per_device("observed_uplink_bps", ".0f", 1e-6))] if slot else []),
         Column("decided by", key("why"), left=True),
     ]
@@ -376,14 +645,20 @@ def print_live(report: dict) -> None:
         highlight=False,
     )
     totals = report["totals"]
-    left = (
-        f"; {totals['not_dispatched']} not dispatched when the time was up"
+    extra = [
+        f"{totals['on_its_own']} run by agents on their own while the controller was silent"
+        if totals["on_its_own"]
+        else "",
+        f"{totals['not_run']} decided but never run (the device was down or the run stopped)"
+        if totals["not_run"]
+        else "",
+        f"{totals['not_dispatched']} not dispatched when the time was up"
         if totals["not_dispatched"]
-        else ""
-    )
+        else "",
+    ]
     console.print(
-        f"{totals['done']} of {totals['arrived']} tasks done ({totals['offloaded']} offloaded, "
-        f"{totals['local']} local){left}; wait = time a task waited on its busy device (not in "
-        "the model)",
+        f"{totals['done']} tasks done ({totals['offloaded']} offloaded, {totals['local']} "
+        f"local) of {totals['decided']} decided{''.join('; ' + e for e in extra if e)}; wait = "
+        "time a task waited on its busy device (not in the model)",
         highlight=False,
     )

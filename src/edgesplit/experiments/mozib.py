@@ -131,7 +131,7 @@ def balanced_run(task: Task) -> Row:
     latency per task, and the share of offloaded tasks on the busiest server)."""
     if task["where"] == "simulator":
         return scenario_episode(task)
-    from edgesplit.runtime.live import LiveConfig, run_live
+    from edgesplit.runtime.launcher import LiveConfig, run_live
 
     scenario = task_scenario(task)
     report = run_live(LiveConfig(scenario, task["policy"], devices=scenario.device_count,

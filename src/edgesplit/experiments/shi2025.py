@@ -290,7 +290,7 @@ def live_run(task: Task) -> Row:
     """``edgesplit live`` on 127.0.0.1 for ``task["duration_s"]`` seconds: per task the
     measured E2E latency against the cost model's prediction for it (means), the offloaded
     share and the modelled device energy per task."""
-    from edgesplit.runtime.live import LiveConfig, run_live
+    from edgesplit.runtime.launcher import LiveConfig, run_live
 
     report = run_live(LiveConfig(task["scenario"], task["policy"], duration_s=task["duration_s"],
                                  seed=task["seed"]))  # fmt: skip

@@ -2,7 +2,8 @@
 that drives them with the same policies as the simulator (docs/runtime.md)."""
 
 from edgesplit.runtime.client import DeviceClient, TaskRecord, TokenBucket
-from edgesplit.runtime.server import EdgeServer, ServerConfig, read_token
+from edgesplit.runtime.server import EdgeServer, ServerConfig
+from edgesplit.runtime.transport import read_token
 from edgesplit.runtime.wire import WireError, pack, unpack, wire_id
 
 __all__ = [

@@ -29,7 +29,8 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from edgesplit.compress.codecs import Codec
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import Cut
-from edgesplit.runtime.server import PROBE, RUN, STATE, TOKEN_KEY
+from edgesplit.runtime.server import PROBE, RUN, STATE
+from edgesplit.runtime.transport import Security, open_channel
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
 
 EWMA_WEIGHT = 0.3  # of the newest throughput sample
@@ -104,13 +105,46 @@ class TaskRecord:
         return {**asdict(self), "offloaded": self.offloaded, "latency_s": self.latency_s}
 
 
+class DeviceModel:
+    """A model traced for its cuts at one granularity, with its heads and tails split once and
+    kept: what every client of one model in a process shares (a hundred emulated devices of one
+    model hold it once)."""
+
+    def __init__(self, spec: str, granularity: str = "operator", input_size: int = 224) -> None:
+        from edgesplit.graph.zoo import load_traced
+
+        self.spec = spec
+        self.granularity = granularity
+        self.input_size = input_size
+        self.model, self.example, self.graph = load_traced(spec, granularity, input_size)
+        with torch.no_grad():
+            self.output_spec = tree_flatten(self.model(self.example))[1]
+        self.cut_count = self.graph.cut_table().size
+        self._halves: dict[int, tuple[Any, Any]] = {}
+        self._lock = threading.Lock()
+
+    def halves(self, cut: int) -> tuple[Any, Any]:
+        """The head and tail of cut ``cut`` (0-based), split once and kept."""
+        with self._lock:
+            if cut not in self._halves:
+                from edgesplit.graph.split import split
+
+                self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut + 1))
+            return self._halves[cut]
+
+    def cut_id(self, cut: int) -> int:
+        """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key."""
+        return wire_id(self.graph.fx_key(self.graph.cut(cut + 1)))
+
+
 class DeviceClient:
-    """One device: a model, its graph (cuts at ``granularity``), and channels to edge servers."""
+    """One device: a model (its own, or a ``DeviceModel`` shared with other clients), and
+    channels to edge servers (given, or added by address as decisions name them)."""
 
     def __init__(
         self,
-        model: str,
-        servers: Sequence[str] | str,
+        model: str | DeviceModel,
+        servers: Sequence[str] | str = (),
         codec: Codec | None = None,
         token: str | None = None,
         timeout_s: float = 10.0,
@@ -119,43 +153,42 @@ class DeviceClient:
         max_message_bytes: int = 64 * 2**20,
         uplink: TokenBucket | None = None,
         retry_s: float = 1.0,
-        tls_ca: bytes | None = None,
+        tls_ca: str | None = None,
         overhead: tuple[float, float] = (0.0, 0.0),
     ) -> None:
-        from edgesplit.graph.zoo import load_traced
-
-        self.spec = model
-        self.model, self.example, self.graph = load_traced(model, granularity, input_size)
-        with torch.no_grad():
-            self._output_spec = tree_flatten(self.model(self.example))[1]
+        self.shared = (
+            model if isinstance(model, DeviceModel) else DeviceModel(model, granularity, input_size)
+        )
+        self.spec = self.shared.spec
+        self.model, self.example, self.graph = (
+            self.shared.model, self.shared.example, self.shared.graph
+        )  # fmt: skip
         self.codec = codec or Codec()
         self.timeout_s = timeout_s
         self.uplink = uplink
         self.retry_s = retry_s
-        self.metadata = ((TOKEN_KEY, f"Bearer {token}"),) if token else ()
-        options = [
-            ("grpc.max_receive_message_length", max_message_bytes),
-            ("grpc.max_send_message_length", max_message_bytes),
-            # reconnect soon after a server comes back (gRPC's default backoff grows to 2 min)
-            ("grpc.initial_reconnect_backoff_ms", 200),
-            ("grpc.max_reconnect_backoff_ms", max(200, int(1000 * retry_s))),
-        ]
-        addresses = [servers] if isinstance(servers, str) else list(servers)
-        if not addresses:
-            raise InvalidParameterError("servers", addresses, "at least one address host:port")
-        credentials = grpc.ssl_channel_credentials(tls_ca) if tls_ca is not None else None
-        self.channels = [
-            grpc.secure_channel(a, credentials, options)
-            if credentials
-            else grpc.insecure_channel(a, options)
-            for a in addresses
-        ]
-        self.addresses = addresses
+        self.security = Security(token, tls_ca=tls_ca)
+        self.metadata = self.security.metadata
+        self.max_message_bytes = max_message_bytes
+        self.addresses: list[str] = []
+        self.channels: list[grpc.Channel] = []
+        self._retry_at: list[float] = []
+        for address in [servers] if isinstance(servers, str) else list(servers):
+            self.server_index(address)
         self.overhead = overhead  # (seconds per request, per bit): not the link's rate
         self.uplink_bps: float | None = None
-        self._halves: dict[int, tuple[Any, Any]] = {}
         self._ids = itertools.count(1)
-        self._retry_at = [0.0] * len(addresses)
+
+    def server_index(self, address: str) -> int:
+        """The index of the server at ``address``, its channel opened on first use."""
+        if address in self.addresses:
+            return self.addresses.index(address)
+        self.addresses.append(address)
+        self.channels.append(
+            open_channel(address, self.security, self.max_message_bytes, self.retry_s)
+        )
+        self._retry_at.append(0.0)
+        return len(self.addresses) - 1
 
     def close(self) -> None:
         for channel in self.channels:
@@ -169,15 +202,11 @@ class DeviceClient:
 
     @property
     def cut_count(self) -> int:
-        return self.graph.cut_table().size
+        return self.shared.cut_count
 
     def halves(self, cut: int) -> tuple[Any, Any]:
         """The head and tail of cut ``cut`` (0-based), split once and kept."""
-        if cut not in self._halves:
-            from edgesplit.graph.split import split
-
-            self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut + 1))
-        return self._halves[cut]
+        return self.shared.halves(cut)
 
     def _position(self, cut: Cut | int) -> int:
         if isinstance(cut, Cut):
@@ -206,7 +235,7 @@ class DeviceClient:
         position), the tail on server ``server`` with ``threads`` (0: all the server's), or all
         here when the cut is all-local."""
         position = self._position(cut)
-        if not 0 <= server < len(self.channels):
+        if not 0 <= server < max(len(self.channels), 1):
             raise InvalidParameterError("server", server, f"0..{len(self.channels) - 1}")
         codec = codec or self.codec
         head, tail = self.halves(position)
@@ -222,7 +251,7 @@ class DeviceClient:
 
     def _offload(self, tail, handed_over, position, threads, server, codec, head_s):
         start = perf_counter()
-        cut_id = wire_id(self.graph.fx_key(self.graph.cut(position + 1)))
+        cut_id = self.shared.cut_id(position)
         request_id = next(self._ids)
         request = pack(REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads)
         encode_s = perf_counter() - start
@@ -239,7 +268,7 @@ class DeviceClient:
             message = unpack(reply)
             if message.kind != REPLY or message.request_id != request_id:
                 raise WireError("the reply does not answer this request")
-            output = tree_unflatten(list(message.tensors), self._output_spec)
+            output = tree_unflatten(list(message.tensors), self.shared.output_spec)
             decode_s = perf_counter() - start
         except grpc.RpcError as error:
             why = error.code().name
@@ -329,7 +358,7 @@ def server_state(
     address: str, token: str | None = None, timeout_s: float = 1.0
 ) -> dict[str, Any] | None:
     """The state of the server at ``address`` (None if it does not answer)."""
-    metadata = ((TOKEN_KEY, f"Bearer {token}"),) if token else ()
+    metadata = Security(token).metadata
     with grpc.insecure_channel(address) as channel:
         return _state(channel, metadata, timeout_s)
 

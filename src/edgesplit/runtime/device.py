@@ -10,7 +10,7 @@ import torch
 
 from edgesplit.compress.codecs import Codec
 from edgesplit.runtime.client import DeviceClient, TokenBucket
-from edgesplit.runtime.server import read_pem, read_token
+from edgesplit.runtime.transport import read_token
 
 
 def run_tasks(
@@ -37,10 +37,9 @@ def run_tasks(
         raise InvalidParameterError("--tasks", tasks, "at least 1")
     chosen = Codec.parse(codec)
     shaper = None if rate_mbps is None else TokenBucket(positive("--rate-mbps", rate_mbps) * 1e6)
-    ca = None if tls_ca is None else read_pem(tls_ca, "--tls-ca")
     client = DeviceClient(
         model, servers, chosen, read_token(token_file), timeout_s, granularity, input_size,
-        uplink=shaper, tls_ca=ca,
+        uplink=shaper, tls_ca=tls_ca,
     )  # fmt: skip
     with client:
         if not 0 <= cut < client.cut_count:

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import hmac
 import json
 import mmap
 import os
@@ -35,7 +34,6 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from concurrent import futures
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
@@ -45,13 +43,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.transport import Security, bind, grpc_server, read_token
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
 
 SERVICE = "edgesplit.Tail"
 RUN = f"/{SERVICE}/Run"
 STATE = f"/{SERVICE}/State"
 PROBE = f"/{SERVICE}/Probe"
-TOKEN_KEY = "authorization"
 LANE_NAME = "edgesplit-lane"  # the lanes' process name
 GRANULARITIES = ("operator", "layer", "block")
 
@@ -231,6 +229,9 @@ def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
     """A lane's process: load the models, then run the tails it is ordered to."""
     import torch
 
+    from edgesplit.runtime.lifetime import watch_parent
+
+    watch_parent()  # a killed server never leaves its lanes behind
     torch.set_num_threads(1)
     try:
         hosted = {wire_id(spec): _Hosted(spec, config) for spec in config.models}
@@ -399,43 +400,6 @@ class _Metrics:
         )
 
 
-class _TokenCheck(grpc.ServerInterceptor):
-    """Every call but the health check must carry ``authorization: Bearer TOKEN`` (compared in
-    constant time)."""
-
-    def __init__(self, token: str) -> None:
-        self.expected = f"Bearer {token}".encode()
-
-        def refuse(request: bytes, context: grpc.ServicerContext) -> bytes:
-            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid token is required")
-
-        self.refusal = grpc.unary_unary_rpc_method_handler(refuse)
-
-    def intercept_service(self, continuation, handler_call_details):
-        if handler_call_details.method.startswith("/grpc.health"):
-            return continuation(handler_call_details)  # readiness probes need no token
-        given = dict(handler_call_details.invocation_metadata or ()).get(TOKEN_KEY, "")
-        if hmac.compare_digest(str(given).encode(), self.expected):
-            return continuation(handler_call_details)
-        return self.refusal
-
-
-def read_token(path: str | None, variable: str = "EDGESPLIT_TOKEN") -> str | None:
-    """The shared secret from a file (its first line), else from the environment variable, else
-    None (no authentication)."""
-    if path is not None:
-        try:
-            text = Path(path).read_text().strip()
-        except OSError as error:
-            raise InvalidParameterError(
-                "--token-file", path, f"a readable file ({error.strerror})"
-            ) from None
-        if not text:
-            raise InvalidParameterError("--token-file", path, "a file holding the token")
-        return text.splitlines()[0]
-    return os.environ.get(variable) or None
-
-
 # -- the server -----------------------------------------------------------------------------------
 
 
@@ -462,6 +426,7 @@ class EdgeServer:
             if ":" not in base:  # a file's model is checked by the lanes that import it
                 check_model_name(base)
         self.config = config
+        self.security = Security(config.token, config.tls_cert, config.tls_key)
         self.names = {wire_id(spec): spec for spec in config.models}
         self.metrics = _Metrics()
         self.counts: collections.Counter[str] = collections.Counter()
@@ -503,17 +468,8 @@ class EdgeServer:
 
     def _grpc_server(self) -> grpc.Server:
         config = self.config
-        options = [
-            ("grpc.max_receive_message_length", config.max_message_bytes),
-            ("grpc.max_send_message_length", config.max_message_bytes),
-            ("grpc.so_reuseport", 0),  # a port in use is an error, not a shared port
-        ]
-        interceptors = [_TokenCheck(config.token)] if config.token else []
         workers = config.lane_count + config.queue_limit + 4
-        server = grpc.server(
-            futures.ThreadPoolExecutor(max_workers=workers), options=options,
-            interceptors=interceptors,
-        )  # fmt: skip
+        server = grpc_server(workers, self.security, config.max_message_bytes)
         handlers = {
             "Run": grpc.unary_unary_rpc_method_handler(self._run),
             "State": grpc.unary_unary_rpc_method_handler(self._state),
@@ -524,24 +480,7 @@ class EdgeServer:
         return server
 
     def _bind(self, server: grpc.Server) -> int:
-        config = self.config
-        address = f"{config.host}:{config.port}"
-        try:
-            if config.tls_cert is not None:
-                key = read_pem(config.tls_key, "--tls-key")
-                credentials = grpc.ssl_server_credentials(
-                    [(key, read_pem(config.tls_cert, "--tls-cert"))]
-                )
-                port = server.add_secure_port(address, credentials)
-            else:
-                port = server.add_insecure_port(address)
-        except RuntimeError:
-            port = 0
-        if port == 0:
-            raise InvalidParameterError(
-                "--port", config.port, f"a free port on {config.host} (this one is in use)"
-            )
-        return port
+        return bind(server, self.config.host, self.config.port, self.security)
 
     def _start_lanes(self) -> None:
         config = self.config
@@ -688,15 +627,6 @@ class EdgeServer:
         return b""
 
 
-def read_pem(path: str | None, option: str) -> bytes:
-    try:
-        return Path(str(path)).read_bytes()
-    except OSError as error:
-        raise InvalidParameterError(
-            option, path, f"a readable PEM file ({error.strerror})"
-        ) from None
-
-
 def config_record(config: ServerConfig) -> dict[str, Any]:
     """The configuration as plain data, the token left out."""
     record = asdict(config)
@@ -704,22 +634,36 @@ def config_record(config: ServerConfig) -> dict[str, Any]:
     return record
 
 
-def serve(config: ServerConfig, ready: Callable[[int], None] | None = None) -> None:
+def serve(
+    config: ServerConfig,
+    ready: Callable[[int], None] | None = None,
+    controller: str | None = None,
+    advertise: str = "",
+) -> None:
     """Run a server until SIGINT or SIGTERM, then stop gracefully; ``ready(port)`` is called
-    once it listens."""
+    once it listens. With ``controller`` (HOST:PORT) it registers there and reports its load
+    (``runtime.registration``; ``advertise``: the address devices reach it at)."""
     import signal
 
-    server = EdgeServer(config)
-    port = server.start()
+    from edgesplit.runtime.registration import ServerRegistration  # it imports this module
+
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())
+    server = EdgeServer(config)
+    port = server.start()
+    registration = None
     try:
+        if controller is not None:
+            registration = ServerRegistration(server, controller, server.security, advertise)
+            registration.start()
         if ready is not None:
             ready(port)
         stop.wait()
     finally:
+        if registration is not None:
+            registration.stop()
         server.stop()
 
 

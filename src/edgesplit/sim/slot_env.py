@@ -89,6 +89,21 @@ class SlotMECEnv(gym.Env):
             self.arrivals, self.battery_j, self.uplink_bps, self.threads_total
         ).encode()
 
+    def set_link_rates(
+        self, uplink_bps: np.ndarray, downlink_bps: np.ndarray | None = None
+    ) -> None:
+        """Replace this slot's drawn rates with rates measured elsewhere (the live controller's
+        estimates): the next ``observation`` and ``step`` take them; the downlink follows the
+        uplink unless given."""
+        n = self.system.n_devices
+        up = np.asarray(uplink_bps, dtype=np.float64)
+        down = up if downlink_bps is None else np.asarray(downlink_bps, dtype=np.float64)
+        if up.shape != (n,) or down.shape != (n,) or not (up > 0).all() or not (down > 0).all():
+            raise InvalidParameterError(
+                "uplink_bps", up.tolist(), f"{n} positive rates, one per device"
+            )
+        self.uplink_bps, self.downlink_bps = up.copy(), down.copy()
+
     def _irradiance_series(self) -> IrradianceSeries:
         return irradiance_series(self.scenario.irradiance, int(self.np_random.integers(2**31)))
 

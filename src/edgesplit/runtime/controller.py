@@ -1,0 +1,460 @@
+"""The controller role (``edgesplit controller``): it listens on the control plane, waits for the
+run's device agents and edge servers to register, then every slot (or task window) decides on
+what the agents measured through the world model (``runtime.world``), pushes each agent its
+decision, and collects every task the agents report; the report holds each task against its
+prediction (``runtime.report``).
+
+It is told nothing it can measure: the agents report their uplink estimates, the servers their
+load and health (a server silent for ``SERVER_SILENT_S`` leaves the decisions), and each
+agent's clock offset is estimated from the Sync samples it reports (``control.best_offset``).
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.control import PROTOCOL, best_offset, control_handler
+from edgesplit.runtime.proto import control_pb2 as pb
+from edgesplit.runtime.transport import Security, bind, grpc_server
+from edgesplit.sim.scenario import Scenario
+
+HEARTBEAT_S = 0.2  # a server's heartbeat period
+SERVER_SILENT_S = 0.7  # a server silent this long (3.5 heartbeats) leaves the decisions
+CLOCK_SAMPLES = 16  # kept per agent
+
+
+@dataclass(frozen=True)
+class ControllerConfig:
+    """What one run's controller does (see ``edgesplit controller``); ``scenario``: a preset's
+    name, a YAML file or a ``Scenario``."""
+
+    scenario: str | Scenario = "live-demo"
+    policy: str = "optimum"
+    devices: int = 2
+    servers: int | None = None  # None: one (slot style), the scenario's (task-window style)
+    duration_s: float = 20.0
+    slot_s: float = 2.0
+    seed: int = 0
+    hysteresis: float = 0.05
+    hardware: str | None = None  # None: the host's measured collection
+    untrained: bool = False
+    host: str = "127.0.0.1"
+    port: int = 0
+    lease_s: float = 6.0  # how long an agent keeps the last decision when the controller is gone
+    join_timeout_s: float = 300.0  # the agents and servers must have registered by then
+    security: Security = field(default_factory=Security)
+
+
+@dataclass
+class _Agent:
+    name: str
+    model: str
+    hardware: str
+    inbox: queue.Queue  # decisions for its current subscription (None ends the stream)
+    uplink_bps: float | None = None
+    clock: list[Any] = field(default_factory=list)
+    reported: set[int] = field(default_factory=set)  # steps
+    done: bool = False
+    registrations: int = 1
+    subscribed: bool = False
+
+
+@dataclass
+class _Server:
+    address: str
+    cores: int
+    lanes: int
+    seen_s: float
+    serving: bool = True
+    waiting: int = 0
+    mean_tail_s: float = 0.0
+    registrations: int = 1
+
+
+class Controller:
+    """One run's controller: the world model, the registry of agents and servers, the control
+    plane service and the loop (see the module notes)."""
+
+    def __init__(
+        self, config: ControllerConfig, progress: Callable[[str], None] = lambda _: None
+    ) -> None:
+        from edgesplit.checks import positive
+        from edgesplit.policies.registry import is_learner, policy_from_spec
+        from edgesplit.runtime.hosts import host_hardware, live_scenario, profile_cores
+        from edgesplit.runtime.world import SlotWorld, WindowWorld
+        from edgesplit.sim.scenario import load_scenario
+
+        positive("--duration", config.duration_s)
+        positive("--slot-s", config.slot_s)
+        positive("--lease-s", config.lease_s)
+        self.config = config
+        self.preset = preset = (
+            config.scenario
+            if isinstance(config.scenario, Scenario)
+            else load_scenario(config.scenario)
+        )
+        self.slot_style = preset.style == "slot"
+        wanted = 1 if self.slot_style else preset.server_count
+        self.server_count = config.servers or wanted
+        if self.server_count < 1 or (not self.slot_style and self.server_count != wanted):
+            allowed = "at least 1" if self.slot_style else f"{wanted}: the scenario's servers"
+            raise InvalidParameterError("--servers", self.server_count, allowed)
+        if config.hardware:
+            self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
+        else:
+            models = tuple(dict.fromkeys(d.model for d in preset.devices))
+            self.hardware, self.host_note = host_hardware(models, preset.input_size, progress)
+        self.cores = profile_cores(self.hardware, preset.devices[0].model)
+        self.scenario = live_scenario(
+            preset, config.devices, config.slot_s, self.hardware, self.cores
+        )
+        learner = is_learner(config.policy.partition("=")[0].strip())
+        if learner and config.devices != preset.device_count:
+            raise InvalidParameterError(
+                "--devices", config.devices,
+                f"{preset.device_count}: a learner decides for the devices it was trained with",
+            )  # fmt: skip
+        self.label, policy = policy_from_spec(
+            config.policy, preset if learner else self.scenario, config.seed, config.untrained
+        )
+        self.world = (
+            SlotWorld(preset, self.scenario, policy, learner, config.hysteresis, config.seed)
+            if self.slot_style
+            else WindowWorld(self.scenario, policy, config.seed)
+        )
+        self.device_models = [device.model for device in self.scenario.devices]  # count 1 each
+        self.run_id = uuid.uuid4().hex[:12]
+        self.lock = threading.RLock()
+        self.changed = threading.Condition(self.lock)
+        self.agents: list[_Agent | None] = [None] * config.devices
+        self.servers: list[_Server] = []
+        self.tasks: dict[tuple[int, int, int], dict[str, Any]] = {}  # (device, step, k)
+        self.expected: dict[tuple[int, int], list[dict[str, float]]] = {}
+        self.decisions: list[dict[str, Any]] = []
+        self.begin = 0.0
+        self.port = 0
+        self._server: grpc.Server | None = None
+
+    # -- life cycle ------------------------------------------------------------------------------
+
+    def start(self) -> int:
+        """Listen on the control plane; returns the port."""
+        config = self.config
+        server = grpc_server(config.devices + self.server_count + 16, config.security)
+        server.add_generic_rpc_handlers((control_handler(self),))
+        self.port = bind(server, config.host, config.port, config.security, "--listen")
+        server.start()
+        self._server = server
+        return self.port
+
+    def close(self) -> None:
+        with self.lock:
+            for agent in self.agents:
+                if agent is not None:
+                    agent.inbox.put(None)
+        if self._server is not None:
+            self._server.stop(1.0).wait()
+            self._server = None
+
+    def run(
+        self, progress: Callable[[str], None] = lambda _: None, stop: threading.Event | None = None
+    ) -> dict[str, Any]:
+        """Wait for the agents and servers, run the steps until the time is up (or every task
+        window is done, or ``stop`` is set), tell the agents the run is over, collect their last
+        reports, and report."""
+        from edgesplit.runtime.report import live_report
+
+        stop = stop or threading.Event()
+        if self._server is None:
+            self.start()
+        try:
+            self._join(progress, stop)
+            self._steps(progress, stop)
+            self._finish(progress, stop)
+        finally:
+            self.close()
+        return live_report(self)
+
+    def _join(self, progress: Callable[[str], None], stop: threading.Event) -> None:
+        config = self.config
+        deadline = time.monotonic() + config.join_timeout_s
+        with self.lock:
+            while not stop.is_set():
+                joined = sum(a is not None and a.subscribed for a in self.agents)
+                servers = len(self.servers)
+                if joined == config.devices and servers >= self.server_count:
+                    return
+                if time.monotonic() > deadline:
+                    raise EdgesplitError(
+                        f"after {config.join_timeout_s:g} s, {joined} of {config.devices} device "
+                        f"agents and {servers} of {self.server_count} edge servers had registered "
+                        f"with the controller on port {self.port}"
+                    )
+                progress(
+                    f"waiting on port {self.port}: {joined}/{config.devices} devices, "
+                    f"{servers}/{self.server_count} servers"
+                )
+                self.changed.wait(0.5)
+
+    def _steps(self, progress: Callable[[str], None], stop: threading.Event) -> None:
+        config = self.config
+        slots = max(1, round(config.duration_s / config.slot_s))
+        self.begin = begin = time.monotonic()
+        step = 0
+        while not stop.is_set():
+            now = time.monotonic()
+            if self.slot_style:
+                if step == slots:
+                    return
+                start = begin + step * config.slot_s
+                stop.wait(max(0.0, start - now))
+                if stop.is_set():
+                    return
+            elif now - begin >= config.duration_s or self.world.finished:
+                return
+            else:
+                start = now
+            said = self.step(step, start)
+            label = f"slot {step + 1}/{slots}" if self.slot_style else f"window {step + 1}"
+            progress(f"{label}: {said}")
+            if not self.slot_style:
+                self._wait_reports(step, time.monotonic() + 600.0, stop)
+            step += 1
+
+    def step(self, step: int, start: float) -> str:
+        """Decide step ``step`` (its tasks arrive from ``start``, controller clock) and push it."""
+        up = self.up_servers()
+        with self.lock:
+            backlog = [self.servers[i].waiting * self.servers[i].mean_tail_s for i in up]
+            measured = [a.uplink_bps if a is not None else None for a in self.agents]
+        plan = self.world.step(up, backlog, measured)
+        slot_s = self.config.slot_s if self.slot_style else 0.0
+        with self.lock:
+            addresses = [s.address for s in self.servers]
+            for n, agent in enumerate(self.agents):
+                tasks = plan.tasks[n]
+                self.expected[(n, step)] = [t.predicted for t in tasks]
+                message = pb.Decision(
+                    protocol=PROTOCOL, step=step, start_s=start, spacing_s=plan.spacing_s[n],
+                    slot_s=slot_s, why=plan.why,
+                    tasks=[
+                        pb.Task(
+                            cut=t.cut, codec=t.codec, threads=t.threads,
+                            server=addresses[t.server] if t.server >= 0 else "",
+                            power_w=t.power_w, radio_rate_bps=t.radio_rate_bps,
+                        )
+                        for t in tasks
+                    ],
+                )  # fmt: skip
+                if agent is not None:
+                    agent.inbox.put(message)
+            self.decisions.append(
+                {
+                    "step": step,
+                    "t_s": round(start - self.begin, 3),
+                    "healthy_servers": up,
+                    **plan.record,
+                }
+            )
+        count = sum(len(row) for row in plan.tasks)
+        return f"{count} tasks, {plan.why}, servers up {len(up)}/{len(self.servers)}"
+
+    def _wait_reports(self, step: int, until: float, stop: threading.Event) -> None:
+        with self.lock:
+            while not stop.is_set() and time.monotonic() < until:
+                if all(
+                    agent is None or agent.done or step in agent.reported for agent in self.agents
+                ):
+                    return
+                self.changed.wait(0.2)
+
+    def _finish(self, progress: Callable[[str], None], stop: threading.Event) -> None:
+        """Tell every agent the run is over; wait until each has sent its last report."""
+        progress("the devices finish their tasks")
+        with self.lock:
+            for agent in self.agents:
+                if agent is not None:
+                    agent.inbox.put(pb.Decision(protocol=PROTOCOL, stop=True))
+            grace_s = 3.0 if stop.is_set() else max(30.0, 4 * self.config.slot_s)
+            deadline = time.monotonic() + grace_s
+            while time.monotonic() < deadline:
+                if all(agent is None or agent.done for agent in self.agents):
+                    return
+                self.changed.wait(0.2)
+
+    def up_servers(self) -> list[int]:
+        """The servers that reported serving within ``SERVER_SILENT_S``."""
+        now = time.monotonic()
+        with self.lock:
+            return [
+                i
+                for i, s in enumerate(self.servers)
+                if s.serving and now - s.seen_s <= SERVER_SILENT_S
+            ]
+
+    def clock_offsets(self) -> list[tuple[float, float] | None]:
+        """Per agent: (offset of its clock to this one's, the round trip bounding its error)."""
+        with self.lock:
+            return [None if a is None else best_offset(a.clock) for a in self.agents]
+
+    # -- the control plane service ---------------------------------------------------------------
+
+    def _welcome(self, index: int) -> pb.Welcome:
+        link = self.world.system.link
+        return pb.Welcome(
+            protocol=PROTOCOL, index=index, run_id=self.run_id, lease_s=self.config.lease_s,
+            slot_s=self.config.slot_s if self.slot_style else 0.0,
+            servers=[s.address for s in self.servers], request_s=link.request_s,
+            transport_s_per_bit=link.transport_s_per_bit,
+        )  # fmt: skip
+
+    def RegisterDevice(self, hello: pb.DeviceHello, context: grpc.ServicerContext) -> pb.Welcome:
+        with self.lock:
+            known = [n for n, a in enumerate(self.agents) if a is not None and a.name == hello.name]
+            free = [
+                n
+                for n, a in enumerate(self.agents)
+                if a is None and self.device_models[n] == hello.model
+            ]
+            if not known and not free:
+                wanted = ", ".join(
+                    f"{n}: {m}" for n, m in enumerate(self.device_models) if self.agents[n] is None
+                )
+                context.abort(
+                    grpc.StatusCode.RESOURCE_EXHAUSTED,
+                    f"device {hello.name!r} ({hello.model}): no free place in this run "
+                    f"(free: {wanted or 'none'})",
+                )
+            index = known[0] if known else free[0]
+            if hello.cut_count != self.world.cut_counts[index]:
+                context.abort(
+                    grpc.StatusCode.FAILED_PRECONDITION,
+                    f"device {hello.name!r}: {hello.model} at {hello.granularity} has "
+                    f"{hello.cut_count} cuts, the controller's table "
+                    f"{self.world.cut_counts[index]} (granularity "
+                    f"{self.scenario.granularity}, input {self.scenario.input_size})",
+                )
+            agent = self.agents[index]
+            if agent is None:
+                self.agents[index] = _Agent(hello.name, hello.model, hello.hardware, queue.Queue())
+            else:
+                agent.registrations += 1
+                agent.done = False
+            self.changed.notify_all()
+            return self._welcome(index)
+
+    def _agent(self, index: int, run_id: str) -> _Agent | None:
+        if run_id != self.run_id or not 0 <= index < len(self.agents):
+            return None
+        return self.agents[index]
+
+    def Decisions(self, subscribe: pb.Subscribe, context: grpc.ServicerContext):
+        with self.lock:
+            agent = self._agent(subscribe.index, subscribe.run_id)
+            if agent is None:
+                context.abort(grpc.StatusCode.NOT_FOUND, "unknown agent: register first")
+            agent.inbox.put(None)  # ends an older subscription's stream
+            inbox = agent.inbox = queue.Queue()
+            agent.subscribed = True
+            self.changed.notify_all()
+        while context.is_active():
+            try:
+                decision = inbox.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if decision is None:
+                return
+            yield decision
+            if decision.stop:
+                return
+
+    def Report(self, report: pb.StepReport, context: grpc.ServicerContext) -> pb.Ack:
+        with self.lock:
+            agent = self._agent(report.index, report.run_id)
+            if agent is None:
+                return pb.Ack(protocol=PROTOCOL, known=False)
+            n = report.index
+            if report.uplink_bps > 0:
+                agent.uplink_bps = report.uplink_bps
+            agent.clock = [*agent.clock, *report.clock][-CLOCK_SAMPLES:]
+            addresses = [s.address for s in self.servers]
+            expected = self.expected.get((n, report.step), [])
+            for task in report.tasks:
+                key = (n, task.step, task.k)
+                if key in self.tasks:
+                    continue  # sent again after a reconnect
+                predicted = expected[task.k] if task.k < len(expected) else None
+                self.tasks[key] = _task_row(n, task, addresses, predicted)
+            agent.reported.add(report.step)
+            agent.done = agent.done or report.done
+            self.changed.notify_all()
+        return pb.Ack(protocol=PROTOCOL, known=True)
+
+    def Sync(self, request: pb.SyncRequest, context: grpc.ServicerContext) -> pb.SyncReply:
+        received = time.monotonic()
+        return pb.SyncReply(
+            protocol=PROTOCOL, sent_s=request.sent_s, received_s=received,
+            replied_s=time.monotonic(),
+        )  # fmt: skip
+
+    def RegisterServer(self, hello: pb.ServerHello, context: grpc.ServicerContext) -> pb.Welcome:
+        address = hello.address or f"{_peer_host(context.peer())}:{hello.port}"
+        with self.lock:
+            for index, server in enumerate(self.servers):
+                if server.address == address:
+                    server.seen_s, server.serving = time.monotonic(), True
+                    server.registrations += 1
+                    return self._welcome(index)
+            self.servers.append(_Server(address, hello.cores, hello.lanes, time.monotonic()))
+            self.changed.notify_all()
+            return self._welcome(len(self.servers) - 1)
+
+    def ServerHeartbeat(self, load: pb.ServerLoad, context: grpc.ServicerContext) -> pb.Ack:
+        with self.lock:
+            if load.run_id != self.run_id or not 0 <= load.index < len(self.servers):
+                return pb.Ack(protocol=PROTOCOL, known=False)
+            server = self.servers[load.index]
+            server.seen_s, server.serving = time.monotonic(), load.serving
+            server.waiting, server.mean_tail_s = load.waiting, load.mean_tail_s
+        return pb.Ack(protocol=PROTOCOL, known=True)
+
+
+def _peer_host(peer: str) -> str:
+    """The host of a gRPC peer string (``ipv4:10.0.0.2:5000``, ``ipv6:[::1]:5000``)."""
+    kind, _, rest = peer.partition(":")
+    host = rest.rpartition(":")[0]
+    return host if kind in ("ipv4", "ipv6") and host else "127.0.0.1"
+
+
+def _task_row(
+    device: int, task: pb.TaskRecord, addresses: list[str], predicted: dict[str, float] | None
+) -> dict[str, Any]:
+    """One reported task as the report keeps it (times in seconds, the server as an index)."""
+    times = ("head_s", "codec_s", "transfer_s", "queue_s", "tail_s")
+    row: dict[str, Any] = {
+        "device": device,
+        "step": task.step,
+        "k": task.k,
+        "cut": task.cut,
+        "server": addresses.index(task.server) if task.server in addresses else None,
+        "codec": task.codec,
+        "fallback": task.fallback or None,
+        **{name: getattr(task, name) for name in times},
+        "wait_s": task.wait_s,
+        "sent_bytes": task.sent_bytes,
+        "threads": task.threads,
+        "decided_by": task.decided_by,
+        "offloaded": bool(task.server),
+        "predicted": predicted,
+    }
+    row["latency_s"] = sum(row[name] for name in times)
+    return row

@@ -1,0 +1,403 @@
+"""``edgesplit live``: the three roles started as processes on this host, over loopback, through
+the same commands a user types on separate machines (``edgesplit controller``, ``edgesplit
+serve --controller``, ``edgesplit device --controller``): one code path, local or distributed.
+
+The launcher is nature and the operator, never the decider: it draws each device's true link
+(``runtime.links``; the agents' token buckets follow it), strikes the faults at their times
+(``runtime.faults``), and sets the true rates beside the agents' estimates in the report. It
+checks up front that the processes fit in memory, and whatever it starts dies with it (the
+parent-death signal; the servers' lanes watch their server). Ctrl-C ends the run within seconds
+with the report so far.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.faults import Fault
+from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent
+from edgesplit.sim.scenario import Scenario
+
+# What each process holds (resident, measured on a 2-core EPYC with torch 2.14: benchmarks/
+# runtime_testbed.py): a controller; a server process and each lane (the models loaded); an
+# agent process (torch and one traced model) and each further agent in it.
+CONTROLLER_BYTES = 400 * 2**20
+SERVER_BYTES = 400 * 2**20
+LANE_BYTES = 700 * 2**20
+AGENT_PROCESS_BYTES = 700 * 2**20
+AGENT_BYTES = 24 * 2**20
+START_TIMEOUT_S = 300.0  # a role's start-up (its models loaded)
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    """What one live run does (see ``edgesplit live``); ``scenario``: a preset's name, a YAML
+    file or a ``Scenario``."""
+
+    scenario: str | Scenario
+    policy: str
+    devices: int = 2
+    servers: int | None = None  # None: one (slot style), the scenario's (task-window style)
+    duration_s: float = 20.0
+    slot_s: float = 2.0
+    seed: int = 0
+    faults: tuple[Fault, ...] = ()
+    hysteresis: float = 0.05
+    timeout_s: float = 2.0
+    retry_s: float = 1.0
+    hardware: str | None = None  # None: the host's measured collection
+    untrained: bool = False
+    lease_s: float = 6.0
+
+
+def memory_needed_bytes(servers: int, lanes: int, agent_processes: int, agents: int) -> int:
+    """What a run's processes hold together (see the constants)."""
+    return (
+        CONTROLLER_BYTES
+        + servers * (SERVER_BYTES + lanes * LANE_BYTES)
+        + agent_processes * AGENT_PROCESS_BYTES
+        + agents * AGENT_BYTES
+    )
+
+
+def edgesplit_command(*args: str) -> list[str]:
+    """The ``edgesplit`` command line run by this interpreter."""
+    return [sys.executable, "-m", "edgesplit", *args]
+
+
+@dataclass
+class Role:
+    """One started process: its command line, its log, and how to start it again."""
+
+    name: str
+    command: list[str]
+    log: Path
+    prefix: list[str] = field(default_factory=list)  # e.g. ``ip netns exec NS`` (the testbed)
+    process: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        env = {**os.environ, "COLUMNS": "1000"}  # an error stays one line in the log
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [*self.prefix, *self.command], stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, preexec_fn=die_with_parent, start_new_session=True,
+                env=env,
+            )  # fmt: skip
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.process is not None
+            self.process.kill()
+            self.process.wait()
+
+    def stop(self, grace_s: float = STOP_GRACE_S) -> None:
+        """SIGTERM, then SIGKILL after ``grace_s``."""
+        if not self.alive():
+            return
+        assert self.process is not None
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            self.process.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def last_words(self) -> str:
+        """Its error (the last line its log holds otherwise)."""
+        lines = [line for line in self.log.read_text(errors="replace").splitlines() if line]
+        errors = [line.removeprefix("error: ") for line in lines if line.startswith("error: ")]
+        if errors:
+            return errors[-1]
+        return lines[-1] if lines else f"exit status {self.process.returncode}"
+
+
+def wait_for_file(path: Path, role: Role, timeout_s: float = START_TIMEOUT_S) -> dict[str, Any]:
+    """The JSON a role writes once it is ready (refused with its last words if it exits)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if path.is_file() and path.stat().st_size:
+            with contextlib.suppress(json.JSONDecodeError):
+                return json.loads(path.read_text())
+        if role.process is not None and role.process.poll() is not None:
+            raise EdgesplitError(f"{role.name}: {role.last_words()}")
+        time.sleep(0.05)
+    raise EdgesplitError(f"{role.name} was not ready in {timeout_s:g} s (log: {role.log})")
+
+
+class Launcher:
+    """One live run on this host (see the module notes); ``prefix`` puts each role's command
+    behind a wrapper (the testbed's ``ip netns exec``)."""
+
+    def __init__(self, config: LiveConfig, progress: Callable[[str], None] = lambda _: None):
+        from edgesplit.checks import positive
+
+        if config.devices < 1:
+            raise InvalidParameterError("--devices", config.devices, "at least 1")
+        if config.servers is not None and config.servers < 1:
+            raise InvalidParameterError("--servers", config.servers, "at least 1")
+        positive("--duration", config.duration_s)
+        positive("--slot-s", config.slot_s)
+        positive("--timeout-s", config.timeout_s)
+        positive("--lease-s", config.lease_s)
+        if not 0 <= config.hysteresis < 1:
+            raise InvalidParameterError("--hysteresis", config.hysteresis, "a share in [0, 1)")
+        killed = [f.device for f in config.faults if f.kind == "kill-device"]
+        if any(d is None or not 0 <= d < config.devices for d in killed):
+            raise InvalidParameterError(
+                "--fault", killed, f"kill-device of a device 0..{config.devices - 1}"
+            )
+        self.config, self.progress = config, progress
+        self.folder = Path(tempfile.mkdtemp(prefix="edgesplit-live-"))
+        self.roles: list[Role] = []
+        self.servers: list[Role] = []
+        self.agents: dict[int, Role] = {}  # device -> the process running its agent
+        self.controller: Role | None = None
+        self.ready: dict[str, Any] = {}
+        self.begin: float | None = None  # monotonic time of the run's first step
+        self.struck: list[str] = []
+
+    # -- the run ---------------------------------------------------------------------------------
+
+    def run(self) -> dict[str, Any]:
+        try:
+            self._start_controller()
+            self._check_memory()
+            self._start_servers()
+            self._start_agents()
+            self._watch()
+            return self._report()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """End every process still running (agents first, then servers, the controller), and
+        remove the run's folder."""
+        for role in [*self.agents.values(), *self.servers]:
+            role.stop(STOP_GRACE_S if role in self.servers else 2.0)
+        if self.controller is not None:
+            self.controller.stop()
+        import shutil
+
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _role(self, name: str, args: list[str]) -> Role:
+        role = Role(name, edgesplit_command(*args), self.folder / f"{name}.log")
+        self.roles.append(role)
+        return role
+
+    def _start_controller(self) -> None:
+        config = self.config
+        scenario = config.scenario
+        if isinstance(scenario, Scenario):
+            import yaml
+
+            path = self.folder / "scenario.yaml"
+            path.write_text(yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True)))
+            scenario = str(path)
+        args = [
+            "controller", "--scenario", scenario, "--policy", config.policy,
+            "--devices", str(config.devices), "--duration", repr(config.duration_s),
+            "--slot-s", repr(config.slot_s), "--seed", str(config.seed),
+            "--hysteresis", repr(config.hysteresis), "--lease-s", repr(config.lease_s),
+            "--listen", "127.0.0.1:0", "--ready-file", str(self.folder / "controller.json"),
+            "--out", str(self.folder / "report.json"), "--events",
+        ]  # fmt: skip
+        if config.servers is not None:
+            args += ["--servers", str(config.servers)]
+        if config.hardware is not None:
+            args += ["--hardware", config.hardware]
+        if config.untrained:
+            args.append("--untrained")
+        self.controller = self._role("controller", args)
+        self.controller.start()
+        self.progress("starting the controller (its world model and policy)")
+        self.ready = wait_for_file(self.folder / "controller.json", self.controller)
+
+    def _check_memory(self) -> None:
+        ready, config = self.ready, self.config
+        processes = len(set(ready["device_models"])) + sum(
+            f.kind == "kill-device" for f in config.faults
+        )
+        needed = memory_needed_bytes(ready["servers"], self._lanes(), processes, config.devices)
+        free = available_memory_bytes()
+        if free is not None and needed > free:
+            raise InvalidParameterError(
+                "--devices", config.devices,
+                f"a run that fits in memory: {ready['servers']} server(s) with "
+                f"{self._lanes()} lanes and {config.devices} device agents in {processes} "
+                f"process(es) need about {needed / 2**30:.1f} GiB, {free / 2**30:.1f} GiB are free",
+            )  # fmt: skip
+
+    def _lanes(self) -> int:
+        return min(self.ready["cores"], self.config.devices)
+
+    def _start_servers(self) -> None:
+        ready, config = self.ready, self.config
+        drop = next((f.value for f in config.faults if f.kind == "drop"), None) or 0.0
+        self.progress(f"starting {ready['servers']} edge server(s)")
+        for index in range(ready["servers"]):
+            self.servers.append(self._server_role(index, 0, drop))
+            self.servers[-1].start()
+        for index, role in enumerate(self.servers):
+            started = wait_for_file(self.folder / f"server-{index}.json", role)
+            # restarted on the same port: the devices' channels reconnect
+            role.command[role.command.index("--port") + 1] = str(started["port"])
+
+    def _server_role(self, index: int, port: int, drop: float) -> Role:
+        ready, config = self.ready, self.config
+        return self._role(
+            f"server-{index}",
+            [
+                "serve", "--models", ",".join(dict.fromkeys(ready["device_models"])),
+                "--host", "127.0.0.1", "--port", str(port), "--cores", str(ready["cores"]),
+                "--lanes", str(self._lanes()), "--queue-limit", str(4 * config.devices),
+                "--input-size", str(ready["input_size"]), "--granularity", ready["granularity"],
+                "--drop-replies", repr(drop), "--seed", str(config.seed),
+                "--controller", f"127.0.0.1:{ready['port']}",
+                "--ready-file", str(self.folder / f"server-{index}.json"),
+            ],
+        )  # fmt: skip
+
+    def _start_agents(self) -> None:
+        ready, config = self.ready, self.config
+        plan_file = None
+        if ready["style"] == "slot":
+            plan_file = self.folder / "links.json"
+            plan_file.write_text(json.dumps(self._link_plan().record()))
+        alone = {f.device for f in config.faults if f.kind == "kill-device"}
+        groups: dict[str, list[int]] = {}
+        for n, model in enumerate(ready["device_models"]):
+            groups.setdefault(f"d{n}" if n in alone else model, []).append(n)
+        self.progress(f"starting {config.devices} device agent(s) in {len(groups)} process(es)")
+        for k, devices in enumerate(groups.values()):
+            args = [
+                "device", ready["device_models"][devices[0]],
+                "--controller", f"127.0.0.1:{ready['port']}",
+                "--granularity", ready["granularity"], "--input-size", str(ready["input_size"]),
+                "--timeout-s", repr(config.timeout_s), "--retry-s", repr(config.retry_s),
+                "--seed", str(config.seed),
+            ]  # fmt: skip
+            for n in devices:
+                args += ["--name", f"device-{n}", "--link-device", str(n)]
+            if plan_file is not None:
+                args += ["--link-plan", str(plan_file)]
+            role = self._role(f"agents-{k}", args)
+            role.start()
+            for n in devices:
+                self.agents[n] = role
+
+    def _link_plan(self):
+        from edgesplit.runtime.hosts import live_scenario
+        from edgesplit.runtime.links import link_plan
+        from edgesplit.sim.scenario import load_scenario
+
+        config, ready = self.config, self.ready
+        scenario = config.scenario
+        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        live = live_scenario(preset, config.devices, config.slot_s, ready["hardware"], 1)
+        periods = math.ceil(config.duration_s / config.slot_s) + 1
+        caps = tuple((f.at_s, f.value * 1e6) for f in config.faults if f.kind == "slow-link")
+        return link_plan(live, config.seed, periods, caps)
+
+    def _watch(self) -> None:
+        """Relay the controller's progress, strike the faults on time, until it ends the run;
+        Ctrl-C asks it to end now."""
+        events = self.folder / "controller.log"
+        seen = 0
+        pending = sorted(
+            (f for f in self.config.faults if f.kind in ("kill-server", "kill-device")),
+            key=lambda f: f.at_s,
+        )
+        restarts: list[tuple[float, Fault]] = []
+        assert self.controller is not None
+        interrupted = False
+        while self.controller.alive():
+            try:
+                time.sleep(0.05)
+                lines = events.read_text(errors="replace").splitlines()
+                for line in lines[seen:]:
+                    self._event(line)
+                seen = len(lines)
+                if self.begin is None:
+                    continue
+                elapsed = time.monotonic() - self.begin
+                while pending and elapsed >= pending[0].at_s:
+                    fault = pending.pop(0)
+                    self._strike(fault)
+                    if fault.back_s is not None:
+                        restarts.append((fault.at_s + fault.back_s, fault))
+                for due in [r for r in restarts if elapsed >= r[0]]:
+                    restarts.remove(due)
+                    self._restart(due[1])
+            except KeyboardInterrupt:
+                if interrupted:
+                    raise
+                interrupted = True
+                self.progress("interrupted: the controller ends the run and reports")
+                self.controller.process.send_signal(signal.SIGINT)
+
+    def _event(self, line: str) -> None:
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            return
+        if not isinstance(event, dict):
+            return
+        if "begin_s" in event:
+            self.begin = float(event["begin_s"])
+        if "progress" in event:
+            self.progress(str(event["progress"]))
+
+    def _strike(self, fault: Fault) -> None:
+        self.struck.append(f"{fault} at {time.monotonic() - (self.begin or 0):.2f} s")
+        if fault.kind == "kill-server":
+            self.servers[0].kill()
+        else:
+            self.agents[fault.device].kill()
+
+    def _restart(self, fault: Fault) -> None:
+        self.struck.append(f"{fault}: back at {time.monotonic() - (self.begin or 0):.2f} s")
+        role = self.servers[0] if fault.kind == "kill-server" else self.agents[fault.device]
+        if role is self.servers[0]:
+            (self.folder / "server-0.json").unlink(missing_ok=True)
+        role.start()
+
+    def _report(self) -> dict[str, Any]:
+        assert self.controller is not None
+        path = self.folder / "report.json"
+        if not path.is_file():
+            raise EdgesplitError(
+                f"the controller ended without a report: {self.controller.last_words()}"
+            )
+        report = json.loads(path.read_text())
+        report["faults"] = [str(f) for f in self.config.faults]
+        report["struck"] = self.struck
+        if report["style"] == "slot":
+            plan = self._link_plan()
+            for row in report["decisions"]:
+                row["rate_bps"] = [
+                    plan.rate_bps(n, row["step"] * plan.period_s) for n in range(report["devices"])
+                ]
+        return report
+
+
+def run_live(config: LiveConfig, progress: Callable[[str], None] = lambda _: None) -> dict:
+    """Run the controller, the servers and the device agents for ``config.duration_s`` on this
+    host and report."""
+    return Launcher(config, progress).run()

@@ -1,0 +1,126 @@
+"""The control plane: the committed messages match their .proto, the clock offset of NTP's four
+timestamps, version and token checks, and the three roles started by hand (a controller, an
+edge server registering itself, device agents with a clock of their own) running a run that
+accounts for every task."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import grpc
+import pytest
+
+from edgesplit.runtime.agent import AgentConfig, run_agents
+from edgesplit.runtime.control import PROTOCOL, ControlStub, best_offset, clock_offset
+from edgesplit.runtime.controller import Controller, ControllerConfig
+from edgesplit.runtime.proto import control_pb2 as pb
+from edgesplit.runtime.registration import ServerRegistration
+from edgesplit.runtime.server import EdgeServer, ServerConfig
+from edgesplit.runtime.transport import Security, open_channel
+
+ROOT = Path(__file__).resolve().parents[2]
+PROTO = ROOT / "src" / "edgesplit" / "runtime" / "proto"
+
+
+def test_the_committed_messages_are_what_the_proto_generates(tmp_path):
+    (tmp_path / "edgesplit" / "runtime" / "proto").mkdir(parents=True)
+    source = tmp_path / "edgesplit" / "runtime" / "proto" / "control.proto"
+    source.write_text((PROTO / "control.proto").read_text())
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{tmp_path}", f"--python_out={tmp_path}",
+         f"--pyi_out={tmp_path}", str(source)],
+        check=True,
+    )  # fmt: skip
+    for name in ("control_pb2.py", "control_pb2.pyi"):
+        assert (source.parent / name).read_text() == (PROTO / name).read_text(), name
+
+
+def test_the_clock_offset_of_a_round_trip_is_ntps():
+    """An agent clock 1000 s behind, 30 ms out and 10 ms back, 5 ms at the controller: the
+    offset is 1000 s less half the asymmetry, the delay the 40 ms on the wire."""
+    sample = pb.ClockSample(sent_s=5.0, received_s=1005.03, replied_s=1005.035, returned_s=5.045)
+    offset, delay = clock_offset(sample)
+    assert delay == pytest.approx(0.040)
+    assert offset == pytest.approx(1000.0 + (0.030 - 0.010) / 2)
+    symmetric = pb.ClockSample(sent_s=5.0, received_s=1005.01, replied_s=1005.01, returned_s=5.02)
+    assert best_offset([sample, symmetric]) == pytest.approx((1000.0, 0.02))
+    assert best_offset([]) is None
+
+
+@pytest.fixture
+def controller():
+    made = Controller(
+        ControllerConfig("live-demo", "eo+ta", devices=2, duration_s=3.0, slot_s=1.0,
+                         security=Security(token="tok"), join_timeout_s=120.0)
+    )  # fmt: skip
+    made.start()
+    yield made
+    made.close()
+
+
+def test_another_protocol_version_and_a_missing_token_are_refused(controller):
+    address = f"127.0.0.1:{controller.port}"
+    hello = pb.DeviceHello(protocol=PROTOCOL + 1, name="x", model="mobilenet_v2")
+    with open_channel(address, Security()) as channel:
+        stub = ControlStub(channel, Security(token="tok").metadata)
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.call("RegisterDevice", hello, 5.0)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert f"this controller speaks {PROTOCOL}" in refused.value.details()
+        hello.protocol = PROTOCOL
+        anonymous = ControlStub(channel)
+        with pytest.raises(grpc.RpcError) as refused:
+            anonymous.call("RegisterDevice", hello, 5.0)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        hello.cut_count = 3  # not mobilenet_v2's
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.call("RegisterDevice", hello, 5.0)
+        assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        assert "cuts" in refused.value.details()
+
+
+def test_three_roles_started_by_hand_account_for_every_task(controller):
+    """A controller, an edge server that registers itself and two agents whose clock runs
+    1000 s ahead of this host's: every decided task is run and reported, the offset is
+    estimated within the round trip, the uplink is measured, the servers' address known."""
+    security = Security(token="tok")
+    edge = EdgeServer(
+        ServerConfig(models=("mobilenet_v2", "resnet34"), port=0, lanes=2, cores=2,
+                     token="tok", granularities=("block",))
+    )  # fmt: skip
+    edge.start()
+    registration = ServerRegistration(edge, f"127.0.0.1:{controller.port}", security)
+    registration.start()
+    done: dict[str, dict[str, int]] = {}
+    agents = []
+    for model, name in (("mobilenet_v2", "phone"), ("resnet34", "jetson")):
+        config = AgentConfig(
+            model, f"127.0.0.1:{controller.port}", (name,), "block", security=security,
+            clock_shift_s=1000.0,
+        )  # fmt: skip
+        thread = threading.Thread(target=lambda c=config, n=name: done.update({n: run_agents(c)}))
+        thread.start()
+        agents.append(thread)
+    try:
+        report = controller.run()
+    finally:
+        for thread in agents:
+            thread.join(60)
+        registration.stop()
+        edge.stop()
+    totals = report["totals"]
+    assert totals["devices_finished"] == 2 and totals["not_run"] == 0
+    assert totals["done"] == totals["decided"] == sum(sum(d["tasks"]) for d in report["decisions"])
+    assert totals["offloaded"] > 0  # eo+ta: the server runs the tails
+    assert sum(n for counts in done.values() for n in counts.values()) == totals["done"]
+    assert report["server_addresses"] == [f"127.0.0.1:{edge.port}"]
+    for row in report["per_device"]:
+        assert row["name"] in ("phone", "jetson")
+        # the controller's clock minus the agent's: -1000 s, within half the round trip
+        assert abs(row["clock_offset_s"] + 1000.0) <= row["clock_delay_s"] / 2 + 1e-6
+        assert row["uplink_estimate_bps"] and row["uplink_estimate_bps"] > 0
+    offloaded = [t for t in report["tasks"] if t["offloaded"]]
+    assert all(t["server"] == 0 and t["decided_by"] == "controller" for t in offloaded)
