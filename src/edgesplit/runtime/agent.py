@@ -36,7 +36,7 @@ from edgesplit.runtime.transport import Security, open_channel
 
 SYNC_ROUNDS = 4  # Sync round trips at registration
 LATE_S = 1.0  # a slot's decision this late (past its start) means the controller is silent
-CALL_TIMEOUT_S = 2.0  # of one control-plane call
+CALL_TIMEOUT_S = 5.0  # of one control-plane call
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,8 @@ class Agent:
         due = None
         if self.last is not None and self.last.slot_s > 0:
             due = self.last.start_s + self.last.slot_s - self.offset_s  # the next slot, here
-        wait_s = 0.2 if due is None else max(0.0, min(0.2, due + LATE_S - self.clock()))
+        late_s = LATE_S if self.welcome is not None else 0.0  # known silent: on time
+        wait_s = 0.2 if due is None else max(0.0, min(0.2, due + late_s - self.clock()))
         try:
             decision = self.inbox.get(timeout=wait_s)
             if decision is None:  # the stream ended: the controller left
@@ -217,7 +218,7 @@ class Agent:
         if decision is not None:
             self.silent_since = None
             return decision
-        if due is not None and self.clock() >= due + LATE_S:
+        if due is not None and self.clock() >= due + late_s:
             if self.silent_since is None:
                 self.silent_since = due
             return self._repeated()
