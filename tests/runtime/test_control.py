@@ -14,6 +14,7 @@ import grpc
 import pytest
 
 from edgesplit.runtime.agent import AgentConfig, run_agents
+from edgesplit.runtime.client import DeviceModel
 from edgesplit.runtime.control import PROTOCOL, ControlStub, best_offset, clock_offset
 from edgesplit.runtime.controller import Controller, ControllerConfig
 from edgesplit.runtime.proto import control_pb2 as pb
@@ -82,11 +83,11 @@ def test_another_protocol_version_and_a_missing_token_are_refused(controller):
         assert "cuts" in refused.value.details()
 
 
-@pytest.mark.slow  # passes alone in 20 s; under a triple load one agent once did not join in 120 s
 def test_three_roles_started_by_hand_account_for_every_task(controller):
     """A controller, an edge server that registers itself and two agents whose clock runs
     1000 s ahead of this host's: every decided task is run and reported, the offset is
-    estimated within the round trip, the uplink is measured, the servers' address known."""
+    estimated within the round trip, the uplink is measured, the servers' address known. (Both
+    agents live in this process: their models are traced before either runs.)"""
     security = Security(token="tok")
     edge = EdgeServer(
         ServerConfig(models=("mobilenet_v2", "resnet34"), port=0, lanes=2, cores=2,
@@ -97,12 +98,16 @@ def test_three_roles_started_by_hand_account_for_every_task(controller):
     registration.start()
     done: dict[str, dict[str, int]] = {}
     agents = []
-    for model, name in (("mobilenet_v2", "phone"), ("resnet34", "jetson")):
+    models = {name: DeviceModel(model, "block") for model, name in
+              (("mobilenet_v2", "phone"), ("resnet34", "jetson"))}  # fmt: skip
+    for name, shared in models.items():
         config = AgentConfig(
-            model, f"127.0.0.1:{controller.port}", (name,), "block", security=security,
+            shared.spec, f"127.0.0.1:{controller.port}", (name,), "block", security=security,
             clock_shift_s=1000.0,
         )  # fmt: skip
-        thread = threading.Thread(target=lambda c=config, n=name: done.update({n: run_agents(c)}))
+        thread = threading.Thread(
+            target=lambda c=config, n=name, m=shared: done.update({n: run_agents(c, shared=m)})
+        )
         thread.start()
         agents.append(thread)
     try:
@@ -127,13 +132,11 @@ def test_three_roles_started_by_hand_account_for_every_task(controller):
     assert all(t["server"] == 0 and t["decided_by"] == "controller" for t in offloaded)
 
 
-@pytest.mark.slow  # 13 s alone; on a machine loaded by the other tests it once took 60 s+
 def test_an_agent_keeps_the_last_decision_for_its_lease_then_runs_locally():
     """The controller dies after a few slots: the agent repeats its last decision (offload at
     cut 1) for the lease, then runs every task locally; every slot goes on, none is skipped, and
     each task says who decided it; its reports wait for a controller to return."""
     from edgesplit.runtime.agent import Agent
-    from edgesplit.runtime.client import DeviceModel
 
     from .conftest import wait_until
 
@@ -162,8 +165,8 @@ def test_an_agent_keeps_the_last_decision_for_its_lease_then_runs_locally():
         thread.start()
     try:
         wait_until(lambda: len(agent.steps_run) >= 3, 120.0)
-        stop_run.set()
         made._server.stop(None)  # the controller is gone: its stream breaks, nothing answers
+        stop_run.set()  # (after: its run's end must not reach the agent)
         wait_until(
             lambda: (
                 any(t.decided_by == "no controller" for r in agent.pending for t in r.tasks)

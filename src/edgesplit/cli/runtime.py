@@ -439,7 +439,6 @@ def controller_command(
     import json
     import signal
     import threading
-    import time
 
     from edgesplit.checks import positive
     from edgesplit.runtime.controller import Controller, ControllerConfig
@@ -485,13 +484,11 @@ def controller_command(
         say(f"listening on {host}:{bound} ({'TLS' if security.tls_cert else 'no TLS'}, "
             f"{'token' if security.token else 'no token'})")  # fmt: skip
 
-        def begun(text: str) -> None:
-            if events and made.begin and not getattr(begun, "told", False):
-                print(json.dumps({"begin_s": made.begin, "now_s": time.monotonic()}), flush=True)
-                begun.told = True  # type: ignore[attr-defined]
-            say(text)
+        def started(begin_s: float) -> None:
+            if events:  # the launcher times its faults from the first step
+                print(json.dumps({"begin_s": begin_s}), flush=True)
 
-        report = made.run(begun, stop)
+        report = made.run(say, stop, started)
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
     if as_json:

@@ -16,7 +16,6 @@ is in the controller's clock and is converted with the offset estimated from Syn
 
 from __future__ import annotations
 
-import itertools
 import os
 import queue
 import threading
@@ -95,7 +94,7 @@ class Agent:
         self.steps_run: set[int] = set()
         self.link_start: float | None = None  # agent clock of step 0's start
         self.done = 0
-        self.count = itertools.count()
+        self.lease_s = 0.0  # the last welcome's: kept for when the controller is gone
         self.finished = False
 
     # -- the control plane -----------------------------------------------------------------------
@@ -118,6 +117,7 @@ class Agent:
                 return False
             raise EdgesplitError(f"the controller refused {self.name}: {error.details()}") from None
         self.welcome = welcome
+        self.lease_s = welcome.lease_s
         self.client.overhead = (welcome.request_s, welcome.transport_s_per_bit)
         for address in welcome.servers:
             self.client.server_index(address)
@@ -233,23 +233,18 @@ class Agent:
         repeated.CopyFrom(last)
         repeated.step = last.step + 1
         repeated.start_s = last.start_s + last.slot_s
-        lease_s = self.welcome.lease_s if self.welcome is not None else self._lease_s
-        expired = self.silent_since is not None and self.clock() - self.silent_since > lease_s
+        expired = self.silent_since is not None and self.clock() - self.silent_since > self.lease_s
         repeated.why = "no controller" if expired else "lease"
         if expired:
             for task in repeated.tasks:
                 task.cut, task.server = self.client.cut_count - 1, ""
         return repeated
 
-    _lease_s = 6.0  # the last welcome's lease, kept for when the controller is gone
-
     def run_step(self, decision: pb.Decision) -> None:
         """Run one step's tasks at their arrival times and queue its report."""
         from edgesplit.compress.codecs import Codec
 
         self.last = decision
-        if self.welcome is not None:
-            self._lease_s = self.welcome.lease_s
         self.steps_run.add(decision.step)
         decided_by = decision.why if decision.why in ("lease", "no controller") else "controller"
         start = decision.start_s - self.offset_s
@@ -322,14 +317,18 @@ def _record(
     )  # fmt: skip
 
 
-def run_agents(config: AgentConfig, stop: threading.Event | None = None) -> dict[str, int]:
-    """Run one agent per name of ``config`` in this process (threads sharing one traced model)
-    until the run is over or ``stop`` is set; returns the tasks each ran."""
+def run_agents(
+    config: AgentConfig, stop: threading.Event | None = None, shared: DeviceModel | None = None
+) -> dict[str, int]:
+    """Run one agent per name of ``config`` in this process (threads sharing one traced model,
+    ``shared`` or traced here) until the run is over or ``stop`` is set; returns the tasks each
+    ran. torch.fx traces by patching every module's call for the whole process: a process that
+    runs agents of several models traces them all before any runs (``shared``)."""
     import torch
 
     torch.set_num_threads(1)
     stop = stop or threading.Event()
-    shared = DeviceModel(config.model, config.granularity, config.input_size)
+    shared = shared or DeviceModel(config.model, config.granularity, config.input_size)
     agents = [
         Agent(
             _with_seed(config, i),

@@ -77,7 +77,6 @@ class _Server:
     serving: bool = True
     waiting: int = 0
     mean_tail_s: float = 0.0
-    registrations: int = 1
 
 
 class Controller:
@@ -166,11 +165,15 @@ class Controller:
             self._server = None
 
     def run(
-        self, progress: Callable[[str], None] = lambda _: None, stop: threading.Event | None = None
+        self,
+        progress: Callable[[str], None] = lambda _: None,
+        stop: threading.Event | None = None,
+        started: Callable[[float], None] = lambda _: None,
     ) -> dict[str, Any]:
         """Wait for the agents and servers, run the steps until the time is up (or every task
         window is done, or ``stop`` is set), tell the agents the run is over, collect their last
-        reports, and report."""
+        reports, and report; ``started(begin)`` is told when the first step begins (monotonic
+        time)."""
         from edgesplit.runtime.report import live_report
 
         stop = stop or threading.Event()
@@ -178,6 +181,8 @@ class Controller:
             self.start()
         try:
             self._join(progress, stop)
+            self.begin = time.monotonic()
+            started(self.begin)
             self._steps(progress, stop)
             self._finish(progress, stop)
         finally:
@@ -208,7 +213,7 @@ class Controller:
     def _steps(self, progress: Callable[[str], None], stop: threading.Event) -> None:
         config = self.config
         slots = max(1, round(config.duration_s / config.slot_s))
-        self.begin = begin = time.monotonic()
+        begin = self.begin
         step = 0
         while not stop.is_set():
             now = time.monotonic()
@@ -412,7 +417,6 @@ class Controller:
             for index, server in enumerate(self.servers):
                 if server.address == address:
                     server.seen_s, server.serving = time.monotonic(), True
-                    server.registrations += 1
                     return self._welcome(index)
             self.servers.append(_Server(address, hello.cores, hello.lanes, time.monotonic()))
             self.changed.notify_all()

@@ -13,6 +13,7 @@ with the report so far.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import math
 import os
@@ -22,14 +23,16 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.runtime.faults import Fault
+from edgesplit.runtime.hosts import live_scenario
 from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent
-from edgesplit.sim.scenario import Scenario
+from edgesplit.runtime.links import LinkPlan, link_plan
+from edgesplit.sim.scenario import Scenario, load_scenario
 
 # What each process holds (resident, measured on a 2-core EPYC with torch 2.14: benchmarks/
 # runtime_testbed.py): a controller; a server process and each lane (the models loaded); an
@@ -86,14 +89,13 @@ class Role:
     name: str
     command: list[str]
     log: Path
-    prefix: list[str] = field(default_factory=list)  # e.g. ``ip netns exec NS`` (the testbed)
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {**os.environ, "COLUMNS": "1000"}  # an error stays one line in the log
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                [*self.prefix, *self.command], stdin=subprocess.DEVNULL, stdout=log,
+                self.command, stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent, start_new_session=True,
                 env=env,
             )  # fmt: skip
@@ -141,8 +143,7 @@ def wait_for_file(path: Path, role: Role, timeout_s: float = START_TIMEOUT_S) ->
 
 
 class Launcher:
-    """One live run on this host (see the module notes); ``prefix`` puts each role's command
-    behind a wrapper (the testbed's ``ip netns exec``)."""
+    """One live run on this host (see the module notes)."""
 
     def __init__(self, config: LiveConfig, progress: Callable[[str], None] = lambda _: None):
         from edgesplit.checks import positive
@@ -279,7 +280,7 @@ class Launcher:
         plan_file = None
         if ready["style"] == "slot":
             plan_file = self.folder / "links.json"
-            plan_file.write_text(json.dumps(self._link_plan().record()))
+            plan_file.write_text(json.dumps(self.plan.record()))
         alone = {f.device for f in config.faults if f.kind == "kill-device"}
         groups: dict[str, list[int]] = {}
         for n, model in enumerate(ready["device_models"]):
@@ -302,11 +303,9 @@ class Launcher:
             for n in devices:
                 self.agents[n] = role
 
-    def _link_plan(self):
-        from edgesplit.runtime.hosts import live_scenario
-        from edgesplit.runtime.links import link_plan
-        from edgesplit.sim.scenario import load_scenario
-
+    @functools.cached_property
+    def plan(self) -> LinkPlan:
+        """The devices' true links (slot style), drawn once."""
         config, ready = self.config, self.ready
         scenario = config.scenario
         preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
@@ -389,7 +388,7 @@ class Launcher:
         report["faults"] = [str(f) for f in self.config.faults]
         report["struck"] = self.struck
         if report["style"] == "slot":
-            plan = self._link_plan()
+            plan = self.plan
             for row in report["decisions"]:
                 row["rate_bps"] = [
                     plan.rate_bps(n, row["step"] * plan.period_s) for n in range(report["devices"])

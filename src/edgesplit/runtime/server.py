@@ -102,8 +102,7 @@ class ServerConfig:
             raise InvalidParameterError("queue_limit", self.queue_limit, ">= 0")
         if not 0.0 <= self.drop_replies < 1.0:
             raise InvalidParameterError("drop_replies", self.drop_replies, "in [0, 1)")
-        if (self.tls_cert is None) != (self.tls_key is None):
-            raise InvalidParameterError("tls", "one file", "both --tls-cert and --tls-key")
+        Security(self.token, self.tls_cert, self.tls_key)  # its own checks (both TLS files)
 
     @property
     def total_cores(self) -> int:
