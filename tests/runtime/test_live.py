@@ -225,7 +225,7 @@ def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_a
     locally, later windows put server 0's tasks on server 1; every dispatched task is done and
     the rest are counted as not dispatched."""
     config = LiveConfig(
-        "zhang2026-small", "agilenn", devices=2, duration_s=14.0, seed=2,
+        "zhang2026-small", "agilenn", devices=2, duration_s=30.0, seed=2,
         faults=(Fault.parse("kill-server@1"),), timeout_s=2.0, retry_s=0.5,
     )  # fmt: skip
     report = run_live(config)

@@ -497,6 +497,17 @@ def controller_command(
         print_live(report)
 
 
+FaultOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="kill-server@T[:BACK], kill-device@T:DEVICE[:BACK], drop@P, slow-link@T:MBPS, "
+        "rate@T:DEVICE:MBPS, link-down@T:DEVICE[:BACK] (testbed) (repeatable)."
+    ),
+]
+TimeoutOpt = Annotated[float, typer.Option(help="Deadline of one request.")]
+OutOpt = Annotated[Path | None, typer.Option(help="Also write the whole report (JSON).")]
+
+
 @command("live")
 def live_command(
     scenario: ScenarioOpt = "live-demo",
@@ -506,25 +517,98 @@ def live_command(
     duration: DurationOpt = 20.0,
     slot_s: SlotOpt = 2.0,
     seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
-    fault: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="kill-server@T[:BACK], kill-device@T:DEVICE[:BACK], drop@P or "
-            "slow-link@T:MBPS (repeatable)."
-        ),
-    ] = None,
+    fault: FaultOpt = None,
     hysteresis: HysteresisOpt = 0.05,
-    timeout_s: Annotated[float, typer.Option(help="Deadline of one request.")] = 2.0,
+    timeout_s: TimeoutOpt = 2.0,
     lease_s: LeaseOpt = 6.0,
     hardware: HardwareOpt = None,
     untrained: UntrainedOpt = False,
-    out: Annotated[Path | None, typer.Option(help="Also write the whole report (JSON).")] = None,
+    out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Launch a controller, edge servers and device agents on this host (the same processes
     as on separate machines, over 127.0.0.1): every slot the policy decides on what the agents
     measure, they run their tasks through the servers, and the report holds every task against
     the cost model's prediction. Ctrl-C ends the run with the report so far."""
+    _launch(
+        scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
+        timeout_s, lease_s, hardware, untrained, out, as_json, testbed=False,
+    )  # fmt: skip
+
+
+@command("testbed")
+def testbed_command(
+    action: Annotated[
+        str,
+        typer.Argument(
+            help="run (up, a run, down), up (make the hosts and leave them), down (remove what "
+            "testbeds left: --run's, else every one), status (what is left)."
+        ),
+    ],
+    scenario: ScenarioOpt = "live-demo",
+    policy: PolicyOpt = "optimum",
+    devices: Annotated[int, typer.Option(help="Device hosts.")] = 3,
+    servers: ServersOpt = None,
+    duration: DurationOpt = 20.0,
+    slot_s: SlotOpt = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of arrivals, rates and inputs.")] = 0,
+    fault: FaultOpt = None,
+    hysteresis: HysteresisOpt = 0.05,
+    timeout_s: TimeoutOpt = 2.0,
+    lease_s: LeaseOpt = 6.0,
+    hardware: HardwareOpt = None,
+    untrained: UntrainedOpt = False,
+    run: Annotated[str | None, typer.Option(help="The testbed's run id (down, status).")] = None,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Several hosts emulated on this Linux machine: a network namespace per host, veth links
+    to a bridge, each device's uplink shaped in the kernel (tc tbf) as the scenario's rate model
+    goes, CPUs capped by cgroups; the three roles run inside and talk only over those links."""
+    from edgesplit.runtime import testbed
+
+    choices = ("run", "up", "down", "status")
+    if action not in choices:
+        from edgesplit.errors import InvalidParameterError
+
+        raise InvalidParameterError("ACTION", action, ", ".join(choices))
+    if action == "run":
+        _launch(
+            scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
+            timeout_s, lease_s, hardware, untrained, out, as_json, testbed=True,
+        )  # fmt: skip
+        return
+    if action == "up":
+        made = testbed.Testbed(devices, servers or 1).up()
+        hosts = {h.name: {"namespace": h.namespace, "address": h.address} for h in made.hosts}
+        if as_json:
+            print_json({"run": made.run, "hosts": hosts})
+            return
+        console.print(f"testbed {made.run} up (`edgesplit testbed down --run {made.run}`):")
+        for name, host in hosts.items():
+            console.print(
+                f"  {name}: {host['address']} (ip netns exec {host['namespace']} ...)",
+                highlight=False,
+            )
+        return
+    found = testbed.remove(run) if action == "down" else testbed.leftovers(run)
+    if as_json:
+        print_json(found)
+        return
+    verb = "removed" if action == "down" else "left"
+    console.print(
+        "; ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in found.items()) + f" {verb}",
+        highlight=False,
+    )
+
+
+def _launch(
+    scenario: str, policy: str, devices: int, servers: int | None, duration: float,
+    slot_s: float, seed: int, fault: list[str] | None, hysteresis: float, timeout_s: float,
+    lease_s: float, hardware: str | None, untrained: bool, out: Path | None, as_json: bool,
+    testbed: bool,
+) -> None:  # fmt: skip
+    """The three roles launched on this host (loopback or the testbed), the report printed."""
     import json
 
     from edgesplit.runtime.faults import Fault
@@ -535,10 +619,11 @@ def live_command(
     config = LiveConfig(
         scenario, policy, devices, servers, duration, slot_s, seed,
         tuple(Fault.parse(f) for f in fault or ()), hysteresis, timeout_s, hardware=hardware,
-        untrained=untrained, lease_s=lease_s,
+        untrained=untrained, lease_s=lease_s, testbed=testbed,
     )  # fmt: skip
-    with err_console.status("live") as status:
-        report = run_live(config, lambda text: status.update(f"live: {text}"))
+    name = "testbed" if testbed else "live"
+    with err_console.status(name) as status:
+        report = run_live(config, lambda text: status.update(f"{name}: {text}"))
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
     if as_json:

@@ -73,7 +73,9 @@ class Agent:
 
         self.config, self.name, self.stop = config, name, stop
         self.clock: Callable[[], float] = lambda: time.monotonic() + config.clock_shift_s
-        self.shaper = TokenBucket(1e12) if config.link is not None else None
+        # follows the emulated link on loopback, or a task window's emulated radio; unshaped
+        # (1 Tbit/s) where the link is real or the kernel shapes it (the testbed)
+        self.shaper = TokenBucket(1e12)
         self.link_row = link_row
         self.client = DeviceClient(
             shared, (), timeout_s=config.timeout_s, uplink=self.shaper, retry_s=config.retry_s,
@@ -125,7 +127,7 @@ class Agent:
         stream = self.stub.Decisions(subscribe, metadata=self.stub.metadata)
         self.inbox = queue.Queue()  # an older stream's end must not reach the new one
         threading.Thread(target=_listen, args=(stream, self.inbox), daemon=True).start()
-        if self.client.addresses and self.client.uplink_bps is None and self.shaper is None:
+        if self.client.addresses and self.client.uplink_bps is None and self.config.link is None:
             self.probe(self.client.addresses[0])  # an emulated link is probed from step 0 on
         return True
 
@@ -257,8 +259,7 @@ class Agent:
                 break  # interrupted: the rest never arrived
             began = self.clock()
             server = self.client.server_index(task.server) if task.server else 0
-            if self.shaper is not None:
-                self.shaper.set_rate(self._link_rate(task, began))
+            self.shaper.set_rate(self._link_rate(task, began))
             _, record = self.client.run(
                 self.inputs[self.done % len(self.inputs)], task.cut, task.threads, server,
                 Codec.parse(task.codec),
@@ -290,8 +291,7 @@ class Agent:
         """Measure the uplink with a small transfer when no task went out."""
         if address is None:
             return
-        if self.shaper is not None and self.link_start is not None:
-            self.shaper.set_rate(self._link_rate(pb.Task(), self.clock()))
+        self.shaper.set_rate(self._link_rate(pb.Task(), self.clock()))
         self.client.probe(server=self.client.server_index(address))
 
 

@@ -14,7 +14,10 @@ FAULT_KINDS = {
     "kill-device": "kill-device@T:DEVICE[:BACK] (the agent of device DEVICE killed, rejoins)",
     "drop": "drop@P (the servers withhold a share P in 0..1 of their replies)",
     "slow-link": "slow-link@T:MBPS (from T s every device's uplink is capped at MBPS)",
+    "rate": "rate@T:DEVICE:MBPS (from T s the device's uplink is MBPS: a step)",
+    "link-down": "link-down@T:DEVICE[:BACK] (testbed: the device's link down, up BACK s later)",
 }
+TESTBED_ONLY = ("link-down",)
 USAGE = "; ".join(FAULT_KINDS.values())
 
 
@@ -49,7 +52,11 @@ class Fault:
             if len(numbers) != 2 or numbers[1] <= 0:
                 raise InvalidParameterError("--fault", text, usage)
             return cls(kind, numbers[0], value=numbers[1])
-        if kind == "kill-device":
+        if kind == "rate":
+            if len(numbers) != 3 or numbers[1] != int(numbers[1]) or numbers[2] <= 0:
+                raise InvalidParameterError("--fault", text, usage)
+            return cls(kind, numbers[0], device=int(numbers[1]), value=numbers[2])
+        if kind in ("kill-device", "link-down"):
             if len(numbers) not in (2, 3) or numbers[1] != int(numbers[1]):
                 raise InvalidParameterError("--fault", text, usage)
             back = numbers[2] if len(numbers) == 3 else None
@@ -63,6 +70,8 @@ class Fault:
             return f"drop@{self.value:g}"
         if self.kind == "slow-link":
             return f"slow-link@{self.at_s:g}:{self.value:g}"
+        if self.kind == "rate":
+            return f"rate@{self.at_s:g}:{self.device}:{self.value:g}"
         device = "" if self.device is None else f":{self.device}"
         back = "" if self.back_s is None else f":{self.back_s:g}"
         return f"{self.kind}@{self.at_s:g}{device}{back}"

@@ -1,6 +1,10 @@
-"""``edgesplit live``: the three roles started as processes on this host, over loopback, through
-the same commands a user types on separate machines (``edgesplit controller``, ``edgesplit
-serve --controller``, ``edgesplit device --controller``): one code path, local or distributed.
+"""``edgesplit live`` and ``edgesplit testbed run``: the three roles started as processes on this
+host through the same commands a user types on separate machines (``edgesplit controller``,
+``edgesplit serve --controller``, ``edgesplit device --controller``): one code path, local or
+distributed. On loopback every role listens on 127.0.0.1 and the agents' token buckets emulate
+the links; on the testbed (``runtime.testbed``) every role runs in a network namespace of its
+own, the roles talk only to the namespaces' addresses over veth links, the kernel shapes each
+device's uplink and cgroups cap the CPUs.
 
 The launcher is nature and the operator, never the decider: it draws each device's true link
 (``runtime.links``; the agents' token buckets follow it), strikes the faults at their times
@@ -17,21 +21,23 @@ import functools
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
-from edgesplit.runtime.faults import Fault
+from edgesplit.runtime.faults import TESTBED_ONLY, Fault
 from edgesplit.runtime.hosts import live_scenario
 from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent
 from edgesplit.runtime.links import LinkPlan, link_plan
+from edgesplit.runtime.testbed import Testbed, join_cgroup
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 # What each process holds (resident, measured on a 2-core EPYC with torch 2.14: benchmarks/
@@ -44,6 +50,12 @@ AGENT_PROCESS_BYTES = 700 * 2**20
 AGENT_BYTES = 24 * 2**20
 START_TIMEOUT_S = 300.0  # a role's start-up (its models loaded)
 STOP_GRACE_S = 10.0
+CONTROL_PORT, DATA_PORT = 50050, 50051
+STRUCK = (
+    "kill-server",
+    "kill-device",
+    "link-down",
+)  # the faults the launcher strikes  # on the testbed (each host has its own addresses)
 
 
 @dataclass(frozen=True)
@@ -65,6 +77,7 @@ class LiveConfig:
     hardware: str | None = None  # None: the host's measured collection
     untrained: bool = False
     lease_s: float = 6.0
+    testbed: bool = False  # each role in a network namespace of its own (runtime.testbed)
 
 
 def memory_needed_bytes(servers: int, lanes: int, agent_processes: int, agents: int) -> int:
@@ -89,16 +102,20 @@ class Role:
     name: str
     command: list[str]
     log: Path
+    prefix: list[str] = field(default_factory=list)  # the testbed's ``ip netns exec NS``
+    cgroup: Path | None = None  # the testbed's CPU cap
     process: subprocess.Popen | None = None
 
     def start(self) -> None:
         env = {**os.environ, "COLUMNS": "1000"}  # an error stays one line in the log
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(
-                self.command, stdin=subprocess.DEVNULL, stdout=log,
+                [*self.prefix, *self.command], stdin=subprocess.DEVNULL, stdout=log,
                 stderr=subprocess.STDOUT, preexec_fn=die_with_parent, start_new_session=True,
                 env=env,
             )  # fmt: skip
+        if self.cgroup is not None:
+            join_cgroup(self.cgroup, self.process.pid)
 
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
@@ -158,11 +175,15 @@ class Launcher:
         positive("--lease-s", config.lease_s)
         if not 0 <= config.hysteresis < 1:
             raise InvalidParameterError("--hysteresis", config.hysteresis, "a share in [0, 1)")
-        killed = [f.device for f in config.faults if f.kind == "kill-device"]
-        if any(d is None or not 0 <= d < config.devices for d in killed):
+        named = [f for f in config.faults if f.device is not None]
+        wrong = [str(f) for f in named if not 0 <= f.device < config.devices]
+        if wrong:
             raise InvalidParameterError(
-                "--fault", killed, f"kill-device of a device 0..{config.devices - 1}"
+                "--fault", wrong[0], f"a fault on a device 0..{config.devices - 1}"
             )
+        needs = [str(f) for f in config.faults if f.kind in TESTBED_ONLY and not config.testbed]
+        if needs:
+            raise InvalidParameterError("--fault", needs[0], "the testbed (edgesplit testbed run)")
         self.config, self.progress = config, progress
         self.folder = Path(tempfile.mkdtemp(prefix="edgesplit-live-"))
         self.roles: list[Role] = []
@@ -172,11 +193,16 @@ class Launcher:
         self.ready: dict[str, Any] = {}
         self.begin: float | None = None  # monotonic time of the run's first step
         self.struck: list[str] = []
+        self.testbed: Testbed | None = None
+        self.shaped_step = -1  # the last slot whose rates the testbed's links took
 
     # -- the run ---------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
         try:
+            if self.config.testbed:
+                self.testbed = Testbed(self.config.devices, self._server_count()).up()
+                self.progress(f"testbed {self.testbed.run} up: {len(self.testbed.hosts)} hosts")
             self._start_controller()
             self._check_memory()
             self._start_servers()
@@ -193,14 +219,36 @@ class Launcher:
             role.stop(STOP_GRACE_S if role in self.servers else 2.0)
         if self.controller is not None:
             self.controller.stop()
-        import shutil
-
+        if self.testbed is not None:
+            self.testbed.down()
         shutil.rmtree(self.folder, ignore_errors=True)
 
-    def _role(self, name: str, args: list[str]) -> Role:
+    def _server_count(self) -> int:
+        """The run's servers: the option, else one (slot style) or the scenario's."""
+        scenario = self.config.scenario
+        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        return self.config.servers or (1 if preset.style == "slot" else preset.server_count)
+
+    def _role(self, name: str, args: list[str], host: str, cores: float | None = None) -> Role:
+        """A role on ``host`` (a testbed host's name; on loopback every role shares this one),
+        capped to ``cores`` on the testbed."""
         role = Role(name, edgesplit_command(*args), self.folder / f"{name}.log")
+        if self.testbed is not None:
+            role.prefix = self.testbed.command(host)
+            if cores is not None:
+                role.cgroup = self.testbed.cap_cpu(host, cores)
         self.roles.append(role)
         return role
+
+    def _address(self, host: str) -> str:
+        return "127.0.0.1" if self.testbed is None else self.testbed.host(host).address
+
+    def _port(self, testbed_port: int) -> int:
+        """A role's port: any free one on loopback, the fixed one in its own namespace."""
+        return 0 if self.testbed is None else testbed_port
+
+    def _controller_address(self) -> str:
+        return f"{self._address('controller')}:{self.ready['port']}"
 
     def _start_controller(self) -> None:
         config = self.config
@@ -216,7 +264,8 @@ class Launcher:
             "--devices", str(config.devices), "--duration", repr(config.duration_s),
             "--slot-s", repr(config.slot_s), "--seed", str(config.seed),
             "--hysteresis", repr(config.hysteresis), "--lease-s", repr(config.lease_s),
-            "--listen", "127.0.0.1:0", "--ready-file", str(self.folder / "controller.json"),
+            "--listen", f"{self._address('controller')}:{self._port(CONTROL_PORT)}",
+            "--ready-file", str(self.folder / "controller.json"),
             "--out", str(self.folder / "report.json"), "--events",
         ]  # fmt: skip
         if config.servers is not None:
@@ -225,15 +274,18 @@ class Launcher:
             args += ["--hardware", config.hardware]
         if config.untrained:
             args.append("--untrained")
-        self.controller = self._role("controller", args)
+        self.controller = self._role("controller", args, "controller")
         self.controller.start()
         self.progress("starting the controller (its world model and policy)")
         self.ready = wait_for_file(self.folder / "controller.json", self.controller)
 
     def _check_memory(self) -> None:
         ready, config = self.ready, self.config
-        processes = len(set(ready["device_models"])) + sum(
-            f.kind == "kill-device" for f in config.faults
+        processes = (
+            config.devices
+            if config.testbed
+            else len(set(ready["device_models"]))
+            + sum(f.kind == "kill-device" for f in config.faults)
         )
         needed = memory_needed_bytes(ready["servers"], self._lanes(), processes, config.devices)
         free = available_memory_bytes()
@@ -253,7 +305,8 @@ class Launcher:
         drop = next((f.value for f in config.faults if f.kind == "drop"), None) or 0.0
         self.progress(f"starting {ready['servers']} edge server(s)")
         for index in range(ready["servers"]):
-            self.servers.append(self._server_role(index, 0, drop))
+            port = self._port(DATA_PORT)
+            self.servers.append(self._server_role(index, port, drop))
             self.servers[-1].start()
         for index, role in enumerate(self.servers):
             started = wait_for_file(self.folder / f"server-{index}.json", role)
@@ -262,26 +315,32 @@ class Launcher:
 
     def _server_role(self, index: int, port: int, drop: float) -> Role:
         ready, config = self.ready, self.config
+        host = f"server-{index}"
+        advertise = [] if self.testbed is None else ["--advertise", f"{self._address(host)}:{port}"]
         return self._role(
-            f"server-{index}",
+            host,
             [
                 "serve", "--models", ",".join(dict.fromkeys(ready["device_models"])),
-                "--host", "127.0.0.1", "--port", str(port), "--cores", str(ready["cores"]),
+                "--host", self._address(host), "--port", str(port), "--cores", str(ready["cores"]),
                 "--lanes", str(self._lanes()), "--queue-limit", str(4 * config.devices),
                 "--input-size", str(ready["input_size"]), "--granularity", ready["granularity"],
                 "--drop-replies", repr(drop), "--seed", str(config.seed),
-                "--controller", f"127.0.0.1:{ready['port']}",
+                "--controller", self._controller_address(), *advertise,
                 "--ready-file", str(self.folder / f"server-{index}.json"),
             ],
+            host,
         )  # fmt: skip
 
     def _start_agents(self) -> None:
         ready, config = self.ready, self.config
         plan_file = None
-        if ready["style"] == "slot":
+        if ready["style"] == "slot" and self.testbed is None:  # the testbed's kernel shapes
             plan_file = self.folder / "links.json"
             plan_file.write_text(json.dumps(self.plan.record()))
         alone = {f.device for f in config.faults if f.kind == "kill-device"}
+        if self.testbed is not None:  # a host, so a process, per device
+            alone = set(range(config.devices))
+            self._shape(0)
         groups: dict[str, list[int]] = {}
         for n, model in enumerate(ready["device_models"]):
             groups.setdefault(f"d{n}" if n in alone else model, []).append(n)
@@ -289,7 +348,7 @@ class Launcher:
         for k, devices in enumerate(groups.values()):
             args = [
                 "device", ready["device_models"][devices[0]],
-                "--controller", f"127.0.0.1:{ready['port']}",
+                "--controller", self._controller_address(),
                 "--granularity", ready["granularity"], "--input-size", str(ready["input_size"]),
                 "--timeout-s", repr(config.timeout_s), "--retry-s", repr(config.retry_s),
                 "--seed", str(config.seed),
@@ -298,7 +357,7 @@ class Launcher:
                 args += ["--name", f"device-{n}", "--link-device", str(n)]
             if plan_file is not None:
                 args += ["--link-plan", str(plan_file)]
-            role = self._role(f"agents-{k}", args)
+            role = self._role(f"agents-{k}", args, f"device-{devices[0]}")
             role.start()
             for n in devices:
                 self.agents[n] = role
@@ -312,7 +371,16 @@ class Launcher:
         live = live_scenario(preset, config.devices, config.slot_s, ready["hardware"], 1)
         periods = math.ceil(config.duration_s / config.slot_s) + 1
         caps = tuple((f.at_s, f.value * 1e6) for f in config.faults if f.kind == "slow-link")
-        return link_plan(live, config.seed, periods, caps)
+        steps = tuple((f.at_s, f.device, f.value * 1e6) for f in config.faults if f.kind == "rate")
+        return link_plan(live, config.seed, periods, caps, steps)
+
+    def _shape(self, step: int) -> None:
+        """The testbed's links take slot ``step``'s true rates (once per slot)."""
+        if self.testbed is None or self.ready["style"] != "slot" or step <= self.shaped_step:
+            return
+        for n in range(self.config.devices):
+            self.testbed.shape(f"device-{n}", self.plan.rate_bps(n, step * self.plan.period_s))
+        self.shaped_step = step
 
     def _watch(self) -> None:
         """Relay the controller's progress, strike the faults on time, until it ends the run;
@@ -320,7 +388,7 @@ class Launcher:
         events = self.folder / "controller.log"
         seen = 0
         pending = sorted(
-            (f for f in self.config.faults if f.kind in ("kill-server", "kill-device")),
+            (f for f in self.config.faults if f.kind in STRUCK),
             key=lambda f: f.at_s,
         )
         restarts: list[tuple[float, Fault]] = []
@@ -336,6 +404,7 @@ class Launcher:
                 if self.begin is None:
                     continue
                 elapsed = time.monotonic() - self.begin
+                self._shape(int(elapsed // self.config.slot_s))
                 while pending and elapsed >= pending[0].at_s:
                     fault = pending.pop(0)
                     self._strike(fault)
@@ -367,11 +436,18 @@ class Launcher:
         self.struck.append(f"{fault} at {time.monotonic() - (self.begin or 0):.2f} s")
         if fault.kind == "kill-server":
             self.servers[0].kill()
+        elif fault.kind == "link-down":
+            assert self.testbed is not None
+            self.testbed.set_link(f"device-{fault.device}", up=False)
         else:
             self.agents[fault.device].kill()
 
     def _restart(self, fault: Fault) -> None:
         self.struck.append(f"{fault}: back at {time.monotonic() - (self.begin or 0):.2f} s")
+        if fault.kind == "link-down":
+            assert self.testbed is not None
+            self.testbed.set_link(f"device-{fault.device}", up=True)
+            return
         role = self.servers[0] if fault.kind == "kill-server" else self.agents[fault.device]
         if role is self.servers[0]:
             (self.folder / "server-0.json").unlink(missing_ok=True)
@@ -387,6 +463,13 @@ class Launcher:
         report = json.loads(path.read_text())
         report["faults"] = [str(f) for f in self.config.faults]
         report["struck"] = self.struck
+        if self.testbed is not None:
+            report["testbed"] = {
+                "run": self.testbed.run,
+                "hosts": {h.name: h.address for h in self.testbed.hosts},
+                "shaper": "tc tbf on each device's uplink (netem not used)",
+                "cgroups": self.testbed.cgroups,
+            }
         if report["style"] == "slot":
             plan = self.plan
             for row in report["decisions"]:

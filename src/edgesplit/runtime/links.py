@@ -36,10 +36,16 @@ class LinkPlan:
 
 
 def link_plan(
-    scenario: Scenario, seed: int, periods: int, caps: tuple[tuple[float, float], ...] = ()
+    scenario: Scenario,
+    seed: int,
+    periods: int,
+    caps: tuple[tuple[float, float], ...] = (),
+    steps: tuple[tuple[float, int, float], ...] = (),
 ) -> LinkPlan:
     """The uplink of each of ``scenario``'s devices over ``periods`` slots, drawn by its rate
-    model with the seed's own link stream; ``caps``: (from s, rate_bps) applied from then on."""
+    model with the seed's own link stream; ``caps``: (from s, rate_bps) every device's rate is
+    capped from the slot after; ``steps``: (from s, device, rate_bps) that device's rate is set
+    from the slot after."""
     from edgesplit.sim.slot_env import scenario_rates
 
     rates_model = scenario_rates(scenario)
@@ -47,6 +53,13 @@ def link_plan(
     n = scenario.device_count
     rates = np.array([rates_model.draw(generator, slot, n)[0] for slot in range(periods)])
     for at_s, cap_bps in caps:
-        first = int(np.ceil(at_s / scenario.slot_s - 1e-9))
+        first = _first_slot(at_s, scenario.slot_s)
         rates[first:] = np.minimum(rates[first:], cap_bps)
+    for at_s, device, rate_bps in sorted(steps):
+        rates[_first_slot(at_s, scenario.slot_s) :, device] = rate_bps
     return LinkPlan(scenario.slot_s, tuple(tuple(map(float, rates[:, d])) for d in range(n)))
+
+
+def _first_slot(at_s: float, slot_s: float) -> int:
+    """The first slot that starts at or after ``at_s``."""
+    return int(np.ceil(at_s / slot_s - 1e-9))
