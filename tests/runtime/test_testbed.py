@@ -126,7 +126,14 @@ def test_a_testbed_run_accounts_for_every_task_and_leaves_nothing():
 @pytest.mark.slow  # three devices, two servers and each fault: minutes
 @pytest.mark.parametrize(
     "fault",
-    [None, "kill-server@3:2", "kill-device@3:1:2", "link-down@3:0:2", "rate@3:1:5"],
+    [
+        None,
+        "kill-server@3:2",
+        "kill-device@3:1:2",
+        "link-down@3:0:2",
+        "rate@3:1:5",
+        "kill-controller@3:2",
+    ],
 )
 def test_every_task_is_accounted_for_through_each_fault(fault):
     faults = () if fault is None else (Fault.parse(fault),)
@@ -141,5 +148,61 @@ def test_every_task_is_accounted_for_through_each_fault(fault):
     assert totals["not_run"] == 0 or killed
     assert totals["done"] + totals["not_run"] >= totals["decided"]
     assert testbed.leftovers(report["testbed"]["run"])["namespaces"] == []
+    if fault == "kill-controller@3:2":  # it came back and decided again
+        assert max(d["step"] for d in report["decisions"]) >= 6
     if fault == "rate@3:1:5":  # the kernel's link of device 1 steps from the next slot on
         assert all(d["rate_bps"][1] == 5e6 for d in report["decisions"] if d["t_s"] >= 4)
+
+
+WORK = """
+import time
+start = time.monotonic()
+total = 0
+for i in range(3_000_000):
+    total += i * i
+print(time.monotonic() - start)
+"""
+
+
+def test_a_capped_host_computes_as_much_slower_as_its_cap():
+    """The same work in a host capped to a quarter of a core takes about four times as long as
+    in an uncapped one."""
+    with testbed.Testbed(2, 1) as bed:
+        group = bed.cap_cpu("device-0", 0.25)
+        if group is None:
+            pytest.skip("no cgroup cpu controller on this machine")
+
+        def seconds(host: str) -> float:
+            process = subprocess.Popen(
+                [*bed.command(host), sys.executable, "-c", WORK], stdout=subprocess.PIPE,
+                text=True,
+            )  # fmt: skip
+            if host == "device-0":
+                testbed.join_cgroup(group, process.pid)
+            return float(process.communicate(timeout=120)[0])
+
+        free, capped = seconds("device-1"), seconds("device-0")
+        assert capped / free == pytest.approx(4.0, rel=0.3)
+
+
+def test_devices_keep_the_speed_ratios_of_their_catalogue_hardware():
+    """shi2025-5g's Jetsons on this host: each slowdown is its catalogue latency over this
+    host's (the model on each machine at all its cores), divided by the fastest's; the cap is
+    its inverse."""
+    from edgesplit.profile.catalogue import hardware_profile, whole_latency_s
+    from edgesplit.runtime.hosts import device_speeds
+    from edgesplit.sim.scenario import load_scenario
+
+    preset = load_scenario("shi2025-5g")
+    speeds = device_speeds(preset, 3, "epyc2")
+    ratios = []
+    for kind in preset.devices:
+        there, device = hardware_profile(kind.hardware, kind.model)
+        here, _ = hardware_profile("epyc2", kind.model)
+        ratios.append(whole_latency_s(there, device) / whole_latency_s(here, "cpu"))
+    fastest = min(1.0, *ratios)
+    for speed, ratio in zip(speeds, ratios, strict=True):
+        assert speed.slowdown == pytest.approx(ratio / fastest)
+        assert speed.cores is None or speed.cores == pytest.approx(1 / speed.slowdown)
+    same = device_speeds(load_scenario("live-demo"), 2, "epyc2")  # the host itself: uncapped
+    assert [s.cores for s in same] == [None, None]

@@ -425,6 +425,16 @@ def controller_command(
     token_file: TokenFileOpt = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve TLS.")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert.")] = None,
+    device_hardware: Annotated[
+        list[str] | None,
+        typer.Option(help="Per device (repeat, in order): the profiles it is predicted with."),
+    ] = None,
+    journal: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write what a restarted controller needs here; continue the run it holds."
+        ),
+    ] = None,
     ready_file: ReadyFileOpt = None,
     events: Annotated[
         bool, typer.Option(help="Print progress as JSON lines (for launchers).", hidden=True)
@@ -457,7 +467,8 @@ def controller_command(
     )  # fmt: skip
     config = ControllerConfig(
         scenario, policy, devices, servers, duration, slot_s, seed, hysteresis, hardware,
-        untrained, host, port, lease_s, join_timeout_s, security,
+        untrained, host, port, lease_s, join_timeout_s, security, tuple(device_hardware or ()),
+        None if journal is None else str(journal),
     )  # fmt: skip
 
     def say(text: str) -> None:
@@ -733,6 +744,9 @@ def print_live(report: dict) -> None:
         else "",
         f"{totals['not_run']} decided but never run (the device was down or the run stopped)"
         if totals["not_run"]
+        else "",
+        f"{totals['superseded']} decided for slots the agents had already run on their own"
+        if totals["superseded"]
         else "",
         f"{totals['not_dispatched']} not dispatched when the time was up"
         if totals["not_dispatched"]

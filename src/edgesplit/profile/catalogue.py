@@ -95,7 +95,7 @@ def hardware_profile(name: str, model: str) -> tuple[Profile, str]:
     if factor is None:
         anchor = spec["anchor"]
         anchor_profile, _ = hardware_profile(spec["derived_from"], anchor["model"])
-        factor = anchor["latency_s"] / _whole_latency_s(anchor_profile, device)
+        factor = anchor["latency_s"] / whole_latency_s(anchor_profile, device)
     machine = {
         "name": entry.name,
         "processor": entry.processor,
@@ -106,7 +106,8 @@ def hardware_profile(name: str, model: str) -> tuple[Profile, str]:
     return base.scaled(factor, machine, spec["how"]), device
 
 
-def _whole_latency_s(profile: Profile, device: str) -> float:
+def whole_latency_s(profile: Profile, device: str) -> float:
+    """The whole model's median latency on ``device`` (a CPU at its most threads)."""
     if device == "cuda":
         return profile.processor("cuda").whole.median_s
     return profile.processor("cpu", max(profile.cpu)).whole.median_s

@@ -7,16 +7,27 @@ prediction (``runtime.report``).
 It is told nothing it can measure: the agents report their uplink estimates, the servers their
 load and health (a server silent for ``SERVER_SILENT_S`` leaves the decisions), and each
 agent's clock offset is estimated from the Sync samples it reports (``control.best_offset``).
+
+With a journal (``--journal FILE``) it writes what it needs to continue the run: the run's id
+and start, each agent and server as it first registers, each step's inputs (the servers up,
+their backlog, the measured rates) and each task reported. A controller started again on the
+same journal replays the steps through a fresh world model (deterministic for the seed, so the
+batteries, arrivals and hysteresis come out as they were), takes the agents and servers back
+under their indices, and continues with the next slot; the agents, which ran the slots between
+on their own, register again and send what they kept.
 """
 
 from __future__ import annotations
 
+import json
+import math
 import queue
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -25,6 +36,7 @@ from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.runtime.control import PROTOCOL, best_offset, control_handler
 from edgesplit.runtime.proto import control_pb2 as pb
 from edgesplit.runtime.transport import Security, bind, grpc_server
+from edgesplit.runtime.world import StepPlan
 from edgesplit.sim.scenario import Scenario
 
 HEARTBEAT_S = 0.2  # a server's heartbeat period
@@ -52,6 +64,8 @@ class ControllerConfig:
     lease_s: float = 6.0  # how long an agent keeps the last decision when the controller is gone
     join_timeout_s: float = 300.0  # the agents and servers must have registered by then
     security: Security = field(default_factory=Security)
+    device_hardware: tuple[str, ...] = ()  # per device (the testbed's capped ones); (): the host
+    journal: str | None = None  # continue the run it holds, and write to it
 
 
 @dataclass
@@ -113,9 +127,16 @@ class Controller:
             models = tuple(dict.fromkeys(d.model for d in preset.devices))
             self.hardware, self.host_note = host_hardware(models, preset.input_size, progress)
         self.cores = profile_cores(self.hardware, preset.devices[0].model)
+        if config.device_hardware and len(config.device_hardware) != config.devices:
+            raise InvalidParameterError(
+                "--device-hardware",
+                list(config.device_hardware),
+                f"{config.devices}: one per device",
+            )
         self.scenario = live_scenario(
-            preset, config.devices, config.slot_s, self.hardware, self.cores
-        )
+            preset, config.devices, config.slot_s, self.hardware, self.cores,
+            config.device_hardware,
+        )  # fmt: skip
         learner = is_learner(config.policy.partition("=")[0].strip())
         if learner and config.devices != preset.device_count:
             raise InvalidParameterError(
@@ -142,6 +163,14 @@ class Controller:
         self.begin = 0.0
         self.port = 0
         self._server: grpc.Server | None = None
+        self.next_step = 0
+        self.resumed = False
+        self.journal = None
+        if config.journal is not None:
+            path = Path(config.journal)
+            if path.is_file() and path.stat().st_size:
+                self._restore(path)
+            self.journal = path.open("a")
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -180,14 +209,51 @@ class Controller:
         if self._server is None:
             self.start()
         try:
-            self._join(progress, stop)
-            self.begin = time.monotonic()
+            if not self.resumed:
+                self._join(progress, stop)
+                self.begin = time.monotonic()
+                self._write("begin", {"run_id": self.run_id, "begin": self.begin})
+            else:
+                progress(f"continuing run {self.run_id} from its journal")
             started(self.begin)
             self._steps(progress, stop)
             self._finish(progress, stop)
         finally:
             self.close()
+            if self.journal is not None:
+                self.journal.close()
         return live_report(self)
+
+    # -- the journal -----------------------------------------------------------------------------
+
+    def _write(self, kind: str, data: Any) -> None:
+        if self.journal is not None:
+            self.journal.write(json.dumps({kind: data}) + "\n")
+            self.journal.flush()
+
+    def _restore(self, path: Path) -> None:
+        """Continue the run of the journal at ``path`` (see the module notes)."""
+        for line in path.read_text().splitlines():
+            try:
+                ((kind, data),) = json.loads(line).items()
+            except (ValueError, AttributeError):
+                continue  # a line cut short when the controller was killed
+            if kind == "begin":
+                self.run_id, self.begin = data["run_id"], data["begin"]
+            elif kind == "agent":
+                self.agents[data["index"]] = _Agent(
+                    data["name"], data["model"], data["hardware"], queue.Queue()
+                )
+            elif kind == "server":
+                self.servers.append(_Server(data["address"], data["cores"], data["lanes"], 0.0))
+            elif kind == "step":
+                self._decide(data["step"], data["start"], data["up"], data["backlog"],
+                             data["measured"])  # fmt: skip
+                self.next_step = data["step"] + 1
+            elif kind == "task":
+                row = data
+                self.tasks[(row["device"], row["step"], row["k"])] = row
+        self.resumed = self.begin > 0
 
     def _join(self, progress: Callable[[str], None], stop: threading.Event) -> None:
         config = self.config
@@ -214,11 +280,13 @@ class Controller:
         config = self.config
         slots = max(1, round(config.duration_s / config.slot_s))
         begin = self.begin
-        step = 0
+        step = self.next_step
+        if self.slot_style and self.resumed:  # the slots missed were the agents' own
+            step = max(step, math.ceil((time.monotonic() - begin) / config.slot_s))
         while not stop.is_set():
             now = time.monotonic()
             if self.slot_style:
-                if step == slots:
+                if step >= slots:
                     return
                 start = begin + step * config.slot_s
                 stop.wait(max(0.0, start - now))
@@ -241,13 +309,16 @@ class Controller:
         with self.lock:
             backlog = [self.servers[i].waiting * self.servers[i].mean_tail_s for i in up]
             measured = [a.uplink_bps if a is not None else None for a in self.agents]
-        plan = self.world.step(up, backlog, measured)
+        self._write(
+            "step",
+            {"step": step, "start": start, "up": up, "backlog": backlog, "measured": measured},
+        )
+        plan = self._decide(step, start, up, backlog, measured)
         slot_s = self.config.slot_s if self.slot_style else 0.0
         with self.lock:
             addresses = [s.address for s in self.servers]
             for n, agent in enumerate(self.agents):
                 tasks = plan.tasks[n]
-                self.expected[(n, step)] = [t.predicted for t in tasks]
                 message = pb.Decision(
                     protocol=PROTOCOL, step=step, start_s=start, spacing_s=plan.spacing_s[n],
                     slot_s=slot_s, why=plan.why,
@@ -262,16 +333,27 @@ class Controller:
                 )  # fmt: skip
                 if agent is not None:
                     agent.inbox.put(message)
-            self.decisions.append(
-                {
-                    "step": step,
-                    "t_s": round(start - self.begin, 3),
-                    "healthy_servers": up,
-                    **plan.record,
-                }
-            )
         count = sum(len(row) for row in plan.tasks)
         return f"{count} tasks, {plan.why}, servers up {len(up)}/{len(self.servers)}"
+
+    def _decide(
+        self,
+        step: int,
+        start: float,
+        up: list[int],
+        backlog: list[float],
+        measured: list[float | None],
+    ) -> StepPlan:
+        """Step the world model; keep what it predicts of each task and the decision's record."""
+        plan = self.world.step(up, backlog, measured)
+        with self.lock:
+            for n, tasks in enumerate(plan.tasks):
+                self.expected[(n, step)] = [t.predicted for t in tasks]
+            self.decisions.append(
+                {"step": step, "t_s": round(start - self.begin, 3), "healthy_servers": up,
+                 **plan.record}
+            )  # fmt: skip
+        return plan
 
     def _wait_reports(self, step: int, until: float, stop: threading.Event) -> None:
         with self.lock:
@@ -351,6 +433,11 @@ class Controller:
             agent = self.agents[index]
             if agent is None:
                 self.agents[index] = _Agent(hello.name, hello.model, hello.hardware, queue.Queue())
+                self._write(
+                    "agent",
+                    {"index": index, "name": hello.name, "model": hello.model,
+                     "hardware": hello.hardware},
+                )  # fmt: skip
             else:
                 agent.registrations += 1
                 agent.done = False
@@ -397,8 +484,10 @@ class Controller:
                 key = (n, task.step, task.k)
                 if key in self.tasks:
                     continue  # sent again after a reconnect
-                predicted = expected[task.k] if task.k < len(expected) else None
-                self.tasks[key] = _task_row(n, task, addresses, predicted)
+                decided = task.decided_by == "controller" and task.k < len(expected)
+                predicted = expected[task.k] if decided else None
+                self.tasks[key] = row = _task_row(n, task, addresses, predicted)
+                self._write("task", row)
             agent.reported.add(report.step)
             agent.done = agent.done or report.done
             self.changed.notify_all()
@@ -419,6 +508,7 @@ class Controller:
                     server.seen_s, server.serving = time.monotonic(), True
                     return self._welcome(index)
             self.servers.append(_Server(address, hello.cores, hello.lanes, time.monotonic()))
+            self._write("server", {"address": address, "cores": hello.cores, "lanes": hello.lanes})
             self.changed.notify_all()
             return self._welcome(len(self.servers) - 1)
 

@@ -12,6 +12,7 @@ from edgesplit.errors import InvalidParameterError
 FAULT_KINDS = {
     "kill-server": "kill-server@T[:BACK] (server 0 killed at T s, restarted BACK s later)",
     "kill-device": "kill-device@T:DEVICE[:BACK] (the agent of device DEVICE killed, rejoins)",
+    "kill-controller": "kill-controller@T:BACK (restarted on its journal BACK s later, it goes on)",
     "drop": "drop@P (the servers withhold a share P in 0..1 of their replies)",
     "slow-link": "slow-link@T:MBPS (from T s every device's uplink is capped at MBPS)",
     "rate": "rate@T:DEVICE:MBPS (from T s the device's uplink is MBPS: a step)",
@@ -61,7 +62,7 @@ class Fault:
                 raise InvalidParameterError("--fault", text, usage)
             back = numbers[2] if len(numbers) == 3 else None
             return cls(kind, numbers[0], device=int(numbers[1]), back_s=back)
-        if len(numbers) > 2:
+        if len(numbers) > 2 or (kind == "kill-controller" and len(numbers) != 2):
             raise InvalidParameterError("--fault", text, usage)
         return cls(kind, numbers[0], back_s=numbers[1] if len(numbers) == 2 else None)
 

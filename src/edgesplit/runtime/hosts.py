@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edgesplit.errors import InvalidParameterError
@@ -67,11 +69,17 @@ def measure_host_profile(model: str, input_size: int, path: Any, repeats: int = 
 
 
 def live_scenario(
-    scenario: Scenario, devices: int, slot_s: float | None, hardware: str, server_threads: int
+    scenario: Scenario,
+    devices: int,
+    slot_s: float | None,
+    hardware: str,
+    server_threads: int,
+    device_hardware: tuple[str, ...] = (),
 ) -> Scenario:
     """The scenario re-targeted to the machines that run it live: ``devices`` devices (the
-    scenario's device types in turn), each on ``hardware`` at one thread with the powers of its
-    original hardware and its own link; the servers on ``hardware`` (slot style: one with
+    scenario's device types in turn), each on ``hardware`` (or its own of ``device_hardware``:
+    the testbed's capped devices) at one thread with the powers of its original hardware and
+    its own link; the servers on ``hardware`` (slot style: one with
     ``server_threads`` and slots of ``slot_s``, arrivals scaled to keep tasks per second;
     task-window style: the scenario's servers, among which the policy chooses); the runtime's
     overheads priced by the scenario's link profile, else this host's."""
@@ -96,7 +104,7 @@ def live_scenario(
         made.append(
             original.model_copy(
                 update={
-                    "hardware": hardware,
+                    "hardware": device_hardware[i] if device_hardware else hardware,
                     "threads": 1,
                     "count": 1,
                     "compute_power_w": original.compute_power_w
@@ -137,3 +145,68 @@ def profile_cores(hardware: str, model: str) -> int:
 
     profile, _ = hardware_profile(hardware, model)
     return max(profile.cpu) if profile.cpu else 1
+
+
+MIN_CORES = 0.1  # the smallest CPU cap a cgroup gets (1 ms of each 10-ms period)
+
+
+@dataclass(frozen=True)
+class DeviceSpeed:
+    """How fast the testbed makes one device: ``slowdown`` times this host (its catalogue
+    hardware's whole-model latency over this host's, each machine at all its cores, divided by
+    the fastest device's where a device is faster than this host, so that the devices keep their
+    catalogue's ratios), held by a CPU cap of ``cores`` (None: uncapped)."""
+
+    catalogue: str
+    model: str
+    slowdown: float
+    cores: float | None
+
+
+def device_speeds(preset: Scenario, devices: int, host: str) -> list[DeviceSpeed]:
+    """Each of ``devices`` devices' speed on the testbed (the scenario's device types in turn;
+    see ``DeviceSpeed``)."""
+    from edgesplit.profile.catalogue import hardware_profile, whole_latency_s
+
+    kinds = [d for d in preset.devices for _ in range(d.count)]
+    ratios = []
+    for i in range(devices):
+        kind = kinds[i % len(kinds)]
+        if kind.hardware == host:
+            ratios.append(1.0)
+            continue
+        catalogue, device = hardware_profile(kind.hardware, kind.model)
+        here, here_device = hardware_profile(host, kind.model)
+        ratios.append(whole_latency_s(catalogue, device) / whole_latency_s(here, here_device))
+    fastest = min(1.0, *ratios)
+    speeds = []
+    for i, ratio in enumerate(ratios):
+        kind = kinds[i % len(kinds)]
+        slowdown = ratio / fastest
+        cores = None if slowdown <= 1.0 + 1e-9 else max(MIN_CORES, 1.0 / slowdown)
+        speeds.append(DeviceSpeed(kind.hardware, kind.model, slowdown, cores))
+    return speeds
+
+
+def slowed_profiles(host: str, speeds: list[DeviceSpeed], folder: Path) -> tuple[str, ...]:
+    """Per device, the hardware the controller predicts it with: this host's, or for a capped
+    device a folder holding this host's profile of its model times its slowdown."""
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.data import save_profile
+
+    made = []
+    for i, speed in enumerate(speeds):
+        if speed.cores is None:
+            made.append(host)
+            continue
+        place = folder / f"device-{i}"
+        place.mkdir(parents=True, exist_ok=True)
+        profile, _ = hardware_profile(host, speed.model)
+        how = (
+            f"{host} x {speed.slowdown:.3g}: the testbed caps this device to {speed.cores:.3g} "
+            f"cores so that it is as much slower as {speed.catalogue} in the catalogue"
+        )
+        machine = {**profile.machine, "derived_from": host, "factor": speed.slowdown}
+        save_profile(profile.scaled(speed.slowdown, machine, how), place / f"{speed.model}.json")
+        made.append(str(place))
+    return tuple(made)

@@ -34,7 +34,13 @@ from typing import Any
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.runtime.faults import TESTBED_ONLY, Fault
-from edgesplit.runtime.hosts import live_scenario
+from edgesplit.runtime.hosts import (
+    DeviceSpeed,
+    device_speeds,
+    host_hardware,
+    live_scenario,
+    slowed_profiles,
+)
 from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent
 from edgesplit.runtime.links import LinkPlan, link_plan
 from edgesplit.runtime.testbed import Testbed, join_cgroup
@@ -50,12 +56,9 @@ AGENT_PROCESS_BYTES = 700 * 2**20
 AGENT_BYTES = 24 * 2**20
 START_TIMEOUT_S = 300.0  # a role's start-up (its models loaded)
 STOP_GRACE_S = 10.0
-CONTROL_PORT, DATA_PORT = 50050, 50051
-STRUCK = (
-    "kill-server",
-    "kill-device",
-    "link-down",
-)  # the faults the launcher strikes  # on the testbed (each host has its own addresses)
+CONTROL_PORT, DATA_PORT = 50050, 50051  # on the testbed (each host has its own addresses)
+# the faults the launcher strikes
+STRUCK = ("kill-server", "kill-device", "kill-controller", "link-down")
 
 
 @dataclass(frozen=True)
@@ -194,6 +197,8 @@ class Launcher:
         self.begin: float | None = None  # monotonic time of the run's first step
         self.struck: list[str] = []
         self.testbed: Testbed | None = None
+        self.speeds: list[DeviceSpeed] = []  # the testbed's devices
+        self.server_addresses: list[str] = []  # in the launcher's order (kill-server: the 1st)
         self.shaped_step = -1  # the last slot whose rates the testbed's links took
 
     # -- the run ---------------------------------------------------------------------------------
@@ -267,6 +272,7 @@ class Launcher:
             "--listen", f"{self._address('controller')}:{self._port(CONTROL_PORT)}",
             "--ready-file", str(self.folder / "controller.json"),
             "--out", str(self.folder / "report.json"), "--events",
+            "--journal", str(self.folder / "controller.journal"),
         ]  # fmt: skip
         if config.servers is not None:
             args += ["--servers", str(config.servers)]
@@ -274,10 +280,29 @@ class Launcher:
             args += ["--hardware", config.hardware]
         if config.untrained:
             args.append("--untrained")
+        if self.testbed is not None:
+            args += self._slowed_devices()
         self.controller = self._role("controller", args, "controller")
         self.controller.start()
         self.progress("starting the controller (its world model and policy)")
         self.ready = wait_for_file(self.folder / "controller.json", self.controller)
+        # restarted on the same port: the agents and servers find it again
+        listen = self.controller.command.index("--listen") + 1
+        host = self.controller.command[listen].rpartition(":")[0]
+        self.controller.command[listen] = f"{host}:{self.ready['port']}"
+
+    def _slowed_devices(self) -> list[str]:
+        """The testbed's devices as slow, relative to each other, as their catalogue hardware
+        (``hosts.device_speeds``): the caps their hosts get and the profiles the controller
+        predicts them with."""
+        config = self.config
+        scenario = config.scenario
+        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        models = tuple(dict.fromkeys(d.model for d in preset.devices))
+        host = config.hardware or host_hardware(models, preset.input_size, self.progress)[0]
+        self.speeds = device_speeds(preset, config.devices, host)
+        hardware = slowed_profiles(host, self.speeds, self.folder / "speeds")
+        return [option for h in hardware for option in ("--device-hardware", h)]
 
     def _check_memory(self) -> None:
         ready, config = self.ready, self.config
@@ -312,6 +337,7 @@ class Launcher:
             started = wait_for_file(self.folder / f"server-{index}.json", role)
             # restarted on the same port: the devices' channels reconnect
             role.command[role.command.index("--port") + 1] = str(started["port"])
+            self.server_addresses.append(f"{self._address(f'server-{index}')}:{started['port']}")
 
     def _server_role(self, index: int, port: int, drop: float) -> Role:
         ready, config = self.ready, self.config
@@ -357,7 +383,8 @@ class Launcher:
                 args += ["--name", f"device-{n}", "--link-device", str(n)]
             if plan_file is not None:
                 args += ["--link-plan", str(plan_file)]
-            role = self._role(f"agents-{k}", args, f"device-{devices[0]}")
+            cores = self.speeds[devices[0]].cores if self.speeds else None
+            role = self._role(f"agents-{k}", args, f"device-{devices[0]}", cores)
             role.start()
             for n in devices:
                 self.agents[n] = role
@@ -394,7 +421,7 @@ class Launcher:
         restarts: list[tuple[float, Fault]] = []
         assert self.controller is not None
         interrupted = False
-        while self.controller.alive():
+        while self.controller.alive() or any(r[1].kind == "kill-controller" for r in restarts):
             try:
                 time.sleep(0.05)
                 lines = events.read_text(errors="replace").splitlines()
@@ -436,6 +463,9 @@ class Launcher:
         self.struck.append(f"{fault} at {time.monotonic() - (self.begin or 0):.2f} s")
         if fault.kind == "kill-server":
             self.servers[0].kill()
+        elif fault.kind == "kill-controller":
+            assert self.controller is not None
+            self.controller.kill()
         elif fault.kind == "link-down":
             assert self.testbed is not None
             self.testbed.set_link(f"device-{fault.device}", up=False)
@@ -447,6 +477,10 @@ class Launcher:
         if fault.kind == "link-down":
             assert self.testbed is not None
             self.testbed.set_link(f"device-{fault.device}", up=True)
+            return
+        if fault.kind == "kill-controller":
+            assert self.controller is not None
+            self.controller.start()  # on its journal: it continues the run
             return
         role = self.servers[0] if fault.kind == "kill-server" else self.agents[fault.device]
         if role is self.servers[0]:
@@ -463,12 +497,18 @@ class Launcher:
         report = json.loads(path.read_text())
         report["faults"] = [str(f) for f in self.config.faults]
         report["struck"] = self.struck
+        # the controller numbers the servers as they register; the faults strike the first here
+        report["launched_servers"] = self.server_addresses
         if self.testbed is not None:
             report["testbed"] = {
                 "run": self.testbed.run,
                 "hosts": {h.name: h.address for h in self.testbed.hosts},
                 "shaper": "tc tbf on each device's uplink (netem not used)",
                 "cgroups": self.testbed.cgroups,
+                "devices": [
+                    {"catalogue": s.catalogue, "slowdown": s.slowdown, "cpu_cores": s.cores}
+                    for s in self.speeds
+                ],
             }
         if report["style"] == "slot":
             plan = self.plan

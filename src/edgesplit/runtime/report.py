@@ -46,10 +46,15 @@ def live_report(controller: Controller) -> dict[str, Any]:
             predicted[ours] = statistics.mean(expected) if expected else None
         local = Counter(t["fallback"] or "decided" for t in mine if not t["offloaded"])
         ran = {(t["step"], t["k"]) for t in mine}
+        # a slot the agent ran on its own (the controller silent) supersedes the decision the
+        # controller made for it later: the device had already run that slot's tasks
+        own = {t["step"] for t in mine if t["decided_by"] != "controller"}
+        decided = {step: count for (device, step), count in pushed.items() if device == n}
+        superseded = sum(count for step, count in decided.items() if step in own)
         missing = sum(
             count - sum((step, k) in ran for k in range(count))
-            for (device, step), count in pushed.items()
-            if device == n
+            for step, count in decided.items()
+            if step not in own
         )
         agent = agents[n]
         offset = offsets[n]
@@ -62,10 +67,11 @@ def live_report(controller: Controller) -> dict[str, Any]:
                 "link": _link_name(controller.scenario.devices[n].uplink)
                 if controller.slot_style
                 else "zhang2026 radio",
-                "decided": sum(pushed.get((n, s), 0) for s in range(len(decisions))),
+                "decided": sum(decided.values()),
                 "done": len(mine),
                 "on_its_own": sum(t["decided_by"] != "controller" for t in mine),
                 "not_run": missing,
+                "superseded": superseded,
                 "offloaded": sum(t["offloaded"] for t in mine),
                 "local": dict(local),
                 "device_wait_s": statistics.mean(t["wait_s"] for t in mine) if mine else None,
@@ -100,6 +106,7 @@ def live_report(controller: Controller) -> dict[str, Any]:
             "done": len(tasks),
             "on_its_own": sum(row["on_its_own"] for row in rows),
             "not_run": sum(row["not_run"] for row in rows),
+            "superseded": sum(row["superseded"] for row in rows),
             "offloaded": sum(t["offloaded"] for t in tasks),
             "local": sum(not t["offloaded"] for t in tasks),
             "devices_finished": sum(a is not None and a.done for a in agents),
