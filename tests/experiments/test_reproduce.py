@@ -257,3 +257,19 @@ def test_the_slot_experiment_trains_under_both_formulations(tmp_path):
     assert local["policy"] == "local"
     assert float(local["energy_per_task_j"]) == pytest.approx(0.0409, rel=1e-3)
     assert all(float(r["total_latency_s"]) > 0 for r in rows)
+
+
+@pytest.mark.slow  # real processes on the testbed: minutes
+@pytest.mark.parametrize("name", ["zhang2026-testbed", "shi2025-testbed"])
+def test_the_testbed_experiments_account_for_every_task(tmp_path, name):
+    from edgesplit.runtime.testbed import support
+
+    if support() is not None:
+        pytest.skip(support())
+    markdown = reproduce(name, quick=True, out=tmp_path, show_progress=False)
+    rows = list(csv.DictReader((tmp_path / f"{name}.csv").open()))
+    assert len(rows) == len(EXPERIMENTS[name].tasks(True, None))
+    assert all(float(r["not_run"]) == 0 and float(r["done"]) > 0 for r in rows)
+    local = [r for r in rows if r["policy"] == "local"]
+    assert all(float(r["offloaded_share"]) == 0 for r in local)  # local never offloads
+    assert "measured" in markdown

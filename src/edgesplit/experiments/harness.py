@@ -278,3 +278,40 @@ def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Call
         return page(claim, lines, image)
 
     return report
+
+
+def live_run(task: Task) -> Row:
+    """``task["policy"]`` run live for ``task["duration_s"]`` seconds on ``task_scenario(task)``
+    (``testbed``: across the testbed's emulated hosts, else on 127.0.0.1): per task the measured
+    E2E latency and each component against the cost model's prediction for it (means over the
+    tasks that ran as decided), the offloaded share, the modelled device energy per task and the
+    accounting."""
+    from edgesplit.runtime.launcher import LiveConfig, run_live
+    from edgesplit.runtime.report import COMPONENTS, component
+
+    scenario = task_scenario(task)
+    report = run_live(
+        LiveConfig(
+            scenario, task["policy"], devices=scenario.device_count,
+            duration_s=task["duration_s"], seed=task["seed"], testbed=task.get("testbed", False),
+        )
+    )  # fmt: skip
+    tasks = report["tasks"]
+    predicted_tasks = [t for t in tasks if t["predicted"] is not None]
+    measured = np.array([t["latency_s"] for t in predicted_tasks])
+    predicted = np.array([t["predicted"]["latency_s"] for t in predicted_tasks])
+    decided = [t for t in predicted_tasks if t["fallback"] is None]
+    energy = sum(row["energy_j_modelled"] for row in report["per_device"])
+    row = {
+        "done": len(tasks),
+        "not_run": report["totals"]["not_run"],
+        "offloaded_share": report["totals"]["offloaded"] / max(len(tasks), 1),
+        "measured_latency_s": float(measured.mean()),
+        "predicted_latency_s": float(predicted.mean()),
+        "median_abs_error_pct": float(100 * np.median(np.abs(measured / predicted - 1))),
+        "energy_per_task_j": energy / max(len(tasks), 1),
+    }
+    for ours, theirs in COMPONENTS[:-1]:
+        row[f"measured_{ours}"] = float(np.mean([component(t, ours) for t in decided]))
+        row[f"predicted_{ours}"] = float(np.mean([t["predicted"][theirs] for t in decided]))
+    return row

@@ -160,6 +160,7 @@ class Controller:
         self.tasks: dict[tuple[int, int, int], dict[str, Any]] = {}  # (device, step, k)
         self.expected: dict[tuple[int, int], list[dict[str, float]]] = {}
         self.decisions: list[dict[str, Any]] = []
+        self.control_s: dict[int, dict[str, float]] = {}  # per step this controller decided
         self.begin = 0.0
         self.port = 0
         self._server: grpc.Server | None = None
@@ -313,7 +314,9 @@ class Controller:
             "step",
             {"step": step, "start": start, "up": up, "backlog": backlog, "measured": measured},
         )
+        began = time.perf_counter()
         plan = self._decide(step, start, up, backlog, measured)
+        decided = time.perf_counter()
         slot_s = self.config.slot_s if self.slot_style else 0.0
         with self.lock:
             addresses = [s.address for s in self.servers]
@@ -333,6 +336,12 @@ class Controller:
                 )  # fmt: skip
                 if agent is not None:
                     agent.inbox.put(message)
+            # the control plane's own time: the world model's step, then building and queueing
+            # the decisions (the streams send them on their own threads)
+            self.control_s[step] = {
+                "decide_s": decided - began,
+                "push_s": time.perf_counter() - decided,
+            }
         count = sum(len(row) for row in plan.tasks)
         return f"{count} tasks, {plan.why}, servers up {len(up)}/{len(self.servers)}"
 

@@ -41,7 +41,7 @@ from edgesplit.runtime.hosts import (
     live_scenario,
     slowed_profiles,
 )
-from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent
+from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent, tree_rss_bytes
 from edgesplit.runtime.links import LinkPlan, link_plan
 from edgesplit.runtime.testbed import Testbed, join_cgroup
 from edgesplit.sim.scenario import Scenario, load_scenario
@@ -199,6 +199,8 @@ class Launcher:
         self.testbed: Testbed | None = None
         self.speeds: list[DeviceSpeed] = []  # the testbed's devices
         self.server_addresses: list[str] = []  # in the launcher's order (kill-server: the 1st)
+        self.peak_rss: dict[str, int] = {}  # per role, with the processes it started
+        self.sampled_at = 0.0
         self.shaped_step = -1  # the last slot whose rates the testbed's links took
 
     # -- the run ---------------------------------------------------------------------------------
@@ -432,6 +434,7 @@ class Launcher:
                     continue
                 elapsed = time.monotonic() - self.begin
                 self._shape(int(elapsed // self.config.slot_s))
+                self._sample_memory()
                 while pending and elapsed >= pending[0].at_s:
                     fault = pending.pop(0)
                     self._strike(fault)
@@ -446,6 +449,16 @@ class Launcher:
                 interrupted = True
                 self.progress("interrupted: the controller ends the run and reports")
                 self.controller.process.send_signal(signal.SIGINT)
+
+    def _sample_memory(self) -> None:
+        """Each role's resident memory (its process tree), its peak kept; once a second."""
+        if time.monotonic() - self.sampled_at < 1.0:
+            return
+        self.sampled_at = time.monotonic()
+        for role in self.roles:
+            if role.alive():
+                rss = tree_rss_bytes(role.process.pid)
+                self.peak_rss[role.name] = max(self.peak_rss.get(role.name, 0), rss)
 
     def _event(self, line: str) -> None:
         try:
@@ -499,6 +512,7 @@ class Launcher:
         report["struck"] = self.struck
         # the controller numbers the servers as they register; the faults strike the first here
         report["launched_servers"] = self.server_addresses
+        report["peak_rss_bytes"] = self.peak_rss
         if self.testbed is not None:
             report["testbed"] = {
                 "run": self.testbed.run,

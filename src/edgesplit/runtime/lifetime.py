@@ -38,6 +38,26 @@ def watch_parent() -> None:
     threading.Thread(target=watch, daemon=True, name="watch-parent").start()
 
 
+def tree_rss_bytes(pid: int) -> int:
+    """The resident memory of process ``pid`` and every process below it (0 once it is
+    gone): what a server with its lanes, or an agent process, holds."""
+    total = 0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            with open(f"/proc/{current}/status") as file:
+                total += next(
+                    (int(line.split()[1]) * 1024 for line in file if line.startswith("VmRSS:")), 0
+                )
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as file:
+                    pending += [int(child) for child in file.read().split()]
+        except (OSError, ValueError):
+            continue  # it ended meanwhile
+    return total
+
+
 def available_memory_bytes() -> int | None:
     """MemAvailable of /proc/meminfo (None where there is none)."""
     try:

@@ -32,7 +32,7 @@ def live_report(controller: Controller) -> dict[str, Any]:
         tasks = sorted(controller.tasks.values(), key=lambda t: (t["device"], t["step"], t["k"]))
         pushed = {key: len(value) for key, value in controller.expected.items()}
         agents = list(controller.agents)
-        decisions = list(controller.decisions)
+        decisions = [{**d, **controller.control_s.get(d["step"], {})} for d in controller.decisions]
     offsets = controller.clock_offsets()
     rows = []
     for n in range(config.devices):
@@ -40,7 +40,7 @@ def live_report(controller: Controller) -> dict[str, Any]:
         as_decided = [t for t in mine if t["fallback"] is None and t["predicted"] is not None]
         measured, predicted = {}, {}
         for ours, theirs in COMPONENTS:
-            values = [_component(t, ours) for t in as_decided]
+            values = [component(t, ours) for t in as_decided]
             expected = [t["predicted"][theirs] for t in as_decided]
             measured[ours] = statistics.mean(values) if values else None
             predicted[ours] = statistics.mean(expected) if expected else None
@@ -116,7 +116,8 @@ def live_report(controller: Controller) -> dict[str, Any]:
     }
 
 
-def _component(task: dict[str, Any], name: str) -> float:
+def component(task: dict[str, Any], name: str) -> float:
+    """The measured counterpart of a cost-model component of one task (``COMPONENTS``)."""
     if name == "link_s":
         return task["codec_s"] + task["transfer_s"]
     if name == "head_s" and not task["offloaded"]:
