@@ -231,3 +231,29 @@ def test_a_controller_started_again_on_its_journal_continues_the_run(tmp_path):
     np.testing.assert_array_equal(again.world.env.battery_j, first.world.env.battery_j)
     assert [d["observed_uplink_bps"][1] for d in again.decisions[1:]] == [30e6, 31e6, 32e6]
     again.journal.close()
+
+
+def test_an_agent_takes_the_place_it_asks_for_and_no_other():
+    """Three places for two models (mobilenet_v2, resnet34, mobilenet_v2): an agent asking for
+    place 2 gets it even when place 0 of its model is free; a place of another model, or a
+    taken one, is refused."""
+    made = Controller(ControllerConfig("live-demo", "optimum", devices=3))
+    counts = made.world.cut_counts
+
+    def hello(name: str, model: str, place: int) -> pb.DeviceHello:
+        index = place - 1 if place else 0
+        return pb.DeviceHello(protocol=PROTOCOL, name=name, model=model,
+                              cut_count=counts[index], place=place)  # fmt: skip
+
+    class Refused(Exception):
+        pass
+
+    class Context:
+        def abort(self, code, details):
+            raise Refused(details)
+
+    assert made.RegisterDevice(hello("third", "mobilenet_v2", 3), Context()).index == 2
+    assert made.RegisterDevice(hello("any", "mobilenet_v2", 0), Context()).index == 0
+    with pytest.raises(Refused, match="no free place"):
+        made.RegisterDevice(hello("wrong", "mobilenet_v2", 2), Context())  # resnet34's
+    assert made.RegisterDevice(hello("third", "mobilenet_v2", 3), Context()).index == 2  # again

@@ -320,3 +320,14 @@ def test_another_machine_gets_its_own_profiles_measured_once(tmp_path, monkeypat
         return
     table = load_table(spec)
     assert table.n_cuts > 2 and np.isfinite(table.head_s).all()
+
+
+def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_starts(monkeypatch):
+    import edgesplit.runtime.launcher as launcher
+
+    monkeypatch.setattr(launcher, "available_memory_bytes", lambda: 2**30)
+    started = []
+    monkeypatch.setattr(launcher.Role, "start", lambda role: started.append(role.name))
+    with pytest.raises(InvalidParameterError, match=r"fits in memory.*1\.0 GiB are free"):
+        run_live(LiveConfig("live-demo", "optimum", devices=3))
+    assert started == []

@@ -228,14 +228,18 @@ def demo(
 ) -> None:
     """The main job: plan mobilenet_v2, resnet50 and googlenet over Wi-Fi and 5G for two device
     classes, run each chosen split in-process against the unsplit model, then run split
-    inference live: an edge server and two devices on 127.0.0.1 (`edgesplit live`)."""
+    inference live: a controller, an edge server and two devices, each a host of the testbed
+    (network namespaces, kernel-shaped links) where root and namespaces are available, else on
+    127.0.0.1 (`edgesplit testbed run`, `edgesplit live`)."""
     from edgesplit.demo import run_demo
     from edgesplit.plan import plan_defaults
     from edgesplit.runtime.launcher import LiveConfig, run_live
+    from edgesplit.runtime.testbed import support
 
     defaults = plan_defaults()
     settings = defaults["demo"]
-    live = LiveConfig("live-demo", "optimum", duration_s=live_s, seed=seed)
+    why_not = support() if live_s > 0 else None
+    live = LiveConfig("live-demo", "optimum", duration_s=live_s, seed=seed, testbed=why_not is None)
     with err_console.status("demo") as status:
         results = run_demo(seed=seed, progress=lambda text: status.update(text))
         report = None
@@ -316,7 +320,13 @@ def demo(
     if report is not None:
         from edgesplit.cli.runtime import print_live
 
-        console.print("\n[bold]Live: split inference through a real edge server[/]")
+        where = (
+            f"on the testbed (hosts in network namespaces, links shaped by tc), run "
+            f"{report['testbed']['run']}"
+            if "testbed" in report
+            else f"on 127.0.0.1 (no testbed here: {why_not})"
+        )
+        console.print(f"\n[bold]Live: split inference through a real edge server[/], {where}")
         print_live(report)
     if not all(r.check.matches and r.interior_check.matches for r in results):
         raise typer.Exit(1)

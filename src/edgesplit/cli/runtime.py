@@ -190,6 +190,10 @@ def device_command(
     link_device: Annotated[
         list[int] | None, typer.Option(help="Each --name's row of --link-plan.")
     ] = None,
+    place: Annotated[
+        list[int] | None,
+        typer.Option(help="Each --name's device index in the run (default: any of its model)."),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """A device agent with --controller (it runs the tasks the controller decides, measures its
@@ -199,7 +203,7 @@ def device_command(
     if controller is not None:
         _agents(
             model, controller, name, granularity, input_size, timeout_s, retry_s, seed,
-            token_file, tls_ca, link_plan, link_device, as_json,
+            token_file, tls_ca, link_plan, link_device, place, as_json,
         )  # fmt: skip
         return
     from edgesplit.errors import InvalidParameterError
@@ -244,7 +248,8 @@ def device_command(
 def _agents(
     model: str, controller: str, names: list[str] | None, granularity: str, input_size: int,
     timeout_s: float, retry_s: float, seed: int, token_file: Path | None, tls_ca: Path | None,
-    link_plan: Path | None, link_device: list[int] | None, as_json: bool,
+    link_plan: Path | None, link_device: list[int] | None, place: list[int] | None,
+    as_json: bool,
 ) -> None:  # fmt: skip
     """``edgesplit device --controller``: the agents of ``names`` in this process until the
     controller ends the run (Ctrl-C leaves at once)."""
@@ -283,13 +288,16 @@ def _agents(
             list(rows),
             f"one row of --link-plan (0..{len(plan.rates_bps) - 1}) per --name",
         )
+    places = tuple(place or ())
+    if places and (len(places) != len(names) or min(places) < 0):
+        raise InvalidParameterError("--place", list(places), "one device index >= 0 per --name")
     security = Security(
         read_token(None if token_file is None else str(token_file)),
         tls_ca=None if tls_ca is None else str(tls_ca),
     )
     config = AgentConfig(
         model, controller, tuple(names), granularity, input_size, timeout_s, retry_s, security,
-        seed, plan, rows,
+        seed, plan, rows, places,
     )  # fmt: skip
     stop = threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -11,7 +11,6 @@ interpreter's per-node overhead, tens of microseconds); heads and tails are the 
 from __future__ import annotations
 
 import math
-import os
 import platform
 import statistics
 import time
@@ -27,17 +26,10 @@ from edgesplit.errors import DeviceUnavailableError, InvalidParameterError
 from edgesplit.graph import Cut, ModelGraph
 from edgesplit.graph.split import split
 from edgesplit.graph.trace import COMPUTE_OPS, normalize_inputs
+from edgesplit.profile.cores import available_cores
 from edgesplit.profile.data import Measurements, Profile, Stats
 
 Progress = Callable[[str], None]
-
-
-def available_cores() -> int:
-    """CPU cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
 
 
 def machine_description(device: str) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class AgentConfig:
     seed: int = 0
     link: LinkPlan | None = None  # emulated links (loopback): each agent's token bucket follows it
     link_devices: tuple[int, ...] = ()  # each agent's row of ``link``
+    places: tuple[int, ...] = ()  # the device index each agent asks for (a launcher's numbering)
     hardware: str = ""
     clock_shift_s: float = 0.0  # an agent clock off the host's (tests of the offset estimate)
 
@@ -68,10 +69,12 @@ class Agent:
         shared: DeviceModel,
         stop: threading.Event,
         link_row: int | None = None,
+        place: int | None = None,
     ) -> None:
         import torch
 
         self.config, self.name, self.stop = config, name, stop
+        self.place = place
         self.clock: Callable[[], float] = lambda: time.monotonic() + config.clock_shift_s
         # follows the emulated link on loopback, or a task window's emulated radio; unshaped
         # (1 Tbit/s) where the link is real or the kernel shapes it (the testbed)
@@ -109,6 +112,7 @@ class Agent:
             granularity=self.config.granularity, input_size=self.config.input_size,
             cut_count=self.client.cut_count, hardware=self.config.hardware,
             process_id=os.getpid(), steps_done=len(self.steps_run),
+            place=0 if self.place is None else self.place + 1,
         )  # fmt: skip
         try:
             welcome = self.stub.call("RegisterDevice", hello, CALL_TIMEOUT_S)
@@ -336,6 +340,7 @@ def run_agents(
             shared,
             stop,
             config.link_devices[i] if i < len(config.link_devices) else None,
+            config.places[i] if i < len(config.places) else None,
         )
         for i, name in enumerate(config.names)
     ]

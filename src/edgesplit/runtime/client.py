@@ -33,7 +33,7 @@ from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
 
-EWMA_WEIGHT = 0.3  # of the newest throughput sample
+EWMA_WEIGHT = 0.3  # of the newest sample (of seconds per bit)
 UNREACHABLE = ("UNAVAILABLE", "UNAUTHENTICATED")  # failures after which the device backs off
 
 
@@ -309,12 +309,17 @@ class DeviceClient:
         link_s = max(seconds - request_s - per_bit_s * 8 * sent_bytes, shaped_s)
         if link_s <= 0:
             return  # all overhead: nothing learnt about the rate
-        sample = 8 * sent_bytes / link_s
-        self.uplink_bps = (
-            sample
-            if self.uplink_bps is None
-            else (1 - EWMA_WEIGHT) * self.uplink_bps + EWMA_WEIGHT * sample
+        # averaged as seconds per bit, the quantity the cost model's bits / rate adds up: a fast
+        # transfer whose time is mostly overhead leaves a small, noisy remainder, which as a
+        # rate would swing the average by orders of magnitude and as seconds per bit cannot
+        sample_s_per_bit = link_s / (8 * sent_bytes)
+        previous = None if self.uplink_bps is None else 1.0 / self.uplink_bps
+        averaged = (
+            sample_s_per_bit
+            if previous is None
+            else (1 - EWMA_WEIGHT) * previous + EWMA_WEIGHT * sample_s_per_bit
         )
+        self.uplink_bps = 1.0 / averaged
 
     def probe(self, size_bytes: int = 65_536, server: int = 0) -> float | None:
         """Send ``size_bytes`` to the server and fold the throughput into the uplink estimate;

@@ -419,7 +419,7 @@ class Controller:
             free = [
                 n
                 for n, a in enumerate(self.agents)
-                if a is None and self.device_models[n] == hello.model
+                if a is None and self.device_models[n] == hello.model and hello.place in (0, n + 1)
             ]
             if not known and not free:
                 wanted = ", ".join(

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.profile.cores import available_cores
 from edgesplit.runtime.faults import TESTBED_ONLY, Fault
 from edgesplit.runtime.hosts import (
     DeviceSpeed,
@@ -46,14 +47,15 @@ from edgesplit.runtime.links import LinkPlan, link_plan
 from edgesplit.runtime.testbed import Testbed, join_cgroup
 from edgesplit.sim.scenario import Scenario, load_scenario
 
-# What each process holds (resident, measured on a 2-core EPYC with torch 2.14: benchmarks/
-# runtime_testbed.py): a controller; a server process and each lane (the models loaded); an
-# agent process (torch and one traced model) and each further agent in it.
-CONTROLLER_BYTES = 400 * 2**20
-SERVER_BYTES = 400 * 2**20
-LANE_BYTES = 700 * 2**20
-AGENT_PROCESS_BYTES = 700 * 2**20
-AGENT_BYTES = 24 * 2**20
+# What each process holds at its peak (resident, its process tree; measured with
+# benchmarks/runtime_testbed.py on a 2-core EPYC, torch 2.14, live-demo's models at 224 px): a
+# controller 905 MiB; a server 3075 MiB with two lanes; an agent process 1091 MiB with one
+# agent, 1172 MiB with eight.
+CONTROLLER_BYTES = 920 * 2**20
+SERVER_BYTES = 900 * 2**20
+LANE_BYTES = 1100 * 2**20
+AGENT_PROCESS_BYTES = 1100 * 2**20
+AGENT_BYTES = 12 * 2**20
 START_TIMEOUT_S = 300.0  # a role's start-up (its models loaded)
 STOP_GRACE_S = 10.0
 CONTROL_PORT, DATA_PORT = 50050, 50051  # on the testbed (each host has its own addresses)
@@ -207,11 +209,11 @@ class Launcher:
 
     def run(self) -> dict[str, Any]:
         try:
+            self._check_memory()
             if self.config.testbed:
                 self.testbed = Testbed(self.config.devices, self._server_count()).up()
                 self.progress(f"testbed {self.testbed.run} up: {len(self.testbed.hosts)} hosts")
             self._start_controller()
-            self._check_memory()
             self._start_servers()
             self._start_agents()
             self._watch()
@@ -307,21 +309,27 @@ class Launcher:
         return [option for h in hardware for option in ("--device-hardware", h)]
 
     def _check_memory(self) -> None:
-        ready, config = self.ready, self.config
+        """Refuse, before anything starts, a run whose processes would not fit in the free
+        memory (the lanes counted at this machine's cores, at most)."""
+        config = self.config
+        scenario = config.scenario
+        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        kinds = [d.model for d in preset.devices for _ in range(d.count)]
+        models = {kinds[n % len(kinds)] for n in range(config.devices)}
         processes = (
             config.devices
             if config.testbed
-            else len(set(ready["device_models"]))
-            + sum(f.kind == "kill-device" for f in config.faults)
+            else len(models) + sum(f.kind == "kill-device" for f in config.faults)
         )
-        needed = memory_needed_bytes(ready["servers"], self._lanes(), processes, config.devices)
+        servers, lanes = self._server_count(), min(available_cores(), config.devices)
+        needed = memory_needed_bytes(servers, lanes, processes, config.devices)
         free = available_memory_bytes()
         if free is not None and needed > free:
             raise InvalidParameterError(
                 "--devices", config.devices,
-                f"a run that fits in memory: {ready['servers']} server(s) with "
-                f"{self._lanes()} lanes and {config.devices} device agents in {processes} "
-                f"process(es) need about {needed / 2**30:.1f} GiB, {free / 2**30:.1f} GiB are free",
+                f"a run that fits in memory: {servers} server(s) with {lanes} lanes, a "
+                f"controller and {config.devices} device agents in {processes} process(es) "
+                f"need about {needed / 2**30:.1f} GiB, {free / 2**30:.1f} GiB are free",
             )  # fmt: skip
 
     def _lanes(self) -> int:
@@ -382,7 +390,7 @@ class Launcher:
                 "--seed", str(config.seed),
             ]  # fmt: skip
             for n in devices:
-                args += ["--name", f"device-{n}", "--link-device", str(n)]
+                args += ["--name", f"device-{n}", "--link-device", str(n), "--place", str(n)]
             if plan_file is not None:
                 args += ["--link-plan", str(plan_file)]
             cores = self.speeds[devices[0]].cores if self.speeds else None

@@ -7,7 +7,7 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class DeviceHello(_message.Message):
-    __slots__ = ("protocol", "name", "model", "granularity", "input_size", "cut_count", "hardware", "process_id", "steps_done")
+    __slots__ = ("protocol", "name", "model", "granularity", "input_size", "cut_count", "hardware", "process_id", "steps_done", "place")
     PROTOCOL_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MODEL_FIELD_NUMBER: _ClassVar[int]
@@ -17,6 +17,7 @@ class DeviceHello(_message.Message):
     HARDWARE_FIELD_NUMBER: _ClassVar[int]
     PROCESS_ID_FIELD_NUMBER: _ClassVar[int]
     STEPS_DONE_FIELD_NUMBER: _ClassVar[int]
+    PLACE_FIELD_NUMBER: _ClassVar[int]
     protocol: int
     name: str
     model: str
@@ -26,7 +27,8 @@ class DeviceHello(_message.Message):
     hardware: str
     process_id: int
     steps_done: int
-    def __init__(self, protocol: _Optional[int] = ..., name: _Optional[str] = ..., model: _Optional[str] = ..., granularity: _Optional[str] = ..., input_size: _Optional[int] = ..., cut_count: _Optional[int] = ..., hardware: _Optional[str] = ..., process_id: _Optional[int] = ..., steps_done: _Optional[int] = ...) -> None: ...
+    place: int
+    def __init__(self, protocol: _Optional[int] = ..., name: _Optional[str] = ..., model: _Optional[str] = ..., granularity: _Optional[str] = ..., input_size: _Optional[int] = ..., cut_count: _Optional[int] = ..., hardware: _Optional[str] = ..., process_id: _Optional[int] = ..., steps_done: _Optional[int] = ..., place: _Optional[int] = ...) -> None: ...
 
 class Welcome(_message.Message):
     __slots__ = ("protocol", "index", "run_id", "lease_s", "slot_s", "servers", "request_s", "transport_s_per_bit")
