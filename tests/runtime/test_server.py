@@ -308,3 +308,44 @@ def test_concurrent_devices_share_the_lanes(server, clients):
     for output, record in results:
         assert torch.equal(output, expected)
         assert record.fallback in (None, "RESOURCE_EXHAUSTED")  # a full queue sheds, never loses
+
+
+def test_the_uplink_estimate_follows_a_shaped_link_and_ignores_one_outlier(server):
+    """Probes through a token bucket at 8, then 40 Mbit/s: the estimate (the median of three,
+    as seconds per bit, an empty request's time taken out) lands within 25 % of each rate within
+    two probes of the change; one transfer that was all overhead (a tiny remainder) does not
+    throw it off."""
+    from edgesplit.runtime.client import TokenBucket
+
+    bucket = TokenBucket(8e6)
+    with DeviceClient(
+        NET, f"127.0.0.1:{server.port}", token=TOKEN, input_size=SIZE, uplink=bucket
+    ) as client:
+        for _ in range(3):
+            client.probe(size_bytes=200_000)
+        assert client.uplink_bps == pytest.approx(8e6, rel=0.25)
+        bucket.set_rate(40e6)
+        client.probe(size_bytes=200_000)
+        client.probe(size_bytes=200_000)
+        assert client.uplink_bps == pytest.approx(40e6, rel=0.25)
+        client._observe(200_000, seconds=1e-7, shaped_s=1e-9)  # a remainder of a nanosecond
+        assert client.uplink_bps == pytest.approx(40e6, rel=0.25)
+
+
+def test_an_upload_that_outlasts_its_deadline_finishes_locally(server):
+    """At 0.1 Mbit/s the input (about 49 kB) would take 4 s on the shaped link; with a 0.2-s
+    deadline the device gives up on the link after the deadline and runs the task itself, with
+    the unsplit model's output."""
+    from edgesplit.runtime.client import TokenBucket
+
+    with DeviceClient(
+        NET, f"127.0.0.1:{server.port}", token=TOKEN, input_size=SIZE,
+        uplink=TokenBucket(1e5), timeout_s=0.2,
+    ) as client:  # fmt: skip
+        with torch.no_grad():
+            expected = client.model(client.example)
+        output, record = client.run(client.example, 0)
+    assert record.fallback == "DEADLINE_EXCEEDED" and not record.offloaded
+    # the attempt counts in its latency: it gave up at the deadline, not after the 4-s transfer
+    assert 0.2 <= record.transfer_s < 1.0
+    assert torch.allclose(output, expected)

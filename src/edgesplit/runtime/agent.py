@@ -36,6 +36,7 @@ from edgesplit.runtime.transport import Security, open_channel
 SYNC_ROUNDS = 4  # Sync round trips at registration
 LATE_S = 1.0  # a slot's decision this late (past its start) means the controller is silent
 CALL_TIMEOUT_S = 5.0  # of one control-plane call
+PROBE_S, PROBE_MIN_BYTES, PROBE_MAX_BYTES = 0.02, 2**16, 2**21  # an uplink probe's size
 
 
 @dataclass(frozen=True)
@@ -292,11 +293,15 @@ class Agent:
         return link.rate_bps(self.link_row, now - self.link_start)
 
     def probe(self, address: str | None) -> None:
-        """Measure the uplink with a small transfer when no task went out."""
+        """Measure the uplink with a transfer of about ``PROBE_S`` at the rate estimated so far
+        (64 KiB to 2 MiB), when no task went out: a few milliseconds of the link stand out of
+        the request's own time, a few microseconds would not."""
         if address is None:
             return
         self.shaper.set_rate(self._link_rate(pb.Task(), self.clock()))
-        self.client.probe(server=self.client.server_index(address))
+        size = int((self.client.uplink_bps or 0.0) / 8 * PROBE_S)
+        self.client.probe(min(PROBE_MAX_BYTES, max(PROBE_MIN_BYTES, size)),
+                          server=self.client.server_index(address))  # fmt: skip
 
 
 def _listen(stream: Any, inbox: queue.Queue) -> None:

@@ -7,14 +7,16 @@ went: the head, encoding, the transfer (upload and download, shaped when the cli
 When the server cannot finish the task (refused connection, deadline, overload, a bad token, a
 malformed reply) the device runs the tail itself and the record says why; after a server was
 unreachable the device runs locally for ``retry_s`` before it tries that server again. The
-client also estimates its uplink rate from its own transfers (an exponentially weighted moving
-average, less the runtime's own overhead when ``overhead`` gives it), and ``probe`` measures it
-when no task went out.
+client also estimates its uplink rate from its own transfers (the median of the last three, as
+seconds per bit, less the runtime's own overhead when ``overhead`` gives it), and ``probe``
+measures it when no task went out.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
+import statistics
 import threading
 import time
 from collections.abc import Sequence
@@ -33,7 +35,7 @@ from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
 
-EWMA_WEIGHT = 0.3  # of the newest sample (of seconds per bit)
+RATE_SAMPLES = 3  # the uplink estimate is the median of this many transfers
 UNREACHABLE = ("UNAVAILABLE", "UNAUTHENTICATED")  # failures after which the device backs off
 
 
@@ -62,14 +64,18 @@ class TokenBucket:
             self._tokens = min(self.burst_bits, self._tokens + (now - self._stamp) * self.rate_bps)
         self._stamp = now
 
-    def take(self, bits: float) -> float:
-        """Take ``bits``, waiting until the bucket holds them; returns the seconds waited."""
+    def take(self, bits: float, limit_s: float = float("inf")) -> float | None:
+        """Take ``bits``, waiting until the bucket holds them; returns the seconds waited. A
+        transfer that would take longer than ``limit_s`` (a request's deadline) takes that
+        long, sends nothing and returns None: the deadline passed on the link."""
         with self._lock:
             self._refill()
-            self._tokens -= bits
-            wait_s = max(0.0, -self._tokens / self.rate_bps)
-        if wait_s > 0:
-            time.sleep(wait_s)  # the shaped link's transmission time
+            wait_s = max(0.0, (bits - self._tokens) / self.rate_bps)
+            if wait_s > limit_s:
+                wait_s = None
+            else:
+                self._tokens -= bits
+        time.sleep(limit_s if wait_s is None else wait_s)  # the shaped transmission time
         return wait_s
 
 
@@ -77,7 +83,7 @@ class TokenBucket:
 class TaskRecord:
     """One task: where it ran, why it ran locally if it did, and its latency components
     (seconds). ``transfer_s`` is the round trip minus the server's queue, codec and tail time:
-    upload, download and the RPC itself. ``codec_s`` is the encoding on the device plus the
+    upload, download and the RPC itself (for a task that fell back, the failed attempt's time). ``codec_s`` is the encoding on the device plus the
     decoding and re-encoding on the server plus decoding the reply. ``tail_s`` is the tail
     where it ran: on the server, or on the device (``server`` None)."""
 
@@ -177,6 +183,7 @@ class DeviceClient:
             self.server_index(address)
         self.overhead = overhead  # (seconds per request, per bit): not the link's rate
         self.uplink_bps: float | None = None
+        self._samples: collections.deque[float] = collections.deque(maxlen=RATE_SAMPLES)
         self._ids = itertools.count(1)
 
     def server_index(self, address: str) -> int:
@@ -255,9 +262,15 @@ class DeviceClient:
         request_id = next(self._ids)
         request = pack(REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads)
         encode_s = perf_counter() - start
+        sent = perf_counter()  # the time a failed attempt costs counts in the task's latency
         try:
             start = perf_counter()
-            shaped_s = self.uplink.take(8 * len(request)) if self.uplink else 0.0
+            shaped_s = self.uplink.take(8 * len(request), self.timeout_s) if self.uplink else 0.0
+            if shaped_s is None:  # the upload outlasts the deadline on the shaped link
+                return self._local(
+                    tail, handed_over, position, str(codec), head_s, "DEADLINE_EXCEEDED",
+                    encode_s, perf_counter() - sent,
+                )  # fmt: skip
             reply, call = (
                 self.channels[server]
                 .unary_unary(RUN)
@@ -274,10 +287,16 @@ class DeviceClient:
             why = error.code().name
             if why in UNREACHABLE:
                 self._retry_at[server] = time.monotonic() + self.retry_s
-            return self._local(tail, handed_over, position, str(codec), head_s, why, encode_s)
+            lost_s = perf_counter() - sent
+            return self._local(
+                tail, handed_over, position, str(codec), head_s, why, encode_s, lost_s
+            )
         except (WireError, ValueError, TypeError) as error:
             why = f"malformed reply ({error})"
-            return self._local(tail, handed_over, position, str(codec), head_s, why, encode_s)
+            lost_s = perf_counter() - sent
+            return self._local(
+                tail, handed_over, position, str(codec), head_s, why, encode_s, lost_s
+            )
         trailer = {k: v for k, v in (call.trailing_metadata() or ())}
         queue_s = float(trailer.get("queue-seconds", 0.0))
         tail_s = float(trailer.get("tail-seconds", 0.0))
@@ -291,49 +310,50 @@ class DeviceClient:
         )  # fmt: skip
         return output, record
 
-    def _local(self, tail, handed_over, position, codec, head_s, why, codec_s=0.0):
+    def _local(self, tail, handed_over, position, codec, head_s, why, codec_s=0.0, lost_s=0.0):
+        """The tail run here; ``lost_s``: the time a failed attempt to offload took (its
+        transfer, as the record counts it)."""
         start = perf_counter()
         with torch.no_grad():
             output = tail(*handed_over)
         tail_s = perf_counter() - start
-        return output, TaskRecord(position, None, codec, why, head_s, codec_s, tail_s=tail_s)
+        record = TaskRecord(position, None, codec, why, head_s, codec_s, lost_s, tail_s=tail_s)
+        return output, record
 
     # -- the uplink ------------------------------------------------------------------------------
 
     def _observe(self, sent_bytes: int, seconds: float, shaped_s: float) -> None:
-        """Update the uplink estimate with one transfer's bytes and time, less the runtime's
-        own part (``overhead``: a request's fixed seconds and seconds per bit, as the link
-        profile prices them), so that the estimate is the rate the cost model's bits / rate
-        term takes."""
+        """Fold one task's transfer into the uplink estimate, less the runtime's own part
+        (``overhead``: a request's fixed seconds and seconds per bit, as the link profile prices
+        them), so that the estimate is the rate the cost model's bits / rate term takes."""
         request_s, per_bit_s = self.overhead
-        link_s = max(seconds - request_s - per_bit_s * 8 * sent_bytes, shaped_s)
+        self._fold(sent_bytes, max(seconds - request_s - per_bit_s * 8 * sent_bytes, shaped_s))
+
+    def _fold(self, sent_bytes: int, link_s: float) -> None:
+        """The estimate: the median of the last ``RATE_SAMPLES`` samples of seconds per bit (the
+        quantity the cost model's bits / rate adds up; a median follows a step of the link
+        within two samples and ignores one transfer that was mostly overhead)."""
         if link_s <= 0:
             return  # all overhead: nothing learnt about the rate
-        # averaged as seconds per bit, the quantity the cost model's bits / rate adds up: a fast
-        # transfer whose time is mostly overhead leaves a small, noisy remainder, which as a
-        # rate would swing the average by orders of magnitude and as seconds per bit cannot
-        sample_s_per_bit = link_s / (8 * sent_bytes)
-        previous = None if self.uplink_bps is None else 1.0 / self.uplink_bps
-        averaged = (
-            sample_s_per_bit
-            if previous is None
-            else (1 - EWMA_WEIGHT) * previous + EWMA_WEIGHT * sample_s_per_bit
-        )
-        self.uplink_bps = 1.0 / averaged
+        self._samples.append(link_s / (8 * sent_bytes))
+        self.uplink_bps = 1.0 / statistics.median(self._samples)
 
     def probe(self, size_bytes: int = 65_536, server: int = 0) -> float | None:
-        """Send ``size_bytes`` to the server and fold the throughput into the uplink estimate;
-        returns the estimate (None when the server did not answer)."""
-        payload = bytes(size_bytes)
-        start = perf_counter()
-        shaped_s = self.uplink.take(8 * size_bytes) if self.uplink else 0.0
+        """Measure the uplink when no task went out: an empty request (the path's fixed time),
+        then ``size_bytes`` (that time more); the difference is the link's for those bytes.
+        Returns the estimate (None when the server did not answer)."""
+        call = self.channels[server].unary_unary(PROBE)
         try:
-            self.channels[server].unary_unary(PROBE)(
-                payload, timeout=self.timeout_s, metadata=self.metadata
-            )
+            start = perf_counter()
+            call(b"", timeout=self.timeout_s, metadata=self.metadata)
+            fixed_s = perf_counter() - start
+            start = perf_counter()
+            shaped_s = self.uplink.take(8 * size_bytes) if self.uplink else 0.0
+            call(bytes(size_bytes), timeout=self.timeout_s, metadata=self.metadata)
+            seconds = perf_counter() - start
         except grpc.RpcError:
             return None
-        self._observe(size_bytes, perf_counter() - start, shaped_s)
+        self._fold(size_bytes, max(seconds - fixed_s, shaped_s))
         return self.uplink_bps
 
     def connected(self, server: int = 0, timeout_s: float = 10.0) -> bool:

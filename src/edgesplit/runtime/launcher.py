@@ -26,6 +26,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -208,6 +209,8 @@ class Launcher:
     # -- the run ---------------------------------------------------------------------------------
 
     def run(self) -> dict[str, Any]:
+        if threading.current_thread() is threading.main_thread():  # killed: clean up all the same
+            signal.signal(signal.SIGTERM, _terminated)
         try:
             self._check_memory()
             if self.config.testbed:
@@ -539,6 +542,10 @@ class Launcher:
                     plan.rate_bps(n, row["step"] * plan.period_s) for n in range(report["devices"])
                 ]
         return report
+
+
+def _terminated(signum: int, frame: Any) -> None:
+    raise SystemExit(f"edgesplit: ended by signal {signum}")
 
 
 def run_live(config: LiveConfig, progress: Callable[[str], None] = lambda _: None) -> dict:
