@@ -83,9 +83,10 @@ class TokenBucket:
 class TaskRecord:
     """One task: where it ran, why it ran locally if it did, and its latency components
     (seconds). ``transfer_s`` is the round trip minus the server's queue, codec and tail time:
-    upload, download and the RPC itself (for a task that fell back, the failed attempt's time). ``codec_s`` is the encoding on the device plus the
-    decoding and re-encoding on the server plus decoding the reply. ``tail_s`` is the tail
-    where it ran: on the server, or on the device (``server`` None)."""
+    upload, download and the RPC itself (for a task that fell back, the failed attempt's
+    time). ``codec_s`` is the encoding on the device plus the decoding and re-encoding on the
+    server plus decoding the reply. ``tail_s`` is the tail where it ran: on the server, or on
+    the device (``server`` None)."""
 
     cut: int  # 0-based position on the 1-D index
     server: int | None  # index of the server that ran the tail (None: the device did)
