@@ -166,6 +166,7 @@ class Controller:
         self._server: grpc.Server | None = None
         self.next_step = 0
         self.resumed = False
+        self.ending = False
         self.journal = None
         if config.journal is not None:
             path = Path(config.journal)
@@ -377,6 +378,7 @@ class Controller:
         """Tell every agent the run is over; wait until each has sent its last report."""
         progress("the devices finish their tasks")
         with self.lock:
+            self.ending = True  # an agent that subscribes from now on is told at once
             for agent in self.agents:
                 if agent is not None:
                     agent.inbox.put(pb.Decision(protocol=PROTOCOL, stop=True))
@@ -465,6 +467,8 @@ class Controller:
                 context.abort(grpc.StatusCode.NOT_FOUND, "unknown agent: register first")
             agent.inbox.put(None)  # ends an older subscription's stream
             inbox = agent.inbox = queue.Queue()
+            if self.ending:  # it came back after the run's end was told
+                inbox.put(pb.Decision(protocol=PROTOCOL, stop=True))
             agent.subscribed = True
             self.changed.notify_all()
         while context.is_active():
