@@ -43,6 +43,7 @@ bench: install
 	$(BIN)/python benchmarks/runtime_live_policies.py
 	$(BIN)/python benchmarks/runtime_e2e.py --testbed --server-threads 1   # root
 	$(BIN)/python benchmarks/runtime_testbed.py   # root
+	$(BIN)/python benchmarks/host_start.py --scenario shi2025-5g
 	$(BIN)/python benchmarks/compress_variants.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/window_scale.py
 

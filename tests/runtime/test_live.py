@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -289,37 +290,145 @@ def test_a_learner_decides_live_in_its_own_units_with_the_live_servers_threads(t
     assert threads.sum() == controller.cores and why == "policy"
 
 
-def test_another_machine_gets_its_own_profiles_measured_once(tmp_path, monkeypatch):
-    """On a CPU other than the profiled one, live measures this machine's profiles of the
-    scenario's models into the cache, once; cost tables build from that folder."""
+@pytest.fixture
+def another_cpu(tmp_path, monkeypatch):
+    """This machine as a CPU without shipped profiles, with an empty cache."""
     import edgesplit.profile.measure as measure
-    from edgesplit.costs import TableSpec, load_table
-    from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.runtime.hosts import host_hardware
 
     real = measure.machine_description
     monkeypatch.setattr(
         measure, "machine_description", lambda device: {**real(device), "cpu": "Another CPU"}
     )
     monkeypatch.setenv("EDGESPLIT_CACHE", str(tmp_path))
+    return tmp_path
+
+
+def test_another_machine_gets_its_own_profiles_measured_once(another_cpu):
+    """On a CPU other than the profiled one, live measures this machine's profiles of the
+    scenario's models into the cache, once, and only what predictions use (every node and the
+    whole model at each thread count, no cut's head and tail); cost tables build from them."""
+    from edgesplit.costs import TableSpec, load_table
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.measure import available_cores
+    from edgesplit.runtime.hosts import host_hardware
+
     said: list[str] = []
-    hardware, note = host_hardware(("resnet18",), 64, said.append)
-    assert hardware.startswith(str(tmp_path / "profiles" / "host-")) and "Another CPU" in note
-    assert said == ["profiling this machine once: resnet18 (1/1)"]
-    profile, device = hardware_profile(hardware, "resnet18")
-    assert device == "cpu" and profile.machine["cpu"] == "Another CPU"
-    cores = measure.available_cores()
+    host = host_hardware(("resnet18",), 64, said.append)
+    assert host.hardware.startswith(str(another_cpu / "profiles" / "host-")) and not host.pending
+    assert "Another CPU" in host.note
+    assert said and all(line.startswith("profiling this machine: resnet18 (1/1)") for line in said)
+    profile, device = hardware_profile(host.hardware, "resnet18")
+    assert device == "cpu" and profile.machine["cpu"] == "Another CPU" and not profile.cuts
+    cores = available_cores()
     assert set(profile.cpu) == {2**i for i in range(8) if 2**i <= cores} | {cores}
-    said.clear()
-    assert host_hardware(("resnet18",), 64, said.append)[0] == hardware and not said
-    spec = TableSpec("resnet18", hardware, 1, hardware, "block", "nodes", 64)
+    assert all(m.per_node_s is not None and not m.head for m in profile.cpu.values())
     noisy = [k for k, measured in profile.cpu.items() if measured.noisy]
-    if noisy:  # measured while other tests loaded both cores: planning must refuse, saying so
+    said.clear()
+    again = host_hardware(("resnet18",), 64, said.append)
+    assert again.hardware == host.hardware
+    assert bool(said) == bool(noisy)  # a noisy setting is measured again, nothing else
+    profile, _ = hardware_profile(host.hardware, "resnet18")
+    spec = TableSpec("resnet18", host.hardware, 1, host.hardware, "block", "nodes", 64)
+    if any(measured.noisy for measured in profile.cpu.values()):  # still noisy: refused
         with pytest.raises(ProfileError, match=r"flagged noisy.*measure it again"):
             load_table(spec)
         return
     table = load_table(spec)
     assert table.n_cuts > 2 and np.isfinite(table.head_s).all()
+
+
+def test_an_interrupted_measurement_keeps_each_thread_count_it_finished(another_cpu):
+    from edgesplit.profile.data import load_profile_file
+    from edgesplit.profile.measure import available_cores
+    from edgesplit.runtime.hosts import measure_host_profiles
+
+    if available_cores() < 2:
+        pytest.skip("needs 2 cores (two thread counts)")
+    folder = another_cpu / "host"
+    said: list[str] = []
+
+    def interrupt_at_two_threads(line: str) -> None:
+        said.append(line)
+        if "2 threads" in line:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        measure_host_profiles(("resnet18",), 64, folder, (1, 2), interrupt_at_two_threads)
+    kept = load_profile_file(folder / "resnet18.json")
+    assert set(kept.cpu) == {1} and any("1 threads" in line for line in said)
+    said.clear()
+    measure_host_profiles(("resnet18",), 64, folder, (1, 2), said.append)
+    assert said and not any("1 threads" in line for line in said)
+    assert any("2 threads" in line for line in said)
+    done = load_profile_file(folder / "resnet18.json")
+    assert set(done.cpu) == {1, 2} and done.cpu[1] == kept.cpu[1]
+
+
+def test_profile_resume_continues_the_file_and_refuses_another_model(tmp_path):
+    from edgesplit.profile.data import load_profile_file
+
+    out = tmp_path / "p.json"
+    base = ["profile", "resnet18", "--input-size", "32", "--repeats", "1", "--warmup", "0",
+            "--cuts", "2", "--out", str(out)]  # fmt: skip
+    runner = CliRunner()
+    assert runner.invoke(app, [*base, "--threads", "1"]).exit_code == 0
+    first = load_profile_file(out)
+    result = runner.invoke(app, [*base, "--threads", "1,2", "--resume"])
+    assert result.exit_code == 0, result.output
+    both = load_profile_file(out)
+    assert set(both.cpu) == {1, 2} and both.cpu[1] == first.cpu[1]
+    other = runner.invoke(
+        app,
+        ["profile", "mobilenet_v2", "--input-size", "32", "--repeats", "1", "--warmup", "0",
+         "--cuts", "2", "--out", str(out), "--resume"],
+    )  # fmt: skip
+    assert other.exit_code != 0 and "it is of resnet18" in other.output
+
+
+@pytest.mark.slow
+def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_ones(another_cpu):
+    """--derive-first: the world model starts at once on profiles derived from the shipped
+    ones; once this host's are measured it takes them over mid-run with the run's state, says
+    so, and a controller restarted on the journal switches at the same step."""
+    from edgesplit.costs import TableSpec, load_table
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.measure import available_cores
+    from edgesplit.runtime.controller import Controller, ControllerConfig
+    from edgesplit.runtime.hosts import host_threads, measure_host_profiles
+
+    preset = load_scenario("live-demo").model_copy(update={"input_size": 64})
+    journal = another_cpu / "journal"
+    config = ControllerConfig(preset, "optimum", 2, journal=str(journal), derive_first=True)
+    controller = Controller(config)
+    derived, pending = controller.hardware, controller.pending
+    assert derived.endswith("derived") and pending and "derived from epyc2" in controller.host_note
+    profile, _ = hardware_profile(derived, "mobilenet_v2")
+    assert profile.source == "derived" and "derived_from" in profile.machine
+    controller._write("begin", {"run_id": controller.run_id, "begin": 1.0, "hardware": derived})
+    for step in range(3):
+        controller._write("step", {"step": step, "start": 1.0 + step, "up": [], "backlog": [],
+                                   "measured": [None, None]})  # fmt: skip
+        controller._decide(step, 1.0 + step, [], [], [None, None])
+    controller._switch_when_measured(3, lambda _: None)
+    assert controller.switched is None  # nothing measured yet
+    before = controller.world.env.get_state()
+    measure_host_profiles(controller.models, 64, Path(pending), host_threads(available_cores()))
+    said: list[str] = []
+    controller._switch_when_measured(3, said.append)
+    assert controller.switched == {"step": 3, "from": derived, "to": pending}
+    assert controller.hardware == pending and "from step 4 on its own measured" in (
+        controller.host_note
+    )
+    after = controller.world.env.get_state()
+    assert after["slot"] == before["slot"] == 3
+    assert np.array_equal(after["battery_j"], before["battery_j"])
+    spec = TableSpec("mobilenet_v2", pending, 1, pending, "block", "nodes", 64)
+    assert np.array_equal(controller.world.system.tables[0].head_s, load_table(spec).head_s)
+    controller.journal.close()
+    again = Controller(config)
+    assert again.resumed and again.switched == controller.switched
+    assert again.hardware == pending and again.pending is None
+    assert again.world.env.get_state()["slot"] == 3
 
 
 def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_starts(monkeypatch):

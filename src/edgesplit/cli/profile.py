@@ -47,10 +47,18 @@ def profile_command(
     input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
     force: Annotated[bool, typer.Option(help="Replace --out if it exists.")] = False,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            help="Continue the profile at --out (an interrupted run of this command on this "
+            "machine): its thread counts are kept. Every finished thread count is written to "
+            "--out as it ends."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Measure a model on this machine: whole model, every node, heads and tails of cuts."""
-    from edgesplit.profile.data import save_profile
+    from edgesplit.profile.data import load_profile_file, save_profile
     from edgesplit.profile.measure import (
         RETRIES,
         check_device,
@@ -60,7 +68,9 @@ def profile_command(
         summary_rows,
     )
 
-    output_file("--out", out, force)  # before minutes of measuring
+    earlier = load_profile_file(out) if resume and out.is_file() else None
+    if earlier is None:
+        output_file("--out", out, force)  # before minutes of measuring
     check_device(device)
     thread_counts = parse_int_list("--threads", threads)
     cut_spec: str | int = cuts if cuts in ("all", "single") else parse_int_list("--cuts", cuts)[0]
@@ -76,8 +86,9 @@ def profile_command(
     )
     with err_console.status("profiling") as status:
         profile, wall = measure_profile(
-            net, g, x, thread_counts, device, repeats, warmup, chosen, recorded, status.update
-        )
+            net, g, x, thread_counts, device, repeats, warmup, chosen, recorded, status.update,
+            resume=earlier, checkpoint=lambda so_far: save_profile(so_far, out),
+        )  # fmt: skip
     save_profile(profile, out)
     rows = summary_rows(profile)
     data = {"model": model, "out": str(out), "machine": profile.machine, "wall_s": wall,

@@ -402,6 +402,14 @@ HardwareOpt = Annotated[
         "(default: the shipped ones of this CPU, else measured once and cached)."
     ),
 ]
+DeriveFirstOpt = Annotated[
+    bool,
+    typer.Option(
+        help="On a CPU without shipped profiles, start at once on profiles derived from the "
+        "shipped ones (seconds of whole-model timing) while this host's are measured beside the "
+        "run, and switch to them when done (the report says when); default: measure first."
+    ),
+]
 UntrainedOpt = Annotated[
     bool, typer.Option(help="Let a learner decide without a policy file (debugging).")
 ]
@@ -423,6 +431,7 @@ def controller_command(
     hysteresis: HysteresisOpt = 0.05,
     lease_s: LeaseOpt = 6.0,
     hardware: HardwareOpt = None,
+    derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
     listen: Annotated[
         str, typer.Option(help="HOST:PORT of the control plane (port 0: any free one).")
@@ -476,7 +485,7 @@ def controller_command(
     config = ControllerConfig(
         scenario, policy, devices, servers, duration, slot_s, seed, hysteresis, hardware,
         untrained, host, port, lease_s, join_timeout_s, security, tuple(device_hardware or ()),
-        None if journal is None else str(journal),
+        None if journal is None else str(journal), derive_first,
     )  # fmt: skip
 
     def say(text: str) -> None:
@@ -541,6 +550,7 @@ def live_command(
     timeout_s: TimeoutOpt = 2.0,
     lease_s: LeaseOpt = 6.0,
     hardware: HardwareOpt = None,
+    derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
     out: OutOpt = None,
     as_json: JsonOpt = False,
@@ -576,6 +586,7 @@ def testbed_command(
     timeout_s: TimeoutOpt = 2.0,
     lease_s: LeaseOpt = 6.0,
     hardware: HardwareOpt = None,
+    derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
     run: Annotated[str | None, typer.Option(help="The testbed's run id (down, status).")] = None,
     out: OutOpt = None,
@@ -594,7 +605,7 @@ def testbed_command(
     if action == "run":
         _launch(
             scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
-            timeout_s, lease_s, hardware, untrained, out, as_json, testbed=True,
+            timeout_s, lease_s, hardware, derive_first, untrained, out, as_json, testbed=True,
         )  # fmt: skip
         return
     if action == "up":
@@ -624,8 +635,8 @@ def testbed_command(
 def _launch(
     scenario: str, policy: str, devices: int, servers: int | None, duration: float,
     slot_s: float, seed: int, fault: list[str] | None, hysteresis: float, timeout_s: float,
-    lease_s: float, hardware: str | None, untrained: bool, out: Path | None, as_json: bool,
-    testbed: bool,
+    lease_s: float, hardware: str | None, derive_first: bool, untrained: bool,
+    out: Path | None, as_json: bool, testbed: bool,
 ) -> None:  # fmt: skip
     """The three roles launched on this host (loopback or the testbed), the report printed."""
     import json
@@ -638,7 +649,7 @@ def _launch(
     config = LiveConfig(
         scenario, policy, devices, servers, duration, slot_s, seed,
         tuple(Fault.parse(f) for f in fault or ()), hysteresis, timeout_s, hardware=hardware,
-        untrained=untrained, lease_s=lease_s, testbed=testbed,
+        untrained=untrained, lease_s=lease_s, testbed=testbed, derive_first=derive_first,
     )  # fmt: skip
     name = "testbed" if testbed else "live"
     with err_console.status(name) as status:

@@ -172,10 +172,16 @@ def measure_profile(
     cuts: Sequence[Cut] = (),
     command: str = "",
     progress: Progress | None = None,
+    resume: Profile | None = None,
+    checkpoint: Callable[[Profile], None] | None = None,
 ) -> tuple[Profile, dict[str, float]]:
     """Measure ``model`` (traced as ``graph``) on this machine.
 
-    Returns the profile and the wall time spent on each part (``whole``, ``per_node``, ``cuts``).
+    ``resume``: a profile this machine measured of the same model, input and cuts (see
+    ``resume_problem``): its thread counts are kept, not measured again. ``checkpoint`` is given
+    the profile so far after every thread count, so that an interrupted measurement keeps what
+    it finished. Returns the profile and the wall time spent on each part (``whole``,
+    ``per_node``, ``cuts``).
     """
     check_device(device)
     cores = available_cores()
@@ -187,11 +193,32 @@ def measure_profile(
     halves = {graph.fx_key(c): (c, *split(model, graph, c)) for c in cuts}
     wall = {"whole": 0.0, "per_node": 0.0, "cuts": 0.0}
     results: dict[int, Measurements] = {}
+    if resume is not None and device == "cpu":
+        problem = resume_problem(resume, graph, [graph.fx_key(c) for c in cuts])
+        if problem:
+            raise InvalidParameterError("resume", resume.command or resume.model, problem)
+        results = {k: m for k, m in resume.cpu.items() if k in threads}
+
+    def profile_so_far() -> Profile:
+        return Profile(
+            model=graph.model_name,
+            input_shape=tuple(int(d) for d in graph.input_shapes[0]),
+            node_order=graph.fx_node_order,
+            machine=machine_description(device),
+            command=command,
+            source="measured",
+            cpu=dict(sorted(results.items())) if device == "cpu" else {},
+            cuda=results.get(threads[0]) if device == "cuda" else None,
+            cuts={key: c.crossing for key, (c, _, _) in halves.items()},
+            notes=f"repeats {repeats}, warmup {warmup}; wall seconds: "
+            + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()),
+        )
+
     previous_threads = torch.get_num_threads()
     model.to(device)
     try:
         with torch.no_grad():
-            for k in threads:
+            for k in (k for k in threads if k not in results):
                 torch.set_num_threads(k)
                 for attempt in range(RETRIES + 1):
                     measured = _measure_setting(
@@ -203,23 +230,29 @@ def measure_profile(
                     if progress:
                         progress(f"{k} threads: {reason}; measuring again ({attempt + 1})")
                 results[k] = replace(measured, noisy=reason)
+                if checkpoint is not None:
+                    checkpoint(profile_so_far())
     finally:
         torch.set_num_threads(previous_threads)
         model.to("cpu")
-    profile = Profile(
-        model=graph.model_name,
-        input_shape=tuple(int(d) for d in graph.input_shapes[0]),
-        node_order=graph.fx_node_order,
-        machine=machine_description(device),
-        command=command,
-        source="measured",
-        cpu=results if device == "cpu" else {},
-        cuda=results[threads[0]] if device == "cuda" else None,
-        cuts={key: c.crossing for key, (c, _, _) in halves.items()},
-        notes=f"repeats {repeats}, warmup {warmup}; wall seconds: "
-        + ", ".join(f"{k} {v:.1f}" for k, v in wall.items()),
-    )
-    return profile, wall
+    return profile_so_far(), wall
+
+
+def resume_problem(profile: Profile, graph: ModelGraph, cut_keys: Sequence[str]) -> str | None:
+    """Why ``profile`` cannot be continued by measuring ``graph`` on this machine with
+    ``cut_keys`` timed (None: it can): another model or input, another machine, other cuts."""
+    here = machine_description("cpu")
+    if profile.node_order != graph.fx_node_order:
+        return f"it is of {profile.model}, not of {graph.model_name} as traced now"
+    if tuple(profile.input_shape) != tuple(int(d) for d in graph.input_shapes[0]):
+        return f"it was measured with input {tuple(profile.input_shape)}"
+    for field in ("cpu", "cores", "torch"):
+        if profile.machine.get(field) != here[field]:
+            there = profile.machine.get(field)
+            return f"it was measured with {field} {there!r}, here {here[field]!r}"
+    if set(profile.cuts) != set(cut_keys):
+        return f"it timed {len(profile.cuts)} cuts, this measurement {len(cut_keys)}"
+    return None
 
 
 def _measure_setting(model, graph, inputs, halves, device, warmup, repeats, wall, k, progress):

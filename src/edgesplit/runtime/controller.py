@@ -66,6 +66,7 @@ class ControllerConfig:
     security: Security = field(default_factory=Security)
     device_hardware: tuple[str, ...] = ()  # per device (the testbed's capped ones); (): the host
     journal: str | None = None  # continue the run it holds, and write to it
+    derive_first: bool = False  # no shipped profiles here: start on derived ones while measuring
 
 
 @dataclass
@@ -101,9 +102,8 @@ class Controller:
         self, config: ControllerConfig, progress: Callable[[str], None] = lambda _: None
     ) -> None:
         from edgesplit.checks import positive
-        from edgesplit.policies.registry import is_learner, policy_from_spec
-        from edgesplit.runtime.hosts import host_hardware, live_scenario, profile_cores
-        from edgesplit.runtime.world import SlotWorld, WindowWorld
+        from edgesplit.policies.registry import is_learner
+        from edgesplit.runtime.hosts import HostProfiles, host_hardware
         from edgesplit.sim.scenario import load_scenario
 
         positive("--duration", config.duration_s)
@@ -121,36 +121,28 @@ class Controller:
         if self.server_count < 1 or (not self.slot_style and self.server_count != wanted):
             allowed = "at least 1" if self.slot_style else f"{wanted}: the scenario's servers"
             raise InvalidParameterError("--servers", self.server_count, allowed)
-        if config.hardware:
-            self.hardware, self.host_note = config.hardware, f"predictions: {config.hardware}"
-        else:
-            models = tuple(dict.fromkeys(d.model for d in preset.devices))
-            self.hardware, self.host_note = host_hardware(models, preset.input_size, progress)
-        self.cores = profile_cores(self.hardware, preset.devices[0].model)
         if config.device_hardware and len(config.device_hardware) != config.devices:
             raise InvalidParameterError(
                 "--device-hardware",
                 list(config.device_hardware),
                 f"{config.devices}: one per device",
             )
-        self.scenario = live_scenario(
-            preset, config.devices, config.slot_s, self.hardware, self.cores,
-            config.device_hardware,
-        )  # fmt: skip
-        learner = is_learner(config.policy.partition("=")[0].strip())
-        if learner and config.devices != preset.device_count:
+        self.learner = is_learner(config.policy.partition("=")[0].strip())
+        if self.learner and config.devices != preset.device_count:
             raise InvalidParameterError(
                 "--devices", config.devices,
                 f"{preset.device_count}: a learner decides for the devices it was trained with",
             )  # fmt: skip
-        self.label, policy = policy_from_spec(
-            config.policy, preset if learner else self.scenario, config.seed, config.untrained
+        self.models = tuple(dict.fromkeys(d.model for d in preset.devices))
+        host = (
+            HostProfiles(config.hardware, f"predictions: {config.hardware}")
+            if config.hardware
+            else host_hardware(self.models, preset.input_size, progress, config.derive_first)
         )
-        self.world = (
-            SlotWorld(preset, self.scenario, policy, learner, config.hysteresis, config.seed)
-            if self.slot_style
-            else WindowWorld(self.scenario, policy, config.seed)
-        )
+        self.hardware, self.host_note, self.pending = host.hardware, host.note, host.pending
+        self.switched: dict[str, Any] | None = None  # when the measured profiles took over
+        self.measuring: Any = None  # the process measuring ``pending``
+        self.world = self._world(self.hardware)
         self.device_models = [device.model for device in self.scenario.devices]  # count 1 each
         self.run_id = uuid.uuid4().hex[:12]
         self.lock = threading.RLock()
@@ -173,6 +165,84 @@ class Controller:
             if path.is_file() and path.stat().st_size:
                 self._restore(path)
             self.journal = path.open("a")
+
+    def _world(self, hardware: str, policy: Any = None) -> Any:
+        """The world model with predictions from ``hardware`` (its scenario, cores and policy
+        set on this controller); ``policy``: keep that one (a learner's, trained on the
+        preset, does not depend on the hardware)."""
+        from edgesplit.policies.registry import policy_from_spec
+        from edgesplit.runtime.hosts import live_scenario, profile_cores
+        from edgesplit.runtime.world import SlotWorld, WindowWorld
+
+        config, preset = self.config, self.preset
+        self.cores = profile_cores(hardware, preset.devices[0].model)
+        self.scenario = live_scenario(
+            preset, config.devices, config.slot_s, hardware, self.cores, config.device_hardware
+        )
+        if policy is None:
+            self.label, policy = policy_from_spec(
+                config.policy, preset if self.learner else self.scenario, config.seed,
+                config.untrained,
+            )  # fmt: skip
+        if self.slot_style:
+            return SlotWorld(
+                preset, self.scenario, policy, self.learner, config.hysteresis, config.seed
+            )
+        return WindowWorld(self.scenario, policy, config.seed)
+
+    # -- the profiles measured meanwhile ---------------------------------------------------------
+
+    def _measure_pending(self) -> None:
+        """Measure this host's profiles into ``pending`` in a process of its own (lower priority
+        than the run's; it leaves when this controller does)."""
+        import multiprocessing
+
+        from edgesplit.profile.cores import available_cores
+        from edgesplit.runtime.hosts import host_threads, measure_in_background
+
+        threads = host_threads(available_cores())
+        context = multiprocessing.get_context("spawn")
+        self.measuring = context.Process(
+            target=measure_in_background,
+            args=(self.models, self.preset.input_size, self.pending, threads),
+            name="edgesplit-measure-host", daemon=True,
+        )  # fmt: skip
+        self.measuring.start()
+
+    def _switch_when_measured(self, step: int, progress: Callable[[str], None]) -> None:
+        """Before step ``step``: once the measurement has ended, predict with its profiles from
+        this step on (journaled, so that a restarted controller switches where this one did)."""
+        from edgesplit.profile.cores import available_cores
+        from edgesplit.runtime.hosts import host_profiles_complete, host_threads
+
+        if self.pending is None or (self.measuring is not None and self.measuring.is_alive()):
+            return
+        pending = Path(self.pending)
+        if not host_profiles_complete(pending, self.models, host_threads(available_cores())):
+            if self.measuring is not None:
+                self.pending = None
+                self.host_note += f"; measuring this host failed (exit {self.measuring.exitcode})"
+                progress(self.host_note)
+            return
+        self.pending = None
+        try:
+            self._switch(step, str(pending))
+        except EdgesplitError as error:
+            self.host_note += f"; the measured profiles were not used: {error}"
+            progress(self.host_note)
+            return
+        self._write("switch", {"step": step, "hardware": str(pending)})
+        progress(f"step {step + 1}: predictions now from this host's measured profiles")
+
+    def _switch(self, step: int, hardware: str) -> None:
+        """Predict with ``hardware`` from step ``step`` on: a world model built on it takes
+        over the current one's state (batteries, arrivals, random stream, last decision)."""
+        before, label = self.hardware, self.label
+        world = self._world(hardware, self.world.policy if self.learner else None)
+        world.adopt(self.world)
+        self.world, self.hardware, self.label = world, hardware, label
+        self.switched = {"step": step, "from": before, "to": hardware}
+        self.host_note += f"; from step {step + 1} on its own measured profiles ({hardware})"
 
     # -- life cycle ------------------------------------------------------------------------------
 
@@ -210,11 +280,14 @@ class Controller:
         stop = stop or threading.Event()
         if self._server is None:
             self.start()
+        if self.pending is not None:
+            self._measure_pending()  # a complete folder is left as it is, at once
         try:
             if not self.resumed:
                 self._join(progress, stop)
                 self.begin = time.monotonic()
-                self._write("begin", {"run_id": self.run_id, "begin": self.begin})
+                begun = {"run_id": self.run_id, "begin": self.begin, "hardware": self.hardware}
+                self._write("begin", begun)
             else:
                 progress(f"continuing run {self.run_id} from its journal")
             started(self.begin)
@@ -222,6 +295,9 @@ class Controller:
             self._finish(progress, stop)
         finally:
             self.close()
+            if self.measuring is not None and self.measuring.is_alive():
+                self.measuring.terminate()  # it keeps each thread count it finished
+                self.measuring.join(5.0)
             if self.journal is not None:
                 self.journal.close()
         return live_report(self)
@@ -242,12 +318,19 @@ class Controller:
                 continue  # a line cut short when the controller was killed
             if kind == "begin":
                 self.run_id, self.begin = data["run_id"], data["begin"]
+                if data.get("hardware", self.hardware) != self.hardware:  # began on derived ones
+                    self.pending = self.pending or self.hardware
+                    self.hardware = data["hardware"]
+                    self.world = self._world(self.hardware)
             elif kind == "agent":
                 self.agents[data["index"]] = _Agent(
                     data["name"], data["model"], data["hardware"], queue.Queue()
                 )
             elif kind == "server":
                 self.servers.append(_Server(data["address"], data["cores"], data["lanes"], 0.0))
+            elif kind == "switch":
+                self._switch(data["step"], data["hardware"])
+                self.pending = None
             elif kind == "step":
                 self._decide(data["step"], data["start"], data["up"], data["backlog"],
                              data["measured"])  # fmt: skip
@@ -298,6 +381,7 @@ class Controller:
                 return
             else:
                 start = now
+            self._switch_when_measured(step, progress)
             said = self.step(step, start)
             label = f"slot {step + 1}/{slots}" if self.slot_style else f"window {step + 1}"
             progress(f"{label}: {said}")

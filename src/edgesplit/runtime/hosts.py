@@ -1,12 +1,13 @@
 """The machines a live run stands on: the measured profiles that stand for this host (the shipped
-collection of the CPU it was measured on, else this host's own, measured once and cached), and
-the scenario re-targeted to the hosts that run it live."""
+collection of the CPU it was measured on, else this host's own: measured once, only what the
+run's predictions use, and cached; or derived in seconds while they are measured), and the
+scenario re-targeted to the hosts that run it live."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,55 +18,194 @@ HOST = "epyc2"  # the shipped link profile and profile collection of the develop
 LIVE_STYLES = ("slot", "task_window")
 
 
+@dataclass(frozen=True)
+class HostProfiles:
+    """The profiles standing for this machine in a run: ``hardware`` (a shipped collection or a
+    folder) is what predictions use from the start; ``pending``, where set, is the folder of
+    this machine's own profiles still being measured, to switch to once ``complete``."""
+
+    hardware: str
+    note: str
+    pending: str | None = None
+
+
+def host_threads(cores: int) -> tuple[int, ...]:
+    """The thread counts a run on ``cores`` cores can use and its predictions interpolate
+    between: 1 up to all cores, in powers of two."""
+    return tuple(sorted({1, cores, *(2**i for i in range(cores.bit_length()) if 2**i <= cores)}))
+
+
 def host_hardware(
-    models: tuple[str, ...], input_size: int, progress: Callable[[str], None] = lambda _: None
-) -> tuple[str, str]:
-    """The measured profiles standing for this machine, and a note: the shipped ``epyc2``
-    collection on the machine it was measured on; on any other, this machine's own profiles of
-    ``models`` (1 thread up to all cores, in powers of two), measured once into the cache
-    (``<cache>/profiles/host-<digest of CPU, cores, torch, input size>``) and kept."""
+    models: tuple[str, ...],
+    input_size: int,
+    progress: Callable[[str], None] = lambda _: None,
+    derive_first: bool = False,
+) -> HostProfiles:
+    """The measured profiles standing for this machine: the shipped ``epyc2`` collection on the
+    machine it was measured on; on any other, this machine's own profiles of ``models``,
+    measured into the cache (``<cache>/profiles/host-<digest of CPU, cores, torch, input
+    size>``) with only what a run's predictions use (``measure_host_profiles``) and kept,
+    an interrupted measurement included. ``derive_first``: where they are not complete yet,
+    measure nothing now: predictions start on profiles derived from the shipped ones
+    (``derive_host_profiles``, seconds) and the measured folder is ``pending``."""
     import hashlib
 
     import torch
 
     from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.data import cache_root
-    from edgesplit.profile.measure import machine_description
+    from edgesplit.profile.data import cache_root, shipped_models
+    from edgesplit.profile.measure import available_cores, machine_description
 
     profiled = hardware_profile(HOST, "mobilenet_v2")[0].machine
     here = machine_description("cpu")
     cpu, cores = here["cpu"], here["cores"]
     if (cpu, cores) == (profiled.get("cpu"), profiled.get("cores")) and input_size == 224:
-        return HOST, f"this machine ({cpu}, {cores} cores) is the profiled {HOST}"
+        return HostProfiles(HOST, f"this machine ({cpu}, {cores} cores) is the profiled {HOST}")
     identity = json.dumps([cpu, cores, torch.__version__, input_size])
     digest = hashlib.sha256(identity.encode()).hexdigest()[:12]
     folder = cache_root() / "profiles" / f"host-{digest}"
-    missing = [m for m in models if not (folder / f"{m}.json").is_file()]
-    for index, model in enumerate(missing):
-        progress(f"profiling this machine once: {model} ({index + 1}/{len(missing)})")
-        measure_host_profile(model, input_size, folder / f"{model}.json")
-    return str(folder), f"this machine ({cpu}, {cores} cores): its own profiles in {folder}"
+    threads = host_threads(available_cores())
+    own = f"this machine ({cpu}, {cores} cores): its own profiles in {folder}"
+    unshipped = set(models) - set(shipped_models(HOST))
+    if not derive_first or unshipped or host_profiles_complete(folder, models, threads):
+        measure_host_profiles(models, input_size, folder, threads, progress)
+        if derive_first and unshipped:
+            own += f" (measured first: {HOST} has no {', '.join(sorted(unshipped))} to derive from)"
+        return HostProfiles(str(folder), own)
+    derived = folder / "derived"
+    derive_host_profiles(models, input_size, derived, threads, progress)
+    note = (
+        f"this machine ({cpu}, {cores} cores): predictions start on profiles derived from "
+        f"{HOST} ({derived}) while its own are measured into {folder}"
+    )
+    return HostProfiles(str(derived), note, str(folder))
 
 
-def measure_host_profile(model: str, input_size: int, path: Any, repeats: int = 5) -> None:
-    """Measure ``model`` on this machine as ``edgesplit profile`` does (16 cuts, 1 thread up to
-    all cores in powers of two) and write the profile to ``path``."""
+def host_profiles_complete(folder: Path, models: tuple[str, ...], threads: tuple[int, ...]) -> bool:
+    """Whether ``folder`` holds a profile of every model at every thread count."""
+    from edgesplit.errors import EdgesplitError
+    from edgesplit.profile.data import load_profile_file
+
+    for model in models:
+        path = folder / f"{model}.json"
+        try:
+            if not path.is_file() or not set(threads) <= _trusted(load_profile_file(path)):
+                return False
+        except EdgesplitError:
+            return False
+    return True
+
+
+def _trusted(profile: Any) -> set[int]:
+    """The thread counts of a profile that planning accepts (a setting flagged noisy is
+    measured again)."""
+    return {k for k, measured in profile.cpu.items() if not measured.noisy}
+
+
+def measure_host_profiles(
+    models: tuple[str, ...],
+    input_size: int,
+    folder: Path,
+    threads: tuple[int, ...],
+    progress: Callable[[str], None] = lambda _: None,
+    repeats: int = 5,
+) -> None:
+    """Measure on this machine what a run's predictions use of ``models``: the whole model
+    and every node at each of ``threads`` (the cost tables' per-node predictor needs nothing
+    else; no cut's head and tail is timed), into ``folder/<model>.json``, each thread count
+    written as it ends and a file there continued (``measure_profile``'s resume)."""
+    from edgesplit.errors import EdgesplitError
     from edgesplit.graph.zoo import load_traced
-    from edgesplit.profile.data import save_profile
-    from edgesplit.profile.measure import available_cores, measure_profile, select_cuts
+    from edgesplit.profile.data import load_profile_file, save_profile
+    from edgesplit.profile.measure import measure_profile, resume_problem
 
-    cores = available_cores()
-    threads = sorted({1, cores, *(2**i for i in range(cores.bit_length()) if 2**i <= cores)})
-    net, example, graph = load_traced(model, "operator", input_size)
-    command = (
-        f"edgesplit profile {model} --threads {','.join(map(str, threads))} --repeats {repeats} "
-        f"--warmup 2 --cuts 16 --input-size {input_size} (by edgesplit live)"
-    )
-    profile, _ = measure_profile(
-        net, graph, example, threads, "cpu", repeats, 2, select_cuts(graph, 16), command
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_profile(profile, path)
+    for index, model in enumerate(models):
+        path = folder / f"{model}.json"
+        earlier = None
+        if path.is_file():
+            try:
+                earlier = load_profile_file(path)
+            except EdgesplitError:
+                earlier = None  # unreadable (e.g. cut off while written): measured again
+        if earlier is not None and set(threads) <= _trusted(earlier):
+            continue
+        label = f"profiling this machine: {model} ({index + 1}/{len(models)})"
+        progress(label)
+        net, example, graph = load_traced(model, "operator", input_size)
+        if earlier is not None:
+            kept = {k: m for k, m in earlier.cpu.items() if k in _trusted(earlier)}
+            earlier = None if resume_problem(earlier, graph, []) else replace(earlier, cpu=kept)
+        command = (
+            f"edgesplit profile {model} --threads {','.join(map(str, threads))} "
+            f"--repeats {repeats} --warmup 2 --cuts 0 --input-size {input_size} --resume "
+            "(by edgesplit live: what its predictions use)"
+        )
+        folder.mkdir(parents=True, exist_ok=True)
+        measure_profile(
+            net, graph, example, threads, "cpu", repeats, 2, (), command,
+            lambda step, label=label: progress(f"{label}: {step}"), earlier,
+            lambda so_far, path=path: save_profile(so_far, path),
+        )  # fmt: skip
+
+
+def measure_in_background(
+    models: tuple[str, ...], input_size: int, folder: str, threads: tuple[int, ...]
+) -> None:
+    """``measure_host_profiles`` as a process of its own beside a running controller: at a lower
+    priority than the run's processes, leaving when its parent does."""
+    import os
+
+    from edgesplit.runtime.lifetime import watch_parent
+
+    watch_parent()
+    os.nice(10)
+    measure_host_profiles(models, input_size, Path(folder), threads)
+
+
+def derive_host_profiles(
+    models: tuple[str, ...],
+    input_size: int,
+    folder: Path,
+    threads: tuple[int, ...],
+    progress: Callable[[str], None] = lambda _: None,
+) -> None:
+    """Profiles of ``models`` for this machine derived in seconds: the shipped ``epyc2`` profile
+    (its setting at k threads, or at its most where it has fewer), every latency times this
+    machine's whole-model median at k threads over that setting's (3 timed runs each), into
+    ``folder/<model>.json`` marked derived."""
+    import torch
+
+    from edgesplit.graph.zoo import load_traced
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.data import save_profile
+    from edgesplit.profile.measure import machine_description, time_call
+
+    folder.mkdir(parents=True, exist_ok=True)
+    previous = torch.get_num_threads()
+    try:
+        for model in models:
+            progress(f"deriving this machine's {model} profile from {HOST}")
+            net, example, graph = load_traced(model, "operator", input_size)
+            base, _ = hardware_profile(HOST, model)
+            settings, factors = {}, []
+            with torch.no_grad():
+                for k in threads:
+                    torch.set_num_threads(k)
+                    here_s = time_call(lambda n=net, x=example: n(x), 1, 3, "cpu").median_s
+                    setting = base.cpu.get(k) or base.cpu[max(base.cpu)]
+                    factor = here_s / setting.whole.median_s
+                    settings[k] = setting.scaled(factor)
+                    factors.append(f"{k} threads x {factor:.3g}")
+            how = (
+                f"derived from {HOST}: each thread count's latencies times this machine's "
+                f"whole-model median over {HOST}'s ({', '.join(factors)})"
+            )
+            machine = {**machine_description("cpu"), "derived_from": HOST}
+            shape = tuple(int(d) for d in graph.input_shapes[0])  # the factor has the size in
+            derived = replace(base.scaled(1.0, machine, how), cpu=settings, input_shape=shape)
+            save_profile(derived, folder / f"{model}.json")
+    finally:
+        torch.set_num_threads(previous)
 
 
 def live_scenario(

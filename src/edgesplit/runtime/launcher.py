@@ -84,6 +84,7 @@ class LiveConfig:
     untrained: bool = False
     lease_s: float = 6.0
     testbed: bool = False  # each role in a network namespace of its own (runtime.testbed)
+    derive_first: bool = False  # no shipped profiles here: start on derived ones, measure meanwhile
 
 
 def memory_needed_bytes(servers: int, lanes: int, agent_processes: int, agents: int) -> int:
@@ -285,6 +286,9 @@ class Launcher:
             args += ["--servers", str(config.servers)]
         if config.hardware is not None:
             args += ["--hardware", config.hardware]
+        else:  # measured (or derived) here, the progress shown, before the controller starts
+            self._host_profiles()
+            args += ["--derive-first"] if config.derive_first else []
         if config.untrained:
             args.append("--untrained")
         if self.testbed is not None:
@@ -298,6 +302,15 @@ class Launcher:
         host = self.controller.command[listen].rpartition(":")[0]
         self.controller.command[listen] = f"{host}:{self.ready['port']}"
 
+    def _host_profiles(self) -> str:
+        """The profiles standing for this host (``hosts.host_hardware``: measured here where
+        none is shipped, or derived at first with ``derive_first``)."""
+        config = self.config
+        scenario = config.scenario
+        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        models = tuple(dict.fromkeys(d.model for d in preset.devices))
+        return host_hardware(models, preset.input_size, self.progress, config.derive_first).hardware
+
     def _slowed_devices(self) -> list[str]:
         """The testbed's devices as slow, relative to each other, as their catalogue hardware
         (``hosts.device_speeds``): the caps their hosts get and the profiles the controller
@@ -305,8 +318,7 @@ class Launcher:
         config = self.config
         scenario = config.scenario
         preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        models = tuple(dict.fromkeys(d.model for d in preset.devices))
-        host = config.hardware or host_hardware(models, preset.input_size, self.progress)[0]
+        host = config.hardware or self._host_profiles()
         self.speeds = device_speeds(preset, config.devices, host)
         hardware = slowed_profiles(host, self.speeds, self.folder / "speeds")
         return [option for h in hardware for option in ("--device-hardware", h)]

@@ -98,6 +98,7 @@ def live_report(controller: Controller) -> dict[str, Any]:
         "seed": config.seed,
         "hardware": controller.hardware,
         "host": controller.host_note,
+        "profiles_switched": controller.switched,  # derived at first, measured from this step
         "hysteresis": config.hysteresis if controller.slot_style else None,
         "decisions": decisions,
         "per_device": rows,

@@ -215,6 +215,12 @@ class SlotWorld:
         spacing = [self.scenario.slot_s / max(int(c), 1) for c in counts]
         return StepPlan(tasks, spacing, why, record)
 
+    def adopt(self, other: SlotWorld) -> None:
+        """Continue where ``other`` (the same run predicted from other profiles) is: its
+        batteries, arrivals, random stream and the cuts its policy last decided."""
+        self.env.set_state(other.env.get_state())
+        self.previous = other.previous
+
     @property
     def finished(self) -> bool:
         return False  # slots run until the time is up
@@ -237,6 +243,11 @@ class WindowWorld:
     @property
     def cut_counts(self) -> list[int]:
         return self.system.n_cuts.tolist()
+
+    def adopt(self, other: WindowWorld) -> None:
+        """Continue where ``other`` (the same run predicted from other profiles) is: the tasks
+        left, the channels and the random stream."""
+        self.env.set_state(other.env.get_state())
 
     @property
     def finished(self) -> bool:
