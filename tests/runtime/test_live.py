@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import itertools
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -385,16 +384,13 @@ def test_profile_resume_continues_the_file_and_refuses_another_model(tmp_path):
     assert other.exit_code != 0 and "it is of resnet18" in other.output
 
 
-@pytest.mark.slow
 def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_ones(another_cpu):
     """--derive-first: the world model starts at once on profiles derived from the shipped
     ones; once this host's are measured it takes them over mid-run with the run's state, says
     so, and a controller restarted on the journal switches at the same step."""
     from edgesplit.costs import TableSpec, load_table
     from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.measure import available_cores
     from edgesplit.runtime.controller import Controller, ControllerConfig
-    from edgesplit.runtime.hosts import host_threads, measure_host_profiles
 
     preset = load_scenario("live-demo").model_copy(update={"input_size": 64})
     journal = another_cpu / "journal"
@@ -412,7 +408,10 @@ def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_on
     controller._switch_when_measured(3, lambda _: None)
     assert controller.switched is None  # nothing measured yet
     before = controller.world.env.get_state()
-    measure_host_profiles(controller.models, 64, Path(pending), host_threads(available_cores()))
+    controller._measure_pending()  # the process beside the run, as run() starts it
+    controller._switch_when_measured(3, lambda _: None)
+    controller.measuring.join(300)
+    assert controller.measuring.exitcode == 0
     said: list[str] = []
     controller._switch_when_measured(3, said.append)
     assert controller.switched == {"step": 3, "from": derived, "to": pending}
