@@ -68,7 +68,9 @@ def test_the_arrival_experiment_spends_more_energy_on_more_tasks(tmp_path):
     assert "| eo+ta | 27.7 % |" in (tmp_path / "shi2025-arrivals.md").read_text()
 
 
-@pytest.mark.parametrize("name", ["zhang2026-devices", "zhang2026-servers"])
+@pytest.mark.parametrize(
+    "name", ["zhang2026-devices", pytest.param("zhang2026-servers", marks=pytest.mark.slow)]
+)
 def test_the_count_sweeps_scale_the_system(tmp_path, name):
     """zhang2026 Figs. 8-11: local inference does not depend on how many devices or servers
     there are (zeta x MACs per task: Table IV's 0.0409 J), and the planner beats it at every

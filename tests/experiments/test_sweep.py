@@ -27,6 +27,7 @@ def test_local_workers_give_each_tasks_own_result_in_order(serial):
         assert run_sweep(scenario_episode, TASKS, workers, show_progress=False) == serial
 
 
+@pytest.mark.slow  # starts a local Ray instance (seconds)
 def test_a_two_task_sweep_on_a_local_ray_instance_equals_the_local_one(serial):
     pytest.importorskip("ray")
     tasks = TASKS[1:3]

@@ -105,6 +105,7 @@ def test_imitation_fits_the_demonstrators_decisions(tmp_path):
     assert np.mean(agree["trained"]) >= 0.9 > np.mean(agree["untrained"]) + 0.3
 
 
+@pytest.mark.slow  # imitation's resume; test_imitation_fits... covers the training itself
 def test_a_run_resumed_during_the_demonstrations_equals_one_run(tmp_path):
     scenario = load_scenario("zhang2026-small")
     config = PPOConfig(**FAST, imitation_steps=30, demonstrator="repeated-optimum")

@@ -155,6 +155,7 @@ def _killed(restart: str, duration_s: float):
     return report, down
 
 
+@pytest.mark.slow  # test_faults kills a server under a client, test_control the three roles
 def test_a_live_run_accounts_for_every_task_through_a_killed_server():
     _, down = _killed("", 8.0)
     assert down == [2, 3]  # it stays down
@@ -246,7 +247,7 @@ def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_a
     locally, later windows put its tasks on the other; every dispatched task is done and
     the rest are counted as not dispatched."""
     config = LiveConfig(
-        "zhang2026-small", "agilenn", devices=2, duration_s=30.0, seed=2,
+        "zhang2026-small", "agilenn", devices=2, duration_s=12.0, seed=2,
         faults=(Fault.parse("kill-server@1"),), timeout_s=2.0, retry_s=0.5,
     )  # fmt: skip
     report = run_live(config)

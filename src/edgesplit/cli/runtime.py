@@ -561,7 +561,7 @@ def live_command(
     the cost model's prediction. Ctrl-C ends the run with the report so far."""
     _launch(
         scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
-        timeout_s, lease_s, hardware, untrained, out, as_json, testbed=False,
+        timeout_s, lease_s, hardware, derive_first, untrained, out, as_json, testbed=False,
     )  # fmt: skip
 
 
