@@ -242,6 +242,7 @@ def test_serve_on_a_port_in_use_is_one_line_and_exit_1():
     assert code == 1 and "--port" in output and "Traceback" not in output
 
 
+@pytest.mark.slow  # two servers with their lanes: the heaviest of the loopback runs
 def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_all():
     """zhang2026's windows on two servers: the first launched dies at 1 s; tasks in flight finish
     locally, later windows put its tasks on the other; every dispatched task is done and
@@ -313,7 +314,7 @@ def test_another_machine_gets_its_own_profiles_measured_once(another_cpu):
     from edgesplit.runtime.hosts import host_hardware
 
     said: list[str] = []
-    host = host_hardware(("resnet18",), 64, said.append)
+    host = host_hardware(("resnet18",), 32, said.append)
     assert host.hardware.startswith(str(another_cpu / "profiles" / "host-")) and not host.pending
     assert "Another CPU" in host.note
     assert said and all(line.startswith("profiling this machine: resnet18 (1/1)") for line in said)
@@ -324,11 +325,11 @@ def test_another_machine_gets_its_own_profiles_measured_once(another_cpu):
     assert all(m.per_node_s is not None and not m.head for m in profile.cpu.values())
     noisy = [k for k, measured in profile.cpu.items() if measured.noisy]
     said.clear()
-    again = host_hardware(("resnet18",), 64, said.append)
+    again = host_hardware(("resnet18",), 32, said.append)
     assert again.hardware == host.hardware
     assert bool(said) == bool(noisy)  # a noisy setting is measured again, nothing else
     profile, _ = hardware_profile(host.hardware, "resnet18")
-    spec = TableSpec("resnet18", host.hardware, 1, host.hardware, "block", "nodes", 64)
+    spec = TableSpec("resnet18", host.hardware, 1, host.hardware, "block", "nodes", 32)
     if any(measured.noisy for measured in profile.cpu.values()):  # still noisy: refused
         with pytest.raises(ProfileError, match=r"flagged noisy.*measure it again"):
             load_table(spec)
@@ -353,11 +354,11 @@ def test_an_interrupted_measurement_keeps_each_thread_count_it_finished(another_
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        measure_host_profiles(("resnet18",), 64, folder, (1, 2), interrupt_at_two_threads)
+        measure_host_profiles(("resnet18",), 32, folder, (1, 2), interrupt_at_two_threads)
     kept = load_profile_file(folder / "resnet18.json")
     assert set(kept.cpu) == {1} and any("1 threads" in line for line in said)
     said.clear()
-    measure_host_profiles(("resnet18",), 64, folder, (1, 2), said.append)
+    measure_host_profiles(("resnet18",), 32, folder, (1, 2), said.append)
     assert said and not any("1 threads" in line for line in said)
     assert any("2 threads" in line for line in said)
     done = load_profile_file(folder / "resnet18.json")
@@ -393,7 +394,7 @@ def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_on
     from edgesplit.profile.catalogue import hardware_profile
     from edgesplit.runtime.controller import Controller, ControllerConfig
 
-    preset = load_scenario("live-demo").model_copy(update={"input_size": 64})
+    preset = load_scenario("live-demo").model_copy(update={"input_size": 32})
     journal = another_cpu / "journal"
     config = ControllerConfig(preset, "optimum", 2, journal=str(journal), derive_first=True)
     controller = Controller(config)
@@ -422,7 +423,7 @@ def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_on
     after = controller.world.env.get_state()
     assert after["slot"] == before["slot"] == 3
     assert np.array_equal(after["battery_j"], before["battery_j"])
-    spec = TableSpec("mobilenet_v2", pending, 1, pending, "block", "nodes", 64)
+    spec = TableSpec("mobilenet_v2", pending, 1, pending, "block", "nodes", 32)
     assert np.array_equal(controller.world.system.tables[0].head_s, load_table(spec).head_s)
     controller.journal.close()
     again = Controller(config)
