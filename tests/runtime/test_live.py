@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import itertools
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -386,22 +387,17 @@ def test_profile_resume_continues_the_file_and_refuses_another_model(tmp_path):
     assert other.exit_code != 0 and "it is of resnet18" in other.output
 
 
-def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_ones(another_cpu):
-    """--derive-first: the world model starts at once on profiles derived from the shipped
-    ones; once this host's are measured it takes them over mid-run with the run's state, says
-    so, and a controller restarted on the journal switches at the same step."""
-    from edgesplit.costs import TableSpec, load_table
-    from edgesplit.profile.catalogue import hardware_profile
+def _derived_controller(folder):
+    """A --derive-first controller on a CPU without shipped profiles, three slots into its run
+    (journaled), with the profiles it waits for not measured yet."""
     from edgesplit.runtime.controller import Controller, ControllerConfig
 
     preset = load_scenario("live-demo").model_copy(update={"input_size": 32})
-    journal = another_cpu / "journal"
-    config = ControllerConfig(preset, "optimum", 2, journal=str(journal), derive_first=True)
+    config = ControllerConfig(
+        preset, "optimum", 2, journal=str(folder / "journal"), derive_first=True
+    )
     controller = Controller(config)
-    derived, pending = controller.hardware, controller.pending
-    assert derived.endswith("derived") and pending and "derived from epyc2" in controller.host_note
-    profile, _ = hardware_profile(derived, "mobilenet_v2")
-    assert profile.source == "derived" and "derived_from" in profile.machine
+    derived = controller.hardware
     controller._write("begin", {"run_id": controller.run_id, "begin": 1.0, "hardware": derived})
     for step in range(3):
         controller._write("step", {"step": step, "start": 1.0 + step, "up": [], "backlog": [],
@@ -409,11 +405,28 @@ def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_on
         controller._decide(step, 1.0 + step, [], [], [None, None])
     controller._switch_when_measured(3, lambda _: None)
     assert controller.switched is None  # nothing measured yet
+    return config, controller
+
+
+def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_ones(another_cpu):
+    """--derive-first: the world model starts at once on profiles derived from the shipped
+    ones; once this host's are complete it takes them over mid-run with the run's state, says
+    so, and a controller restarted on the journal switches at the same step. (The "measured"
+    profiles here are the derived ones times 2, written by the test, so that the switched
+    predictions can be checked against an independent number.)"""
+    from edgesplit.costs import TableSpec, load_table
+    from edgesplit.profile.catalogue import hardware_profile
+    from edgesplit.profile.data import save_profile
+    from edgesplit.runtime.controller import Controller
+
+    config, controller = _derived_controller(another_cpu)
+    derived, pending = controller.hardware, controller.pending
+    assert derived.endswith("derived") and pending and "derived from epyc2" in controller.host_note
+    for model in controller.models:
+        profile, _ = hardware_profile(derived, model)
+        assert profile.source == "derived" and "derived_from" in profile.machine
+        save_profile(profile.scaled(2.0, profile.machine, "x2"), Path(pending) / f"{model}.json")
     before = controller.world.env.get_state()
-    controller._measure_pending()  # the process beside the run, as run() starts it
-    controller._switch_when_measured(3, lambda _: None)
-    controller.measuring.join(300)
-    assert controller.measuring.exitcode == 0
     said: list[str] = []
     controller._switch_when_measured(3, said.append)
     assert controller.switched == {"step": 3, "from": derived, "to": pending}
@@ -423,13 +436,40 @@ def test_a_controller_starts_on_derived_profiles_and_switches_to_the_measured_on
     after = controller.world.env.get_state()
     assert after["slot"] == before["slot"] == 3
     assert np.array_equal(after["battery_j"], before["battery_j"])
-    spec = TableSpec("mobilenet_v2", pending, 1, pending, "block", "nodes", 32)
-    assert np.array_equal(controller.world.system.tables[0].head_s, load_table(spec).head_s)
+    table = controller.world.system.tables[0]
+    spec = TableSpec("mobilenet_v2", derived, 1, derived, "block", "nodes", 32)
+    assert np.allclose(table.head_s, 2.0 * load_table(spec).head_s)
     controller.journal.close()
     again = Controller(config)
     assert again.resumed and again.switched == controller.switched
     assert again.hardware == pending and again.pending is None
     assert again.world.env.get_state()["slot"] == 3
+    assert np.array_equal(again.world.system.tables[0].head_s, table.head_s)
+
+
+@pytest.mark.slow  # measures two models in a process of its own: seconds, more when loaded
+def test_the_measurement_beside_a_run_is_a_process_of_its_own(another_cpu):
+    """What a --derive-first run starts beside itself measures this host's profiles to the end
+    in its own process; the controller switches to them only if planning accepts them (a
+    setting measured noisy on a loaded machine is not)."""
+    from edgesplit.profile.data import load_profile_file
+    from edgesplit.profile.measure import available_cores
+    from edgesplit.runtime.hosts import host_profiles_complete, host_threads
+
+    _, controller = _derived_controller(another_cpu)
+    pending = Path(controller.pending)
+    controller._measure_pending()
+    controller._switch_when_measured(3, lambda _: None)  # still measuring: nothing changes
+    assert controller.switched is None and controller.pending == str(pending)
+    controller.measuring.join(300)
+    assert controller.measuring.exitcode == 0
+    threads = host_threads(available_cores())
+    for model in controller.models:
+        assert set(load_profile_file(pending / f"{model}.json").cpu) == set(threads)
+    trusted = host_profiles_complete(pending, controller.models, threads)
+    controller._switch_when_measured(3, lambda _: None)
+    assert (controller.switched is not None) == trusted
+    assert trusted or "measuring this host failed" in controller.host_note
 
 
 def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_starts(monkeypatch):

@@ -156,23 +156,25 @@ def test_every_task_is_accounted_for_through_each_fault(fault):
 
 WORK = """
 import time
-start = time.monotonic()
+time.sleep(0.2)  # the launcher moves this process into its cgroup meanwhile
+wall, cpu = time.monotonic(), time.process_time()
 total = 0
 for i in range(3_000_000):
     total += i * i
-print(time.monotonic() - start)
+print((time.process_time() - cpu) / (time.monotonic() - wall))
 """
 
 
-def test_a_capped_host_computes_as_much_slower_as_its_cap():
-    """The same work in a host capped to a quarter of a core takes about four times as long as
-    in an uncapped one."""
+def test_a_capped_host_gets_no_more_of_a_core_than_its_cap():
+    """The same busy loop in a host capped to a quarter of a core gets at most a quarter of a
+    core (CPU time over wall time, the cgroup's quota per period), in an uncapped one more
+    (what it gets depends on the machine's load, so the cap is checked, not a fixed ratio)."""
     with testbed.Testbed(2, 1) as bed:
         group = bed.cap_cpu("device-0", 0.25)
         if group is None:
             pytest.skip("no cgroup cpu controller on this machine")
 
-        def seconds(host: str) -> float:
+        def share(host: str) -> float:
             process = subprocess.Popen(
                 [*bed.command(host), sys.executable, "-c", WORK], stdout=subprocess.PIPE,
                 text=True,
@@ -181,8 +183,9 @@ def test_a_capped_host_computes_as_much_slower_as_its_cap():
                 testbed.join_cgroup(group, process.pid)
             return float(process.communicate(timeout=120)[0])
 
-        free, capped = seconds("device-1"), seconds("device-0")
-        assert capped / free == pytest.approx(4.0, rel=0.3)
+        free, capped = share("device-1"), share("device-0")
+        assert 0.05 < capped <= 0.25 * 1.15
+        assert free > 1.5 * capped
 
 
 def test_devices_keep_the_speed_ratios_of_their_catalogue_hardware():
