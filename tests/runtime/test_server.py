@@ -160,6 +160,74 @@ def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(server, cl
     assert _call(server, good) == (grpc.StatusCode.OK, "")
 
 
+def _by_hand(model_id: int, cut_id: int, dtype_id: int, codec_id: int, dims, payload: bytes):
+    """A request of one tensor written field by field (the wire format's own layout and
+    checksum), so that it can say what ``pack`` never would."""
+    from edgesplit.runtime.wire import HEADER, MAGIC, TENSOR, VERSION, _checksum, _padding
+
+    dims = list(dims) + [0] * (8 - len(dims))
+    described = TENSOR.pack(dtype_id, codec_id, len([d for d in dims if d]), 0, *dims, len(payload))
+    body = [described, bytes(_padding(HEADER.size + TENSOR.size)), payload]
+    fields = [MAGIC, VERSION, REQUEST, 1, model_id, cut_id, 7, sum(map(len, body))]
+    checksum = _checksum(HEADER.pack(*fields, 0, 1, 0), body)
+    return b"".join([HEADER.pack(*fields, checksum, 1, 0), *body])
+
+
+def _lane_rss_bytes(server: EdgeServer) -> int:
+    from edgesplit.runtime.lifetime import tree_rss_bytes
+
+    return sum(tree_rss_bytes(lane.process.pid) for lane in server._lanes)
+
+
+def test_requests_that_once_killed_a_lane_are_refused_by_the_same_lane(server, clients):
+    """Dimensions whose product wraps past 2^64, a batch of 0, a 33-kB zstd frame that
+    inflates to 1 GiB, a dtype the tail cannot take: each is refused with its reason, no
+    lane dies or grows, and the next valid request is served by the same lanes."""
+    import zstandard
+
+    client = clients["resnet18"]
+    head, _ = client.halves(3)
+    with torch.no_grad():
+        (crossing,) = head(client.example)
+    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+    fp32, zstd = Codec().wire_id, Codec("fp32", zstd=True).wire_id
+    bomb = zstandard.ZstdCompressor(level=1).compress(bytes(1 << 30))
+    assert len(bomb) < 64 * 1024
+    invalid = grpc.StatusCode.INVALID_ARGUMENT
+    cases = {
+        "dimensions past 2^64": (_by_hand(model, cut, 0, fp32, [65536] * 4, b""), "shape"),
+        "a batch of 0": (
+            pack(REQUEST, model, cut, 1, [crossing[:0]]), "holds no element"
+        ),
+        "a zstd bomb": (
+            _by_hand(model, cut, 0, zstd, crossing.shape, bomb), "as the header declares"
+        ),
+        "a dtype the tail cannot take": (
+            pack(REQUEST, model, cut, 1, [crossing.to(torch.int64)]), "refused the tensors"
+        ),
+    }  # fmt: skip
+    lanes = [lane.process.pid for lane in server._lanes]
+    restarts, rss = server.state()["lane_restarts"], _lane_rss_bytes(server)
+    for name, (request, reason) in cases.items():
+        code, details = _call(server, request)
+        assert code == invalid and reason in details, (name, code, details)
+        _still_serves(server, client)
+    assert [lane.process.pid for lane in server._lanes] == lanes
+    assert server.state()["lane_restarts"] == restarts
+    assert _lane_rss_bytes(server) < rss + 256 * 2**20  # the bomb never inflated
+
+
+def test_nan_in_what_crosses_travels_as_fp32_when_a_lossy_codec_was_asked(clients):
+    """A head output holding nan or inf cannot go as fp16 (it would change them): the task
+    still offloads, in fp32, and its record says why; its output is the unsplit model's."""
+    client = clients["resnet18"]
+    x = client.example.clone()
+    x[0, 0, :4, :4] = float("nan")
+    output, record = client.run(x, 3, threads=1, codec=Codec("fp16"))
+    assert record.offloaded and record.codec == "fp32" and "nan" in record.note
+    torch.testing.assert_close(output, _split_locally(client, x, 3, 1), equal_nan=True)
+
+
 @settings(
     max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -96,25 +96,48 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
     return applied.wire_id, data
 
 
+DECODE_LIMIT_BYTES = 1 << 30  # the largest tensor ``decode`` makes unless told otherwise
+
+
+def encoded_size(codec: Codec, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
+    """The bytes ``encode`` writes for a tensor of ``dtype`` and ``shape`` with ``codec`` before
+    zstd (exact integers: no product of dimensions wraps around)."""
+    count = math.prod(shape)
+    if codec.name == "fp32" or not dtype.is_floating_point:
+        carrier = torch.int16 if dtype == torch.bfloat16 else dtype
+        return count * torch.tensor([], dtype=carrier).element_size()
+    if codec.name == "fp16":
+        return 4 + 2 * count
+    channels = shape[1] if codec.name == "int8-channel" and len(shape) >= 2 else 1
+    return 8 * channels + count
+
+
 def decode(
-    data: bytes | memoryview, wire_id: int, dtype_id: int, shape: tuple[int, ...]
+    data: bytes | memoryview,
+    wire_id: int,
+    dtype_id: int,
+    shape: tuple[int, ...],
+    limit_bytes: int = DECODE_LIMIT_BYTES,
 ) -> torch.Tensor:
-    """The tensor of ``encode``'s bytes (dtype and shape as the header gives them); a payload of
-    the wrong size is an error, never a misread."""
+    """The tensor of ``encode``'s bytes (dtype and shape as the header gives them). Everything is
+    checked before anything is allocated: the shape (Python integers, so that no product wraps),
+    the tensor's size against ``limit_bytes``, the payload's size against what the shape
+    needs; zstd output is bounded by that size and refused beyond it. A payload of the wrong
+    size is an error, never a misread."""
     codec = Codec.from_wire(wire_id)
     if dtype_id not in DTYPES:
         raise InvalidParameterError("dtype id", dtype_id, f"one of {sorted(DTYPES)}")
     dtype = DTYPES[dtype_id]
+    shape = tuple(int(d) for d in shape)
+    itemsize = torch.tensor([], dtype=dtype).element_size()
+    count = math.prod(shape)
+    if count * itemsize > limit_bytes:
+        raise InvalidParameterError(
+            "shape", list(shape), f"a {dtype} tensor of at most {limit_bytes} bytes"
+        )
+    expected = encoded_size(codec, dtype, shape)
     if codec.zstd:
-        import zstandard
-
-        try:
-            data = zstandard.ZstdDecompressor().decompress(data, max_output_size=1 << 34)
-        except zstandard.ZstdError as error:
-            raise InvalidParameterError(
-                "payload", "zstd", f"zstd-compressed bytes ({error})"
-            ) from None
-    count = int(np.prod(shape, dtype=np.int64))
+        data = _unzstd(data, expected)
     if codec.name == "fp32":
         return _from_raw(data, dtype, shape, count)
     if codec.name == "fp16":
@@ -122,7 +145,33 @@ def decode(
     return _from_int8(data, dtype, shape, count, per_channel=codec.name == "int8-channel")
 
 
+def _unzstd(data: bytes | memoryview, expected: int) -> bytes:
+    """zstd-compressed ``data`` that must decompress to exactly ``expected`` bytes: streamed,
+    and refused as soon as it would give more (a small frame can expand a thousandfold)."""
+    import zstandard
+
+    try:
+        reader = zstandard.ZstdDecompressor().stream_reader(bytes(data), read_across_frames=True)
+        chunks, size = [], 0
+        while size <= expected:
+            chunk = reader.read(min(expected + 1 - size, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except zstandard.ZstdError as error:
+        raise InvalidParameterError("payload", "zstd", f"zstd-compressed bytes ({error})") from None
+    if size != expected:
+        said = f"more than {expected}" if size > expected else str(size)
+        raise InvalidParameterError(
+            "payload", f"zstd giving {said} bytes", f"{expected} bytes, as the header declares"
+        )
+    return b"".join(chunks)
+
+
 def _raw(tensor: torch.Tensor) -> memoryview:
+    if tensor.numel() == 0:  # a memoryview with a zero in its shape cannot be cast
+        return memoryview(b"")
     tensor = tensor.contiguous()
     if tensor.dtype == torch.bfloat16:  # NumPy has no bfloat16: its bits as int16
         tensor = tensor.view(torch.int16)

@@ -322,7 +322,7 @@ def _record(
         codec=record.codec, fallback=record.fallback or "", head_s=record.head_s,
         codec_s=record.codec_s, transfer_s=record.transfer_s, queue_s=record.queue_s,
         tail_s=record.tail_s, wait_s=max(0.0, wait_s), sent_bytes=record.sent_bytes,
-        threads=record.threads, decided_by=decided_by,
+        threads=record.threads, decided_by=decided_by, note=record.note or "",
     )  # fmt: skip
 
 

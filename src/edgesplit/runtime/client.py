@@ -29,7 +29,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from edgesplit.compress.codecs import Codec
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
 from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
@@ -99,6 +99,7 @@ class TaskRecord:
     tail_s: float = 0.0
     sent_bytes: int = 0
     threads: int = 0  # the server's threads for the tail
+    note: str | None = None  # e.g. why the codec asked for was not the one used
 
     @property
     def offloaded(self) -> bool:
@@ -261,7 +262,19 @@ class DeviceClient:
         start = perf_counter()
         cut_id = self.shared.cut_id(position)
         request_id = next(self._ids)
-        request = pack(REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads)
+        note = None
+        if codec.name != "fp32" and not all(
+            bool(torch.isfinite(t).all()) for t in handed_over if t.is_floating_point()
+        ):  # a lossy codec would change nan and inf (encode refuses): they travel exactly
+            note = f"{codec} asked; fp32 sent: the head's output holds nan or inf"
+            codec = Codec("fp32", codec.zstd)
+        try:
+            request = pack(
+                REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads
+            )
+        except EdgesplitError as error:  # what crosses this cut cannot travel: run it here
+            why = f"not sent ({error})"
+            return self._local(tail, handed_over, position, str(codec), head_s, why)
         encode_s = perf_counter() - start
         sent = perf_counter()  # the time a failed attempt costs counts in the task's latency
         try:
@@ -308,6 +321,7 @@ class DeviceClient:
         record = TaskRecord(
             position, server, str(codec), None, head_s, encode_s + server_codec_s + decode_s,
             transfer_s, queue_s, tail_s, len(request), int(trailer.get("tail-threads", threads)),
+            note,
         )  # fmt: skip
         return output, record
 

@@ -644,6 +644,7 @@ def _task_row(
         "sent_bytes": task.sent_bytes,
         "threads": task.threads,
         "decided_by": task.decided_by,
+        "note": task.note or None,
         "offloaded": bool(task.server),
         "predicted": predicted,
     }

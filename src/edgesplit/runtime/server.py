@@ -57,8 +57,12 @@ GRANULARITIES = ("operator", "layer", "block")
 _ORDER = struct.Struct("<BQI")  # op, request bytes in the shared region, threads
 _ANSWER = struct.Struct("<BdddI")  # status, decode, tail, encode seconds, threads; reply or reason
 _RUN, _STOP = 1, 2
-_OK, _NOT_FOUND, _INVALID = 0, 1, 2
-_STATUS = {_NOT_FOUND: grpc.StatusCode.NOT_FOUND, _INVALID: grpc.StatusCode.INVALID_ARGUMENT}
+_OK, _NOT_FOUND, _INVALID, _INTERNAL = 0, 1, 2, 3
+_STATUS = {
+    _NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    _INVALID: grpc.StatusCode.INVALID_ARGUMENT,
+    _INTERNAL: grpc.StatusCode.INTERNAL,
+}
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,12 @@ class ServerConfig:
         if not 0.0 <= self.drop_replies < 1.0:
             raise InvalidParameterError("drop_replies", self.drop_replies, "in [0, 1)")
         Security(self.token, self.tls_cert, self.tls_key)  # its own checks (both TLS files)
+
+    @property
+    def decode_limit_bytes(self) -> int:
+        """The largest tensor a request may declare: what a full message of int8 codes becomes
+        in float64."""
+        return 8 * self.max_message_bytes
 
     @property
     def total_cores(self) -> int:
@@ -186,18 +196,23 @@ class _Answer:
 
 
 def _run_tail(
-    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str
+    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str, limit_bytes: int
 ) -> _Answer:
-    """Check the request, run the tail it names with ``threads``, pack the reply."""
+    """Check the request, run the tail it names with ``threads``, pack the reply (no tensor
+    decoded larger than ``limit_bytes``)."""
     import torch
     from torch.utils._pytree import tree_flatten
 
     start = perf_counter()
     try:
-        message = unpack(request)
+        message = unpack(request, limit_bytes)
     except WireError as error:
         return _Answer(_INVALID, str(error).encode())
     decode_s = perf_counter() - start
+    empty = next((t for t in message.tensors if t.numel() == 0), None)
+    if empty is not None:
+        shape = list(empty.shape)
+        return _Answer(_INVALID, f"a tensor of shape {shape} holds no element: no task".encode())
     model = hosted.get(message.model_id)
     if message.kind != REQUEST:
         return _Answer(_INVALID, b"a request was expected, this message is a reply")
@@ -215,13 +230,33 @@ def _run_tail(
             if device == "cuda":
                 torch.cuda.synchronize()
         tail_s = perf_counter() - start
-    except (RuntimeError, TypeError, ValueError, IndexError) as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
-        return _Answer(_INVALID, f"the tail of {model.spec} refused the tensors: {reason}".encode())
+    except Exception as error:  # whatever the tensors make the tail raise: this request's
+        reason = f"the tail of {model.spec} refused the tensors: {_said(error)}"
+        return _Answer(_INVALID, reason.encode())
     start = perf_counter()
-    leaves = [t.cpu() for t in tree_flatten(outputs)[0]]
-    reply = pack(REPLY, message.model_id, message.cut_id, message.request_id, leaves)
+    try:
+        leaves = [t.cpu() for t in tree_flatten(outputs)[0]]
+        reply = pack(REPLY, message.model_id, message.cut_id, message.request_id, leaves)
+    except Exception as error:
+        return _Answer(_INTERNAL, f"the reply of {model.spec}'s tail: {_said(error)}".encode())
     return _Answer(_OK, reply, decode_s, tail_s, perf_counter() - start, threads)
+
+
+def _said(error: BaseException) -> str:
+    """An exception in one line: its first line, else its type."""
+    text = str(error)
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _answer(
+    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str, limit_bytes: int
+) -> _Answer:
+    """``_run_tail``, and any exception it lets through (a bug of ours, not the request's)
+    as an INTERNAL answer: a lane never dies of a request."""
+    try:
+        return _run_tail(hosted, request, threads, device, limit_bytes)
+    except Exception as error:
+        return _Answer(_INTERNAL, f"{type(error).__name__}: {_said(error)}".encode())
 
 
 def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
@@ -248,7 +283,7 @@ def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
         if op == _STOP:
             break
         with memoryview(region)[:length] as view:
-            answer = _run_tail(hosted, view, threads, config.device)
+            answer = _answer(hosted, view, threads, config.device, config.decode_limit_bytes)
         conn.send_bytes(answer.packed())
     region.close()
 
@@ -397,6 +432,9 @@ class _Metrics:
         self.shed = Counter(
             "edgesplit_shed", "Requests shed when the queue was full", registry=registry
         )
+        self.lane_restarts = Counter(
+            "edgesplit_lane_restarts", "Lanes that died and were started again", registry=registry
+        )
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -430,6 +468,7 @@ class EdgeServer:
         self.metrics = _Metrics()
         self.counts: collections.Counter[str] = collections.Counter()
         self._tail_total_s = 0.0  # over the served requests
+        self.lane_restarts = 0
         self.port = 0
         self._lanes: list[_Lane] = []
         self._server: grpc.Server | None = None
@@ -586,6 +625,9 @@ class EdgeServer:
         context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the reply was dropped (fault injection)")
 
     def _restart(self, lane: _Lane) -> None:
+        self.metrics.lane_restarts.inc()
+        with self._lock:
+            self.lane_restarts += 1
         lane.close()
         lane.spawn()
         reason = lane.ready()
@@ -617,6 +659,7 @@ class EdgeServer:
             "waiting": len(admission.waiting),
             "mean_tail_s": mean_tail_s,
             "counts": counts,
+            "lane_restarts": self.lane_restarts,
         }
 
     def _state(self, request: bytes, context: grpc.ServicerContext) -> bytes:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 import xxhash
 
-from edgesplit.compress.codecs import DTYPE_IDS, Codec, decode, encode
+from edgesplit.compress.codecs import DECODE_LIMIT_BYTES, DTYPE_IDS, Codec, decode, encode
 from edgesplit.errors import EdgesplitError
 
 MAGIC = b"ESPL"
@@ -136,8 +136,9 @@ def _header(data: bytes) -> tuple:
     return fields
 
 
-def unpack(data: bytes) -> Message:
-    """The message in ``data``, every field checked."""
+def unpack(data: bytes, limit_bytes: int = DECODE_LIMIT_BYTES) -> Message:
+    """The message in ``data``, every field checked before anything is allocated (no tensor
+    larger than ``limit_bytes``)."""
     _, _, kind, count, model_id, cut_id, request_id, _, _, threads, _ = _header(data)
     view, offset, tensors = memoryview(data), HEADER.size, []
     for i in range(count):
@@ -152,7 +153,8 @@ def unpack(data: bytes) -> Message:
         if offset + nbytes > len(data):
             raise WireError(f"tensor {i}: {nbytes} bytes announced, {len(data) - offset} left")
         try:
-            tensor = decode(view[offset : offset + nbytes], codec_id, dtype_id, tuple(dims[:ndim]))
+            payload = view[offset : offset + nbytes]
+            tensor = decode(payload, codec_id, dtype_id, tuple(dims[:ndim]), limit_bytes)
         except EdgesplitError as error:
             raise WireError(f"tensor {i}: {error}") from None
         tensors.append(tensor)

@@ -97,7 +97,7 @@ class Decision(_message.Message):
     def __init__(self, protocol: _Optional[int] = ..., step: _Optional[int] = ..., start_s: _Optional[float] = ..., spacing_s: _Optional[float] = ..., slot_s: _Optional[float] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., stop: _Optional[bool] = ..., why: _Optional[str] = ...) -> None: ...
 
 class TaskRecord(_message.Message):
-    __slots__ = ("step", "k", "cut", "server", "codec", "fallback", "head_s", "codec_s", "transfer_s", "queue_s", "tail_s", "wait_s", "sent_bytes", "threads", "decided_by")
+    __slots__ = ("step", "k", "cut", "server", "codec", "fallback", "head_s", "codec_s", "transfer_s", "queue_s", "tail_s", "wait_s", "sent_bytes", "threads", "decided_by", "note")
     STEP_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     CUT_FIELD_NUMBER: _ClassVar[int]
@@ -113,6 +113,7 @@ class TaskRecord(_message.Message):
     SENT_BYTES_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
     DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
+    NOTE_FIELD_NUMBER: _ClassVar[int]
     step: int
     k: int
     cut: int
@@ -128,7 +129,8 @@ class TaskRecord(_message.Message):
     sent_bytes: int
     threads: int
     decided_by: str
-    def __init__(self, step: _Optional[int] = ..., k: _Optional[int] = ..., cut: _Optional[int] = ..., server: _Optional[str] = ..., codec: _Optional[str] = ..., fallback: _Optional[str] = ..., head_s: _Optional[float] = ..., codec_s: _Optional[float] = ..., transfer_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., tail_s: _Optional[float] = ..., wait_s: _Optional[float] = ..., sent_bytes: _Optional[int] = ..., threads: _Optional[int] = ..., decided_by: _Optional[str] = ...) -> None: ...
+    note: str
+    def __init__(self, step: _Optional[int] = ..., k: _Optional[int] = ..., cut: _Optional[int] = ..., server: _Optional[str] = ..., codec: _Optional[str] = ..., fallback: _Optional[str] = ..., head_s: _Optional[float] = ..., codec_s: _Optional[float] = ..., transfer_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., tail_s: _Optional[float] = ..., wait_s: _Optional[float] = ..., sent_bytes: _Optional[int] = ..., threads: _Optional[int] = ..., decided_by: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
 class ClockSample(_message.Message):
     __slots__ = ("sent_s", "received_s", "replied_s", "returned_s")
