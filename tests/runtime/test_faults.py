@@ -4,6 +4,7 @@ unsplit model's output, and says where it ran and why."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -190,3 +191,90 @@ def test_a_message_over_the_limit_is_refused_with_resource_exhausted(hold):
     finally:
         client.close()
         edge.stop()
+
+
+def _lanes(pid: int) -> set[int]:
+    """The lanes process ``pid`` started (its multiprocessing-spawned children), from /proc."""
+    found: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as file:
+                found |= {int(child) for child in file.read().split()}
+    except OSError:
+        return set()
+    lanes = set()
+    for child in found:
+        try:
+            with open(f"/proc/{child}/cmdline", "rb") as file:
+                if b"spawn_main" in file.read():
+                    lanes.add(child)
+        except OSError:
+            continue
+    return lanes
+
+
+def _regions(pids: set[int]) -> set[str]:
+    """The lanes' shared-memory files that processes ``pids`` hold (open or mapped), as /proc
+    names them: a name ending in " (deleted)" no longer exists in its folder."""
+    found = set()
+    for pid in pids:
+        try:
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    found.add(os.readlink(f"/proc/{pid}/fd/{fd}"))
+            with open(f"/proc/{pid}/maps") as file:
+                found |= {line.split(maxsplit=5)[-1].strip() for line in file if "/" in line}
+        except OSError:
+            continue
+    return {name for name in found if "edgesplit-lane-" in name}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as file:
+            return file.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("sig", "moment"),
+    [
+        (signal.SIGTERM, "loading"),
+        pytest.param(signal.SIGKILL, "loading", marks=pytest.mark.slow),
+        pytest.param(signal.SIGTERM, "at once", marks=pytest.mark.slow),
+        pytest.param(signal.SIGKILL, "serving", marks=pytest.mark.slow),
+        pytest.param(signal.SIGTERM, "serving", marks=pytest.mark.slow),
+    ],
+)
+def test_a_server_killed_at_any_moment_leaves_no_file_or_lane(sig, moment):
+    """`edgesplit serve` signalled at once, while its two lanes load the models, or while it
+    serves: no shared-memory file of its lanes has a name at any time (a SIGKILL cannot leave
+    one behind), and its lanes leave with it."""
+    import subprocess
+    import sys
+
+    from .conftest import free_port
+
+    address = f"127.0.0.1:{free_port()}"
+    command = [sys.executable, "-m", "edgesplit", "serve", "--models", "resnet18", "--port",
+               address.rpartition(":")[2], "--input-size", str(SIZE), "--lanes", "2"]  # fmt: skip
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        if moment == "serving":
+            wait_until(lambda: healthy(address) or server.poll() is not None)
+        elif moment == "loading":
+            wait_until(lambda: len(_lanes(server.pid)) == 2 or server.poll() is not None)
+        lanes = _lanes(server.pid)
+        assert server.poll() is None and (moment == "at once" or len(lanes) == 2)
+        held = _regions({server.pid, *lanes})
+        assert moment == "at once" or held  # the regions it made
+        assert all(name.endswith(" (deleted)") for name in held)  # none has a name left
+        server.send_signal(sig)
+        server.wait(60)
+        wait_until(lambda: not any(_alive(pid) for pid in lanes), timeout_s=30)
+        assert not any(os.path.exists(name.removesuffix(" (deleted)")) for name in held)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()

@@ -259,21 +259,25 @@ def _answer(
         return _Answer(_INTERNAL, f"{type(error).__name__}: {_said(error)}".encode())
 
 
-def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
-    """A lane's process: load the models, then run the tails it is ordered to."""
-    import torch
+def _lane_main(config: ServerConfig, conn: Any) -> None:
+    """A lane's process: map the shared region (its descriptor comes over the pipe), load the
+    models, then run the tails it is ordered to."""
+    from multiprocessing import reduction
 
     from edgesplit.runtime.lifetime import watch_parent
 
     watch_parent()  # a killed server never leaves its lanes behind
+    descriptor = reduction.recv_handle(conn)
+    region = mmap.mmap(descriptor, config.max_message_bytes)
+    os.close(descriptor)
+    import torch
+
     torch.set_num_threads(1)
     try:
         hosted = {wire_id(spec): _Hosted(spec, config) for spec in config.models}
     except EdgesplitError as error:
         conn.send_bytes(b"E" + str(error).encode())
         return
-    with open(region_path, "r+b") as file:
-        region = mmap.mmap(file.fileno(), config.max_message_bytes)
     conn.send_bytes(b"R")
     while True:
         try:
@@ -290,7 +294,8 @@ def _lane_main(config: ServerConfig, conn: Any, region_path: str) -> None:
 
 class _Lane:
     """The server's handle on one lane: its process, its pipe and its shared region (a file
-    mapped by both, unlinked once the lane has mapped it, so nothing is left behind)."""
+    unlinked as soon as it is made: the server maps it and hands its descriptor to the lane over
+    the pipe, so no exit, a SIGKILL included, leaves a file behind)."""
 
     def __init__(self, config: ServerConfig, folder: str) -> None:
         self.config = config
@@ -298,34 +303,35 @@ class _Lane:
         self.region: mmap.mmap | None = None
         self.process: Any = None
         self.conn: Any = None
-        self.path = ""
 
     def spawn(self) -> None:
         import multiprocessing
+        from multiprocessing import reduction
 
         size = self.config.max_message_bytes
-        descriptor, self.path = tempfile.mkstemp(prefix="edgesplit-lane-", dir=self.folder)
+        descriptor, path = tempfile.mkstemp(prefix="edgesplit-lane-", dir=self.folder)
+        os.unlink(path)  # the descriptors keep it while the server and the lane use it
         try:
-            os.posix_fallocate(descriptor, 0, size)  # room now, not a SIGBUS later
-            self.region = mmap.mmap(descriptor, size)
-        except OSError as error:
-            os.unlink(self.path)
-            raise InvalidParameterError(
-                "max_message_bytes", size,
-                f"room for one message per lane in {self.folder} ({error.strerror}); lower "
-                "--max-message-mb or --lanes",
-            ) from None  # fmt: skip
+            try:
+                os.posix_fallocate(descriptor, 0, size)  # room now, not a SIGBUS later
+                self.region = mmap.mmap(descriptor, size)
+            except OSError as error:
+                raise InvalidParameterError(
+                    "max_message_bytes", size,
+                    f"room for one message per lane in {self.folder} ({error.strerror}); lower "
+                    "--max-message-mb or --lanes",
+                ) from None  # fmt: skip
+            context = multiprocessing.get_context("spawn")
+            here, there = context.Pipe()
+            self.process = context.Process(
+                target=_lane_main, args=(self.config, there), daemon=True, name=LANE_NAME
+            )
+            self.process.start()
+            there.close()
+            self.conn = here
+            reduction.send_handle(here, descriptor, self.process.pid)
         finally:
             os.close(descriptor)
-        context = multiprocessing.get_context("spawn")
-        here, there = context.Pipe()
-        self.process = context.Process(
-            target=_lane_main, args=(self.config, there, self.path), daemon=True,
-            name=LANE_NAME,
-        )  # fmt: skip
-        self.process.start()
-        there.close()
-        self.conn = here
 
     def ready(self) -> str | None:
         """Wait for the lane to load its models: None, or why it could not."""
@@ -333,9 +339,6 @@ class _Lane:
             first = self.conn.recv_bytes()
         except (EOFError, OSError):
             return f"a lane exited with status {self.process.exitcode} while loading the models"
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                os.unlink(self.path)
         return None if first == b"R" else first[1:].decode()
 
     def run(self, request: bytes, threads: int) -> _Answer:
@@ -358,8 +361,6 @@ class _Lane:
             self.conn.close()
         if self.region is not None:
             self.region.close()
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(self.path)
 
 
 # -- admission: lanes and threads, first come first served ----------------------------------------
