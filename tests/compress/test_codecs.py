@@ -6,10 +6,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from edgesplit.compress.codecs import CODECS, DTYPE_IDS, Codec, decode, encode
+from edgesplit.compress.codecs import CODECS, DTYPE_IDS, DTYPES, Codec, decode, encode
 from edgesplit.errors import InvalidParameterError
 
 
@@ -143,3 +143,44 @@ def test_affine_roundtrip_refuses_bad_widths():
     for bits in (0, 17, 2.5, True):
         with pytest.raises(InvalidParameterError, match="bits"):
             affine_roundtrip(torch.zeros(3), bits)
+
+
+@settings(max_examples=300, deadline=None)
+@example(codec_id=3, dtype_id=0, shape=[2, 0, 3], payload=b"", compress=False)  # no channel
+@given(
+    codec_id=st.integers(0, 255),
+    dtype_id=st.integers(0, 255),
+    shape=st.lists(st.integers(0, 2**32 - 1) | st.integers(0, 6), max_size=8),
+    payload=st.binary(max_size=256),
+    compress=st.booleans(),
+)
+def test_decode_of_anything_is_a_tensor_or_a_clear_refusal(
+    codec_id, dtype_id, shape, payload, compress
+):
+    """Whatever a header declares and whatever bytes follow (zstd frames included): decode
+    gives a tensor of exactly the declared shape and dtype, or refuses with InvalidParameterError;
+    it never raises anything else and never makes a tensor past its limit."""
+    import zstandard
+
+    data = zstandard.ZstdCompressor().compress(payload) if compress else payload
+    limit = 1 << 16
+    try:
+        tensor = decode(data, codec_id, dtype_id, tuple(shape), limit_bytes=limit)
+    except InvalidParameterError:
+        return
+    assert tuple(tensor.shape) == tuple(shape) and tensor.dtype == DTYPES[dtype_id]
+    assert tensor.numel() * tensor.element_size() <= limit
+
+
+def test_a_zstd_frame_is_refused_past_the_declared_size_without_inflating():
+    import zstandard
+
+    bomb = zstandard.ZstdCompressor(level=1).compress(bytes(1 << 28))
+    wire = Codec("fp32", zstd=True).wire_id
+    with pytest.raises(InvalidParameterError, match="more than 400 bytes"):
+        decode(bomb, wire, DTYPE_IDS[torch.float32], (10, 10))
+    short = zstandard.ZstdCompressor().compress(bytes(396))
+    with pytest.raises(InvalidParameterError, match="giving 396 bytes"):
+        decode(short, wire, DTYPE_IDS[torch.float32], (10, 10))
+    exact = zstandard.ZstdCompressor().compress(bytes(400))
+    assert torch.equal(decode(exact, wire, DTYPE_IDS[torch.float32], (10, 10)), torch.zeros(10, 10))

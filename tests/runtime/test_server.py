@@ -250,6 +250,37 @@ def test_fuzzed_requests_are_refused_and_the_server_keeps_serving(server, client
     assert _call(server, good) == (grpc.StatusCode.OK, "")
 
 
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.data())
+def test_fuzzed_tensor_headers_never_cost_a_lane(server, clients, data):
+    """Requests with a valid checksum whose tensor header says anything (dtype, codec with or
+    without zstd, up to 8 dimensions of any 32-bit size) and whose payload is anything (raw or a
+    zstd frame): each gets a status, no lane dies, and the same lanes serve the next valid
+    request."""
+    import zstandard
+
+    client = clients["resnet18"]
+    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+    dims = data.draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(1, 64), max_size=8))
+    payload = data.draw(st.binary(max_size=512))
+    if data.draw(st.booleans()):
+        payload = zstandard.ZstdCompressor().compress(payload)
+    request = _by_hand(
+        model, data.draw(st.sampled_from([model, cut])) if dims else cut,
+        data.draw(st.integers(0, 255)), data.draw(st.integers(0, 255)), dims, payload,
+    )  # fmt: skip
+    lanes = [lane.process.pid for lane in server._lanes]
+    restarts = server.state()["lane_restarts"]
+    code, details = _call(server, request)
+    assert code in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND), (code, details)
+    assert details
+    assert _call(server, _valid_request(client)) == (grpc.StatusCode.OK, "")
+    assert [lane.process.pid for lane in server._lanes] == lanes
+    assert server.state()["lane_restarts"] == restarts
+
+
 def test_health_state_and_metrics(server, clients):
     assert healthy(f"127.0.0.1:{server.port}")
     state = clients["resnet18"].server_state()

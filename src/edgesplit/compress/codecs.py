@@ -271,6 +271,8 @@ def _from_int8(
         raise InvalidParameterError(
             "payload", f"{len(data)} bytes", f"{expected} for int8 of shape {list(shape)}"
         )
+    if count == 0:  # nothing to dequantise (and no row to shape)
+        return torch.zeros(shape, dtype=dtype)
     buffer = bytearray(data)
     low = torch.from_numpy(np.frombuffer(buffer, np.float32, channels, 0))
     scale = torch.from_numpy(np.frombuffer(buffer, np.float32, channels, 4 * channels))
