@@ -62,6 +62,8 @@ profiles: install
 proto: install
 	$(BIN)/python -m grpc_tools.protoc -Isrc --python_out=src --pyi_out=src \
 		src/edgesplit/runtime/proto/control.proto
+	$(BIN)/python -m grpc_tools.protoc -Isrc \
+		--descriptor_set_out=src/edgesplit/data/oip.binpb src/edgesplit/runtime/proto/oip.proto
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

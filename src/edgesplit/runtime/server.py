@@ -43,6 +43,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.oip import oip_handler
 from edgesplit.runtime.transport import Security, bind, grpc_server, read_token
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
 
@@ -510,11 +511,13 @@ class EdgeServer:
         workers = config.lane_count + config.queue_limit + 4
         server = grpc_server(workers, self.security, config.max_message_bytes)
         handlers = {
-            "Run": grpc.unary_unary_rpc_method_handler(self._run),
+            "Run": grpc.unary_unary_rpc_method_handler(self.run),
             "State": grpc.unary_unary_rpc_method_handler(self._state),
             "Probe": grpc.unary_unary_rpc_method_handler(self._probe),
         }
-        server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(SERVICE, handlers),))
+        server.add_generic_rpc_handlers(
+            (grpc.method_handlers_generic_handler(SERVICE, handlers), oip_handler(self))
+        )
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         return server
 
@@ -571,7 +574,15 @@ class EdgeServer:
 
     # -- methods -----------------------------------------------------------------------------------
 
-    def _run(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+    @property
+    def serving(self) -> bool:
+        """Whether it takes requests (started, not stopping)."""
+        return self._server is not None and not self._stopping.is_set()
+
+    def run(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+        """Run one request of the wire format (``runtime.wire``) on a lane: its reply, or the
+        call aborted with the status that says why (also for the Open Inference Protocol's
+        ModelInfer, which comes here as such a request)."""
         config = self.config
         model_id, cut_id, asked = routing(request)
         spec = self.names.get(model_id, "unknown")

@@ -1,0 +1,310 @@
+"""The Open Inference Protocol (OIP, "KServe v2") on an edge server, beside edgesplit's own data
+plane: any OIP client (tritonclient, KServe's and MLServer's clients, curl-like tools) can ask
+what the server hosts and run a tail.
+
+A tail is a model named ``<model>.<granularity>.cut-<n>``: the hosted model, a granularity the
+server answers, and the cut's 1-based position at that granularity, as ``edgesplit graph`` and
+``plan`` show cuts (e.g. ``resnet18.block.cut-4``); a model given by a file
+(``path/file.py:Net``) is named by its factory (``Net.block.cut-4``). Its metadata lists its
+inputs (the tensors crossing the cut, by their names in the traced graph, then the model
+outputs the head computed) and its outputs with their dtypes and shapes at the server's input
+size. ModelInfer takes the inputs as ``raw_input_contents`` (or typed ``contents``), checks
+them as the raw path checks its messages (dtype, shape in Python integers, size, the server's
+limit), and runs them through the same admission, lanes and metrics; the parameter ``threads``
+(int64) asks for a thread count. The messages come from the protocol's own proto
+(``runtime/proto/oip.proto``, compiled to ``data/oip.binpb`` by ``make proto``) loaded into a
+private descriptor pool, so that a process may import tritonclient's copy of the same package
+too. Token and TLS apply as on the raw path (one gRPC server, one port).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from edgesplit import __version__
+from edgesplit.errors import EdgesplitError
+
+if TYPE_CHECKING:
+    from edgesplit.graph import Cut, ModelGraph
+    from edgesplit.runtime.server import EdgeServer
+
+SERVICE = "inference.GRPCInferenceService"
+# OIP datatype <-> torch dtype name
+DATATYPES = {
+    "FP32": "float32", "FP16": "float16", "BF16": "bfloat16", "FP64": "float64",
+    "INT64": "int64", "INT32": "int32", "INT8": "int8", "UINT8": "uint8", "BOOL": "bool",
+}  # fmt: skip
+OIP_TYPES = {torch_name: oip for oip, torch_name in DATATYPES.items()}
+CONTENTS = {  # the typed ``contents`` field of each datatype
+    "FP32": "fp32_contents", "FP64": "fp64_contents", "INT64": "int64_contents",
+    "INT32": "int_contents", "INT8": "int_contents", "UINT8": "uint_contents",
+    "BOOL": "bool_contents",
+}  # fmt: skip
+MESSAGES = (
+    "ServerLiveRequest", "ServerLiveResponse", "ServerReadyRequest", "ServerReadyResponse",
+    "ModelReadyRequest", "ModelReadyResponse", "ServerMetadataRequest", "ServerMetadataResponse",
+    "ModelMetadataRequest", "ModelMetadataResponse", "ModelInferRequest", "ModelInferResponse",
+)  # fmt: skip
+
+
+class OIPError(EdgesplitError):
+    """A request the protocol layer refuses; ``code`` is its gRPC status."""
+
+    def __init__(self, code: grpc.StatusCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@functools.cache
+def messages() -> dict[str, Any]:
+    """The protocol's message classes, from a descriptor pool of their own."""
+    from google.protobuf import descriptor_pb2, descriptor_pool, message_factory
+
+    data = resources.files("edgesplit.data").joinpath("oip.binpb").read_bytes()
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(data).file:
+        pool.Add(file)
+    return {
+        name: message_factory.GetMessageClass(pool.FindMessageTypeByName(f"inference.{name}"))
+        for name in MESSAGES
+    }
+
+
+def short_name(spec: str) -> str:
+    """A hosted model's name in tail names: the zoo name (or variant) as given, a file's model
+    by its factory."""
+    if ":" not in spec:
+        return spec
+    return spec.split(":")[1]
+
+
+def tail_name(spec: str, granularity: str, position: int) -> str:
+    """The OIP model name of the tail after cut ``position`` (1-based) of ``spec``."""
+    return f"{short_name(spec)}.{granularity}.cut-{position}"
+
+
+@dataclass(frozen=True)
+class Tail:
+    """One named tail: its model, graph and cut."""
+
+    spec: str
+    granularity: str
+    graph: ModelGraph
+    cut: Cut
+
+    @property
+    def inputs(self) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(name, OIP datatype, shape) of each tensor the tail takes, in order."""
+        values = {v.name: v for v in self.graph.values}
+        names = [*self.cut.crossing, *self.cut.device_outputs]
+        return [(n, OIP_TYPES[str(values[n].dtype)], tuple(values[n].shape)) for n in names]
+
+    @property
+    def outputs(self) -> list[tuple[str, str, tuple[int, ...]]]:
+        return [
+            (v.name, OIP_TYPES[str(v.dtype)], tuple(v.shape)) for v in self.graph.values
+            if v.to_output
+        ]  # fmt: skip
+
+
+class Catalog:
+    """The tails a server answers, by name (graphs traced once per model and granularity, in
+    the server's process, when first asked for)."""
+
+    def __init__(self, models: tuple[str, ...], granularities: tuple[str, ...], input_size: int):
+        self.models = {short_name(spec): spec for spec in models}
+        self.granularities = granularities
+        self.input_size = input_size
+
+    @functools.lru_cache(maxsize=32)  # noqa: B019 (one catalog per server, as long)
+    def graph(self, spec: str, granularity: str) -> ModelGraph:
+        from edgesplit.graph.zoo import load_traced
+
+        return load_traced(spec, granularity, self.input_size)[2]
+
+    def tail(self, name: str) -> Tail:
+        """The tail called ``name``, or OIPError NOT_FOUND saying what is hosted."""
+        model, granularity, cut = [*name.rsplit(".", 2), "", ""][:3]
+        hosted = ", ".join(self.models)
+        if model not in self.models or granularity not in self.granularities:
+            raise OIPError(
+                grpc.StatusCode.NOT_FOUND,
+                f"no model {name!r}: tails are named <model>.<granularity>.cut-<n> with model one "
+                f"of {hosted} and granularity one of {', '.join(self.granularities)}",
+            )
+        graph = self.graph(self.models[model], granularity)
+        count = len(graph.cuts())
+        number = cut.removeprefix("cut-")
+        if not cut.startswith("cut-") or not number.isdigit() or not 1 <= int(number) < count:
+            raise OIPError(
+                grpc.StatusCode.NOT_FOUND,
+                f"no model {name!r}: {model} at {granularity} has cuts cut-1 to cut-{count - 1} "
+                f"with a tail (cut-{count} runs everything on the device)",
+            )
+        return Tail(self.models[model], granularity, graph, graph.cut(int(number)))
+
+
+def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
+    """The request's inputs as tensors, each checked against the tail's input (name order,
+    datatype, shape) and ``limit_bytes`` before anything is allocated."""
+    import numpy as np
+    import torch
+
+    expected = tail.inputs
+    if len(request.inputs) != len(expected):
+        names = ", ".join(n for n, _, _ in expected)
+        raise OIPError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{len(request.inputs)} inputs: {request.model_name} takes {len(expected)} ({names})",
+        )
+    raw = list(request.raw_input_contents)
+    if raw and len(raw) != len(request.inputs):
+        raise OIPError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{len(raw)} raw_input_contents for {len(request.inputs)} inputs",
+        )
+    tensors = []
+    pairs = zip(request.inputs, expected, strict=True)
+    for i, (given, (name, datatype, shape)) in enumerate(pairs):
+        where = f"input {i} ({given.name or name})"
+        if given.datatype != datatype:
+            raise OIPError(
+                grpc.StatusCode.INVALID_ARGUMENT, f"{where}: datatype {given.datatype!r}, "
+                f"{datatype} expected",
+            )  # fmt: skip
+        dims = [int(d) for d in given.shape]
+        if any(d < 1 for d in dims) or len(dims) != len(shape) or dims[1:] != list(shape[1:]):
+            raise OIPError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: shape {dims}, [N, {', '.join(map(str, shape[1:]))}] expected (N >= 1)",
+            )
+        dtype = getattr(torch, DATATYPES[datatype])
+        itemsize = torch.tensor([], dtype=dtype).element_size()
+        nbytes = math.prod(dims) * itemsize
+        if nbytes > limit_bytes:
+            raise OIPError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: {nbytes} bytes, at most {limit_bytes} on this server",
+            )
+        if raw:
+            if len(raw[i]) != nbytes:
+                raise OIPError(
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"{where}: {len(raw[i])} raw bytes, {nbytes} for shape {dims} of {datatype}",
+                )
+            carrier = torch.int16 if dtype == torch.bfloat16 else dtype
+            array = np.frombuffer(bytearray(raw[i]), dtype=str(carrier).removeprefix("torch."))
+            tensor = torch.from_numpy(array).reshape(dims)
+            tensors.append(tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor)
+            continue
+        field = CONTENTS.get(datatype)
+        values = list(getattr(given.contents, field)) if field else []
+        if len(values) != math.prod(dims):
+            raise OIPError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"{where}: {len(values)} values in contents, {math.prod(dims)} for shape {dims}"
+                + ("" if field else f" ({datatype} travels as raw_input_contents only)"),
+            )
+        tensors.append(torch.tensor(values, dtype=dtype).reshape(dims))
+    return tensors
+
+
+def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
+    """The protocol's six RPCs for ``server`` (its ``run`` does the work of ModelInfer)."""
+    m = messages()
+    config = server.config
+    catalog = Catalog(config.models, config.granularities, config.input_size)
+
+    def guarded(function):
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            try:
+                return function(request, context)
+            except OIPError as error:
+                context.abort(error.code, str(error))
+            except EdgesplitError as error:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+
+        return call
+
+    def live(request: Any, context: grpc.ServicerContext) -> Any:
+        return m["ServerLiveResponse"](live=True)
+
+    def ready(request: Any, context: grpc.ServicerContext) -> Any:
+        return m["ServerReadyResponse"](ready=server.serving)
+
+    def metadata(request: Any, context: grpc.ServicerContext) -> Any:
+        return m["ServerMetadataResponse"](name="edgesplit", version=__version__, extensions=[])
+
+    def model_ready(request: Any, context: grpc.ServicerContext) -> Any:
+        catalog.tail(request.name)
+        return m["ModelReadyResponse"](ready=server.serving)
+
+    def model_metadata(request: Any, context: grpc.ServicerContext) -> Any:
+        tail = catalog.tail(request.name)
+        described = m["ModelMetadataResponse"].TensorMetadata
+
+        def listed(tensors: list[tuple[str, str, tuple[int, ...]]]) -> list[Any]:
+            return [described(name=n, datatype=d, shape=[-1, *s[1:]]) for n, d, s in tensors]
+
+        return m["ModelMetadataResponse"](
+            name=request.name, versions=["1"], platform="edgesplit_torch_fx",
+            inputs=listed(tail.inputs), outputs=listed(tail.outputs),
+        )  # fmt: skip
+
+    def infer(request: Any, context: grpc.ServicerContext) -> Any:
+        import torch
+
+        from edgesplit.compress.codecs import DTYPE_IDS
+        from edgesplit.runtime.wire import REQUEST, pack, unpack, wire_id
+
+        tail = catalog.tail(request.model_name)
+        tensors = input_tensors(request, tail, config.decode_limit_bytes)
+        if any(t.dtype not in DTYPE_IDS for t in tensors):
+            raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, "a datatype the tail cannot take")
+        asked = request.parameters.get("threads")
+        threads = int(asked.int64_param) if asked is not None else 0
+        if threads < 0:
+            raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"threads {threads}: at least 0")
+        cut_id = wire_id(tail.graph.fx_key(tail.cut))
+        message = pack(REQUEST, wire_id(tail.spec), cut_id, 0, tensors, threads=threads)
+        outputs = unpack(server.run(message, context)).tensors
+        names = [n for n, _, _ in tail.outputs]
+        if len(names) != len(outputs):
+            names = [f"output-{i}" for i in range(len(outputs))]
+        response = m["ModelInferResponse"](
+            model_name=request.model_name, model_version="1", id=request.id
+        )
+        for name, tensor in zip(names, outputs, strict=True):
+            response.outputs.add(
+                name=name, datatype=OIP_TYPES[str(tensor.dtype).removeprefix("torch.")],
+                shape=list(tensor.shape),
+            )  # fmt: skip
+            carrier = tensor.view(torch.int16) if tensor.dtype == torch.bfloat16 else tensor
+            response.raw_output_contents.append(carrier.contiguous().numpy().tobytes())
+        return response
+
+    handlers = {
+        "ServerLive": (live, "ServerLiveRequest"),
+        "ServerReady": (ready, "ServerReadyRequest"),
+        "ServerMetadata": (metadata, "ServerMetadataRequest"),
+        "ModelReady": (model_ready, "ModelReadyRequest"),
+        "ModelMetadata": (model_metadata, "ModelMetadataRequest"),
+        "ModelInfer": (infer, "ModelInferRequest"),
+    }
+    return grpc.method_handlers_generic_handler(
+        SERVICE,
+        {
+            method: grpc.unary_unary_rpc_method_handler(
+                guarded(function),
+                request_deserializer=m[kind].FromString,
+                response_serializer=lambda message: message.SerializeToString(),
+            )
+            for method, (function, kind) in handlers.items()
+        },
+    )

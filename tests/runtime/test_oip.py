@@ -1,0 +1,126 @@
+"""The Open Inference Protocol on `edgesplit serve`, through tritonclient (a client edgesplit did
+not write): readiness, metadata, and inferences that equal the local tail exactly in fp32."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+import torch
+import tritonclient.grpc as triton
+from tritonclient.utils import InferenceServerException
+
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import load_traced
+from edgesplit.runtime import EdgeServer, ServerConfig
+
+from .conftest import NET, SIZE, TOKEN
+
+HEADERS = {"authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture(scope="module")
+def edge() -> Iterator[EdgeServer]:
+    config = ServerConfig(models=("resnet18", NET), port=0, input_size=SIZE, lanes=1, token=TOKEN)
+    server = EdgeServer(config)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def client(edge: EdgeServer) -> Iterator[triton.InferenceServerClient]:
+    made = triton.InferenceServerClient(f"127.0.0.1:{edge.port}")
+    yield made
+    made.close()
+
+
+def _local(spec: str, granularity: str, position: int) -> tuple[tuple, torch.Tensor]:
+    """What crosses cut ``position`` and the tail's output, computed here at one thread."""
+    model, x, graph = load_traced(spec, granularity, SIZE)
+    head, tail = split(model, graph, graph.cut(position))
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with torch.no_grad():
+            handed_over = head(x)
+            return handed_over, tail(*handed_over)
+    finally:
+        torch.set_num_threads(previous)
+
+
+def test_tritonclient_finds_the_server_and_a_tails_metadata(client):
+    assert client.is_server_live(headers=HEADERS) and client.is_server_ready(headers=HEADERS)
+    assert client.get_server_metadata(headers=HEADERS).name == "edgesplit"
+    assert client.is_model_ready("resnet18.block.cut-4", headers=HEADERS)
+    metadata = client.get_model_metadata("resnet18.block.cut-4", headers=HEADERS)
+    _, _, graph = load_traced("resnet18", "block", SIZE)
+    (crossing,) = graph.cut(4).crossing
+    shape = next(v.shape for v in graph.values if v.name == crossing)
+    (given,) = metadata.inputs
+    assert given.name == crossing and given.datatype == "FP32"
+    assert list(given.shape) == [-1, *shape[1:]]
+    (output,) = metadata.outputs
+    assert output.datatype == "FP32" and list(output.shape) == [-1, 1000]
+
+
+@pytest.mark.parametrize(("spec", "name", "position"), [
+    ("resnet18", "resnet18", 4),
+    (NET, "Net", None),  # its first cut where two tensors cross
+])  # fmt: skip
+def test_an_inference_through_tritonclient_equals_the_local_tail_exactly(
+    client, spec, name, position
+):
+    if position is None:
+        _, _, graph = load_traced(spec, "block", SIZE)
+        position = next(c.index for c in graph.cuts() if len(c.crossing) == 2)
+    handed_over, expected = _local(spec, "block", position)
+    inputs = []
+    metadata = client.get_model_metadata(f"{name}.block.cut-{position}", headers=HEADERS)
+    for described, tensor in zip(metadata.inputs, handed_over, strict=True):
+        given = triton.InferInput(described.name, list(tensor.shape), "FP32")
+        given.set_data_from_numpy(tensor.numpy())
+        inputs.append(given)
+    result = client.infer(
+        f"{name}.block.cut-{position}", inputs, headers=HEADERS, parameters={"threads": 1}
+    )
+    got = result.as_numpy(metadata.outputs[0].name)
+    assert np.array_equal(got, expected.numpy())
+
+
+def test_what_the_protocol_refuses_says_why(client):
+    good = triton.InferInput("relu", [1, 64, SIZE // 2, SIZE // 2], "FP32")
+    good.set_data_from_numpy(np.zeros((1, 64, SIZE // 2, SIZE // 2), np.float32))
+    wrong_shape = triton.InferInput("relu", [1, 3, 8, 8], "FP32")
+    wrong_shape.set_data_from_numpy(np.zeros((1, 3, 8, 8), np.float32))
+    wrong_type = triton.InferInput("relu", [1, 64, SIZE // 2, SIZE // 2], "INT64")
+    wrong_type.set_data_from_numpy(np.zeros((1, 64, SIZE // 2, SIZE // 2), np.int64))
+    cases = [
+        ("resnet50.block.cut-4", [good], HEADERS, "StatusCode.NOT_FOUND", "tails are named"),
+        ("resnet18.block.cut-99", [good], HEADERS, "StatusCode.NOT_FOUND", "cut-1 to cut-"),
+        ("resnet18.block.cut-4", [wrong_shape], HEADERS, "INVALID_ARGUMENT", "expected"),
+        ("resnet18.block.cut-4", [wrong_type], HEADERS, "INVALID_ARGUMENT", "FP32 expected"),
+        ("resnet18.block.cut-4", [good], {}, "UNAUTHENTICATED", ""),
+    ]
+    for name, inputs, headers, status, says in cases:
+        with pytest.raises(InferenceServerException) as refused:
+            client.infer(name, inputs, headers=headers)
+        assert status in str(refused.value.status()) and says in refused.value.message()
+    served = client.infer("resnet18.block.cut-4", [good], headers=HEADERS)  # still serving
+    assert served.as_numpy("fc").shape == (1, 1000)
+
+
+def test_the_committed_descriptors_are_what_the_proto_compiles(tmp_path):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "src"
+    out = tmp_path / "oip.binpb"
+    subprocess.run(
+        [sys.executable, "-m", "grpc_tools.protoc", f"-I{src}", f"--descriptor_set_out={out}",
+         str(src / "edgesplit" / "runtime" / "proto" / "oip.proto")],
+        check=True,
+    )  # fmt: skip
+    assert out.read_bytes() == (src / "edgesplit" / "data" / "oip.binpb").read_bytes()
