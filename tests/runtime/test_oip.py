@@ -124,3 +124,26 @@ def test_the_committed_descriptors_are_what_the_proto_compiles(tmp_path):
         check=True,
     )  # fmt: skip
     assert out.read_bytes() == (src / "edgesplit" / "data" / "oip.binpb").read_bytes()
+
+
+def test_a_device_offloads_to_an_oip_server_and_gets_the_unsplit_output(edge):
+    """`DeviceClient` with an ``oip://`` server: the tail runs there through ModelInfer (fp32,
+    whatever codec was asked, the record says so) and the output is the local tail's."""
+    from edgesplit.compress.codecs import Codec
+    from edgesplit.runtime import DeviceClient
+
+    address = f"oip://127.0.0.1:{edge.port}"
+    with DeviceClient(
+        "resnet18", address, token=TOKEN, granularity="block", input_size=SIZE
+    ) as device:
+        _, expected = _local("resnet18", "block", 4)
+        output, record = device.run(device.example, 3, threads=1)
+        assert record.offloaded and record.codec == "fp32" and record.note is None
+        assert torch.equal(output, expected)
+        output, record = device.run(device.example, 3, threads=1, codec=Codec("int8"))
+        assert record.offloaded and "Open Inference Protocol" in record.note
+        assert torch.equal(output, expected)
+    with DeviceClient("resnet18", address, granularity="block", input_size=SIZE) as stranger:
+        output, record = stranger.run(stranger.example, 3, threads=1)  # no token
+        assert not record.offloaded and record.fallback == "UNAUTHENTICATED"
+        assert torch.equal(output, expected)

@@ -31,6 +31,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from edgesplit.compress.codecs import Codec
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
+from edgesplit.runtime.oip import INFER, SCHEME, OIPError, infer_outputs, infer_request, tail_name
 from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
@@ -180,6 +181,7 @@ class DeviceClient:
         self.max_message_bytes = max_message_bytes
         self.addresses: list[str] = []
         self.channels: list[grpc.Channel] = []
+        self.oip: list[bool] = []  # whether a server speaks the Open Inference Protocol
         self._retry_at: list[float] = []
         for address in [servers] if isinstance(servers, str) else list(servers):
             self.server_index(address)
@@ -193,9 +195,13 @@ class DeviceClient:
         if address in self.addresses:
             return self.addresses.index(address)
         self.addresses.append(address)
+        speaks_oip = address.startswith(SCHEME)
         self.channels.append(
-            open_channel(address, self.security, self.max_message_bytes, self.retry_s)
+            open_channel(
+                address.removeprefix(SCHEME), self.security, self.max_message_bytes, self.retry_s
+            )
         )
+        self.oip.append(speaks_oip)
         self._retry_at.append(0.0)
         return len(self.addresses) - 1
 
@@ -263,15 +269,23 @@ class DeviceClient:
         cut_id = self.shared.cut_id(position)
         request_id = next(self._ids)
         note = None
-        if codec.name != "fp32" and not all(
+        oip = self.oip[server]
+        if oip and codec != Codec():
+            note = f"{codec} asked; fp32 sent: the Open Inference Protocol carries raw tensors"
+            codec = Codec()
+        elif codec.name != "fp32" and not all(
             bool(torch.isfinite(t).all()) for t in handed_over if t.is_floating_point()
         ):  # a lossy codec would change nan and inf (encode refuses): they travel exactly
             note = f"{codec} asked; fp32 sent: the head's output holds nan or inf"
             codec = Codec("fp32", codec.zstd)
         try:
-            request = pack(
-                REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads
-            )
+            if oip:
+                name = tail_name(self.spec, self.shared.granularity, position + 1)
+                request = infer_request(name, list(handed_over), threads, str(request_id))
+            else:
+                request = pack(
+                    REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads
+                )
         except EdgesplitError as error:  # what crosses this cut cannot travel: run it here
             why = f"not sent ({error})"
             return self._local(tail, handed_over, position, str(codec), head_s, why)
@@ -287,15 +301,19 @@ class DeviceClient:
                 )  # fmt: skip
             reply, call = (
                 self.channels[server]
-                .unary_unary(RUN)
+                .unary_unary(INFER if oip else RUN)
                 .with_call(request, timeout=self.timeout_s, metadata=self.metadata)
             )
             round_trip_s = perf_counter() - start
             start = perf_counter()
-            message = unpack(reply)
-            if message.kind != REPLY or message.request_id != request_id:
-                raise WireError("the reply does not answer this request")
-            output = tree_unflatten(list(message.tensors), self.shared.output_spec)
+            if oip:
+                tensors = infer_outputs(reply, str(request_id), 8 * self.max_message_bytes)
+            else:
+                message = unpack(reply)
+                if message.kind != REPLY or message.request_id != request_id:
+                    raise WireError("the reply does not answer this request")
+                tensors = list(message.tensors)
+            output = tree_unflatten(tensors, self.shared.output_spec)
             decode_s = perf_counter() - start
         except grpc.RpcError as error:
             why = error.code().name
@@ -305,7 +323,7 @@ class DeviceClient:
             return self._local(
                 tail, handed_over, position, str(codec), head_s, why, encode_s, lost_s
             )
-        except (WireError, ValueError, TypeError) as error:
+        except (WireError, OIPError, ValueError, TypeError) as error:
             why = f"malformed reply ({error})"
             lost_s = perf_counter() - sent
             return self._local(

@@ -308,3 +308,64 @@ def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
             for method, (function, kind) in handlers.items()
         },
     )
+
+
+# -- the client side: a device offloading to any OIP server ---------------------------------------
+
+INFER = f"/{SERVICE}/ModelInfer"
+SCHEME = "oip://"
+
+
+def infer_request(name: str, tensors: list[Any], threads: int, request_id: str) -> bytes:
+    """A serialized ModelInferRequest of ``tensors`` (raw contents) for tail ``name``."""
+    import torch
+
+    request = messages()["ModelInferRequest"](model_name=name, id=request_id)
+    for i, tensor in enumerate(tensors):
+        dtype = str(tensor.dtype).removeprefix("torch.")
+        if dtype not in OIP_TYPES:
+            raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"{tensor.dtype} has no OIP datatype")
+        request.inputs.add(name=f"input-{i}", datatype=OIP_TYPES[dtype], shape=list(tensor.shape))
+        carrier = tensor.view(torch.int16) if tensor.dtype == torch.bfloat16 else tensor
+        request.raw_input_contents.append(carrier.detach().cpu().contiguous().numpy().tobytes())
+    if threads:
+        request.parameters["threads"].int64_param = threads
+    return request.SerializeToString()
+
+
+def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
+    """The output tensors of a serialized ModelInferResponse, checked (it answers
+    ``request_id``; every output's datatype, shape and size) before anything is allocated."""
+    import numpy as np
+    import torch
+    from google.protobuf.message import DecodeError
+
+    try:
+        response = messages()["ModelInferResponse"].FromString(reply)
+    except DecodeError as error:
+        raise OIPError(grpc.StatusCode.INTERNAL, f"not a ModelInferResponse ({error})") from None
+    if response.id and response.id != request_id:
+        raise OIPError(grpc.StatusCode.INTERNAL, "the reply does not answer this request")
+    raw = list(response.raw_output_contents)
+    if len(raw) != len(response.outputs):
+        raise OIPError(
+            grpc.StatusCode.INTERNAL,
+            f"{len(raw)} raw_output_contents for {len(response.outputs)} outputs",
+        )
+    tensors = []
+    for output, data in zip(response.outputs, raw, strict=True):
+        if output.datatype not in DATATYPES:
+            raise OIPError(grpc.StatusCode.INTERNAL, f"output datatype {output.datatype!r}")
+        dims = [int(d) for d in output.shape]
+        dtype = getattr(torch, DATATYPES[output.datatype])
+        carrier = torch.int16 if dtype == torch.bfloat16 else dtype
+        nbytes = math.prod(dims) * torch.tensor([], dtype=carrier).element_size()
+        if any(d < 0 for d in dims) or nbytes > limit_bytes or len(data) != nbytes:
+            raise OIPError(
+                grpc.StatusCode.INTERNAL,
+                f"output {output.name}: {len(data)} bytes for shape {dims} of {output.datatype}",
+            )
+        array = np.frombuffer(bytearray(data), dtype=str(carrier).removeprefix("torch."))
+        tensor = torch.from_numpy(array).reshape(dims)
+        tensors.append(tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor)
+    return tensors
