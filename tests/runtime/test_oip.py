@@ -147,3 +147,38 @@ def test_a_device_offloads_to_an_oip_server_and_gets_the_unsplit_output(edge):
         output, record = stranger.run(stranger.example, 3, threads=1)  # no token
         assert not record.offloaded and record.fallback == "UNAUTHENTICATED"
         assert torch.equal(output, expected)
+
+
+@pytest.mark.parametrize(("spec", "position"), [("resnet18", 4), (NET, None)])
+def test_export_writes_a_verified_head_and_tail_and_a_triton_repository(tmp_path, spec, position):
+    """ONNX Runtime runs the exported head, then the tail on what it gave: the model's output
+    (checked here again, independently of the exporter's own check); the repository's tail is
+    the same file, described in config.pbtxt with its inputs' names and shapes."""
+    import onnxruntime as ort
+
+    from edgesplit.runtime.export import export_split
+    from edgesplit.runtime.oip import Tail, tail_name
+
+    model, x, graph = load_traced(spec, "block", SIZE)
+    if position is None:
+        position = next(c.index for c in graph.cuts() if len(c.crossing) == 2)
+    made = export_split(spec, position, tmp_path, "block", SIZE, "triton")
+    head = ort.InferenceSession(str(made.head), providers=["CPUExecutionProvider"])
+    tail = ort.InferenceSession(str(made.tail), providers=["CPUExecutionProvider"])
+    batch = torch.cat([x, torch.flip(x, dims=[0]) + 0.5])  # two rows: the batch is free
+    crossed = head.run(None, {"input": batch.numpy()})
+    names = [i.name for i in tail.get_inputs()]
+    (got,) = tail.run(None, dict(zip(names, crossed, strict=True)))
+    with torch.no_grad():
+        expected = model(batch)
+    np.testing.assert_allclose(got, expected.numpy(), rtol=1e-4, atol=1e-5)
+    described = Tail(spec, "block", graph, graph.cut(position))
+    assert names == [n for n, _, _ in described.inputs]
+    repository = made.config.parent
+    assert repository.name == made.name == tail_name(spec, "block", position)
+    assert (repository / "1" / "model.onnx").read_bytes() == made.tail.read_bytes()
+    config = made.config.read_text()
+    assert f'name: "{made.name}"' in config and 'platform: "onnxruntime_onnx"' in config
+    for name, _, shape in described.inputs:
+        dims = ", ".join(map(str, [-1, *shape[1:]]))
+        assert f'{{ name: "{name}" data_type: TYPE_FP32 dims: [ {dims} ] }}' in config

@@ -332,6 +332,42 @@ def _mbps(rate_bps: float | None) -> str:
     return "none (nothing sent)" if rate_bps is None else f"{rate_bps / 1e6:.1f} Mbit/s"
 
 
+@command("export")
+def export_command(
+    model: ModelArg,
+    cut: Annotated[int, typer.Option(help="The cut (1-based, as `edgesplit graph` shows it).")],
+    out: Annotated[Path, typer.Option(help="Folder for the head, the tail and the repository.")],
+    granularity: GranularityOpt = "block",
+    input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    format: Annotated[str, choice(("onnx",), "File format.")] = "onnx",
+    repository: Annotated[
+        str | None,
+        typer.Option(help="Also lay the tail out as a model repository: triton (Triton, KServe)."),
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Export the head and tail of one cut as ONNX, verified with ONNX Runtime against the
+    model, and optionally the tail as a Triton/KServe model repository named as `serve` names
+    tails under the Open Inference Protocol (<model>.<granularity>.cut-<n>)."""
+    from edgesplit.runtime.export import export_split
+
+    made = export_split(model, cut, out, granularity, input_size, repository)
+    data = {
+        "name": made.name, "head": str(made.head), "tail": str(made.tail),
+        "config": None if made.config is None else str(made.config),
+        "max_abs_error": made.max_abs_error,
+    }  # fmt: skip
+    if as_json:
+        print_json(data)
+        return
+    console.print(
+        f"{made.name}: head {made.head}, tail {made.tail}"
+        + (f", repository {made.config.parent}" if made.config else "")
+        + f"; ONNX Runtime head then tail within {made.max_abs_error:.2g} of the model",
+        highlight=False,
+    )
+
+
 @command("calibrate")
 def calibrate_command(
     out: Annotated[Path, typer.Option(help="Where to write the link profile (JSON).")],

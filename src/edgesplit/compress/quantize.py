@@ -40,7 +40,7 @@ from edgesplit.vocabulary import INT8_BACKENDS
 Tensors = tuple[torch.Tensor, ...]
 
 
-def _batch_of_two(inputs: Tensors) -> Tensors:
+def batch_of_two(inputs: Tensors) -> Tensors:
     """torch.export specializes a dimension of size 1: export with two rows so that the batch
     stays dynamic."""
     return tuple(x if x.shape[0] > 1 else torch.cat([x, x]) for x in inputs)
@@ -113,7 +113,7 @@ def quantize_int8(
         return outputs[0] if single else outputs
 
     try:
-        with _quiet():
+        with quiet():
             call(*inputs)
     except Exception as error:  # inductor's and ONNX Runtime's errors share no type
         raise CompressionError(
@@ -163,9 +163,9 @@ def _onnxruntime(
         float_path = path.with_suffix(".float.onnx")
         prepared_path = path.with_suffix(".prepared.onnx")
         dynamic = tuple({0: torch.export.Dim.DYNAMIC} for _ in inputs)  # any batch size
-        with _quiet():
+        with quiet():
             torch.onnx.export(
-                model, _batch_of_two(inputs), str(float_path), input_names=names,
+                model, batch_of_two(inputs), str(float_path), input_names=names,
                 dynamo=True, external_data=False, dynamic_shapes=dynamic,
             )  # fmt: skip
             quant_pre_process(str(float_path), str(prepared_path))
@@ -179,7 +179,7 @@ def _onnxruntime(
             def get_next(self):
                 return next(self.feeds, None)
 
-        with _quiet():
+        with quiet():
             quantize_static(
                 str(prepared_path), str(path) + ".part", _Reader(),
                 quant_format=QuantFormat.QDQ, activation_type=QuantType.QUInt8,
@@ -218,7 +218,7 @@ def _pt2e(
     quantizer = x86.X86InductorQuantizer()
     quantizer.set_global(x86.get_default_x86_inductor_quantization_config())
     try:
-        with torch.no_grad(), _quiet():
+        with torch.no_grad(), quiet():
             exported = torch.export.export(model, inputs).module()
             prepared = prepare_pt2e(exported, quantizer)
             for batch in batches:
@@ -254,7 +254,7 @@ def _chunks(batch: Tensors, rows: int) -> list[Tensors]:
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """The exporters print progress and warnings a library must not: keep them off the
     terminal."""
     import warnings
