@@ -139,7 +139,7 @@ def decode(
     if codec.zstd:
         data = _unzstd(data, expected)
     if codec.name == "fp32":
-        return _from_raw(data, dtype, shape, count)
+        return from_raw(data, dtype, shape, count)
     if codec.name == "fp16":
         return _from_fp16(data, dtype, shape, count)
     return _from_int8(data, dtype, shape, count, per_channel=codec.name == "int8-channel")
@@ -178,7 +178,9 @@ def _raw(tensor: torch.Tensor) -> memoryview:
     return memoryview(tensor.numpy()).cast("B")
 
 
-def _from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
+def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
+    """A tensor of ``dtype`` and ``shape`` (``count`` elements) over raw row-major bytes,
+    refused unless their size is exactly that."""
     carrier = torch.int16 if dtype == torch.bfloat16 else dtype
     itemsize = torch.tensor([], dtype=carrier).element_size()
     if len(data) != count * itemsize:

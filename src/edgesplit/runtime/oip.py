@@ -153,8 +153,9 @@ class Catalog:
 def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
     """The request's inputs as tensors, each checked against the tail's input (name order,
     datatype, shape) and ``limit_bytes`` before anything is allocated."""
-    import numpy as np
     import torch
+
+    from edgesplit.compress.codecs import from_raw
 
     expected = tail.inputs
     if len(request.inputs) != len(expected):
@@ -198,10 +199,7 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
                     grpc.StatusCode.INVALID_ARGUMENT,
                     f"{where}: {len(raw[i])} raw bytes, {nbytes} for shape {dims} of {datatype}",
                 )
-            carrier = torch.int16 if dtype == torch.bfloat16 else dtype
-            array = np.frombuffer(bytearray(raw[i]), dtype=str(carrier).removeprefix("torch."))
-            tensor = torch.from_numpy(array).reshape(dims)
-            tensors.append(tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor)
+            tensors.append(from_raw(raw[i], dtype, tuple(dims), math.prod(dims)))
             continue
         field = CONTENTS.get(datatype)
         values = list(getattr(given.contents, field)) if field else []
@@ -336,9 +334,10 @@ def infer_request(name: str, tensors: list[Any], threads: int, request_id: str) 
 def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
     """The output tensors of a serialized ModelInferResponse, checked (it answers
     ``request_id``; every output's datatype, shape and size) before anything is allocated."""
-    import numpy as np
     import torch
     from google.protobuf.message import DecodeError
+
+    from edgesplit.compress.codecs import from_raw
 
     try:
         response = messages()["ModelInferResponse"].FromString(reply)
@@ -365,7 +364,5 @@ def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
                 grpc.StatusCode.INTERNAL,
                 f"output {output.name}: {len(data)} bytes for shape {dims} of {output.datatype}",
             )
-        array = np.frombuffer(bytearray(data), dtype=str(carrier).removeprefix("torch."))
-        tensor = torch.from_numpy(array).reshape(dims)
-        tensors.append(tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor)
+        tensors.append(from_raw(data, dtype, tuple(dims), math.prod(dims)))
     return tensors
