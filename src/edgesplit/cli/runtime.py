@@ -158,7 +158,8 @@ def device_command(
     server: Annotated[
         list[str] | None,
         typer.Option(
-            help="Edge server address host:port (repeat for several); without --controller."
+            help="Edge server address host:port, or oip://host:port for any Open Inference "
+            "Protocol server (repeat for several); without --controller."
         ),
     ] = None,
     tasks: Annotated[int, typer.Option(help="Tasks to run (without --controller).")] = 10,
