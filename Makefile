@@ -20,10 +20,10 @@ demo: install
 
 # `make test` (what CI runs) skips the exhaustive checks marked slow; `make test-all` runs them.
 test: install lint
-	$(BIN)/python -m pytest -n auto -m "not slow" --durations=15
+	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow" --durations=15
 
 test-all: install lint
-	$(BIN)/python -m pytest -n auto --durations=15
+	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15
 
 lint: install
 	$(BIN)/ruff check src tests benchmarks scripts

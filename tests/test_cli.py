@@ -259,7 +259,7 @@ def test_profile_writes_a_loadable_file(tmp_path):
         "profile",
         "resnet18",
         "--input-size",
-        "64",
+        "32",
         "--threads",
         "1,2",
         "--repeats",
@@ -274,7 +274,7 @@ def test_profile_writes_a_loadable_file(tmp_path):
     profile = load_profile_file(out)
     assert profile.command.startswith("edgesplit profile resnet18")
     assert len(profile.cpu[1].tail) == 2 and data["rows"][0]["cuts_timed"] == 2
-    args = ["plan", "resnet18", "--input-size", "64", "--device-profile", str(out),
+    args = ["plan", "resnet18", "--input-size", "32", "--device-profile", str(out),
             "--server-gmacs", "1000"]  # fmt: skip
     if any(m.noisy for m in profile.cpu.values()):  # a busy machine (parallel tests): refused
         refused = runner.invoke(app, args)

@@ -17,8 +17,8 @@ from ..conftest import TEST_MODELS
 from .test_granularity import _ParameterOnlyBranch
 from .test_trace import _InPlace, _ShapeBranch
 
-# The exhaustive check (``make test-all``) runs every cut of every test model; ``make test``
-# runs every cut of the small ones and a seeded sample of each large one.
+# The exhaustive check (``make test-all``) runs every cut of every test model and a seeded
+# sample of each large one; ``make test`` every cut of the small ones and ResNet-50's sample.
 SMALL_MODELS = ("alexnet", "vgg16_bn", "resnet34", "mobilenet_v2")
 LARGE_MODELS = tuple(name for name in TEST_MODELS if name not in SMALL_MODELS)
 SAMPLE_SIZE = 80  # beyond one cut per distinct crossing-shape sequence (always all of them)
@@ -61,7 +61,13 @@ def test_every_cut_of_the_small_models_reproduces_the_model(zoo, name):
     _assert_reproduces(model, graph, (x,), graph.cuts())
 
 
-@pytest.mark.parametrize("name", LARGE_MODELS)
+@pytest.mark.parametrize(
+    "name",
+    [
+        name if name == "resnet50" else pytest.param(name, marks=pytest.mark.slow)
+        for name in LARGE_MODELS
+    ],
+)  # make test samples one large model's cuts; make test-all each one's, and then every cut
 def test_sampled_cuts_of_the_large_models_reproduce_the_model(zoo, name):
     model, x, graph = zoo(name)
     cuts = sampled_cuts(graph)
