@@ -378,6 +378,7 @@ def test_commands_that_never_trace_do_not_import_torch(args):
     assert "IMPORTED []" in _imported_after(args)
 
 
+@pytest.mark.slow  # a training run in a fresh interpreter: seconds
 def test_training_does_not_import_torchvision(tmp_path):
     """`train` needs torch for the learner's networks, not torchvision (nothing is traced)."""
     args = ["train", "ddp+ta", "--scenario", "shi2025-wifi", "--steps", "5", "--out",

@@ -77,6 +77,7 @@ def test_shared_heads_repeat_one_task_decision_and_position_heads_need_not():
     assert not torch.equal(own[1][:, :, 0], own[1][:, :, 1])
 
 
+@pytest.mark.slow  # trains on the demonstrations: seconds
 def test_imitation_fits_the_demonstrators_decisions(tmp_path):
     """After 60 demonstrated steps and the fit, the learner's most likely action is the
     demonstrator's on at least 90 % of the demonstrated positions, where the untrained network

@@ -448,3 +448,66 @@ def test_an_upload_that_outlasts_its_deadline_finishes_locally(server):
     # the attempt counts in its latency: it gave up at the deadline, not after the 4-s transfer
     assert 0.2 <= record.transfer_s < 1.0
     assert torch.allclose(output, expected)
+
+
+def _batched_calls(port: int, requests: list[bytes]) -> list[tuple]:
+    """Send ``requests`` at once (one thread each, released together): per request its status,
+    reply and the batch size the server reports."""
+    barrier = threading.Barrier(len(requests))
+    results: list[tuple] = [None] * len(requests)
+
+    def send(i: int) -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            barrier.wait()
+            try:
+                reply, call = channel.unary_unary(RUN).with_call(requests[i], timeout=60)
+                trailer = dict(call.trailing_metadata())
+                results[i] = (grpc.StatusCode.OK, reply, int(trailer["batch-size"]))
+            except grpc.RpcError as error:
+                results[i] = (error.code(), error.details(), 0)
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def test_batched_requests_each_get_their_own_rows_of_the_tails_output():
+    """Four devices' requests for one tail, batching on: they run together (the server says
+    the batch size) and each reply is that device's output as the tail computes it alone;
+    requests the tail refuses, batched among themselves, are each refused, and refuse nothing
+    else."""
+    from edgesplit.runtime.wire import unpack
+
+    config = ServerConfig(
+        models=("resnet18",), port=0, input_size=SIZE, lanes=1, batch_max=4, batch_delay_s=1.0
+    )
+    edge = EdgeServer(config)
+    edge.start()
+    try:
+        with DeviceClient("resnet18", f"127.0.0.1:{edge.port}", input_size=SIZE) as client:
+            head, tail = client.halves(3)
+            model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+            inputs = [torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(i))
+                      for i in range(4)]  # fmt: skip
+            with torch.no_grad():
+                crossing = [head(x) for x in inputs]
+                alone = [tail(*c) for c in crossing]
+            requests = [pack(REQUEST, model, cut, i + 1, c, threads=1) for i, c in
+                        enumerate(crossing)]  # fmt: skip
+            results = _batched_calls(edge.port, requests)
+            assert all(code == grpc.StatusCode.OK for code, _, _ in results)
+            assert max(size for _, _, size in results) >= 2  # they ran together
+            for i, (_, reply, _) in enumerate(results):
+                message = unpack(reply)
+                assert message.request_id == i + 1
+                torch.testing.assert_close(message.tensors[0], alone[i], rtol=1e-5, atol=1e-5)
+            wrong = [pack(REQUEST, model, cut, 9, [c[0].to(torch.int64)]) for c in crossing[:2]]
+            mixed = _batched_calls(edge.port, [*wrong, *requests[:2]])
+            assert [code for code, _, _ in mixed[:2]] == [grpc.StatusCode.INVALID_ARGUMENT] * 2
+            assert [code for code, _, _ in mixed[2:]] == [grpc.StatusCode.OK] * 2
+            assert edge.state()["lane_restarts"] == 0
+    finally:
+        edge.stop()

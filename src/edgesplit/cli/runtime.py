@@ -82,6 +82,14 @@ def serve_command(
     drop_replies: Annotated[
         float | None, typer.Option(help="Fault injection: share of replies withheld.")
     ] = None,
+    batch_max: Annotated[
+        int | None,
+        typer.Option(help="Dynamic batching: rows one batch of a tail may hold (1: off)."),
+    ] = None,
+    batch_delay_ms: Annotated[
+        float | None,
+        typer.Option(help="Dynamic batching: how long a batch's first request waits for more."),
+    ] = None,
     granularity: Annotated[
         str | None,
         typer.Option(help="Graph granularities whose cuts it answers (comma-separated)."),
@@ -111,6 +119,8 @@ def serve_command(
         models=None if models is None else tuple(m.strip() for m in models.split(",") if m),
         host=host, port=port, metrics_port=metrics_port, device=device, cores=cores,
         lanes=lanes, queue_limit=queue_limit, input_size=input_size, drop_replies=drop_replies,
+        batch_max=batch_max,
+        batch_delay_s=None if batch_delay_ms is None else batch_delay_ms / 1e3,
         max_message_bytes=None if max_message_mb is None else int(max_message_mb * 2**20),
         tls_cert=None if tls_cert is None else str(tls_cert),
         tls_key=None if tls_key is None else str(tls_key),

@@ -34,7 +34,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -43,6 +43,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.runtime.batching import Batcher
 from edgesplit.runtime.oip import oip_handler
 from edgesplit.runtime.transport import Security, bind, grpc_server, read_token
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
@@ -59,11 +60,16 @@ _ORDER = struct.Struct("<BQI")  # op, request bytes in the shared region, thread
 _ANSWER = struct.Struct("<BdddI")  # status, decode, tail, encode seconds, threads; reply or reason
 _RUN, _STOP = 1, 2
 _OK, _NOT_FOUND, _INVALID, _INTERNAL = 0, 1, 2, 3
+_SHED, _EXPIRED, _INTERNAL_LANE = 4, 5, 6  # the server's own answers: no lane ran the request
 _STATUS = {
     _NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     _INVALID: grpc.StatusCode.INVALID_ARGUMENT,
     _INTERNAL: grpc.StatusCode.INTERNAL,
+    _SHED: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    _EXPIRED: grpc.StatusCode.DEADLINE_EXCEEDED,
+    _INTERNAL_LANE: grpc.StatusCode.INTERNAL,
 }
+_OUTCOMES = {_SHED: "shed", _EXPIRED: "expired", _INTERNAL_LANE: "failed"}  # else "refused"
 
 
 @dataclass(frozen=True)
@@ -87,6 +93,8 @@ class ServerConfig:
     tls_key: str | None = None
     tail_cache: int = 64  # built tails kept per model
     drop_replies: float = 0.0  # fault injection: the share of replies withheld until the deadline
+    batch_max: int = 1  # rows a batch of one tail may hold (1: no batching)
+    batch_delay_s: float = 0.002  # how long the first request of a batch waits for others
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +113,14 @@ class ServerConfig:
             raise InvalidParameterError("max_message_bytes", self.max_message_bytes, ">= 1 MiB")
         if self.queue_limit < 0:
             raise InvalidParameterError("queue_limit", self.queue_limit, ">= 0")
+        if (
+            isinstance(self.batch_max, bool)
+            or not isinstance(self.batch_max, int)
+            or (self.batch_max < 1)
+        ):
+            raise InvalidParameterError("batch_max", self.batch_max, "an integer >= 1")
+        if not 0.0 <= self.batch_delay_s <= 1.0:
+            raise InvalidParameterError("batch_delay_s", self.batch_delay_s, "in [0, 1] seconds")
         if not 0.0 <= self.drop_replies < 1.0:
             raise InvalidParameterError("drop_replies", self.drop_replies, "in [0, 1)")
         Security(self.token, self.tls_cert, self.tls_key)  # its own checks (both TLS files)
@@ -185,6 +201,7 @@ class _Answer:
     tail_s: float = 0.0
     encode_s: float = 0.0
     threads: int = 0
+    queue_s: float = 0.0  # waiting for a lane (the server's, not sent over the lane's pipe)
 
     def packed(self) -> bytes:
         times = (self.decode_s, self.tail_s, self.encode_s)
@@ -471,6 +488,12 @@ class EdgeServer:
         self.counts: collections.Counter[str] = collections.Counter()
         self._tail_total_s = 0.0  # over the served requests
         self.lane_restarts = 0
+        self.batcher: Batcher | None = None
+        if config.batch_max > 1:
+            self.batcher = Batcher(
+                config.batch_max, config.batch_delay_s, self._execute, _OK,
+                config.max_message_bytes,
+            )  # fmt: skip
         self.port = 0
         self._lanes: list[_Lane] = []
         self._server: grpc.Server | None = None
@@ -580,9 +603,10 @@ class EdgeServer:
         return self._server is not None and not self._stopping.is_set()
 
     def run(self, request: bytes, context: grpc.ServicerContext) -> bytes:
-        """Run one request of the wire format (``runtime.wire``) on a lane: its reply, or the
-        call aborted with the status that says why (also for the Open Inference Protocol's
-        ModelInfer, which comes here as such a request)."""
+        """Run one request of the wire format (``runtime.wire``) on a lane, in a batch with
+        others for the same tail when batching is on: its reply, or the call aborted with the
+        status that says why (also for the Open Inference Protocol's ModelInfer, which comes
+        here as such a request)."""
         config = self.config
         model_id, cut_id, asked = routing(request)
         spec = self.names.get(model_id, "unknown")
@@ -591,28 +615,18 @@ class EdgeServer:
         budget_s = (
             config.max_deadline_s if remaining is None else min(remaining, config.max_deadline_s)
         )
-        start = perf_counter()
-        lane = self.admission.acquire(threads, budget_s)
-        queue_s = perf_counter() - start
-        if lane == "full":
-            self._count(spec, "shed")
-            context.abort(
-                grpc.StatusCode.RESOURCE_EXHAUSTED,
-                f"{config.queue_limit} requests already wait for a lane: try later",
-            )
-        if lane == "timeout":
-            self._count(spec, "expired")
-            context.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "the deadline passed in the queue")
-        try:
-            answer = lane.run(request, threads)
-        except (EOFError, OSError):
-            self._count(spec, "failed")
-            self._restart(lane)
-            context.abort(grpc.StatusCode.INTERNAL, "the lane running the tail died; restarted")
-        finally:
-            self.admission.release(lane, threads)
+        waited_s, size = 0.0, 1
+        if self.batcher is None:
+            answer = self._execute(request, threads, budget_s)
+        else:
+            try:
+                message = unpack(request, config.decode_limit_bytes)
+            except WireError as error:
+                message, answer = None, _Answer(_INVALID, str(error).encode())
+            if message is not None:
+                answer, waited_s, size = self.batcher.submit(request, message, threads, budget_s)
         if answer.status != _OK:
-            self._count(spec, "refused")
+            self._count(spec, _OUTCOMES.get(answer.status, "refused"))
             context.abort(_STATUS[answer.status], answer.body.decode())
         self._count(spec, "served", answer.tail_s)
         self.metrics.latency.labels(spec, f"{cut_id:x}").observe(answer.tail_s)
@@ -620,13 +634,37 @@ class EdgeServer:
             self._withhold(context)
         context.set_trailing_metadata(
             (
-                ("queue-seconds", f"{queue_s:.9f}"),
+                ("queue-seconds", f"{waited_s + answer.queue_s:.9f}"),
                 ("tail-seconds", f"{answer.tail_s:.9f}"),
                 ("codec-seconds", f"{answer.decode_s + answer.encode_s:.9f}"),
                 ("tail-threads", str(answer.threads)),
+                ("batch-size", str(size)),
             )
         )
         return answer.body
+
+    def _execute(self, request: bytes, threads: int, budget_s: float) -> _Answer:
+        """``request`` on a lane with ``threads`` once admitted (waiting at most ``budget_s``):
+        the lane's answer, or the one that says why it did not run (never raises)."""
+        start = perf_counter()
+        lane = self.admission.acquire(threads, budget_s)
+        queue_s = perf_counter() - start
+        if lane == "full":
+            reason = f"{self.config.queue_limit} requests already wait for a lane: try later"
+            return _Answer(_SHED, reason.encode())
+        if lane == "timeout":
+            return _Answer(_EXPIRED, b"the deadline passed in the queue")
+        try:
+            answer = lane.run(request, threads)
+        except (EOFError, OSError):
+            try:
+                self._restart(lane)
+            except EdgesplitError as error:
+                return _Answer(_INTERNAL_LANE, f"the lane running the tail died: {error}".encode())
+            return _Answer(_INTERNAL_LANE, b"the lane running the tail died; restarted")
+        finally:
+            self.admission.release(lane, threads)
+        return replace(answer, queue_s=queue_s)
 
     def _withhold(self, context: grpc.ServicerContext) -> None:
         """Fault injection: the reply is lost; the device sees its deadline pass."""

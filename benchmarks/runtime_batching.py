@@ -1,0 +1,135 @@
+"""Dynamic batching of tails on one edge server: tasks per second and p50/p99 latency with 1, 4
+and 16 devices, batching off and on, measured in one run; and the batch service time t(b).
+
+    python benchmarks/runtime_batching.py [--model mobilenet_v2] [--cut 10] [--seconds 8]
+
+Each device is a thread that sends the same request (the head's output for one image, packed
+once) in a closed loop for ``--seconds`` (at most 2,000 requests), over 127.0.0.1 to a server
+with one lane and all cores; latency is the round trip. Batching on: at most 16 rows, 2 ms.
+t(b): the tail on b rows, timed alone (median of 7), which the model of a batched server uses:
+a request waits for its batch, then the batch's service t(b).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import numpy as np
+import torch
+
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import load_traced
+from edgesplit.profile.measure import available_cores, machine_description
+from edgesplit.runtime import EdgeServer, ServerConfig
+from edgesplit.runtime.server import RUN
+from edgesplit.runtime.wire import REQUEST, pack, wire_id
+
+MAX_REQUESTS = 2000
+
+
+def closed_loop(port: int, request: bytes, devices: int, seconds: float) -> list[float]:
+    """Round trips of ``devices`` threads sending ``request`` back to back for ``seconds``."""
+    latencies: list[float] = []
+    lock = threading.Lock()
+    stop_at = time.monotonic() + seconds
+
+    def device() -> None:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            call = channel.unary_unary(RUN)
+            while time.monotonic() < stop_at:
+                with lock:
+                    if len(latencies) >= MAX_REQUESTS:
+                        return
+                start = time.perf_counter()
+                call(request, timeout=30)
+                with lock:
+                    latencies.append(time.perf_counter() - start)
+
+    threads = [threading.Thread(target=device) for _ in range(devices)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def batch_service_s(tail, crossing: tuple, rows: int, threads: int) -> float:
+    batch = tuple(torch.cat([t] * rows) for t in crossing)
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        with torch.no_grad():
+            tail(*batch)
+            times = []
+            for _ in range(7):
+                start = time.perf_counter()
+                tail(*batch)
+                times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(previous)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", default="mobilenet_v2")
+    parser.add_argument("--cut", type=int, default=10)
+    parser.add_argument("--granularity", default="block")
+    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args()
+    model, x, graph = load_traced(args.model, args.granularity)
+    cut = graph.cut(args.cut)
+    head, tail = split(model, graph, cut)
+    with torch.no_grad():
+        crossing = head(x)
+    request = pack(REQUEST, wire_id(args.model), wire_id(graph.fx_key(cut)), 1, crossing)
+    cores = available_cores()
+    service = {b: batch_service_s(tail, crossing, b, cores) for b in (1, 2, 4, 8, 16)}
+    print("t(b), ms: " + ", ".join(f"{b}: {1e3 * s:.1f}" for b, s in service.items()))
+    rows = []
+    for batching in (False, True):
+        config = ServerConfig(
+            models=(args.model,), port=0, lanes=1, granularities=(args.granularity,),
+            batch_max=16 if batching else 1, batch_delay_s=0.002, queue_limit=64,
+        )  # fmt: skip
+        edge = EdgeServer(config)
+        edge.start()
+        try:
+            closed_loop(edge.port, request, 1, 1.0)  # warm the lane
+            for devices in (1, 4, 16):
+                latencies = closed_loop(edge.port, request, devices, args.seconds)
+                span = args.seconds
+                row = {
+                    "batching": batching, "devices": devices, "requests": len(latencies),
+                    "tasks_per_s": len(latencies) / span,
+                    "p50_ms": 1e3 * float(np.percentile(latencies, 50)),
+                    "p99_ms": 1e3 * float(np.percentile(latencies, 99)),
+                }  # fmt: skip
+                rows.append(row)
+                print(
+                    f"batching {'on ' if batching else 'off'} {devices:2d} devices: "
+                    f"{row['tasks_per_s']:6.1f} tasks/s, p50 {row['p50_ms']:7.1f} ms, "
+                    f"p99 {row['p99_ms']:7.1f} ms",
+                    flush=True,
+                )
+        finally:
+            edge.stop()
+    if args.json is not None:
+        data = {
+            "machine": machine_description("cpu"), "model": args.model, "cut": args.cut,
+            "service_s": service, "rows": rows,
+            "command": f"python benchmarks/runtime_batching.py --model {args.model} "
+            f"--cut {args.cut} --seconds {args.seconds:g}",
+        }  # fmt: skip
+        args.json.write_text(json.dumps(data, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
