@@ -251,6 +251,7 @@ def test_hardware_lists_the_catalogue_file():
         assert listed[entry["name"]]["processor"] == entry["processor"]
 
 
+@pytest.mark.slow  # profiles, plans and scores: seconds, more on a loaded machine
 def test_profile_writes_a_loadable_file(tmp_path):
     from edgesplit.profile.data import load_profile_file
 
