@@ -72,6 +72,7 @@ def test_unstructured_global_zeroes_the_smallest_weights():
     assert before[removed].max() <= before[~removed].min()  # magnitude order, independently
 
 
+@pytest.mark.slow  # prunes every layer of a model: seconds
 def test_unstructured_per_layer_prunes_every_layer_alike():
     model = build_model("alexnet")
     prune_unstructured(model, 0.5, "layer")
@@ -148,6 +149,7 @@ def test_variants_flow_into_cost_tables():
             assert scaled[i] == pytest.approx(base[i] * b.macs / a.macs, rel=1e-12)
 
 
+@pytest.mark.slow  # builds a pruned variant's tables: seconds
 def test_a_scenario_may_run_a_pruned_model(tmp_path, monkeypatch):
     """A device type may name a variant: the scenario validates against its base model's
     profiles, and its slot step runs on the variant's own table (faster than the base's)."""

@@ -74,6 +74,7 @@ def test_without_a_future_it_is_the_optimum_with_the_forecast_harvest():
         obs, *_ = env.step(a)
 
 
+@pytest.mark.slow  # a day of slots planned ahead: seconds
 def test_on_a_cloudy_winter_day_the_mpc_keeps_the_batteries_up():
     """shi2025-winter (TMY3 December 30, 400 J batteries): the per-slot optimum drains the
     batteries and leaves tasks unserved (Eq. 12 violations); the MPC leaves none and earns more
