@@ -2,6 +2,10 @@
 and 16 devices, batching off and on, measured in one run; and the batch service time t(b).
 
     python benchmarks/runtime_batching.py [--model mobilenet_v2] [--cut 10] [--seconds 8]
+        [--device cuda] [--json OUT]
+
+``--device cuda`` runs the lane's tails on the GPU (the run issue 31 asks for where a GPU is
+lent: batching is for accelerators, where t(b) grows far slower than b).
 
 Each device is a thread that sends the same request (the head's output for one image, packed
 once) in a closed loop for ``--seconds`` (at most 2,000 requests), over 127.0.0.1 to a server
@@ -59,20 +63,25 @@ def closed_loop(port: int, request: bytes, devices: int, seconds: float) -> list
     return latencies
 
 
-def batch_service_s(tail, crossing: tuple, rows: int, threads: int) -> float:
-    batch = tuple(torch.cat([t] * rows) for t in crossing)
+def batch_service_s(tail, crossing: tuple, rows: int, threads: int, device: str) -> float:
+    batch = tuple(torch.cat([t] * rows).to(device) for t in crossing)
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     previous = torch.get_num_threads()
     torch.set_num_threads(threads)
+    tail.to(device)
     try:
         with torch.no_grad():
             tail(*batch)
+            sync()
             times = []
             for _ in range(7):
                 start = time.perf_counter()
                 tail(*batch)
+                sync()
                 times.append(time.perf_counter() - start)
     finally:
         torch.set_num_threads(previous)
+        tail.to("cpu")
     return statistics.median(times)
 
 
@@ -82,6 +91,7 @@ def main() -> None:
     parser.add_argument("--cut", type=int, default=10)
     parser.add_argument("--granularity", default="block")
     parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     model, x, graph = load_traced(args.model, args.granularity)
@@ -91,13 +101,14 @@ def main() -> None:
         crossing = head(x)
     request = pack(REQUEST, wire_id(args.model), wire_id(graph.fx_key(cut)), 1, crossing)
     cores = available_cores()
-    service = {b: batch_service_s(tail, crossing, b, cores) for b in (1, 2, 4, 8, 16)}
+    service = {b: batch_service_s(tail, crossing, b, cores, args.device) for b in (1, 2, 4, 8, 16)}
     print("t(b), ms: " + ", ".join(f"{b}: {1e3 * s:.1f}" for b, s in service.items()))
     rows = []
     for batching in (False, True):
         config = ServerConfig(
             models=(args.model,), port=0, lanes=1, granularities=(args.granularity,),
             batch_max=16 if batching else 1, batch_delay_s=0.002, queue_limit=64,
+            device=args.device,
         )  # fmt: skip
         edge = EdgeServer(config)
         edge.start()
@@ -123,10 +134,10 @@ def main() -> None:
             edge.stop()
     if args.json is not None:
         data = {
-            "machine": machine_description("cpu"), "model": args.model, "cut": args.cut,
+            "machine": machine_description(args.device), "model": args.model, "cut": args.cut,
             "service_s": service, "rows": rows,
             "command": f"python benchmarks/runtime_batching.py --model {args.model} "
-            f"--cut {args.cut} --seconds {args.seconds:g}",
+            f"--cut {args.cut} --seconds {args.seconds:g} --device {args.device}",
         }  # fmt: skip
         args.json.write_text(json.dumps(data, indent=2) + "\n")
 
