@@ -41,9 +41,10 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def server() -> Iterator[EdgeServer]:
-    """Three models, two lanes, a token."""
+    """Three models (and a pruned variant), two lanes, a token: one per test process, shared by
+    the modules that only send it requests."""
     config = ServerConfig(models=MODELS, port=0, input_size=SIZE, lanes=2, token=TOKEN)
     edge = EdgeServer(config)
     edge.start()
@@ -51,7 +52,7 @@ def server() -> Iterator[EdgeServer]:
     edge.stop()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def clients(server: EdgeServer) -> Iterator[dict[str, DeviceClient]]:
     made = {
         spec: DeviceClient(spec, f"127.0.0.1:{server.port}", token=TOKEN, input_size=SIZE)

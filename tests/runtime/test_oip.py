@@ -13,7 +13,7 @@ from tritonclient.utils import InferenceServerException
 
 from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
-from edgesplit.runtime import EdgeServer, ServerConfig
+from edgesplit.runtime import EdgeServer
 
 from .conftest import NET, SIZE, TOKEN
 
@@ -21,17 +21,9 @@ HEADERS = {"authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture(scope="module")
-def edge() -> Iterator[EdgeServer]:
-    config = ServerConfig(models=("resnet18", NET), port=0, input_size=SIZE, lanes=1, token=TOKEN)
-    server = EdgeServer(config)
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
-def client(edge: EdgeServer) -> Iterator[triton.InferenceServerClient]:
-    made = triton.InferenceServerClient(f"127.0.0.1:{edge.port}")
+def client(server: EdgeServer) -> Iterator[triton.InferenceServerClient]:
+    """tritonclient on the runtime tests' server (conftest: resnet18, Net, ..., a token)."""
+    made = triton.InferenceServerClient(f"127.0.0.1:{server.port}")
     yield made
     made.close()
 
@@ -126,13 +118,13 @@ def test_the_committed_descriptors_are_what_the_proto_compiles(tmp_path):
     assert out.read_bytes() == (src / "edgesplit" / "data" / "oip.binpb").read_bytes()
 
 
-def test_a_device_offloads_to_an_oip_server_and_gets_the_unsplit_output(edge):
+def test_a_device_offloads_to_an_oip_server_and_gets_the_unsplit_output(server):
     """`DeviceClient` with an ``oip://`` server: the tail runs there through ModelInfer (fp32,
     whatever codec was asked, the record says so) and the output is the local tail's."""
     from edgesplit.compress.codecs import Codec
     from edgesplit.runtime import DeviceClient
 
-    address = f"oip://127.0.0.1:{edge.port}"
+    address = f"oip://127.0.0.1:{server.port}"
     with DeviceClient(
         "resnet18", address, token=TOKEN, granularity="block", input_size=SIZE
     ) as device:
