@@ -99,13 +99,17 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
 DECODE_LIMIT_BYTES = 1 << 30  # the largest tensor ``decode`` makes unless told otherwise
 
 
+def itemsize(dtype: torch.dtype) -> int:
+    """Bytes per element of ``dtype`` on the wire (row-major, no padding)."""
+    return torch.tensor([], dtype=dtype).element_size()
+
+
 def encoded_size(codec: Codec, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
     """The bytes ``encode`` writes for a tensor of ``dtype`` and ``shape`` with ``codec`` before
     zstd (exact integers: no product of dimensions wraps around)."""
     count = math.prod(shape)
     if codec.name == "fp32" or not dtype.is_floating_point:
-        carrier = torch.int16 if dtype == torch.bfloat16 else dtype
-        return count * torch.tensor([], dtype=carrier).element_size()
+        return count * itemsize(dtype)
     if codec.name == "fp16":
         return 4 + 2 * count
     channels = shape[1] if codec.name == "int8-channel" and len(shape) >= 2 else 1
@@ -129,9 +133,8 @@ def decode(
         raise InvalidParameterError("dtype id", dtype_id, f"one of {sorted(DTYPES)}")
     dtype = DTYPES[dtype_id]
     shape = tuple(int(d) for d in shape)
-    itemsize = torch.tensor([], dtype=dtype).element_size()
     count = math.prod(shape)
-    if count * itemsize > limit_bytes:
+    if count * itemsize(dtype) > limit_bytes:
         raise InvalidParameterError(
             "shape", list(shape), f"a {dtype} tensor of at most {limit_bytes} bytes"
         )
@@ -182,10 +185,9 @@ def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> to
     """A tensor of ``dtype`` and ``shape`` (``count`` elements) over raw row-major bytes,
     refused unless their size is exactly that."""
     carrier = torch.int16 if dtype == torch.bfloat16 else dtype
-    itemsize = torch.tensor([], dtype=carrier).element_size()
-    if len(data) != count * itemsize:
+    if len(data) != count * itemsize(dtype):
         raise InvalidParameterError(
-            "payload", f"{len(data)} bytes", f"{count * itemsize} for shape {list(shape)}"
+            "payload", f"{len(data)} bytes", f"{count * itemsize(dtype)} for shape {list(shape)}"
         )
     # a writable buffer (a server's shared region) is used in place; read-only bytes are copied
     # once, as torch tensors must be writable

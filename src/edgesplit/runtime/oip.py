@@ -155,7 +155,7 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
     datatype, shape) and ``limit_bytes`` before anything is allocated."""
     import torch
 
-    from edgesplit.compress.codecs import from_raw
+    from edgesplit.compress.codecs import from_raw, itemsize
 
     expected = tail.inputs
     if len(request.inputs) != len(expected):
@@ -186,8 +186,7 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
                 f"{where}: shape {dims}, [N, {', '.join(map(str, shape[1:]))}] expected (N >= 1)",
             )
         dtype = getattr(torch, DATATYPES[datatype])
-        itemsize = torch.tensor([], dtype=dtype).element_size()
-        nbytes = math.prod(dims) * itemsize
+        nbytes = math.prod(dims) * itemsize(dtype)
         if nbytes > limit_bytes:
             raise OIPError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -337,7 +336,7 @@ def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
     import torch
     from google.protobuf.message import DecodeError
 
-    from edgesplit.compress.codecs import from_raw
+    from edgesplit.compress.codecs import from_raw, itemsize
 
     try:
         response = messages()["ModelInferResponse"].FromString(reply)
@@ -357,8 +356,7 @@ def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
             raise OIPError(grpc.StatusCode.INTERNAL, f"output datatype {output.datatype!r}")
         dims = [int(d) for d in output.shape]
         dtype = getattr(torch, DATATYPES[output.datatype])
-        carrier = torch.int16 if dtype == torch.bfloat16 else dtype
-        nbytes = math.prod(dims) * torch.tensor([], dtype=carrier).element_size()
+        nbytes = math.prod(dims) * itemsize(dtype)
         if any(d < 0 for d in dims) or nbytes > limit_bytes or len(data) != nbytes:
             raise OIPError(
                 grpc.StatusCode.INTERNAL,
