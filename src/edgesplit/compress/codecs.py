@@ -79,7 +79,7 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
         tensor = tensor.cpu()
     if not tensor.is_floating_point() or codec.name == "fp32":
         applied = Codec("fp32", codec.zstd)
-        data = _raw(tensor)
+        data = raw_bytes(tensor)
     elif not bool(torch.isfinite(tensor).all()):
         raise InvalidParameterError(
             "codec", str(codec), "fp32 for a tensor holding inf or nan (a lossy codec would "
@@ -172,7 +172,8 @@ def _unzstd(data: bytes | memoryview, expected: int) -> bytes:
     return b"".join(chunks)
 
 
-def _raw(tensor: torch.Tensor) -> memoryview:
+def raw_bytes(tensor: torch.Tensor) -> memoryview:
+    """A CPU tensor's elements as raw row-major bytes (bfloat16 as its 16 bits)."""
     if tensor.numel() == 0:  # a memoryview with a zero in its shape cannot be cast
         return memoryview(b"")
     tensor = tensor.contiguous()

@@ -255,9 +255,8 @@ def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
         )  # fmt: skip
 
     def infer(request: Any, context: grpc.ServicerContext) -> Any:
-        import torch
 
-        from edgesplit.compress.codecs import DTYPE_IDS
+        from edgesplit.compress.codecs import DTYPE_IDS, raw_bytes
         from edgesplit.runtime.wire import REQUEST, pack, unpack, wire_id
 
         tail = catalog.tail(request.model_name)
@@ -282,8 +281,7 @@ def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
                 name=name, datatype=OIP_TYPES[str(tensor.dtype).removeprefix("torch.")],
                 shape=list(tensor.shape),
             )  # fmt: skip
-            carrier = tensor.view(torch.int16) if tensor.dtype == torch.bfloat16 else tensor
-            response.raw_output_contents.append(carrier.contiguous().numpy().tobytes())
+            response.raw_output_contents.append(bytes(raw_bytes(tensor)))
         return response
 
     handlers = {
@@ -315,7 +313,7 @@ SCHEME = "oip://"
 
 def infer_request(name: str, tensors: list[Any], threads: int, request_id: str) -> bytes:
     """A serialized ModelInferRequest of ``tensors`` (raw contents) for tail ``name``."""
-    import torch
+    from edgesplit.compress.codecs import raw_bytes
 
     request = messages()["ModelInferRequest"](model_name=name, id=request_id)
     for i, tensor in enumerate(tensors):
@@ -323,8 +321,7 @@ def infer_request(name: str, tensors: list[Any], threads: int, request_id: str) 
         if dtype not in OIP_TYPES:
             raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"{tensor.dtype} has no OIP datatype")
         request.inputs.add(name=f"input-{i}", datatype=OIP_TYPES[dtype], shape=list(tensor.shape))
-        carrier = tensor.view(torch.int16) if tensor.dtype == torch.bfloat16 else tensor
-        request.raw_input_contents.append(carrier.detach().cpu().contiguous().numpy().tobytes())
+        request.raw_input_contents.append(bytes(raw_bytes(tensor.detach().cpu())))
     if threads:
         request.parameters["threads"].int64_param = threads
     return request.SerializeToString()
