@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format bench profiles proto clean
+.PHONY: install oip-server demo test test-all lint format bench profiles proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,6 +15,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# MLServer (an Open Inference Protocol server edgesplit did not write) in an environment of its
+# own (it pins protobuf < 7): make test-all offloads to it from a device (tests/runtime/test_oip.py).
+OIP_VENV := .venv-oip
+$(OIP_VENV)/.installed:
+	$(PYTHON) -m venv $(OIP_VENV)
+	$(OIP_VENV)/bin/python -m pip install --quiet 'mlserver==1.7.1' 'onnxruntime>=1.18' numpy
+	touch $@
+
+oip-server: $(OIP_VENV)/.installed
+
 demo: install
 	$(BIN)/edgesplit demo
 
@@ -22,7 +32,7 @@ demo: install
 test: install lint
 	$(BIN)/python -m pytest -n auto --dist worksteal -m "not slow" --durations=15
 
-test-all: install lint
+test-all: install lint oip-server
 	$(BIN)/python -m pytest -n auto --dist worksteal --durations=15
 
 lint: install
@@ -66,4 +76,4 @@ proto: install
 		--descriptor_set_out=src/edgesplit/data/oip.binpb src/edgesplit/runtime/proto/oip.proto
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(OIP_VENV) .pytest_cache .ruff_cache

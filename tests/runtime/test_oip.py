@@ -1,9 +1,17 @@
 """The Open Inference Protocol on `edgesplit serve`, through tritonclient (a client edgesplit did
-not write): readiness, metadata, and inferences that equal the local tail exactly in fp32."""
+not write): readiness, metadata, and inferences that equal the local tail exactly in fp32; and a
+device offloading to MLServer (a server edgesplit did not write) hosting an exported tail."""
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,7 +23,7 @@ from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
 from edgesplit.runtime import EdgeServer
 
-from .conftest import NET, SIZE, TOKEN
+from .conftest import NET, SIZE, TOKEN, free_port
 
 HEADERS = {"authorization": f"Bearer {TOKEN}"}
 
@@ -104,10 +112,6 @@ def test_what_the_protocol_refuses_says_why(client):
 
 
 def test_the_committed_descriptors_are_what_the_proto_compiles(tmp_path):
-    import subprocess
-    import sys
-    from pathlib import Path
-
     src = Path(__file__).resolve().parents[2] / "src"
     out = tmp_path / "oip.binpb"
     subprocess.run(
@@ -174,3 +178,84 @@ def test_export_writes_a_verified_head_and_tail_and_a_triton_repository(tmp_path
     for name, _, shape in described.inputs:
         dims = ", ".join(map(str, [-1, *shape[1:]]))
         assert f'{{ name: "{name}" data_type: TYPE_FP32 dims: [ {dims} ] }}' in config
+
+
+MLSERVER = Path(__file__).parents[2] / ".venv-oip" / "bin" / "mlserver"
+
+
+@pytest.fixture
+def mlserver(tmp_path: Path) -> Iterator[tuple[str, str, int]]:
+    """MLServer (a server edgesplit did not write, in its own environment: `make oip-server`)
+    hosting the tail of NET's first two-tensor cut exported by `edgesplit export --repository
+    mlserver`, on loopback; yields (model, address, cut) and stops it (its process group)."""
+    from edgesplit.runtime.export import export_split
+
+    if not MLSERVER.exists():
+        pytest.fail(f"{MLSERVER} is missing: `make test-all` builds it (`make oip-server`)")
+    graph = load_traced(NET, "block", SIZE)[2]
+    position = next(c.index for c in graph.cuts() if len(c.crossing) == 2)
+    export_split(NET, position, tmp_path, "block", SIZE, "mlserver")
+    grpc_port, http_port = free_port(), free_port()
+    settings = {
+        "host": "127.0.0.1", "grpc_port": grpc_port, "http_port": http_port,
+        "metrics_endpoint": None, "parallel_workers": 0,
+    }  # fmt: skip
+    (tmp_path / "settings.json").write_text(json.dumps(settings))
+    log = (tmp_path / "mlserver.log").open("w")
+    process = subprocess.Popen(
+        [str(MLSERVER), "start", str(tmp_path)], stdout=log, stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        with triton.InferenceServerClient(f"127.0.0.1:{grpc_port}") as probe:
+            deadline = time.monotonic() + 90
+            while not _ready(probe):
+                assert process.poll() is None, (tmp_path / "mlserver.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "MLServer did not get ready in 90 s"
+                time.sleep(0.2)
+        yield NET, f"oip://127.0.0.1:{grpc_port}", position
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def _ready(probe: triton.InferenceServerClient) -> bool:
+    try:
+        return probe.is_server_ready()
+    except InferenceServerException:  # not listening yet
+        return False
+
+
+@pytest.mark.slow
+def test_a_device_offloads_to_mlserver_hosting_an_exported_tail(mlserver):
+    """`edgesplit device --server oip://...` against MLServer: every task runs its tail there
+    (the two crossing tensors fed by name) and equals the unsplit model to ONNX Runtime's
+    precision; a cut MLServer does not host runs on the device, with the reason."""
+    from edgesplit.runtime import DeviceClient
+
+    spec, address, position = mlserver
+    command = [
+        sys.executable, "-m", "edgesplit", "device", spec, "--cut", str(position), "--server",
+        address, "--tasks", "3", "--granularity", "block", "--input-size", str(SIZE), "--json",
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True)
+    tasks = json.loads(done.stdout)["tasks"]
+    assert len(tasks) == 3
+    for task in tasks:
+        assert task["offloaded"] and task["fallback"] is None and task["cut"] == position - 1
+        assert task["max_abs_error"] < 1e-5
+    with DeviceClient(spec, address, granularity="block", input_size=SIZE) as device:
+        x = device.example + torch.linspace(-1, 1, device.example.numel()).view_as(device.example)
+        with torch.no_grad():
+            expected = device.model(x)
+        output, record = device.run(x, position - 1)
+        assert record.offloaded and record.note is None
+        np.testing.assert_allclose(output.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
+        output, record = device.run(x, position - 2)  # not exported: MLServer has no such model
+        assert not record.offloaded and record.fallback == "NOT_FOUND"
+        assert torch.equal(output, expected)

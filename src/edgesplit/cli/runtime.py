@@ -353,12 +353,15 @@ def export_command(
     format: Annotated[str, choice(("onnx",), "File format.")] = "onnx",
     repository: Annotated[
         str | None,
-        typer.Option(help="Also lay the tail out as a model repository: triton (Triton, KServe)."),
+        typer.Option(
+            help="Also lay the tail out as a model repository: triton (Triton, KServe) or "
+            "mlserver (MLServer, KServe)."
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Export the head and tail of one cut as ONNX, verified with ONNX Runtime against the
-    model, and optionally the tail as a Triton/KServe model repository named as `serve` names
+    model, and optionally the tail as a Triton or MLServer model repository named as `serve` names
     tails under the Open Inference Protocol (<model>.<granularity>.cut-<n>)."""
     from edgesplit.runtime.export import export_split
 

@@ -31,7 +31,7 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from edgesplit.compress.codecs import Codec
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
-from edgesplit.runtime.oip import INFER, SCHEME, OIPError, infer_outputs, infer_request, tail_name
+from edgesplit.runtime.oip import INFER, SCHEME, OIPError, Tail, infer_outputs, infer_request
 from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
@@ -280,8 +280,10 @@ class DeviceClient:
             codec = Codec("fp32", codec.zstd)
         try:
             if oip:
-                name = tail_name(self.spec, self.shared.granularity, position + 1)
-                request = infer_request(name, list(handed_over), threads, str(request_id))
+                described = Tail(
+                    self.spec, self.shared.granularity, self.graph, self.graph.cut(position + 1)
+                )
+                request = infer_request(described, list(handed_over), threads, str(request_id))
             else:
                 request = pack(
                     REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads
@@ -307,7 +309,8 @@ class DeviceClient:
             round_trip_s = perf_counter() - start
             start = perf_counter()
             if oip:
-                tensors = infer_outputs(reply, str(request_id), 8 * self.max_message_bytes)
+                limit_bytes = 8 * self.max_message_bytes
+                tensors = infer_outputs(reply, described, str(request_id), limit_bytes)
             else:
                 message = unpack(reply)
                 if message.kind != REPLY or message.request_id != request_id:

@@ -1,21 +1,28 @@
 """A split model as files a serving fleet loads: the head and the tail of one cut exported to
 ONNX (torch.onnx's dynamo exporter, any batch size), verified on export (ONNX Runtime runs the
 head, then the tail on what the head gave, and the result must equal the PyTorch model's), and
-optionally the tail laid out as a model repository that Triton and KServe load
-(``<repository>/<model>.<granularity>.cut-<n>/config.pbtxt`` and ``1/model.onnx``), named as
-``edgesplit serve`` names its tails under the Open Inference Protocol, so that a device's
-``--server oip://HOST:PORT`` reaches either."""
+optionally the tail laid out as a model repository, named as ``edgesplit serve`` names its
+tails under the Open Inference Protocol, so that a device's ``--server oip://HOST:PORT``
+reaches any of them:
+
+- ``triton`` (Triton, and KServe's Triton runtime):
+  ``<out>/<model>.<granularity>.cut-<n>/config.pbtxt`` and ``1/model.onnx``;
+- ``mlserver`` (MLServer, and KServe's MLServer runtime): ``model-settings.json``,
+  ``model.onnx`` and ``mlserver_tail.py`` (package data: an MLServer model class running the
+  tail with ONNX Runtime) in the same folder."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.runtime.oip import Tail, tail_name
 
 FORMATS = ("onnx",)
-REPOSITORIES = ("triton",)
+REPOSITORIES = ("triton", "mlserver")
 TRITON_TYPES = {
     "FP32": "TYPE_FP32", "FP16": "TYPE_FP16", "BF16": "TYPE_BF16", "FP64": "TYPE_FP64",
     "INT64": "TYPE_INT64", "INT32": "TYPE_INT32", "INT8": "TYPE_INT8", "UINT8": "TYPE_UINT8",
@@ -31,7 +38,7 @@ class Exported:
     name: str  # the tail's model name (Open Inference Protocol)
     head: Path
     tail: Path
-    config: Path | None  # the repository's config.pbtxt, if one was laid out
+    config: Path | None  # the repository's config.pbtxt or model-settings.json, if laid out
     max_abs_error: float  # head then tail in ONNX Runtime against the PyTorch model
 
 
@@ -107,7 +114,24 @@ def export_split(
         (folder / "1" / "model.onnx").write_bytes(tail_path.read_bytes())
         config = folder / "config.pbtxt"
         config.write_text(triton_config(name, tail_spec))
+    elif repository == "mlserver":
+        folder = out / name
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "model.onnx").write_bytes(tail_path.read_bytes())
+        runtime = resources.files("edgesplit.data") / "mlserver_tail.py"
+        (folder / "mlserver_tail.py").write_text(runtime.read_text())
+        config = folder / "model-settings.json"
+        config.write_text(json.dumps(mlserver_settings(name), indent=2) + "\n")
     return Exported(name, head_path, tail_path, config, error)
+
+
+def mlserver_settings(name: str) -> dict[str, object]:
+    """The ``model-settings.json`` of a tail in an MLServer model repository."""
+    return {
+        "name": name,
+        "implementation": "mlserver_tail.OnnxTail",
+        "parameters": {"uri": "./model.onnx"},
+    }
 
 
 def triton_config(name: str, tail: Tail) -> str:

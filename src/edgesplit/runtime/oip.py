@@ -311,25 +311,29 @@ INFER = f"/{SERVICE}/ModelInfer"
 SCHEME = "oip://"
 
 
-def infer_request(name: str, tensors: list[Any], threads: int, request_id: str) -> bytes:
-    """A serialized ModelInferRequest of ``tensors`` (raw contents) for tail ``name``."""
+def infer_request(tail: Tail, tensors: list[Any], threads: int, request_id: str) -> bytes:
+    """A serialized ModelInferRequest of ``tensors`` (raw contents, under the names of the
+    tail's inputs, which a server hosting an exported tail feeds by name) for ``tail``."""
     from edgesplit.compress.codecs import raw_bytes
 
+    name = tail_name(tail.spec, tail.granularity, tail.cut.index)
     request = messages()["ModelInferRequest"](model_name=name, id=request_id)
-    for i, tensor in enumerate(tensors):
+    for (input_name, _, _), tensor in zip(tail.inputs, tensors, strict=True):
         dtype = str(tensor.dtype).removeprefix("torch.")
         if dtype not in OIP_TYPES:
             raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"{tensor.dtype} has no OIP datatype")
-        request.inputs.add(name=f"input-{i}", datatype=OIP_TYPES[dtype], shape=list(tensor.shape))
+        request.inputs.add(name=input_name, datatype=OIP_TYPES[dtype], shape=list(tensor.shape))
         request.raw_input_contents.append(bytes(raw_bytes(tensor.detach().cpu())))
     if threads:
         request.parameters["threads"].int64_param = threads
     return request.SerializeToString()
 
 
-def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
+def infer_outputs(reply: bytes, tail: Tail, request_id: str, limit_bytes: int) -> list[Any]:
     """The output tensors of a serialized ModelInferResponse, checked (it answers
-    ``request_id``; every output's datatype, shape and size) before anything is allocated."""
+    ``request_id``; every output's datatype, shape and size) before anything is allocated, in
+    the order of the tail's outputs: by name where the reply uses their names, else as
+    given (a server may rename outputs, as Triton's PyTorch backend does)."""
     import torch
     from google.protobuf.message import DecodeError
 
@@ -347,8 +351,17 @@ def infer_outputs(reply: bytes, request_id: str, limit_bytes: int) -> list[Any]:
             grpc.StatusCode.INTERNAL,
             f"{len(raw)} raw_output_contents for {len(response.outputs)} outputs",
         )
+    pairs = list(zip(response.outputs, raw, strict=True))
+    names = [name for name, _, _ in tail.outputs]
+    if len(pairs) != len(names):
+        raise OIPError(
+            grpc.StatusCode.INTERNAL, f"{len(pairs)} outputs, {len(names)} expected ({names})"
+        )
+    by_name = {output.name: (output, data) for output, data in pairs}
+    if sorted(by_name) == sorted(names):
+        pairs = [by_name[name] for name in names]
     tensors = []
-    for output, data in zip(response.outputs, raw, strict=True):
+    for output, data in pairs:
         if output.datatype not in DATATYPES:
             raise OIPError(grpc.StatusCode.INTERNAL, f"output datatype {output.datatype!r}")
         dims = [int(d) for d in output.shape]
