@@ -6,8 +6,9 @@ measured in one run on 127.0.0.1.
 Each server runs in a process of its own (as deployed: the device's interpreter is not the
 server's). Ours: a device task through ``DeviceClient`` and an edge server (one lane), overhead =
 end to end minus the head, the tail and the queue (what the runtime adds: encoding, the RPC, the
-hop to the lane and back, decoding). Bare: a grpcio server in this process whose handler returns
-bytes of the reply's size, called with bytes of the request's size. Two cuts: the first (the
+hop to the lane and back, decoding). Bare: a grpcio server in a process of its own whose handler
+returns bytes of the reply's size, called with bytes of the request's size, in turn with the
+tasks (one task, one bare call, ...: both see the same machine). Two cuts: the first (the
 602-kB fp32 input crosses) and the last with a tail (a few kB cross). Medians of ``--repeats``.
 """
 
@@ -43,28 +44,27 @@ def _bare_server(reply_bytes: int, ready) -> None:
     server.wait_for_termination()
 
 
-def bare_round_trip_s(request_bytes: int, reply_bytes: int, repeats: int) -> float:
-    """The median round trip of ``request_bytes`` to a bare grpcio server in its own process."""
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    process = context.Process(target=_bare_server, args=(reply_bytes, there), daemon=True)
-    process.start()
-    port = here.recv()
-    request = bytes(request_bytes)
-    try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}", options=OPTIONS) as channel:
-            call = channel.unary_unary(BARE)
-            for _ in range(10):
-                call(request, timeout=30)
-            times = []
-            for _ in range(repeats):
-                start = perf_counter()
-                call(request, timeout=30)
-                times.append(perf_counter() - start)
-    finally:
-        process.kill()
-        process.join()
-    return statistics.median(times)
+class Bare:
+    """A bare grpcio server in a process of its own returning ``reply_bytes`` bytes, and a
+    channel to it (``call`` times one round trip)."""
+
+    def __init__(self, reply_bytes: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        self.process = context.Process(target=_bare_server, args=(reply_bytes, there), daemon=True)
+        self.process.start()
+        self.channel = grpc.insecure_channel(f"127.0.0.1:{here.recv()}", options=OPTIONS)
+        self.call = self.channel.unary_unary(BARE)
+
+    def round_trip_s(self, request: bytes) -> float:
+        start = perf_counter()
+        self.call(request, timeout=30)
+        return perf_counter() - start
+
+    def close(self) -> None:
+        self.channel.close()
+        self.process.kill()
+        self.process.join()
 
 
 def _edge_server(model: str, ready) -> None:
@@ -72,6 +72,46 @@ def _edge_server(model: str, ready) -> None:
 
     config = ServerConfig(models=(model,), port=0, lanes=1, granularities=("block",))
     serve(config, ready=ready.send)
+
+
+def _compare(client: DeviceClient, position: int, repeats: int) -> dict[str, float]:
+    """Tasks at cut ``position`` (0-based) and bare round trips of the same bytes, alternated
+    (one of each in turn, so that both see the same machine): the medians and their ratio."""
+    import torch
+
+    head, tail = client.halves(position)
+    with torch.no_grad():
+        output = tail(*head(client.example))
+    reply_bytes = 52 + 64 + output.numel() * 4  # header, tensor header, fp32
+    _, record = client.run(client.example, position, threads=1)
+    bare = Bare(reply_bytes)
+    request = bytes(record.sent_bytes)
+    try:
+        for _ in range(10):
+            client.run(client.example, position, threads=1)
+            bare.round_trip_s(request)
+        ours, theirs, records = [], [], []
+        for _ in range(repeats):
+            _, record = client.run(client.example, position, threads=1)
+            assert record.offloaded, record.fallback
+            ours.append(record.codec_s + record.transfer_s)  # end to end - head - tail - queue
+            records.append(record)
+            theirs.append(bare.round_trip_s(request))
+    finally:
+        bare.close()
+    ours_s, bare_s = statistics.median(ours), statistics.median(theirs)
+    row = {
+        "cut": position + 1, "request_bytes": record.sent_bytes, "reply_bytes": reply_bytes,
+        "ours_ms": 1e3 * ours_s, "bare_ms": 1e3 * bare_s, "ratio": ours_s / bare_s,
+        "codec_ms": 1e3 * statistics.median(r.codec_s for r in records),
+    }  # fmt: skip
+    print(
+        f"cut {row['cut']}: {row['request_bytes'] / 1e3:.1f} kB up, {reply_bytes / 1e3:.1f} kB "
+        f"back: runtime overhead {row['ours_ms']:.2f} ms (codec {row['codec_ms']:.2f}), bare "
+        f"grpcio {row['bare_ms']:.2f} ms: {row['ratio']:.2f}x",
+        flush=True,
+    )
+    return row
 
 
 def main() -> None:
@@ -89,35 +129,7 @@ def main() -> None:
     try:
         with DeviceClient(args.model, f"127.0.0.1:{port}", granularity="block") as client:
             for position in (0, client.cut_count - 2):
-                for _ in range(10):
-                    client.run(client.example, position, threads=1)
-                overheads, sent, records = [], 0, []
-                for _ in range(args.repeats):
-                    _, record = client.run(client.example, position, threads=1)
-                    assert record.offloaded, record.fallback
-                    overheads.append(record.codec_s + record.transfer_s)
-                    sent = record.sent_bytes
-                    records.append(record)
-                head, tail = client.halves(position)
-                import torch
-
-                with torch.no_grad():
-                    output = tail(*head(client.example))
-                reply_bytes = 52 + 64 + output.numel() * 4  # header, tensor header, fp32
-                ours_s = statistics.median(overheads)
-                bare_s = bare_round_trip_s(sent, reply_bytes, args.repeats)
-                row = {
-                    "cut": position + 1, "request_bytes": sent, "reply_bytes": reply_bytes,
-                    "ours_ms": 1e3 * ours_s, "bare_ms": 1e3 * bare_s, "ratio": ours_s / bare_s,
-                    "codec_ms": 1e3 * statistics.median(r.codec_s for r in records),
-                }  # fmt: skip
-                rows.append(row)
-                print(
-                    f"cut {row['cut']}: {sent / 1e3:.1f} kB up, {reply_bytes / 1e3:.1f} kB back: "
-                    f"runtime overhead {row['ours_ms']:.2f} ms (codec {row['codec_ms']:.2f}), "
-                    f"bare grpcio {row['bare_ms']:.2f} ms: {row['ratio']:.2f}x",
-                    flush=True,
-                )
+                rows.append(_compare(client, position, args.repeats))
     finally:
         edge.terminate()
         edge.join()

@@ -11,6 +11,7 @@ here unpickles: bytes become arrays by their dtype.
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 from dataclasses import dataclass
@@ -99,9 +100,17 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
 DECODE_LIMIT_BYTES = 1 << 30  # the largest tensor ``decode`` makes unless told otherwise
 
 
+@functools.cache
 def itemsize(dtype: torch.dtype) -> int:
     """Bytes per element of ``dtype`` on the wire (row-major, no padding)."""
     return torch.tensor([], dtype=dtype).element_size()
+
+
+@functools.cache
+def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
+    """The NumPy dtype raw bytes of ``dtype`` are read as (bfloat16: its bits, as int16)."""
+    carrier = torch.int16 if dtype == torch.bfloat16 else dtype
+    return torch.tensor([], dtype=carrier).numpy().dtype
 
 
 def encoded_size(codec: Codec, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
@@ -185,7 +194,6 @@ def raw_bytes(tensor: torch.Tensor) -> memoryview:
 def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
     """A tensor of ``dtype`` and ``shape`` (``count`` elements) over raw row-major bytes,
     refused unless their size is exactly that."""
-    carrier = torch.int16 if dtype == torch.bfloat16 else dtype
     if len(data) != count * itemsize(dtype):
         raise InvalidParameterError(
             "payload", f"{len(data)} bytes", f"{count * itemsize(dtype)} for shape {list(shape)}"
@@ -194,7 +202,7 @@ def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> to
     # once, as torch tensors must be writable
     writable = isinstance(data, memoryview) and not data.readonly
     buffer = data if writable else bytearray(data)
-    array = np.frombuffer(buffer, dtype=torch.tensor([], dtype=carrier).numpy().dtype)
+    array = np.frombuffer(buffer, dtype=_numpy_dtype(dtype))
     tensor = torch.from_numpy(array).reshape(shape)
     return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
 

@@ -130,6 +130,7 @@ class DeviceModel:
             self.output_spec = tree_flatten(self.model(self.example))[1]
         self.cut_count = self.graph.cut_table().size
         self._halves: dict[int, tuple[Any, Any]] = {}
+        self._cut_ids: dict[int, int] = {}
         self._lock = threading.Lock()
 
     def halves(self, cut: int) -> tuple[Any, Any]:
@@ -142,8 +143,11 @@ class DeviceModel:
             return self._halves[cut]
 
     def cut_id(self, cut: int) -> int:
-        """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key."""
-        return wire_id(self.graph.fx_key(self.graph.cut(cut + 1)))
+        """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key (computed
+        once per cut)."""
+        if cut not in self._cut_ids:
+            self._cut_ids[cut] = wire_id(self.graph.fx_key(self.graph.cut(cut + 1)))
+        return self._cut_ids[cut]
 
 
 class DeviceClient:

@@ -57,7 +57,9 @@ GRANULARITIES = ("operator", "layer", "block")
 
 # a lane's orders and answers (struct-packed: no pickle between the processes either)
 _ORDER = struct.Struct("<BQI")  # op, request bytes in the shared region, threads
-_ANSWER = struct.Struct("<BdddI")  # status, decode, tail, encode seconds, threads; reply or reason
+# status, decode, tail, encode seconds, threads, bytes of the reply (or reason) left in the shared
+# region (0: it follows on the pipe, as one larger than the region does)
+_ANSWER = struct.Struct("<BdddIQ")
 _RUN, _STOP = 1, 2
 _OK, _NOT_FOUND, _INVALID, _INTERNAL = 0, 1, 2, 3
 _SHED, _EXPIRED, _INTERNAL_LANE = 4, 5, 6  # the server's own answers: no lane ran the request
@@ -203,14 +205,21 @@ class _Answer:
     threads: int = 0
     queue_s: float = 0.0  # waiting for a lane (the server's, not sent over the lane's pipe)
 
-    def packed(self) -> bytes:
+    def send(self, conn: Any, region: mmap.mmap) -> None:
+        """Over a lane's pipe: the fields, and the body in the shared region when it fits (the
+        request it answers is no longer needed), else on the pipe after them."""
         times = (self.decode_s, self.tail_s, self.encode_s)
-        return _ANSWER.pack(self.status, *times, self.threads) + self.body
+        if len(self.body) <= len(region):
+            region[: len(self.body)] = self.body
+            conn.send_bytes(_ANSWER.pack(self.status, *times, self.threads, len(self.body)))
+        else:
+            conn.send_bytes(_ANSWER.pack(self.status, *times, self.threads, 0) + self.body)
 
     @classmethod
-    def unpacked(cls, data: bytes) -> _Answer:
-        status, decode_s, tail_s, encode_s, threads = _ANSWER.unpack_from(data)
-        return cls(status, data[_ANSWER.size :], decode_s, tail_s, encode_s, threads)
+    def received(cls, data: bytes, region: mmap.mmap) -> _Answer:
+        status, decode_s, tail_s, encode_s, threads, in_region = _ANSWER.unpack_from(data)
+        body = region[:in_region] if in_region else data[_ANSWER.size :]
+        return cls(status, body, decode_s, tail_s, encode_s, threads)
 
 
 def _run_tail(
@@ -306,7 +315,7 @@ def _lane_main(config: ServerConfig, conn: Any) -> None:
             break
         with memoryview(region)[:length] as view:
             answer = _answer(hosted, view, threads, config.device, config.decode_limit_bytes)
-        conn.send_bytes(answer.packed())
+        answer.send(conn, region)
     region.close()
 
 
@@ -364,7 +373,7 @@ class _Lane:
         assert self.region is not None
         self.region[: len(request)] = request
         self.conn.send_bytes(_ORDER.pack(_RUN, len(request), threads))
-        return _Answer.unpacked(self.conn.recv_bytes())
+        return _Answer.received(self.conn.recv_bytes(), self.region)
 
     def close(self) -> None:
         """Stop the process (asked, then killed after 5 s) and unmap the region."""
