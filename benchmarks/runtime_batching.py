@@ -9,15 +9,20 @@ lent: batching is for accelerators, where t(b) grows far slower than b).
 
 Each device is a thread that sends the same request (the head's output for one image, packed
 once) in a closed loop for ``--seconds`` (at most 2,000 requests), over 127.0.0.1 to a server
-with one lane and all cores; latency is the round trip. Batching on: at most 16 rows, 2 ms.
-t(b): the tail on b rows, timed alone (median of 7), which the model of a batched server uses:
-a request waits for its batch, then the batch's service t(b).
+(in a process of its own) with one lane and all cores; latency is the round trip. Batching on:
+at most 16 rows, 2 ms. t(b): the tail on b rows, timed alone (median of 7).
+
+The model (``costs.closed_loop_throughput_per_s``): t(b) = t(1) + (b - 1) dt with dt from t(1)
+and t(16); a request's server time besides the tail (c) and its time outside the server (r)
+from the two runs without batching at 16 devices (saturated: 1 / (t(1) + c)) and at 1 device
+(1 / (r + t(1) + c)); the four other runs are predicted and printed beside the measurement.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import statistics
 import threading
 import time
@@ -27,10 +32,11 @@ import grpc
 import numpy as np
 import torch
 
+from edgesplit.costs import closed_loop_throughput_per_s
 from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
 from edgesplit.profile.measure import available_cores, machine_description
-from edgesplit.runtime import EdgeServer, ServerConfig
+from edgesplit.runtime import ServerConfig
 from edgesplit.runtime.server import RUN
 from edgesplit.runtime.wire import REQUEST, pack, wire_id
 
@@ -85,6 +91,39 @@ def batch_service_s(tail, crossing: tuple, rows: int, threads: int, device: str)
     return statistics.median(times)
 
 
+def _edge_server(config: ServerConfig, ready) -> None:
+    from edgesplit.runtime.server import serve
+
+    serve(config, ready=ready.send)
+
+
+def predicted(rows: list[dict], service: dict[int, float], batch_max: int) -> None:
+    """The model's tasks per second and latency beside each run's (fitted on two runs)."""
+    single_s = service[1]
+    per_row_s = (service[batch_max] - single_s) / (batch_max - 1)
+    measured = {(r["batching"], r["devices"]): r["tasks_per_s"] for r in rows}
+    request_s = max(1.0 / measured[(False, 16)] - single_s, 0.0)
+    away_s = max(1.0 / measured[(False, 1)] - single_s - request_s, 0.0)
+    print(
+        f"model: t(b) = {1e3 * single_s:.1f} + (b - 1) {1e3 * per_row_s:.1f} ms, server time "
+        f"per request c = {1e3 * request_s:.2f} ms, time outside r = {1e3 * away_s:.2f} ms"
+    )
+    for row in rows:
+        rows_max = batch_max if row["batching"] else 1
+        rate = float(
+            closed_loop_throughput_per_s(
+                row["devices"], rows_max, single_s, per_row_s, request_s, away_s
+            )
+        )
+        row["predicted_tasks_per_s"] = rate
+        row["predicted_latency_ms"] = 1e3 * (row["devices"] / rate - away_s)
+        print(
+            f"batching {'on ' if row['batching'] else 'off'} {row['devices']:2d} devices: "
+            f"predicted {rate:6.1f} tasks/s ({rate / row['tasks_per_s'] - 1:+.0%} of measured), "
+            f"latency {row['predicted_latency_ms']:6.1f} ms (measured p50 {row['p50_ms']:.1f})"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mobilenet_v2")
@@ -110,12 +149,15 @@ def main() -> None:
             batch_max=16 if batching else 1, batch_delay_s=0.002, queue_limit=64,
             device=args.device,
         )  # fmt: skip
-        edge = EdgeServer(config)
+        context = multiprocessing.get_context("spawn")
+        here, there = context.Pipe()
+        edge = context.Process(target=_edge_server, args=(config, there))
         edge.start()
+        port = here.recv()
         try:
-            closed_loop(edge.port, request, 1, 1.0)  # warm the lane
+            closed_loop(port, request, 1, 1.0)  # warm the lane
             for devices in (1, 4, 16):
-                latencies = closed_loop(edge.port, request, devices, args.seconds)
+                latencies = closed_loop(port, request, devices, args.seconds)
                 span = args.seconds
                 row = {
                     "batching": batching, "devices": devices, "requests": len(latencies),
@@ -131,7 +173,9 @@ def main() -> None:
                     flush=True,
                 )
         finally:
-            edge.stop()
+            edge.terminate()
+            edge.join()
+    predicted(rows, service, 16)
     if args.json is not None:
         data = {
             "machine": machine_description(args.device), "model": args.model, "cut": args.cut,

@@ -288,6 +288,36 @@ def test_health_state_and_metrics(server, clients):
     assert state["counts"]["served"] >= 1
 
 
+def test_the_lanes_share_the_servers_parameters(server, clients):
+    """Each lane maps the parameters the server put in shared memory (unlinked files of this
+    process's) instead of holding copies: at least every hosted model's state, the same memory
+    in every lane and in the server."""
+    import os
+
+    from edgesplit.graph.zoo import load_model
+
+    def shared(pid: int) -> dict[str, int]:
+        mapped: dict[str, int] = {}
+        with open(f"/proc/{pid}/maps") as maps:
+            for line in maps:
+                fields = line.split()
+                if len(fields) > 5 and fields[5].startswith(f"/dev/shm/torch_{os.getpid()}_"):
+                    start, end = (int(x, 16) for x in fields[0].split("-"))
+                    mapped[fields[5]] = mapped.get(fields[5], 0) + end - start
+        return mapped
+
+    state_bytes = sum(
+        t.numel() * t.element_size()
+        for spec in MODELS
+        for t in load_model(spec).state_dict().values()
+    )
+    here = shared(os.getpid())
+    for lane in server._lanes:
+        there = shared(lane.process.pid)
+        assert sum(there.values()) >= state_bytes
+        assert there.keys() <= here.keys()
+
+
 def test_a_port_in_use_is_one_clear_error(server):
     with pytest.raises(InvalidParameterError, match=f"--port={server.port}.*in use"):
         EdgeServer(ServerConfig(models=("resnet18",), port=server.port, lanes=1)).start()

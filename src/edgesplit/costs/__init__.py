@@ -4,6 +4,8 @@ cached) and one composer per paper quantity. Importing it does not import torch.
 from edgesplit.costs.link import LinkCosts, LinkTerms, load_link
 from edgesplit.costs.tables import ModelTable, TableSpec, build_table, load_table, save_table
 from edgesplit.costs.terms import (
+    batch_service_s,
+    closed_loop_throughput_per_s,
     md1_waiting_time_s,
     server_share_s,
     task_energy_j,
@@ -16,7 +18,9 @@ __all__ = [
     "LinkTerms",
     "ModelTable",
     "TableSpec",
+    "batch_service_s",
     "build_table",
+    "closed_loop_throughput_per_s",
     "load_link",
     "load_table",
     "md1_waiting_time_s",

@@ -47,6 +47,35 @@ def md1_waiting_time_s(arrival_rate_per_s: ArrayLike, service_s: ArrayLike) -> n
     return np.where(service > 0, waiting, 0.0)
 
 
+def batch_service_s(rows: ArrayLike, single_s: ArrayLike, per_row_s: ArrayLike) -> np.ndarray:
+    """A tail's service time on a batch of ``rows`` requests (dynamic batching,
+    ``runtime.batching``): the time of one row plus the marginal time of each further row,
+    ``t(b) = t(1) + (b - 1) dt`` (on a CPU dt is close to t(1); on a GPU far smaller)."""
+    return np.asarray(single_s, dtype=np.float64) + (np.asarray(rows) - 1.0) * per_row_s
+
+
+def closed_loop_throughput_per_s(
+    devices: ArrayLike,
+    batch_max: ArrayLike,
+    single_s: ArrayLike,
+    per_row_s: ArrayLike,
+    request_s: ArrayLike,
+    away_s: ArrayLike,
+) -> np.ndarray:
+    """Tasks per second of ``devices`` devices, each sending its next request when its last is
+    answered, to one lane batching at most ``batch_max`` rows (1: no batching). A request costs
+    the server ``request_s`` besides the tail (the RPC, decoding, packing, on the same cores) and
+    spends ``away_s`` outside the server (the device, the link). With b = min(devices,
+    batch_max) requests in each batch, the rate is that of a device cycle, devices / (away + t(b)
+    + b request), capped by the saturated lane's, batch_max / (t(batch_max) + batch_max
+    request). The wait for a batch to fill is not counted (requests of a closed loop arrive
+    together); the latency follows by Little's law: devices / throughput - away."""
+    rows = np.minimum(devices, batch_max)
+    cycle = away_s + batch_service_s(rows, single_s, per_row_s) + rows * np.asarray(request_s)
+    full = batch_service_s(batch_max, single_s, per_row_s) + np.asarray(batch_max) * request_s
+    return np.minimum(np.asarray(devices, dtype=np.float64) / cycle, batch_max / full)
+
+
 def task_latency_s(
     local_s: ArrayLike,
     transmit_s: ArrayLike,

@@ -4,16 +4,17 @@ weights, ``weights=None``, seeded, never downloaded) and user models named by im
 from __future__ import annotations
 
 import ast
+import contextlib
 import difflib
 import importlib
 import importlib.util
 import sys
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-import torchvision
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError, ModelLoadError, UnknownModelError
@@ -26,7 +27,10 @@ _MIN_SIZE_BY_MODEL = {"inception_v3": 75}
 
 
 def list_models() -> list[str]:
-    """Names of torchvision's classification models, sorted."""
+    """Names of torchvision's classification models, sorted (torchvision is imported only
+    here and in ``build_model``: a process running its own models never loads it)."""
+    import torchvision
+
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
@@ -39,6 +43,8 @@ def check_model_name(name: str) -> None:
 
 def build_model(name: str, seed: int = 0) -> nn.Module:
     """A torchvision classification model with seeded random weights, in eval mode."""
+    import torchvision
+
     check_model_name(name)
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         torch.manual_seed(seed)
@@ -190,12 +196,39 @@ def load_traced(
     input_size: int = DEFAULT_INPUT_SIZE,
     input_shape: str | None = None,
     seed: int = 0,
+    parameters: Mapping[str, torch.Tensor] | None = None,
 ) -> tuple[nn.Module, torch.Tensor, ModelGraph]:
     """A model (a zoo name or ``file.py:factory`` / ``package.module:factory``), a seeded example
     input (``input_shape`` such as "1,3,96,96", else an image of ``input_size`` pixels) and its
-    graph."""
+    graph. ``parameters``: the model's state (``shared_state``'s) taken in place of the model's
+    own before it is traced: the model then holds those tensors, not copies."""
     from edgesplit.graph.model_graph import ModelGraph
 
     x = spec_input(spec, input_size, input_shape, seed)
     model = load_model(spec, seed=seed, example=x)
-    return model, x, ModelGraph.from_module(model, x, granularity, model_name=spec)
+    if parameters is not None:
+        model.load_state_dict(parameters, assign=True)
+    graph = ModelGraph.from_module(model, x, granularity, model_name=spec)
+    _return_freed_memory()  # what building and tracing used (tens of MB on large models)
+    return model, x, graph
+
+
+def shared_state(spec: str, input_size: int = DEFAULT_INPUT_SIZE) -> dict[str, torch.Tensor]:
+    """The state (parameters and buffers) of ``spec`` moved into shared memory, for processes
+    that load the same model (``load_traced``'s ``parameters``): passed to a spawned process, a
+    tensor travels as a file descriptor of memory no name refers to, so nothing is copied and
+    nothing is left behind when the processes end."""
+    model = load_model(spec, example=spec_input(spec, input_size))
+    state = {name: tensor.share_memory_() for name, tensor in model.state_dict().items()}
+    del model
+    _return_freed_memory()
+    return state
+
+
+def _return_freed_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc keeps the blocks a model's build and
+    trace freed for reuse otherwise); nothing where the C library is not glibc."""
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)

@@ -10,6 +10,7 @@ interpreter's per-node overhead, tens of microseconds); heads and tails are the 
 
 from __future__ import annotations
 
+import importlib.metadata
 import math
 import platform
 import statistics
@@ -19,7 +20,6 @@ from dataclasses import replace
 from typing import Any
 
 import torch
-import torchvision
 from torch import fx, nn
 
 from edgesplit.errors import DeviceUnavailableError, InvalidParameterError
@@ -46,7 +46,7 @@ def machine_description(device: str) -> dict[str, Any]:
         "cpu": cpu,
         "cores": available_cores(),
         "torch": torch.__version__,
-        "torchvision": torchvision.__version__,
+        "torchvision": importlib.metadata.version("torchvision"),  # not imported: it is heavy
         "python": platform.python_version(),
         "gpu": torch.cuda.get_device_name() if device == "cuda" else None,
     }

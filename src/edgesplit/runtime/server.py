@@ -152,14 +152,16 @@ class ServerConfig:
 class _Hosted:
     """One model in a lane: its graphs, its cuts by wire id, and a cache of built tails."""
 
-    def __init__(self, spec: str, config: ServerConfig) -> None:
+    def __init__(self, spec: str, config: ServerConfig, parameters: dict[str, Any]) -> None:
         from edgesplit.errors import CutLimitExceededError
         from edgesplit.graph import ModelGraph
         from edgesplit.graph.zoo import load_traced
 
         self.spec = spec
         first, *others = config.granularities
-        self.model, example, graph = load_traced(spec, first, config.input_size)
+        self.model, example, graph = load_traced(
+            spec, first, config.input_size, parameters=parameters
+        )
         graphs = [graph] + [
             ModelGraph.from_module(self.model, example, g, model_name=spec) for g in others
         ]
@@ -286,9 +288,10 @@ def _answer(
         return _Answer(_INTERNAL, f"{type(error).__name__}: {_said(error)}".encode())
 
 
-def _lane_main(config: ServerConfig, conn: Any) -> None:
+def _lane_main(config: ServerConfig, conn: Any, shared: dict[str, dict[str, Any]]) -> None:
     """A lane's process: map the shared region (its descriptor comes over the pipe), load the
-    models, then run the tails it is ordered to."""
+    models on the parameters the server shares (``shared``: by model), then run the tails it is
+    ordered to."""
     from multiprocessing import reduction
 
     from edgesplit.runtime.lifetime import watch_parent
@@ -301,7 +304,7 @@ def _lane_main(config: ServerConfig, conn: Any) -> None:
 
     torch.set_num_threads(1)
     try:
-        hosted = {wire_id(spec): _Hosted(spec, config) for spec in config.models}
+        hosted = {wire_id(spec): _Hosted(spec, config, shared[spec]) for spec in config.models}
     except EdgesplitError as error:
         conn.send_bytes(b"E" + str(error).encode())
         return
@@ -324,9 +327,10 @@ class _Lane:
     unlinked as soon as it is made: the server maps it and hands its descriptor to the lane over
     the pipe, so no exit, a SIGKILL included, leaves a file behind)."""
 
-    def __init__(self, config: ServerConfig, folder: str) -> None:
+    def __init__(self, config: ServerConfig, folder: str, shared: dict[str, Any]) -> None:
         self.config = config
         self.folder = folder
+        self.shared = shared
         self.region: mmap.mmap | None = None
         self.process: Any = None
         self.conn: Any = None
@@ -351,7 +355,10 @@ class _Lane:
             context = multiprocessing.get_context("spawn")
             here, there = context.Pipe()
             self.process = context.Process(
-                target=_lane_main, args=(self.config, there), daemon=True, name=LANE_NAME
+                target=_lane_main,
+                args=(self.config, there, self.shared),
+                daemon=True,
+                name=LANE_NAME,
             )
             self.process.start()
             there.close()
@@ -557,9 +564,17 @@ class EdgeServer:
         return bind(server, self.config.host, self.config.port, self.security)
 
     def _start_lanes(self) -> None:
+        import torch.multiprocessing  # noqa: F401 (tensors then travel to a lane as descriptors)
+
+        from edgesplit.graph.zoo import shared_state
+
         config = self.config
+        try:
+            shared = {spec: shared_state(spec, config.input_size) for spec in config.models}
+        except EdgesplitError as error:
+            raise EdgesplitError(f"the server could not load its models: {error}") from None
         folder = _region_folder(config.lane_count * config.max_message_bytes)
-        self._lanes = [_Lane(config, folder) for _ in range(config.lane_count)]
+        self._lanes = [_Lane(config, folder, shared) for _ in range(config.lane_count)]
         for lane in self._lanes:
             lane.spawn()
         for lane in self._lanes:
