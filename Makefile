@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install oip-server demo test test-all lint format bench profiles proto clean
+.PHONY: install oip-server gpu-wheels demo test test-all lint format bench profiles proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,16 @@ bench: install
 	$(BIN)/python benchmarks/host_start.py --scenario shi2025-5g
 	$(BIN)/python benchmarks/compress_variants.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/window_scale.py
+
+# What a GPU machine's python lacks for the runtime (it has torch, torchvision, NumPy, grpcio) as
+# wheels in .wheels/ (ignored), for benchmarks/gpu_tails.sh on a machine that reaches no index
+# (GPU_PYTHON: that machine's python version, if not this one's).
+GPU_WHEELS := pydantic grpcio-health-checking zstandard xxhash prometheus-client 'protobuf>=7.35.1'
+GPU_PYTHON ?= $(shell $(BIN)/python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+gpu-wheels: install
+	$(BIN)/python -m pip download --quiet --dest .wheels --only-binary=:all: \
+		--python-version $(GPU_PYTHON) --platform manylinux2014_x86_64 \
+		--platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 $(GPU_WHEELS)
 
 # Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
 # run on an idle machine). Each file records the command that made it.

@@ -41,6 +41,7 @@ from edgesplit.runtime.server import RUN
 from edgesplit.runtime.wire import REQUEST, pack, wire_id
 
 MAX_REQUESTS = 2000
+DELAY_S = 0.002  # a batch that is not full waits this long for more requests
 
 
 def closed_loop(port: int, request: bytes, devices: int, seconds: float) -> list[float]:
@@ -97,30 +98,40 @@ def _edge_server(config: ServerConfig, ready) -> None:
     serve(config, ready=ready.send)
 
 
-def predicted(rows: list[dict], service: dict[int, float], batch_max: int) -> None:
-    """The model's tasks per second and latency beside each run's (fitted on two runs)."""
+def predicted(rows: list[dict], service: dict[int, float], batch_max: int, delay_s: float) -> None:
+    """The model's tasks per second and latency beside each run's. Fitted: dt on t(1) and
+    t(batch_max); the server's time per request c on each saturated run (16 devices: batching
+    off, 1 / (t(1) + c); on, 16 / (t(16) + 16 c)); the time outside r on one device without
+    batching. Predicted: the three other runs."""
     single_s = service[1]
     per_row_s = (service[batch_max] - single_s) / (batch_max - 1)
     measured = {(r["batching"], r["devices"]): r["tasks_per_s"] for r in rows}
-    request_s = max(1.0 / measured[(False, 16)] - single_s, 0.0)
-    away_s = max(1.0 / measured[(False, 1)] - single_s - request_s, 0.0)
+    request_s = {
+        False: max(1.0 / measured[(False, 16)] - single_s, 0.0),
+        True: max((16 / measured[(True, 16)] - service[16]) / 16, 0.0),
+    }
+    away_s = max(1.0 / measured[(False, 1)] - single_s - request_s[False], 0.0)
     print(
-        f"model: t(b) = {1e3 * single_s:.1f} + (b - 1) {1e3 * per_row_s:.1f} ms, server time "
-        f"per request c = {1e3 * request_s:.2f} ms, time outside r = {1e3 * away_s:.2f} ms"
+        f"model: t(b) = {1e3 * single_s:.1f} + (b - 1) {1e3 * per_row_s:.1f} ms; server time "
+        f"per request c = {1e3 * request_s[False]:.2f} ms unbatched, "
+        f"{1e3 * request_s[True]:.2f} ms batched; time outside r = {1e3 * away_s:.2f} ms"
     )
     for row in rows:
-        rows_max = batch_max if row["batching"] else 1
+        batching, devices = row["batching"], row["devices"]
         rate = float(
             closed_loop_throughput_per_s(
-                row["devices"], rows_max, single_s, per_row_s, request_s, away_s
+                devices, batch_max if batching else 1, single_s, per_row_s,
+                request_s[batching], away_s, delay_s if batching else 0.0,
             )
-        )
+        )  # fmt: skip
         row["predicted_tasks_per_s"] = rate
-        row["predicted_latency_ms"] = 1e3 * (row["devices"] / rate - away_s)
+        row["predicted_latency_ms"] = 1e3 * (devices / rate - away_s)
+        row["fitted"] = devices == 16 or (devices == 1 and not batching)
         print(
-            f"batching {'on ' if row['batching'] else 'off'} {row['devices']:2d} devices: "
-            f"predicted {rate:6.1f} tasks/s ({rate / row['tasks_per_s'] - 1:+.0%} of measured), "
-            f"latency {row['predicted_latency_ms']:6.1f} ms (measured p50 {row['p50_ms']:.1f})"
+            f"batching {'on ' if batching else 'off'} {devices:2d} devices: "
+            f"{'fitted   ' if row['fitted'] else 'predicted'} {rate:6.1f} tasks/s "
+            f"({rate / row['tasks_per_s'] - 1:+.0%} of measured), latency "
+            f"{row['predicted_latency_ms']:6.1f} ms (measured p50 {row['p50_ms']:.1f})"
         )
 
 
@@ -146,7 +157,7 @@ def main() -> None:
     for batching in (False, True):
         config = ServerConfig(
             models=(args.model,), port=0, lanes=1, granularities=(args.granularity,),
-            batch_max=16 if batching else 1, batch_delay_s=0.002, queue_limit=64,
+            batch_max=16 if batching else 1, batch_delay_s=DELAY_S, queue_limit=64,
             device=args.device,
         )  # fmt: skip
         context = multiprocessing.get_context("spawn")
@@ -175,7 +186,7 @@ def main() -> None:
         finally:
             edge.terminate()
             edge.join()
-    predicted(rows, service, 16)
+    predicted(rows, service, 16, DELAY_S)
     if args.json is not None:
         data = {
             "machine": machine_description(args.device), "model": args.model, "cut": args.cut,

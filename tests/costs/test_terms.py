@@ -67,10 +67,13 @@ def test_composers_take_floats_and_arrays_alike():
             assert energy[i, j] == task_energy_j(scalar[0], 2.0, scalar[1], 0.5, scalar[2], 0.1)
 
 
-def _closed_loop_events(devices, batch_max, single_s, per_row_s, request_s, away_s, batches=4000):
+def _closed_loop_events(
+    devices, batch_max, single_s, per_row_s, request_s, away_s, delay_s, batches=4000
+):
     """A discrete-event run of the closed loop: devices come back ``away_s`` after their answer;
-    the lane, when free, takes up to ``batch_max`` waiting requests and is busy for t(b) plus
-    ``request_s`` per request. Tasks per second over the run."""
+    the lane, when free, takes up to ``batch_max`` waiting requests (a batch that is not full
+    waits ``delay_s`` after its first request for more) and is busy for t(b) plus ``request_s``
+    per request. Tasks per second over the run."""
     import heapq
 
     back = [away_s] * devices  # when each device's next request reaches the server
@@ -78,6 +81,8 @@ def _closed_loop_events(devices, batch_max, single_s, per_row_s, request_s, away
     now, done = 0.0, 0
     for _ in range(batches):
         now = max(now, back[0])
+        if batch_max > 1 and sum(t <= now for t in back) < batch_max:
+            now = max(now, back[0] + delay_s)  # the leader waits for the batch to fill
         rows = []
         while back and back[0] <= now and len(rows) < batch_max:
             rows.append(heapq.heappop(back))
@@ -89,18 +94,18 @@ def _closed_loop_events(devices, batch_max, single_s, per_row_s, request_s, away
 
 
 @pytest.mark.parametrize(
-    ("devices", "batch_max", "away_s"),
-    [(1, 1, 0.004), (4, 1, 0.004), (16, 1, 0.004), (1, 16, 0.004), (4, 16, 0.004),
-     (16, 16, 0.004), (32, 8, 0.001), (3, 8, 0.05)],
+    ("devices", "batch_max", "away_s", "delay_s"),
+    [(1, 1, 0.004, 0.0), (4, 1, 0.004, 0.0), (16, 1, 0.004, 0.0), (1, 16, 0.004, 0.002),
+     (4, 16, 0.004, 0.002), (16, 16, 0.004, 0.002), (32, 8, 0.001, 0.002), (3, 8, 0.05, 0.0),
+     (3, 8, 0.05, 0.01)],
 )  # fmt: skip
-def test_closed_loop_throughput_matches_an_event_simulation(devices, batch_max, away_s):
+def test_closed_loop_throughput_matches_an_event_simulation(devices, batch_max, away_s, delay_s):
     from edgesplit.costs import batch_service_s, closed_loop_throughput_per_s
 
     single_s, per_row_s, request_s = 0.0088, 0.0045, 0.0012
-    formula = float(
-        closed_loop_throughput_per_s(devices, batch_max, single_s, per_row_s, request_s, away_s)
-    )
-    simulated = _closed_loop_events(devices, batch_max, single_s, per_row_s, request_s, away_s)
+    terms = (devices, batch_max, single_s, per_row_s, request_s, away_s, delay_s)
+    formula = float(closed_loop_throughput_per_s(*terms))
+    simulated = _closed_loop_events(*terms)
     assert formula == pytest.approx(simulated, rel=0.01)
     assert float(batch_service_s(1, single_s, per_row_s)) == single_s
     assert float(batch_service_s(9, single_s, per_row_s)) == pytest.approx(single_s + 8 * per_row_s)

@@ -61,17 +61,23 @@ def closed_loop_throughput_per_s(
     per_row_s: ArrayLike,
     request_s: ArrayLike,
     away_s: ArrayLike,
+    delay_s: ArrayLike = 0.0,
 ) -> np.ndarray:
     """Tasks per second of ``devices`` devices, each sending its next request when its last is
-    answered, to one lane batching at most ``batch_max`` rows (1: no batching). A request costs
-    the server ``request_s`` besides the tail (the RPC, decoding, packing, on the same cores) and
-    spends ``away_s`` outside the server (the device, the link). With b = min(devices,
-    batch_max) requests in each batch, the rate is that of a device cycle, devices / (away + t(b)
-    + b request), capped by the saturated lane's, batch_max / (t(batch_max) + batch_max
-    request). The wait for a batch to fill is not counted (requests of a closed loop arrive
-    together); the latency follows by Little's law: devices / throughput - away."""
+    answered, to one lane batching at most ``batch_max`` rows (1: no batching) and holding a
+    batch that is not full for ``delay_s``. A request costs the server ``request_s`` besides the
+    tail (the RPC, decoding, packing, on the same cores) and spends ``away_s`` outside the
+    server (the device, the link). With b = min(devices, batch_max) requests in each batch, the
+    rate is that of a device cycle, devices / (away + wait + t(b) + b request), where wait is
+    ``delay_s`` for a batch that cannot fill (b < batch_max), capped by the saturated lane's,
+    batch_max / (t(batch_max) + batch_max request), whose batches fill while it works (requests
+    of a closed loop arrive together). The latency follows by Little's law: devices /
+    throughput - away."""
     rows = np.minimum(devices, batch_max)
-    cycle = away_s + batch_service_s(rows, single_s, per_row_s) + rows * np.asarray(request_s)
+    wait = np.where(rows < batch_max, delay_s, 0.0)
+    cycle = (
+        away_s + wait + batch_service_s(rows, single_s, per_row_s) + rows * np.asarray(request_s)
+    )
     full = batch_service_s(batch_max, single_s, per_row_s) + np.asarray(batch_max) * request_s
     return np.minimum(np.asarray(devices, dtype=np.float64) / cycle, batch_max / full)
 
