@@ -19,6 +19,7 @@ import torch
 import tritonclient.grpc as triton
 from tritonclient.utils import InferenceServerException
 
+from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
 from edgesplit.runtime import EdgeServer
@@ -178,6 +179,27 @@ def test_export_writes_a_verified_head_and_tail_and_a_triton_repository(tmp_path
     for name, _, shape in described.inputs:
         dims = ", ".join(map(str, [-1, *shape[1:]]))
         assert f'{{ name: "{name}" data_type: TYPE_FP32 dims: [ {dims} ] }}' in config
+
+
+def test_export_as_torchscript_for_tritons_pytorch_backend(tmp_path):
+    """TorchScript halves (Triton's libtorch backend) give the model's output on a batch of two
+    rows when loaded back; the repository names the outputs OUTPUT__<i>; MLServer's layout
+    refuses TorchScript (its tail runs in ONNX Runtime), naming the option."""
+    from edgesplit.runtime.export import export_split
+
+    model, x, _ = load_traced("resnet18", "block", SIZE)
+    made = export_split("resnet18", 4, tmp_path, "block", SIZE, "triton", "torchscript")
+    head, tail = torch.jit.load(str(made.head)), torch.jit.load(str(made.tail))
+    batch = torch.cat([x, torch.flip(x, dims=[0]) + 0.5])
+    with torch.no_grad():
+        got, expected = tail(*head(batch)), model(batch)
+    torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+    assert (made.config.parent / "1" / "model.pt").read_bytes() == made.tail.read_bytes()
+    config = made.config.read_text()
+    assert 'platform: "pytorch_libtorch"' in config and 'name: "OUTPUT__0"' in config
+    assert '{ name: "relu" data_type: TYPE_FP32' in config  # the tail's argument
+    with pytest.raises(InvalidParameterError, match=r"--format.*onnx with --repository mlserver"):
+        export_split("resnet18", 4, tmp_path, "block", SIZE, "mlserver", "torchscript")
 
 
 MLSERVER = Path(__file__).parents[2] / ".venv-oip" / "bin" / "mlserver"

@@ -350,7 +350,9 @@ def export_command(
     out: Annotated[Path, typer.Option(help="Folder for the head, the tail and the repository.")],
     granularity: GranularityOpt = "block",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
-    format: Annotated[str, choice(("onnx",), "File format.")] = "onnx",
+    format: Annotated[
+        str, choice(("onnx", "torchscript"), "File format (torchscript: Triton's PyTorch backend).")
+    ] = "onnx",
     repository: Annotated[
         str | None,
         typer.Option(
@@ -360,12 +362,13 @@ def export_command(
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Export the head and tail of one cut as ONNX, verified with ONNX Runtime against the
-    model, and optionally the tail as a Triton or MLServer model repository named as `serve` names
-    tails under the Open Inference Protocol (<model>.<granularity>.cut-<n>)."""
+    """Export the head and tail of one cut as ONNX or TorchScript, verified (ONNX Runtime,
+    TorchScript) against the model, and optionally the tail as a Triton or MLServer model
+    repository named as `serve` names tails under the Open Inference Protocol
+    (<model>.<granularity>.cut-<n>)."""
     from edgesplit.runtime.export import export_split
 
-    made = export_split(model, cut, out, granularity, input_size, repository)
+    made = export_split(model, cut, out, granularity, input_size, repository, format)
     data = {
         "name": made.name, "head": str(made.head), "tail": str(made.tail),
         "config": None if made.config is None else str(made.config),
@@ -377,7 +380,7 @@ def export_command(
     console.print(
         f"{made.name}: head {made.head}, tail {made.tail}"
         + (f", repository {made.config.parent}" if made.config else "")
-        + f"; ONNX Runtime head then tail within {made.max_abs_error:.2g} of the model",
+        + f"; the exported head then tail within {made.max_abs_error:.2g} of the model",
         highlight=False,
     )
 
