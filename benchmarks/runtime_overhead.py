@@ -8,8 +8,10 @@ server's). Ours: a device task through ``DeviceClient`` and an edge server (one 
 end to end minus the head, the tail and the queue (what the runtime adds: encoding, the RPC, the
 hop to the lane and back, decoding). Bare: a grpcio server in a process of its own whose handler
 returns bytes of the reply's size, called with bytes of the request's size, in turn with the
-tasks (one task, one bare call, ...: both see the same machine). Two cuts: the first (the
-602-kB fp32 input crosses) and the last with a tail (a few kB cross). Medians of ``--repeats``.
+tasks (one task, one bare call, ...), each bare call right after the head computed as for a task
+(a device sends what its head just gave: both round trips start from the same machine state).
+Two cuts: the first (the 602-kB fp32 input crosses) and the last with a tail (a few kB cross).
+Medians of ``--repeats``.
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ def _compare(client: DeviceClient, position: int, repeats: int) -> dict[str, flo
             assert record.offloaded, record.fallback
             ours.append(record.codec_s + record.transfer_s)  # end to end - head - tail - queue
             records.append(record)
+            with torch.no_grad():
+                head(client.example)  # as before a task's request: the device computed its head
             theirs.append(bare.round_trip_s(request))
     finally:
         bare.close()
