@@ -106,13 +106,6 @@ def itemsize(dtype: torch.dtype) -> int:
     return torch.tensor([], dtype=dtype).element_size()
 
 
-@functools.cache
-def _numpy_dtype(dtype: torch.dtype) -> np.dtype:
-    """The NumPy dtype raw bytes of ``dtype`` are read as (bfloat16: its bits, as int16)."""
-    carrier = torch.int16 if dtype == torch.bfloat16 else dtype
-    return torch.tensor([], dtype=carrier).numpy().dtype
-
-
 def encoded_size(codec: Codec, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
     """The bytes ``encode`` writes for a tensor of ``dtype`` and ``shape`` with ``codec`` before
     zstd (exact integers: no product of dimensions wraps around)."""
@@ -200,11 +193,11 @@ def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> to
         )
     # a writable buffer (a server's shared region) is used in place; read-only bytes are copied
     # once, as torch tensors must be writable
+    if count == 0:
+        return torch.empty(shape, dtype=dtype)
     writable = isinstance(data, memoryview) and not data.readonly
     buffer = data if writable else bytearray(data)
-    array = np.frombuffer(buffer, dtype=_numpy_dtype(dtype))
-    tensor = torch.from_numpy(array).reshape(shape)
-    return tensor.view(torch.bfloat16) if dtype == torch.bfloat16 else tensor
+    return torch.frombuffer(buffer, dtype=dtype, count=count).view(shape)
 
 
 _FP16_TOP = 15  # a tensor's largest magnitude is scaled into [2^14, 2^15): fp16's normal range
