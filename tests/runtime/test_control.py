@@ -233,6 +233,38 @@ def test_a_controller_started_again_on_its_journal_continues_the_run(tmp_path):
     again.journal.close()
 
 
+def test_decisions_pushed_before_an_agent_subscribes_reach_its_stream():
+    """A decision pushed to an agent that registered but has not subscribed yet (a restarted
+    controller pushes before its agents reconnect), or between two subscriptions, is the first
+    the new stream yields: an agent never misses a step it was decided (it once did, and the
+    step's tasks were counted as not run)."""
+    made = Controller(ControllerConfig("live-demo", "optimum", devices=1))
+    made.begin = 0.0
+    made.RegisterServer(
+        pb.ServerHello(protocol=PROTOCOL, address="127.0.0.1:1", cores=2, lanes=1), None
+    )
+    hello = pb.DeviceHello(protocol=PROTOCOL, name="phone", model="mobilenet_v2",
+                           cut_count=made.world.cut_counts[0])  # fmt: skip
+    index = made.RegisterDevice(hello, None).index
+
+    class Active:  # a live stream for at most 6 polls of its inbox (3 s): no test hangs
+        polls = 0
+
+        def is_active(self) -> bool:
+            self.polls += 1
+            return self.polls <= 6
+
+    subscribe = pb.Subscribe(protocol=PROTOCOL, index=index, run_id=made.run_id)
+    made.step(0, 0.0)
+    first = made.Decisions(subscribe, Active())
+    assert next(first).step == 0
+    made.step(1, 1.0)  # pushed to the first stream's inbox, not read: the agent reconnects
+    second = made.Decisions(subscribe, Active())
+    assert next(second).step == 1
+    with pytest.raises(StopIteration):
+        next(first)  # the older stream ends
+
+
 def test_an_agent_takes_the_place_it_asks_for_and_no_other():
     """Three places for two models (mobilenet_v2, resnet34, mobilenet_v2): an agent asking for
     place 2 gets it even when place 0 of its model is free; a place of another model, or a

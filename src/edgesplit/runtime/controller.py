@@ -549,8 +549,15 @@ class Controller:
             agent = self._agent(subscribe.index, subscribe.run_id)
             if agent is None:
                 context.abort(grpc.StatusCode.NOT_FOUND, "unknown agent: register first")
-            agent.inbox.put(None)  # ends an older subscription's stream
-            inbox = agent.inbox = queue.Queue()
+            # a new stream takes over the decisions pushed while the agent was away (after a
+            # controller's restart, before it subscribed), then the older stream is ended
+            older, inbox = agent.inbox, queue.Queue()
+            agent.inbox = inbox
+            while not older.empty():
+                decision = older.get_nowait()
+                if decision is not None:
+                    inbox.put(decision)
+            older.put(None)
             if self.ending:  # it came back after the run's end was told
                 inbox.put(pb.Decision(protocol=PROTOCOL, stop=True))
             agent.subscribed = True
