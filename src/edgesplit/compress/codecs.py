@@ -191,10 +191,10 @@ def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> to
         raise InvalidParameterError(
             "payload", f"{len(data)} bytes", f"{count * itemsize(dtype)} for shape {list(shape)}"
         )
+    if count == 0:  # torch.frombuffer takes no empty buffer
+        return torch.empty(shape, dtype=dtype)
     # a writable buffer (a server's shared region) is used in place; read-only bytes are copied
     # once, as torch tensors must be writable
-    if count == 0:
-        return torch.empty(shape, dtype=dtype)
     writable = isinstance(data, memoryview) and not data.readonly
     buffer = data if writable else bytearray(data)
     return torch.frombuffer(buffer, dtype=dtype, count=count).view(shape)
