@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import statistics
 import threading
 import time
@@ -37,7 +36,7 @@ from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
 from edgesplit.profile.measure import available_cores, machine_description
 from edgesplit.runtime import ServerConfig
-from edgesplit.runtime.server import RUN
+from edgesplit.runtime.server import RUN, serving_process
 from edgesplit.runtime.wire import REQUEST, pack, wire_id
 
 MAX_REQUESTS = 2000
@@ -90,12 +89,6 @@ def batch_service_s(tail, crossing: tuple, rows: int, threads: int, device: str)
         torch.set_num_threads(previous)
         tail.to("cpu")
     return statistics.median(times)
-
-
-def _edge_server(config: ServerConfig, ready) -> None:
-    from edgesplit.runtime.server import serve
-
-    serve(config, ready=ready.send)
 
 
 def predicted(rows: list[dict], service: dict[int, float], batch_max: int, delay_s: float) -> None:
@@ -160,12 +153,7 @@ def main() -> None:
             batch_max=16 if batching else 1, batch_delay_s=DELAY_S, queue_limit=64,
             device=args.device,
         )  # fmt: skip
-        context = multiprocessing.get_context("spawn")
-        here, there = context.Pipe()
-        edge = context.Process(target=_edge_server, args=(config, there))
-        edge.start()
-        port = here.recv()
-        try:
+        with serving_process(config) as (_, port):
             closed_loop(port, request, 1, 1.0)  # warm the lane
             for devices in (1, 4, 16):
                 latencies = closed_loop(port, request, devices, args.seconds)
@@ -183,9 +171,6 @@ def main() -> None:
                     f"p99 {row['p99_ms']:7.1f} ms",
                     flush=True,
                 )
-        finally:
-            edge.terminate()
-            edge.join()
     predicted(rows, service, 16, DELAY_S)
     if args.json is not None:
         data = {

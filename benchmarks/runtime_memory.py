@@ -38,14 +38,6 @@ def memory(pid: int) -> dict[str, float]:
     return {"rss_mib": rss / MIB, "pss_mib": pss / MIB, "uss_mib": private / MIB}
 
 
-def _edge_server(model: str, lanes: int, ready) -> None:
-    from edgesplit.runtime import ServerConfig
-    from edgesplit.runtime.server import serve
-
-    config = ServerConfig(models=(model,), port=0, lanes=lanes, granularities=("block",))
-    serve(config, ready=ready.send)
-
-
 def _device(model: str, port: int, tasks_done, finish) -> None:
     """A device client running one task at every few cuts, then waiting to be measured."""
     from edgesplit.runtime import DeviceClient
@@ -63,28 +55,26 @@ def measure(model: str, lanes: int) -> dict[str, object]:
     import torch
 
     from edgesplit.graph.zoo import load_model
+    from edgesplit.runtime import ServerConfig
+    from edgesplit.runtime.server import serving_process
 
+    config = ServerConfig(models=(model,), port=0, lanes=lanes, granularities=("block",))
     context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    edge = context.Process(target=_edge_server, args=(model, lanes, there))
-    edge.start()
-    port = here.recv()
-    done_here, done_there = context.Pipe()
-    finish_here, finish_there = context.Pipe()
-    device = context.Process(target=_device, args=(model, port, done_there, finish_there))
-    device.start()
-    try:
-        offloaded = done_here.recv()
-        with open(f"/proc/{edge.pid}/task/{edge.pid}/children") as children:
-            lane_pids = [int(pid) for pid in children.read().split()]
-        server = memory(edge.pid)
-        lane_memory = [memory(pid) for pid in lane_pids]
-        client = memory(device.pid)
-    finally:
-        finish_here.send(True)
-        device.join()
-        edge.terminate()
-        edge.join()
+    with serving_process(config) as (edge, port):
+        done_here, done_there = context.Pipe()
+        finish_here, finish_there = context.Pipe()
+        device = context.Process(target=_device, args=(model, port, done_there, finish_there))
+        device.start()
+        try:
+            offloaded = done_here.recv()
+            with open(f"/proc/{edge}/task/{edge}/children") as children:
+                lane_pids = [int(pid) for pid in children.read().split()]
+            server = memory(edge)
+            lane_memory = [memory(pid) for pid in lane_pids]
+            client = memory(device.pid)
+        finally:
+            finish_here.send(True)
+            device.join()
     state = load_model(model).state_dict().values()
     state_mib = sum(t.numel() * t.element_size() for t in state) / MIB
     together = server["pss_mib"] + sum(lane["pss_mib"] for lane in lane_memory)

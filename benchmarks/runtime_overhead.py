@@ -28,6 +28,7 @@ import grpc
 
 from edgesplit.profile.measure import machine_description
 from edgesplit.runtime import DeviceClient, ServerConfig
+from edgesplit.runtime.server import serving_process
 
 BARE = "/bare.Echo/Run"
 OPTIONS = [("grpc.max_receive_message_length", 64 << 20)]
@@ -67,13 +68,6 @@ class Bare:
         self.channel.close()
         self.process.kill()
         self.process.join()
-
-
-def _edge_server(model: str, ready) -> None:
-    from edgesplit.runtime.server import serve
-
-    config = ServerConfig(models=(model,), port=0, lanes=1, granularities=("block",))
-    serve(config, ready=ready.send)
 
 
 def _compare(client: DeviceClient, position: int, repeats: int) -> dict[str, float]:
@@ -124,19 +118,14 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    context = multiprocessing.get_context("spawn")
-    here, there = context.Pipe()
-    edge = context.Process(target=_edge_server, args=(args.model, there))  # it has lanes
-    edge.start()
-    port = here.recv()
+    config = ServerConfig(models=(args.model,), port=0, lanes=1, granularities=("block",))
     rows = []
-    try:
-        with DeviceClient(args.model, f"127.0.0.1:{port}", granularity="block") as client:
-            for position in (0, client.cut_count - 2):
-                rows.append(_compare(client, position, args.repeats))
-    finally:
-        edge.terminate()
-        edge.join()
+    with (
+        serving_process(config) as (_, port),  # it has lanes: not in this process
+        DeviceClient(args.model, f"127.0.0.1:{port}", granularity="block") as client,
+    ):
+        for position in (0, client.cut_count - 2):
+            rows.append(_compare(client, position, args.repeats))
     if args.json is not None:
         data = {"machine": machine_description("cpu"), "model": args.model, "rows": rows,
                 "command": f"python benchmarks/runtime_overhead.py --model {args.model} "

@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
-from edgesplit.runtime.oip import Tail, tail_name
+from edgesplit.runtime.oip import Tail
 
 FORMATS = ("onnx", "torchscript")
 REPOSITORIES = ("triton", "mlserver")
@@ -85,7 +85,7 @@ def export_split(
         expected = torch.utils._pytree.tree_flatten(model(x))[0]
     inputs = [name for name, _, _ in tail_spec.inputs]
     outputs = [name for name, _, _ in tail_spec.outputs]
-    name = tail_name(spec, granularity, position)
+    name = tail_spec.name
     out.mkdir(parents=True, exist_ok=True)
     suffix = "onnx" if format == "onnx" else "pt"
     head_path, tail_path = out / f"{name}.head.{suffix}", out / f"{name}.tail.{suffix}"

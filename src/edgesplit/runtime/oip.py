@@ -99,6 +99,11 @@ class Tail:
     cut: Cut
 
     @property
+    def name(self) -> str:
+        """Its model name under the protocol (``tail_name``)."""
+        return tail_name(self.spec, self.granularity, self.cut.index)
+
+    @property
     def inputs(self) -> list[tuple[str, str, tuple[int, ...]]]:
         """(name, OIP datatype, shape) of each tensor the tail takes, in order."""
         values = {v.name: v for v in self.graph.values}
@@ -316,8 +321,7 @@ def infer_request(tail: Tail, tensors: list[Any], threads: int, request_id: str)
     tail's inputs, which a server hosting an exported tail feeds by name) for ``tail``."""
     from edgesplit.compress.codecs import raw_bytes
 
-    name = tail_name(tail.spec, tail.granularity, tail.cut.index)
-    request = messages()["ModelInferRequest"](model_name=name, id=request_id)
+    request = messages()["ModelInferRequest"](model_name=tail.name, id=request_id)
     for (input_name, _, _), tensor in zip(tail.inputs, tensors, strict=True):
         dtype = str(tensor.dtype).removeprefix("torch.")
         if dtype not in OIP_TYPES:

@@ -33,7 +33,7 @@ import struct
 import tempfile
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from time import perf_counter
@@ -781,6 +781,37 @@ def serve(
         if registration is not None:
             registration.stop()
         server.stop()
+
+
+@contextlib.contextmanager
+def serving_process(config: ServerConfig) -> Iterator[tuple[int, int]]:
+    """``serve(config)`` in a spawned process of its own (as deployed: not the caller's
+    interpreter): yields (its pid, its port) once it listens, and stops it gracefully (SIGTERM)
+    on leaving."""
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    here, there = context.Pipe()
+    process = context.Process(target=_serve_and_say, args=(config, there))
+    process.start()
+    there.close()
+    try:
+        try:
+            port = here.recv()
+        except EOFError:
+            process.join()
+            raise EdgesplitError(
+                f"the server process exited (status {process.exitcode}) before it listened"
+            ) from None
+        yield process.pid, port
+    finally:
+        process.terminate()
+        process.join()
+        here.close()
+
+
+def _serve_and_say(config: ServerConfig, conn: Any) -> None:
+    serve(config, ready=conn.send)
 
 
 def server_config(file: str | None = None, **given: Any) -> ServerConfig:
