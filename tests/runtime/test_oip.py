@@ -181,6 +181,7 @@ def test_export_writes_a_verified_head_and_tail_and_a_triton_repository(tmp_path
         assert f'{{ name: "{name}" data_type: TYPE_FP32 dims: [ {dims} ] }}' in config
 
 
+@pytest.mark.slow  # a second export format: make test keeps ONNX's
 def test_export_as_torchscript_for_tritons_pytorch_backend(tmp_path):
     """TorchScript halves (Triton's libtorch backend) give the model's output on a batch of two
     rows when loaded back; the repository names the outputs OUTPUT__<i>; MLServer's layout
