@@ -185,6 +185,7 @@ class DeviceClient:
         self.max_message_bytes = max_message_bytes
         self.addresses: list[str] = []
         self.channels: list[grpc.Channel] = []
+        self._calls: list[grpc.UnaryUnaryMultiCallable] = []  # a task's method on each server
         self.oip: list[bool] = []  # whether a server speaks the Open Inference Protocol
         self._retry_at: list[float] = []
         for address in [servers] if isinstance(servers, str) else list(servers):
@@ -200,11 +201,11 @@ class DeviceClient:
             return self.addresses.index(address)
         self.addresses.append(address)
         speaks_oip = address.startswith(SCHEME)
-        self.channels.append(
-            open_channel(
-                address.removeprefix(SCHEME), self.security, self.max_message_bytes, self.retry_s
-            )
+        channel = open_channel(
+            address.removeprefix(SCHEME), self.security, self.max_message_bytes, self.retry_s
         )
+        self.channels.append(channel)
+        self._calls.append(channel.unary_unary(INFER if speaks_oip else RUN))  # made once
         self.oip.append(speaks_oip)
         self._retry_at.append(0.0)
         return len(self.addresses) - 1
@@ -305,10 +306,8 @@ class DeviceClient:
                     tail, handed_over, position, str(codec), head_s, "DEADLINE_EXCEEDED",
                     encode_s, perf_counter() - sent,
                 )  # fmt: skip
-            reply, call = (
-                self.channels[server]
-                .unary_unary(INFER if oip else RUN)
-                .with_call(request, timeout=self.timeout_s, metadata=self.metadata)
+            reply, call = self._calls[server].with_call(
+                request, timeout=self.timeout_s, metadata=self.metadata
             )
             round_trip_s = perf_counter() - start
             start = perf_counter()

@@ -34,7 +34,7 @@ import tempfile
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
 from typing import Any
@@ -195,7 +195,7 @@ class _Hosted:
         return tail
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Answer:
     """A lane's answer to one request: a status, where its time went, the reply or a reason."""
 
@@ -251,12 +251,14 @@ def _run_tail(
     if tail is None:
         reason = f"cut id {message.cut_id:#x} is not a cut of {model.spec} at any granularity"
         return _Answer(_NOT_FOUND, reason.encode())
-    torch.set_num_threads(threads)
+    if torch.get_num_threads() != threads:  # setting it costs even when it does not change
+        torch.set_num_threads(threads)
+    cuda = device == "cuda"
     try:
         start = perf_counter()
         with torch.no_grad():
-            outputs = tail(*(t.to(device) for t in message.tensors))
-            if device == "cuda":
+            outputs = tail(*(t.cuda() for t in message.tensors) if cuda else message.tensors)
+            if cuda:
                 torch.cuda.synchronize()
         tail_s = perf_counter() - start
     except Exception as error:  # whatever the tensors make the tail raise: this request's
@@ -264,7 +266,9 @@ def _run_tail(
         return _Answer(_INVALID, reason.encode())
     start = perf_counter()
     try:
-        leaves = [t.cpu() for t in tree_flatten(outputs)[0]]
+        leaves = [outputs] if isinstance(outputs, torch.Tensor) else tree_flatten(outputs)[0]
+        if cuda:
+            leaves = [t.cpu() for t in leaves]
         reply = pack(REPLY, message.model_id, message.cut_id, message.request_id, leaves)
     except Exception as error:
         return _Answer(_INTERNAL, f"the reply of {model.spec}'s tail: {_said(error)}".encode())
@@ -470,6 +474,18 @@ class _Metrics:
         self.lane_restarts = Counter(
             "edgesplit_lane_restarts", "Lanes that died and were started again", registry=registry
         )
+        self._children: dict[tuple[Any, ...], Any] = {}
+
+    def child(self, metric: Any, *labels: Any) -> Any:
+        """``metric.labels(*labels)`` (as strings; an int in hexadecimal), kept: prometheus_client
+        checks the labels on every call, a cost each request paid (the labels a server sees are
+        its models, outcomes and cuts: a bounded set)."""
+        key = (metric, *labels)
+        found = self._children.get(key)
+        if found is None:
+            said = [f"{label:x}" if isinstance(label, int) else label for label in labels]
+            found = self._children[key] = metric.labels(*said)
+        return found
 
 
 # -- the server -----------------------------------------------------------------------------------
@@ -653,7 +669,7 @@ class EdgeServer:
             self._count(spec, _OUTCOMES.get(answer.status, "refused"))
             context.abort(_STATUS[answer.status], answer.body.decode())
         self._count(spec, "served", answer.tail_s)
-        self.metrics.latency.labels(spec, f"{cut_id:x}").observe(answer.tail_s)
+        self.metrics.child(self.metrics.latency, spec, cut_id).observe(answer.tail_s)
         if config.drop_replies and self._random.random() < config.drop_replies:
             self._withhold(context)
         context.set_trailing_metadata(
@@ -688,7 +704,8 @@ class EdgeServer:
             return _Answer(_INTERNAL_LANE, b"the lane running the tail died; restarted")
         finally:
             self.admission.release(lane, threads)
-        return replace(answer, queue_s=queue_s)
+        answer.queue_s = queue_s
+        return answer
 
     def _withhold(self, context: grpc.ServicerContext) -> None:
         """Fault injection: the reply is lost; the device sees its deadline pass."""
@@ -710,7 +727,7 @@ class EdgeServer:
 
     def _count(self, spec: str, outcome: str, tail_s: float = 0.0) -> None:
         if spec:
-            self.metrics.requests.labels(spec, outcome).inc()
+            self.metrics.child(self.metrics.requests, spec, outcome).inc()
         if outcome == "shed":
             self.metrics.shed.inc()
         with self._lock:

@@ -32,6 +32,9 @@ TENSOR = struct.Struct("<BBBB8IQ")  # dtype, codec, ndim, reserved, 8 dims, byte
 MAX_TENSORS = 64
 ALIGN = 64
 MAX_DIMS = 8
+_NO_DIMS = (0,) * MAX_DIMS  # a header's unused dimensions
+_ZEROS = bytes(ALIGN)  # padding
+_FP32 = Codec()
 
 
 class WireError(EdgesplitError):
@@ -63,25 +66,25 @@ def pack(
     threads: int = 0,
 ) -> bytes:
     """One message: the header, then each tensor's header and bytes (``codec``: fp32 if None)."""
-    codec = codec or Codec()
+    codec = codec or _FP32
     if len(tensors) > MAX_TENSORS:
         raise WireError(f"{len(tensors)} tensors in one message: at most {MAX_TENSORS}")
     parts: list[bytes | memoryview] = []
     offset = HEADER.size
     for tensor in tensors:
-        if tensor.dim() > MAX_DIMS or tensor.dtype not in DTYPE_IDS:
+        ndim, dtype_id = tensor.dim(), DTYPE_IDS.get(tensor.dtype)
+        if ndim > MAX_DIMS or dtype_id is None:
             raise WireError(
-                f"a tensor of {tensor.dim()} dims and {tensor.dtype}: the wire carries at most "
+                f"a tensor of {ndim} dims and {tensor.dtype}: the wire carries at most "
                 f"{MAX_DIMS} dims of {', '.join(str(d) for d in DTYPE_IDS)}"
             )
         applied, data = encode(tensor, codec)
-        dims = list(tensor.shape) + [0] * (MAX_DIMS - tensor.dim())
-        described = TENSOR.pack(DTYPE_IDS[tensor.dtype], applied, tensor.dim(), 0, *dims, len(data))
         padding = _padding(offset + TENSOR.size)
-        parts += [described, bytes(padding), data]
+        described = TENSOR.pack(dtype_id, applied, ndim, 0, *tensor.shape, *_NO_DIMS[ndim:], len(data))
+        parts += (described + _ZEROS[:padding], data)
         offset += TENSOR.size + padding + len(data)
-    length = sum(len(part) for part in parts)
-    fields = [MAGIC, VERSION, kind, len(tensors), model_id, cut_id, request_id, length]
+    length = offset - HEADER.size
+    fields = (MAGIC, VERSION, kind, len(tensors), model_id, cut_id, request_id, length)
     checksum = _checksum(HEADER.pack(*fields, 0, threads, 0), parts)
     return b"".join([HEADER.pack(*fields, checksum, threads, 0), *parts])  # the one copy
 
@@ -144,17 +147,17 @@ def unpack(data: bytes, limit_bytes: int = DECODE_LIMIT_BYTES) -> Message:
     for i in range(count):
         if offset + TENSOR.size > len(data):
             raise WireError(f"tensor {i}: its header runs past the message")
-        dtype_id, codec_id, ndim, _, *rest = TENSOR.unpack_from(data, offset)
-        dims, nbytes = rest[:MAX_DIMS], rest[MAX_DIMS]
+        described = TENSOR.unpack_from(data, offset)
+        dtype_id, codec_id, ndim, dims, nbytes = *described[:3], described[4:-1], described[-1]
         offset += TENSOR.size
         offset += _padding(offset)
         if ndim > MAX_DIMS or any(dims[ndim:]):
-            raise WireError(f"tensor {i}: {ndim} dims ({dims}): at most {MAX_DIMS}")
+            raise WireError(f"tensor {i}: {ndim} dims ({list(dims)}): at most {MAX_DIMS}")
         if offset + nbytes > len(data):
             raise WireError(f"tensor {i}: {nbytes} bytes announced, {len(data) - offset} left")
         try:
             payload = view[offset : offset + nbytes]
-            tensor = decode(payload, codec_id, dtype_id, tuple(dims[:ndim]), limit_bytes)
+            tensor = decode(payload, codec_id, dtype_id, dims[:ndim], limit_bytes)
         except EdgesplitError as error:
             raise WireError(f"tensor {i}: {error}") from None
         tensors.append(tensor)
