@@ -80,7 +80,8 @@ def pack(
             )
         applied, data = encode(tensor, codec)
         padding = _padding(offset + TENSOR.size)
-        described = TENSOR.pack(dtype_id, applied, ndim, 0, *tensor.shape, *_NO_DIMS[ndim:], len(data))
+        dims = (*tensor.shape, *_NO_DIMS[ndim:])
+        described = TENSOR.pack(dtype_id, applied, ndim, 0, *dims, len(data))
         parts += (described + _ZEROS[:padding], data)
         offset += TENSOR.size + padding + len(data)
     length = offset - HEADER.size
