@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install oip-server gpu-wheels demo test test-all lint format bench profiles proto clean
+.PHONY: install oip-server gpu-wheels demo test test-all lint format bench profiles results proto clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -66,6 +66,13 @@ gpu-wheels: install
 	$(BIN)/python -m pip download --quiet --dest .wheels --only-binary=:all: \
 		--python-version $(GPU_PYTHON) --platform manylinux2014_x86_64 \
 		--platform manylinux_2_17_x86_64 --platform manylinux_2_28_x86_64 $(GPU_WHEELS)
+
+# Re-make one committed result in docs/results/, replacing it (reproduce writes into out/ and
+# refuses to replace a result unless told): make results NAME=zhang2026-bandwidth [WORKERS=2]
+WORKERS ?= 2
+results: install
+	@test -n "$(NAME)" || { echo "make results NAME=<experiment> (edgesplit reproduce --list)"; exit 2; }
+	$(BIN)/edgesplit reproduce $(NAME) --workers $(WORKERS) --out docs/results --force
 
 # Re-measure the profiles of this machine shipped as package data (about 25 minutes on 2 cores;
 # run on an idle machine). Each file records the command that made it.

@@ -7,3 +7,4 @@ OBJECTIVES = ("latency", "energy", "weighted")  # plan
 PRUNE_METHODS = ("structured", "unstructured")  # compress.prune
 QUANTIZE = ("none", "int8")  # compress.report
 INT8_BACKENDS = ("onnxruntime", "pt2e")  # compress.quantize
+RESULTS_FOLDER = "out"  # where `reproduce` writes unless told (not the committed docs/results)

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from edgesplit.cli import app
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.experiments.harness import scenario_episode, task_scenario
 from edgesplit.experiments.reproduce import EXPERIMENTS, reproduce
 from edgesplit.profile.predictors import PREDICTORS
@@ -275,3 +275,42 @@ def test_the_testbed_experiments_account_for_every_task(tmp_path, name):
     local = [r for r in rows if r["policy"] == "local"]
     assert all(float(r["offloaded_share"]) == 0 for r in local)  # local never offloads
     assert "measured" in (tmp_path / f"{name}.md").read_text()
+
+
+def test_reproduce_never_replaces_a_result_unasked(tmp_path, monkeypatch):
+    """The default folder is out/ in the working directory (never the committed docs/results/);
+    a second run into a folder with the result is refused before it runs and changes nothing;
+    a file of the same name as one of its figures keeps the run in a staging folder; --force
+    replaces; refused counts leave no folder behind."""
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    name = "zhang2026-bandwidth"
+    first = runner.invoke(app, ["reproduce", name, "--quick", "--json"])
+    assert first.exit_code == 0, first.output
+    out = tmp_path / "out"
+    made = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert set(made) == {f"{name}.csv", f"{name}.md", f"{name}.png"}  # no staging folder left
+    (out / f"{name}.md").write_text("edited by hand\n")
+    again = runner.invoke(app, ["reproduce", name, "--quick"])
+    assert again.exit_code == 1 and "--force replaces them" in again.output
+    assert (out / f"{name}.md").read_text() == "edited by hand\n"
+    assert sorted(p.name for p in out.iterdir()) == sorted(made)
+
+    elsewhere = tmp_path / "mine"
+    elsewhere.mkdir()
+    (elsewhere / f"{name}.png").write_bytes(b"my own figure")
+    with pytest.raises(EdgesplitError, match="nothing replaced") as refused:
+        reproduce(name, quick=True, out=elsewhere, show_progress=False)
+    assert (elsewhere / f"{name}.png").read_bytes() == b"my own figure"
+    staging = [p for p in elsewhere.iterdir() if p.is_dir()]
+    assert len(staging) == 1 and str(staging[0]) in str(refused.value)
+    assert {p.name for p in staging[0].iterdir()} == set(made)
+
+    forced = runner.invoke(app, ["reproduce", name, "--quick", "--force"])
+    assert forced.exit_code == 0, forced.output
+    assert (out / f"{name}.csv").read_bytes() == made[f"{name}.csv"]  # seeded: the same rows
+    assert (out / f"{name}.md").read_text() != "edited by hand\n"
+    for option in (["--workers", "0"], ["--seeds", "0"], ["--backend", "cloud"]):
+        result = runner.invoke(app, ["reproduce", name, "--quick", "--out", "new", *option])
+        assert result.exit_code == 1 and "is invalid" in result.output, option
+        assert not (tmp_path / "new").exists()

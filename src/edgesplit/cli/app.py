@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 # Off a terminal (pipes, CI logs) rich would wrap at 80 columns; the tables need more.
 console = Console() if sys.stdout.isatty() else Console(width=140)
-err_console = Console(stderr=True)
+err_console = Console(stderr=True, soft_wrap=True)  # an error is one line, also in a log file
 
 ModelArg = Annotated[
     str,

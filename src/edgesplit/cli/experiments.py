@@ -10,9 +10,9 @@ from typing import Annotated
 
 import typer
 
-from edgesplit.checks import output_folder
 from edgesplit.cli.app import Column, JsonOpt, choice, command, console, key, print_json, table
 from edgesplit.experiments.sweep import BACKENDS
+from edgesplit.vocabulary import RESULTS_FOLDER
 
 
 @command("reproduce")
@@ -24,12 +24,15 @@ def reproduce_command(
     workers: Annotated[int, typer.Option(help="Worker processes (or Ray CPUs).")] = 1,
     backend: Annotated[str, choice(BACKENDS, "Where the tasks run.")] = "local",
     out: Annotated[Path, typer.Option(help="Folder of NAME.csv, NAME.md and the PNGs.")] = Path(
-        "docs/results"
+        RESULTS_FOLDER
     ),
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace the results already in --out.")
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Run a paper's figure or table as a seeded experiment; write CSV, PNG and markdown."""
-    from edgesplit.experiments.reproduce import EXPERIMENTS, experiment, reproduce
+    from edgesplit.experiments.reproduce import EXPERIMENTS, reproduce
 
     if list_ or name is None:
         rows = [
@@ -41,11 +44,9 @@ def reproduce_command(
         columns = [Column(h, key(h), left=True) for h in ("name", "source", "about")]
         console.print(table(rows, columns, "experiments (edgesplit reproduce NAME)"))
         return
-    experiment(name)  # an unknown name is refused before any folder is made
-    folder = output_folder("--out", out)
     markdown = reproduce(
-        name, quick, seeds, workers, backend, folder,
-        command=shlex.join(["edgesplit", *sys.argv[1:]]),
+        name, quick, seeds, workers, backend, out,
+        command=shlex.join(["edgesplit", *sys.argv[1:]]), force=force,
     )  # fmt: skip
     if as_json:
         print_json({"markdown": str(markdown)})

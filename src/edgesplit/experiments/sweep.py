@@ -42,6 +42,11 @@ class _Named:
             raise SweepError(f"task {task} failed: {type(error).__name__}: {error}") from None
 
 
+def check_backend(backend: str) -> None:
+    if backend not in BACKENDS:
+        raise InvalidParameterError("backend", backend, f"one of {', '.join(BACKENDS)}")
+
+
 def run_sweep(
     function: Callable[[Task], Any],
     tasks: Iterable[Task],
@@ -50,9 +55,8 @@ def run_sweep(
     show_progress: bool = True,
 ) -> list[Any]:
     """``[function(task) for task in tasks]``, run by ``workers`` processes of ``backend``."""
-    if backend not in BACKENDS:
-        raise InvalidParameterError("backend", backend, f"one of {', '.join(BACKENDS)}")
-    if not isinstance(workers, int) or workers < 1:
+    check_backend(backend)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise InvalidParameterError("workers", workers, "a whole number of at least 1")
     tasks = list(tasks)
     named = _Named(function)
