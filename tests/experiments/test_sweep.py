@@ -42,3 +42,21 @@ def test_a_failing_task_is_named_and_bad_settings_are_refused():
         run_sweep(scenario_episode, TASKS, backend="spark")
     with pytest.raises(InvalidParameterError, match="workers=0"):
         run_sweep(scenario_episode, TASKS, workers=0)
+
+
+def test_a_ray_address_that_does_not_answer_is_refused_in_one_line(monkeypatch):
+    """Ray retries an address that refuses for minutes; the sweep checks that it accepts a
+    connection first (a loopback port nothing listens on) and names RAY_ADDRESS."""
+    pytest.importorskip("ray")
+    import socket
+
+    import ray
+
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens on it
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for address in (f"127.0.0.1:{port}", f"ray://127.0.0.1:{port}", "no-port"):
+        monkeypatch.setenv("RAY_ADDRESS", address)
+        with pytest.raises(InvalidParameterError, match="RAY_ADDRESS"):
+            run_sweep(scenario_episode, TASKS[:1], 1, "ray", show_progress=False)
+    assert not ray.is_initialized()

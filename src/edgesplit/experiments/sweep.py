@@ -12,6 +12,7 @@ that fails stops the sweep with an error naming the task.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -88,6 +89,27 @@ def _on_loky(named: _Named, tasks: list[Task], workers: int, done: Callable) -> 
     return results
 
 
+RAY_CONNECT_S = 3.0  # how long a cluster's address may take to accept a connection
+
+
+def _check_answers(address: str | None) -> None:
+    """A cluster address (``host:port`` or ``ray://host:port``) that accepts no TCP connection
+    within ``RAY_CONNECT_S`` is refused in one line (Ray itself retries for minutes behind its
+    log lines); ``auto``, ``local`` and no address are Ray's to resolve."""
+    if not address or address in ("auto", "local"):
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise InvalidParameterError("RAY_ADDRESS", address, "HOST:PORT, ray://HOST:PORT or auto")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), RAY_CONNECT_S).close()
+    except OSError as error:
+        why = error.strerror or "no answer"
+        raise InvalidParameterError(
+            "RAY_ADDRESS", address, f"a Ray cluster that answers ({why} within {RAY_CONNECT_S} s)"
+        ) from None
+
+
 def _call(named: _Named, task: Task) -> Any:
     """A task on a Ray worker (Ray runs functions, not callable objects)."""
     return named(task)
@@ -103,6 +125,7 @@ def _on_ray(named: _Named, tasks: list[Task], workers: int, done: Callable) -> l
     started = not ray.is_initialized()
     if started:
         address = os.environ.get("RAY_ADDRESS")
+        _check_answers(address)
         ray.init(
             address=address, num_cpus=None if address else workers, include_dashboard=False,
             log_to_driver=False, configure_logging=False,
