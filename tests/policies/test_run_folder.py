@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import signal
 
 import pytest
 
@@ -59,16 +61,19 @@ def test_a_corrupted_checkpoint_on_resume_is_one_clear_error(tmp_path):
 
 
 def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
-    """Ctrl-C (here: during the evaluation at step 20) saves the checkpoint, says where and how to
-    continue, and the resumed run goes on from step 20."""
+    """Ctrl-C (here: SIGINT during the evaluation at step 20) stops the run at the end of that
+    step, saves the checkpoint there, says where and how to continue, and the resumed run goes
+    on from step 20."""
     from edgesplit.policies.ddpg import DDPGConfig, DDPPolicy
     from edgesplit.sim import decision_env
     from edgesplit.sim.scenario import load_scenario
 
     scenario = load_scenario("shi2025-wifi")
+    eval_env = decision_env(scenario)
 
     def interrupting(policy, seed):
-        raise KeyboardInterrupt
+        os.kill(os.getpid(), signal.SIGINT)  # as Ctrl-C: the handler only takes note
+        return run_episode(policy, eval_env, seed)["utility"]
 
     policy = DDPPolicy(scenario, config=DDPGConfig(hidden=8, batch_size=4, learning_starts=5))
     trainer = Trainer(
@@ -77,7 +82,7 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     )  # fmt: skip
     with pytest.raises(TrainingInterrupted, match=r"step 20 of 40: saved .*--resume"):
         trainer.run(policy)
-    eval_env = decision_env(scenario)
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # given back
     resumed = Trainer(
         policy.training_env(), 40, 0, tmp_path, eval_every=20, eval_episodes=1,
         evaluate=lambda p, s: run_episode(p, eval_env, s)["utility"], resume=True,
@@ -85,4 +90,4 @@ def test_ctrl_c_saves_and_says_how_to_resume(tmp_path):
     )  # fmt: skip
     resumed.run(DDPPolicy(scenario, config=DDPGConfig(hidden=8, batch_size=4, learning_starts=5)))
     with (tmp_path / "eval.csv").open() as handle:
-        assert [int(row["step"]) for row in csv.DictReader(handle)] == [40]
+        assert [int(row["step"]) for row in csv.DictReader(handle)] == [20, 40]

@@ -130,6 +130,23 @@ def test_a_crafted_pickle_is_refused_without_running_it(tmp_path):
     assert not marker.exists()
 
 
+def test_files_that_are_not_torch_files_are_named_so_without_warnings(tmp_path):
+    """Random bytes and a plain pickle are not "Python objects" (what a 0.1 checkpoint holds):
+    each is refused as no torch file of tensors, and torch's warning about the pickle's
+    protocol is not printed before the refusal."""
+    import warnings
+
+    files = {"random.pt": np.random.default_rng(0).bytes(500), "plain.pt": pickle.dumps({"a": 1})}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # any warning fails the test
+            for load in (load_checkpoint, lambda p: convert_legacy_policy(p, tmp_path / "n.pt")):
+                with pytest.raises(InvalidParameterError, match="a torch file of tensors"):
+                    load(tmp_path / name)
+    assert not (tmp_path / "n.pt").exists()
+
+
 def test_a_legacy_policy_file_converts_to_the_same_decisions(tmp_path):
     """An edgesplit 0.1 policy.pt (a dict of the config, scenario, NumPy observation scale and
     network state dicts) converts into a file that decides exactly as the original networks."""

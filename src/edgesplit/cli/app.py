@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from edgesplit.cli.options import check_options
 from edgesplit.errors import EdgesplitError
 from edgesplit.vocabulary import GRANULARITIES
 
@@ -76,12 +77,14 @@ def _options(
 
 
 def command(name: str | None = None) -> Callable[[Callable], Callable]:
-    """Register a command whose library errors print one line and exit with status 1."""
+    """Register a command whose options are checked by name before it runs
+    (``cli.options.RULES``) and whose library errors print one line and exit with status 1."""
 
     def register(function: Callable) -> Callable:
         @functools.wraps(function)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
+                check_options(kwargs)
                 return function(*args, **kwargs)
             except EdgesplitError as error:
                 err_console.print(f"[bold red]error:[/] {error}", highlight=False)

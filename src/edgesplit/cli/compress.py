@@ -29,12 +29,6 @@ PfOpt = Annotated[float, typer.Option(help="Pruning factor in [0, 1).")]
 MethodOpt = Annotated[str, choice(PRUNE_METHODS, "Structured channels or unstructured weights.")]
 
 
-def _check_pf(pf: float) -> float:
-    from edgesplit.compress.prune import check_pf
-
-    return check_pf(pf, "--pf")
-
-
 @command("compress")
 def compress_command(
     model: ModelArg,
@@ -58,18 +52,13 @@ def compress_command(
     from edgesplit.compress.prune import Variant
     from edgesplit.compress.report import measure_variant
 
-    variant = Variant(checks.one_of("--method", method, PRUNE_METHODS), _check_pf(pf))
+    variant = Variant(checks.one_of("--method", method, PRUNE_METHODS), pf)
     checks.one_of("--quantize", quantize, QUANTIZE)
     checks.one_of("--backend", backend, INT8_BACKENDS)
     workers = checks.parse_int_list("--busy", busy)
-    if any(n < 0 for n in workers):
-        from edgesplit.errors import InvalidParameterError
-
-        raise InvalidParameterError("--busy", busy, "numbers of worker processes >= 0")
-    checks.positive("--runs", runs)
     with console.status("pruning and measuring", spinner="dots"):
         report = measure_variant(
-            model, variant, quantize, backend, (1, 2), workers, input_size, int(runs), seed,
+            model, variant, quantize, backend, (1, 2), workers, input_size, runs, seed,
             input_shape,
         )  # fmt: skip
     record = report.record()
@@ -154,18 +143,12 @@ def place_command(
     demand."""
     from edgesplit.compress.placement import Radio, Sites, model_forms, place
     from edgesplit.compress.prune import Variant
-    from edgesplit.errors import InvalidParameterError
     from edgesplit.vocabulary import GRANULARITIES
 
-    variant = Variant(checks.one_of("--method", method, PRUNE_METHODS), _check_pf(pf))
-    if requests < 1:
-        raise InvalidParameterError("--requests", requests, "an integer Q >= 1")
-    if edge_load < 0:
-        raise InvalidParameterError("--edge-load", edge_load, "an integer >= 0")
-    checks.positive("--edge-cores", edge_cores)
+    variant = Variant(checks.one_of("--method", method, PRUNE_METHODS), pf)
     checks.one_of("--objective", objective, OBJECTIVES)
     checks.one_of("--granularity", granularity, GRANULARITIES)
-    sites = Sites(device, edge, int(edge_cores), edge_load)
+    sites = Sites(device, edge, edge_cores, edge_load)
     sites.device_latency(model)  # a missing profile fails before pruning
     with console.status("pruning and tracing", spinner="dots"):
         forms = model_forms(model, variant, granularity, DEFAULT_INPUT_SIZE, seed)

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from edgesplit import checks
 from edgesplit.cli.app import (
     Column,
     GranularityOpt,
@@ -102,7 +101,6 @@ def cuts(
     as_json: JsonOpt = False,
 ) -> None:
     """Print every valid cut of a model on the 1-D index (1 = send input, S = all local)."""
-    checks.positive("--limit", limit)
     _, _, g = load(model, granularity, input_size, input_shape, seed)
     all_cuts = g.cuts(limit)
     records = [c.record() for c in all_cuts]

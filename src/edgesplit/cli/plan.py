@@ -107,17 +107,13 @@ def plan_command(
     """
     from edgesplit.plan import SideSpec, plan, plan_defaults, resolve_setting
 
-    uplink_rate_bps = checks.positive("--uplink-mbps", uplink_mbps) * 1e6
+    uplink_rate_bps = uplink_mbps * 1e6
     checks.one_of("--objective", objective, OBJECTIVES)
     checks.one_of("--predictor", predictor, PREDICTORS)
     rates = {
-        side: None if value is None else checks.positive(f"--{side}-gmacs", value) * 1e9
+        side: None if value is None else value * 1e9
         for side, value in (("device", device_gmacs), ("server", server_gmacs))
     }
-    for name, value in (("--compute-power-w", compute_power_w),
-                        ("--transmit-power-w", transmit_power_w)):  # fmt: skip
-        if value is not None:
-            checks.non_negative(name, value)
     setting, about = resolve_setting(
         model, uplink_rate_bps,
         SideSpec(device_profile, device_threads, rates["device"]),
@@ -132,9 +128,7 @@ def plan_command(
         chosen = tuple(c.strip() for c in codecs.split(",") if c.strip())
         setting = replace(setting, link=load_link(link, chosen))
         about["link"] = f"{link} ({', '.join(chosen)})"
-    beta = checks.non_negative(
-        "--beta-s-per-j", plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
-    )
+    beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
     _, _, g = load(model, granularity, input_size, input_shape, seed)
     with contextlib.suppress(CutLimitExceededError):
         g.cut_table()  # enumerated (when it can be) so that the cuts carry their indices
@@ -186,7 +180,7 @@ def _print_tiers(graph, setting, about, profile, mbps, threads, predictor, objec
     from edgesplit.plan import Cloud, plan_tiers
     from edgesplit.profile.catalogue import resolve_latency
 
-    backhaul_bps = checks.positive("--cloud-mbps", mbps) * 1e6
+    backhaul_bps = mbps * 1e6
     latency, about["cloud"] = resolve_latency(
         graph.model_name, profile, None, threads, predictor, "cloud"
     )

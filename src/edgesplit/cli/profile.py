@@ -35,12 +35,17 @@ from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
 def profile_command(
     model: ModelArg,
     out: Annotated[Path, typer.Option(help="Where to write the profile (JSON).")],
-    threads: Annotated[str, typer.Option(help="CPU thread counts, e.g. 1,2,4,8.")] = "1",
+    thread_list: Annotated[
+        str, typer.Option("--threads", help="CPU thread counts, e.g. 1,2,4,8.")
+    ] = "1",
     device: Annotated[str, choice(("cpu", "cuda"), "Where to measure.")] = "cpu",
     repeats: Annotated[int, typer.Option(help="Timed runs per measurement.")] = 10,
     warmup: Annotated[int, typer.Option(help="Untimed runs before each measurement.")] = 3,
-    cuts: Annotated[
-        str, typer.Option(help="Cuts whose head and tail are timed: N evenly spaced, all, single.")
+    cut_choice: Annotated[
+        str,
+        typer.Option(
+            "--cuts", help="Cuts whose head and tail are timed: N evenly spaced, all, single."
+        ),
     ] = "16",
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
@@ -72,16 +77,16 @@ def profile_command(
     if earlier is None:
         output_file("--out", out, force)  # before minutes of measuring
     check_device(device)
-    thread_counts = parse_int_list("--threads", threads)
-    cut_spec: str | int = cuts if cuts in ("all", "single") else parse_int_list("--cuts", cuts)[0]
+    thread_counts = parse_int_list("--threads", thread_list)
+    cut_spec: str | int = cut_choice if cut_choice in ("all", "single") else int(cut_choice)
     net, x, g = load(model, granularity, input_size, input_shape, seed)
     chosen = select_cuts(g, cut_spec)
     recorded = (
         shlex.join(["edgesplit", *sys.argv[1:]])
         if sys.argv[1:2] == ["profile"]
         else (
-            f"edgesplit profile {model} --threads {threads} --device {device} --repeats {repeats} "
-            f"--warmup {warmup} --cuts {cuts} --granularity {granularity}"
+            f"edgesplit profile {model} --threads {thread_list} --device {device} --repeats "
+            f"{repeats} --warmup {warmup} --cuts {cut_choice} --granularity {granularity}"
         )
     )
     with err_console.status("profiling") as status:

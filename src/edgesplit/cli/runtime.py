@@ -270,15 +270,11 @@ def _agents(
     import socket
     import threading
 
-    from edgesplit.checks import positive
     from edgesplit.errors import InvalidParameterError
     from edgesplit.runtime.agent import AgentConfig, run_agents
     from edgesplit.runtime.links import LinkPlan
-    from edgesplit.runtime.transport import Security, host_port, read_token
+    from edgesplit.runtime.transport import Security, read_token
 
-    host_port(controller, "--controller")
-    positive("--timeout-s", timeout_s)
-    positive("--retry-s", retry_s)
     names = names or [f"{socket.gethostname()}-{os.getpid()}"]
     if len(set(names)) != len(names):
         raise InvalidParameterError("--name", names, "distinct names")
@@ -520,17 +516,12 @@ def controller_command(
     import signal
     import threading
 
-    from edgesplit.checks import positive
     from edgesplit.runtime.controller import Controller, ControllerConfig
     from edgesplit.runtime.transport import Security, host_port, read_token
 
     if out is not None:
         output_file("--out", out, True)
-    host, port = host_port(
-        listen.replace(":0", ":1") if listen.endswith(":0") else listen, "--listen"
-    )
-    port = 0 if listen.endswith(":0") else port
-    positive("--join-timeout-s", join_timeout_s)
+    host, port = host_port(listen, "--listen", any_port=True)
     security = Security(
         read_token(None if token_file is None else str(token_file)),
         None if tls_cert is None else str(tls_cert), None if tls_key is None else str(tls_key),

@@ -31,38 +31,39 @@ cut_features=False)`` is Alg. 2 as printed.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium import spaces
+from pydantic.dataclasses import dataclass
 from torch import nn
 
 from edgesplit.contract import SlotState
 from edgesplit.policies.common import Learner, ReplayBuffer, mlp
+from edgesplit.policies.common.learner import LEARNER_CONFIG, Count, NonNegative, Rate, Share, Whole
 from edgesplit.policies.slot import SlotPolicy
 from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.slot import SlotSystem
 
 
-@dataclass
+@dataclass(config=LEARNER_CONFIG)
 class DDPGConfig:
-    hidden: int = 256
-    actor_lr: float = 3e-4
-    critic_lr: float = 3e-4
-    gamma: float = 0.9
-    tau: float = 0.005
-    batch_size: int = 256
-    buffer_size: int = 200_000
-    learning_starts: int = 1_000
-    exploration_std: float = 0.2
-    random_share: float = 0.1  # per device and step, a uniform action instead (after warm-up)
-    train_every: int = 1
+    hidden: Count = 256
+    actor_lr: Rate = 3e-4
+    critic_lr: Rate = 3e-4
+    gamma: Share = 0.9
+    tau: Share = 0.005
+    batch_size: Count = 256
+    buffer_size: Count = 200_000
+    learning_starts: Whole = 1_000
+    exploration_std: NonNegative = 0.2
+    random_share: Share = 0.1  # per device and step, a uniform action instead (after warm-up)
+    train_every: Count = 1
     search: bool = True  # critic-guided refinement of the actor's proto-action
-    search_passes: int = 2
+    search_passes: Whole = 2
     per_device: bool = True  # one critic head per device, trained on that device's utility
     cut_features: bool = True  # the critic also sees each device's Eq. 19 cut, one-hot
 

@@ -45,18 +45,28 @@ swamps the advantage of everything else; evaluation reports the raw Eq. 8.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import gymnasium as gym
 import numpy as np
 import torch
+from pydantic import Field
+from pydantic.dataclasses import dataclass
 from torch import nn
 from torch.distributions import Categorical, Normal
 
 from edgesplit.contract import TIME_SLOT_FIELDS, Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
+from edgesplit.policies.common.learner import (
+    LEARNER_CONFIG,
+    Count,
+    Finite,
+    NonNegative,
+    Rate,
+    Share,
+    Whole,
+)
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim import make_env
@@ -67,32 +77,34 @@ ARCHITECTURES = ("emh", "ma", "h")
 CREDITS = ("shared", "difference")
 
 
-@dataclass
+@dataclass(config=LEARNER_CONFIG)
 class PPOConfig:
-    architecture: str = "emh"
-    learning_rate: float = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
-    gamma: float = 0.95
-    gae_lambda: float = 0.95
-    clip: float = 0.2
-    rollout_steps: int = 512
-    minibatch: int = 256
-    epochs: int = 10
-    entropy_coef: float = 0.001  # 0.01 keeps sampled channels colliding (docs/policies.md)
-    value_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    input_prior: float = 1.0  # initial logit bonus of sending the input (0: uniform start)
-    channel_prior: float = 2.0  # initial logit bonus of channel n mod C for device n
-    power_floor: float = MIN_POWER_SHARE  # x = 0 sends this share of P_limit (log scale)
-    credit: str = "shared"  # per-agent advantages: "shared" (Eq. 19) or "difference" (own reward)
+    architecture: Literal["emh", "ma", "h"] = "emh"
+    learning_rate: Rate = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
+    gamma: Share = 0.95
+    gae_lambda: Share = 0.95
+    clip: Rate = 0.2
+    rollout_steps: Count = 512
+    minibatch: Count = 256
+    epochs: Count = 10
+    entropy_coef: NonNegative = 0.001  # 0.01 keeps sampled channels colliding (docs/policies.md)
+    value_coef: NonNegative = 0.5
+    max_grad_norm: Rate = 0.5
+    input_prior: Finite = 1.0  # initial logit bonus of sending the input (0: uniform start)
+    channel_prior: Finite = 2.0  # initial logit bonus of channel n mod C for device n
+    power_floor: Annotated[float, Field(gt=0, le=1)] = MIN_POWER_SHARE  # x = 0 sends this
+    # share of P_limit (log scale)
+    credit: Literal["shared", "difference"] = "shared"  # per-agent advantages: "shared" (Eq. 19)
+    # or "difference" (own reward)
     position_heads: bool = False  # one set of task heads per window position (else shared)
     distance_features: bool = False  # add each device's path loss and distance rank (_scaled)
     shared_agents: bool = False  # one agent network for all devices (own features + id); not h
     # planner-guided warm start: the first imitation_steps env steps follow the demonstrator (a
     # non-learning window decider); the actor is then fitted to its actions and the critic to
     # the returns (imitation_epochs passes), and PPO fine-tunes from there. 0: none (the paper).
-    imitation_steps: int = 0
+    imitation_steps: Whole = 0
     demonstrator: str = "planner"
-    imitation_epochs: int = 200
+    imitation_epochs: Whole = 200
 
 
 class HybridActorCritic(nn.Module):

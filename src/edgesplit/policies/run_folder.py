@@ -1,11 +1,17 @@
 """A training run's folder, identified by its manifest (``run.json``), never by the presence of
 one file: ``train`` starts a run only in a new or empty folder, and resumes only the run whose
-manifest names the same policy, scenario (name and content hash) and config."""
+manifest names the same policy, scenario (name and content hash), config, seed and evaluation
+schedule (a resume may ask for more steps). While a run writes to its folder it holds a lock on
+the manifest (``flock``: released by the kernel however the process ends), so a second run on
+the same folder is refused instead of interleaving its rows with the first's."""
 
 from __future__ import annotations
 
+import fcntl
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +20,25 @@ from edgesplit.errors import InvalidParameterError
 
 MANIFEST = "run.json"
 FORMAT = "edgesplit.run"
-CHECKED = ("policy", "scenario", "config")  # what a resume must match
+CHECKED = ("policy", "scenario", "config", "seed", "schedule")  # what a resume must match
 
 
-def manifest_of(policy: str, scenario: dict[str, Any], config: dict[str, Any], seed: int) -> dict:
-    """What a run folder records about its run (``scenario``: name and sha256)."""
+def manifest_of(
+    policy: str,
+    scenario: dict[str, Any],
+    config: dict[str, Any],
+    seed: int,
+    schedule: dict[str, int],
+) -> dict:
+    """What a run folder records about its run (``scenario``: name and sha256; ``schedule``:
+    eval_every and eval_episodes)."""
     return {
         "format": FORMAT,
         "policy": policy,
         "scenario": scenario,
         "config": config,
         "seed": seed,
+        "schedule": schedule,
         "edgesplit": __version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
@@ -49,8 +63,8 @@ def start_run(folder: Path, manifest: dict[str, Any]) -> None:
 
 
 def check_resume(folder: Path, manifest: dict[str, Any]) -> None:
-    """Refuse to resume unless ``folder`` holds a run of the same policy, scenario and config,
-    with a checkpoint to continue from."""
+    """Refuse to resume unless ``folder`` holds a run of the same policy, scenario, config, seed
+    and schedule (a run stopped before its first checkpoint starts over)."""
     if not folder.is_dir():
         raise InvalidParameterError(
             "--out", str(folder), "an existing run folder to resume (it does not exist)"
@@ -75,10 +89,6 @@ def check_resume(folder: Path, manifest: dict[str, Any]) -> None:
                 f"the same {key} as the run in it: "
                 + _difference(key, saved.get(key), manifest[key]),
             )  # fmt: skip
-    if not (folder / "checkpoint.pt").is_file():
-        raise InvalidParameterError(
-            "--resume", str(folder), "a run folder with a checkpoint.pt to continue from"
-        )
 
 
 def _difference(key: str, saved: Any, asked: Any) -> str:
@@ -89,11 +99,32 @@ def _difference(key: str, saved: Any, asked: Any) -> str:
             return f"{value.get('name')!r} (sha256 {str(value.get('sha256'))[:12]})"
 
         return f"it has scenario {brief(saved)}, this command asks for {brief(asked)}"
-    if key == "config" and isinstance(saved, dict):
+    if key in ("config", "schedule") and isinstance(saved, dict):
         fields = sorted(k for k in set(saved) | set(asked) if saved.get(k) != asked.get(k))
         pairs = ", ".join(f"{k}={saved.get(k)!r} (now {asked.get(k)!r})" for k in fields)
-        return f"its config has {pairs}"
+        return f"its {key} has {pairs}"
     return f"it has {saved!r}, this command asks for {asked!r}"
+
+
+@contextmanager
+def run_lock(folder: Path) -> Iterator[None]:
+    """Hold ``folder``'s manifest locked (exclusive, not waiting) while a run writes there."""
+    try:
+        handle = (folder / MANIFEST).open("rb")
+    except OSError:
+        raise InvalidParameterError(
+            "--out",
+            str(folder),
+            f"a run folder written by `edgesplit train` (it has no {MANIFEST})",
+        ) from None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InvalidParameterError(
+                "--out", str(folder), "a run folder no other run is writing to (one is)"
+            ) from None
+        yield  # the lock goes with the descriptor
 
 
 def _write(path: Path, data: dict[str, Any]) -> None:

@@ -10,8 +10,11 @@ hold plain data only (``policies.common.checkpoint``): the env's ``get_state``, 
 from __future__ import annotations
 
 import csv
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -27,12 +30,21 @@ from edgesplit.policies.common import load_checkpoint, save_checkpoint
 from edgesplit.policies.common.checkpoint import scenario_hash
 from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
-from edgesplit.policies.run_folder import check_resume, manifest_of, start_run
+from edgesplit.policies.run_folder import check_resume, manifest_of, run_lock, start_run
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario, load_scenario
 
 EVAL_SEED_BASE = 1_000_000  # evaluation episodes never reuse a training seed
 EVAL_EPISODES = 2  # episodes per periodic evaluation, by default
+LOGS = ("episodes.csv", "eval.csv")  # appended as a run goes; cut back to a checkpoint on resume
+
+
+def check_schedule(steps: int, eval_every: int, eval_episodes: int) -> None:
+    """A run's step count and evaluation schedule, each a whole number >= 1."""
+    for field, value in (("steps", steps), ("eval_every", eval_every),
+                         ("eval_episodes", eval_episodes)):  # fmt: skip
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidParameterError(field, value, "a whole number >= 1")
 
 
 class TrainingInterrupted(EdgesplitError):
@@ -55,8 +67,7 @@ class Trainer:
         resume: bool = False,
         show_progress: bool = True,
     ) -> None:
-        if total_steps < 1:
-            raise InvalidParameterError("steps", total_steps, ">= 1")
+        check_schedule(total_steps, eval_every, eval_episodes)
         self.env, self.total_steps, self.seed = env, total_steps, seed
         self.out_dir = Path(out_dir)
         self.eval_every, self.eval_episodes, self._evaluate = eval_every, eval_episodes, evaluate
@@ -68,6 +79,7 @@ class Trainer:
         self._policy: Policy | None = None
         self._progress: Progress | None = None
         self._started = time.perf_counter()
+        self._interrupted = False  # Ctrl-C seen: stop at the end of this step
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
 
     # -- used by learners ----------------------------------------------------------------------
@@ -75,10 +87,19 @@ class Trainer:
     def resume_state(self) -> dict[str, Any] | None:
         """The learner's saved state when resuming; the trainer restores its own and its env
         (mid-episode), so a resumed run continues exactly where the checkpoint was taken."""
-        if not self.resume or not self.checkpoint_path.is_file():
+        if not self.resume:
+            return None
+        if not self.checkpoint_path.is_file():  # stopped before its first checkpoint: start over
+            for name in LOGS:
+                (self.out_dir / name).unlink(missing_ok=True)
             return None
         state = load_checkpoint(self.checkpoint_path)
         trainer = state["trainer"]
+        for name, size in trainer["log_bytes"].items():  # rows written after the checkpoint go
+            path = self.out_dir / name
+            if path.is_file():
+                with path.open("r+b") as handle:
+                    handle.truncate(size)
         self.step, self.episodes = trainer["step"], trainer["episodes"]
         self._wall_s, self._return = trainer["wall_s"], trainer["episode_return"]
         self.best_score = trainer.get("best_score", -np.inf)
@@ -99,6 +120,8 @@ class Trainer:
             self._return = 0.0
 
     def advance(self, policy: Policy, state_fn: Callable[[], dict]) -> None:
+        """The end of a step: evaluate and checkpoint on schedule; after a Ctrl-C, save here,
+        where the learner's, the env's and the logs' states agree, and stop."""
         self.step += 1
         self._policy, self._state_fn = policy, state_fn
         if self._progress is not None:
@@ -115,6 +138,12 @@ class Trainer:
             self.save()
             if self._progress is not None:
                 self._progress.update(self._task, description=f"eval {score:.4g}")
+        if self._interrupted:
+            self.save()
+            raise TrainingInterrupted(
+                f"interrupted at step {self.step} of {self.total_steps}: saved "
+                f"{self.checkpoint_path}; continue with the same command and --resume"
+            )
 
     # -- driving -------------------------------------------------------------------------------
 
@@ -123,29 +152,51 @@ class Trainer:
         return self._wall_s + time.perf_counter() - self._started
 
     def run(self, policy: Policy) -> None:
-        """``policy.train(self)`` with a progress bar; Ctrl-C saves a checkpoint first."""
+        """``policy.train(self)`` with a progress bar. The first Ctrl-C stops the run at the end
+        of the step it came in (``advance`` saves there); a second one stops at once, and the
+        last checkpoint stays (a resume drops what was logged after it)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
         columns = (
             TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}"),
             TextColumn("/ {task.total} steps"), TimeElapsedColumn(), TimeRemainingColumn(),
         )  # fmt: skip
-        with Progress(*columns, disable=not self.show_progress) as progress:
+        with (
+            Progress(*columns, disable=not self.show_progress) as progress,
+            self._deferred_interrupt(),
+        ):
             self._progress = progress
             self._task = progress.add_task("training", total=self.total_steps)
             try:
                 policy.train(self)
             except KeyboardInterrupt:
-                if self._state_fn is None:
-                    raise TrainingInterrupted(
-                        "interrupted before the first step: nothing saved"
-                    ) from None
-                self.save()
-                raise TrainingInterrupted(
-                    f"interrupted at step {self.step} of {self.total_steps}: saved "
-                    f"{self.checkpoint_path}; continue with the same command and --resume"
-                ) from None
+                kept = "no checkpoint was saved yet"
+                if self.checkpoint_path.is_file():
+                    step = load_checkpoint(self.checkpoint_path)["trainer"]["step"]
+                    kept = (
+                        f"the checkpoint of step {step} stays in {self.checkpoint_path}; continue "
+                        "with the same command and --resume"
+                    )
+                raise TrainingInterrupted(f"interrupted at once: {kept}") from None
             finally:
                 self._progress = None
+
+    @contextmanager
+    def _deferred_interrupt(self) -> Iterator[None]:
+        """In the main thread, a first SIGINT only asks the run to stop at the end of its step;
+        the next is Python's KeyboardInterrupt."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+
+        def ask(signum: int, frame: Any) -> None:
+            self._interrupted = True
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+        previous = signal.signal(signal.SIGINT, ask)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGINT, previous)
 
     def save(self) -> None:
         """Write the checkpoint (resumable) and the latest policy file, each atomically."""
@@ -156,6 +207,10 @@ class Trainer:
                 "step": self.step, "episodes": self.episodes, "wall_s": self.wall_s,
                 "rng": self.rng.bit_generator.state, "torch_rng": torch.get_rng_state(),
                 "episode_return": self._return, "best_score": self.best_score,
+                "log_bytes": {
+                    name: (self.out_dir / name).stat().st_size if (self.out_dir / name).is_file()
+                    else 0 for name in LOGS
+                },
             },
             "env": self.env.unwrapped.get_state(),
             "learner": self._state_fn(),
@@ -196,22 +251,29 @@ def train_policy(
     if not is_learner(name):
         learners = [n for n in policy_names(loaded.style) if is_learner(n)]
         raise InvalidParameterError("policy", name, f"a learner: {', '.join(learners)}")
+    eval_every = (
+        max(steps // 10, 1) if eval_every is None and isinstance(steps, int) else eval_every
+    )
+    check_schedule(steps, eval_every, eval_episodes)  # before the folder is claimed
     policy = make_policy(name, loaded, seed, settings=settings)
     out = Path(out_dir)
     data = loaded.model_dump(mode="json")
+    schedule = {"eval_every": eval_every, "eval_episodes": eval_episodes}  # --steps may grow
     manifest = manifest_of(
-        name, {"name": loaded.name, "sha256": scenario_hash(data)}, asdict(policy.config), seed
-    )
+        name, {"name": loaded.name, "sha256": scenario_hash(data)}, asdict(policy.config), seed,
+        schedule,
+    )  # fmt: skip
     if resume:
         check_resume(out, manifest)
     else:
         start_run(out, manifest)
-    env = policy.training_env()
-    eval_env = decision_env(loaded)
-    trainer = Trainer(
-        env, steps, seed, out, eval_every or max(steps // 10, 1), eval_episodes,
-        lambda p, s: run_episode(p, eval_env, s)[SCORE_OF_STYLE[loaded.style]], resume,
-        show_progress,
-    )  # fmt: skip
-    trainer.run(policy)
+    with run_lock(out):
+        env = policy.training_env()
+        eval_env = decision_env(loaded)
+        trainer = Trainer(
+            env, steps, seed, out, eval_every, eval_episodes,
+            lambda p, s: run_episode(p, eval_env, s)[SCORE_OF_STYLE[loaded.style]], resume,
+            show_progress,
+        )  # fmt: skip
+        trainer.run(policy)
     return out / "policy.pt"

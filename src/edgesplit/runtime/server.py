@@ -45,7 +45,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.runtime.batching import Batcher
 from edgesplit.runtime.oip import oip_handler
-from edgesplit.runtime.transport import Security, bind, grpc_server, read_token
+from edgesplit.runtime.transport import Security, bind, check_host, grpc_server, read_token
 from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
 
 SERVICE = "edgesplit.Tail"
@@ -126,6 +126,7 @@ class ServerConfig:
         if not 0.0 <= self.drop_replies < 1.0:
             raise InvalidParameterError("drop_replies", self.drop_replies, "in [0, 1)")
         Security(self.token, self.tls_cert, self.tls_key)  # its own checks (both TLS files)
+        check_host(self.host, "--host")
 
     @property
     def decode_limit_bytes(self) -> int:

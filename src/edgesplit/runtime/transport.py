@@ -6,7 +6,10 @@ the health check) and optional TLS, for the data plane (``edgesplit.Tail``) and 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import os
+import socket
+import ssl
 from collections.abc import Sequence
 from concurrent import futures
 from dataclasses import dataclass
@@ -32,6 +35,17 @@ class Security:
     def __post_init__(self) -> None:
         if (self.tls_cert is None) != (self.tls_key is None):
             raise InvalidParameterError("tls", "one file", "both --tls-cert and --tls-key")
+        try:  # the files checked now, by Python's ssl: gRPC would only fail to listen or connect
+            if self.tls_cert is not None:
+                context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+                option, path = "--tls-cert", self.tls_cert
+                context.load_cert_chain(read_pem_path(path, option), self.tls_key)
+            if self.tls_ca is not None:
+                option, path = "--tls-ca", self.tls_ca
+                ssl.create_default_context(cafile=read_pem_path(path, option))
+        except (ssl.SSLError, ValueError) as error:
+            said = "a PEM certificate and its key" if option == "--tls-cert" else "PEM certificates"
+            raise InvalidParameterError(option, path, f"{said} ({error})") from None
 
     @property
     def metadata(self) -> tuple[tuple[str, str], ...]:
@@ -79,6 +93,7 @@ def bind(
 ) -> int:
     """Listen on ``host:port`` (TLS when ``security`` has a certificate); returns the port
     (the free one picked for port 0). A port in use is refused naming ``option``."""
+    check_host(host, "--listen" if option == "--listen" else "--host")
     address = f"{host}:{port}"
     try:
         if security.tls_cert is not None:
@@ -133,12 +148,38 @@ def read_token(path: str | None, variable: str = "EDGESPLIT_TOKEN") -> str | Non
     return os.environ.get(variable) or None
 
 
+def read_pem_path(path: str | None, option: str) -> str:
+    """``path`` if it is a readable file, else the error naming ``option``."""
+    read_pem(path, option)
+    return str(path)
+
+
 def read_pem(path: str | None, option: str) -> bytes:
     try:
         return Path(str(path)).read_bytes()
     except OSError as error:
         raise InvalidParameterError(
             option, path, f"a readable PEM file ({error.strerror})"
+        ) from None
+
+
+def check_host(host: str, option: str) -> None:
+    """``host`` as an address to listen on: an IP address (IPv6 in brackets or not), or a name
+    this machine resolves. Digits and dots that are no IPv4 address are refused without asking a
+    resolver (glibc would look ``256.1.1.1`` up as a name)."""
+    bare = host.strip("[]")
+    try:
+        ipaddress.ip_address(bare)
+        return
+    except ValueError:
+        pass
+    if not bare or all(c.isdigit() or c == "." for c in bare):
+        raise InvalidParameterError(option, host, "an IP address or a host name")
+    try:
+        socket.getaddrinfo(bare, None, type=socket.SOCK_STREAM)
+    except OSError as error:
+        raise InvalidParameterError(
+            option, host, f"an address or a name this machine resolves ({error.strerror})"
         ) from None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import pickle
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -64,13 +65,17 @@ def _refuse_legacy(path: Path) -> InvalidParameterError:
     )  # fmt: skip
 
 
-def _safe_load(path: Path) -> Any:
-    """``torch.load(weights_only=True)``: tensors and plain data only, never code."""
+def _safe_load(path: Path, objects: InvalidParameterError | None = None) -> Any:
+    """``torch.load(weights_only=True)``: tensors and plain data only, never code. A file that
+    holds Python objects raises ``objects`` (default: the legacy-pickle refusal), one that is no
+    torch file says so."""
     try:
-        return torch.load(path, weights_only=True)
+        with warnings.catch_warnings():  # torch's remarks on a pickle's protocol: we judge it
+            warnings.simplefilter("ignore")
+            return torch.load(path, weights_only=True)
     except pickle.UnpicklingError as error:
         if "allowed global" in str(error):  # it holds Python objects: refused, never run
-            raise _refuse_legacy(path) from None
+            raise (objects or _refuse_legacy(path)) from None
         raise _not_torch(path, error) from None
     except Exception as error:  # torch raises many types for a file that is not its format
         raise _not_torch(path, error) from None
@@ -171,15 +176,13 @@ def convert_legacy_policy(path: str | Path, out: str | Path) -> Path:
         np.ndarray, np.dtype, reconstruct, (reconstruct, "numpy.core.multiarray._reconstruct"),
         *(type(np.dtype(kind)) for kind in (np.float32, np.float64, np.int64, np.bool_)),
     ]  # fmt: skip
+    objects = InvalidParameterError(
+        "checkpoint", str(path),
+        "an edgesplit 0.1 policy.pt or best.pt: this file holds Python objects (a training "
+        "checkpoint.pt pickled its env) and cannot be converted safely; retrain",
+    )  # fmt: skip
     with torch.serialization.safe_globals(arrays):
-        try:
-            old = torch.load(path, weights_only=True)
-        except pickle.UnpicklingError:
-            raise InvalidParameterError(
-                "checkpoint", str(path),
-                "an edgesplit 0.1 policy.pt or best.pt: this file holds Python objects (a "
-                "training checkpoint.pt pickled its env) and cannot be converted safely; retrain",
-            ) from None  # fmt: skip
+        old = _safe_load(path, objects)
     if not isinstance(old, dict) or "policy" not in old or "scenario" not in old:
         raise InvalidParameterError("checkpoint", str(path), "an edgesplit 0.1 policy file")
     tensors: dict[str, torch.Tensor] = {}

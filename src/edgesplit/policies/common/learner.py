@@ -7,11 +7,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import gymnasium as gym
 import torch
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError
@@ -21,6 +21,16 @@ from edgesplit.policies.common.checkpoint import (
     save_policy,
     scenario_hash,
 )
+
+# A learner config's field types: pydantic checks them when the config is made (from Python, a
+# policy file or ``--set``), so no NaN, infinity or out-of-range number reaches training.
+Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=1)]
+Whole = Annotated[int, Field(ge=0)]
+LEARNER_CONFIG = ConfigDict(extra="forbid")
 
 
 class Learner:
@@ -107,9 +117,10 @@ class Learner:
         )
         try:
             self.config = self.config_class(**meta["config"])
-        except TypeError as error:
+        except (TypeError, ValidationError) as error:
+            said = error.errors()[0]["msg"] if isinstance(error, ValidationError) else error
             raise InvalidParameterError(
-                "checkpoint", "its config", f"{self.config_class.__name__} fields ({error})"
+                "checkpoint", "its config", f"{self.config_class.__name__} fields ({said})"
             ) from None
         with torch.random.fork_rng(devices=[]):  # initialising layers must not move the generator
             self.build()
@@ -142,6 +153,11 @@ def configured(config: Any, settings: dict[str, str]) -> Any:
     try:
         return TypeAdapter(type(config)).validate_python({**asdict(config), **settings})
     except ValidationError as error:
-        key = str(error.errors()[0]["loc"][0])
-        kind = type(getattr(config, key)).__name__
-        raise InvalidParameterError(f"--set {key}", settings[key], f"a {kind}") from None
+        first = error.errors()[0]
+        key = str(first["loc"][0])
+        kind = _KINDS.get(type(getattr(config, key)), "a value")
+        said = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
+        raise InvalidParameterError(f"--set {key}", settings[key], f"{kind}: {said}") from None
+
+
+_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a name"}

@@ -1,0 +1,140 @@
+"""The checks of every command's options, by the option's name: ``command`` (``cli.app``) runs
+them on a command's arguments before its body, so nothing is created, loaded or measured on a
+value that is out of range, NaN or infinite. An option means one thing under one name in every
+command, so one rule per name serves them all; a list option's rule applies to each value; None
+(an option left to its default or to a file) is not checked here. What a value means beyond its
+range (a cut of this model, a scenario's fields, a file's content) is checked where it is read.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+from edgesplit.errors import InvalidParameterError
+
+Rule = Callable[[str, Any], None]
+
+
+def whole(low: int, high: int | None = None, note: str = "") -> Rule:
+    """An integer in ``low``..``high`` (no upper bound if None)."""
+    allowed = f"a whole number {f'in {low}..{high}' if high is not None else f'>= {low}'}{note}"
+
+    def check(option: str, value: Any) -> None:
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or value < low
+            or (high is not None and value > high)
+        ):
+            raise InvalidParameterError(option, value, allowed)
+
+    return check
+
+
+def number(
+    low: float, high: float | None = None, *, above: bool = False, below: bool = False
+) -> Rule:
+    """A finite number from ``low`` (excluded when ``above``) up to ``high`` (excluded when
+    ``below``; no upper bound if None)."""
+    lower = f"> {low:g}" if above else f">= {low:g}"
+    upper = "" if high is None else f" and {'<' if below else '<='} {high:g}"
+    allowed = f"a finite number {lower}{upper}"
+
+    def check(option: str, value: Any) -> None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise InvalidParameterError(option, value, allowed)
+        if (
+            not math.isfinite(value)
+            or value < low
+            or (above and value == low)
+            or (high is not None and (value > high or (below and value == high)))
+        ):
+            raise InvalidParameterError(option, value, allowed)
+
+    return check
+
+
+def address(any_port: bool = False) -> Rule:
+    """``HOST:PORT`` (``oip://`` first for an Open Inference Protocol server), port 1..65535 (0
+    too, any free one, with ``any_port``)."""
+
+    def check(option: str, value: Any) -> None:
+        from edgesplit.runtime.transport import host_port
+
+        host_port(str(value).removeprefix("oip://"), option, any_port)
+
+    return check
+
+
+def whole_list(low: int) -> Rule:
+    """Comma-separated integers, each >= ``low`` (``1,2,4``)."""
+    allowed = f"comma-separated whole numbers >= {low}, e.g. 1,2,4"
+
+    def check(option: str, value: Any) -> None:
+        try:
+            numbers = [int(part) for part in str(value).split(",")]
+        except ValueError:
+            raise InvalidParameterError(option, value, allowed) from None
+        if min(numbers) < low:
+            raise InvalidParameterError(option, value, allowed)
+
+    return check
+
+
+def cut_choice(option: str, value: Any) -> None:
+    """How many cuts to time: N >= 1 (evenly spaced), ``all`` or ``single``."""
+    if value not in ("all", "single") and not (str(value).isdigit() and int(value) >= 1):
+        raise InvalidParameterError(option, value, "a number of cuts >= 1, all or single")
+
+
+COUNT = whole(1)
+SECONDS = number(0.0, above=True)
+RATE = number(0.0, above=True)
+
+RULES: dict[str, Rule] = {
+    # seeds and counts
+    "seed": whole(0, 2**63 - 1),
+    "seeds": COUNT, "workers": COUNT, "steps": COUNT, "eval_every": COUNT, "eval_episodes": COUNT,
+    "episodes": COUNT, "repeats": COUNT, "warmup": whole(0), "cuts": COUNT, "runs": COUNT,
+    "rows": whole(0, note=" (0: all)"), "limit": COUNT, "top": COUNT, "tasks": COUNT,
+    "devices": COUNT, "servers": COUNT, "lanes": COUNT, "cores": COUNT, "queue_limit": whole(0),
+    "batch_max": COUNT, "input_size": COUNT, "requests": COUNT, "edge_cores": COUNT,
+    "edge_load": whole(0), "threads": whole(0, note=" (0: all)"),
+    "device_threads": COUNT, "server_threads": COUNT, "cloud_threads": COUNT,
+    "place": whole(0), "link_device": whole(0),
+    "thread_list": whole_list(1), "train_threads": whole_list(1), "busy": whole_list(0),
+    "cut_choice": cut_choice,
+    # network
+    "port": whole(0, 65535, " (0: any free one)"), "metrics_port": whole(1, 65535),
+    "server": address(), "controller": address(), "listen": address(any_port=True),
+    # seconds, rates, shares
+    "timeout_s": SECONDS, "join_timeout_s": SECONDS, "retry_s": SECONDS, "duration": SECONDS,
+    "slot_s": SECONDS, "lease_s": SECONDS, "live_s": number(0.0), "hysteresis": number(0.0),
+    "batch_delay_ms": number(0.0, 1000.0), "drop_replies": number(0.0, 1.0, below=True),
+    "max_message_mb": number(1.0, 2047.0),  # gRPC: below 2 GiB
+    "rate_mbps": RATE, "uplink_mbps": RATE, "cloud_mbps": RATE,
+    "device_gmacs": RATE, "server_gmacs": RATE,
+    "transmit_power_w": number(0.0), "compute_power_w": number(0.0),
+    "beta": number(0.0), "beta_s_per_j": number(0.0), "distance": number(0.0, above=True),
+    "pf": number(0.0, 1.0, below=True),
+}  # fmt: skip
+
+
+SPELLED = {"thread_list": "--threads", "cut_choice": "--cuts"}  # named apart from their option
+
+
+def option_name(parameter: str) -> str:
+    """A parameter's option as the command line spells it."""
+    return SPELLED.get(parameter, "--" + parameter.replace("_", "-"))
+
+
+def check_options(values: dict[str, Any]) -> None:
+    """Every value in ``values`` (a command's arguments by parameter name) that has a rule."""
+    for parameter, value in values.items():
+        rule = RULES.get(parameter)
+        if rule is None or value is None:
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            rule(option_name(parameter), item)
