@@ -23,6 +23,7 @@ from edgesplit.cli.app import (
     table,
 )
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
+from edgesplit.progress import status, warn_noisy
 from edgesplit.vocabulary import INT8_BACKENDS, OBJECTIVES, PRUNE_METHODS, QUANTIZE
 
 PfOpt = Annotated[float, typer.Option(help="Pruning factor in [0, 1).")]
@@ -56,7 +57,7 @@ def compress_command(
     checks.one_of("--quantize", quantize, QUANTIZE)
     checks.one_of("--backend", backend, INT8_BACKENDS)
     workers = checks.parse_int_list("--busy", busy)
-    with console.status("pruning and measuring", spinner="dots"):
+    with status(f"pruning {model} and measuring"):
         report = measure_variant(
             model, variant, quantize, backend, (1, 2), workers, input_size, runs, seed,
             input_shape,
@@ -66,6 +67,7 @@ def compress_command(
         print_json(record)
         return
     console.print(_variant_table(record))
+    warn_noisy(record["noisy"])
 
 
 def _variant_table(r: dict):
@@ -150,7 +152,7 @@ def place_command(
     checks.one_of("--granularity", granularity, GRANULARITIES)
     sites = Sites(device, edge, edge_cores, edge_load)
     sites.device_latency(model)  # a missing profile fails before pruning
-    with console.status("pruning and tracing", spinner="dots"):
+    with status(f"pruning {model} and tracing"):
         forms = model_forms(model, variant, granularity, DEFAULT_INPUT_SIZE, seed)
     placement = place(forms, sites, Radio.umi(distance), requests, objective, beta)
     record = placement.record()

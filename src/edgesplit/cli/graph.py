@@ -17,20 +17,20 @@ from edgesplit.cli.app import (
     SeedOpt,
     command,
     console,
-    err_console,
     key,
     mib,
     print_json,
     table,
 )
 from edgesplit.graph.constants import DEFAULT_CUT_LIMIT, DEFAULT_INPUT_SIZE
+from edgesplit.progress import status
 
 
 def load(model: str, granularity: str, input_size: int, input_shape: str | None, seed: int):
     """The model, a seeded example input and its graph (with a status line while tracing)."""
     from edgesplit.graph.zoo import load_traced
 
-    with err_console.status(f"tracing {model}"):
+    with status(f"tracing {model}"):
         return load_traced(model, granularity, input_size, input_shape, seed)
 
 

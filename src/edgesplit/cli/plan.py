@@ -20,7 +20,6 @@ from edgesplit.cli.app import (
     choice,
     command,
     console,
-    err_console,
     key,
     mib,
     print_json,
@@ -29,6 +28,7 @@ from edgesplit.cli.app import (
 from edgesplit.cli.graph import load
 from edgesplit.errors import CutLimitExceededError
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
+from edgesplit.progress import status
 from edgesplit.vocabulary import OBJECTIVES, PREDICTORS
 
 ProfileOpt = Annotated[
@@ -234,8 +234,8 @@ def demo(
     settings = defaults["demo"]
     why_not = support() if live_s > 0 else None
     live = LiveConfig("live-demo", "optimum", duration_s=live_s, seed=seed, testbed=why_not is None)
-    with err_console.status("demo") as status:
-        results = run_demo(seed=seed, progress=lambda text: status.update(text))
+    with status("demo") as shown:
+        results = run_demo(seed=seed, progress=shown.update)
         report = None
         if live_s > 0:
             report = run_live(live, lambda text: status.update(f"live session: {text}"))

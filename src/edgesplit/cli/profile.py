@@ -29,6 +29,7 @@ from edgesplit.cli.app import (
 )
 from edgesplit.cli.graph import load
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
+from edgesplit.progress import status, warn_noisy
 
 
 @command("profile")
@@ -65,7 +66,6 @@ def profile_command(
     """Measure a model on this machine: whole model, every node, heads and tails of cuts."""
     from edgesplit.profile.data import load_profile_file, save_profile
     from edgesplit.profile.measure import (
-        RETRIES,
         check_device,
         inconsistent_cuts,
         measure_profile,
@@ -89,9 +89,9 @@ def profile_command(
             f"{repeats} --warmup {warmup} --cuts {cut_choice} --granularity {granularity}"
         )
     )
-    with err_console.status("profiling") as status:
+    with status(f"profiling {model}") as shown:
         profile, wall = measure_profile(
-            net, g, x, thread_counts, device, repeats, warmup, chosen, recorded, status.update,
+            net, g, x, thread_counts, device, repeats, warmup, chosen, recorded, shown.update,
             resume=earlier, checkpoint=lambda so_far: save_profile(so_far, out),
         )  # fmt: skip
     save_profile(profile, out)
@@ -119,14 +119,10 @@ def profile_command(
         f"written to {out}",
         highlight=False,
     )
-    for row in rows:
-        if row["noisy"]:
-            err_console.print(
-                f"[yellow]warning:[/] {row['setting']} threads stayed implausible after "
-                f"{RETRIES} re-measurements ({row['noisy']}); the profile records it as noisy "
-                "and `plan` refuses it: measure again on an idle machine",
-                highlight=False,
-            )
+    warn_noisy(
+        {f"{row['setting']} threads": row["noisy"] for row in rows if row["noisy"]},
+        "the profile records it as noisy and `plan` refuses it: measure again on an idle machine",
+    )
     suspicious = inconsistent_cuts(profile)
     if suspicious:
         index = {g.fx_key(c): c.index for c in chosen}
@@ -187,7 +183,7 @@ def predict_eval_command(
     threads = parse_int_list("--train-threads", train_threads)
     if plots is not None:
         output_folder("--plots", plots)
-    with err_console.status("fitting and predicting"):
+    with status("fitting and predicting"):
         report = predict_eval(names, hardware, threads)
     records = report.records()
     figures = []

@@ -28,6 +28,7 @@ from edgesplit.cli.app import (
     table,
 )
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
+from edgesplit.progress import status, warn_noisy
 
 ControllerOpt = Annotated[
     str | None, typer.Option(help="The controller's control-plane address HOST:PORT.")
@@ -406,10 +407,11 @@ def calibrate_command(
         "calibrate",
         f"edgesplit calibrate --models {models} --cuts {cuts} --repeats {repeats} --out {out}",
     )
-    with err_console.status("calibrating") as status:
-        data = measure_link(names, cuts, input_size, repeats, status.update)
+    with status("calibrating") as shown:
+        data = measure_link(names, cuts, input_size, repeats, shown.update)
     data["command"] = recorded
     out.write_text(json.dumps(data, indent=2) + "\n")
+    warn_noisy(data["noisy"])
     if as_json:
         print_json(data)
         return
@@ -536,9 +538,9 @@ def controller_command(
         if events:
             print(json.dumps({"progress": text}), flush=True)
         else:
-            status.update(f"controller: {text}")
+            shown.update(f"controller: {text}")
 
-    with err_console.status("controller") as status:
+    with status("controller") as shown:
         made = Controller(config, say)
         bound = made.start()
         stop = threading.Event()
@@ -696,8 +698,8 @@ def _launch(
         untrained=untrained, lease_s=lease_s, testbed=testbed, derive_first=derive_first,
     )  # fmt: skip
     name = "testbed" if testbed else "live"
-    with err_console.status(name) as status:
-        report = run_live(config, lambda text: status.update(f"{name}: {text}"))
+    with status(name) as shown:
+        report = run_live(config, lambda text: shown.update(f"{name}: {text}"))
     if out is not None:
         out.write_text(json.dumps(report, indent=2) + "\n")
     if as_json:

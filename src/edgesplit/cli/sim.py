@@ -4,7 +4,6 @@ convert-policy. None of them traces a model, and none imports torch unless a lea
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -23,6 +22,7 @@ from edgesplit.cli.app import (
     print_json,
     table,
 )
+from edgesplit.progress import status
 
 STYLES = ("slot", "task_window", "time_slot")
 
@@ -116,15 +116,14 @@ def train_command(
     try:
         path = train_policy(
             policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
-            show_progress=sys.stderr.isatty(), settings=pairs,
+            settings=pairs,
         )  # fmt: skip
     except TrainingInterrupted as stopped:
         err_console.print(f"[yellow]{stopped}[/]", highlight=False)
         raise typer.Exit(130) from None
-    console.print(
-        f"wrote {path} and the best evaluated {out / 'best.pt'}, each with its .json "
-        f"(logs: {out / 'eval.csv'}, {out / 'episodes.csv'})"
-    )
+    written = [out / name for name in ("best.pt", "eval.csv", "episodes.csv")]
+    said = ", ".join(str(p) for p in written if p.is_file())
+    console.print(f"wrote {path} (the latest policy, with its .json); also {said}", highlight=False)
 
 
 @command("evaluate")
@@ -155,10 +154,10 @@ def evaluate_command(
         output_folder("--plot", plot)
     specs = [s for s in policies.split(",") if s.strip()]
     built = dict(policy_from_spec(spec, loaded, seed, untrained) for spec in specs)  # errors first
-    with err_console.status("evaluating") as status:
+    with status("evaluating") as shown:
         summaries = evaluate(
             {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
-            progress=lambda name, done: status.update(f"{name}: episode {done}/{episodes}"),
+            progress=lambda name, done: shown.update(f"{name}: episode {done}/{episodes}"),
         )  # fmt: skip
     seeds = f"seeds {seed}-{seed + episodes - 1}" if episodes > 1 else f"seed {seed}"
     if plot is not None:

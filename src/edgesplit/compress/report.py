@@ -48,6 +48,7 @@ class VariantReport:
     full_min_crossing_bits: int
     latency_s: dict[int, float]  # threads -> median seconds
     full_latency_s: dict[int, float]
+    noisy: dict[str, str]  # "pruned, 2 threads" -> why it stayed implausible (profile's rule)
     prune_s: float
     prune_s_busy: dict[int, float]  # busy workers -> seconds
     quantize_s: float | None
@@ -94,15 +95,20 @@ def measure_variant(
     run: Callable[[torch.Tensor], torch.Tensor] = pruned
     int8_bytes = quantize_s = None
     latency: dict[int, float] = {}
+    noisy: dict[str, str] = {}
     if quantize == "int8":
         calibration = [random_input(tuple(x.shape), seed + 1 + i) for i in range(4)]
         for k in threads:
             quantized = quantize_int8(pruned, x, calibration, backend, threads=k)
             if quantize_s is None:
                 quantize_s, int8_bytes, run = (quantized.prepare_s, quantized.size_bytes, quantized)
-            latency[k] = latency_s(quantized, x, runs, None)
+            latency[k] = latency_s(quantized, x, runs, None, k, latency.get(1), noisy, "int8")
     else:
-        latency = {k: latency_s(pruned, x, runs, k) for k in threads}
+        for k in threads:
+            latency[k] = latency_s(pruned, x, runs, k, k, latency.get(1), noisy, "pruned")
+    full_latency: dict[int, float] = {}
+    for k in threads:
+        full_latency[k] = latency_s(full, x, runs, k, k, full_latency.get(1), noisy, "full")
     inputs = torch.cat([random_input(tuple(x.shape), seed + 100 + i) for i in range(8)])
     with torch.no_grad():
         reference = full(inputs)
@@ -129,7 +135,8 @@ def measure_variant(
         min_crossing_bits=_min_crossing_bits(graphs[1]),
         full_min_crossing_bits=_min_crossing_bits(graphs[0]),
         latency_s=latency,
-        full_latency_s={k: latency_s(full, x, runs, k) for k in threads},
+        full_latency_s=full_latency,
+        noisy=noisy,
         prune_s=prune_s,
         prune_s_busy=prune_s_busy,
         quantize_s=quantize_s,
@@ -144,16 +151,32 @@ def _min_crossing_bits(graph) -> int:
 
 
 def latency_s(
-    run: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, runs: int, threads: int | None
+    run: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    runs: int,
+    threads: int | None,
+    label_threads: int,
+    one_thread_s: float | None,
+    noisy: dict[str, str],
+    what: str,
 ) -> float:
     """Median seconds of ``run(x)`` (``profile.measure.time_call``: warm-up, then ``runs``
     samples), at ``threads`` torch threads (None: as the runner is set up, e.g. an ONNX Runtime
-    session's own)."""
+    session's own), re-measured by profile's rule (``time_plausibly``) against the 1-thread
+    median ``one_thread_s``; a timing that stays implausible is noted in ``noisy`` under
+    "``what``, ``label_threads`` threads"."""
     from edgesplit.graph.trace import torch_threads
-    from edgesplit.profile.measure import time_call
+    from edgesplit.profile.measure import time_call, time_plausibly
 
+    label = f"{what}, {label_threads} thread{'s' if label_threads > 1 else ''}"
     with torch.no_grad(), torch_threads(threads) if threads else contextlib.nullcontext():
-        return time_call(lambda: run(x), 2, runs, "cpu").median_s
+        stats, reason = time_plausibly(
+            lambda: time_call(lambda: run(x), 2, runs, "cpu"),
+            one_thread_s if label_threads > 1 else None, label,
+        )  # fmt: skip
+    if reason is not None:
+        noisy[label] = reason
+    return stats.median_s
 
 
 def prune_time_busy(model: nn.Module, x: torch.Tensor, variant: Variant, workers: int) -> float:

@@ -141,6 +141,12 @@ def load_link(source: str | None, codecs: tuple[str, ...] = ("fp32",)) -> LinkCo
             )
         return LinkCosts.ideal()
     data = read_link(source)
+    if data.get("noisy"):  # as planning refuses a profile's noisy setting
+        what, why = next(iter(data["noisy"].items()))
+        raise ProfileError(
+            f"{source} holds timings flagged noisy ({what}: {why}): calibrate again on an idle "
+            "machine"
+        )
     measured = data.get("codecs", {})
     missing = [c for c in codecs if c not in measured]
     if missing or not codecs:

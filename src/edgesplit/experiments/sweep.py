@@ -16,9 +16,8 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.progress import bar
 
 BACKENDS = ("local", "ray")
 
@@ -61,13 +60,8 @@ def run_sweep(
         raise InvalidParameterError("workers", workers, "a whole number of at least 1")
     tasks = list(tasks)
     named = _Named(function)
-    columns = (
-        TextColumn("[bold]sweep"), BarColumn(), TextColumn("{task.completed} / {task.total} tasks"),
-        TimeElapsedColumn(), TimeRemainingColumn(),
-    )  # fmt: skip
-    with Progress(*columns, disable=not show_progress, transient=True) as progress:
-        bar = progress.add_task("sweep", total=len(tasks))
-        done = lambda: progress.advance(bar)  # noqa: E731
+    with bar("sweep", len(tasks), "tasks", show_progress, transient=True) as progress:
+        done = progress.advance
         if backend == "ray":
             return _on_ray(named, tasks, workers, done)
         return _on_loky(named, tasks, workers, done)

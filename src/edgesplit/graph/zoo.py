@@ -99,6 +99,8 @@ def load_model(spec: str, seed: int = 0, example: torch.Tensor | None = None) ->
     if "=" in attribute:
         kwargs = _keyword_arguments(attribute, spec)
         where, _, attribute = where.rpartition(":")
+    elif ":" in where:  # FILE:FACTORY:ARGUMENTS without an argument's "="
+        kwargs = _keyword_arguments(attribute, spec)  # raises, naming it
     module = _import(where, spec)
     if not hasattr(module, attribute):
         raise ModelLoadError(f"{where} has no attribute {attribute!r} (from {spec!r})")
@@ -116,10 +118,8 @@ def load_model(spec: str, seed: int = 0, example: torch.Tensor | None = None) ->
         torch.manual_seed(seed)
         try:
             model = factory(**kwargs)
-        except Exception as error:
-            raise ModelLoadError(
-                f"calling {spec} failed: {type(error).__name__}: {error}"
-            ) from None
+        except (Exception, SystemExit) as error:
+            raise ModelLoadError(f"calling {spec} failed: {_said(error)}") from None
     if not isinstance(model, nn.Module):
         raise ModelLoadError(f"{spec} returned a {type(model).__name__}, not a torch.nn.Module")
     return model.eval()
@@ -155,10 +155,15 @@ def _import(where: str, spec: str):
         return importlib.import_module(where)
     except ModelLoadError:
         raise
-    except Exception as error:
-        raise ModelLoadError(
-            f"cannot import {where!r} (from {spec!r}): {type(error).__name__}: {error}"
-        ) from None
+    except (Exception, SystemExit) as error:  # a user's file may call exit() when imported
+        raise ModelLoadError(f"cannot import {where!r} (from {spec!r}): {_said(error)}") from None
+
+
+def _said(error: BaseException) -> str:
+    """What a user's code raised, in one line (exit() and its status too)."""
+    if isinstance(error, SystemExit):
+        return f"it called exit({error.code!r})"
+    return f"{type(error).__name__}: {error}"
 
 
 def parse_input_shape(text: str) -> tuple[int, ...]:

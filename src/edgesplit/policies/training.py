@@ -22,7 +22,6 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.policies.base import Policy
@@ -31,6 +30,7 @@ from edgesplit.policies.common.checkpoint import scenario_hash
 from edgesplit.policies.evaluate import SCORE_OF_STYLE, run_episode
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
 from edgesplit.policies.run_folder import check_resume, manifest_of, run_lock, start_run
+from edgesplit.progress import bar
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario, load_scenario
 
@@ -77,7 +77,7 @@ class Trainer:
         self.best_score = -np.inf  # the best evaluation so far, whose policy is in best.pt
         self._state_fn: Callable[[], dict] | None = None
         self._policy: Policy | None = None
-        self._progress: Progress | None = None
+        self._progress: Any = None
         self._started = time.perf_counter()
         self._interrupted = False  # Ctrl-C seen: stop at the end of this step
         self.checkpoint_path = self.out_dir / "checkpoint.pt"
@@ -125,7 +125,7 @@ class Trainer:
         self.step += 1
         self._policy, self._state_fn = policy, state_fn
         if self._progress is not None:
-            self._progress.update(self._task, completed=self.step)
+            self._progress.update(completed=self.step)
         if self.step % self.eval_every == 0 or self.step == self.total_steps:
             score = float(
                 np.mean([self._evaluate(policy, EVAL_SEED_BASE + i)
@@ -137,7 +137,7 @@ class Trainer:
                 self._write_policy("best.pt")
             self.save()
             if self._progress is not None:
-                self._progress.update(self._task, description=f"eval {score:.4g}")
+                self._progress.update(f"training (evaluated {score:.4g} at step {self.step})")
         if self._interrupted:
             self.save()
             raise TrainingInterrupted(
@@ -156,16 +156,11 @@ class Trainer:
         of the step it came in (``advance`` saves there); a second one stops at once, and the
         last checkpoint stays (a resume drops what was logged after it)."""
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        columns = (
-            TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.completed}"),
-            TextColumn("/ {task.total} steps"), TimeElapsedColumn(), TimeRemainingColumn(),
-        )  # fmt: skip
         with (
-            Progress(*columns, disable=not self.show_progress) as progress,
+            bar("training", self.total_steps, "steps", self.show_progress) as progress,
             self._deferred_interrupt(),
         ):
             self._progress = progress
-            self._task = progress.add_task("training", total=self.total_steps)
             try:
                 policy.train(self)
             except KeyboardInterrupt:

@@ -280,24 +280,47 @@ def _measure_setting(model, graph, inputs, halves, device, warmup, repeats, wall
 
 
 def implausible(measured: Measurements, one_thread: Measurements | None) -> str | None:
-    """Why a setting's whole-model timing cannot be trusted (None: it can): its interquartile
-    range exceeds ``NOISY_IQR_SHARE`` of its median, or it is ``SLOWER_THAN_ONE_THREAD`` times
-    the 1-thread median (``one_thread``) although it has more threads."""
-    whole = measured.whole
-    if whole.iqr_s is not None and whole.iqr_s > NOISY_IQR_SHARE * whole.median_s:
+    """Why a setting's whole-model timing cannot be trusted (None: it can): ``implausible_stats``
+    of its whole model, against the 1-thread setting (``one_thread``) when it has more."""
+    return implausible_stats(
+        measured.whole, None if one_thread is None else one_thread.whole.median_s, "the whole model"
+    )
+
+
+def implausible_stats(stats: Stats, one_thread_s: float | None, what: str = "it") -> str | None:
+    """Why a timing cannot be trusted (None: it can): its interquartile range exceeds
+    ``NOISY_IQR_SHARE`` of its median, or it is ``SLOWER_THAN_ONE_THREAD`` times the 1-thread
+    median ``one_thread_s`` although it ran on more threads. The one rule of every command that
+    measures time (profile, compress, calibrate)."""
+    if stats.iqr_s is not None and stats.iqr_s > NOISY_IQR_SHARE * stats.median_s:
         return (
-            f"the whole model's interquartile range is {whole.iqr_s / whole.median_s:.0%} of its "
-            f"median ({whole.median_s * 1e3:.1f} ms)"
+            f"{what}: the interquartile range is {stats.iqr_s / stats.median_s:.0%} of the "
+            f"median ({stats.median_s * 1e3:.3g} ms)"
         )
-    if (
-        one_thread is not None
-        and whole.median_s > SLOWER_THAN_ONE_THREAD * one_thread.whole.median_s
-    ):
+    if one_thread_s is not None and stats.median_s > SLOWER_THAN_ONE_THREAD * one_thread_s:
         return (
-            f"{whole.median_s * 1e3:.1f} ms, slower than at 1 thread "
-            f"({one_thread.whole.median_s * 1e3:.1f} ms)"
+            f"{what}: {stats.median_s * 1e3:.3g} ms, slower than at 1 thread "
+            f"({one_thread_s * 1e3:.3g} ms)"
         )
     return None
+
+
+def time_plausibly(
+    measure: Callable[[], Stats],
+    one_thread_s: float | None = None,
+    what: str = "it",
+    progress: Progress | None = None,
+) -> tuple[Stats, str | None]:
+    """``measure()``, again up to ``RETRIES`` times while ``implausible_stats`` finds it
+    implausible: the last timing, and why it stayed implausible (None: it did not)."""
+    for attempt in range(RETRIES + 1):
+        stats = measure()
+        reason = implausible_stats(stats, one_thread_s, what)
+        if reason is None:
+            return stats, None
+        if progress and attempt < RETRIES:
+            progress(f"{reason}; measuring again ({attempt + 1})")
+    return stats, reason
 
 
 def inconsistent_cuts(profile: Profile, tolerance: float = 1.5) -> list[tuple[str, str, float]]:

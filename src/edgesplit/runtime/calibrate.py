@@ -11,9 +11,7 @@ intercepts, the fixed time of one request.
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Callable, Sequence
-from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -36,14 +34,17 @@ def _fit(bits: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]
     return max(float(intercept), 0.0), max(float(slope), 0.0)
 
 
-def median_s(call: Callable[[], Any], repeats: int) -> float:
-    """The median wall time of ``repeats`` calls."""
-    times = []
-    for _ in range(repeats):
-        start = perf_counter()
-        call()
-        times.append(perf_counter() - start)
-    return statistics.median(times)
+def median_s(
+    call: Callable[[], Any], repeats: int, what: str, noisy: dict[str, str], progress: Progress
+) -> float:
+    """The median time of ``call`` (``profile.measure.time_call``), re-measured by profile's rule
+    while implausible; one that stays so is noted in ``noisy`` under ``what``."""
+    from edgesplit.profile.measure import time_call, time_plausibly
+
+    stats, reason = time_plausibly(lambda: time_call(call, 1, repeats, "cpu"), None, what, progress)
+    if reason is not None:
+        noisy[what] = reason
+    return stats.median_s
 
 
 def activations(models: Sequence[str], cuts: int, input_size: int) -> list[list[torch.Tensor]]:
@@ -77,16 +78,16 @@ def measure_link(
     say("collecting activations")
     sets = activations(models, cuts, input_size)
     fp32_bits = [8.0 * sum(t.numel() * t.element_size() for t in s) for s in sets]
-    codecs = {}
+    codecs, noisy = {}, {}
     for codec in all_codecs():
         say(f"timing {codec}")
         encode, decode, wire = [], [], 0.0
-        for tensors in sets:
+        for i, tensors in enumerate(sets):
             message = pack(REQUEST, 1, 2, 3, tensors, codec)
-            encode.append(
-                median_s(lambda t=tensors, c=codec: pack(REQUEST, 1, 2, 3, t, c), repeats)
-            )
-            decode.append(median_s(lambda m=message: unpack(m), repeats))
+            packing = lambda t=tensors, c=codec: pack(REQUEST, 1, 2, 3, t, c)  # noqa: E731
+            unpacking = lambda m=message: unpack(m)  # noqa: E731
+            encode.append(median_s(packing, repeats, f"{codec} encoding {i}", noisy, say))
+            decode.append(median_s(unpacking, repeats, f"{codec} decoding {i}", noisy, say))
             wire += 8.0 * len(message)
         codecs[str(codec)] = {
             "encode_s_per_bit": _fit(fp32_bits, encode)[1],
@@ -96,7 +97,7 @@ def measure_link(
             "decode_intercept_s": _fit(fp32_bits, decode)[0],
         }
     say("timing requests through a server on 127.0.0.1")
-    transport = _transport(models[0], cuts, input_size, repeats)
+    transport = _transport(models[0], cuts, input_size, repeats, noisy, say)
     fixed = codecs["fp32"]["encode_intercept_s"] + codecs["fp32"]["decode_intercept_s"]
     return {
         "format": LINK_FORMAT,
@@ -107,13 +108,29 @@ def measure_link(
         "request_s": transport[0] + fixed,
         "transport_s_per_bit": transport[1],
         "codecs": codecs,
+        "noisy": noisy,  # timings that stayed implausible (profile's rule): what -> why
     }
 
 
-def _transport(model: str, cuts: int, input_size: int, repeats: int) -> tuple[float, float]:
-    """(intercept, per wire bit) of a request's time beyond the server's own work."""
+def _transport(
+    model: str, cuts: int, input_size: int, repeats: int, noisy: dict[str, str], say: Progress
+) -> tuple[float, float]:
+    """(intercept, per wire bit) of a request's time beyond the server's own work (each cut's
+    ``repeats`` requests re-measured by profile's rule while implausible)."""
+    from edgesplit.profile.data import Stats
+    from edgesplit.profile.measure import time_plausibly
     from edgesplit.runtime.client import DeviceClient
     from edgesplit.runtime.server import EdgeServer, ServerConfig
+
+    def requests(client: DeviceClient, position: int) -> Stats:
+        records = [client.run(client.example, position)[1] for _ in range(repeats + 2)]
+        records = records[2:]  # the first builds the tail and warms the channel
+        if any(not r.offloaded for r in records):
+            raise RuntimeError(f"a calibration request fell back: {records[0].fallback}")
+        times = np.array([r.transfer_s for r in records])
+        low, median, high = np.percentile(times, [25, 50, 75])
+        return Stats(float(median), float(times.min()), float(times.max()), len(times),
+                     float(high - low))  # fmt: skip
 
     server = EdgeServer(ServerConfig(models=(model,), port=0, input_size=input_size, lanes=1))
     server.start()
@@ -123,12 +140,14 @@ def _transport(model: str, cuts: int, input_size: int, repeats: int) -> tuple[fl
             bits, seconds = [], []
             for i in range(cuts):
                 position = round(i * (count - 1) / max(cuts - 1, 1))
-                records = [client.run(client.example, position)[1] for _ in range(repeats + 2)]
-                records = records[2:]  # the first builds the tail and warms the channel
-                if any(not r.offloaded for r in records):
-                    raise RuntimeError(f"a calibration request fell back: {records[0].fallback}")
-                bits.append(8.0 * records[0].sent_bytes)
-                seconds.append(statistics.median(r.transfer_s for r in records))
+                what = f"requests at cut {position + 1}"
+                stats, reason = time_plausibly(
+                    lambda p=position: requests(client, p), None, what, say
+                )
+                if reason is not None:
+                    noisy[what] = reason
+                bits.append(8.0 * client.run(client.example, position)[1].sent_bytes)
+                seconds.append(stats.median_s)
     finally:
         server.stop()
     return _fit(bits, seconds)

@@ -25,6 +25,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import json
+import math
 import mmap
 import os
 import random
@@ -111,8 +112,19 @@ class ServerConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise InvalidParameterError(name, value, "at least 1")
-        if self.max_message_bytes < 2**20:
-            raise InvalidParameterError("max_message_bytes", self.max_message_bytes, ">= 1 MiB")
+        if not 2**20 <= self.max_message_bytes < 2**31:  # gRPC's lengths are 32-bit signed
+            raise InvalidParameterError(
+                "max_message_bytes", self.max_message_bytes, ">= 1 MiB and < 2 GiB"
+            )
+        if not 0 <= self.port <= 65535:
+            raise InvalidParameterError("port", self.port, "0..65535 (0: any free one)")
+        if self.metrics_port is not None and not 1 <= self.metrics_port <= 65535:
+            raise InvalidParameterError("metrics_port", self.metrics_port, "1..65535")
+        if not 0.0 < self.max_deadline_s < math.inf:
+            raise InvalidParameterError("max_deadline_s", self.max_deadline_s, "a finite time > 0")
+        if self.input_size < 1 or self.tail_cache < 1:
+            field = "input_size" if self.input_size < 1 else "tail_cache"
+            raise InvalidParameterError(field, getattr(self, field), ">= 1")
         if self.queue_limit < 0:
             raise InvalidParameterError("queue_limit", self.queue_limit, ">= 0")
         if (

@@ -73,7 +73,7 @@ class Device(_Strict):
     model: str
     hardware: str
     threads: int | None = Field(None, ge=1)
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=10_000)
     compute_power_w: NonNegative | None = None
     transmit_power_w: NonNegative | None = None
     receive_power_w: NonNegative = 0.0
@@ -103,7 +103,7 @@ class Server(_Strict):
     hardware: str
     threads: tuple[int, int] | None = None  # K(t) drawn uniformly from this range each slot
     min_threads_per_task: int = Field(1, ge=0)  # shi2025 k_min
-    count: int = Field(1, ge=1)
+    count: int = Field(1, ge=1, le=10_000)
 
     @model_validator(mode="after")
     def _threads(self) -> Server:
@@ -161,7 +161,7 @@ class Scenario(_Strict):
     servers: list[Server] = Field(min_length=1)
     # slot style
     slot_s: Positive = 30.0
-    episode_slots: int = Field(120, ge=1)
+    episode_slots: int = Field(120, ge=1, le=1_000_000)  # a year of 30-s slots at most
     start_s: NonNegative = 36_000.0  # time of day the episode starts (10:00)
     uplink: Uplink = Uplink()
     irradiance: Irradiance = Irradiance()
