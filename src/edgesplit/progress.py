@@ -1,8 +1,9 @@
 """Progress of long jobs, the same calls whether anyone watches a terminal or a log file: on a
 terminal rich draws its spinner or bar; otherwise (a pipe, a file, CI) plain lines go to
 stderr, one when the text changes or a tenth of the work is done, at most one every
-``quiet_s`` seconds for text, and a heartbeat line when nothing changed for ``PERIOD_S``, each
-with what is being done, how much is done and left, and the time so far.
+``QUIET_S`` seconds for text, and a heartbeat line when nothing changed for ``PERIOD_S``, each
+with what is being done, how much is done and left, and the time so far. A job that ends (or
+fails) within ``QUIET_S`` without crossing a tenth writes nothing.
 
 ``status(text)`` is a job described by text (``update(text)`` as it goes: "profiling resnet18: 2
 threads, cut 5/16"); ``bar(description, total, unit)`` counts (``advance``, ``update``).
@@ -47,14 +48,14 @@ class _Lines:
         self.heart = threading.Thread(target=self._beat, daemon=True, name="progress")
 
     def __enter__(self) -> _Lines:
-        self._say()
+        self.said = False
         self.heart.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.stopped.set()
         self.heart.join()
-        if exc[0] is None:
+        if exc[0] is None and self.said:
             self._say(" (finished)")
 
     def update(self, text: str | None = None, completed: int | None = None) -> None:
@@ -66,21 +67,22 @@ class _Lines:
             crossed = tenths > self.tenths
             self.tenths = max(self.tenths, tenths)
             quiet = time.monotonic() - self.said_at < self.quiet_s
-        if crossed or (changed and not quiet):
+        if crossed or (changed and not quiet and self.said):
             self._say()
 
     def advance(self, count: int = 1) -> None:
         self.update(completed=self.done + count)
 
     def _beat(self) -> None:
-        while not self.stopped.wait(min(self.period_s, 1.0)):
-            if time.monotonic() - self.said_at >= self.period_s:
+        while not self.stopped.wait(min(self.period_s, self.quiet_s, 1.0)):
+            since_s = time.monotonic() - self.said_at
+            if since_s >= (self.period_s if self.said else self.quiet_s):
                 self._say()
 
     def _say(self, tail: str = "") -> None:
         with self.lock:
             now = time.monotonic()
-            self.said_at = now
+            self.said_at, self.said = now, True
             elapsed = now - self.started
             line = f"[{_clock(elapsed)}] {self.text}"
             if self.total:

@@ -124,7 +124,7 @@ def test_config_settings_from_text_and_their_errors():
     assert (config.learning_rate, config.demonstrator) == (1e-4, "local")
     with pytest.raises(InvalidParameterError, match=r"--set.*imitation_step.*a field of PPOConfig"):
         configured(PPOConfig(), {"imitation_step": "1"})
-    with pytest.raises(InvalidParameterError, match=r"--set position_heads.*maybe.*a bool"):
+    with pytest.raises(InvalidParameterError, match=r"--set position_heads.*maybe.*true or false"):
         configured(PPOConfig(), {"position_heads": "maybe"})
     with pytest.raises(InvalidParameterError, match=r"demonstrator.*emh-ppo.*one of"):
         make_policy("emh-ppo", "zhang2026-small", settings={"demonstrator": "emh-ppo"})

@@ -84,9 +84,9 @@ def whole_list(low: int) -> Rule:
 
 
 def cut_choice(option: str, value: Any) -> None:
-    """How many cuts to time: N >= 1 (evenly spaced), ``all`` or ``single``."""
-    if value not in ("all", "single") and not (str(value).isdigit() and int(value) >= 1):
-        raise InvalidParameterError(option, value, "a number of cuts >= 1, all or single")
+    """How many cuts to time: N >= 0 (evenly spaced; 0: none), ``all`` or ``single``."""
+    if value not in ("all", "single") and not str(value).isdigit():
+        raise InvalidParameterError(option, value, "all, single, or a number of cuts >= 0")
 
 
 COUNT = whole(1)

@@ -216,8 +216,11 @@ def convert_policy_command(
 ) -> None:
     """Convert an edgesplit 0.1 policy file to tensors plus a JSON sidecar, reading it without
     running code from it (only tensors and NumPy arrays are accepted)."""
+    from edgesplit.errors import InvalidParameterError
     from edgesplit.policies.common import convert_legacy_policy
 
+    if not old.is_file():  # before the output's folder is made
+        raise InvalidParameterError("checkpoint", str(old), "an existing file")
     output_folder("--out", out.parent)
     output_file("--out", out, force)
     path = convert_legacy_policy(old, out)

@@ -157,7 +157,11 @@ def configured(config: Any, settings: dict[str, str]) -> Any:
         key = str(first["loc"][0])
         kind = _KINDS.get(type(getattr(config, key)), "a value")
         said = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-        raise InvalidParameterError(f"--set {key}", settings[key], f"{kind}: {said}") from None
+        if said.startswith("a valid"):  # the type's own words say no more than its kind
+            said = kind
+        elif not said.startswith("a "):  # a bound: "greater than or equal to 1"
+            said = f"{kind} {said}"
+        raise InvalidParameterError(f"--set {key}", settings[key], said) from None
 
 
 _KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a name"}
