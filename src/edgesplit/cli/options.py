@@ -100,7 +100,8 @@ RULES: dict[str, Rule] = {
     "episodes": COUNT, "repeats": COUNT, "warmup": whole(0), "cuts": COUNT, "runs": COUNT,
     "rows": whole(0, note=" (0: all)"), "limit": COUNT, "top": COUNT, "tasks": COUNT,
     "devices": COUNT, "servers": COUNT, "lanes": COUNT, "cores": COUNT, "queue_limit": whole(0),
-    "batch_max": COUNT, "input_size": COUNT, "requests": COUNT, "edge_cores": COUNT,
+    "batch_max": COUNT, "requests": COUNT, "edge_cores": COUNT,
+    "input_size": whole(1, 8192),  # 3 x 8192^2 floats are 805 MB before the first layer
     "edge_load": whole(0), "threads": whole(0, note=" (0: all)"),
     "device_threads": COUNT, "server_threads": COUNT, "cloud_threads": COUNT,
     "place": whole(0), "link_device": whole(0),
