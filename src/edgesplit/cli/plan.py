@@ -238,7 +238,7 @@ def demo(
         results = run_demo(seed=seed, progress=shown.update)
         report = None
         if live_s > 0:
-            report = run_live(live, lambda text: status.update(f"live session: {text}"))
+            report = run_live(live, lambda text: shown.update(f"live session: {text}"))
     if as_json:
         records = [r.record() for r in results]
         print_json({"settings": settings, "results": records, "live": report})

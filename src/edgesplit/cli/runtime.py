@@ -131,10 +131,10 @@ def serve_command(
         ),
     )  # fmt: skip
 
-    status = err_console.status("starting the lanes (each loads the models)")
+    spinner = err_console.status("starting the lanes (each loads the models)")
 
     def ready(bound: int) -> None:
-        status.stop()
+        spinner.stop()
         extras = [
             f"{settings.lane_count} lanes",
             f"{settings.total_cores} cores",
@@ -152,11 +152,11 @@ def serve_command(
         )
         _write_ready(ready_file, {"port": bound})
 
-    status.start()
+    spinner.start()
     try:
         serve(settings, ready, controller, advertise or "")
     finally:
-        status.stop()
+        spinner.stop()
 
 
 @command("device")
