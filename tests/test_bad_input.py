@@ -54,6 +54,7 @@ CASES = [
     (["graph", "lin.py:Net:width"], "'width' is not a keyword argument"),
     (["graph", "quits.py:Net"], "it called exit(3)"),
     (["scenario", "huge.yaml"], "episode_slots"),
+    (["scenario", "endless.yaml"], "slot_s: Input should be a finite number"),
 ]  # fmt: skip
 
 
@@ -68,6 +69,8 @@ def test_each_bad_input_is_one_line_and_writes_nothing(tmp_path, monkeypatch, ar
     (tmp_path / "quits.py").write_text("raise SystemExit(3)\n")
     huge = load_scenario("shi2025-wifi").model_dump(mode="json") | {"episode_slots": 10**12}
     (tmp_path / "huge.yaml").write_text(yaml.safe_dump(huge))
+    endless = load_scenario("shi2025-wifi").model_dump(mode="json") | {"slot_s": math.inf}
+    (tmp_path / "endless.yaml").write_text(yaml.safe_dump(endless))
     before = sorted(p.name for p in tmp_path.iterdir())
     result = runner.invoke(app, args)
     lines = result.stderr.strip().splitlines()

@@ -40,9 +40,10 @@ from gymnasium import spaces
 from pydantic.dataclasses import dataclass
 from torch import nn
 
+from edgesplit.checks import Count, NonNegative, Positive, Share, Whole
 from edgesplit.contract import SlotState
 from edgesplit.policies.common import Learner, ReplayBuffer, mlp
-from edgesplit.policies.common.learner import LEARNER_CONFIG, Count, NonNegative, Rate, Share, Whole
+from edgesplit.policies.common.learner import LEARNER_CONFIG
 from edgesplit.policies.slot import SlotPolicy
 from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario
@@ -52,8 +53,8 @@ from edgesplit.sim.slot import SlotSystem
 @dataclass(config=LEARNER_CONFIG)
 class DDPGConfig:
     hidden: Count = 256
-    actor_lr: Rate = 3e-4
-    critic_lr: Rate = 3e-4
+    actor_lr: Positive = 3e-4
+    critic_lr: Positive = 3e-4
     gamma: Share = 0.9
     tau: Share = 0.005
     batch_size: Count = 256

@@ -55,18 +55,11 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 from torch.distributions import Categorical, Normal
 
+from edgesplit.checks import Count, Finite, NonNegative, Positive, Share, Whole
 from edgesplit.contract import TIME_SLOT_FIELDS, Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
-from edgesplit.policies.common.learner import (
-    LEARNER_CONFIG,
-    Count,
-    Finite,
-    NonNegative,
-    Rate,
-    Share,
-    Whole,
-)
+from edgesplit.policies.common.learner import LEARNER_CONFIG
 from edgesplit.policies.registry import is_learner, make_policy, policy_names
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim import make_env
@@ -80,16 +73,16 @@ CREDITS = ("shared", "difference")
 @dataclass(config=LEARNER_CONFIG)
 class PPOConfig:
     architecture: Literal["emh", "ma", "h"] = "emh"
-    learning_rate: Rate = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
+    learning_rate: Positive = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
     gamma: Share = 0.95
     gae_lambda: Share = 0.95
-    clip: Rate = 0.2
+    clip: Positive = 0.2
     rollout_steps: Count = 512
     minibatch: Count = 256
     epochs: Count = 10
     entropy_coef: NonNegative = 0.001  # 0.01 keeps sampled channels colliding (docs/policies.md)
     value_coef: NonNegative = 0.5
-    max_grad_norm: Rate = 0.5
+    max_grad_norm: Positive = 0.5
     input_prior: Finite = 1.0  # initial logit bonus of sending the input (0: uniform start)
     channel_prior: Finite = 2.0  # initial logit bonus of channel n mod C for device n
     power_floor: Annotated[float, Field(gt=0, le=1)] = MIN_POWER_SHARE  # x = 0 sends this

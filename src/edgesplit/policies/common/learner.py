@@ -7,11 +7,11 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import torch
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, TypeAdapter, ValidationError
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError
@@ -22,14 +22,8 @@ from edgesplit.policies.common.checkpoint import (
     scenario_hash,
 )
 
-# A learner config's field types: pydantic checks them when the config is made (from Python, a
-# policy file or ``--set``), so no NaN, infinity or out-of-range number reaches training.
-Rate = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=1)]
-Whole = Annotated[int, Field(ge=0)]
+# A learner config is a pydantic dataclass of ``checks``' field types: checked when it is made
+# (from Python, a policy file or ``--set``), so no NaN, infinity or out-of-range number trains.
 LEARNER_CONFIG = ConfigDict(extra="forbid")
 
 
