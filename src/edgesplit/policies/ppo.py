@@ -408,10 +408,14 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             credited = np.asarray(
                 info["difference_reward"] if cfg.credit == "difference" else [reward]
             )
+            bootstrap = np.zeros(self.n_values, np.float32)
+            if truncated and not terminated and not demonstrating:  # the time limit, not the end
+                with torch.no_grad():
+                    bootstrap = self.net.value(self._scaled(next_obs)[None])[0].numpy()
             (demonstrations if demonstrating else rollout).add(
                 obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in ACTIONS},
                 used=used[0].numpy(), reward=np.sign(credited) * np.log1p(np.abs(credited)),
-                done=float(terminated), **sampled,
+                done=float(terminated or truncated), bootstrap=bootstrap, **sampled,
             )  # fmt: skip
             current["obs"] = next_obs
             if terminated or truncated:
@@ -421,10 +425,8 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             if demonstrating and demonstrations.full:
                 self._imitate(demonstrations, trainer.rng)
             elif rollout.full:
-                with torch.no_grad():
-                    last = self.net.value(self._scaled(next_obs)[None])[0].numpy() * (
-                        not terminated
-                    )
+                with torch.no_grad():  # after the last step (unused if its episode ended)
+                    last = self.net.value(self._scaled(next_obs)[None])[0].numpy()
                 self._update(rollout, last, optimizer, trainer.rng)
                 rollout.clear()
             trainer.advance(
@@ -470,7 +472,8 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         cfg, data = self.config, demonstrations.arrays
         returns = np.zeros_like(data["reward"])
         following = np.zeros_like(data["reward"][0])
-        for t in reversed(range(demonstrations.capacity)):
+        for t in reversed(range(demonstrations.capacity)):  # cut at every episode's end (a
+            # truncated one too: there is no critic yet to bootstrap from)
             following = data["reward"][t] + cfg.gamma * following * (1.0 - data["done"][t])
             returns[t] = following
         tensors = {key: torch.as_tensor(value) for key, value in data.items()}
@@ -496,13 +499,10 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""
         cfg = self.config
         data = rollout.arrays
-        advantages = np.zeros_like(data["value"])
-        gae, next_value = 0.0, last_value
-        for t in reversed(range(rollout.capacity)):
-            alive = 1.0 - data["done"][t]
-            delta = data["reward"][t] + cfg.gamma * next_value * alive - data["value"][t]
-            gae = delta + cfg.gamma * cfg.gae_lambda * alive * gae
-            advantages[t], next_value = gae, data["value"][t]
+        advantages = gae(
+            data["reward"], data["value"], data["done"], data["bootstrap"], last_value, cfg.gamma,
+            cfg.gae_lambda,
+        )  # fmt: skip
         returns = torch.as_tensor(advantages + data["value"])
         advantages = torch.as_tensor(advantages)
         tensors = {key: torch.as_tensor(value) for key, value in data.items()}
@@ -557,9 +557,35 @@ def _rollout(capacity: int, obs_dim: int, devices: int, width: int, values: int)
             "log_prob": ((n,), np.float32),
             "value": ((values,), np.float32),
             "reward": ((values,), np.float32),
-            "done": ((), np.float32),
+            "done": ((), np.float32),  # the episode ended here, terminated or truncated
+            "bootstrap": ((values,), np.float32),  # a truncated episode's value after its end
         },
     )
+
+
+def gae(
+    reward: np.ndarray,
+    value: np.ndarray,
+    done: np.ndarray,
+    bootstrap: np.ndarray,
+    last_value: np.ndarray,
+    gamma: float,
+    lam: float,
+) -> np.ndarray:
+    """Generalised advantage estimates of a rollout ([steps, values]). An episode that ended at
+    step t (``done``) takes ``bootstrap[t]`` as the value after it: 0 when it terminated, the
+    value of its own last observation when it was truncated (a time limit, not an end of the
+    task); nothing flows back across the end. ``last_value``: the value after the rollout's
+    last step when its episode goes on."""
+    advantages = np.zeros_like(value)
+    running, following = np.zeros_like(last_value), last_value
+    for t in reversed(range(len(reward))):
+        ended = bool(done[t])
+        after = bootstrap[t] if ended else following
+        delta = reward[t] + gamma * after - value[t]
+        running = delta + (0.0 if ended else gamma * lam) * running
+        advantages[t], following = running, value[t]
+    return advantages
 
 
 class EMHPPO(HybridPPOPolicy):
