@@ -8,6 +8,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from edgesplit.errors import InvalidParameterError
+
 Spec = dict[str, tuple[tuple[int, ...], type]]
 
 
@@ -28,7 +30,20 @@ class ArrayBuffer:
         return {"arrays": self.arrays, "added": self.added}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.arrays = {key: np.asarray(value) for key, value in state["arrays"].items()}
+        """A checkpoint's arrays, refused unless they have this buffer's fields and shapes (a
+        checkpoint of another edgesplit version or config)."""
+        arrays = {key: np.asarray(value) for key, value in state["arrays"].items()}
+        expected = {key: value.shape for key, value in self.arrays.items()}
+        found = {key: value.shape for key, value in arrays.items()}
+        if found != expected:
+            keys = set(found) | set(expected)
+            differ = sorted(k for k in keys if found.get(k) != expected.get(k))
+            raise InvalidParameterError(
+                "checkpoint", "its buffer",
+                f"the fields and shapes this learner stores (they differ in {', '.join(differ)}: "
+                "written by another edgesplit version; start the run again)",
+            )  # fmt: skip
+        self.arrays = arrays
         self.added = int(state["added"])
 
 
