@@ -219,6 +219,116 @@ class EdgeLect(BalancedEdge):
     name, balancer = "edge+lect", "lect"
 
 
+class FixedAssignment(WindowPolicy):
+    """The rule a practitioner writes first: device n on channel n mod C and server n mod M,
+    full windows, each device's deepest offloading cut that no other dominates (the smallest
+    tensor to send, as a rule of thumb), and a transmit power growing with the distance: the
+    farthest device at full power, one at distance d at (d / d_max)^eta of it, eta the path-loss
+    exponent (so every device reaches the server at about the farthest one's received power),
+    at least the lowest level the searches try."""
+
+    name = "fixed-assignment"
+
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
+        self.cuts = np.array([cuts[-1] for cuts in efficient_cuts(self.system)], dtype=np.int64)
+
+    def offloading(self, observation: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(cut, channel, server, power_w) per device when it offloads."""
+        distance = WindowState.decode(observation, self.system.n_devices).distance_m
+        n, radio = np.arange(self.system.n_devices), self.scenario.radio
+        share = (distance / distance.max()) ** radio.path_loss_exponent
+        power = radio.max_transmit_power_w * np.clip(share, POWER_LEVELS[0], 1.0)
+        return self.cuts, n % radio.channels, n % self.system.n_servers, power
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        return self.repeated(self.width, *self.offloading(observation))
+
+
+class NearOffload(FixedAssignment):
+    """Near devices offload, far ones compute: a device at most the median distance away
+    offloads as ``fixed-assignment`` does; one farther runs its tasks locally (its uplink is
+    slow and costs energy)."""
+
+    name = "near-offload"
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        cut, channel, server, power = self.offloading(observation)
+        distance = WindowState.decode(observation, self.system.n_devices).distance_m
+        far = distance > np.median(distance)
+        cut = np.where(far, self.system.n_cuts - 1, cut)
+        return self.repeated(self.width, cut, channel, server, np.where(far, 0.0, power))
+
+
+class GreedyMarginal(WindowPolicy):
+    """Greedy by marginal utility: each device's best cut and power level per server as if it
+    were alone (at the median shadowing, over its efficient cuts), then, from every device
+    local, the devices in order of distance (nearest first) each take the choice among local and
+    (channel, server, with that server's cut and power) that most raises Eq. 8's reward of the
+    window given the choices already made; two passes. Full windows, one choice per device."""
+
+    name = "greedy"
+    passes = 2
+
+    def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
+        super().__init__(scenario, seed)
+        self.cuts = efficient_cuts(self.system)
+
+    def _costs(self, rows: np.ndarray, gain: np.ndarray):
+        """task_costs of candidate columns ``rows`` [devices, candidates, 4]."""
+        return task_costs(
+            self.system, np.ones(rows.shape[:2], bool), rows[..., 0].astype(np.int64),
+            rows[..., 1].astype(np.int64), rows[..., 2].astype(np.int64), rows[..., 3], gain,
+        )  # fmt: skip
+
+    def _alone(self, device: int, gain: np.ndarray, size: int) -> np.ndarray:
+        """[servers, 4]: the device's best (cut, channel 0, server, power) per server, as if it
+        were the only device (Eq. 8 of a window of its own ``size`` tasks)."""
+        system, radio = self.system, self.scenario.radio
+        powers = np.asarray(POWER_LEVELS) * radio.max_transmit_power_w
+        grid = np.meshgrid(self.cuts[device], np.arange(system.n_servers), powers, indexing="ij")
+        cut, server, power = (g.ravel() for g in grid)
+        costs = task_costs(
+            system, np.ones((1, len(cut)), bool), cut[None], np.zeros((1, len(cut)), np.int64),
+            server[None], power[None], np.full((1, len(cut)), gain[device]),
+            device=np.full((1, len(cut)), device),
+        )  # fmt: skip
+        reward = window_rewards(
+            self.scenario, costs.latency_s * size, np.array([size]), costs.energy_j[0] * size
+        )[0]
+        best = [np.flatnonzero(server == m)[np.argmax(reward[server == m])]
+                for m in range(system.n_servers)]  # fmt: skip
+        return np.stack([cut[best], np.zeros(len(best)), server[best], power[best]], axis=1)
+
+    def decide(self, observation: np.ndarray) -> Decision:
+        system, n = self.system, self.system.n_devices
+        state = WindowState.decode(observation, n)
+        gain = median_gains(system, state.distance_m)
+        sizes = np.minimum(self.width, state.remaining)
+        local = np.stack([[system.n_cuts[d] - 1, 0, 0, 0.0] for d in range(n)]).astype(float)
+        chosen = local.copy()
+        channels = np.arange(self.scenario.radio.channels)
+        options = []
+        for device in range(n):
+            alone = self._alone(device, gain, max(int(sizes[device]), 1))
+            on = np.repeat(alone[None], len(channels), axis=0)  # [channels, servers, 4]
+            on[..., 1] = channels[:, None]
+            options.append(np.vstack([local[device], on.reshape(-1, 4)]))
+        for _ in range(self.passes):
+            for device in np.argsort(state.distance_m, kind="stable"):
+                candidates = np.repeat(chosen[:, None, :], len(options[device]), axis=1)
+                candidates[device] = options[device]
+                costs = self._costs(candidates, gain)
+                energy = (costs.energy_j * sizes[:, None]).sum(axis=0)
+                rewards = window_rewards(self.scenario, costs.latency_s * sizes[:, None], sizes,
+                                         energy)[0]  # fmt: skip
+                chosen[device] = options[device][int(rewards.argmax())]
+        return self.repeated(
+            self.width, chosen[:, 0].astype(np.int64), chosen[:, 1].astype(np.int64),
+            chosen[:, 2].astype(np.int64), chosen[:, 3],
+        )  # fmt: skip
+
+
 class WindowOptimum(WindowPolicy):
     """The exhaustive optimum of Eq. 8 for one window, over decisions that repeat one per-task
     choice (cut, channel, server, power level) at every position of a full window.
