@@ -86,6 +86,7 @@ def _port_in_use():
     return taken
 
 
+@pytest.mark.slow  # a process that imports torch and grpc (the message itself: test_live)
 def test_a_server_on_a_port_in_use_says_so_in_one_line_without_grpc_logs():
     """The process's whole stderr (gRPC's C core logs there, not through Python) is our line."""
     with _port_in_use() as taken:

@@ -52,6 +52,7 @@ def test_gae_equals_its_definition_with_ends_and_time_limits():
     )
 
 
+@pytest.mark.slow  # a PPO rollout and update (gae's own test runs in make test)
 def test_a_truncated_episode_is_stored_as_ended_with_its_own_bootstrap(tmp_path):
     """Episodes cut by a time limit every 5 steps: each 5th step of a rollout is stored as an
     end (the next step belongs to another episode) with the critic's value of that episode's
