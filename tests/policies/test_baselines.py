@@ -4,6 +4,8 @@ the simulator's own cost functions."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -87,3 +89,31 @@ def test_greedy_improves_on_all_local_and_each_pass_keeps_what_it_had(preset):
         baseline = _window_reward(local, local.decide(observation), observation)
         assert rewards[0] >= baseline - 1e-12
         assert rewards[1] >= rewards[0] - 1e-12 and rewards[2] >= rewards[1] - 1e-12
+
+
+def test_a_deciders_settings_come_from_text_and_are_checked():
+    """``--set budget_s=...`` sets the planner's budget (checked: a finite number > 0); a setting
+    a decider does not have is refused naming the decider's settings; evaluate applies --set to
+    the listed deciders that have it and refuses one that none has."""
+    from typer.testing import CliRunner
+
+    from edgesplit.cli import app
+    from edgesplit.errors import InvalidParameterError
+
+    planner = make_policy("planner", "zhang2026-small", settings={"budget_s": "0.25"})
+    assert planner.budget_s == 0.25
+    for bad in ("-1", "nan", "soon"):
+        with pytest.raises(InvalidParameterError, match="--set budget_s"):
+            make_policy("planner", "zhang2026-small", settings={"budget_s": bad})
+    with pytest.raises(InvalidParameterError, match="planner's settings: budget_s"):
+        make_policy("planner", "zhang2026-small", settings={"rounds": "3"})
+    with pytest.raises(InvalidParameterError, match="has no settings"):
+        make_policy("greedy", "zhang2026-small", settings={"budget_s": "1"})
+    runner = CliRunner()
+    base = ["evaluate", "--scenario", "zhang2026-small", "--episodes", "1", "--json"]
+    ran = runner.invoke(app, [*base, "--policies", "local,planner", "--set", "budget_s=0.5"])
+    assert ran.exit_code == 0, ran.output
+    labels = [row["policy"] for row in json.loads(ran.stdout)["rows"]]
+    assert labels == ["local", "planner (budget_s=0.5)"]
+    refused = runner.invoke(app, [*base, "--policies", "local", "--set", "budget_s=0.5"])
+    assert refused.exit_code == 1 and "--set" in refused.stderr

@@ -102,6 +102,18 @@ def command(name: str | None = None) -> Callable[[Callable], Callable]:
     return register
 
 
+def settings_from(items: list[str] | None) -> dict[str, str]:
+    """``--set FIELD=VALUE`` options (repeatable) as {FIELD: VALUE} (text, parsed by the setting's
+    owner)."""
+    pairs = {}
+    for item in items or []:
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip():
+            raise EdgesplitError(f"--set={item!r} is invalid: FIELD=VALUE")
+        pairs[key.strip()] = value.strip()
+    return pairs
+
+
 def print_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2) + "\n")
 

@@ -20,6 +20,7 @@ from edgesplit.cli.app import (
     err_console,
     key,
     print_json,
+    settings_from,
     table,
 )
 from edgesplit.progress import status
@@ -104,15 +105,9 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a learner in the simulator (progress bar, CSV logs, checkpoints; Ctrl-C saves)."""
-    from edgesplit.errors import InvalidParameterError
     from edgesplit.policies.training import TrainingInterrupted, train_policy
 
-    pairs = {}
-    for item in settings or []:
-        key, equals, value = item.partition("=")
-        if not equals or not key.strip():
-            raise InvalidParameterError("--set", item, "FIELD=VALUE")
-        pairs[key.strip()] = value.strip()
+    pairs = settings_from(settings)
     try:
         path = train_policy(
             policy, scenario, steps, seed, out, resume, eval_every, eval_episodes,
@@ -141,11 +136,20 @@ def evaluate_command(
     untrained: Annotated[
         bool, typer.Option(help="Allow a learner without =CHECKPOINT (its untrained network).")
     ] = False,
+    settings: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            help="FIELD=VALUE of the deciders that have that setting (repeatable), e.g. "
+            "budget_s=0.25 (planner).",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
+    from edgesplit.errors import InvalidParameterError
     from edgesplit.policies.evaluate import SCORE_OF_STYLE, evaluate
-    from edgesplit.policies.registry import policy_from_spec
+    from edgesplit.policies.registry import policy_from_spec, takes_settings
     from edgesplit.sim.scenario import load_scenario
     from edgesplit.units import BREAKDOWN, display
 
@@ -153,7 +157,16 @@ def evaluate_command(
     if plot is not None:
         output_folder("--plot", plot)
     specs = [s for s in policies.split(",") if s.strip()]
-    built = dict(policy_from_spec(spec, loaded, seed, untrained) for spec in specs)  # errors first
+    pairs = settings_from(settings)
+    taking = {s for s in specs if pairs and takes_settings(s.partition("=")[0].strip(), [*pairs])}
+    if pairs and not taking:
+        raise InvalidParameterError(
+            "--set", ", ".join(pairs), "settings of one of the listed deciders (planner: budget_s)"
+        )
+    built = dict(
+        policy_from_spec(spec, loaded, seed, untrained, pairs if spec in taking else None)
+        for spec in specs
+    )  # errors first
     with status("evaluating") as shown:
         summaries = evaluate(
             {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,

@@ -9,7 +9,7 @@ and ``load``.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -22,6 +22,9 @@ class Policy(ABC):
 
     name: ClassVar[str]
     styles: ClassVar[tuple[str, ...]]
+    # what ``--set FIELD=VALUE`` may change on a decider that does not learn: field -> its type
+    # (a pydantic type: the text is parsed and checked as that); a learner's are its config's
+    settable: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         self.scenario = scenario_for(scenario, self.styles, f"policy {self.name}")

@@ -44,10 +44,12 @@ from __future__ import annotations
 import itertools
 import time
 from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy import stats
 
+from edgesplit.checks import Positive
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.window import (
@@ -711,6 +713,7 @@ class WindowPlanner(WindowPolicy):
 
     name = "planner"
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
+    settable: ClassVar[dict[str, Any]] = {"budget_s": Positive}  # --set budget_s=0.25
     lookahead = True
     small_devices = 8  # up to this many devices, per-position and pair moves
     # (small instances, larger ones): rounds of moves, shadowing draws the objective averages

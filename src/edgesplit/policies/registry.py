@@ -131,13 +131,11 @@ def make_policy(
     entry, allocator = known[name]
     cls = _class(entry)
     policy = cls(scenario, seed=seed) if allocator is None else cls(scenario, seed, allocator)
-    if settings:
+    if settings and not is_learner(name):
+        _apply_settings(policy, settings)
+    elif settings:
         from edgesplit.policies.common.learner import configured  # imports torch
 
-        if not is_learner(name):
-            raise InvalidParameterError(
-                "--set", ", ".join(settings), f"none: {name} does not learn"
-            )
         config = configured(policy.config, settings)
         policy = (
             cls(scenario, seed=seed, config=config)
@@ -153,12 +151,45 @@ def make_policy(
     return policy
 
 
+def _apply_settings(policy: Policy, settings: dict[str, str]) -> None:
+    """Set a decider's ``settable`` fields from text, each parsed and checked as its type."""
+    from pydantic import TypeAdapter, ValidationError
+
+    for key, text in settings.items():
+        if key not in policy.settable:
+            known = ", ".join(policy.settable)
+            allowed = (
+                f"one of {policy.name}'s settings: {known}" if known
+                else f"none: {policy.name} does not learn and has no settings"
+            )  # fmt: skip
+            raise InvalidParameterError(f"--set {key}", text, allowed)
+        try:
+            value = TypeAdapter(policy.settable[key]).validate_python(text)
+        except ValidationError as error:
+            said = error.errors()[0]["msg"].removeprefix("Input should be ")
+            said = said if said.startswith("a ") else f"a number {said}"
+            raise InvalidParameterError(f"--set {key}", text, said) from None
+        setattr(policy, key, value)
+
+
+def takes_settings(name: str, fields: list[str]) -> bool:
+    """Whether decider ``name`` (not a learner) has every one of ``fields`` among its settings."""
+    if is_learner(name):
+        return False
+    styles = [s for s in ("slot", "task_window", "time_slot") if name in _registry(s)]
+    return any(set(fields) <= set(_class(_registry(s)[name][0]).settable) for s in styles)
+
+
 def policy_from_spec(
-    spec: str, scenario: Scenario, seed: int = 0, untrained: bool = False
+    spec: str,
+    scenario: Scenario,
+    seed: int = 0,
+    untrained: bool = False,
+    settings: dict[str, str] | None = None,
 ) -> tuple[str, Policy]:
     """``name`` or ``name=checkpoint`` (a learner's policy.pt) -> (label, policy). A learner
     without a checkpoint is refused (its network is untrained) unless ``untrained``, and then
-    labelled so."""
+    labelled so. ``settings``: a decider's ``settable`` fields (``--set budget_s=0.25``)."""
     name, _, checkpoint = (part.strip() for part in spec.partition("="))
     if is_learner(name) and not checkpoint and not untrained:
         raise InvalidParameterError(
@@ -166,6 +197,8 @@ def policy_from_spec(
             f"{name}=path/to/policy.pt: a learner decides with a trained network (from "
             "`edgesplit train`); --untrained evaluates its untrained one, for debugging",
         )  # fmt: skip
-    policy = make_policy(name, scenario, seed, checkpoint or None)
+    policy = make_policy(name, scenario, seed, checkpoint or None, settings or None)
     label = spec.strip() if checkpoint or not is_learner(name) else f"{name} (untrained)"
+    if settings:
+        label += " (" + ", ".join(f"{k}={v}" for k, v in settings.items()) + ")"
     return label, policy
