@@ -8,7 +8,9 @@ simulator's steps per second, and the PPO learners' training time.
 Per preset, seed 0, one episode per decider: ``local``, ``random``, ``agilenn``,
 ``repeated-optimum`` (which refuses instances past its limit, and says so), and ``planner``, on
 3 devices as shipped (deterministic rounds) and on larger presets with ``budget_s`` seconds per
-decision, one row per budget (the anytime search returns its best plan when the time is up).
+decision (``--set budget_s``), one row per budget (the anytime search returns its best plan when
+the time is up: no move starts that the longest so far says would end past it); each row also
+gives the longest decision.
 The learners train ``--learner-steps`` steps into a temporary folder (one rollout is 512
 steps): the seconds per 10,000 steps are extrapolated from that, and their decision time is
 the untrained network's.
@@ -31,8 +33,9 @@ from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import load_scenario
 
 
-def timed_episode(policy, env, seed: int = 0) -> tuple[dict[str, float], float, int]:
-    """An episode's metrics, the mean seconds per decision and the number of windows."""
+def timed_episode(policy, env, seed: int = 0) -> tuple[dict[str, float], float, int, float]:
+    """An episode's metrics, the mean seconds per decision, the number of windows and the
+    longest decision's seconds."""
     times = []
     decide = policy.decide
 
@@ -44,7 +47,7 @@ def timed_episode(policy, env, seed: int = 0) -> tuple[dict[str, float], float, 
 
     policy.decide = timed
     metrics = run_episode(policy, env, seed)
-    return metrics, float(np.mean(times)), len(times)
+    return metrics, float(np.mean(times)), len(times), float(np.max(times))
 
 
 def env_steps_per_s(scenario, seconds: float = 2.0) -> float:
@@ -83,23 +86,20 @@ def main() -> None:
             start = time.perf_counter()
             try:
                 if policy_name.startswith("planner@"):
-
-                    class Budgeted(WindowPlanner):
-                        budget_s = float(policy_name.split("@")[1])
-
-                    policy_name = f"planner ({Budgeted.budget_s:g} s budget)"
-                    policy = Budgeted(scenario)
+                    budget = policy_name.split("@")[1]
+                    policy = make_policy("planner", scenario, settings={"budget_s": budget})
+                    policy_name = f"planner ({budget} s budget)"
                 else:
                     policy = make_policy(policy_name, scenario)
             except InvalidParameterError as error:
                 print(f"  {policy_name:28s} refuses: {error}")
                 continue
             setup = time.perf_counter() - start
-            metrics, per_decision, windows = timed_episode(policy, env)
+            metrics, per_decision, windows, longest = timed_episode(policy, env)
             print(f"  {policy_name:28s} reward {metrics['reward']:12.4g}  "
                   f"energy/task {metrics['energy_per_task_j']:9.4g} J  "
-                  f"{per_decision * 1e3:9.2f} ms/decision  ({windows} windows, "
-                  f"set-up {setup:.1f} s)")  # fmt: skip
+                  f"{per_decision * 1e3:9.2f} ms/decision (longest {longest * 1e3:.1f})  "
+                  f"({windows} windows, set-up {setup:.1f} s)")  # fmt: skip
         for learner in filter(None, args.learners.split(",")):
             with tempfile.TemporaryDirectory() as folder:
                 start = time.perf_counter()
@@ -109,7 +109,7 @@ def main() -> None:
                 )  # fmt: skip
                 per_10k = (time.perf_counter() - start) / args.learner_steps * 10_000
             policy = make_policy(learner, scenario)
-            _, per_decision, _ = timed_episode(policy, env)
+            _, per_decision, _, _ = timed_episode(policy, env)
             print(f"  {learner:28s} training {per_10k:8.0f} s per 10k steps  "
                   f"{per_decision * 1e3:9.2f} ms/decision (untrained network)")  # fmt: skip
 

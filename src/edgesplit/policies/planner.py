@@ -295,6 +295,19 @@ class _Descent:
     def __init__(self, problem: WindowProblem, plan: Plan, deadline: float) -> None:
         self.problem, self.plan, self.deadline = problem, plan, deadline
         self.ranked: dict[int, np.ndarray] = {}  # per device, its block choices best first
+        self.longest_s = 0.0  # the longest move so far: one that would end past the deadline
+        # is not started
+
+    def _in_time(self) -> bool:
+        """Whether a move as long as the longest so far still ends before the deadline."""
+        return time.perf_counter() + self.longest_s < self.deadline
+
+    def _move(self, move, *args) -> bool:
+        """``move(*args)``, timed (the deadline is checked before every move, not per device)."""
+        start = time.perf_counter()
+        improved = move(*args)
+        self.longest_s = max(self.longest_s, time.perf_counter() - start)
+        return improved
 
     def _take(self, values: np.ndarray) -> int | None:
         best = int(values.argmax())
@@ -423,20 +436,25 @@ class _Descent:
         ``small`` instances, pairs only when no single move improves), until a round improves
         nothing or the deadline passes."""
         busy = [int(n) for n in np.flatnonzero(self.problem.cap > 0)]
+        moves = [(self.block, lambda n: (n,))]
+        if windows:
+            moves.append((self.window, lambda n: n))
+        if small:
+            moves.append((self.positions, lambda n: (n,)))
+        pairs = [(self.block, lambda ab: ab), (self.positions, lambda ab: ab)]
         for _ in range(rounds):
             improved = False
             for n in busy:
-                improved |= self.block((n,))
-                if windows:
-                    improved |= self.window(n)
-                if small:
-                    improved |= self.positions((n,))
-                if time.perf_counter() >= self.deadline:
-                    return self.plan
+                for move, argument in moves:
+                    if not self._in_time():
+                        return self.plan
+                    improved |= self._move(move, argument(n))
             if small and not improved:
-                for a, b in itertools.combinations(busy, 2):
-                    improved |= self.block((a, b))
-                    improved |= self.positions((a, b))
+                for pair in itertools.combinations(busy, 2):
+                    for move, argument in pairs:
+                        if not self._in_time():
+                            return self.plan
+                        improved |= self._move(move, argument(pair))
             if not improved:
                 break
         return self.plan
@@ -525,15 +543,20 @@ def anytime_plan(
     small: bool = True,
     windows: bool = True,
     rounds: int = 8,
+    deadline: float | None = None,
 ) -> Plan:
     """The best plan the descent reaches from each start (a choice [devices, W] with full
     windows, or a (windows, choice) pair) in at most ``rounds`` rounds of moves, and, when
-    ``budget_s`` is given, within that many seconds in all (then the best so far: the plan
-    depends on the machine's speed); ``windows=False`` keeps the start's windows, ``small``
-    adds per-position and pair moves."""
-    deadline = time.perf_counter() + (np.inf if budget_s is None else budget_s)
+    ``budget_s`` is given, within that many seconds in all, or by ``deadline`` (a
+    ``time.perf_counter()`` time) when that is given (then the best so far: the plan depends on
+    the machine's speed; the first start is always evaluated, later ones only in time);
+    ``windows=False`` keeps the start's windows, ``small`` adds per-position and pair moves."""
+    if deadline is None:
+        deadline = time.perf_counter() + (np.inf if budget_s is None else budget_s)
     best = None
     for start in starts:
+        if best is not None and time.perf_counter() >= deadline:
+            break
         window, choice = start if isinstance(start, tuple) else (problem.cap, start)
         start = Plan.of(problem, np.minimum(window, problem.cap), choice)
         plan = _Descent(problem, start, deadline).run(small, windows, rounds)
@@ -785,32 +808,42 @@ class WindowPlanner(WindowPolicy):
             self.options, self.n_options, self.task_latency_s, self.task_energy_j,
         )  # fmt: skip
 
-    def search(self, problem: WindowProblem, starts: list[np.ndarray], windows: bool) -> Plan:
+    def search(
+        self,
+        problem: WindowProblem,
+        starts: list[np.ndarray],
+        windows: bool,
+        deadline: float | None = None,
+    ) -> Plan:
         """The anytime search from the channel-slot allocation, ``starts`` and all-local
-        (windows full, then free)."""
+        (windows full, then free), by ``deadline`` (a ``time.perf_counter()`` time; None: at
+        ``budget_s`` from now, or no limit)."""
         local = np.zeros((problem.n_devices, self.width), dtype=np.int64)  # row 0: local only
         small, rounds = self.small, self.rounds[self.size]
-        budget = self.budget_s
-        began = time.perf_counter()
+        if deadline is None and self.budget_s is not None:
+            deadline = time.perf_counter() + self.budget_s
         # the channel-slot allocation gives large instances the plans that take turns on the
         # channels (their descent has no per-position moves); small ones find those anyway
         starts = [*([] if small else [allocation_start(problem)]), *starts, local]
-        plan = anytime_plan(problem, starts, budget, small, False, rounds)
-        if not windows:
+        plan = anytime_plan(problem, starts, None, small, False, rounds, deadline)
+        if not windows or (deadline is not None and time.perf_counter() >= deadline):
             return plan
-        if budget is not None:
-            budget = max(budget - (time.perf_counter() - began), 0.0)
         # from the full windows, and (small instances) from each busy device's window cut to one
         starts = [(problem.cap, plan.choice)]
         for n in np.flatnonzero(problem.cap > 1) if small else []:
             window = problem.cap.copy()
             window[n] = 1
             starts.append((window, plan.choice))
-        return anytime_plan(problem, starts, budget, small, True, rounds)
+        return anytime_plan(problem, starts, None, small, True, rounds, deadline)
 
     def decide(self, observation: np.ndarray) -> Decision:
+        """The plan of this window; with ``budget_s``, by that many seconds after the call
+        (building the problem counts; no move is started that the longest so far says would end
+        past it)."""
+        deadline = None if self.budget_s is None else time.perf_counter() + self.budget_s
         state = WindowState.decode(observation, self.system.n_devices)
         problem = self.problem(median_gains(self.system, state.distance_m), state.remaining)
-        plan = self.search(problem, [] if self.last is None else [self.last], self.lookahead)
+        last = [] if self.last is None else [self.last]
+        plan = self.search(problem, last, self.lookahead, deadline)
         self.last = plan.choice.copy()
         return problem.decision(plan.window, plan.choice)
