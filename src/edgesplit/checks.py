@@ -5,20 +5,8 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Annotated
-
-from pydantic import Field
 
 from edgesplit.errors import InvalidParameterError
-
-# Field types of the pydantic models that read configs and files (scenarios, learner configs):
-# each number finite and in its range, checked when the model is made.
-Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Share = Annotated[float, Field(ge=0, le=1, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Count = Annotated[int, Field(ge=1)]
-Whole = Annotated[int, Field(ge=0)]
 
 
 def _finite(field: str, value: object, allowed: str) -> float:

@@ -40,8 +40,8 @@ from gymnasium import spaces
 from pydantic.dataclasses import dataclass
 from torch import nn
 
-from edgesplit.checks import Count, NonNegative, Positive, Share, Whole
 from edgesplit.contract import SlotState
+from edgesplit.fields import Count, NonNegative, Positive, Share, Whole
 from edgesplit.policies.common import Learner, ReplayBuffer, mlp
 from edgesplit.policies.common.learner import LEARNER_CONFIG
 from edgesplit.policies.slot import SlotPolicy

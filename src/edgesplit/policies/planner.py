@@ -49,9 +49,9 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy import stats
 
-from edgesplit.checks import Positive
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
+from edgesplit.fields import Positive
 from edgesplit.policies.window import (
     POWER_LEVELS,
     WindowPolicy,

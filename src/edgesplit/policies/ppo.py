@@ -55,9 +55,9 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-from edgesplit.checks import Count, Finite, NonNegative, Positive, Share, Whole
 from edgesplit.contract import TIME_SLOT_FIELDS, Decision, WindowState
 from edgesplit.errors import InvalidParameterError
+from edgesplit.fields import Count, Finite, NonNegative, Positive, Share, Whole
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
 from edgesplit.policies.common.learner import LEARNER_CONFIG
 from edgesplit.policies.registry import is_learner, make_policy, policy_names

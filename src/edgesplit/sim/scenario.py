@@ -16,9 +16,9 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edgesplit.checks import NonNegative, Positive
 from edgesplit.costs import LinkCosts, TableSpec
 from edgesplit.errors import InvalidParameterError, ScenarioError
+from edgesplit.fields import NonNegative, Positive
 
 
 class _Strict(BaseModel):
