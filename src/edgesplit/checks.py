@@ -9,28 +9,55 @@ from pathlib import Path
 from edgesplit.errors import InvalidParameterError
 
 
-def _finite(field: str, value: object, allowed: str) -> float:
+def finite_in(
+    field: str,
+    value: object,
+    low: float,
+    high: float | None = None,
+    *,
+    above: bool = False,
+    below: bool = False,
+) -> float:
+    """``value`` as a float, or InvalidParameterError unless it is finite, from ``low``
+    (excluded when ``above``) up to ``high`` (excluded when ``below``; no bound if None)."""
+    lower = f"> {low:g}" if above else f">= {low:g}"
+    upper = "" if high is None else f" and {'<' if below else '<='} {high:g}"
+    allowed = f"a finite number {lower}{upper}"
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise InvalidParameterError(field, value, allowed)
+    if (
+        value < low
+        or (above and value == low)
+        or (high is not None and (value > high or (below and value == high)))
+    ):
         raise InvalidParameterError(field, value, allowed)
     return float(value)
 
 
 def positive(field: str, value: object) -> float:
     """``value`` as a float, or InvalidParameterError unless it is finite and > 0."""
-    allowed = "a finite number > 0"
-    number = _finite(field, value, allowed)
-    if number <= 0:
-        raise InvalidParameterError(field, value, allowed)
-    return number
+    return finite_in(field, value, 0.0, above=True)
 
 
 def non_negative(field: str, value: object) -> float:
     """``value`` as a float, or InvalidParameterError unless it is finite and >= 0."""
-    allowed = "a finite number >= 0"
-    number = _finite(field, value, allowed)
-    if number < 0:
-        raise InvalidParameterError(field, value, allowed)
-    return number
+    return finite_in(field, value, 0.0)
+
+
+def whole_number(
+    field: str, value: object, low: int, high: int | None = None, note: str = ""
+) -> int:
+    """``value`` unchanged, or InvalidParameterError unless it is an integer (not a bool) in
+    ``low``..``high`` (no upper bound if None); ``note`` ends the message."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or value < low
+        or (high is not None and value > high)
+    ):
+        span = f"in {low}..{high}" if high is not None else f">= {low}"
+        raise InvalidParameterError(field, value, f"a whole number {span}{note}")
+    return value
 
 
 def one_of(field: str, value: object, allowed: tuple[str, ...] | list[str]) -> str:

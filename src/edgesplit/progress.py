@@ -35,12 +35,12 @@ class _Lines:
     """Plain progress lines on ``console``; a thread writes the heartbeat."""
 
     def __init__(
-        self, console: Console, text: str, total: int | None, unit: str, period_s: float,
-        quiet_s: float,
-    ) -> None:  # fmt: skip
+        self, console: Console, text: str, total: int | None, unit: str, period_s: float
+    ) -> None:
         self.console, self.text, self.total, self.unit = console, text, total, unit
-        self.period_s, self.quiet_s = period_s, quiet_s
+        self.period_s = period_s
         self.done = 0
+        self.said = False  # nothing written yet: a job over within QUIET_S writes nothing
         self.started = self.said_at = time.monotonic()
         self.tenths = 0  # tenths of the total already announced
         self.lock = threading.Lock()
@@ -48,7 +48,6 @@ class _Lines:
         self.heart = threading.Thread(target=self._beat, daemon=True, name="progress")
 
     def __enter__(self) -> _Lines:
-        self.said = False
         self.heart.start()
         return self
 
@@ -66,7 +65,7 @@ class _Lines:
             tenths = 10 * self.done // self.total if self.total else 0
             crossed = tenths > self.tenths
             self.tenths = max(self.tenths, tenths)
-            quiet = time.monotonic() - self.said_at < self.quiet_s
+            quiet = time.monotonic() - self.said_at < QUIET_S
         if crossed or (changed and not quiet and self.said):
             self._say()
 
@@ -74,9 +73,9 @@ class _Lines:
         self.update(completed=self.done + count)
 
     def _beat(self) -> None:
-        while not self.stopped.wait(min(self.period_s, self.quiet_s, 1.0)):
+        while not self.stopped.wait(min(self.period_s, QUIET_S, 1.0)):
             since_s = time.monotonic() - self.said_at
-            if since_s >= (self.period_s if self.said else self.quiet_s):
+            if since_s >= (self.period_s if self.said else QUIET_S):
                 self._say()
 
     def _say(self, tail: str = "") -> None:
@@ -138,7 +137,7 @@ def bar(
         with Progress(*columns, console=console, transient=transient) as progress:
             yield _Bar(progress, progress.add_task(description, total=total))
     else:
-        with _Lines(console, description, total, unit, period_s, QUIET_S) as lines:
+        with _Lines(console, description, total, unit, period_s) as lines:
             yield lines
 
 
@@ -153,7 +152,7 @@ def status(
         with console.status(text) as spinner:
             yield spinner
     else:
-        with _Lines(console, text, None, "", period_s, QUIET_S) as lines:
+        with _Lines(console, text, None, "", period_s) as lines:
             yield lines
 
 

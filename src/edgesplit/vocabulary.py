@@ -8,3 +8,4 @@ PRUNE_METHODS = ("structured", "unstructured")  # compress.prune
 QUANTIZE = ("none", "int8")  # compress.report
 INT8_BACKENDS = ("onnxruntime", "pt2e")  # compress.quantize
 RESULTS_FOLDER = "out"  # where `reproduce` writes unless told (not the committed docs/results)
+STYLES = ("slot", "task_window", "time_slot")  # sim.scenario: a scenario's decision style

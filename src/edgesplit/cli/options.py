@@ -8,10 +8,10 @@ range (a cut of this model, a scenario's fields, a file's content) is checked wh
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any
 
+from edgesplit.checks import finite_in, parse_int_list, whole_number
 from edgesplit.errors import InvalidParameterError
 
 Rule = Callable[[str, Any], None]
@@ -19,18 +19,7 @@ Rule = Callable[[str, Any], None]
 
 def whole(low: int, high: int | None = None, note: str = "") -> Rule:
     """An integer in ``low``..``high`` (no upper bound if None)."""
-    allowed = f"a whole number {f'in {low}..{high}' if high is not None else f'>= {low}'}{note}"
-
-    def check(option: str, value: Any) -> None:
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int)
-            or value < low
-            or (high is not None and value > high)
-        ):
-            raise InvalidParameterError(option, value, allowed)
-
-    return check
+    return lambda option, value: whole_number(option, value, low, high, note)
 
 
 def number(
@@ -38,22 +27,7 @@ def number(
 ) -> Rule:
     """A finite number from ``low`` (excluded when ``above``) up to ``high`` (excluded when
     ``below``; no upper bound if None)."""
-    lower = f"> {low:g}" if above else f">= {low:g}"
-    upper = "" if high is None else f" and {'<' if below else '<='} {high:g}"
-    allowed = f"a finite number {lower}{upper}"
-
-    def check(option: str, value: Any) -> None:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise InvalidParameterError(option, value, allowed)
-        if (
-            not math.isfinite(value)
-            or value < low
-            or (above and value == low)
-            or (high is not None and (value > high or (below and value == high)))
-        ):
-            raise InvalidParameterError(option, value, allowed)
-
-    return check
+    return lambda option, value: finite_in(option, value, low, high, above=above, below=below)
 
 
 def address(any_port: bool = False) -> Rule:
@@ -70,15 +44,10 @@ def address(any_port: bool = False) -> Rule:
 
 def whole_list(low: int) -> Rule:
     """Comma-separated integers, each >= ``low`` (``1,2,4``)."""
-    allowed = f"comma-separated whole numbers >= {low}, e.g. 1,2,4"
 
     def check(option: str, value: Any) -> None:
-        try:
-            numbers = [int(part) for part in str(value).split(",")]
-        except ValueError:
-            raise InvalidParameterError(option, value, allowed) from None
-        if min(numbers) < low:
-            raise InvalidParameterError(option, value, allowed)
+        if min(parse_int_list(option, value)) < low:
+            raise InvalidParameterError(option, value, f"comma-separated whole numbers >= {low}")
 
     return check
 

@@ -24,8 +24,7 @@ from edgesplit.cli.app import (
     table,
 )
 from edgesplit.progress import status
-
-STYLES = ("slot", "task_window", "time_slot")
+from edgesplit.vocabulary import STYLES
 
 
 @command("scenarios")

@@ -101,17 +101,12 @@ DECODE_LIMIT_BYTES = 1 << 30  # the largest tensor ``decode`` makes unless told 
 _FP32 = 0  # fp32's wire id (no zstd)
 
 
-def itemsize(dtype: torch.dtype) -> int:
-    """Bytes per element of ``dtype`` on the wire (row-major, no padding)."""
-    return dtype.itemsize
-
-
 def encoded_size(codec: Codec, dtype: torch.dtype, shape: tuple[int, ...]) -> int:
     """The bytes ``encode`` writes for a tensor of ``dtype`` and ``shape`` with ``codec`` before
     zstd (exact integers: no product of dimensions wraps around)."""
     count = math.prod(shape)
     if codec.name == "fp32" or not dtype.is_floating_point:
-        return count * itemsize(dtype)
+        return count * dtype.itemsize
     if codec.name == "fp16":
         return 4 + 2 * count
     channels = shape[1] if codec.name == "int8-channel" and len(shape) >= 2 else 1
@@ -189,9 +184,9 @@ def raw_bytes(tensor: torch.Tensor) -> memoryview:
 def from_raw(data, dtype: torch.dtype, shape: tuple[int, ...], count: int) -> torch.Tensor:
     """A tensor of ``dtype`` and ``shape`` (``count`` elements) over raw row-major bytes,
     refused unless their size is exactly that."""
-    if len(data) != count * itemsize(dtype):
+    if len(data) != count * dtype.itemsize:
         raise InvalidParameterError(
-            "payload", f"{len(data)} bytes", f"{count * itemsize(dtype)} for shape {list(shape)}"
+            "payload", f"{len(data)} bytes", f"{count * dtype.itemsize} for shape {list(shape)}"
         )
     if count == 0:  # torch.frombuffer takes no empty buffer
         return torch.empty(shape, dtype=dtype)

@@ -166,17 +166,12 @@ def latency_s(
     median ``one_thread_s``; a timing that stays implausible is noted in ``noisy`` under
     "``what``, ``label_threads`` threads"."""
     from edgesplit.graph.trace import torch_threads
-    from edgesplit.profile.measure import time_call, time_plausibly
+    from edgesplit.profile.measure import plausible_median_s
 
     label = f"{what}, {label_threads} thread{'s' if label_threads > 1 else ''}"
+    reference_s = one_thread_s if label_threads > 1 else None
     with torch.no_grad(), torch_threads(threads) if threads else contextlib.nullcontext():
-        stats, reason = time_plausibly(
-            lambda: time_call(lambda: run(x), 2, runs, "cpu"),
-            one_thread_s if label_threads > 1 else None, label,
-        )  # fmt: skip
-    if reason is not None:
-        noisy[label] = reason
-    return stats.median_s
+        return plausible_median_s(lambda: run(x), runs, label, noisy, reference_s, warmup=2)
 
 
 def prune_time_busy(model: nn.Module, x: torch.Tensor, variant: Variant, workers: int) -> float:

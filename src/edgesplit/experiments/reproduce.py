@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgesplit.checks import output_folder
+from edgesplit.checks import output_folder, whole_number
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, zhang2026
 from edgesplit.experiments.harness import Experiment
@@ -52,10 +52,9 @@ def experiment(name: str) -> Experiment:
 
 def check_run(seeds: int | None, workers: int) -> None:
     """A run's counts, refused before any folder is made."""
-    if seeds is not None and (isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1):
-        raise InvalidParameterError("seeds", seeds, "a whole number of at least 1")
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidParameterError("workers", workers, "a whole number of at least 1")
+    if seeds is not None:
+        whole_number("seeds", seeds, 1)
+    whole_number("workers", workers, 1)
 
 
 def reproduce(

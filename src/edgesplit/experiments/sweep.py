@@ -16,6 +16,7 @@ import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from edgesplit.checks import whole_number
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.progress import bar
 
@@ -56,8 +57,7 @@ def run_sweep(
 ) -> list[Any]:
     """``[function(task) for task in tasks]``, run by ``workers`` processes of ``backend``."""
     check_backend(backend)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise InvalidParameterError("workers", workers, "a whole number of at least 1")
+    whole_number("workers", workers, 1)
     tasks = list(tasks)
     named = _Named(function)
     with bar("sweep", len(tasks), "tasks", show_progress, transient=True) as progress:

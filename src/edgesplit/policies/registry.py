@@ -36,6 +36,7 @@ from edgesplit.policies.window import (
     WindowOptimum,
 )
 from edgesplit.sim.scenario import Scenario, load_scenario
+from edgesplit.vocabulary import STYLES
 
 # classes as "module:name" are imported on use (learners import torch)
 _SLOT_ALONE = {
@@ -155,6 +156,8 @@ def _apply_settings(policy: Policy, settings: dict[str, str]) -> None:
     """Set a decider's ``settable`` fields from text, each parsed and checked as its type."""
     from pydantic import TypeAdapter, ValidationError
 
+    from edgesplit.fields import allowed_by
+
     for key, text in settings.items():
         if key not in policy.settable:
             known = ", ".join(policy.settable)
@@ -166,8 +169,7 @@ def _apply_settings(policy: Policy, settings: dict[str, str]) -> None:
         try:
             value = TypeAdapter(policy.settable[key]).validate_python(text)
         except ValidationError as error:
-            said = error.errors()[0]["msg"].removeprefix("Input should be ")
-            said = said if said.startswith("a ") else f"a number {said}"
+            said = allowed_by(error, policy.settable[key])
             raise InvalidParameterError(f"--set {key}", text, said) from None
         setattr(policy, key, value)
 
@@ -176,7 +178,7 @@ def takes_settings(name: str, fields: list[str]) -> bool:
     """Whether decider ``name`` (not a learner) has every one of ``fields`` among its settings."""
     if is_learner(name):
         return False
-    styles = [s for s in ("slot", "task_window", "time_slot") if name in _registry(s)]
+    styles = [s for s in STYLES if name in _registry(s)]
     return any(set(fields) <= set(_class(_registry(s)[name][0]).settable) for s in styles)
 
 

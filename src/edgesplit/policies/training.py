@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 
+from edgesplit.checks import whole_number
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.policies.common import load_checkpoint, save_checkpoint
@@ -43,8 +44,7 @@ def check_schedule(steps: int, eval_every: int, eval_episodes: int) -> None:
     """A run's step count and evaluation schedule, each a whole number >= 1."""
     for field, value in (("steps", steps), ("eval_every", eval_every),
                          ("eval_episodes", eval_episodes)):  # fmt: skip
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidParameterError(field, value, "a whole number >= 1")
+        whole_number(field, value, 1)
 
 
 class TrainingInterrupted(EdgesplitError):

@@ -52,6 +52,15 @@ def task_options(
     return out
 
 
+def option_costs(system: WindowSystem, rows: np.ndarray, gain: np.ndarray):
+    """``task_costs`` of ``task_options`` rows laid out as [devices, candidates, 4] (each
+    candidate a column: one task per device)."""
+    return task_costs(
+        system, np.ones(rows.shape[:2], bool), rows[..., 0].astype(np.int64),
+        rows[..., 1].astype(np.int64), rows[..., 2].astype(np.int64), rows[..., 3], gain,
+    )  # fmt: skip
+
+
 def options_per_cut(system: WindowSystem, power_levels: tuple[float, ...] = POWER_LEVELS) -> int:
     """Rows of ``task_options`` per offloading cut: channels x servers x power levels."""
     return system.scenario.radio.channels * system.n_servers * len(power_levels)
@@ -274,13 +283,6 @@ class GreedyMarginal(WindowPolicy):
         super().__init__(scenario, seed)
         self.cuts = efficient_cuts(self.system)
 
-    def _costs(self, rows: np.ndarray, gain: np.ndarray):
-        """task_costs of candidate columns ``rows`` [devices, candidates, 4]."""
-        return task_costs(
-            self.system, np.ones(rows.shape[:2], bool), rows[..., 0].astype(np.int64),
-            rows[..., 1].astype(np.int64), rows[..., 2].astype(np.int64), rows[..., 3], gain,
-        )  # fmt: skip
-
     def _alone(self, device: int, gain: np.ndarray, size: int) -> np.ndarray:
         """[servers, 4]: the device's best (cut, channel 0, server, power) per server, as if it
         were the only device (Eq. 8 of a window of its own ``size`` tasks)."""
@@ -318,7 +320,7 @@ class GreedyMarginal(WindowPolicy):
             for device in np.argsort(state.distance_m, kind="stable"):
                 candidates = np.repeat(chosen[:, None, :], len(options[device]), axis=1)
                 candidates[device] = options[device]
-                costs = self._costs(candidates, gain)
+                costs = option_costs(system, candidates, gain)
                 energy = (costs.energy_j * sizes[:, None]).sum(axis=0)
                 rewards = window_rewards(self.scenario, costs.latency_s * sizes[:, None], sizes,
                                          energy)[0]  # fmt: skip
@@ -378,11 +380,7 @@ class WindowOptimum(WindowPolicy):
         for start in range(0, index.shape[1], self.chunk):
             part = index[:, start : start + self.chunk]  # [devices, combos]
             chosen = np.stack([o[i] for o, i in zip(self.options, part, strict=True)])
-            costs = task_costs(
-                system, np.ones(part.shape, bool), chosen[..., 0].astype(np.int64),
-                chosen[..., 1].astype(np.int64), chosen[..., 2].astype(np.int64),
-                chosen[..., 3], gain,
-            )  # fmt: skip
+            costs = option_costs(system, chosen, gain)
             energy = (costs.energy_j * sizes[:, None]).sum(axis=0)
             rewards = window_rewards(
                 self.scenario, costs.latency_s * sizes[:, None], sizes, energy

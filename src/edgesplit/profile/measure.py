@@ -323,6 +323,25 @@ def time_plausibly(
     return stats, reason
 
 
+def plausible_median_s(
+    fn: Callable[[], Any],
+    repeats: int,
+    what: str,
+    noisy: dict[str, str],
+    one_thread_s: float | None = None,
+    warmup: int = 1,
+    progress: Progress | None = None,
+) -> float:
+    """The median seconds of ``fn`` on the CPU (``time_call``), re-measured by
+    ``time_plausibly``; a timing that stays implausible is noted in ``noisy`` under ``what``."""
+    stats, reason = time_plausibly(
+        lambda: time_call(fn, warmup, repeats, "cpu"), one_thread_s, what, progress
+    )
+    if reason is not None:
+        noisy[what] = reason
+    return stats.median_s
+
+
 def inconsistent_cuts(profile: Profile, tolerance: float = 1.5) -> list[tuple[str, str, float]]:
     """Cuts whose head plus tail took more than ``tolerance`` times the whole model: a sign that
     something else ran during the measurement. Returns (setting, cut key, ratio)."""

@@ -34,19 +34,6 @@ def _fit(bits: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]
     return max(float(intercept), 0.0), max(float(slope), 0.0)
 
 
-def median_s(
-    call: Callable[[], Any], repeats: int, what: str, noisy: dict[str, str], progress: Progress
-) -> float:
-    """The median time of ``call`` (``profile.measure.time_call``), re-measured by profile's rule
-    while implausible; one that stays so is noted in ``noisy`` under ``what``."""
-    from edgesplit.profile.measure import time_call, time_plausibly
-
-    stats, reason = time_plausibly(lambda: time_call(call, 1, repeats, "cpu"), None, what, progress)
-    if reason is not None:
-        noisy[what] = reason
-    return stats.median_s
-
-
 def activations(models: Sequence[str], cuts: int, input_size: int) -> list[list[torch.Tensor]]:
     """What the heads of ``models`` hand over at ``cuts`` evenly spaced offloading cuts."""
     from edgesplit.graph.split import split
@@ -71,7 +58,7 @@ def measure_link(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The link profile of this machine (a dict in the ``costs.link`` format)."""
-    from edgesplit.profile.measure import machine_description
+    from edgesplit.profile.measure import machine_description, plausible_median_s
 
     say = progress or (lambda _: None)
     torch.set_num_threads(1)  # a device's codec work runs on its one thread here
@@ -86,8 +73,12 @@ def measure_link(
             message = pack(REQUEST, 1, 2, 3, tensors, codec)
             packing = lambda t=tensors, c=codec: pack(REQUEST, 1, 2, 3, t, c)  # noqa: E731
             unpacking = lambda m=message: unpack(m)  # noqa: E731
-            encode.append(median_s(packing, repeats, f"{codec} encoding {i}", noisy, say))
-            decode.append(median_s(unpacking, repeats, f"{codec} decoding {i}", noisy, say))
+            for times, call, what in (
+                (encode, packing, "encoding"),
+                (decode, unpacking, "decoding"),
+            ):
+                label = f"{codec} {what} {i}"
+                times.append(plausible_median_s(call, repeats, label, noisy, progress=say))
             wire += 8.0 * len(message)
         codecs[str(codec)] = {
             "encode_s_per_bit": _fit(fp32_bits, encode)[1],

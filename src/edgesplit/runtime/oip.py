@@ -160,7 +160,7 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
     datatype, shape) and ``limit_bytes`` before anything is allocated."""
     import torch
 
-    from edgesplit.compress.codecs import from_raw, itemsize
+    from edgesplit.compress.codecs import from_raw
 
     expected = tail.inputs
     if len(request.inputs) != len(expected):
@@ -191,7 +191,7 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
                 f"{where}: shape {dims}, [N, {', '.join(map(str, shape[1:]))}] expected (N >= 1)",
             )
         dtype = getattr(torch, DATATYPES[datatype])
-        nbytes = math.prod(dims) * itemsize(dtype)
+        nbytes = math.prod(dims) * dtype.itemsize
         if nbytes > limit_bytes:
             raise OIPError(
                 grpc.StatusCode.INVALID_ARGUMENT,
@@ -341,7 +341,7 @@ def infer_outputs(reply: bytes, tail: Tail, request_id: str, limit_bytes: int) -
     import torch
     from google.protobuf.message import DecodeError
 
-    from edgesplit.compress.codecs import from_raw, itemsize
+    from edgesplit.compress.codecs import from_raw
 
     try:
         response = messages()["ModelInferResponse"].FromString(reply)
@@ -370,7 +370,7 @@ def infer_outputs(reply: bytes, tail: Tail, request_id: str, limit_bytes: int) -
             raise OIPError(grpc.StatusCode.INTERNAL, f"output datatype {output.datatype!r}")
         dims = [int(d) for d in output.shape]
         dtype = getattr(torch, DATATYPES[output.datatype])
-        nbytes = math.prod(dims) * itemsize(dtype)
+        nbytes = math.prod(dims) * dtype.itemsize
         if any(d < 0 for d in dims) or nbytes > limit_bytes or len(data) != nbytes:
             raise OIPError(
                 grpc.StatusCode.INTERNAL,

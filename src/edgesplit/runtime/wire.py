@@ -34,7 +34,7 @@ ALIGN = 64
 MAX_DIMS = 8
 _NO_DIMS = (0,) * MAX_DIMS  # a header's unused dimensions
 _ZEROS = bytes(ALIGN)  # padding
-_FP32 = Codec()
+_DEFAULT_CODEC = Codec()  # fp32, no zstd
 
 
 class WireError(EdgesplitError):
@@ -66,7 +66,7 @@ def pack(
     threads: int = 0,
 ) -> bytes:
     """One message: the header, then each tensor's header and bytes (``codec``: fp32 if None)."""
-    codec = codec or _FP32
+    codec = codec or _DEFAULT_CODEC
     if len(tensors) > MAX_TENSORS:
         raise WireError(f"{len(tensors)} tensors in one message: at most {MAX_TENSORS}")
     parts: list[bytes | memoryview] = []

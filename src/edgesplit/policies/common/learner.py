@@ -15,6 +15,7 @@ from pydantic import ConfigDict, TypeAdapter, ValidationError
 from torch import nn
 
 from edgesplit.errors import InvalidParameterError
+from edgesplit.fields import allowed_by
 from edgesplit.policies.common.checkpoint import (
     check_compatible,
     load_policy,
@@ -147,15 +148,6 @@ def configured(config: Any, settings: dict[str, str]) -> Any:
     try:
         return TypeAdapter(type(config)).validate_python({**asdict(config), **settings})
     except ValidationError as error:
-        first = error.errors()[0]
-        key = str(first["loc"][0])
-        kind = _KINDS.get(type(getattr(config, key)), "a value")
-        said = first["msg"].removeprefix("Input should be ").removeprefix("Value error, ")
-        if said.startswith("a valid"):  # the type's own words say no more than its kind
-            said = kind
-        elif not said.startswith("a "):  # a bound: "greater than or equal to 1"
-            said = f"{kind} {said}"
+        key = str(error.errors()[0]["loc"][0])
+        said = allowed_by(error, type(getattr(config, key)))
         raise InvalidParameterError(f"--set {key}", settings[key], said) from None
-
-
-_KINDS = {int: "a whole number", float: "a number", bool: "true or false", str: "a name"}
