@@ -199,6 +199,7 @@ def test_the_lookahead_table_equals_each_window_computed_alone(monkeypatch):
     assert len(many._future["dense"]) == 24
 
 
+@pytest.mark.slow  # an enumeration: make test-all's
 def test_the_allocation_is_the_best_of_its_plans_by_enumeration():
     """Two devices, two channels, two servers, known gains, no look-ahead: each device's plans
     of o offloaded tasks of one (cut, power) type, alone on its channel and server, enumerated
