@@ -561,3 +561,24 @@ def test_plan_with_a_cloud_tier_prints_both_cuts():
     assert "device | edge cut" in table.stdout and "edge | cloud cut" in table.stdout
     bad = runner.invoke(app, [*args, "--cloud-profile", "cloud-h100", "--cloud-mbps", "0"])
     assert bad.exit_code == 1 and "--cloud-mbps" in bad.output
+
+
+def test_evaluate_gives_each_deciders_gap_to_the_certified_bound():
+    """On a task-window scenario the JSON carries each seed's bound (the library's) and every
+    episode's gap to it: the bound minus the decider's reward, never negative; --no-bound and a
+    scenario the bound does not cover leave it out."""
+    from edgesplit.sim.window_bound import episode_bound
+
+    args = ["evaluate", "--scenario", "zhang2026-small", "--policies", "local,greedy",
+            "--episodes", "2"]  # fmt: skip
+    data = _json(*args)
+    assert data["bound"] == [episode_bound("zhang2026-small", s).reward for s in (0, 1)]
+    for row in data["rows"]:
+        gap, reward = row["mean"]["gap_to_bound"], row["mean"]["reward"]
+        assert gap == pytest.approx(sum(data["bound"]) / 2 - reward, rel=1e-12)
+        assert gap > 0
+    shown = " ".join(runner.invoke(app, args).stdout.split())
+    assert "gap to the bound" in shown and "no decider can score above it" in shown
+    assert "gap_to_bound" not in _json(*args, "--no-bound")["rows"][0]["mean"]
+    slot = _json("evaluate", "--scenario", "shi2025-5g", "--policies", "local", "--episodes", "1")
+    assert slot["bound"] is None and "gap_to_bound" not in slot["rows"][0]["mean"]

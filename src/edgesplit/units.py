@@ -38,6 +38,7 @@ DISPLAYS = {
     "total_latency_s": Display("total latency", "s"),
     "energy_per_task_j": Display("energy per task", "J"),
     "waiting_per_task_s": Display("waiting per task", "ms", 1e3),
+    "gap_to_bound": Display("gap to the bound, lower is better"),
 }
 BREAKDOWN = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")  # parts of latency_s
 

@@ -83,6 +83,7 @@ def test_another_protocol_version_and_a_missing_token_are_refused(controller):
         assert "cuts" in refused.value.details()
 
 
+@pytest.mark.slow  # four processes: 13-17 s
 def test_three_roles_started_by_hand_account_for_every_task(controller):
     """A controller, an edge server that registers itself and two agents whose clock runs
     1000 s ahead of this host's: every decided task is run and reported, the offset is
@@ -132,6 +133,7 @@ def test_three_roles_started_by_hand_account_for_every_task(controller):
     assert all(t["server"] == 0 and t["decided_by"] == "controller" for t in offloaded)
 
 
+@pytest.mark.slow  # a lease run out in real time: 10 s
 def test_an_agent_keeps_the_last_decision_for_its_lease_then_runs_locally():
     """The controller dies after a few slots: the agent repeats its last decision (offload at
     cut 1) for the lease, then runs every task locally; every slot goes on, none is skipped, and

@@ -67,6 +67,7 @@ def test_overload_sheds_the_device_falls_back_and_the_server_recovers(hold):
         edge.stop()
 
 
+@pytest.mark.slow  # a server process started twice: 14-19 s
 def test_a_killed_server_loses_no_task_and_offloading_resumes_when_it_returns(hold):
     """A server in its own process, killed with a task in flight and again between tasks: each
     task finishes on the device (UNAVAILABLE); once the server is back on its port, offloading
@@ -240,7 +241,7 @@ def _alive(pid: int) -> bool:
 @pytest.mark.parametrize(
     ("sig", "moment"),
     [
-        (signal.SIGTERM, "loading"),
+        pytest.param(signal.SIGTERM, "loading", marks=pytest.mark.slow),  # 13 s each
         pytest.param(signal.SIGKILL, "loading", marks=pytest.mark.slow),
         pytest.param(signal.SIGTERM, "at once", marks=pytest.mark.slow),
         pytest.param(signal.SIGKILL, "serving", marks=pytest.mark.slow),

@@ -210,6 +210,24 @@ def _code_and_output(args):
         (["live", "--policy", "nosuch"], "policy"),
         (["live", "--policy", "ddp+ta"], "policy.pt"),
         (["live", "--duration", "-1"], "--duration"),
+        (
+            [
+                "live",
+                "--scenario",
+                "zhang2026-small",
+                "--policy",
+                "planner",
+                "--set",
+                "budget_s=-1",
+            ],
+            "--set budget_s",
+        ),
+        (["live", "--set", "budget_s=1"], "--set budget_s"),
+        (["testbed", "run", "--set", "nope"], "--set"),
+        (
+            ["controller", "--policy", "planner", "--scenario", "zhang2026", "--set", "x=1"],
+            "--set x",
+        ),
         (["serve", "--models", "resnet18", "--token-file", "/nonexistent/token"], "token"),
         (["serve"], "--models"),
         (["serve", "--config", "/nonexistent.yaml"], "--config"),
@@ -219,6 +237,18 @@ def test_bad_input_is_one_line_and_exit_1(args, says):
     code, output = _code_and_output(args)
     assert code == 1
     assert says in output and "Traceback" not in output
+
+
+def test_a_deciders_setting_reaches_the_controllers_policy_and_label():
+    """`--set budget_s=0.25` of `live`, `testbed` and `controller` is the planner's budget
+    where the controller builds it, and the report's label says so."""
+    from edgesplit.runtime.controller import Controller, ControllerConfig
+
+    made = Controller(
+        ControllerConfig("zhang2026-small", "planner", devices=2, settings=(("budget_s", "0.25"),))
+    )
+    assert made.label == "planner (budget_s=0.25)"
+    assert made.world.policy.budget_s == 0.25
 
 
 def test_a_checkpoint_for_another_scenario_is_refused(tmp_path):

@@ -102,6 +102,7 @@ def test_down_removes_what_a_killed_run_left_and_is_idempotent():
     assert testbed.remove(bed.run)["namespaces"] == []  # again: nothing to do
 
 
+@pytest.mark.slow  # namespaces, cgroups and three processes importing torch: 40-50 s
 def test_a_testbed_run_accounts_for_every_task_and_leaves_nothing():
     """Two devices and a server, each in its namespace: the links are the kernel's (the agents
     get no link plan), every decided task is run and reported, the agents' estimates follow the

@@ -25,6 +25,7 @@ from edgesplit.cli.app import (
     err_console,
     key,
     print_json,
+    settings_from,
     table,
 )
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE
@@ -468,6 +469,23 @@ ServersOpt = Annotated[
     int | None,
     typer.Option(help="Edge servers (default: 1; task-window: the scenario's)."),
 ]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set", help="FIELD=VALUE of the decider's settings (repeatable), e.g. budget_s=0.25."
+    ),
+]
+
+
+def _settings(scenario: str, policy: str, items: list[str] | None) -> tuple[tuple[str, str], ...]:
+    """``--set`` pairs, checked against the decider before anything starts."""
+    from edgesplit.policies.registry import check_settings
+    from edgesplit.sim.scenario import load_scenario
+
+    pairs = settings_from(items)
+    if pairs:
+        check_settings(policy, load_scenario(scenario), pairs)
+    return tuple(pairs.items())
 
 
 @command("controller")
@@ -484,6 +502,7 @@ def controller_command(
     hardware: HardwareOpt = None,
     derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
+    settings: SetOpt = None,
     listen: Annotated[
         str, typer.Option(help="HOST:PORT of the control plane (port 0: any free one).")
     ] = "127.0.0.1:50050",
@@ -532,6 +551,7 @@ def controller_command(
         scenario, policy, devices, servers, duration, slot_s, seed, hysteresis, hardware,
         untrained, host, port, lease_s, join_timeout_s, security, tuple(device_hardware or ()),
         None if journal is None else str(journal), derive_first,
+        _settings(scenario, policy, settings),
     )  # fmt: skip
 
     def say(text: str) -> None:
@@ -598,6 +618,7 @@ def live_command(
     hardware: HardwareOpt = None,
     derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
+    settings: SetOpt = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -607,7 +628,8 @@ def live_command(
     the cost model's prediction. Ctrl-C ends the run with the report so far."""
     _launch(
         scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
-        timeout_s, lease_s, hardware, derive_first, untrained, out, as_json, testbed=False,
+        timeout_s, lease_s, hardware, derive_first, untrained, settings, out, as_json,
+        testbed=False,
     )  # fmt: skip
 
 
@@ -634,6 +656,7 @@ def testbed_command(
     hardware: HardwareOpt = None,
     derive_first: DeriveFirstOpt = False,
     untrained: UntrainedOpt = False,
+    settings: SetOpt = None,
     run: Annotated[str | None, typer.Option(help="The testbed's run id (down, status).")] = None,
     out: OutOpt = None,
     as_json: JsonOpt = False,
@@ -651,7 +674,8 @@ def testbed_command(
     if action == "run":
         _launch(
             scenario, policy, devices, servers, duration, slot_s, seed, fault, hysteresis,
-            timeout_s, lease_s, hardware, derive_first, untrained, out, as_json, testbed=True,
+            timeout_s, lease_s, hardware, derive_first, untrained, settings, out, as_json,
+            testbed=True,
         )  # fmt: skip
         return
     if action == "up":
@@ -682,7 +706,7 @@ def _launch(
     scenario: str, policy: str, devices: int, servers: int | None, duration: float,
     slot_s: float, seed: int, fault: list[str] | None, hysteresis: float, timeout_s: float,
     lease_s: float, hardware: str | None, derive_first: bool, untrained: bool,
-    out: Path | None, as_json: bool, testbed: bool,
+    settings: list[str] | None, out: Path | None, as_json: bool, testbed: bool,
 ) -> None:  # fmt: skip
     """The three roles launched on this host (loopback or the testbed), the report printed."""
     import json
@@ -690,12 +714,14 @@ def _launch(
     from edgesplit.runtime.faults import Fault
     from edgesplit.runtime.launcher import LiveConfig, run_live
 
+    pairs = _settings(scenario, policy, settings)
     if out is not None:
         output_file("--out", out, True)
     config = LiveConfig(
         scenario, policy, devices, servers, duration, slot_s, seed,
         tuple(Fault.parse(f) for f in fault or ()), hysteresis, timeout_s, hardware=hardware,
         untrained=untrained, lease_s=lease_s, testbed=testbed, derive_first=derive_first,
+        settings=pairs,
     )  # fmt: skip
     name = "testbed" if testbed else "live"
     with status(name) as shown:

@@ -143,11 +143,18 @@ def evaluate_command(
             "budget_s=0.25 (planner).",
         ),
     ] = None,
+    bound: Annotated[
+        bool,
+        typer.Option(
+            help="Also compute each seed's certified bound on the return and every decider's "
+            "gap to it (task-window scenarios of up to 4 devices: docs/planning.md)."
+        ),
+    ] = True,
     as_json: JsonOpt = False,
 ) -> None:
     """Evaluate policies on the same seeds: means with 95 % confidence intervals."""
     from edgesplit.errors import InvalidParameterError
-    from edgesplit.policies.evaluate import SCORE_OF_STYLE, evaluate
+    from edgesplit.policies.evaluate import SCORE_OF_STYLE, episode_bounds, evaluate
     from edgesplit.policies.registry import policy_from_spec, takes_settings
     from edgesplit.sim.scenario import load_scenario
     from edgesplit.units import BREAKDOWN, display
@@ -167,9 +174,11 @@ def evaluate_command(
         for spec in specs
     )  # errors first
     with status("evaluating") as shown:
+        step = lambda name, done: shown.update(f"{name}: episode {done}/{episodes}")  # noqa: E731
+        bounds = episode_bounds(loaded, episodes, seed, step) if bound else None
         summaries = evaluate(
             {label: (lambda p=p: p) for label, p in built.items()}, loaded, episodes, seed,
-            progress=lambda name, done: shown.update(f"{name}: episode {done}/{episodes}"),
+            progress=step, bounds=bounds,
         )  # fmt: skip
     seeds = f"seeds {seed}-{seed + episodes - 1}" if episodes > 1 else f"seed {seed}"
     if plot is not None:
@@ -180,7 +189,7 @@ def evaluate_command(
     if as_json:
         print_json(
             {"scenario": loaded.name, "seeds": list(range(seed, seed + episodes)),
-             "episodes": episodes, "rows": rows}
+             "episodes": episodes, "bound": bounds, "rows": rows}
         )  # fmt: skip
         return
 
@@ -200,6 +209,13 @@ def evaluate_command(
         else "one episode: no interval"
     )
     console.print(table(rows, columns, title, caption=caption))
+    if bounds is not None:
+        console.print(
+            f"bound: {sum(bounds) / len(bounds):.4g} (mean over the seeds): no decider can score "
+            "above it on a seed, even one that sees the shadowing and the coming windows; the gap "
+            "column is each decider's distance to it (docs/planning.md)",
+            highlight=False,
+        )
     score = SCORE_OF_STYLE.get(loaded.style)
     best = {s.policy: s.mean[score] for s in summaries if score in s.mean}
     reference = "optimum" if loaded.style == "slot" else "repeated-optimum"

@@ -31,6 +31,7 @@ def uplink_rates_bps(
     bandwidth_hz: np.ndarray,
     noise_w: np.ndarray,
     groups: np.ndarray | None = None,
+    interference_power_w: np.ndarray | None = None,
 ) -> np.ndarray:
     """zhang2026 Eq. 1 for every transmitter at once: the signal of transmitter n over the noise
     of its channel plus the power received from the other active transmitters on that channel.
@@ -38,14 +39,20 @@ def uplink_rates_bps(
     ``channel``, ``power_w``, ``gain``, ``active`` have one entry per transmitter; ``bandwidth_hz``
     and ``noise_w`` one per channel. ``groups`` (optional, one per transmitter) separates
     transmissions that do not overlap in time: only transmitters of the same group interfere.
-    Inactive transmitters get rate 0.
+    ``interference_power_w`` (optional, one per transmitter; default ``power_w``) is the power
+    the others hear from each transmitter. Inactive transmitters get rate 0.
     """
     channel = np.asarray(channel, dtype=np.int64)
     received = np.where(active, power_w * gain, 0.0)
+    heard = (
+        received
+        if interference_power_w is None
+        else np.where(active, interference_power_w * gain, 0.0)
+    )
     group = np.zeros_like(channel) if groups is None else np.asarray(groups, dtype=np.int64)
     n_channels = len(bandwidth_hz)
     key = group * n_channels + channel
-    total = np.bincount(key, weights=received, minlength=int(key.max(initial=0)) + 1)
-    interference = total[key] - received
+    total = np.bincount(key, weights=heard, minlength=int(key.max(initial=0)) + 1)
+    interference = total[key] - heard
     rate = shannon_rate_bps(bandwidth_hz[channel], received, noise_w[channel], interference)
     return np.where(active, rate, 0.0)

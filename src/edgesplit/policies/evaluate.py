@@ -124,8 +124,11 @@ def evaluate(
     episodes: int,
     seed: int,
     progress: Callable[[str, int], None] | None = None,
+    bounds: Sequence[float] | None = None,
 ) -> list[Summary]:
-    """Every policy on the same ``episodes`` seeds (seed, seed + 1, ...)."""
+    """Every policy on the same ``episodes`` seeds (seed, seed + 1, ...). With ``bounds`` (one
+    per seed, e.g. ``episode_bounds``), each episode's ``gap_to_bound`` is its bound minus its
+    reward."""
     if episodes < 1:
         raise InvalidParameterError("episodes", episodes, ">= 1")
     if not policies:
@@ -137,7 +140,29 @@ def evaluate(
         runs = []
         for episode in range(episodes):
             runs.append(run_episode(policy, env, seed + episode))
+            if bounds is not None:
+                runs[-1]["gap_to_bound"] = bounds[episode] - runs[-1]["reward"]
             if progress:
                 progress(name, episode + 1)
         summaries.append(summarize(name, runs))
     return summaries
+
+
+def episode_bounds(
+    scenario: Scenario,
+    episodes: int,
+    seed: int,
+    progress: Callable[[str, int], None] | None = None,
+) -> list[float] | None:
+    """The certified bound on the return of each seed's episode (``sim.window_bound``), or None
+    where the scenario has none (another style, more devices than it covers)."""
+    from edgesplit.sim.window_bound import episode_bound, unbounded
+
+    if unbounded(scenario) is not None:
+        return None
+    out = []
+    for episode in range(episodes):
+        out.append(episode_bound(scenario, seed + episode).reward)
+        if progress:
+            progress("the bound", episode + 1)
+    return out

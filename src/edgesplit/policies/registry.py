@@ -152,26 +152,49 @@ def make_policy(
     return policy
 
 
-def _apply_settings(policy: Policy, settings: dict[str, str]) -> None:
-    """Set a decider's ``settable`` fields from text, each parsed and checked as its type."""
+def setting_values(cls: type[Policy], settings: dict[str, str]) -> dict[str, object]:
+    """``settings`` (text) parsed and checked as decider ``cls``'s ``settable`` fields."""
     from pydantic import TypeAdapter, ValidationError
 
     from edgesplit.fields import allowed_by
 
+    values = {}
     for key, text in settings.items():
-        if key not in policy.settable:
-            known = ", ".join(policy.settable)
+        if key not in cls.settable:
+            known = ", ".join(cls.settable)
             allowed = (
-                f"one of {policy.name}'s settings: {known}" if known
-                else f"none: {policy.name} does not learn and has no settings"
+                f"one of {cls.name}'s settings: {known}" if known
+                else f"none: {cls.name} does not learn and has no settings"
             )  # fmt: skip
             raise InvalidParameterError(f"--set {key}", text, allowed)
         try:
-            value = TypeAdapter(policy.settable[key]).validate_python(text)
+            values[key] = TypeAdapter(cls.settable[key]).validate_python(text)
         except ValidationError as error:
-            said = allowed_by(error, policy.settable[key])
+            said = allowed_by(error, cls.settable[key])
             raise InvalidParameterError(f"--set {key}", text, said) from None
+    return values
+
+
+def _apply_settings(policy: Policy, settings: dict[str, str]) -> None:
+    """Set a decider's ``settable`` fields from text, each parsed and checked as its type."""
+    for key, value in setting_values(type(policy), settings).items():
         setattr(policy, key, value)
+
+
+def check_settings(spec: str, scenario: Scenario, settings: dict[str, str]) -> None:
+    """Refuse, before anything is built, ``settings`` that the decider of ``spec`` (a policy as
+    ``--policy`` names it) lacks or whose values its fields do not take; a learner's are its
+    policy file's."""
+    name = spec.partition("=")[0].strip()
+    known = _registry(scenario.style)
+    if not settings or name not in known:
+        return
+    if is_learner(name):
+        key = next(iter(settings))
+        raise InvalidParameterError(
+            f"--set {key}", settings[key], f"none: {name}'s settings are its policy file's"
+        )
+    setting_values(_class(known[name][0]), settings)
 
 
 def takes_settings(name: str, fields: list[str]) -> bool:

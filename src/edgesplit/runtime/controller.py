@@ -67,6 +67,7 @@ class ControllerConfig:
     device_hardware: tuple[str, ...] = ()  # per device (the testbed's capped ones); (): the host
     journal: str | None = None  # continue the run it holds, and write to it
     derive_first: bool = False  # no shipped profiles here: start on derived ones while measuring
+    settings: tuple[tuple[str, str], ...] = ()  # the decider's --set FIELD=VALUE (text)
 
 
 @dataclass
@@ -182,7 +183,7 @@ class Controller:
         if policy is None:
             self.label, policy = policy_from_spec(
                 config.policy, preset if self.learner else self.scenario, config.seed,
-                config.untrained,
+                config.untrained, dict(config.settings),
             )  # fmt: skip
         if self.slot_style:
             return SlotWorld(

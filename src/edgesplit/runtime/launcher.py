@@ -85,6 +85,7 @@ class LiveConfig:
     lease_s: float = 6.0
     testbed: bool = False  # each role in a network namespace of its own (runtime.testbed)
     derive_first: bool = False  # no shipped profiles here: start on derived ones, measure meanwhile
+    settings: tuple[tuple[str, str], ...] = ()  # the decider's --set FIELD=VALUE (text)
 
 
 def memory_needed_bytes(servers: int, lanes: int, agent_processes: int, agents: int) -> int:
@@ -291,6 +292,8 @@ class Launcher:
             args += ["--derive-first"] if config.derive_first else []
         if config.untrained:
             args.append("--untrained")
+        for key, value in config.settings:
+            args += ["--set", f"{key}={value}"]
         if self.testbed is not None:
             args += self._slowed_devices()
         self.controller = self._role("controller", args, "controller")

@@ -182,12 +182,18 @@ def task_costs(
     power_w: np.ndarray,
     gain: np.ndarray,
     device: np.ndarray | None = None,
+    interference_power_w: np.ndarray | None = None,
+    energy_power_w: np.ndarray | None = None,
 ) -> TaskCosts:
     """Eq. 1-3 for a [devices, positions] batch of tasks; inactive tasks cost nothing. ``gain``
     is per device, or per task ([devices, positions]: e.g. columns drawn with other shadowing).
     ``device`` (optional, [rows, positions]) names each task's device instead of its row, so a
     batch may hold any tasks of any devices; tasks in one column (position) still interfere
-    and share servers, and ``gain`` is then per task."""
+    and share servers, and ``gain`` is then per task. ``interference_power_w`` (the power the
+    other tasks on a channel hear from each task) and ``energy_power_w`` (the power its transmit
+    energy is charged at) default to ``power_w``: the certified bound (``sim.window_bound``)
+    prices a range of powers with a task's own at the top and the others' and its energy at the
+    bottom."""
     radio = system.scenario.radio
     n, width = active.shape
     if device is None:
@@ -195,15 +201,18 @@ def task_costs(
     position = np.broadcast_to(np.arange(width)[None, :], (n, width))
     rows = system.row_offset[device, servers] + cuts
     offload = active & (cuts < system.n_cuts[device] - 1)
-    power = np.clip(
-        power_w, MIN_POWER_SHARE * radio.max_transmit_power_w, radio.max_transmit_power_w
+    clip = lambda p: np.clip(  # noqa: E731
+        p, MIN_POWER_SHARE * radio.max_transmit_power_w, radio.max_transmit_power_w
     )
+    power = clip(power_w)
+    heard = None if interference_power_w is None else clip(interference_power_w).ravel()
+    charged = power if energy_power_w is None else clip(energy_power_w)
     bandwidth = np.full(radio.channels, radio.bandwidth_hz)
     noise = np.full(radio.channels, radio.noise_w)
     rate = uplink_rates_bps(
         channels.ravel(), power.ravel(),
         np.broadcast_to(gain if gain.ndim == 2 else gain[:, None], (n, width)).ravel(),
-        offload.ravel(), bandwidth, noise, groups=position.ravel(),
+        offload.ravel(), bandwidth, noise, groups=position.ravel(), interference_power_w=heard,
     ).reshape(n, width)  # fmt: skip
     sharing_key = (position * system.n_servers + servers).ravel()
     sharing = np.bincount(sharing_key, weights=offload.ravel(), minlength=width * system.n_servers)
@@ -216,7 +225,7 @@ def task_costs(
     energy = np.where(
         active,
         task_energy_j(
-            local + link.device_s, system.compute_power_w[device], link.airtime_s, power,
+            local + link.device_s, system.compute_power_w[device], link.airtime_s, charged,
             device_macs=system.device_macs[rows], energy_per_mac_j=system.energy_per_mac_j[device],
         ),
         0.0,

@@ -148,6 +148,18 @@ class TaskWindowMECEnv(_ZhangBase):
         """The current observation (what the last ``reset`` or ``step`` returned)."""
         return WindowState(self.remaining, self.distance_m).encode()
 
+    def upcoming_gains(self, windows: int) -> np.ndarray:
+        """The path gains with shadowing [windows, devices] of this window and the next
+        ``windows - 1``, as the env will draw them: the draws do not depend on the actions,
+        so a clairvoyant bound (``sim.window_bound``) can see them. Leaves the env as it was."""
+        state = self.get_state()
+        gains = [self.gain.copy()]
+        for _ in range(windows - 1):
+            self._draw_distances()
+            gains.append(self.gain.copy())
+        self.set_state(state)
+        return np.array(gains)
+
     def joint_action(self, device_actions: Sequence[dict[str, Any]]) -> dict[str, np.ndarray]:
         """Stack one action per device (``device_action_space``) into the joint action."""
         return {
