@@ -11,8 +11,9 @@ numbers), which is its expected return given what it can observe. A decider that
 comparison on every seed but loses some real episodes loses them to the draw alone.
 
 Prints, per preset and seed, each decider's mean return over the streams and how many streams
-it wins against the planner (in parentheses), then how many seeds the planner wins in
-expectation and in single streams.
+it wins against the planner (in parentheses), then, per decider, on how many seeds the planner
+wins, ties (its expected lead within two standard errors of the paired difference over the
+streams) or loses in expectation, and the share of single episodes it wins.
 """
 
 from __future__ import annotations
@@ -77,13 +78,18 @@ def main() -> None:
         for name in names:
             if name == "planner":
                 continue
-            means = returns[name].mean(axis=1)
-            won = int((planner.mean(axis=1) >= means).sum())
+            # per seed, the planner's expected lead over the streams and its standard error
+            # (paired: the same streams), a lead within two standard errors a tie
+            lead = planner - returns[name]
+            mean = lead.mean(axis=1)
+            error = lead.std(axis=1, ddof=1) / np.sqrt(args.streams)
+            won = int((mean > 2 * error).sum())
+            lost = int((mean < -2 * error).sum())
             single = float((planner >= returns[name]).mean())
-            gap = planner.mean(axis=1) - means
-            print(f"planner vs {name}: wins {won} of {args.seeds} seeds in expectation over the "
-                  f"shadowing (smallest margin {gap.min():+.3f}); {single:.0%} of single "
-                  f"(seed, stream) episodes")  # fmt: skip
+            print(f"planner vs {name}: in expectation over the shadowing, {won} seeds won, "
+                  f"{args.seeds - won - lost} tied (within 2 standard errors), {lost} lost "
+                  f"(smallest lead {mean.min():+.3f} +- {error[mean.argmin()]:.3f}); "
+                  f"{single:.0%} of single (seed, stream) episodes")  # fmt: skip
 
 
 if __name__ == "__main__":

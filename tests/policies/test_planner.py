@@ -292,3 +292,28 @@ def test_the_planner_refuses_an_instance_whose_options_would_not_fit():
     10 servers x 5 powers per device is 970 M options: a clear refusal, not an out-of-memory."""
     with pytest.raises(InvalidParameterError, match=r"970,001,000 options over 1000 devices"):
         make_policy("planner", "zhang2026-1000")
+
+
+@pytest.mark.parametrize("preset", ["zhang2026-small", "zhang2026"])
+def test_the_plan_is_never_worse_than_a_rules_plan_by_its_own_objective(preset):
+    """The search starts from the best of the practitioner's rules (fixed-assignment,
+    near-offload, greedy): at every window of an episode, its plan scores at least each rule's
+    decision under the planner's objective, and each rule's choices are that rule's decision."""
+    planner = make_policy("planner", preset)
+    rules = [make_policy(name, preset) for name in ("fixed-assignment", "near-offload", "greedy")]
+    env = decision_env(planner.scenario)
+    obs, _ = env.reset(seed=1)
+    planner.reset(1)
+    for _ in range(4):
+        problem, plan, ruled = planner.plan(obs)
+        for rule, choice in zip(rules, ruled, strict=True):
+            assert plan.value >= Plan.of(problem, problem.cap, choice).value - 1e-12
+            mine, theirs = problem.decision(problem.cap, choice), rule.decide(obs)
+            offloads = theirs.cut < planner.system.n_cuts[:, None] - 1
+            assert np.array_equal(mine.cut[offloads], theirs.cut[offloads])
+            assert np.array_equal(mine.channel[offloads], theirs.channel[offloads])
+            assert np.array_equal(mine.server[offloads], theirs.server[offloads])
+            assert np.allclose(mine.power_w[offloads], theirs.power_w[offloads], rtol=1e-6)
+        obs, _, done, _, _ = env.step(problem.decision(plan.window, plan.choice))
+        if done:
+            break

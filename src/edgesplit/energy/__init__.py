@@ -9,6 +9,7 @@ from edgesplit.energy.solar import (
     harvested_energy_j,
     read_midc,
     sample_day,
+    tmy3_clear_sky,
     tmy3_day,
 )
 
@@ -20,5 +21,6 @@ __all__ = [
     "harvested_energy_j",
     "read_midc",
     "sample_day",
+    "tmy3_clear_sky",
     "tmy3_day",
 ]

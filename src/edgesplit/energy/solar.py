@@ -133,10 +133,8 @@ def pvlib_tmy3_path() -> Path:
     return Path(pvlib.__file__).parent / "data" / "723170TYA.CSV"
 
 
-def tmy3_day(date: str, path: str | Path | None = None) -> IrradianceSeries:
-    """One day (``date``: MM-DD) of a TMY3 file's global horizontal irradiance, hourly values
-    held for each minute of their hour (the file's hour-ending stamps: 01:00 is 00:00-01:00)."""
-    import pandas as pd
+def _read_tmy3(path: str | Path | None, date: str) -> tuple:
+    """(data, meta, path, month, day) of a TMY3 file (default: pvlib's) and a day MM-DD."""
     import pvlib
 
     path = Path(path) if path is not None else pvlib_tmy3_path()
@@ -152,6 +150,15 @@ def tmy3_day(date: str, path: str | Path | None = None) -> IrradianceSeries:
         raise InvalidParameterError(
             "irradiance.tmy3_file", str(path), f"a TMY3 file ({error})"
         ) from None
+    return data, meta, path, month, day
+
+
+def tmy3_day(date: str, path: str | Path | None = None) -> IrradianceSeries:
+    """One day (``date``: MM-DD) of a TMY3 file's global horizontal irradiance, hourly values
+    held for each minute of their hour (the file's hour-ending stamps: 01:00 is 00:00-01:00)."""
+    import pandas as pd
+
+    data, meta, path, month, day = _read_tmy3(path, date)
     index = data.index - pd.Timedelta(hours=1)  # hour-ending stamps -> the hour's start
     ghi = data["ghi"][(index.month == month) & (index.day == day)].to_numpy(dtype=np.float64)
     if len(ghi) != 24:
@@ -160,6 +167,18 @@ def tmy3_day(date: str, path: str | Path | None = None) -> IrradianceSeries:
     return IrradianceSeries(
         np.repeat(ghi, 60), f"{month:02d}-{day:02d}T00:00",
         f"TMY3 {meta.get('USAF', path.stem)} ({station}), {date}",
+    )  # fmt: skip
+
+
+def tmy3_clear_sky(date: str, path: str | Path | None = None) -> IrradianceSeries:
+    """The clear sky (pvlib Ineichen) at a TMY3 file's station (its latitude, longitude,
+    altitude and standard time zone) on ``date`` (MM-DD, of a non-leap year), minute by minute
+    from local midnight, aligned with ``tmy3_day``: what a forecaster at that site computes."""
+    _, meta, _, month, day = _read_tmy3(path, date)
+    offset = -round(float(meta["TZ"]))  # Etc/GMT+5 is UTC-5
+    return clearsky_series(
+        float(meta["latitude"]), float(meta["longitude"]), f"2001-{month:02d}-{day:02d}",
+        f"Etc/GMT{offset:+d}", float(meta["altitude"]),
     )  # fmt: skip
 
 

@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import itertools
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -54,6 +54,9 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.fields import Positive
 from edgesplit.policies.window import (
     POWER_LEVELS,
+    FixedAssignment,
+    GreedyMarginal,
+    NearOffload,
     WindowPolicy,
     option_index,
     options_per_cut,
@@ -735,6 +738,9 @@ class WindowPlanner(WindowPolicy):
     neighbourhood of its choice (``_Descent.neighbourhood``)."""
 
     name = "planner"
+    # the practitioner's rules whose plans the search also starts from (larger instances: the
+    # first two; the greedy takes 0.5 s at 100 devices)
+    rules = (FixedAssignment, NearOffload, GreedyMarginal)
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
     settable: ClassVar[dict[str, Any]] = {"budget_s": Positive}  # --set budget_s=0.25
     lookahead = True
@@ -770,6 +776,13 @@ class WindowPlanner(WindowPolicy):
         self.task_latency_s = self.task_energy_j = None
         if self.lookahead:
             self.task_latency_s, self.task_energy_j = self.expected_task_costs(seed)
+        self.rule_deciders = [
+            rule(self.scenario, seed) for rule in self.rules[: 3 if self.small else 2]
+        ]
+        self.known = [
+            {tuple(row): k for k, row in enumerate(self.options[n, : self.n_options[n]])}
+            for n in range(system.n_devices)
+        ]  # per device, its option rows' indices
 
     def expected_task_costs(self, seed: int) -> tuple[np.ndarray, np.ndarray]:
         """The mean latency and energy of a task [levels, devices] in the planner's best
@@ -837,13 +850,62 @@ class WindowPlanner(WindowPolicy):
         return anytime_plan(problem, starts, None, small, True, rounds, deadline)
 
     def decide(self, observation: np.ndarray) -> Decision:
-        """The plan of this window; with ``budget_s``, by that many seconds after the call
-        (building the problem counts; no move is started that the longest so far says would end
-        past it)."""
+        """The plan of this window (``plan``)."""
+        problem, plan, _ = self.plan(observation)
+        return problem.decision(plan.window, plan.choice)
+
+    def plan(self, observation: np.ndarray) -> tuple[WindowProblem, Plan, list[np.ndarray]]:
+        """This window's problem, its plan and the rules' plans (choices [devices, W]): the
+        search starts from the best of the rules' plans (by the planner's own objective, so
+        that its plan is never worse than any of them), the last window's plan and all-local.
+        With ``budget_s``, by that many seconds after the call (building the problem counts; no
+        move is started that the longest so far says would end past it)."""
         deadline = None if self.budget_s is None else time.perf_counter() + self.budget_s
         state = WindowState.decode(observation, self.system.n_devices)
-        problem = self.problem(median_gains(self.system, state.distance_m), state.remaining)
-        last = [] if self.last is None else [self.last]
-        plan = self.search(problem, last, self.lookahead, deadline)
-        self.last = plan.choice.copy()
-        return problem.decision(plan.window, plan.choice)
+        given = [_option_rows(rule.decide(observation)) for rule in self.rule_deciders]
+        options, counts, starts = self._indexed(given + ([] if self.last is None else [self.last]))
+        problem = replace(
+            self.problem(median_gains(self.system, state.distance_m), state.remaining),
+            options=options, n_options=counts,
+        )  # fmt: skip
+        ruled = starts[: len(given)]
+        best = max(ruled, key=lambda choice: Plan.of(problem, problem.cap, choice).value)
+        plan = self.search(problem, [best, *starts[len(given) :]], self.lookahead, deadline)
+        self.last = problem.options[np.arange(self.system.n_devices)[:, None], plan.choice]
+        return problem, plan, ruled
+
+    def _indexed(self, given: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list]:
+        """Plans given as option rows [devices, W, 4] as choices of this planner -> (the option
+        table with the rows it lacked appended per device, the option counts, each plan's
+        choices [devices, W]); a local-only row is option 0."""
+        n = self.system.n_devices
+        extra: list[dict[tuple, int]] = [{} for _ in range(n)]
+        choices = []
+        for rows in given:
+            choice = np.zeros(rows.shape[:2], dtype=np.int64)
+            for d, x in itertools.product(range(n), range(rows.shape[1])):
+                key = tuple(rows[d, x])
+                if key[0] != self.system.n_cuts[d] - 1:
+                    known = self.known[d].get(key)
+                    fresh = self.n_options[d] + len(extra[d])
+                    choice[d, x] = known if known is not None else extra[d].setdefault(key, fresh)
+            choices.append(choice)
+        counts = self.n_options + np.array([len(e) for e in extra])
+        if counts.max() <= self.options.shape[1]:
+            options = self.options.copy()
+        else:
+            options = np.repeat(self.options[:, :1], counts.max(), axis=1)
+            options[:, : self.options.shape[1]] = self.options
+        for d, rows in enumerate(extra):
+            for key, k in rows.items():
+                options[d, k] = key
+        return options, counts, choices
+
+
+def _option_rows(decision: Decision) -> np.ndarray:
+    """A decision's per-task choices as option rows [devices, W, 4] (cut, channel, server,
+    power as the env's float32 action holds it)."""
+    power = decision.power_w.astype(np.float32).astype(np.float64)
+    return np.stack([decision.cut, decision.channel, decision.server, power], axis=-1).astype(
+        np.float64
+    )

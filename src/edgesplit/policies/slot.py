@@ -11,10 +11,13 @@ slot's harvest, which no decider observes, as zero. Threads come from
 
 from __future__ import annotations
 
+from typing import Any, ClassVar, Literal
+
 import numpy as np
 
 from edgesplit.contract import Decision, SlotState
 from edgesplit.costs import task_latency_s
+from edgesplit.energy.forecast import clear_sky_index_forecast
 from edgesplit.policies.base import Policy
 from edgesplit.policies.threads import best_allocation, make_allocator
 from edgesplit.sim.scenario import Scenario
@@ -24,6 +27,7 @@ from edgesplit.sim.slot import (
     build_slot_system,
     fixed_latency_s,
     irradiance_series,
+    site_clear_sky,
     slot_step,
 )
 
@@ -179,27 +183,42 @@ class BatteryMPC(SlotOptimum):
     The value comes from a dynamic program over the next ``horizon_slots`` slots (None: the
     rest of the episode), per device on a grid of ``grid`` battery levels (linear in between):
     each future slot at the expected arrivals (the range's middle), the uplink as observed now
-    (persistence), an equal share of the mean K(t), and the harvest of the scenario's irradiance
-    forecast (its series; for clear sky with clouds, the cloud process's mean index), every cut
+    (persistence), an equal share of the mean K(t), and the forecast harvest, every cut
     evaluated by the simulator's ``slot_step`` with its battery rule (Eq. 4, Eq. 12 enforced).
     The current slot also counts the forecast harvest, which ``optimum`` takes as zero. The
     episode's end values the battery at nothing. A battery run down by a myopic choice costs
     future slots unserved tasks (Eq. 12 violations) or forced low-energy cuts; the program sees
-    that and keeps a reserve."""
+    that and keeps a reserve.
+
+    The harvest forecast (``forecast``, a setting: ``--set forecast=perfect``):
+
+    - ``clear-sky-index`` (default): re-made every slot from what the panel measured before it,
+      the site's clear sky times the last hour's clear-sky index
+      (``energy.forecast.clear_sky_index_forecast``), for the measured days (TMY3, the sample
+      day, MIDC files; an MIDC file's last-hour mean, having no site);
+    - ``perfect``: the scenario's series itself, which is perfect foresight of a measured day.
+
+    A scenario of clear sky with seeded clouds is forecast as the clear sky times the cloud
+    process's mean index in both (the clouds are the env's draw)."""
 
     name = "mpc"
     horizon_slots: int | None = None
     grid = 41
+    forecast: str = "clear-sky-index"
+    settable: ClassVar[dict[str, Any]] = {"forecast": Literal["clear-sky-index", "perfect"]}
 
     def __init__(
         self, scenario: str | Scenario, seed: int = 0, allocator: str | None = None
     ) -> None:
         super().__init__(scenario, seed, allocator)
         spec = self.scenario
-        series = irradiance_series(spec.irradiance, seed, expected=True)
-        self.forecast_w_m2 = np.array(
-            [series.at(spec.start_s + t * spec.slot_s) for t in range(spec.episode_slots)]
-        )
+        self.times_s = spec.start_s + np.arange(spec.episode_slots) * spec.slot_s
+        self.series = irradiance_series(spec.irradiance, seed, expected=True)
+        self.expected_w_m2 = np.array([self.series.at(t) for t in self.times_s])
+        clouds = spec.irradiance.kind == "clearsky" and spec.irradiance.clouds
+        self.measured = not clouds  # the series is what the world's panel measures
+        self.clear_sky = None if clouds else site_clear_sky(spec.irradiance)
+        self.forecast_w_m2 = self.expected_w_m2
         self.slot = 0
 
     def reset(self, seed: int | None = None) -> None:
@@ -207,9 +226,18 @@ class BatteryMPC(SlotOptimum):
         self.slot = 0
 
     def decide(self, observation: np.ndarray) -> Decision:
+        self.forecast_w_m2 = self.harvest_forecast()
         decision = super().decide(observation)
         self.slot += 1
         return decision
+
+    def harvest_forecast(self) -> np.ndarray:
+        """The irradiance forecast for every slot of the episode, made at the current slot
+        (only the slots from now on are used)."""
+        if self.forecast == "perfect" or not self.measured:
+            return self.expected_w_m2
+        now = self.times_s[min(self.slot, len(self.times_s) - 1)]
+        return clear_sky_index_forecast(self.series, self.clear_sky, now, self.times_s)
 
     def irradiance_now(self) -> float:
         return float(self.forecast_w_m2[min(self.slot, len(self.forecast_w_m2) - 1)])

@@ -46,6 +46,7 @@ from edgesplit.energy import (
     harvested_energy_j,
     read_midc,
     sample_day,
+    tmy3_clear_sky,
     tmy3_day,
 )
 from edgesplit.errors import InvalidParameterError
@@ -167,6 +168,18 @@ def irradiance_series(spec: Irradiance, seed: int, expected: bool = False) -> Ir
             series.source + f" x the clouds' mean index {clouds.mean_index:.3f}",
         )  # fmt: skip
     return series
+
+
+def site_clear_sky(spec: Irradiance) -> IrradianceSeries | None:
+    """The clear sky of the place and day of a scenario's ``irradiance`` (pvlib Ineichen), as a
+    forecaster there computes it; None for an MIDC file (no site given)."""
+    if spec.kind == "midc":
+        return None
+    if spec.kind == "clearsky":
+        return clearsky_series(
+            spec.latitude, spec.longitude, spec.date, spec.timezone, spec.altitude_m
+        )
+    return tmy3_clear_sky(spec.tmy3_date if spec.kind == "tmy3" else "06-21", spec.tmy3_file)
 
 
 def cut_rows(system: SlotSystem, cuts: np.ndarray) -> np.ndarray:
