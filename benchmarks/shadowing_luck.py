@@ -1,7 +1,7 @@
 """Is a per-seed loss of the planner skill or the draw of the shadowing nobody observes?
 
     python benchmarks/shadowing_luck.py [--presets zhang2026-small,zhang2026] [--seeds 20]
-        [--streams 10] [--policies repeated-optimum,planner,local]
+        [--streams 10] [--policies repeated-optimum,planner,local] [--planner-budget S]
 
 zhang2026's env draws, per window, the devices' distances (observed) and their log-normal
 shadowing (not observed) from one stream. Here an episode's seed draws the task counts and the
@@ -53,11 +53,19 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=20)
     parser.add_argument("--streams", type=int, default=10)
     parser.add_argument("--policies", default="repeated-optimum,planner,local")
+    parser.add_argument(
+        "--planner-budget", type=float, default=None,
+        help="seconds per planner decision (100 devices: the deterministic rounds take minutes)",
+    )  # fmt: skip
     args = parser.parse_args()
     names = args.policies.split(",")
+    budget = {} if args.planner_budget is None else {"budget_s": str(args.planner_budget)}
     for preset in args.presets.split(","):
         scenario = load_scenario(preset)
-        policies = {name: make_policy(name, scenario) for name in names}
+        policies = {
+            name: make_policy(name, scenario, settings=budget if name == "planner" else None)
+            for name in names
+        }
         # returns[name][seed, stream]
         returns = {name: np.zeros((args.seeds, args.streams)) for name in names}
         for stream in range(args.streams):
