@@ -93,22 +93,30 @@ def unbounded(scenario: Scenario) -> tuple[str, object, str] | None:
 def cheapest_sizes(costs: list[np.ndarray], tasks: np.ndarray) -> float:
     """The least total cost of window sizes that run ``tasks`` when window t with sizes w
     costs ``costs[t][w]`` ([W_max + 1] per device; a device with tasks runs 1..W_max of them,
-    at most what it has left, one without runs none) and ``costs`` covers every window."""
-    width = costs[0].shape[0] - 1
+    at most what it has left, one without runs none) and ``costs`` covers every window. At
+    window t a device has between Q - t W_max and Q - t tasks left (or none): only those
+    states are computed."""
+    tasks = np.asarray(tasks, dtype=np.int64)
+    width, n = costs[0].shape[0] - 1, len(tasks)
     shape = tuple(int(q) + 1 for q in tasks)
-    sizes = [w for w in itertools.product(range(width + 1), repeat=len(tasks)) if any(w)]
+    sizes = [w for w in itertools.product(range(width + 1), repeat=n) if any(w)]
     later = np.zeros(shape)  # the cost from the next window on, by tasks left
-    for cost in reversed(costs):
+    for t in reversed(range(len(costs))):
+        low, high = np.maximum(tasks - t * width, 0), np.maximum(tasks - t, 0)
         now = np.full(shape, np.inf)
-        now[(0,) * len(tasks)] = 0.0
+        now[(0,) * n] = 0.0
         for w in sizes:
-            if any(size > q for size, q in zip(w, tasks, strict=True)):
-                continue
-            target = tuple(slice(s, None) if s else slice(0, 1) for s in w)
-            source = tuple(
-                slice(0, q + 1 - s) if s else slice(0, 1) for s, q in zip(w, tasks, strict=True)
-            )
-            np.minimum(now[target], cost[w] + later[source], out=now[target])
+            spans = []  # per device: the states (first, past the last) and its size
+            for size, least, most in zip(w, low, high, strict=True):
+                first = max(size, int(least), 1) if size else 0
+                last = int(most) if size else 0
+                if (not size and least > 0) or first > last:
+                    break
+                spans.append((first, last + 1, size))
+            else:
+                target = tuple(slice(a, b) for a, b, _ in spans)
+                source = tuple(slice(a - size, b - size) for a, b, size in spans)
+                np.minimum(now[target], costs[t][w] + later[source], out=now[target])
         later = now
     return float(later[tuple(int(q) for q in tasks)])
 
