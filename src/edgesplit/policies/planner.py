@@ -738,8 +738,9 @@ class WindowPlanner(WindowPolicy):
     neighbourhood of its choice (``_Descent.neighbourhood``)."""
 
     name = "planner"
-    # the practitioner's rules whose plans the search also starts from (larger instances: the
-    # first two; the greedy takes 0.5 s at 100 devices)
+    # the practitioner's rules whose plans the search also starts from, on small instances
+    # (larger ones start from the channel-slot allocation: at 100 devices the rules' plans score
+    # -44,000 and worse, and scoring each would take 90 ms of the budget)
     rules = (FixedAssignment, NearOffload, GreedyMarginal)
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
     settable: ClassVar[dict[str, Any]] = {"budget_s": Positive}  # --set budget_s=0.25
@@ -776,9 +777,8 @@ class WindowPlanner(WindowPolicy):
         self.task_latency_s = self.task_energy_j = None
         if self.lookahead:
             self.task_latency_s, self.task_energy_j = self.expected_task_costs(seed)
-        self.rule_deciders = [
-            rule(self.scenario, seed) for rule in self.rules[: 3 if self.small else 2]
-        ]
+        rules = self.rules if self.small else ()
+        self.rule_deciders = [rule(self.scenario, seed) for rule in rules]
         self.known = [
             {tuple(row): k for k, row in enumerate(self.options[n, : self.n_options[n]])}
             for n in range(system.n_devices)
@@ -857,7 +857,8 @@ class WindowPlanner(WindowPolicy):
     def plan(self, observation: np.ndarray) -> tuple[WindowProblem, Plan, list[np.ndarray]]:
         """This window's problem, its plan and the rules' plans (choices [devices, W]): the
         search starts from the best of the rules' plans (by the planner's own objective, so
-        that its plan is never worse than any of them), the last window's plan and all-local.
+        that its plan is never worse than any of them; small instances only), the last
+        window's plan and all-local.
         With ``budget_s``, by that many seconds after the call (building the problem counts; no
         move is started that the longest so far says would end past it)."""
         deadline = None if self.budget_s is None else time.perf_counter() + self.budget_s
@@ -869,8 +870,8 @@ class WindowPlanner(WindowPolicy):
             options=options, n_options=counts,
         )  # fmt: skip
         ruled = starts[: len(given)]
-        best = max(ruled, key=lambda choice: Plan.of(problem, problem.cap, choice).value)
-        plan = self.search(problem, [best, *starts[len(given) :]], self.lookahead, deadline)
+        best = [max(ruled, key=lambda c: Plan.of(problem, problem.cap, c).value)] if ruled else []
+        plan = self.search(problem, [*best, *starts[len(given) :]], self.lookahead, deadline)
         self.last = problem.options[np.arange(self.system.n_devices)[:, None], plan.choice]
         return problem, plan, ruled
 
