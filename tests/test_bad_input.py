@@ -137,6 +137,9 @@ def test_the_rules_refuse_generated_bad_values_naming_the_option(name, value):
 
 @pytest.mark.parametrize("name", sorted(RULES))
 def test_the_defaults_and_typical_values_pass(name):
+    """Every rule takes a typical value and an option left to its default: a rule that refused
+    either raises InvalidParameterError here and fails the test (the check is that nothing is
+    raised; the refusals are asserted in the tests above)."""
     typical = {"server": "127.0.0.1:50051", "controller": "127.0.0.1:50050",
                "listen": "127.0.0.1:0", "thread_list": "1,2", "train_threads": "1,2",
                "busy": "0,1", "cut_choice": "16", "max_message_mb": 64, "port": 50051,
