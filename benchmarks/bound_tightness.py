@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import itertools
 import time
-from dataclasses import replace
 
 import numpy as np
 
@@ -37,18 +36,14 @@ def bracket(preset: str, seed: int) -> tuple[float, float]:
     system, tasks = env.system, env.remaining.copy()
     n, width = system.n_devices, system.scenario.window_reward.window_max
     planner = WindowPlanner(preset)
-    planner.shadow = np.ones((n, 1))  # the true gains: no shadowing samples
     local = np.zeros((n, width), dtype=np.int64)
     bounds, reached = [], []
     for gain in env.upcoming_gains(int(tasks.max())):
         bounds.append(WindowBound(system, gain).costs())
         cost = np.zeros_like(bounds[-1])
-        problem = replace(
-            planner.problem(gain, np.full(n, width)), task_latency_s=None, task_energy_j=None
-        )
         for w in itertools.product(range(width + 1), repeat=n):
             if any(w):
-                sized = replace(problem, remaining=np.array(w))
+                sized = planner.known_problem(gain, np.array(w))
                 cost[w] = -anytime_plan(sized, [local], None, True, False, 8, None).value
         reached.append(cost)
     return -cheapest_sizes(bounds, tasks), -cheapest_sizes(reached, tasks)

@@ -65,14 +65,13 @@ def test_each_window_bound_is_below_good_and_random_decisions(preset):
     env.reset(seed=3)
     system, n = env.system, env.system.n_devices
     planner = WindowPlanner(preset)
-    planner.shadow = np.ones((n, 1))
     rng = np.random.default_rng(0)
     radio = system.scenario.radio
     for gain in env.upcoming_gains(2):
         bound = WindowBound(system, gain).costs()
         for w in [(5,) * n, (1,) * n, tuple(rng.integers(1, 6, n))]:
             sizes = np.array(w)
-            problem = replace(planner.problem(gain, sizes), task_latency_s=None, task_energy_j=None)
+            problem = planner.known_problem(gain, sizes)
             local = np.zeros((n, 5), dtype=np.int64)
             plan = anytime_plan(problem, [local], None, True, False, 8, None)
             good = problem.decision(sizes, plan.choice)
@@ -105,7 +104,6 @@ def _best_episode(scenario, seed: int) -> float:
     env = TaskWindowMECEnv(scenario)
     env.reset(seed=seed)
     planner = WindowPlanner(scenario)
-    planner.shadow = np.ones((2, 1))
     rows = planner.options[0, : planner.n_options[0]]
     power = scenario.radio.max_transmit_power_w
     first = (rows[:, 0] == rows[1, 0]) & np.isin(rows[:, 3], np.float32([0.01 * power, power]))
@@ -116,9 +114,10 @@ def _best_episode(scenario, seed: int) -> float:
 
     def window_value(t, w):
         problem = replace(
-            planner.problem(gains[t], np.array(w)), options=planner.options[:, pick],
-            n_options=np.array([keep, keep]), task_latency_s=None, task_energy_j=None,
-        )  # fmt: skip
+            planner.known_problem(gains[t], np.array(w)),
+            options=planner.options[:, pick],
+            n_options=np.array([keep, keep]),
+        )
         combos = np.array(list(itertools.product(range(keep), repeat=sum(w))))
         choice = np.zeros((len(combos), 2, 2), dtype=np.int64)
         choice[:, 0, : w[0]] = combos[:, : w[0]]

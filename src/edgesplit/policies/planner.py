@@ -821,6 +821,15 @@ class WindowPlanner(WindowPolicy):
             self.options, self.n_options, self.task_latency_s, self.task_energy_j,
         )  # fmt: skip
 
+    def known_problem(self, gain: np.ndarray, remaining: np.ndarray) -> WindowProblem:
+        """This window's problem when its gains are known (one sample: ``gain`` itself) and
+        nothing after it counts (no look-ahead): what a clairvoyant decider plans, and whose
+        objective is then the env's Eq. 8 reward (the bound's tests and benchmark use it)."""
+        return WindowProblem(
+            self.system, np.asarray(gain, dtype=np.float64)[:, None],
+            np.asarray(remaining, dtype=np.int64), self.options, self.n_options,
+        )  # fmt: skip
+
     def search(
         self,
         problem: WindowProblem,
