@@ -5,15 +5,22 @@ against the exact one, and the repeated optimum's decisions inside what it searc
 from __future__ import annotations
 
 import copy
+import inspect
 import itertools
+import time
 from dataclasses import replace
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
+from numba.core import caching
 
 from edgesplit.contract import WindowState
+from edgesplit.costs import task_latency_s
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import path_gain
+from edgesplit.policies import descent
 from edgesplit.policies.planner import (
     Plan,
     WindowPlanner,
@@ -25,7 +32,8 @@ from edgesplit.policies.planner import (
 )
 from edgesplit.policies.registry import make_policy
 from edgesplit.sim import decision_env
-from edgesplit.sim.scenario import load_scenario
+from edgesplit.sim.scenario import Runtime, load_scenario
+from edgesplit.sim.window import window_rewards
 
 
 def _scenario(name: str = "zhang2026-small", shadowing_db: float | None = None, width=None):
@@ -146,57 +154,139 @@ def _first_problem(planner: WindowPlanner, seed: int = 0) -> WindowProblem:
     return planner.problem(gain, state.remaining)
 
 
-def test_column_costs_are_each_columns_own_whatever_was_asked_before():
-    """The planner keeps each distinct column's costs by key (inactive devices' choices left
-    out of it): batches with repeats, inactive devices holding any choice and columns asked
-    again in other batches cost what each column costs computed alone on a fresh problem; so
-    does an instance whose keys would not fit in 62 bits (computed every time)."""
-    planner = _Quick("zhang2026")
-    problem = _first_problem(planner)
-    n, k = problem.n_devices, int(problem.n_options.min())
+@numba.njit
+def _keyed(p):
+    return p.keyed
+
+
+@numba.njit
+def _used(store):
+    return store.used
+
+
+def _field(structure, name: str):
+    """A compiled structure's field (read in compiled code: the proxies expose none)."""
+    return {"keyed": _keyed, "used": _used}[name](structure)
+
+
+def _random_options(problem: WindowProblem, rng, k: int = 12) -> WindowProblem:
+    """The problem with each device's options drawn at random: any cut (the last: local only),
+    channel and server, and powers from 0 to 1.5 x the limit (the radio clips them)."""
+    system, radio = problem.system, problem.system.scenario.radio
+    n = problem.n_devices
+    rows = np.stack(
+        [rng.integers(0, system.n_cuts[:, None], (n, k)), rng.integers(0, radio.channels, (n, k)),
+         rng.integers(0, system.n_servers, (n, k)),
+         rng.uniform(0, 1.5 * radio.max_transmit_power_w, (n, k))], axis=-1,
+    ).astype(np.float64)  # fmt: skip
+    return replace(problem, options=rows, n_options=np.full(n, k))
+
+
+def _measured_link(name: str):
+    """The preset with the runtime's measured link and every codec of it (the fastest per task
+    at its rate)."""
+    codecs = ("fp32", "fp16", "int8", "fp32+zstd", "int8+zstd")
+    runtime = Runtime(link="epyc2", codecs=codecs)
+    return load_scenario(name).model_copy(update={"runtime": runtime})
+
+
+@pytest.mark.parametrize("preset", ["zhang2026-small", "zhang2026", "zhang2026+link"])
+def test_compiled_columns_cost_what_the_simulator_charges(preset):
+    """The compiled search's cost of a position's tasks (interference, server sharing, clipped
+    powers, the fastest codec of a measured link on the testbed preset), looked up by key or,
+    for an instance whose keys do not fit, computed each time, equals the simulator's
+    ``task_costs`` for the same column, however often and in whatever order it is asked."""
     rng = np.random.default_rng(3)
-    pool = rng.integers(0, k, (n, 12))  # few distinct columns, asked again and again
-    wide = replace(problem, n_options=np.full(n, 2**30))
-    for _ in range(4):
-        picks = rng.integers(0, pool.shape[1], 30)
-        choice = pool[:, picks]
-        active = rng.random((n, 30)) < 0.7
-        moved = ~active & (rng.random((n, 30)) < 0.5)  # the others keep the pool's choice
-        choice[moved] = rng.integers(0, k, moved.sum())
-        for cached in (problem, wide):
-            latency, energy = cached.column_costs(active, choice)
-            for j in range(30):
-                alone = replace(problem).column_costs(active[:, [j]], choice[:, [j]])
-                np.testing.assert_allclose(latency[:, j], alone[0][:, 0], rtol=1e-12, atol=0)
-                np.testing.assert_allclose(energy[:, j], alone[1][:, 0], rtol=1e-12, atol=0)
-    assert problem._columns["store"].used <= pool.shape[1] * 2**n  # one per (column, activity)
-    assert "store" not in wide._columns
+    scenario = _measured_link("zhang2026") if preset.endswith("+link") else preset
+    base = _random_options(_first_problem(_Quick(scenario)), rng)
+    wide = replace(base, n_options=base.n_options.copy())
+    wide.n_options[0] = 2**62  # no key fits: every column computed when asked
+    assert _field(base.kernel, "keyed") and not _field(wide.kernel, "keyed")
+    n = base.n_devices
+    pool = rng.integers(0, 12, (n, 10))  # few distinct columns, asked again and again
+    for _ in range(60):
+        choice = pool[:, rng.integers(0, 10)].copy()
+        active = rng.random(n) < 0.8
+        choice[~active] = rng.integers(0, 12, (~active).sum())  # any choice while inactive
+        expected = base.column_costs(active[:, None], choice[:, None])
+        for problem in (base, wide):
+            costs = descent.column(problem.kernel, problem.store, choice, active)
+            np.testing.assert_allclose(costs[0], expected[0][:, 0], rtol=1e-12, atol=1e-300)
+            np.testing.assert_allclose(costs[1], expected[1][:, 0], rtol=1e-12, atol=1e-300)
+    assert 0 < _field(base.store, "used") <= 10 * 2**n  # one per (column, activity)
 
 
-def test_the_lookahead_table_equals_each_window_computed_alone(monkeypatch):
-    """The look-ahead of every window vector, asked in any order and with repeats, from its
-    one table (3 devices: 216 vectors) and from the per-vector store of larger instances, equals
-    each vector's future rewards computed alone."""
-    problem = _first_problem(_Quick("zhang2026"))
+def _future_rewards(problem: WindowProblem, window: np.ndarray) -> float:
+    """The look-ahead written out: full windows of the tasks left, each task at the expected
+    costs for the number of devices with tasks, scored by the simulator's Eq. 8."""
+    left, total = problem.remaining - window, 0.0
+    levels = len(problem.task_latency_s)
+    while left.max() > 0:
+        sizes = np.clip(left, 0, problem.width)
+        row = min(int((sizes > 0).sum()), levels) - 1
+        energy = float((sizes * problem.task_energy_j[row]).sum())
+        latency = (sizes * problem.task_latency_s[row])[:, None]
+        total += window_rewards(problem.system.scenario, latency, sizes, np.array([energy]))[0][0]
+        left = left - sizes
+    return total
+
+
+def test_the_lookahead_is_the_future_windows_rewards():
+    """The look-ahead of window vectors (3 devices; 100 devices with two left busy) equals the
+    future windows' Eq. 8 rewards written out with the simulator's ``window_rewards``."""
     rng = np.random.default_rng(4)
+    problem = _first_problem(_Quick("zhang2026"))
     window = rng.integers(0, problem.cap + 1, (40, problem.n_devices))
-    alone = np.array([problem._future_rewards(row[None])[0] for row in window])
-    assert np.ptp(alone) > 0
-    np.testing.assert_allclose(problem.lookahead(window), alone, rtol=1e-12)
-    monkeypatch.setattr(WindowProblem, "dense_windows", 0)
-    stored = replace(problem)
-    np.testing.assert_allclose(stored.lookahead(window[::-1])[::-1], alone, rtol=1e-12)
-    assert "dense" not in stored._future
-    # 100 devices, two with tasks left: one table of 6 x 4 vectors (more than 64 dimensions)
-    monkeypatch.undo()
+    expected = np.array([_future_rewards(problem, row) for row in window])
+    assert np.ptp(expected) > 0
+    np.testing.assert_allclose(problem.lookahead(window), expected, rtol=1e-12)
     remaining = np.zeros(100, dtype=np.int64)
     remaining[[7, 42]] = [9, 3]
     many = replace(_first_problem(WindowPlanner("zhang2026-100")), remaining=remaining)
     window = np.zeros((12, 100), dtype=np.int64)
     window[:, [7, 42]] = rng.integers(0, [6, 4], (12, 2))
-    alone = np.array([many._future_rewards(row[None])[0] for row in window])
-    np.testing.assert_allclose(many.lookahead(window), alone, rtol=1e-12)
-    assert len(many._future["dense"]) == 24
+    expected = np.array([_future_rewards(many, row) for row in window])
+    np.testing.assert_allclose(many.lookahead(window), expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("preset", ["zhang2026-small", "zhang2026"])
+def test_a_descended_plan_is_scored_and_costed_as_the_simulator_scores_it(preset):
+    """The compiled descent's plan (from random options and starts, sizes free): its value is
+    the objective that the simulator's ``task_costs`` and ``window_rewards`` give the plan, its
+    per-task costs are those of its columns, and it is no worse than its start."""
+    rng = np.random.default_rng(6)
+    for seed in range(3):
+        problem = _random_options(_first_problem(_Quick(preset), seed), rng)
+        start = rng.integers(0, 12, (problem.n_devices, problem.width))
+        before = Plan.of(problem, problem.cap, start)
+        plan = anytime_plan(problem, [start])
+        assert plan.value >= before.value
+        assert plan.value == pytest.approx(
+            problem.evaluate(plan.window[None], plan.choice[None])[0], rel=1e-12
+        )
+        active = np.arange(problem.width)[None, :] < plan.window[:, None]
+        latency, energy = problem.column_costs(active, plan.choice)
+        np.testing.assert_allclose(plan.latency_s, latency, rtol=1e-12, atol=1e-300)
+        np.testing.assert_allclose(plan.energy_j, energy, rtol=1e-12, atol=1e-300)
+
+
+def test_the_compiled_cache_is_stale_when_a_formula_it_compiles_changes(monkeypatch):
+    """Numba keys its on-disk cache by the function's own file only; the kernels' stamp also
+    covers every file whose functions they compile (costs/terms.py among them), so an edit of
+    a formula there recompiles them rather than loading the old machine code."""
+    locator = caching.CompileResultCacheImpl(descent.descend.py_func).locator
+    stamp = locator.get_source_stamp()
+    assert stamp == locator.get_source_stamp()
+    terms = Path(inspect.getsourcefile(task_latency_s))
+    original = Path.read_bytes
+
+    def edited(path):
+        return original(path) + (b"# edited" if path == terms else b"")
+
+    monkeypatch.setattr(Path, "read_bytes", edited)
+    assert locator.get_source_stamp() != stamp
+    other = caching.CompileResultCacheImpl(task_latency_s).locator  # numba's own stamp there
+    assert not isinstance(other, descent._DependencyStamp)
 
 
 @pytest.mark.slow  # an enumeration: make test-all's
@@ -317,3 +407,25 @@ def test_the_plan_is_never_worse_than_a_rules_plan_by_its_own_objective(preset):
         obs, _, done, _, _ = env.step(problem.decision(plan.window, plan.choice))
         if done:
             break
+
+
+def test_a_passed_deadline_stops_the_search_with_a_consistent_plan():
+    """A deadline already passed: the descent makes no move (the start comes back as it was);
+    a deadline passing during the search (100 devices, 20 ms): whatever plan it returns is
+    scored and costed as the simulator scores it."""
+    problem = _first_problem(_Quick("zhang2026"))
+    start = np.random.default_rng(2).integers(0, 40, (problem.n_devices, problem.width))
+    before = Plan.of(problem, problem.cap, start)
+    stopped = anytime_plan(problem, [start], deadline=time.perf_counter())
+    np.testing.assert_array_equal(stopped.choice, before.choice)
+    assert stopped.value == before.value
+    planner = WindowPlanner("zhang2026-100")
+    problem = _first_problem(planner)
+    plan = planner.search(problem, [], windows=True, deadline=time.perf_counter() + 0.02)
+    active = np.arange(problem.width)[None, :] < plan.window[:, None]
+    latency, energy = problem.column_costs(active, plan.choice)
+    np.testing.assert_allclose(plan.latency_s, latency, rtol=1e-12, atol=1e-300)
+    np.testing.assert_allclose(plan.energy_j, energy, rtol=1e-12, atol=1e-300)
+    assert plan.value == pytest.approx(
+        problem.evaluate(plan.window[None], plan.choice[None])[0], rel=1e-12
+    )

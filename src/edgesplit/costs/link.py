@@ -26,9 +26,37 @@ from typing import Any
 
 import numpy as np
 
+from edgesplit.costs.terms import ArrayLike
 from edgesplit.errors import InvalidParameterError, ProfileError
 
 LINK_FORMAT = "edgesplit.link"
+
+
+def codec_per_bit_s(
+    encode_s_per_bit: ArrayLike,
+    decode_s_per_bit: ArrayLike,
+    wire_ratio: ArrayLike,
+    transport_s_per_bit: ArrayLike,
+    rate_bps: ArrayLike,
+) -> ArrayLike:
+    """Seconds per fp32 bit through a codec at ``rate_bps`` (the module docstring's latency
+    without ``request_s``, per bit). Plain arithmetic: on floats (the planner's compiled search
+    compiles this function itself) or arrays alike."""
+    return encode_s_per_bit + decode_s_per_bit + wire_ratio * (transport_s_per_bit + 1.0 / rate_bps)
+
+
+def codec_terms(
+    bits: ArrayLike,
+    rate_bps: ArrayLike,
+    per_bit_s: ArrayLike,
+    wire_ratio: ArrayLike,
+    encode_s_per_bit: ArrayLike,
+    request_s: ArrayLike,
+) -> tuple[ArrayLike, ArrayLike, ArrayLike]:
+    """(latency, air time, device time) of offloading ``bits`` (fp32) at ``rate_bps`` through a
+    codec of ``per_bit_s`` seconds per bit (``codec_per_bit_s``), ``wire_ratio`` and
+    ``encode_s_per_bit``. Plain arithmetic, as ``codec_per_bit_s``."""
+    return request_s + bits * per_bit_s, wire_ratio * bits / rate_bps, encode_s_per_bit * bits
 
 
 @dataclass(frozen=True)
@@ -62,12 +90,10 @@ class LinkCosts:
     def per_bit_s(self, rate_bps: np.ndarray | float) -> np.ndarray:
         """Seconds per fp32 bit through each codec at ``rate_bps``: [..., codecs]."""
         rate = np.asarray(rate_bps, dtype=np.float64)[..., None]
-        ratio = self.wire_ratio
-        return (
-            self.encode_s_per_bit
-            + self.decode_s_per_bit
-            + ratio * (self.transport_s_per_bit + 1.0 / rate)
-        )
+        return codec_per_bit_s(
+            self.encode_s_per_bit, self.decode_s_per_bit, self.wire_ratio,
+            self.transport_s_per_bit, rate,
+        )  # fmt: skip
 
     def choose(self, rate_bps: np.ndarray | float) -> np.ndarray:
         """The fastest allowed codec at each rate (first in order on a tie)."""
@@ -82,10 +108,11 @@ class LinkCosts:
         rate = np.asarray(rate_bps, dtype=np.float64)
         codec = self.choose(rate)
         per_bit = np.take_along_axis(self.per_bit_s(rate), codec[..., None], axis=-1)[..., 0]
-        ratio = self.wire_ratio[codec]
-        latency = np.where(offloaded, self.request_s + bits * per_bit, 0.0)
-        airtime = np.where(offloaded, ratio * bits / rate, 0.0)
-        device = np.where(offloaded, self.encode_s_per_bit[codec] * bits, 0.0)
+        terms = codec_terms(
+            bits, rate, per_bit, self.wire_ratio[codec], self.encode_s_per_bit[codec],
+            self.request_s,
+        )  # fmt: skip
+        latency, airtime, device = (np.where(offloaded, t, 0.0) for t in terms)
         return LinkTerms(latency, airtime, device, np.broadcast_to(codec, latency.shape))
 
     def record(self) -> dict[str, Any]:

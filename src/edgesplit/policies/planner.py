@@ -27,16 +27,18 @@ Two searches over the same decisions and the same objective:
   positions at once, its window size with its choices or with any one option, and on small
   instances the best change of its choice at one position and of the joint choice of each
   pair of devices (among each one's best block choices); repeated until nothing improves,
-  ``rounds`` are done, or the time budget ends (then the best plan so far). This is what
-  ``decide`` runs; its gap to the exact search is measured in docs/planning.md. On large
-  instances it also starts from ``allocation_start``, which shares the channels' task slots
-  out among the devices (the plans where devices take turns on a channel, which its moves
-  there cannot reach).
+  ``rounds`` are done, or the deadline passes (then the best plan so far: the moves read the
+  clock between candidates). This is what ``decide`` runs; its gap to the exact search is
+  measured in docs/planning.md. On large instances it also starts from ``allocation_start``,
+  which shares the channels' task slots out among the devices (the plans where devices take
+  turns on a channel, which its moves there cannot reach). The descent is compiled
+  (``policies.descent``, Numba): each descent is one call, and a position's costs are
+  computed once per problem and looked up by key afterwards.
 
-Every cost comes from the simulator's own ``sim.window.task_costs`` and ``window_rewards``:
-columns of a batch are independent positions (interference and server sharing are counted per
-column), so many candidate plans cost one vectorized call, and a column asked again (the
-searches ask for each about 20 times) is looked up, not recomputed.
+The exact search and ``WindowProblem.evaluate`` cost plans with the simulator's own
+``sim.window.task_costs`` and ``window_rewards`` (columns of a batch are independent positions:
+interference and server sharing are counted per column); the compiled descent composes the
+same formula functions, and tests hold the two equal.
 """
 
 from __future__ import annotations
@@ -52,6 +54,14 @@ from scipy import stats
 from edgesplit.contract import Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.fields import Positive
+from edgesplit.policies.descent import (
+    KernelProblem,
+    Store,
+    descend,
+    kernel_problem,
+    lookahead_values,
+    plan_costs,
+)
 from edgesplit.policies.window import (
     POWER_LEVELS,
     FixedAssignment,
@@ -85,8 +95,6 @@ class WindowProblem:
     # have tasks left (the last row for more); None plans myopically
     task_latency_s: np.ndarray | None = None
     task_energy_j: np.ndarray | None = None
-    dense_windows = 4096  # up to this many window vectors, the look-ahead is one table
-    _future: dict = field(default_factory=dict, init=False, repr=False, compare=False)
     _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
@@ -102,42 +110,31 @@ class WindowProblem:
         """The largest window of each device (0 when it has no task left)."""
         return np.minimum(self.width, self.remaining)
 
+    @property
+    def kernel(self) -> KernelProblem:
+        """The problem as the compiled search takes it (gathered once)."""
+        return self._compiled()[0]
+
+    @property
+    def store(self) -> Store:
+        """The columns the compiled search has computed for this problem."""
+        return self._compiled()[1]
+
+    def _compiled(self) -> tuple[KernelProblem, Store]:
+        if "kernel" not in self._columns:
+            self._columns["kernel"] = kernel_problem(
+                self.system, self.options, self.n_options, self.gain, self.remaining,
+                self.task_latency_s, self.task_energy_j,
+            )  # fmt: skip
+        return self._columns["kernel"]
+
     def lookahead(self, window: np.ndarray) -> np.ndarray:
         """Eq. 8's rewards of the windows left after ``window`` ([..., devices] -> [...]): full
         windows until every device is done, each task at its expected latency and energy for
-        the number of devices with tasks in that window. When there are at most
-        ``dense_windows`` window vectors, all of them are computed at the first call and looked
-        up by their index; otherwise each new one is computed once and kept by its bytes."""
-        window = np.asarray(window)
-        if self.task_latency_s is None:
-            return np.zeros(window.shape[:-1])
-        rows = window.reshape(-1, self.n_devices)
-        base = self.cap + 1
-        if np.prod(base.astype(float)) <= self.dense_windows:
-            if "dense" not in self._future:
-                grid = np.array(list(itertools.product(*(range(b) for b in base))))
-                self._future["dense"] = self._future_rewards(grid)
-            return self._future["dense"][rows @ _strides(base)].reshape(window.shape[:-1])
-        unique, inverse = np.unique(rows, axis=0, return_inverse=True)
-        missing = [row.tobytes() for row in unique if row.tobytes() not in self._future]
-        if missing:
-            values = self._future_rewards(np.array([np.frombuffer(m, rows.dtype) for m in missing]))
-            self._future.update(zip(missing, values, strict=True))
-        values = np.array([self._future[row.tobytes()] for row in unique])
-        return values[inverse.ravel()].reshape(window.shape[:-1])
-
-    def _future_rewards(self, window: np.ndarray) -> np.ndarray:
-        """``lookahead`` of [candidates, devices] windows, computed."""
-        left = (self.remaining - window).T  # [devices, candidates]
-        total = np.zeros(left.shape[1])
-        levels = len(self.task_latency_s)
-        for start in range(0, int(left.max(initial=0)), self.width):
-            sizes = np.clip(left - start, 0, self.width)
-            row = np.clip((sizes > 0).sum(axis=0), 1, levels) - 1
-            latency = sizes * self.task_latency_s[row].T
-            energy = (sizes * self.task_energy_j[row].T).sum(axis=0)
-            total += window_rewards(self.system.scenario, latency, sizes, energy)[0]
-        return total
+        the number of devices with tasks in that window (``descent.lookahead``)."""
+        window = np.asarray(window, dtype=np.int64)
+        rows = np.ascontiguousarray(window.reshape(-1, self.n_devices))
+        return lookahead_values(self.kernel, rows).reshape(window.shape[:-1])
 
     @property
     def n_samples(self) -> int:
@@ -145,27 +142,8 @@ class WindowProblem:
 
     def column_costs(self, active: np.ndarray, choice: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Task latency and energy [devices, columns, samples] of [devices, columns] choices,
-        each column one position, under each sampled shadowing. A column's costs depend on
-        nothing else, so each distinct column is computed once per problem (the searches ask
-        for the same columns again and again: about 20 times each on zhang2026) and kept by its
-        key, the devices' choices (0 when inactive) as one integer; instances whose keys would
-        not fit in 62 bits are computed every time."""
-        radix = self.n_options + 1
-        if np.log2(radix.astype(float)).sum() > 62:
-            return self._computed_columns(active, choice)
-        keys = _strides(radix) @ np.where(active, choice + 1, 0)
-        unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-        store = self._columns.setdefault("store", _ColumnStore())
-        slots = store.slots(
-            unique, lambda new: self._computed_columns(active[:, first[new]], choice[:, first[new]])
-        )
-        index = slots[inverse.ravel()]
-        return store.latency_s[:, index], store.energy_j[:, index]
-
-    def _computed_columns(
-        self, active: np.ndarray, choice: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """``column_costs`` from the simulator's ``task_costs``, one call."""
+        each column one position, under each sampled shadowing, from the simulator's
+        ``task_costs`` in one call (the exact search's tables and ``evaluate``)."""
         n, c, s = *choice.shape, self.n_samples
         rows = self.options[np.arange(n)[:, None], choice]
         tile = lambda a: np.repeat(a, s, axis=1)  # noqa: E731
@@ -226,48 +204,6 @@ def padded_options(options: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return out, counts
 
 
-class _ColumnStore:
-    """Costs of the columns computed so far, by key: the sorted keys, each one's slot in the
-    cost arrays, and the cost arrays [devices, slots, samples] (grown by doubling)."""
-
-    def __init__(self) -> None:
-        self.keys = np.empty(0, dtype=np.int64)
-        self.key_slots = np.empty(0, dtype=np.int64)
-        self.used = 0
-        self.latency_s = self.energy_j = None
-
-    def slots(self, keys: np.ndarray, compute) -> np.ndarray:
-        """The slots of sorted distinct ``keys``; ``compute(mask)`` gives the latency and energy
-        [devices, columns, samples] of the keys[mask] not stored yet."""
-        at = np.searchsorted(self.keys, keys)
-        found = np.zeros(len(keys), dtype=bool)
-        if len(self.keys):
-            found = self.keys[np.minimum(at, len(self.keys) - 1)] == keys
-        slots = np.empty(len(keys), dtype=np.int64)
-        slots[found] = self.key_slots[at[found]]
-        new = ~found
-        if new.any():
-            latency, energy = compute(new)
-            fresh = self.used + np.arange(int(new.sum()))
-            self._grow(self.used + len(fresh), latency)
-            self.latency_s[:, fresh], self.energy_j[:, fresh] = latency, energy
-            self.used += len(fresh)
-            slots[new] = fresh
-            self.keys = np.insert(self.keys, at[new], keys[new])
-            self.key_slots = np.insert(self.key_slots, at[new], fresh)
-        return slots
-
-    def _grow(self, size: int, like: np.ndarray) -> None:
-        capacity = 0 if self.latency_s is None else self.latency_s.shape[1]
-        if size <= capacity:
-            return
-        shape = (like.shape[0], max(size, 2 * capacity), like.shape[2])
-        latency, energy = np.empty(shape), np.empty(shape)
-        if capacity:
-            latency[:, :capacity], energy[:, :capacity] = self.latency_s, self.energy_j
-        self.latency_s, self.energy_j = latency, energy
-
-
 @dataclass
 class Plan:
     """A plan being improved: windows, choices, and the cached per-position costs."""
@@ -280,187 +216,12 @@ class Plan:
 
     @classmethod
     def of(cls, problem: WindowProblem, window: np.ndarray, choice: np.ndarray) -> Plan:
-        active = np.arange(problem.width)[None, :] < window[:, None]
-        latency, energy = problem.column_costs(active, choice)
-        value = problem.values(window, latency.sum(axis=1)[:, None], energy.sum(axis=(0, 1))[None])[
-            0
-        ]
-        return cls(window.copy(), choice.copy(), latency, energy, float(value))
-
-
-class _Descent:
-    """The anytime search's moves on one plan (each keeps the plan only if it improves)."""
-
-    tolerance = 1e-12
-    shortlist = 16  # a device's best block choices that the pair moves combine
-    full_options = 200  # above this, a device's moves try the neighbourhood of its choice
-
-    def __init__(self, problem: WindowProblem, plan: Plan, deadline: float) -> None:
-        self.problem, self.plan, self.deadline = problem, plan, deadline
-        self.ranked: dict[int, np.ndarray] = {}  # per device, its block choices best first
-        self.longest_s = 0.0  # the longest move so far: one that would end past the deadline
-        # is not started
-
-    def _in_time(self) -> bool:
-        """Whether a move as long as the longest so far still ends before the deadline."""
-        return time.perf_counter() + self.longest_s < self.deadline
-
-    def _move(self, move, *args) -> bool:
-        """``move(*args)``, timed (the deadline is checked before every move, not per device)."""
-        start = time.perf_counter()
-        improved = move(*args)
-        self.longest_s = max(self.longest_s, time.perf_counter() - start)
-        return improved
-
-    def _take(self, values: np.ndarray) -> int | None:
-        best = int(values.argmax())
-        return best if values[best] > self.plan.value + self.tolerance else None
-
-    def _grids(self, devices: tuple[int, ...], x: int = 0) -> list[np.ndarray]:
-        """The combinations a move tries: every option of one device (of a device with more
-        than ``full_options``, its neighbourhood at position ``x``); of a pair, each one's
-        ``shortlist`` best block choices (and its current ones)."""
-        if len(devices) == 1:
-            n = devices[0]
-            if self.problem.n_options[n] <= self.full_options:
-                return [np.arange(self.problem.n_options[n])]
-            return [self.neighbourhood(n, int(self.plan.choice[n, x]))]
-        lists = [np.union1d(self.ranked[n][: self.shortlist], self.plan.choice[n]) for n in devices]
-        grids = np.meshgrid(*lists, indexing="ij")
-        return [g.ravel() for g in grids]
-
-    def neighbourhood(self, n: int, current: int) -> np.ndarray:
-        """Options of device ``n`` near ``current``: local only; every cut and power on its
-        channel and server; its cut and power on any channel, or on any server. From local
-        only, the reference is device n's own channel n mod C and server n mod M at the least
-        power on its first offloading cut."""
-        rows = self.problem.options[n, : self.problem.n_options[n]]
-        reference = rows[current]
-        if current == 0:
-            radio = self.problem.system.scenario.radio
-            candidates = rows[
-                (rows[:, 1] == n % radio.channels)
-                & (rows[:, 2] == n % self.problem.system.n_servers)
-            ]
-            reference = candidates[np.lexsort((candidates[:, 3], candidates[:, 0]))[0]]
-        same = rows[:, None, :] == reference[None, None, :]
-        cut, channel, server, power = (same[:, 0, i] for i in range(4))
-        near = (channel & server) | (cut & power & (channel | server))
-        near[0] = True
-        return np.flatnonzero(near)
-
-    def positions(self, devices: tuple[int, ...]) -> bool:
-        """The best change of the joint choice of ``devices`` at one position they all use,
-        the others held: every position's candidates in one evaluation, and the best one
-        taken. Repeated, at most once per position, while it improves."""
-        p, plan = self.problem, self.plan
-        width = int(plan.window[list(devices)].min())
-        improved = False
-        for _ in range(width):
-            columns, at = [], []
-            for x in range(width):
-                grids = self._grids(devices, x)
-                choice = np.repeat(plan.choice[:, x : x + 1], grids[0].size, axis=1)
-                for n, grid in zip(devices, grids, strict=True):
-                    choice[n] = grid
-                columns.append(choice)
-                at.append(np.full(grids[0].size, x))
-            choice, at = np.hstack(columns), np.concatenate(at)
-            latency, energy = p.column_costs(at[None, :] < plan.window[:, None], choice)
-            total_latency = plan.latency_s.sum(axis=1)[:, None, :] - plan.latency_s[:, at] + latency
-            total_energy = (
-                plan.energy_j.sum(axis=(0, 1))[None, :]
-                - plan.energy_j[:, at].sum(axis=0)
-                + energy.sum(axis=0)
-            )
-            values = p.values(plan.window, total_latency, total_energy)
-            best = self._take(values)
-            if best is None:
-                break
-            x = at[best]
-            plan.choice[:, x] = choice[:, best]
-            plan.latency_s[:, x], plan.energy_j[:, x] = latency[:, best], energy[:, best]
-            plan.value = float(values[best])
-            improved = True
-        return improved
-
-    def block(self, devices: tuple[int, ...]) -> bool:
-        """The joint choice of ``devices``, one per device for all its positions, the others
-        held."""
-        p, plan = self.problem, self.plan
-        w = int(plan.window[list(devices)].max())
-        grids = self._grids(devices)
-        k = grids[0].size
-        choice = np.repeat(plan.choice[:, :w], k, axis=1)  # columns (position, combination)
-        for n, grid in zip(devices, grids, strict=True):
-            choice[n] = np.tile(grid, w)
-        active = np.repeat(np.arange(w)[None, :] < plan.window[:, None], k, axis=1)
-        latency, energy = p.column_costs(active, choice)
-        s = p.n_samples
-        kept = plan.latency_s[:, w:].sum(axis=1)[:, None, :]
-        total_latency = kept + latency.reshape(p.n_devices, w, k, s).sum(axis=1)
-        kept_energy = plan.energy_j[:, w:].sum(axis=(0, 1))[None, :]
-        total_energy = kept_energy + energy.reshape(-1, w, k, s).sum(axis=(0, 1))
-        values = p.values(plan.window, total_latency, total_energy)
-        if len(devices) == 1:
-            self.ranked[devices[0]] = np.argsort(-values, kind="stable")
-        best = self._take(values)
-        if best is None:
-            return False
-        for n, grid in zip(devices, grids, strict=True):
-            plan.choice[n, :] = grid[best]
-        self.plan = Plan.of(p, plan.window, plan.choice)
-        return True
-
-    def window(self, n: int) -> bool:
-        """Device ``n``'s window size with, at all its positions, either its current choices
-        (added positions repeat its last) or any one option (of its neighbourhood, when it
-        has many)."""
-        p, plan = self.problem, self.plan
-        sizes = np.arange(1, int(p.cap[n]) + 1)
-        options = self._grids((n,))[0]
-        k = len(options)
-        windows = np.repeat(plan.window[None, :], len(sizes) * (k + 1), axis=0)
-        windows[:, n] = np.repeat(sizes, k + 1)
-        choices = np.repeat(plan.choice[None], len(windows), axis=0)
-        last = plan.choice[n, max(int(plan.window[n]) - 1, 0)]
-        for i, size in enumerate(sizes):
-            kept = choices[i * (k + 1)]
-            kept[n, int(plan.window[n]) : size] = last
-            choices[i * (k + 1) + 1 : (i + 1) * (k + 1), n, :] = options[:, None]
-        best = self._take(p.evaluate(windows, choices))
-        if best is None:
-            return False
-        self.plan = Plan.of(p, windows[best], choices[best])
-        return True
-
-    def run(self, small: bool, windows: bool, rounds: int) -> Plan:
-        """At most ``rounds`` rounds of every move (per-position and pair moves only on
-        ``small`` instances, pairs only when no single move improves), until a round improves
-        nothing or the deadline passes."""
-        busy = [int(n) for n in np.flatnonzero(self.problem.cap > 0)]
-        moves = [(self.block, lambda n: (n,))]
-        if windows:
-            moves.append((self.window, lambda n: n))
-        if small:
-            moves.append((self.positions, lambda n: (n,)))
-        pairs = [(self.block, lambda ab: ab), (self.positions, lambda ab: ab)]
-        for _ in range(rounds):
-            improved = False
-            for n in busy:
-                for move, argument in moves:
-                    if not self._in_time():
-                        return self.plan
-                    improved |= self._move(move, argument(n))
-            if small and not improved:
-                for pair in itertools.combinations(busy, 2):
-                    for move, argument in pairs:
-                        if not self._in_time():
-                            return self.plan
-                        improved |= self._move(move, argument(pair))
-            if not improved:
-                break
-        return self.plan
+        window = np.array(window, dtype=np.int64)
+        choice = np.array(choice, dtype=np.int64)
+        shape = (problem.n_devices, problem.width, problem.n_samples)
+        latency, energy = np.empty(shape), np.empty(shape)
+        value = plan_costs(problem.kernel, problem.store, window, choice, latency, energy)
+        return cls(window, choice, latency, energy, float(value))
 
 
 def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
@@ -561,8 +322,13 @@ def anytime_plan(
         if best is not None and time.perf_counter() >= deadline:
             break
         window, choice = start if isinstance(start, tuple) else (problem.cap, start)
-        start = Plan.of(problem, np.minimum(window, problem.cap), choice)
-        plan = _Descent(problem, start, deadline).run(small, windows, rounds)
+        plan = Plan.of(problem, np.minimum(window, problem.cap), choice)
+        plan.value = float(
+            descend(
+                problem.kernel, problem.store, plan.window, plan.choice, plan.latency_s,
+                plan.energy_j, small, windows, rounds, deadline,
+            )
+        )  # fmt: skip
         if best is None or plan.value > best.value:
             best = plan
     return best
@@ -735,7 +501,7 @@ class WindowPlanner(WindowPolicy):
     the presets up to 3 devices those are the efficient cuts themselves; at 100 devices 2
     cuts instead of 194. Instances of more than ``small_devices`` devices drop the
     per-position and pair moves, and a device with more than 200 options tries only the
-    neighbourhood of its choice (``_Descent.neighbourhood``)."""
+    neighbourhood of its choice (``descent._neighbourhood``)."""
 
     name = "planner"
     # the practitioner's rules whose plans the search also starts from, on small instances
@@ -744,6 +510,7 @@ class WindowPlanner(WindowPolicy):
     rules = (FixedAssignment, NearOffload, GreedyMarginal)
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
     settable: ClassVar[dict[str, Any]] = {"budget_s": Positive}  # --set budget_s=0.25
+    assembly_s = 0.0005  # of a budget, kept for making the decision of the plan found
     lookahead = True
     small_devices = 8  # up to this many devices, per-position and pair moves
     # (small instances, larger ones): rounds of moves, shadowing draws the objective averages
@@ -868,9 +635,13 @@ class WindowPlanner(WindowPolicy):
         search starts from the best of the rules' plans (by the planner's own objective, so
         that its plan is never worse than any of them; small instances only), the last
         window's plan and all-local.
-        With ``budget_s``, by that many seconds after the call (building the problem counts; no
-        move is started that the longest so far says would end past it)."""
-        deadline = None if self.budget_s is None else time.perf_counter() + self.budget_s
+        With ``budget_s``, by that many seconds after the call: the rules and building the
+        problem count, and the search stops ``assembly_s`` (at most a tenth of the budget)
+        before it, its moves reading the clock between candidates (``descent._late``)."""
+        deadline = None
+        if self.budget_s is not None:
+            reserve = min(self.assembly_s, self.budget_s / 10)
+            deadline = time.perf_counter() + self.budget_s - reserve
         state = WindowState.decode(observation, self.system.n_devices)
         given = [_option_rows(rule.decide(observation)) for rule in self.rule_deciders]
         options, counts, starts = self._indexed(given + ([] if self.last is None else [self.last]))

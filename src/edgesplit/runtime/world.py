@@ -29,7 +29,7 @@ import numpy as np
 from edgesplit.contract import SLOT_FIELDS, WINDOW_FIELDS, Decision, SlotState
 from edgesplit.sim.scenario import Scenario
 from edgesplit.sim.slot import SlotSystem
-from edgesplit.sim.window import MIN_POWER_SHARE
+from edgesplit.sim.window import clipped_power_w
 
 # what each task's prediction holds, and what the energy model of a measured task needs
 PREDICTED = ("local_s", "transmit_s", "queue_s", "server_s", "latency_s", "energy_j")
@@ -282,11 +282,8 @@ class WindowWorld:
             power_w=decision.power_w,
         )  # fmt: skip
         info = env.step(chosen.as_action(WINDOW_FIELDS))[-1]
-        radio = self.scenario.radio
-        power = np.clip(  # as the radio model takes it
-            decision.power_w, MIN_POWER_SHARE * radio.max_transmit_power_w,
-            radio.max_transmit_power_w,
-        )  # fmt: skip
+        max_power_w = self.scenario.radio.max_transmit_power_w
+        power = clipped_power_w(decision.power_w, max_power_w)  # as the radio takes it
         tasks = []
         for n in range(len(window)):
             row = []

@@ -43,6 +43,7 @@ from edgesplit.costs import (
     task_energy_j,
     task_latency_s,
 )
+from edgesplit.costs.terms import ArrayLike
 from edgesplit.net import path_gain, shadowing_gain, uplink_rates_bps
 from edgesplit.sim.devices import device_columns, stacked_transfer_bits
 from edgesplit.sim.scenario import Scenario, scenario_link, table_spec
@@ -201,9 +202,7 @@ def task_costs(
     position = np.broadcast_to(np.arange(width)[None, :], (n, width))
     rows = system.row_offset[device, servers] + cuts
     offload = active & (cuts < system.n_cuts[device] - 1)
-    clip = lambda p: np.clip(  # noqa: E731
-        p, MIN_POWER_SHARE * radio.max_transmit_power_w, radio.max_transmit_power_w
-    )
+    clip = lambda p: clipped_power_w(p, radio.max_transmit_power_w)  # noqa: E731
     power = clip(power_w)
     heard = None if interference_power_w is None else clip(interference_power_w).ravel()
     charged = power if energy_power_w is None else clip(energy_power_w)
@@ -265,9 +264,34 @@ def window_rewards(
     r, n = scenario.window_reward, window.shape[0]
     per = np.where(mean_window > 0, mean_window, 1.0)
     reward = np.where(
-        mean_window > 0, -((duration + r.alpha * waiting) / per + r.beta / n * energy_j / per), 0.0
+        mean_window > 0, eq8_reward(duration, waiting, per, energy_j, r.alpha, r.beta, n), 0.0
     )
     return reward, duration, waiting
+
+
+def eq8_reward(
+    duration_s: ArrayLike,
+    waiting_s: ArrayLike,
+    mean_window: ArrayLike,
+    energy_j: ArrayLike,
+    alpha: float,
+    beta: float,
+    n_devices: int,
+) -> ArrayLike:
+    """zhang2026 Eq. 8 from a window's duration, mean waiting, mean window size (> 0) and
+    energy. Plain arithmetic: on floats (the planner's compiled search compiles this function
+    itself) or arrays alike."""
+    return -(
+        (duration_s + alpha * waiting_s) / mean_window + beta / n_devices * energy_j / mean_window
+    )
+
+
+def clipped_power_w(power_w: ArrayLike, max_transmit_power_w: float) -> ArrayLike:
+    """A transmit power as the radio takes it: at least ``MIN_POWER_SHARE`` of the limit (a rate
+    of zero would make a task take forever), at most the limit. On floats or arrays alike."""
+    return np.minimum(
+        np.maximum(power_w, MIN_POWER_SHARE * max_transmit_power_w), max_transmit_power_w
+    )
 
 
 def window_reward(
