@@ -1,16 +1,17 @@
-"""zhang2026's deciders at 3, 100 and 1,000 devices: time per decision, an episode's reward, the
+"""zhang2026's deciders at 2, 3, 100 and 1,000 devices: time per decision, an episode's reward, the
 simulator's steps per second, and the PPO learners' training time.
 
-    python benchmarks/window_scale.py [--presets zhang2026,zhang2026-100,zhang2026-1000]
+    python benchmarks/window_scale.py [--presets zhang2026-small,zhang2026,zhang2026-100,...]
         [--planner-budget 0.25,1.0] [--learner-steps 1024] [--learners h-ppo,mahppo]
     (``--learners ""`` skips the learners)
 
 Per preset, seed 0, one episode per decider: ``local``, ``random``, ``agilenn``,
-``repeated-optimum`` (which refuses instances past its limit, and says so), and ``planner``, on
-3 devices as shipped (deterministic rounds) and on larger presets with ``budget_s`` seconds per
-decision (``--set budget_s``), one row per budget (the anytime search returns its best plan when
-the time is up: no move starts that the longest so far says would end past it); each row also
-gives the longest decision.
+``repeated-optimum`` (which refuses instances past its limit, and says so), and ``planner``: on
+up to 8 devices as shipped (deterministic rounds; its time per decision also as a ratio to
+repeated-optimum's in the same run), on larger presets with ``budget_s`` seconds per decision
+(``--set budget_s``), one row per budget (the anytime search returns its best plan when the
+time is up: its moves read the clock between candidates); each row also gives the longest
+decision.
 The learners train ``--learner-steps`` steps into a temporary folder (one rollout is 512
 steps): the seconds per 10,000 steps are extrapolated from that, and their decision time is
 the untrained network's.
@@ -82,6 +83,7 @@ def main() -> None:
         deciders += (
             [f"planner@{b:g}" for b in budgets] if n > WindowPlanner.small_devices else ["planner"]
         )
+        per_decision_s = {}
         for policy_name in deciders:
             start = time.perf_counter()
             try:
@@ -96,10 +98,14 @@ def main() -> None:
                 continue
             setup = time.perf_counter() - start
             metrics, per_decision, windows, longest = timed_episode(policy, env)
+            per_decision_s[policy_name] = per_decision
             print(f"  {policy_name:28s} reward {metrics['reward']:12.4g}  "
                   f"energy/task {metrics['energy_per_task_j']:9.4g} J  "
                   f"{per_decision * 1e3:9.2f} ms/decision (longest {longest * 1e3:.1f})  "
                   f"({windows} windows, set-up {setup:.1f} s)")  # fmt: skip
+        if {"planner", "repeated-optimum"} <= per_decision_s.keys():
+            ratio = per_decision_s["planner"] / per_decision_s["repeated-optimum"]
+            print(f"  planner / repeated-optimum, time per decision: {ratio:.2f}")
         for learner in filter(None, args.learners.split(",")):
             with tempfile.TemporaryDirectory() as folder:
                 start = time.perf_counter()

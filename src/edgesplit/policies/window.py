@@ -283,24 +283,33 @@ class GreedyMarginal(WindowPolicy):
         super().__init__(scenario, seed)
         self.cuts = efficient_cuts(self.system)
 
-    def _alone(self, device: int, gain: np.ndarray, size: int) -> np.ndarray:
-        """[servers, 4]: the device's best (cut, channel 0, server, power) per server, as if it
-        were the only device (Eq. 8 of a window of its own ``size`` tasks)."""
+    def _alone(self, gain: np.ndarray, sizes: np.ndarray) -> list[np.ndarray]:
+        """Per device [servers, 4]: its best (cut, channel 0, server, power) per server, as if
+        it were the only device (Eq. 8 of a window of its own ``sizes`` tasks), every device's
+        candidates in one call."""
         system, radio = self.system, self.scenario.radio
         powers = np.asarray(POWER_LEVELS) * radio.max_transmit_power_w
-        grid = np.meshgrid(self.cuts[device], np.arange(system.n_servers), powers, indexing="ij")
-        cut, server, power = (g.ravel() for g in grid)
+        grids = [
+            np.meshgrid(self.cuts[d], np.arange(system.n_servers), powers, indexing="ij")
+            for d in range(system.n_devices)
+        ]
+        device = np.concatenate([np.full(g[0].size, d) for d, g in enumerate(grids)])
+        cut, server, power = (np.concatenate([g[i].ravel() for g in grids]) for i in range(3))
+        one = lambda a: a[None]  # noqa: E731  # one row: every candidate its own column
         costs = task_costs(
-            system, np.ones((1, len(cut)), bool), cut[None], np.zeros((1, len(cut)), np.int64),
-            server[None], power[None], np.full((1, len(cut)), gain[device]),
-            device=np.full((1, len(cut)), device),
+            system, np.ones((1, len(cut)), bool), one(cut), np.zeros((1, len(cut)), np.int64),
+            one(server), one(power), one(gain[device]), device=one(device),
         )  # fmt: skip
+        size = one(sizes[device])
         reward = window_rewards(
-            self.scenario, costs.latency_s * size, np.array([size]), costs.energy_j[0] * size
+            self.scenario, costs.latency_s * size, size, costs.energy_j[0] * size[0]
         )[0]
-        best = [np.flatnonzero(server == m)[np.argmax(reward[server == m])]
-                for m in range(system.n_servers)]  # fmt: skip
-        return np.stack([cut[best], np.zeros(len(best)), server[best], power[best]], axis=1)
+        out = []
+        for d in range(system.n_devices):
+            mine = [(device == d) & (server == m) for m in range(system.n_servers)]
+            best = [np.flatnonzero(m)[np.argmax(reward[m])] for m in mine]
+            out.append(np.stack([cut[best], np.zeros(len(best)), server[best], power[best]], 1))
+        return out
 
     def decide(self, observation: np.ndarray) -> Decision:
         system, n = self.system, self.system.n_devices
@@ -311,8 +320,7 @@ class GreedyMarginal(WindowPolicy):
         chosen = local.copy()
         channels = np.arange(self.scenario.radio.channels)
         options = []
-        for device in range(n):
-            alone = self._alone(device, gain, max(int(sizes[device]), 1))
+        for device, alone in enumerate(self._alone(gain, np.maximum(sizes, 1))):
             on = np.repeat(alone[None], len(channels), axis=0)  # [channels, servers, 4]
             on[..., 1] = channels[:, None]
             options.append(np.vstack([local[device], on.reshape(-1, 4)]))
