@@ -80,7 +80,7 @@ TOLERANCE = 1e-12  # a move is taken when it improves the objective by more than
 KEY_BITS = 62  # columns are looked up by a key of at most this many bits
 SETTLED = 64  # plans kept per problem where no pair move improves
 CLOCK_WORK = 4096  # with a deadline, the clock is read per this many task costs summed
-STORE_SLOTS = 1 << 13  # columns kept per problem (a decision on zhang2026 computes ~1,500)
+STORE_SLOTS = 1 << 15  # columns kept per problem (a decision on zhang2026 computes ~3,600)
 
 
 @structref.register
@@ -208,6 +208,7 @@ def kernel_problem(
         device_s, cpu_w, air_s, power, device_macs=macs, energy_per_mac_j=per_mac
     )
     head_j = energy(system.head_s[rows], 0.0, macs)
+    nothing = energy(0.0, 0.0, 0.0)
     radix = np.asarray(n_options, dtype=np.int64) + 1
     keyed = bool(np.log2(radix.astype(np.float64)).sum() <= KEY_BITS)
     levels = np.zeros((0, n)) if task_latency_s is None else task_latency_s
@@ -220,8 +221,8 @@ def kernel_problem(
         tail_s=system.server_s[rows],
         bits=system.transfer_bits[rows].astype(np.float64),
         head_j=head_j,
-        device_j_per_s=np.ascontiguousarray((energy(1.0, 0.0, 0.0) - energy(0.0, 0.0, 0.0))[:, 0]),
-        air_j_per_s=energy(0.0, 1.0, 0.0) - energy(0.0, 0.0, 0.0),
+        device_j_per_s=np.ascontiguousarray((energy(1.0, 0.0, 0.0) - nothing)[:, 0]),
+        air_j_per_s=energy(0.0, 1.0, 0.0) - nothing,
         options=options,
         n_options=np.asarray(n_options, dtype=np.int64),
         gain=np.ascontiguousarray(gain, dtype=np.float64),
@@ -266,8 +267,11 @@ def _built(problem, store):
 def compute_column(p, choice, active, latency_s, energy_j, channel_w, sharing):
     """Latency and energy [devices, samples] of one position's tasks: device n runs option
     ``choice[n]`` when ``active[n]``; the tasks interfere on their channels and share their
-    servers. ``channel_w`` ([channels, samples]) and ``sharing`` ([servers]) are scratch."""
+    servers. ``channel_w`` ([channels, samples]) and ``sharing`` ([servers]) are scratch. A
+    task's latency and energy are linear in its link and air times (``task_latency_s``,
+    ``task_energy_j``): the parts that do not depend on the sample's rate are taken once."""
     n_devices, n_samples = p.gain.shape
+    per_link_s = _latency(0.0, 1.0, 0.0, 0.0, 0.0) - _latency(0.0, 0.0, 0.0, 0.0, 0.0)
     channel_w[:, :] = 0.0
     sharing[:] = 0
     for n in range(n_devices):
@@ -288,6 +292,7 @@ def compute_column(p, choice, active, latency_s, energy_j, channel_w, sharing):
             energy_j[n, :] = p.head_j[n, k]
             continue
         server = _share(p.tail_s[n, k], float(sharing[p.server[n, k]]))
+        fixed_s = _latency(head, 0.0, server, 0.0, 0.0)
         for s in range(n_samples):
             received = p.power_w[n, k] * p.gain[n, s]
             interference = channel_w[p.channel[n, k], s] - received
@@ -304,7 +309,7 @@ def compute_column(p, choice, active, latency_s, energy_j, channel_w, sharing):
                 p.bits[n, k], rate, best, p.wire_ratio[codec], p.encode_s_per_bit[codec],
                 p.request_s,
             )  # fmt: skip
-            latency_s[n, s] = _latency(head, link_s, server, 0.0, 0.0)
+            latency_s[n, s] = fixed_s + per_link_s * link_s
             energy_j[n, s] = (
                 p.head_j[n, k] + p.device_j_per_s[n] * device_s + p.air_j_per_s[n, k] * air_s
             )
@@ -444,8 +449,7 @@ class Search(structref.StructRefProxy):
     zero_s: [devices, samples] of zeros
     total_j: [samples]: a candidate's energy
     added_j
-    trial_window: a candidate's windows and choices (window moves)
-    trial_choice
+    trial_window: a candidate's windows (window moves)
     first: a move's combinations: the first device's options
     second: the second's
     values: their objectives
@@ -481,7 +485,6 @@ structref.define_proxy(
         "total_j",
         "added_j",
         "trial_window",
-        "trial_choice",
         "first",
         "second",
         "values",
@@ -507,7 +510,7 @@ def _search(p, store, window, choice, latency_s, energy_j, ranked, deadline):
         np.empty(n_devices, dtype=np.int64), np.empty(n_devices, dtype=np.bool_),
         np.empty((n_devices, n_samples)), np.zeros((n_devices, n_samples)),
         np.empty(n_samples), np.empty(n_samples), np.empty(n_devices, dtype=np.int64),
-        np.empty((n_devices, p.width), dtype=np.int64), np.empty(most, dtype=np.int64),
+        np.empty(most, dtype=np.int64),
         np.zeros(most, dtype=np.int64), np.empty(most),
         np.empty((2, SHORTLIST + p.width), dtype=np.int64), np.empty((n_devices, n_samples)),
         np.empty(n_samples), np.zeros(p.width + 1, dtype=np.int64),
@@ -801,28 +804,69 @@ def _positions(q, a, b):
 def _window(q, n):
     """Device ``n``'s window size with, at all its positions, either its current choices
     (added positions repeat its last) or any one option (of its neighbourhood, when it has
-    many)."""
+    many). Each position's costs with the device idle, and per option with it active, are
+    looked up once: a window of s tasks takes the first s of the latter and the rest of the
+    former."""
+    p = q.p
     count = _grids(q, n, np.int64(-1), 0)
-    for d in range(len(q.window)):
-        q.trial_window[d] = q.window[d]
-        for x in range(q.p.width):
-            q.trial_choice[d, x] = q.choice[d, x]
+    n_devices, width, n_samples = q.latency_s.shape
+    cap = p.cap[n]
     last = q.choice[n, max(q.window[n] - 1, 0)]
-    best, best_size, best_c = -np.inf, 0, -2
-    for size in range(1, q.p.cap[n] + 1):
+    idle_s = np.empty((width, n_devices, n_samples))
+    idle_j = np.zeros((width, n_samples))
+    q.held_s[:, :] = 0.0
+    q.held_j[:] = 0.0
+    q.added_j[:] = 0.0
+    for x in range(width):  # every position with device n idle
+        for d in range(n_devices):
+            q.column[d] = q.choice[d, x]
+            q.active[d] = x < q.window[d] and d != n
+        costs = column(p, q.store, q.column, q.active)
+        for d in range(n_devices):
+            for s in range(n_samples):
+                idle_s[x, d, s] = costs[0, d, s]
+                idle_j[x, s] += costs[1, d, s]
+                q.held_s[d, s] += costs[0, d, s]
+                q.held_j[s] += costs[1, d, s]
+    future = np.empty(cap + 1)
+    for d in range(n_devices):
+        q.trial_window[d] = q.window[d]
+    for size in range(1, cap + 1):
         q.trial_window[n] = size
-        for c in range(-1, count):  # -1: its current choices
-            if _late(q):
-                return False
-            for x in range(q.p.width):
-                q.trial_choice[n, x] = q.choice[n, x]
-            if c < 0:
-                q.trial_choice[n, q.window[n] : size] = last
-            else:
-                q.trial_choice[n, :] = q.first[c]
-            value = _plan_value(q, q.trial_window, q.trial_choice, False)
-            if value > best:
-                best, best_size, best_c = value, size, c
+        future[size] = lookahead(p, q.trial_window)
+    values = np.empty((cap + 1, count + 1))
+    for c in range(-1, count):  # -1: its current choices
+        if _late(q):
+            return False
+        for d in range(n_devices):
+            for s in range(n_samples):
+                q.total_s[d, s] = q.held_s[d, s]
+        for s in range(n_samples):
+            q.total_j[s] = q.held_j[s]
+        for size in range(1, cap + 1):
+            x = size - 1  # the position a window of this size adds
+            for d in range(n_devices):
+                q.column[d] = q.choice[d, x]
+                q.active[d] = x < q.window[d] or d == n
+            if c >= 0:
+                q.column[n] = q.first[c]
+            elif x >= q.window[n]:
+                q.column[n] = last
+            costs = column(p, q.store, q.column, q.active)
+            for d in range(n_devices):
+                for s in range(n_samples):
+                    q.total_s[d, s] += costs[0, d, s] - idle_s[x, d, s]
+                    q.total_j[s] += costs[1, d, s]
+            for s in range(n_samples):
+                q.total_j[s] -= idle_j[x, s]
+            q.trial_window[n] = size
+            held = _mean_reward(p, q.total_s, q.zero_s, q.total_j, q.added_j, q.trial_window)
+            values[size, c + 1] = held + future[size]
+    best, best_size, best_c = -np.inf, 0, -2
+    for size in range(1, cap + 1):
+        for c in range(-1, count):
+            if values[size, c + 1] > best:
+                best, best_size, best_c = values[size, c + 1], size, c
     if not best > q.value + TOLERANCE:
         return False
     if best_c < 0:
@@ -863,7 +907,7 @@ def descend(p, store, window, choice, latency_s, energy_j, small, windows, round
     costs, changed in place) -> its objective: per device its block, its window (``windows``)
     and, on ``small`` instances, its positions; then, on small instances when no single move
     improved, the block and the positions of every pair of devices; until a round improves
-    nothing or no move as long as the longest so far would end before ``deadline``."""
+    nothing or the deadline passes."""
     q = _search(p, store, window, choice, latency_s, energy_j, small, deadline)
     q.value = _plan_value(q, window, choice, True)
     busy = np.flatnonzero(p.cap > 0)
