@@ -681,6 +681,17 @@ def _best_first(values, options, count, out):
 
 
 @_jit
+def _from_held(q):
+    """A candidate's sums start from what the move holds (``q.held_s``, ``q.held_j``)."""
+    n_devices, n_samples = q.total_s.shape
+    for n in range(n_devices):
+        for s in range(n_samples):
+            q.total_s[n, s] = q.held_s[n, s]
+    for s in range(n_samples):
+        q.total_j[s] = q.held_j[s]
+
+
+@_jit
 def _block(q, a, b):
     """The joint choice of devices ``a`` (and ``b`` >= 0), one per device for all its
     positions, the others held; a single device's choices are ranked by it. A run of positions
@@ -707,11 +718,7 @@ def _block(q, a, b):
     for c in range(count):
         if _late(q):
             return False
-        for n in range(n_devices):
-            for s in range(n_samples):
-                q.total_s[n, s] = q.held_s[n, s]
-        for s in range(n_samples):
-            q.total_j[s] = q.held_j[s]
+        _from_held(q)
         for x in range(width):
             if q.runs[x] == 0:
                 continue
@@ -838,11 +845,7 @@ def _window(q, n):
     for c in range(-1, count):  # -1: its current choices
         if _late(q):
             return False
-        for d in range(n_devices):
-            for s in range(n_samples):
-                q.total_s[d, s] = q.held_s[d, s]
-        for s in range(n_samples):
-            q.total_j[s] = q.held_j[s]
+        _from_held(q)
         for size in range(1, cap + 1):
             x = size - 1  # the position a window of this size adds
             for d in range(n_devices):
