@@ -1,22 +1,26 @@
 """The window planner's anytime descent (``policies.planner``), compiled with Numba.
 
-The planner's moves each score tens to thousands of candidate plans, and a decision makes about
-160 of them on zhang2026: in NumPy each move cost 0.3-0.6 ms of array calls on arrays of a few
-dozen numbers, so a decision took 90 ms. Here a whole descent (every round of every move from
-one start) is one compiled call; a candidate is scored in scalar loops, and the costs of a
-position's tasks (a column: every device's choice there) are computed once per window problem
-and looked up by the column's key afterwards (the descent asks for the same columns again and
-again), on instances whose keys fit in 62 bits.
+A decision of the planner makes about 160 moves on zhang2026, each scoring tens to thousands of
+candidate plans; in NumPy each move cost 0.3-0.6 ms of array calls on arrays of a few dozen
+numbers (88-92 ms a decision). Here a whole descent (every round of every move from one start)
+is one compiled call. A candidate is scored in scalar loops from its positions' columns (one
+position's tasks of every device): each column is computed once per window problem and looked up
+by its key afterwards (on instances whose keys fit in 62 bits), positions holding the same
+tasks are looked up once, and a plan where no pair move improves is remembered (docs/planning.md
+gives the measurements).
 
 The quantities are not written again: the kernels compile the functions the simulator composes
 (``net.shannon_rate_bps``, ``costs.task_latency_s``, ``costs.server_share_s``,
-``costs.link.codec_per_bit_s`` and ``codec_terms``, ``sim.window.eq8_reward``) on floats, and
-take a task's energy, which ``costs.task_energy_j`` makes linear in the device time and the air
-time, as that function's value at the head alone plus its slopes, computed by it
-(``kernel_problem``). What is written here is how a position's tasks are put together (the
-interference on each channel and the sharing of each server, as ``sim.window.task_costs`` does
-with arrays) and Eq. 8's duration and waiting (as ``sim.window.window_rewards``); tests hold
-both equal to the simulator's, and the search's plans to the exact search's.
+``costs.link.codec_per_bit_s`` and ``codec_terms``, ``sim.window.eq8_reward``) on floats; a
+task's latency and energy, linear in its link and air times, are taken as ``task_latency_s``'s
+and ``task_energy_j``'s values at the parts that do not depend on the rate plus their slopes,
+computed by those functions. What is written here is how a position's tasks are put together
+(the interference on each channel and the sharing of each server, as ``sim.window.task_costs``
+does with arrays) and Eq. 8's duration and waiting (as ``sim.window.window_rewards``); tests
+hold both equal to the simulator's, and the search's plans to the exact search's.
+
+The compiled code is cached on disk (the first use on a machine compiles for 15-20 s); the
+cache's stamp covers every file whose functions the kernels compile (``_DependencyStamp``).
 """
 
 from __future__ import annotations
@@ -175,7 +179,9 @@ class Store(structref.StructRefProxy):
     open-addressing hash table of their ``keys`` (-1: empty) and each one's slot in ``costs``
     [slots, 2 (latency, energy), devices, samples], of which ``used`` are filled; once every
     slot is used, further columns are computed into ``spare`` each time they are asked.
-    ``channel_w`` ([channels, samples]) and ``sharing`` ([servers]) are scratch."""
+    ``channel_w`` ([channels, samples]) and ``sharing`` ([servers]) are scratch. ``settled``
+    holds the first ``n_settled`` plans (windows, then choices, flattened) where every pair move
+    was tried and none improved: a descent that reaches one again skips them."""
 
 
 structref.define_proxy(
