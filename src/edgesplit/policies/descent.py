@@ -698,6 +698,92 @@ def _from_held(q):
 
 
 @_jit
+def _hold(q, width):
+    """``q.held_s`` and ``q.held_j``: the plan's costs at the positions from ``width`` on."""
+    n_devices, _, n_samples = q.latency_s.shape
+    q.held_s[:, :] = 0.0
+    q.held_j[:] = 0.0
+    for x in range(width, q.p.width):
+        for n in range(n_devices):
+            for s in range(n_samples):
+                q.held_s[n, s] += q.latency_s[n, x, s]
+                q.held_j[s] += q.energy_j[n, x, s]
+
+
+@structref.register
+class _BoundsType(types.StructRef):
+    def preprocess_fields(self, fields):
+        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+
+
+class _PairBounds(structref.StructRefProxy):
+    """Upper bounds of a pair block move's candidates, so that most are not costed: a
+    device's latency and energy at a position are at least those it has there alone (no
+    interference lowers its rate, no other task shares its server; with one codec, energy
+    grows as the rate falls), and Eq. 8 is at most -(duration + beta / N x energy) / mean
+    window (the waiting term is not negative). ``floor_s`` [devices, samples] and ``floor_j``
+    [samples]: the plan's costs at the positions the move leaves plus the other devices' alone
+    costs at the others; ``alone_s`` and ``alone_j`` [2, options, samples]: the pair's alone
+    costs per option (NaN until asked)."""
+
+
+structref.define_proxy(_PairBounds, _BoundsType, ["floor_s", "floor_j", "alone_s", "alone_j"])
+
+
+@_jit
+def _pair_bounds(q, a, b, width):
+    """``_PairBounds`` of the pair (``a``, ``b``) whose block move replaces positions below
+    ``width`` (``q.held_s`` and ``q.held_j`` hold the rest)."""
+    n_devices, n_samples = q.total_s.shape
+    floor_s, floor_j = q.held_s.copy(), q.held_j.copy()
+    for n in range(n_devices):
+        if n != a and n != b:
+            for x in range(min(width, q.window[n])):
+                costs = _alone(q, n, q.choice[n, x])
+                for s in range(n_samples):
+                    floor_s[n, s] += costs[0, n, s]
+                    floor_j[s] += costs[1, n, s]
+    shape = (2, q.p.options.shape[1], n_samples)
+    return _PairBounds(floor_s, floor_j, np.full(shape, np.nan), np.empty(shape))
+
+
+@_jit
+def _alone(q, d, option):
+    """The costs [2, devices, samples] of a position where device ``d`` alone runs ``option``."""
+    for n in range(len(q.window)):
+        q.column[n] = option
+        q.active[n] = n == d
+    return column(q.p, q.store, q.column, q.active)
+
+
+@_jit
+def _bound(bounds, q, a, b, c, future):
+    """An upper bound of the objective of combination ``c`` of the pair's block move."""
+    n_devices, n_samples = q.total_s.shape
+    options = (q.first[c], q.second[c])
+    for i, d in enumerate((a, b)):
+        if np.isnan(bounds.alone_s[i, options[i], 0]):
+            costs = _alone(q, d, options[i])
+            bounds.alone_s[i, options[i]] = costs[0, d]
+            bounds.alone_j[i, options[i]] = costs[1, d]
+    tasks = 0
+    for n in range(n_devices):
+        tasks += q.window[n]
+    total = 0.0
+    for s in range(n_samples):
+        duration, energy = 0.0, bounds.floor_j[s]
+        for n in range(n_devices):
+            latency = bounds.floor_s[n, s]
+            for i, d in enumerate((a, b)):
+                if n == d:
+                    latency += q.window[d] * bounds.alone_s[i, options[i], s]
+                    energy += q.window[d] * bounds.alone_j[i, options[i], s]
+            duration = max(duration, latency)
+        total += _reward(duration, 0.0, 1, tasks, n_devices, energy, q.p.alpha, q.p.beta)
+    return total / n_samples + future
+
+
+@_jit
 def _block(q, a, b):
     """The joint choice of devices ``a`` (and ``b`` >= 0), one per device for all its
     positions, the others held; a single device's choices are ranked by it. A run of positions
@@ -707,13 +793,7 @@ def _block(q, a, b):
     count = _grids(q, a, b, 0)
     n_devices, _, n_samples = q.latency_s.shape
     future = lookahead(p, q.window)
-    q.held_s[:, :] = 0.0  # the positions the move leaves
-    q.held_j[:] = 0.0
-    for x in range(width, p.width):
-        for n in range(n_devices):
-            for s in range(n_samples):
-                q.held_s[n, s] += q.latency_s[n, x, s]
-                q.held_j[s] += q.energy_j[n, x, s]
+    _hold(q, width)
     start = 0
     for x in range(width + 1):  # q.runs[x]: the length of the run starting at x (else 0)
         if x == width or not _same(q.window, q.choice, start, x, a, b):
@@ -721,9 +801,16 @@ def _block(q, a, b):
                 q.runs[start] = x - start
             start = x
         q.runs[x] = 0
+    bounds = _pair_bounds(q, a, b, width) if b >= 0 and len(p.wire_ratio) == 1 else None
+    best = -np.inf
     for c in range(count):
         if _late(q):
             return False
+        if bounds is not None and _bound(bounds, q, a, b, c, future) <= max(
+            best, q.value + TOLERANCE
+        ):
+            q.values[c] = -np.inf  # cannot be the move taken
+            continue
         _from_held(q)
         for x in range(width):
             if q.runs[x] == 0:
@@ -737,6 +824,7 @@ def _block(q, a, b):
         q.added_j[:] = 0.0
         held = _mean_reward(p, q.total_s, q.zero_s, q.total_j, q.added_j, q.window)
         q.values[c] = held + future
+        best = max(best, q.values[c])
     if b < 0 and q.ranked.shape[1] > 0:
         q.n_ranked[a] = _best_first(q.values, q.first, count, q.ranked[a])
     best = 0
