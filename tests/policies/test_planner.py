@@ -458,13 +458,14 @@ def _pair_bound_slack(p, store, window, choice, latency, energy, a, b):
 def test_the_pair_moves_bounds_are_above_every_combinations_objective(preset):
     """The pair block move skips a combination whose upper bound (each device alone at each
     position, no waiting term) cannot beat the best so far: that bound is at least the
-    objective of every combination, costed in full, on random plans and unequal windows."""
+    objective of every combination, costed in full, from all-local plans with unequal windows
+    (and nearly equals it where the pair's tasks share nothing)."""
     rng = np.random.default_rng(8)
     for seed in range(3):
-        problem = _random_options(_first_problem(_Quick(preset), seed), rng)
+        problem = _first_problem(_Quick(preset), seed)
         n = problem.n_devices
         window = rng.integers(1, problem.cap + 1)
-        choice = rng.integers(0, 12, (n, problem.width))
+        choice = np.zeros((n, problem.width), dtype=np.int64)  # all local (option 0): tight
         shape = (n, problem.width, problem.n_samples)
         a, b = sorted(rng.choice(n, 2, replace=False))
         slack, count = _pair_bound_slack(
@@ -472,4 +473,4 @@ def test_the_pair_moves_bounds_are_above_every_combinations_objective(preset):
             a, b,
         )  # fmt: skip
         assert count > 1
-        assert slack >= -1e-12
+        assert -1e-12 <= slack < 0.01  # and tight: within 0.1 % of the objective
