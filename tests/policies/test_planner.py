@@ -155,8 +155,8 @@ def _first_problem(planner: WindowPlanner, seed: int = 0) -> WindowProblem:
 
 
 @numba.njit
-def _keyed(p):
-    return p.keyed
+def _keyed(store):
+    return len(store.keys) > 0
 
 
 @numba.njit
@@ -201,7 +201,7 @@ def test_compiled_columns_cost_what_the_simulator_charges(preset):
     base = _random_options(_first_problem(_Quick(scenario)), rng)
     wide = replace(base, n_options=base.n_options.copy())
     wide.n_options[0] = 2**62  # no key fits: every column computed when asked
-    assert _field(base.kernel, "keyed") and not _field(wide.kernel, "keyed")
+    assert _field(base.store, "keyed") and not _field(wide.store, "keyed")
     n = base.n_devices
     pool = rng.integers(0, 12, (n, 10))  # few distinct columns, asked again and again
     for _ in range(60):

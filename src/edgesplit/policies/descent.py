@@ -127,8 +127,8 @@ class KernelProblem(structref.StructRefProxy):
     cap: the largest window per device
     task_latency_s: [levels, devices]: the look-ahead's task costs (0 levels: none)
     task_energy_j
-    strides: per device: a column's key is sum(strides x (choice + 1 if active))
-    keyed: whether the keys fit (else every column is computed when asked)
+    strides: per device: a column's key is sum(strides x (choice + 1 if active)) (zeros when
+        the keys would not fit: the store then keeps no column)
     """
 
 
@@ -163,7 +163,6 @@ PROBLEM_FIELDS = (
     "task_latency_s",
     "task_energy_j",
     "strides",
-    "keyed",
 )
 structref.define_proxy(KernelProblem, _ProblemType, list(PROBLEM_FIELDS))
 
@@ -249,7 +248,6 @@ def kernel_problem(
         task_latency_s=np.asarray(levels, dtype=np.float64),
         task_energy_j=np.zeros_like(levels) if task_energy_j is None else task_energy_j,
         strides=np.append(np.cumprod(radix[::-1])[::-1][1:], 1) if keyed else np.zeros(n, int),
-        keyed=keyed,
     )
     slots = STORE_SLOTS if keyed else 0
     n_samples = fields["gain"].shape[1]
