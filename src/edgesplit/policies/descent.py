@@ -247,7 +247,7 @@ def kernel_problem(
         cap=np.minimum(reward.window_max, remaining).astype(np.int64),
         task_latency_s=np.asarray(levels, dtype=np.float64),
         task_energy_j=np.zeros_like(levels) if task_energy_j is None else task_energy_j,
-        strides=np.append(np.cumprod(radix[::-1])[::-1][1:], 1) if keyed else np.zeros(n, int),
+        strides=_strides(radix) if keyed else np.zeros(n, dtype=np.int64),
     )
     slots = STORE_SLOTS if keyed else 0
     n_samples = fields["gain"].shape[1]
@@ -258,6 +258,12 @@ def kernel_problem(
         np.empty((SETTLED, n * (reward.window_max + 1)), dtype=np.int64), 0,
     )  # fmt: skip
     return _built(tuple(fields[name] for name in PROBLEM_FIELDS), store)
+
+
+def _strides(radix: np.ndarray) -> np.ndarray:
+    """Place values of a mixed-radix number whose digits (first most significant) have the
+    bases ``radix``: a vector of digits times this is its index."""
+    return np.append(np.cumprod(radix[::-1])[::-1][1:], 1)
 
 
 @_jit

@@ -95,7 +95,7 @@ class WindowProblem:
     # have tasks left (the last row for more); None plans myopically
     task_latency_s: np.ndarray | None = None
     task_energy_j: np.ndarray | None = None
-    _columns: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    _compiled_parts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def n_devices(self) -> int:
@@ -121,12 +121,12 @@ class WindowProblem:
         return self._compiled()[1]
 
     def _compiled(self) -> tuple[KernelProblem, Store]:
-        if "kernel" not in self._columns:
-            self._columns["kernel"] = kernel_problem(
+        if "kernel" not in self._compiled_parts:
+            self._compiled_parts["kernel"] = kernel_problem(
                 self.system, self.options, self.n_options, self.gain, self.remaining,
                 self.task_latency_s, self.task_energy_j,
             )  # fmt: skip
-        return self._columns["kernel"]
+        return self._compiled_parts["kernel"]
 
     def lookahead(self, window: np.ndarray) -> np.ndarray:
         """Eq. 8's rewards of the windows left after ``window`` ([..., devices] -> [...]): full
@@ -188,12 +188,6 @@ class WindowProblem:
             channel=rows[..., 1].astype(np.int64), server=rows[..., 2].astype(np.int64),
             power_w=rows[..., 3].copy(),
         )  # fmt: skip
-
-
-def _strides(radix: np.ndarray) -> np.ndarray:
-    """Place values of a mixed-radix number whose digits (first most significant) have the
-    bases ``radix``: a vector of digits times this is its index."""
-    return np.append(np.cumprod(radix[::-1])[::-1][1:], 1)
 
 
 def padded_options(options: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
