@@ -61,9 +61,9 @@ class _DependencyStamp:
         return super().get_source_stamp(), hashlib.sha256(contents).hexdigest()
 
 
+# the simulator's formula functions the kernels compile (and whose files the cache stamp covers)
 _DEPENDENCIES = (
     shannon_rate_bps, task_latency_s, server_share_s, codec_per_bit_s, codec_terms, eq8_reward,
-    terms.task_energy_j, clipped_power_w,
 )  # fmt: skip
 caching.CacheImpl._locator_classes[:0] = [
     type(f"Stamped{base.__name__}", (_DependencyStamp, base), {})
@@ -71,12 +71,7 @@ caching.CacheImpl._locator_classes[:0] = [
                  caching.UserWideCacheLocator)
 ]  # fmt: skip
 _jit = numba.njit(cache=True)
-_shannon = _jit(shannon_rate_bps)
-_latency = _jit(task_latency_s)
-_share = _jit(server_share_s)
-_per_bit = _jit(codec_per_bit_s)
-_link = _jit(codec_terms)
-_eq8 = _jit(eq8_reward)
+_shannon, _latency, _share, _per_bit, _link, _eq8 = (_jit(f) for f in _DEPENDENCIES)
 
 FULL_OPTIONS = 200  # above this, a device's moves try the neighbourhood of its choice
 SHORTLIST = 16  # a device's best block choices that the pair moves combine
@@ -87,10 +82,16 @@ CLOCK_WORK = 4096  # with a deadline, the clock is read per this many task costs
 STORE_SLOTS = 1 << 15  # columns kept per problem (a decision on zhang2026 computes ~3,600)
 
 
-@structref.register
-class _ProblemType(types.StructRef):
+class _Fields(types.StructRef):
+    """A compiled structure's type: its fields typed as their values, literals widened."""
+
     def preprocess_fields(self, fields):
         return tuple((name, types.unliteral(kind)) for name, kind in fields)
+
+
+@structref.register
+class _ProblemType(_Fields):
+    pass
 
 
 class KernelProblem(structref.StructRefProxy):
@@ -168,9 +169,8 @@ structref.define_proxy(KernelProblem, _ProblemType, list(PROBLEM_FIELDS))
 
 
 @structref.register
-class _StoreType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+class _StoreType(_Fields):
+    pass
 
 
 class Store(structref.StructRefProxy):
@@ -431,9 +431,8 @@ def _mean_reward(p, held_s, added_s, held_j, added_j, window):
 
 
 @structref.register
-class _SearchType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+class _SearchType(_Fields):
+    pass
 
 
 class Search(structref.StructRefProxy):
@@ -715,9 +714,8 @@ def _hold(q, width):
 
 
 @structref.register
-class _BoundsType(types.StructRef):
-    def preprocess_fields(self, fields):
-        return tuple((name, types.unliteral(kind)) for name, kind in fields)
+class _BoundsType(_Fields):
+    pass
 
 
 class _PairBounds(structref.StructRefProxy):
