@@ -39,7 +39,7 @@ def test_a_demonstrators_decision_survives_the_heads_round_trip(demonstrator):
     obs, _ = env.reset(seed=3)
     for _ in range(3):
         decision = teacher.decide(obs)
-        back = learner._env_action(learner._head_actions(decision))
+        back = learner._env_action(learner._head_actions(decision, obs), obs)
         used = _used_positions(decision, WindowState.decode(obs, 2).remaining)
         assert np.array_equal(back["window"], decision.window)
         for field in ("cut", "channel", "server"):
@@ -59,9 +59,10 @@ def scenario_cuts(learner):
 def test_a_cut_the_head_cannot_choose_is_refused_by_name():
     scenario = load_scenario("zhang2026-small")
     learner = EMHPPO(scenario, config=PPOConfig(demonstrator="agilenn"))
-    decision = make_policy("agilenn", scenario).decide(decision_env(scenario).reset(seed=0)[0])
+    obs = decision_env(scenario).reset(seed=0)[0]
+    decision = make_policy("agilenn", scenario).decide(obs)
     with pytest.raises(InvalidParameterError, match=r"demonstrator.*agilenn.*chose cut"):
-        learner._head_actions(decision)
+        learner._head_actions(decision, obs)
 
 
 def test_shared_heads_repeat_one_task_decision_and_position_heads_need_not():

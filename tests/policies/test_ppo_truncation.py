@@ -9,7 +9,7 @@ import torch
 from gymnasium.wrappers import TimeLimit
 
 from edgesplit.errors import InvalidParameterError
-from edgesplit.policies.ppo import EMHPPO, PPOConfig, _rollout, gae
+from edgesplit.policies.ppo import EMHPPO, PPOConfig, gae
 from edgesplit.policies.training import Trainer
 from edgesplit.sim.scenario import load_scenario
 
@@ -97,7 +97,7 @@ def test_a_truncated_episode_is_stored_as_ended_with_its_own_bootstrap(tmp_path)
 def test_a_checkpoint_whose_rollout_lacks_a_field_is_refused_in_one_line():
     """A rollout saved before ``bootstrap`` existed (or by another config) is named, not a
     KeyError in the middle of training."""
-    saved = _rollout(4, 6, 2, 3, 1).state_dict()["arrays"]
+    saved = EMHPPO("zhang2026-small")._rollout(4).state_dict()["arrays"]
     old = {key: value for key, value in saved.items() if key != "bootstrap"}
     with pytest.raises(InvalidParameterError, match="differ in bootstrap"):
-        _rollout(4, 6, 2, 3, 1).load_state_dict({"arrays": old, "added": 2})
+        EMHPPO("zhang2026-small")._rollout(4).load_state_dict({"arrays": old, "added": 2})

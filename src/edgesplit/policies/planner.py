@@ -63,11 +63,11 @@ from edgesplit.policies.descent import (
     plan_costs,
 )
 from edgesplit.policies.window import (
-    POWER_LEVELS,
     FixedAssignment,
     GreedyMarginal,
     NearOffload,
     WindowPolicy,
+    level_powers_w,
     option_index,
     options_per_cut,
     task_options,
@@ -218,48 +218,126 @@ class Plan:
         return cls(window, choice, latency, energy, float(value))
 
 
+def planner_sharing(system: WindowSystem) -> int:
+    """The most tasks per server the planner's cuts are efficient for (``efficient_cuts``):
+    twice as many as there are channels per server (more offloading tasks than channels
+    collide), at most the devices."""
+    radio = system.scenario.radio
+    return min(system.n_devices, 2 * -(-radio.channels // system.n_servers))
+
+
+@dataclass(frozen=True)
+class SlotTypes:
+    """The task types of the channel-slot allocation: type 0 runs the task locally, type t >= 1
+    offloads it at the device's ``cut_rank[t]``-th offloading cut with power level
+    ``power_rank[t]`` (``POWER_LEVELS``); ``valid`` [devices, types] says which a device has,
+    ``rows`` [devices, types, 4] is each type's (cut, channel 0, server 0, power_w) as
+    ``task_options`` writes it (local only for type 0 and for types a device lacks)."""
+
+    cut_rank: np.ndarray  # [types]
+    power_rank: np.ndarray  # [types]
+    valid: np.ndarray  # [devices, types]
+    rows: np.ndarray  # [devices, types, 4]
+
+    @classmethod
+    def of(cls, system: WindowSystem, cuts: list[np.ndarray]) -> SlotTypes:
+        """The types of per-device offloading ``cuts``."""
+        powers = level_powers_w(system)
+        n_types = np.array([len(c) for c in cuts]) * len(powers)
+        types = np.arange(n_types.max() + 1)
+        cut_rank, power_rank = (types - 1) // len(powers), (types - 1) % len(powers)
+        valid = types[None] <= n_types[:, None]
+        rows = np.zeros((len(cuts), len(types), 4))
+        rows[..., 0] = (system.n_cuts - 1)[:, None]
+        for d, device_cuts in enumerate(cuts):
+            offloading = valid[d] & (types > 0)
+            rows[d, offloading, 0] = device_cuts[cut_rank[offloading]]
+            rows[d, offloading, 3] = powers[power_rank[offloading]]
+        return cls(cut_rank, power_rank, valid, rows)
+
+    @classmethod
+    def of_options(cls, system: WindowSystem, options: np.ndarray, n_options) -> SlotTypes:
+        """The types of a padded ``task_options`` table (``padded_options``)."""
+        ranks = (np.asarray(n_options) - 1) // options_per_cut(system)
+        first = [option_index(system, np.arange(r), 0, 0, 0) for r in ranks]
+        return cls.of(system, [options[d, f, 0].astype(np.int64) for d, f in enumerate(first)])
+
+    def option(self, system: WindowSystem, kind, channel, server):
+        """The option index (``option_index``) of type ``kind`` on ``channel`` and ``server``
+        (0 for type 0: local only)."""
+        kind = np.asarray(kind)
+        index = option_index(system, self.cut_rank[kind], channel, server, self.power_rank[kind])
+        return np.where(kind > 0, index, 0)
+
+
+def alone_costs(
+    system: WindowSystem, types: SlotTypes, gain: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each device's latency and energy of one task of each type [devices, types]: the
+    simulator's ``task_costs`` with the task alone on its channel and its server shared by
+    channels / servers tasks (Eq. 2 is linear in the sharing), the means over the ``gain``
+    draws [devices, samples]."""
+    n, s = gain.shape
+    radio, rows, k = system.scenario.radio, types.rows, types.rows.shape[1]
+    tasks = n * k * s
+    column = lambda a: np.repeat(a.ravel(), s)[None]  # noqa: E731  # each task its own column
+    zero = np.zeros((1, tasks), dtype=np.int64)
+    costs = task_costs(
+        system, np.ones((1, tasks), dtype=bool), column(rows[..., 0].astype(np.int64)), zero,
+        zero, column(rows[..., 3]), np.repeat(gain[:, None], k, 1).reshape(1, -1),
+        device=column(np.repeat(np.arange(n), k)),
+    )  # fmt: skip
+    sharing = -(-min(radio.channels, n) // system.n_servers)
+    latency = costs.latency_s + (sharing - 1) * costs.server_s
+    return latency.reshape(n, -1, s).mean(axis=2), costs.energy_j.reshape(n, -1, s).mean(axis=2)
+
+
+def place_slots(
+    system: WindowSystem, cap: np.ndarray, slots: np.ndarray, kind: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each device's ``slots`` offloaded tasks of type ``kind`` laid out within its first
+    ``cap`` positions -> per position [devices, W] the type (0: local), channel and server:
+    the devices, most slots first, take the positions least used so far, each position's k-th
+    task on channel k and server k mod M, so no two tasks share a channel at a position; a
+    device's slots beyond the channels left run locally."""
+    channels, servers = system.scenario.radio.channels, system.n_servers
+    width = system.scenario.window_reward.window_max
+    at, channel = np.zeros((2, len(cap), width), dtype=np.int64)
+    used = np.zeros(width, dtype=np.int64)  # tasks offloaded at each position so far
+    for device in np.argsort(-np.asarray(slots), kind="stable"):
+        free = np.flatnonzero((np.arange(width) < cap[device]) & (used < channels))
+        taken = free[np.argsort(used[free], kind="stable")][: slots[device]]
+        at[device, taken] = kind[device]
+        channel[device, taken] = used[taken]
+        used[taken] += 1
+    return at, channel, channel % servers
+
+
 def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
     """A plan [devices, W] of option indices, full windows, built by allocating the channels'
     task slots: a channel carries at most one task per position (no interference), so a
     position offloads at most ``channels`` tasks, spread over the servers in turn.
 
     Each device offloads ``o`` of its tasks with one (cut, power) type and runs the others
-    locally. Its per-task latency and energy come from the simulator's ``task_costs`` with the
-    task alone on its channel and its server shared by channels / servers tasks (means over
-    the shadowing draws). For each target duration D (``grid`` values from the least possible
-    slowest device up) and each price per slot (``grid`` quantiles of the devices' gains per
-    slot, and 0), every device takes the (o, type) of best Eq. 8 part (its energy, its share of
-    the waiting) within D, less the price of its slots; of the (D, price) pairs whose slots
-    fit, the best Eq. 8 value wins. The devices, most slots first, then take the least used
-    positions. Channels and servers are taken as interchangeable; the descent that follows
-    corrects the plan where they are not."""
+    locally, at the costs of ``alone_costs``. For each target duration D (``grid`` values from
+    the least possible slowest device up) and each price per slot (``grid`` quantiles of the
+    devices' gains per slot, and 0), every device takes the (o, type) of best Eq. 8 part (its
+    energy, its share of the waiting) within D, less the price of its slots; of the (D, price)
+    pairs whose slots fit, the best Eq. 8 value wins. ``place_slots`` then lays the slots out.
+    Channels and servers are taken as interchangeable; the descent that follows corrects the
+    plan where they are not."""
     system, n, width = problem.system, problem.n_devices, problem.width
-    radio, reward = system.scenario.radio, system.scenario.window_reward
-    channels, servers, powers = radio.channels, system.n_servers, len(POWER_LEVELS)
-    n_types = (problem.n_options - 1) // options_per_cut(system) * powers
-    types = np.arange(n_types.max() + 1)  # 0: local only; t: cut (t-1) // P, power (t-1) % P
-    cut_rank, power_rank = (types - 1) // powers, (types - 1) % powers
-    first = np.where(types > 0, option_index(system, cut_rank, 0, 0, power_rank), 0)
-    valid = types[None, :] <= n_types[:, None]  # [devices, types]
-    rows = problem.options[np.arange(n)[:, None], np.where(valid, first, 0)]
-    s, tasks = problem.n_samples, valid.size * problem.n_samples
-    column = lambda a: np.repeat(a.ravel(), s)[None]  # noqa: E731  # each task its own column
-    zero = np.zeros((1, tasks), dtype=np.int64)
-    costs = task_costs(
-        system, np.ones((1, tasks), dtype=bool), column(rows[..., 0].astype(np.int64)), zero,
-        zero, column(rows[..., 3]), np.repeat(problem.gain[:, None], len(types), 1).reshape(1, -1),
-        device=column(np.repeat(np.arange(n), len(types))),
-    )  # fmt: skip
-    sharing = -(-min(channels, n) // servers)
-    latency = costs.latency_s + (sharing - 1) * costs.server_s  # Eq. 2: linear in the sharing
-    latency = latency.reshape(n, -1, s).mean(axis=2)
-    energy = costs.energy_j.reshape(n, -1, s).mean(axis=2)
+    reward, channels = system.scenario.window_reward, system.scenario.radio.channels
+    types = SlotTypes.of_options(system, problem.options, problem.n_options)
+    valid = types.valid
+    latency, energy = alone_costs(system, types, problem.gain)
     # [devices, o, types]: the window's latency and energy with o tasks offloaded
     cap = problem.cap[:, None, None]
     o = np.arange(width + 1)[None, :, None]
     window_latency = (cap - o) * latency[:, None, :1] + o * latency[:, None, :]
     window_energy = (cap - o) * energy[:, None, :1] + o * energy[:, None, :]
-    allowed = (o <= cap) & valid[:, None, :] & ((o == 0) == (types == 0))
+    is_local = (np.arange(valid.shape[1]) == 0)[None, None, :]
+    allowed = (o <= cap) & valid[:, None, :] & ((o == 0) == is_local)
     mean_window = max(problem.cap.mean(), 1e-12)
     busy = max(int((problem.cap > 0).sum()), 1)
     score = (reward.alpha / busy * window_latency - reward.beta / n * window_energy) / mean_window
@@ -281,17 +359,7 @@ def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
     capacity = np.minimum(channels, (problem.cap[None, :] > np.arange(width)[:, None]).sum(1))
     value = np.where(slots.sum(axis=2) <= capacity.sum(), value, -np.inf)
     d, p = np.unravel_index(np.argmax(value), value.shape)
-    choice = np.zeros((n, width), dtype=np.int64)
-    used = np.zeros(width, dtype=np.int64)  # tasks offloaded at each position so far
-    for device in np.argsort(-slots[d, p], kind="stable"):
-        free = np.flatnonzero((np.arange(width) < problem.cap[device]) & (used < channels))
-        for x in free[np.argsort(used[free], kind="stable")][: slots[d, p, device]]:
-            k = kind[d, p, device]
-            choice[device, x] = option_index(
-                system, cut_rank[k], used[x], used[x] % servers, power_rank[k]
-            )
-            used[x] += 1
-    return choice
+    return types.option(system, *place_slots(system, problem.cap, slots[d, p], kind[d, p]))
 
 
 def anytime_plan(
@@ -516,8 +584,8 @@ class WindowPlanner(WindowPolicy):
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
-        radio, system = self.scenario.radio, self.system
-        sharing = min(system.n_devices, 2 * -(-radio.channels // system.n_servers))
+        system = self.system
+        sharing = planner_sharing(system)
         cuts = efficient_cuts(system, sharing)
         total = sum(len(c) * options_per_cut(system) + 1 for c in cuts)
         if total > self.max_options:

@@ -55,12 +55,12 @@ from pydantic.dataclasses import dataclass
 from torch import nn
 from torch.distributions import Categorical, Normal
 
-from edgesplit.contract import TIME_SLOT_FIELDS, Decision, WindowState
+from edgesplit.contract import TIME_SLOT_FIELDS, WINDOW_FIELDS, Decision, WindowState
 from edgesplit.errors import InvalidParameterError
 from edgesplit.fields import Count, Finite, NonNegative, Positive, Share, Whole
 from edgesplit.policies.common import Learner, RolloutBuffer, mlp
 from edgesplit.policies.common.learner import LEARNER_CONFIG
-from edgesplit.policies.registry import is_learner, make_policy, policy_names
+from edgesplit.policies.registry import is_learner, make_policy, policy_names, takes_settings
 from edgesplit.policies.window import WindowPolicy
 from edgesplit.sim import make_env
 from edgesplit.sim.scenario import Scenario
@@ -71,8 +71,10 @@ CREDITS = ("shared", "difference")
 
 
 @dataclass(config=LEARNER_CONFIG)
-class PPOConfig:
-    architecture: Literal["emh", "ma", "h"] = "emh"
+class PPOCore:
+    """What every PPO learner here sets: the update (Table III's values where it gives them)
+    and the demonstrator's warm start."""
+
     learning_rate: Positive = 3e-4  # Table III: 1e-4 over 1.5M steps; 3e-4 for minutes on 2 cores
     gamma: Share = 0.95
     gae_lambda: Share = 0.95
@@ -83,6 +85,25 @@ class PPOConfig:
     entropy_coef: NonNegative = 0.001  # 0.01 keeps sampled channels colliding (docs/policies.md)
     value_coef: NonNegative = 0.5
     max_grad_norm: Positive = 0.5
+    # demonstrator-guided warm start: for the first imitation_steps env steps the demonstrator
+    # (a non-learning window decider, with demonstrator_budget_s as its budget_s when set)
+    # decides; the actor is fitted to its decisions and the critic to the returns
+    # (imitation_epochs passes), and PPO fine-tunes from there. 0: none (the paper). With
+    # imitation_rounds > 1 (DAgger) the steps come in rounds with a fit after each; after the
+    # first round the learner's own most likely action steps the env and the demonstrator's
+    # decision in the same state is the label.
+    imitation_steps: Whole = 0
+    demonstrator: str = "planner"
+    demonstrator_budget_s: Positive | None = None
+    imitation_epochs: Whole = 200
+    imitation_rounds: Count = 1
+
+
+@dataclass(config=LEARNER_CONFIG)
+class PPOConfig(PPOCore):
+    """The hybrid-action learners' own fields (EMH-PPO, MAHPPO, H-PPO)."""
+
+    architecture: Literal["emh", "ma", "h"] = "emh"
     input_prior: Finite = 1.0  # initial logit bonus of sending the input (0: uniform start)
     channel_prior: Finite = 2.0  # initial logit bonus of channel n mod C for device n
     power_floor: Annotated[float, Field(gt=0, le=1)] = MIN_POWER_SHARE  # x = 0 sends this
@@ -92,12 +113,6 @@ class PPOConfig:
     position_heads: bool = False  # one set of task heads per window position (else shared)
     distance_features: bool = False  # add each device's path loss and distance rank (_scaled)
     shared_agents: bool = False  # one agent network for all devices (own features + id); not h
-    # planner-guided warm start: the first imitation_steps env steps follow the demonstrator (a
-    # non-learning window decider); the actor is then fitted to its actions and the critic to
-    # the returns (imitation_epochs passes), and PPO fine-tunes from there. 0: none (the paper).
-    imitation_steps: Whole = 0
-    demonstrator: str = "planner"
-    imitation_epochs: Whole = 200
 
 
 class HybridActorCritic(nn.Module):
@@ -167,7 +182,244 @@ class HybridActorCritic(nn.Module):
         return self.critic(obs)
 
 
-class HybridPPOPolicy(Learner, WindowPolicy):
+class PPOLearner(Learner, WindowPolicy):
+    """PPO-clip with GAE on the task-window env, and a demonstrator's warm start. A subclass
+    gives its network and per-device action heads: ``build``, ``obs_dim`` and ``_scaled`` (the
+    network's input), ``_action_fields`` (the heads' actions as a rollout holds them),
+    ``_sample``, ``_log_prob_entropy``, ``_used``, and the maps to the env's action
+    (``_env_action``) and back from a demonstrator's decision (``_head_actions``)."""
+
+    config_class = PPOCore
+    actions: ClassVar[tuple[str, ...]]  # the heads' action names, as ``_action_fields`` keys
+
+    def __init__(self, scenario: str | Scenario, seed: int, config: PPOCore) -> None:
+        super().__init__(scenario, seed)
+        self.config = config
+        if self.config.imitation_steps < 0:
+            raise InvalidParameterError("imitation_steps", self.config.imitation_steps, ">= 0")
+        deciders = [d for d in policy_names("task_window") if not is_learner(d)]
+        if self.config.demonstrator not in deciders:
+            raise InvalidParameterError(
+                "demonstrator", self.config.demonstrator, f"one of {', '.join(deciders)}"
+            )
+        budget = self.config.demonstrator_budget_s
+        if budget is not None and not takes_settings(self.config.demonstrator, ["budget_s"]):
+            raise InvalidParameterError(
+                "demonstrator_budget_s", budget,
+                f"unset: demonstrator {self.config.demonstrator} has no budget_s",
+            )  # fmt: skip
+
+    @property
+    def obs_dim(self) -> int:
+        raise NotImplementedError
+
+    @property
+    def n_values(self) -> int:
+        """Rewards credited (one value head each)."""
+        return 1
+
+    @property
+    def round_steps(self) -> int:
+        """Env steps per imitation round (the last round may be shorter)."""
+        return max(-(-self.config.imitation_steps // self.config.imitation_rounds), 1)
+
+    @property
+    def joint_ratio(self) -> bool:
+        """Whether one probability ratio covers all devices (else one per agent, Eq. 19)."""
+        return False
+
+    def _credited(self, reward: float, info: dict) -> np.ndarray:
+        """The rewards credited of one step: [n_values]."""
+        return np.asarray([reward])
+
+    def _rollout(self, capacity: int) -> RolloutBuffer:
+        """One rollout's arrays: the scaled observation, the heads' actions as sampled
+        (``_action_fields``) and what the update needs."""
+        values = self.n_values
+        return RolloutBuffer(
+            capacity,
+            {
+                "obs": ((self.obs_dim,), np.float32),
+                **self._action_fields(),
+                "log_prob": ((self.system.n_devices,), np.float32),
+                "value": ((values,), np.float32),
+                "reward": ((values,), np.float32),
+                "done": ((), np.float32),  # the episode ended here, terminated or truncated
+                "bootstrap": ((values,), np.float32),  # a truncated episode's value after its end
+            },
+        )
+
+    def modules(self) -> dict[str, nn.Module]:
+        return {"net": self.net}
+
+    def _value(self, obs: torch.Tensor) -> torch.Tensor:
+        """The critic's values [batch, n_values] of scaled observations."""
+        return self.net.value(obs)
+
+    def training_env(self) -> gym.Env:
+        return make_env(self.scenario)
+
+    def demonstrator_policy(self, seed: int) -> WindowPolicy:
+        """The decider whose steps the warm start follows."""
+        budget = self.config.demonstrator_budget_s
+        settings = None if budget is None else {"budget_s": str(budget)}
+        return make_policy(self.config.demonstrator, self.scenario, seed, settings=settings)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def train(self, trainer: Any) -> None:
+        """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint;
+        with ``imitation_steps``, the demonstrator's steps and the fit to them come first."""
+        resumed = trainer.resume_state()
+        if resumed is not None:
+            self.load_state(**resumed["policy"])
+        else:
+            self.start_sampling()
+        cfg, env, n = self.config, trainer.env, self.system.n_devices
+        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
+        rollout = self._rollout(cfg.rollout_steps)
+        demonstrations = self._rollout(max(cfg.imitation_steps, 1))
+        demonstrator = None
+        if trainer.step < cfg.imitation_steps:
+            demonstrator = self.demonstrator_policy(trainer.seed)
+            demonstrator.reset(trainer.episode_seed())
+        if resumed is not None:
+            optimizer.load_state_dict(resumed["optimizer"])
+            rollout.load_state_dict(resumed["rollout"])
+            demonstrations.load_state_dict(resumed["demonstrations"])
+        current = {"obs": resumed["obs"] if resumed else env.reset(seed=trainer.episode_seed())[0]}
+        while trainer.step < trainer.total_steps:
+            obs = current["obs"]
+            scaled = self._scaled(obs)[None]
+            remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
+            demonstrating = trainer.step < cfg.imitation_steps
+            # DAgger: after the first round the learner's own choice steps the env
+            own = demonstrating and trainer.step >= self.round_steps
+            with torch.no_grad():
+                if demonstrating:
+                    actions = self._head_actions(demonstrator.decide(obs), obs)
+                else:
+                    actions = self._sample(scaled)
+                used = self._used(actions, remaining)
+                sampled = {}  # what the PPO update needs of its own samples
+                if not demonstrating:
+                    log_prob, _ = self._log_prob_entropy(scaled, actions, used)
+                    sampled = {"log_prob": log_prob[0].numpy(),
+                               "value": self._value(scaled)[0].numpy()}  # fmt: skip
+            action = (
+                self.decide(obs).as_action(WINDOW_FIELDS) if own
+                else self._env_action(actions, obs)
+            )  # fmt: skip
+            next_obs, reward, terminated, truncated, info = env.step(action)
+            trainer.record_reward(reward, terminated or truncated)
+            credited = self._credited(reward, info)
+            bootstrap = np.zeros(self.n_values, np.float32)
+            if truncated and not terminated and not demonstrating:  # the time limit, not the end
+                with torch.no_grad():
+                    bootstrap = self._value(self._scaled(next_obs)[None])[0].numpy()
+            (demonstrations if demonstrating else rollout).add(
+                obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in self.actions},
+                used=used[0].numpy(), reward=np.sign(credited) * np.log1p(np.abs(credited)),
+                done=float(terminated or truncated), bootstrap=bootstrap, **sampled,
+            )  # fmt: skip
+            current["obs"] = next_obs
+            if terminated or truncated:
+                current["obs"], _ = env.reset(seed=trainer.episode_seed())
+                if demonstrator is not None:
+                    demonstrator.reset(trainer.episode_seed())
+            round_ends = (trainer.step + 1) % self.round_steps == 0
+            if demonstrating and (round_ends or demonstrations.full):
+                self._imitate(demonstrations, trainer.rng)
+            elif rollout.full:
+                with torch.no_grad():  # after the last step (unused if its episode ended)
+                    last = self._value(self._scaled(next_obs)[None])[0].numpy()
+                self._update(rollout, last, optimizer, trainer.rng)
+                rollout.clear()
+            trainer.advance(
+                self,
+                lambda: {
+                    "policy": {"tensors": self.tensors(), "meta": self.metadata()},
+                    "obs": current["obs"],
+                    "optimizer": optimizer.state_dict(),
+                    "rollout": rollout.state_dict(),
+                    "demonstrations": demonstrations.state_dict(),
+                },
+            )  # fmt: skip
+
+    def _imitate(self, demonstrations: RolloutBuffer, rng: np.random.Generator) -> None:
+        """Fit the actor to the demonstrator's actions (their log-likelihood over the positions
+        in use; the power's spread is left as it is, so fine-tuning still explores) and the
+        critic to the demonstrations' discounted symlog returns."""
+        cfg, data = self.config, demonstrations.arrays
+        returns = np.zeros_like(data["reward"])
+        following = np.zeros_like(data["reward"][0])
+        for t in reversed(range(demonstrations.added)):  # cut at every episode's end (a
+            # truncated one too: there is no critic yet to bootstrap from)
+            following = data["reward"][t] + cfg.gamma * following * (1.0 - data["done"][t])
+            returns[t] = following
+        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
+        returns = torch.as_tensor(returns)
+        parameters = [p for name, p in self.net.named_parameters() if name != "log_std"]
+        optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate)
+        for _ in range(cfg.imitation_epochs):
+            order = rng.permutation(demonstrations.added)
+            for start in range(0, demonstrations.added, cfg.minibatch):
+                index = torch.as_tensor(order[start : start + cfg.minibatch])
+                batch = {key: value[index] for key, value in tensors.items()}
+                log_prob, _ = self._log_prob_entropy(
+                    batch["obs"], {key: batch[key] for key in self.actions}, batch["used"]
+                )
+                value_loss = (self._value(batch["obs"]) - returns[index]).pow(2).mean()
+                loss = -log_prob.sum(-1).mean() + cfg.value_coef * value_loss
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
+                optimizer.step()
+
+    def _update(self, rollout: RolloutBuffer, last_value: np.ndarray, optimizer, rng) -> None:
+        """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""
+        cfg = self.config
+        data = rollout.arrays
+        advantages = gae(
+            data["reward"], data["value"], data["done"], data["bootstrap"], last_value, cfg.gamma,
+            cfg.gae_lambda,
+        )  # fmt: skip
+        returns = torch.as_tensor(advantages + data["value"])
+        advantages = torch.as_tensor(advantages)
+        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
+        for _ in range(cfg.epochs):
+            order = rng.permutation(rollout.capacity)
+            for start in range(0, rollout.capacity, cfg.minibatch):
+                index = torch.as_tensor(order[start : start + cfg.minibatch])
+                batch = {key: value[index] for key, value in tensors.items()}
+                adv = advantages[index]  # [batch, values]
+                adv = (adv - adv.mean(0)) / (adv.std(0) + 1e-8)
+                log_prob, entropy = self._log_prob_entropy(
+                    batch["obs"], {key: batch[key] for key in self.actions}, batch["used"]
+                )
+                if self.joint_ratio:  # one agent: the joint ratio
+                    ratio = (log_prob.sum(-1) - batch["log_prob"].sum(-1)).exp()
+                    surrogate = torch.min(
+                        ratio * adv[:, 0], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv[:, 0]
+                    )
+                    actor_loss = -surrogate.mean()
+                else:  # one ratio per agent, summed over agents / W_max (Eq. 19)
+                    ratio = (log_prob - batch["log_prob"]).exp()
+                    clipped = ratio.clamp(1 - cfg.clip, 1 + cfg.clip)
+                    surrogate = torch.min(ratio * adv, clipped * adv)  # [batch, devices]
+                    actor_loss = -surrogate.sum(-1).mean() / self.width
+                value_loss = (self._value(batch["obs"]) - returns[index]).pow(2).mean()
+                loss = (
+                    actor_loss + cfg.value_coef * value_loss
+                    - cfg.entropy_coef * entropy.sum(-1).mean()
+                )  # fmt: skip
+                optimizer.zero_grad()
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
+                optimizer.step()
+
+
+class HybridPPOPolicy(PPOLearner):
     """EMH-PPO, MAHPPO or H-PPO (``config.architecture``) on the task-window env, or with
     ``slotted`` on the time-slot env (zhang2026 Fig. 7's time-based MDP: one task choice per
     device and slot, each device's unfinished seconds observed; the window head has one
@@ -176,6 +428,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
     architecture = "emh"
     slotted: ClassVar[bool] = False
     config_class = PPOConfig
+    actions = ("window", "cut", "channel", "server", "power")  # the heads, in their order
     compatible_fields = (
         "devices", "servers", "radio", "window_reward", "granularity", "predictor", "input_size",
     )  # fmt: skip
@@ -186,10 +439,9 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         seed: int = 0,
         config: PPOConfig | None = None,
     ) -> None:
-        super().__init__(scenario, seed)
+        super().__init__(scenario, seed, config or PPOConfig(architecture=self.architecture))
         if self.slotted:
             self.width = 1
-        self.config = config or PPOConfig(architecture=self.architecture)
         if self.config.architecture not in ARCHITECTURES:
             raise InvalidParameterError(
                 "architecture", self.config.architecture, f"one of {', '.join(ARCHITECTURES)}"
@@ -201,20 +453,14 @@ class HybridPPOPolicy(Learner, WindowPolicy):
                 "credit", self.config.credit,
                 "shared for H-PPO (one agent), else one of " + ", ".join(CREDITS),
             )  # fmt: skip
-        deciders = [d for d in policy_names("task_window") if not is_learner(d)]
-        if self.config.demonstrator not in deciders:
-            raise InvalidParameterError(
-                "demonstrator", self.config.demonstrator, f"one of {', '.join(deciders)}"
-            )
         if self.config.shared_agents and self.config.architecture == "h":
             raise InvalidParameterError(
                 "shared_agents", True, "false for H-PPO (one network for all devices already)"
             )
-        if self.config.imitation_steps < 0 or (self.slotted and self.config.imitation_steps):
+        if self.slotted and self.config.imitation_steps:
             raise InvalidParameterError(
                 "imitation_steps", self.config.imitation_steps,
-                "0 on the time-slot MDP (the demonstrators decide windows)" if self.slotted
-                else ">= 0",
+                "0 on the time-slot MDP (the demonstrators decide windows)",
             )  # fmt: skip
         if self.slotted and self.config.credit != "shared":
             raise InvalidParameterError("credit", self.config.credit, "shared on the time-slot MDP")
@@ -264,8 +510,28 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         """Rewards credited: one per device with difference credit, else the joint one."""
         return self.system.n_devices if self.config.credit == "difference" else 1
 
-    def modules(self) -> dict[str, nn.Module]:
-        return {"net": self.net}
+    @property
+    def joint_ratio(self) -> bool:
+        return self.config.architecture == "h"
+
+    def _credited(self, reward: float, info: dict) -> np.ndarray:
+        credit = self.config.credit == "difference"
+        return np.asarray(info["difference_reward"] if credit else [reward])
+
+    def _action_fields(self) -> dict[str, tuple[tuple[int, ...], type]]:
+        n, w = self.system.n_devices, self.width
+        return {
+            "window": ((n,), np.int64),
+            "cut": ((n, w), np.int64),
+            "channel": ((n, w), np.int64),
+            "server": ((n, w), np.int64),
+            "power": ((n, w), np.float32),
+            "used": ((n, w), np.float32),
+        }
+
+    def _sample(self, scaled: torch.Tensor) -> dict[str, torch.Tensor]:
+        dists = self._distributions(scaled)
+        return {key: d.sample() for key, d in zip(self.actions, dists, strict=True)}
 
     def training_env(self) -> gym.Env:
         """TaskWindowMEC-v0, reporting difference rewards when the credit needs them (or
@@ -303,9 +569,9 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             Categorical(logits=server), Normal(torch.sigmoid(power), std),
         )  # fmt: skip
 
-    def _used(self, window: torch.Tensor, remaining: torch.Tensor) -> torch.Tensor:
+    def _used(self, actions: dict[str, torch.Tensor], remaining: torch.Tensor) -> torch.Tensor:
         """[batch, devices, W] mask of the task positions a window runs."""
-        size = torch.minimum(window + 1, remaining)
+        size = torch.minimum(actions["window"] + 1, remaining)
         return torch.arange(self.width)[None, None, :] < size[..., None]
 
     def _log_prob_entropy(self, obs, actions, used) -> tuple[torch.Tensor, torch.Tensor]:
@@ -314,12 +580,14 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         window_d, *task_d = dists
         log_prob = window_d.log_prob(actions["window"])
         entropy = window_d.entropy()
-        for dist, key in zip(task_d, ACTIONS[1:], strict=True):
+        for dist, key in zip(task_d, self.actions[1:], strict=True):
             log_prob = log_prob + (dist.log_prob(actions[key]) * used).sum(-1)
             entropy = entropy + (dist.entropy() * used).sum(-1)
         return log_prob, entropy
 
-    def _env_action(self, actions: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+    def _env_action(
+        self, actions: dict[str, torch.Tensor], observation: np.ndarray
+    ) -> dict[str, np.ndarray]:
         action = {
             "window": actions["window"][0].numpy() + 1,  # the head's index -> tasks
             "cut": self._cuts(actions["cut"][0].numpy()),
@@ -361,86 +629,7 @@ class HybridPPOPolicy(Learner, WindowPolicy):
             cut=self._cuts(cut), window=window + 1, channel=channel, server=server, power_w=power
         )
 
-    # -- training ------------------------------------------------------------------------------
-
-    def train(self, trainer: Any) -> None:
-        """PPO-clip with GAE on ``trainer``'s env, resumable mid-rollout from its checkpoint;
-        with ``imitation_steps``, the demonstrator's steps and the fit to them come first."""
-        resumed = trainer.resume_state()
-        if resumed is not None:
-            self.load_state(**resumed["policy"])
-        else:
-            self.start_sampling()
-        cfg, env, n, width = self.config, trainer.env, self.system.n_devices, self.width
-        optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.learning_rate)
-        rollout = _rollout(cfg.rollout_steps, self.obs_dim, n, width, self.n_values)
-        demonstrations = _rollout(
-            max(cfg.imitation_steps, 1), self.obs_dim, n, width, self.n_values
-        )
-        demonstrator = None
-        if trainer.step < cfg.imitation_steps:
-            demonstrator = make_policy(cfg.demonstrator, self.scenario, trainer.seed)
-            demonstrator.reset(trainer.episode_seed())
-        if resumed is not None:
-            optimizer.load_state_dict(resumed["optimizer"])
-            rollout.load_state_dict(resumed["rollout"])
-            demonstrations.load_state_dict(resumed["demonstrations"])
-        current = {"obs": resumed["obs"] if resumed else env.reset(seed=trainer.episode_seed())[0]}
-        while trainer.step < trainer.total_steps:
-            obs = current["obs"]
-            scaled = self._scaled(obs)[None]
-            remaining = torch.as_tensor(WindowState.decode(obs, n).remaining)[None]
-            demonstrating = trainer.step < cfg.imitation_steps
-            with torch.no_grad():
-                if demonstrating:
-                    actions = self._head_actions(demonstrator.decide(obs))
-                else:
-                    dists = self._distributions(scaled)
-                    actions = {key: d.sample() for key, d in zip(ACTIONS, dists, strict=True)}
-                used = self._used(actions["window"], remaining)
-                sampled = {}  # what the PPO update needs of its own samples
-                if not demonstrating:
-                    log_prob, _ = self._log_prob_entropy(scaled, actions, used)
-                    sampled = {"log_prob": log_prob[0].numpy(),
-                               "value": self.net.value(scaled)[0].numpy()}  # fmt: skip
-            next_obs, reward, terminated, truncated, info = env.step(self._env_action(actions))
-            trainer.record_reward(reward, terminated or truncated)
-            credited = np.asarray(
-                info["difference_reward"] if cfg.credit == "difference" else [reward]
-            )
-            bootstrap = np.zeros(self.n_values, np.float32)
-            if truncated and not terminated and not demonstrating:  # the time limit, not the end
-                with torch.no_grad():
-                    bootstrap = self.net.value(self._scaled(next_obs)[None])[0].numpy()
-            (demonstrations if demonstrating else rollout).add(
-                obs=scaled[0].numpy(), **{key: actions[key][0].numpy() for key in ACTIONS},
-                used=used[0].numpy(), reward=np.sign(credited) * np.log1p(np.abs(credited)),
-                done=float(terminated or truncated), bootstrap=bootstrap, **sampled,
-            )  # fmt: skip
-            current["obs"] = next_obs
-            if terminated or truncated:
-                current["obs"], _ = env.reset(seed=trainer.episode_seed())
-                if demonstrator is not None:
-                    demonstrator.reset(trainer.episode_seed())
-            if demonstrating and demonstrations.full:
-                self._imitate(demonstrations, trainer.rng)
-            elif rollout.full:
-                with torch.no_grad():  # after the last step (unused if its episode ended)
-                    last = self.net.value(self._scaled(next_obs)[None])[0].numpy()
-                self._update(rollout, last, optimizer, trainer.rng)
-                rollout.clear()
-            trainer.advance(
-                self,
-                lambda: {
-                    "policy": {"tensors": self.tensors(), "meta": self.metadata()},
-                    "obs": current["obs"],
-                    "optimizer": optimizer.state_dict(),
-                    "rollout": rollout.state_dict(),
-                    "demonstrations": demonstrations.state_dict(),
-                },
-            )  # fmt: skip
-
-    def _head_actions(self, decision: Decision) -> dict[str, torch.Tensor]:
+    def _head_actions(self, decision: Decision, observation: np.ndarray) -> dict[str, torch.Tensor]:
         """A demonstrator's decision as the heads' actions [1, ...] (the inverse of
         ``_env_action``): window index, index among the device's cut choices, channel, server,
         and the power head's x."""
@@ -464,103 +653,6 @@ class HybridPPOPolicy(Learner, WindowPolicy):
         actions = {key: torch.as_tensor(v, dtype=torch.int64)[None] for key, v in heads.items()}
         actions["power"] = torch.as_tensor(self._power_x(decision.power_w)).float()[None]
         return actions
-
-    def _imitate(self, demonstrations: RolloutBuffer, rng: np.random.Generator) -> None:
-        """Fit the actor to the demonstrator's actions (their log-likelihood over the positions
-        in use; the power's spread is left as it is, so fine-tuning still explores) and the
-        critic to the demonstrations' discounted symlog returns."""
-        cfg, data = self.config, demonstrations.arrays
-        returns = np.zeros_like(data["reward"])
-        following = np.zeros_like(data["reward"][0])
-        for t in reversed(range(demonstrations.capacity)):  # cut at every episode's end (a
-            # truncated one too: there is no critic yet to bootstrap from)
-            following = data["reward"][t] + cfg.gamma * following * (1.0 - data["done"][t])
-            returns[t] = following
-        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
-        returns = torch.as_tensor(returns)
-        parameters = [p for name, p in self.net.named_parameters() if name != "log_std"]
-        optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate)
-        for _ in range(cfg.imitation_epochs):
-            order = rng.permutation(demonstrations.capacity)
-            for start in range(0, demonstrations.capacity, cfg.minibatch):
-                index = torch.as_tensor(order[start : start + cfg.minibatch])
-                batch = {key: value[index] for key, value in tensors.items()}
-                log_prob, _ = self._log_prob_entropy(
-                    batch["obs"], {key: batch[key] for key in ACTIONS}, batch["used"]
-                )
-                value_loss = (self.net.value(batch["obs"]) - returns[index]).pow(2).mean()
-                loss = -log_prob.sum(-1).mean() + cfg.value_coef * value_loss
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
-                optimizer.step()
-
-    def _update(self, rollout: RolloutBuffer, last_value: np.ndarray, optimizer, rng) -> None:
-        """PPO epochs on one rollout; GAE per credited reward (columns of reward and value)."""
-        cfg = self.config
-        data = rollout.arrays
-        advantages = gae(
-            data["reward"], data["value"], data["done"], data["bootstrap"], last_value, cfg.gamma,
-            cfg.gae_lambda,
-        )  # fmt: skip
-        returns = torch.as_tensor(advantages + data["value"])
-        advantages = torch.as_tensor(advantages)
-        tensors = {key: torch.as_tensor(value) for key, value in data.items()}
-        for _ in range(cfg.epochs):
-            order = rng.permutation(rollout.capacity)
-            for start in range(0, rollout.capacity, cfg.minibatch):
-                index = torch.as_tensor(order[start : start + cfg.minibatch])
-                batch = {key: value[index] for key, value in tensors.items()}
-                adv = advantages[index]  # [batch, values]
-                adv = (adv - adv.mean(0)) / (adv.std(0) + 1e-8)
-                log_prob, entropy = self._log_prob_entropy(
-                    batch["obs"], {key: batch[key] for key in ACTIONS}, batch["used"]
-                )
-                if cfg.architecture == "h":  # one agent: the joint ratio
-                    ratio = (log_prob.sum(-1) - batch["log_prob"].sum(-1)).exp()
-                    surrogate = torch.min(
-                        ratio * adv[:, 0], ratio.clamp(1 - cfg.clip, 1 + cfg.clip) * adv[:, 0]
-                    )
-                    actor_loss = -surrogate.mean()
-                else:  # one ratio per agent, summed over agents / W_max (Eq. 19)
-                    ratio = (log_prob - batch["log_prob"]).exp()
-                    clipped = ratio.clamp(1 - cfg.clip, 1 + cfg.clip)
-                    surrogate = torch.min(ratio * adv, clipped * adv)  # [batch, devices]
-                    actor_loss = -surrogate.sum(-1).mean() / self.width
-                value_loss = (self.net.value(batch["obs"]) - returns[index]).pow(2).mean()
-                loss = (
-                    actor_loss + cfg.value_coef * value_loss
-                    - cfg.entropy_coef * entropy.sum(-1).mean()
-                )  # fmt: skip
-                optimizer.zero_grad()
-                loss.backward()
-                nn.utils.clip_grad_norm_(self.net.parameters(), cfg.max_grad_norm)
-                optimizer.step()
-
-
-ACTIONS = ("window", "cut", "channel", "server", "power")  # the heads, in their order
-
-
-def _rollout(capacity: int, obs_dim: int, devices: int, width: int, values: int) -> RolloutBuffer:
-    """One rollout's arrays (actions as the heads sampled them)."""
-    n, w = devices, width
-    return RolloutBuffer(
-        capacity,
-        {
-            "obs": ((obs_dim,), np.float32),
-            "window": ((n,), np.int64),
-            "cut": ((n, w), np.int64),
-            "channel": ((n, w), np.int64),
-            "server": ((n, w), np.int64),
-            "power": ((n, w), np.float32),
-            "used": ((n, w), np.float32),
-            "log_prob": ((n,), np.float32),
-            "value": ((values,), np.float32),
-            "reward": ((values,), np.float32),
-            "done": ((), np.float32),  # the episode ended here, terminated or truncated
-            "bootstrap": ((values,), np.float32),  # a truncated episode's value after its end
-        },
-    )
 
 
 def gae(

@@ -66,9 +66,10 @@ _WINDOW = {
     "emh-ppo": "edgesplit.policies.ppo:EMHPPO",
     "mahppo": "edgesplit.policies.ppo:MAHPPO",
     "h-ppo": "edgesplit.policies.ppo:HPPO",
+    "slot-ppo": "edgesplit.policies.slots:SlotPPO",
 }
 _TIME_SLOT = {"emh-ppo": "edgesplit.policies.ppo:TimeSlotEMHPPO"}  # zhang2026 Fig. 7
-_LEARNER_RULES = ("ddp", "emh-ppo", "mahppo", "h-ppo")
+_LEARNER_RULES = ("ddp", "emh-ppo", "mahppo", "h-ppo", "slot-ppo")
 
 
 def _slot_names() -> dict[str, tuple[object, str | None]]:

@@ -32,6 +32,15 @@ from edgesplit.sim.window import (
 POWER_LEVELS = (0.01, 0.03, 0.1, 0.3, 1.0)  # shares of P_limit the searches try
 
 
+def level_powers_w(
+    system: WindowSystem, power_levels: tuple[float, ...] = POWER_LEVELS
+) -> np.ndarray:
+    """The transmit powers of ``power_levels`` (shares of P_limit) as the env's float32 action
+    space holds them: a search scores what the env runs."""
+    share = np.asarray(power_levels) * system.scenario.radio.max_transmit_power_w
+    return share.astype(np.float32).astype(np.float64)
+
+
 def task_options(
     system: WindowSystem,
     offloading: list[np.ndarray],
@@ -41,9 +50,8 @@ def task_options(
     power_w), row 0 local only, then every ``offloading`` cut x channel x server x power level
     (float32 values, as the env's action space holds powers)."""
     radio = system.scenario.radio
-    # powers as the env's float32 action space holds them: a search scores what the env runs
-    powers = (np.asarray(power_levels) * radio.max_transmit_power_w).astype(np.float32)
-    axes = (np.arange(radio.channels), np.arange(system.n_servers), powers)
+    axes = (np.arange(radio.channels), np.arange(system.n_servers),
+            level_powers_w(system, power_levels))  # fmt: skip
     out = []
     for n, cuts in enumerate(offloading):
         grid = np.meshgrid(cuts, *axes, indexing="ij")  # cut-major, as itertools.product
