@@ -303,13 +303,14 @@ def place_slots(
     channels, servers = system.scenario.radio.channels, system.n_servers
     width = system.scenario.window_reward.window_max
     at, channel = np.zeros((2, len(cap), width), dtype=np.int64)
-    used = np.zeros(width, dtype=np.int64)  # tasks offloaded at each position so far
+    used = [0] * width  # tasks offloaded at each position so far (lists: W is a handful)
     for device in np.argsort(-np.asarray(slots), kind="stable"):
-        free = np.flatnonzero((np.arange(width) < cap[device]) & (used < channels))
-        taken = free[np.argsort(used[free], kind="stable")][: slots[device]]
-        at[device, taken] = kind[device]
-        channel[device, taken] = used[taken]
-        used[taken] += 1
+        if slots[device] <= 0:
+            break  # the rest place nothing
+        free = sorted((used[x], x) for x in range(int(cap[device])) if used[x] < channels)
+        for _, x in free[: int(slots[device])]:
+            at[device, x], channel[device, x] = kind[device], used[x]
+            used[x] += 1
     return at, channel, channel % servers
 
 

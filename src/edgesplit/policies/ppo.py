@@ -97,6 +97,7 @@ class PPOCore:
     demonstrator_budget_s: Positive | None = None
     imitation_epochs: Whole = 200
     imitation_rounds: Count = 1
+    imitation_learning_rate: Positive | None = None  # the fit's step size (None: learning_rate)
 
 
 @dataclass(config=LEARNER_CONFIG)
@@ -360,7 +361,9 @@ class PPOLearner(Learner, WindowPolicy):
         tensors = {key: torch.as_tensor(value) for key, value in data.items()}
         returns = torch.as_tensor(returns)
         parameters = [p for name, p in self.net.named_parameters() if name != "log_std"]
-        optimizer = torch.optim.Adam(parameters, lr=cfg.learning_rate)
+        optimizer = torch.optim.Adam(
+            parameters, lr=cfg.imitation_learning_rate or cfg.learning_rate
+        )
         for _ in range(cfg.imitation_epochs):
             order = rng.permutation(demonstrations.added)
             for start in range(0, demonstrations.added, cfg.minibatch):
