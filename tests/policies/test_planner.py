@@ -164,9 +164,14 @@ def _used(store):
     return store.used
 
 
+@numba.njit
+def _n_passed(store):
+    return store.n_passed
+
+
 def _field(structure, name: str):
     """A compiled structure's field (read in compiled code: the proxies expose none)."""
-    return {"keyed": _keyed, "used": _used}[name](structure)
+    return {"keyed": _keyed, "used": _used, "n_passed": _n_passed}[name](structure)
 
 
 def _random_options(problem: WindowProblem, rng, k: int = 12) -> WindowProblem:
@@ -268,6 +273,32 @@ def test_a_descended_plan_is_scored_and_costed_as_the_simulator_scores_it(preset
         latency, energy = problem.column_costs(active, plan.choice)
         np.testing.assert_allclose(plan.latency_s, latency, rtol=1e-12, atol=1e-300)
         np.testing.assert_allclose(plan.energy_j, energy, rtol=1e-12, atol=1e-300)
+
+
+@pytest.mark.parametrize("windows", [False, True])
+def test_a_descent_that_meets_a_passed_plan_ends_where_a_fresh_one_ends(windows):
+    """Descents from many starts on one problem share the plans earlier ones passed on their
+    way to convergence (``store.passed``); each ends at the plan, objective and per-task costs
+    that the same start reaches on a fresh copy of the problem (no plans kept), and a start
+    that is an earlier descent's end jumps there at once."""
+    rng = np.random.default_rng(11)
+    for seed in range(3):
+        problem = _random_options(_first_problem(_Quick("zhang2026"), seed), rng)
+        starts = [rng.integers(0, 12, (problem.n_devices, problem.width)) for _ in range(6)]
+        ends = []
+        for start in starts:
+            shared, fresh = (anytime_plan(p, [start], windows=windows)
+                             for p in (problem, replace(problem)))  # fmt: skip
+            np.testing.assert_array_equal(shared.window, fresh.window)
+            np.testing.assert_array_equal(shared.choice, fresh.choice)
+            assert shared.value == pytest.approx(fresh.value, rel=1e-12)
+            np.testing.assert_allclose(shared.latency_s, fresh.latency_s, rtol=1e-12)
+            np.testing.assert_allclose(shared.energy_j, fresh.energy_j, rtol=1e-12)
+            ends.append(shared)
+        assert _field(problem.store, "n_passed") >= len(starts)  # each start's plans kept
+        again = anytime_plan(problem, [(ends[0].window, ends[0].choice)], windows=windows)
+        np.testing.assert_array_equal(again.choice, ends[0].choice)
+        assert again.value == ends[0].value
 
 
 def test_the_compiled_cache_is_stale_when_a_formula_it_compiles_changes(monkeypatch):

@@ -78,6 +78,7 @@ SHORTLIST = 16  # a device's best block choices that the pair moves combine
 TOLERANCE = 1e-12  # a move is taken when it improves the objective by more than this
 KEY_BITS = 62  # columns are looked up by a key of at most this many bits
 SETTLED = 64  # plans kept per problem where no pair move improves
+PASSED = 256  # plans kept per problem that a descent passed on its way to convergence
 CLOCK_WORK = 4096  # with a deadline, the clock is read per this many task costs summed
 STORE_SLOTS = 1 << 15  # columns kept per problem (a decision on zhang2026 computes ~3,600)
 
@@ -180,14 +181,21 @@ class Store(structref.StructRefProxy):
     slot is used, further columns are computed into ``spare`` each time they are asked.
     ``channel_w`` ([channels, samples]) and ``sharing`` ([servers]) are scratch. ``settled``
     holds the first ``n_settled`` plans (windows, then choices, flattened) where every pair move
-    was tried and none improved: a descent that reaches one again skips them."""
+    was tried and none improved: a descent that reaches one again skips them. ``passed`` holds
+    the first ``n_passed`` plans a descent began a round with on its way to convergence, each
+    row the plan, whether window moves were on, the rounds it took from there and the plan it
+    converged to (objective in ``passed_value``): a descent that begins a round with one of them
+    and has those rounds left jumps to that end (small instances)."""
 
 
 structref.define_proxy(
     Store,
     _StoreType,
-    ["keys", "slots", "costs", "used", "spare", "channel_w", "sharing", "settled", "n_settled"],
-)
+    [
+        "keys", "slots", "costs", "used", "spare", "channel_w", "sharing", "settled",
+        "n_settled", "passed", "passed_value", "n_passed",
+    ],
+)  # fmt: skip
 
 
 def kernel_problem(
@@ -256,6 +264,8 @@ def kernel_problem(
         np.empty((slots, 2, n, n_samples)), 0, np.empty((2, n, n_samples)),
         np.empty((radio.channels, n_samples)), np.empty(system.n_servers, dtype=np.int64),
         np.empty((SETTLED, n * (reward.window_max + 1)), dtype=np.int64), 0,
+        np.empty((PASSED, 2 * n * (reward.window_max + 1) + 2), dtype=np.int64),
+        np.empty(PASSED), 0,
     )  # fmt: skip
     return _built(tuple(fields[name] for name in PROBLEM_FIELDS), store)
 
@@ -1011,7 +1021,18 @@ def descend(p, store, window, choice, latency_s, energy_j, small, windows, round
     q.value = _plan_value(q, window, choice, True)
     busy = np.flatnonzero(p.cap > 0)
     alone = np.int64(-1)  # no second device
-    for _ in range(rounds):
+    begun = np.empty((rounds, _plan_size(window, p.width)), dtype=np.int64)  # each round's plan
+    for r in range(rounds):
+        if small:  # a plan an earlier descent passed: the same moves follow, to the same end
+            end = _passed(q, windows, rounds - r)
+            if end >= 0:
+                size = len(begun[r])
+                _unflatten(store.passed[end, size : 2 * size], window, choice)
+                _plan_value(q, window, choice, True)
+                q.value = store.passed_value[end]
+                _pass(q, begun[:r], windows, store.passed[end, 2 * size + 1])
+                return q.value
+            _flatten(window, choice, begun[r])
         improved = False
         for n in busy:
             for kind in range(3):
@@ -1030,8 +1051,72 @@ def descend(p, store, window, choice, latency_s, energy_j, small, windows, round
             if not improved:
                 _settled(q, True)
         if not improved:
+            if small:
+                _pass(q, begun[: r + 1], windows, 0)
             break
     return q.value
+
+
+@_jit
+def _plan_size(window, width):
+    """Integers in a flattened plan: the windows, then the choices."""
+    return len(window) * (width + 1)
+
+
+@_jit
+def _flatten(window, choice, out):
+    n_devices, width = choice.shape
+    out[:n_devices] = window
+    for n in range(n_devices):
+        out[n_devices + n * width : n_devices + (n + 1) * width] = choice[n]
+
+
+@_jit
+def _unflatten(flat, window, choice):
+    n_devices, width = choice.shape
+    window[:] = flat[:n_devices]
+    for n in range(n_devices):
+        choice[n] = flat[n_devices + n * width : n_devices + (n + 1) * width]
+
+
+@_jit
+def _passed(q, windows, rounds_left):
+    """The row of ``store.passed`` holding the plan as it is, with the same moves (``windows``)
+    and at most ``rounds_left`` rounds to its end; -1 if none. The moves of a round depend on
+    the plan only (and the store, which changes how fast, not what), so the descent would
+    retrace that one."""
+    store, size = q.store, _plan_size(q.window, q.p.width)
+    n_devices, width = q.choice.shape
+    for i in range(store.n_passed):
+        row = store.passed[i]
+        if row[2 * size] != windows or row[2 * size + 1] > rounds_left:
+            continue
+        same = True
+        for n in range(n_devices):
+            same &= row[n] == q.window[n]
+        for n in range(n_devices):
+            for x in range(width):
+                same &= row[n_devices + n * width + x] == q.choice[n, x]
+        if same:
+            return i
+    return -1
+
+
+@_jit
+def _pass(q, begun, windows, after):
+    """Keep the plans ``begun`` (each round's first, in order) of a descent that ends at the
+    plan as it is, ``after`` rounds past them: each with the rounds it takes from there."""
+    store, size = q.store, _plan_size(q.window, q.p.width)
+    for r in range(len(begun)):
+        if store.n_passed == len(store.passed):
+            return
+        row = store.passed[store.n_passed]
+        row[:size] = begun[r]
+        _flatten(q.window, q.choice, row[size : 2 * size])
+        row[2 * size] = windows
+        row[2 * size + 1] = len(begun) - r + after
+        store.passed_value[store.n_passed] = q.value
+        store.n_passed += 1
 
 
 @_jit
