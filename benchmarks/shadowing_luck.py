@@ -3,6 +3,8 @@
     python benchmarks/shadowing_luck.py [--presets zhang2026-small,zhang2026] [--seeds 20]
         [--streams 10] [--policies repeated-optimum,planner,local] [--planner-budget S]
 
+A learner is given with its policy file: ``--policies planner,slot-ppo=path/to/policy.pt``.
+
 zhang2026's env draws, per window, the devices' distances (observed) and their log-normal
 shadowing (not observed) from one stream. Here an episode's seed draws the task counts and the
 distances as the env does, and the shadowing comes from ``--streams`` other seeded streams:
@@ -23,7 +25,7 @@ import argparse
 import numpy as np
 
 from edgesplit.policies.evaluate import run_episode
-from edgesplit.policies.registry import make_policy
+from edgesplit.policies.registry import policy_from_spec
 from edgesplit.sim import DecisionEnv
 from edgesplit.sim.scenario import load_scenario
 from edgesplit.sim.window import channel_gains
@@ -58,14 +60,16 @@ def main() -> None:
         help="seconds per planner decision (100 devices: the deterministic rounds take minutes)",
     )  # fmt: skip
     args = parser.parse_args()
-    names = args.policies.split(",")
-    budget = {} if args.planner_budget is None else {"budget_s": str(args.planner_budget)}
+    specs = args.policies.split(",")
+    names = [spec.partition("=")[0].strip() for spec in specs]
+    budget = None if args.planner_budget is None else {"budget_s": str(args.planner_budget)}
     for preset in args.presets.split(","):
         scenario = load_scenario(preset)
-        policies = {
-            name: make_policy(name, scenario, settings=budget if name == "planner" else None)
-            for name in names
-        }
+        built = [
+            policy_from_spec(spec, scenario, settings=budget if name == "planner" else None)[1]
+            for name, spec in zip(names, specs, strict=True)
+        ]
+        policies = dict(zip(names, built, strict=True))
         # returns[name][seed, stream]
         returns = {name: np.zeros((args.seeds, args.streams)) for name in names}
         for stream in range(args.streams):
