@@ -98,8 +98,10 @@ def main() -> None:
             won = int((mean > 2 * error).sum())
             lost = int((mean < -2 * error).sum())
             single = float((planner >= returns[name]).mean())
+            lost_seeds = ", ".join(str(s) for s in np.flatnonzero(mean < -2 * error))
             print(f"planner vs {name}: in expectation over the shadowing, {won} seeds won, "
                   f"{args.seeds - won - lost} tied (within 2 standard errors), {lost} lost "
+                  f"{f'(seeds {lost_seeds}) ' if lost else ''}"
                   f"(smallest lead {mean.min():+.3f} +- {error[mean.argmin()]:.3f}); "
                   f"{single:.0%} of single (seed, stream) episodes")  # fmt: skip
 

@@ -211,10 +211,6 @@ class PPOLearner(Learner, WindowPolicy):
             )  # fmt: skip
 
     @property
-    def obs_dim(self) -> int:
-        raise NotImplementedError
-
-    @property
     def n_values(self) -> int:
         """Rewards credited (one value head each)."""
         return 1

@@ -64,7 +64,6 @@ class SlotNetwork(nn.Module):
 
     def __init__(self, width: int, hidden: int) -> None:
         super().__init__()
-        self.width = width
         self.encoder = mlp([DEVICE_FEATURES, hidden, hidden], activate_last=True)
         self.trunk = mlp([2 * hidden, 2 * hidden, hidden], activate_last=True)
         self.window = nn.Linear(hidden, width)
