@@ -5,8 +5,6 @@ from a demonstrator's decisions (DAgger rounds) and the policy file shipped for 
 
 from __future__ import annotations
 
-from importlib.resources import files
-
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -206,14 +204,15 @@ def _agreement(learner, labels) -> float:
     return agree / busy
 
 
-SHIPPED = files("edgesplit") / "data" / "policies" / "slot-ppo-zhang2026-100.pt"
-
-
 def test_the_shipped_policy_beats_local_on_a_held_out_seed():
-    """The policy file shipped for zhang2026-100 (trained on episode seeds from 100,003) loads
-    without unpickling and, on seed 0, loses less than nine tenths of what ``local`` loses."""
+    """The policy file shipped for zhang2026-100 (trained on episode seeds from 100,003), named
+    by its file name, loads without unpickling and, on seed 0, loses less than nine tenths of
+    what ``local`` loses; a name that is neither a file nor a shipped policy is refused."""
     scenario = load_scenario("zhang2026-100")
     env = decision_env(scenario)
-    learned = run_episode(make_policy("slot-ppo", scenario, checkpoint=SHIPPED), env, 0)
+    shipped = make_policy("slot-ppo", scenario, checkpoint="slot-ppo-zhang2026-100")
+    learned = run_episode(shipped, env, 0)
     local = run_episode(make_policy("local", scenario), env, 0)
     assert learned["reward"] > 0.9 * local["reward"]
+    with pytest.raises(InvalidParameterError, match=r"slot-ppo-zhang2026-1000.*an existing file"):
+        make_policy("slot-ppo", scenario, checkpoint="slot-ppo-zhang2026-1000")

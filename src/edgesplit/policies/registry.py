@@ -115,8 +115,9 @@ def make_policy(
     checkpoint: str | Path | None = None,
     settings: dict[str, str] | None = None,
 ) -> Policy:
-    """A policy by name for ``scenario``; a learner's weights come from ``checkpoint``, its
-    config fields from ``settings`` (text, e.g. ``{"imitation_steps": "1000"}``)."""
+    """A policy by name for ``scenario``; a learner's weights come from ``checkpoint`` (a path,
+    or the name of a policy file shipped with edgesplit: ``policy_file``), its config fields
+    from ``settings`` (text, e.g. ``{"imitation_steps": "1000"}``)."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
     known = _registry(scenario.style)
     if name not in known:
@@ -149,8 +150,24 @@ def make_policy(
             raise InvalidParameterError(
                 "checkpoint", str(checkpoint), f"none: {name} does not learn"
             )
-        policy.load(checkpoint)
+        policy.load(policy_file(checkpoint))
     return policy
+
+
+SHIPPED = Path(__file__).resolve().parent.parent / "data" / "policies"  # trained policy files
+
+
+def policy_file(checkpoint: str | Path) -> Path:
+    """A learner's policy file: ``checkpoint`` itself when it exists, else the policy file
+    shipped with edgesplit of that name (``slot-ppo-zhang2026-100``: ``data/policies``), else
+    ``checkpoint`` (whose loading then says it is missing)."""
+    path = Path(checkpoint)
+    shipped = SHIPPED / f"{path.name}.pt"
+    return (
+        shipped
+        if not path.exists() and path.name == str(checkpoint) and shipped.is_file()
+        else path
+    )
 
 
 def setting_values(cls: type[Policy], settings: dict[str, str]) -> dict[str, object]:
