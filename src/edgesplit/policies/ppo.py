@@ -31,12 +31,16 @@ window without device n; ``sim.window.difference_rewards``) and its own critic h
 of agent n's action moves its difference reward exactly as much as the joint reward. H-PPO, one
 agent, has the shared credit only.
 
+The training loop (PPO-clip, GAE, the warm start) is ``PPOLearner``'s, which ``slots.SlotPPO``
+shares; ``PPOCore`` holds the fields every PPO learner has.
+
 Beyond the paper (``PPOConfig``, ``edgesplit train --set FIELD=VALUE``; measured in
 docs/planning.md): a guided warm start (``imitation_steps`` env steps follow a non-learning
 ``demonstrator``, the actor is fitted to its decisions and the critic to their returns, then PPO
-fine-tunes), ``distance_features`` (each device's log path loss and distance rank),
-``position_heads`` (task heads per window position) and ``shared_agents`` (one agent network for
-all devices, fed each device's own features and id).
+fine-tunes; with ``imitation_rounds`` > 1 in DAgger rounds), ``distance_features`` (each
+device's log path loss and distance rank), ``position_heads`` (task heads per window position)
+and ``shared_agents`` (one agent network for all devices, fed each device's own features and
+id).
 
 One deviation: the update sees symlog(reward) = sign(r) log(1 + |r|). Eq. 8 spans five orders
 of magnitude (a near-far collision on a 1 MHz channel costs 10^4 times a good window), which
