@@ -287,8 +287,9 @@ def test_a_descent_that_meets_a_passed_plan_ends_where_a_fresh_one_ends(windows)
         starts = [rng.integers(0, 12, (problem.n_devices, problem.width)) for _ in range(6)]
         ends = []
         for start in starts:
-            shared, fresh = (anytime_plan(p, [start], windows=windows)
-                             for p in (problem, replace(problem)))  # fmt: skip
+            shared, fresh = (
+                anytime_plan(p, [start], windows=windows) for p in (problem, replace(problem))
+            )
             np.testing.assert_array_equal(shared.window, fresh.window)
             np.testing.assert_array_equal(shared.choice, fresh.choice)
             assert shared.value == pytest.approx(fresh.value, rel=1e-12)

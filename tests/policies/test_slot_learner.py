@@ -87,10 +87,17 @@ def test_the_planners_decisions_survive_the_projection_onto_the_heads():
             channels = back["channel"][after[:, x], x]
             assert len(np.unique(channels)) == len(channels)
         one_type = [
-            len({(c, p) for c, p in zip(decision.cut[d, before[d]],
-                                        decision.power_w[d, before[d]], strict=True)}) <= 1
+            len(
+                {
+                    (c, p)
+                    for c, p in zip(
+                        decision.cut[d, before[d]], decision.power_w[d, before[d]], strict=True
+                    )
+                }
+            )
+            <= 1
             for d in range(100)
-        ]  # fmt: skip
+        ]
         same = before.sum(1) == after.sum(1)
         assert same[one_type].mean() >= 0.95
         kept += same[one_type].sum()
@@ -128,9 +135,12 @@ def test_a_policy_file_decides_on_scenarios_of_other_sizes(tmp_path):
             channels = decision.channel[offloaded[:, x], x]
             assert len(np.unique(channels)) == len(channels)
     other = load_scenario("zhang2026").model_copy(
-        update={"window_reward": load_scenario("zhang2026").window_reward.model_copy(
-            update={"beta": 10.0})}
-    )  # fmt: skip
+        update={
+            "window_reward": load_scenario("zhang2026").window_reward.model_copy(
+                update={"beta": 10.0}
+            )
+        }
+    )
     with pytest.raises(InvalidParameterError, match="window_reward"):
         make_policy("slot-ppo", other, checkpoint=trained)
 
@@ -163,9 +173,15 @@ def _trained(out, scenario, config, steps):
     env = _Recording(policy.training_env())
     eval_env = decision_env(scenario)
     Trainer(
-        env, steps, 0, out, eval_every=steps, eval_episodes=1,
-        evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"], show_progress=False,
-    ).run(policy)  # fmt: skip
+        env,
+        steps,
+        0,
+        out,
+        eval_every=steps,
+        eval_episodes=1,
+        evaluate=lambda p, s: run_episode(p, eval_env, s)["reward"],
+        show_progress=False,
+    ).run(policy)
     return policy, env.seen
 
 
@@ -175,13 +191,22 @@ def test_dagger_rounds_step_the_env_with_the_learners_own_choice(tmp_path):
     round's are the demonstrator's; after the fit the learner agrees with the planner on the
     windows and counts of far more busy devices than the untrained network (which on none)."""
     scenario = load_scenario("zhang2026-small")
-    config = SlotConfig(imitation_steps=40, imitation_rounds=2, imitation_epochs=60,
-                        learning_rate=3e-3, minibatch=8, rollout_steps=16, epochs=1)  # fmt: skip
+    config = SlotConfig(
+        imitation_steps=40,
+        imitation_rounds=2,
+        imitation_epochs=60,
+        learning_rate=3e-3,
+        minibatch=8,
+        rollout_steps=16,
+        epochs=1,
+    )
     whole, seen = _trained(tmp_path / "a", scenario, config, 40)
     first, _ = _trained(tmp_path / "b", scenario, config, 20)
     own = [first.decide(obs).as_action(WINDOW_FIELDS) for obs, _ in seen]
-    same = [all(np.array_equal(o[k], a[k]) for k in WINDOW_FIELDS)
-            for o, (_, a) in zip(own, seen, strict=True)]  # fmt: skip
+    same = [
+        all(np.array_equal(o[k], a[k]) for k in WINDOW_FIELDS)
+        for o, (_, a) in zip(own, seen, strict=True)
+    ]
     assert all(same[20:])
     assert not all(same[:20])
     planner = make_policy("planner", scenario)

@@ -1086,20 +1086,25 @@ def _passed(q, windows, rounds_left):
     the plan only (and the store, which changes how fast, not what), so the descent would
     retrace that one."""
     store, size = q.store, _plan_size(q.window, q.p.width)
-    n_devices, width = q.choice.shape
     for i in range(store.n_passed):
         row = store.passed[i]
-        if row[2 * size] != windows or row[2 * size + 1] > rounds_left:
-            continue
-        same = True
-        for n in range(n_devices):
-            same &= row[n] == q.window[n]
-        for n in range(n_devices):
-            for x in range(width):
-                same &= row[n_devices + n * width + x] == q.choice[n, x]
-        if same:
+        moves = row[2 * size] == windows and row[2 * size + 1] <= rounds_left
+        if moves and _holds_plan(row, q.window, q.choice):
             return i
     return -1
+
+
+@_jit
+def _holds_plan(flat, window, choice):
+    """Whether ``flat`` begins with the plan (``window``, ``choice``) as ``_flatten`` writes it."""
+    n_devices, width = choice.shape
+    for n in range(n_devices):
+        if flat[n] != window[n]:
+            return False
+        for x in range(width):
+            if flat[n_devices + n * width + x] != choice[n, x]:
+                return False
+    return True
 
 
 @_jit
@@ -1124,20 +1129,11 @@ def _settled(q, add):
     """Whether the plan is one of the store's settled ones (``add``: make it one). Its pair
     moves' outcome depends on the plan only: the single moves of the round before ran on it
     unchanged, so each device's ranked block choices are the plan's."""
-    store, n_devices, width = q.store, len(q.window), q.p.width
+    store = q.store
     for i in range(store.n_settled):
-        same = True
-        for n in range(n_devices):
-            same &= store.settled[i, n] == q.window[n]
-            for x in range(width):
-                same &= store.settled[i, n_devices + n * width + x] == q.choice[n, x]
-        if same:
+        if _holds_plan(store.settled[i], q.window, q.choice):
             return True
     if add and store.n_settled < len(store.settled):
-        i = store.n_settled
-        for n in range(n_devices):
-            store.settled[i, n] = q.window[n]
-            for x in range(width):
-                store.settled[i, n_devices + n * width + x] = q.choice[n, x]
+        _flatten(q.window, q.choice, store.settled[store.n_settled])
         store.n_settled += 1
     return False

@@ -200,8 +200,6 @@ class PPOLearner(Learner, WindowPolicy):
     def __init__(self, scenario: str | Scenario, seed: int, config: PPOCore) -> None:
         super().__init__(scenario, seed)
         self.config = config
-        if self.config.imitation_steps < 0:
-            raise InvalidParameterError("imitation_steps", self.config.imitation_steps, ">= 0")
         deciders = [d for d in policy_names("task_window") if not is_learner(d)]
         if self.config.demonstrator not in deciders:
             raise InvalidParameterError(
