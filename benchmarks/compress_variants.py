@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from edgesplit.compress.accuracy import evaluate, trained_digits_model
+from edgesplit.compress.accuracy import digits_model, evaluate
 from edgesplit.compress.prune import Variant
 from edgesplit.compress.quantize import quantize_int8
 from edgesplit.compress.report import busy_workers, latency_s, prune_time_busy
@@ -53,7 +53,7 @@ def int8(runs: int) -> None:
     print("\n2. int8 at 1 thread: float32 PyTorch vs ONNX Runtime QDQ vs PT2E")
     print(f"{'model':<14} {'path':<12} {'ms':>8} {'vs fp32':>8} {'prepare s':>10} "
           f"{'cached s':>9} {'agreement':>10}")  # fmt: skip
-    digits, data = trained_digits_model(0, 40)
+    digits, data = digits_model(0, 40)
     cases = [
         ("digits", digits, data.x_test[:1], [data.x_train[i : i + 64] for i in range(0, 256, 64)])
     ]

@@ -1,7 +1,7 @@
 """Dynamic batching of tails on one edge server: tasks per second and p50/p99 latency with 1, 4
 and 16 devices, batching off and on, measured in one run; and the batch service time t(b).
 
-    python benchmarks/runtime_batching.py [--model mobilenet_v2] [--cut 10] [--seconds 8]
+    python benchmarks/runtime_batching.py [--model mobilenet_v2] [--cut 9] [--seconds 8]
         [--device cuda] [--json OUT]
 
 ``--device cuda`` runs the lane's tails on the GPU (the run issue 31 asks for where a GPU is
@@ -131,7 +131,7 @@ def predicted(rows: list[dict], service: dict[int, float], batch_max: int, delay
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default="mobilenet_v2")
-    parser.add_argument("--cut", type=int, default=10)
+    parser.add_argument("--cut", type=int, default=9)
     parser.add_argument("--granularity", default="block")
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")

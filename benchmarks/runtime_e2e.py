@@ -91,7 +91,7 @@ def measure_rows(
                     "total": statistics.median(r.latency_s for r in records),
                 }
                 rows.append(
-                    {"model": model, "cut": cut + 1, "rate_bps": rate,
+                    {"model": model, "cut": cut, "rate_bps": rate,
                      "sent_bytes": records[0].sent_bytes, "measured": measured,
                      "predicted": predicted}
                 )  # fmt: skip

@@ -99,7 +99,7 @@ def _compare(client: DeviceClient, position: int, repeats: int) -> dict[str, flo
         bare.close()
     ours_s, bare_s = statistics.median(ours), statistics.median(theirs)
     row = {
-        "cut": position + 1, "request_bytes": record.sent_bytes, "reply_bytes": reply_bytes,
+        "cut": position, "request_bytes": record.sent_bytes, "reply_bytes": reply_bytes,
         "ours_ms": 1e3 * ours_s, "bare_ms": 1e3 * bare_s, "ratio": ours_s / bare_s,
         "codec_ms": 1e3 * statistics.median(r.codec_s for r in records),
     }  # fmt: skip

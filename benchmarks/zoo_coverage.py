@@ -44,7 +44,7 @@ def check(name: str) -> str:
         )
         cuts = [graph.best_cut(cost)]
         if not count.startswith(">"):
-            cuts.append(graph.cut(graph.cut_table().size // 2 + 1))
+            cuts.append(graph.cut(graph.cut_table().size // 2))
         worst = 0.0
         for cut in cuts:
             head, tail = split(model, graph, cut)

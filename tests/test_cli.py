@@ -60,7 +60,7 @@ def test_tables_show_what_the_json_holds():
     cuts = runner.invoke(app, ["cuts", "resnet18", "--rows", "5", "--input-size", "64"])
     assert "showing 5 of 99 cuts" in cuts.stdout
     shown = [line.split()[1] for line in cuts.stdout.splitlines() if line.startswith("│")]
-    assert shown == [str(1 + round(k * 98 / 4)) for k in range(5)]  # 1, 25, 50, 75, 99
+    assert shown == [str(round(k * 98 / 4)) for k in range(5)]  # 0, 24, 49, 74, 98
 
 
 def test_split_runs_the_cut_and_reports_what_crosses():
@@ -84,7 +84,7 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
               for c in graph.cuts()]  # fmt: skip
     assert best["latency_s"] == pytest.approx(min(scores))
     assert best["objective"] <= min(local["objective"], offloaded["objective"])
-    assert offloaded["index"] == 1 and local["index"] == data["cut_count"]
+    assert offloaded["index"] == 0 and local["index"] == data["cut_count"] - 1
     weighted = _json(
         "plan",
         "resnet18",
@@ -148,10 +148,10 @@ def test_plan_json_reports_optimum_and_trivial_cuts():
         (["graph", "resnet18", "--input-size", "8"], "input_size=8 is invalid"),
         (["cuts", "googlenet", "--input-size", "64", "--limit", "100"], "more than 100 cuts"),
         (
-            ["split", "resnet18", "--cut", "0"],
-            "cut index 0 is out of range: this graph has cuts 1..99",
+            ["split", "resnet18", "--cut", "-1"],
+            "cut index -1 is out of range: this graph has cuts 0..98",
         ),
-        (["split", "resnet18", "--cut", "100"], "cut index 100 is out of range"),
+        (["split", "resnet18", "--cut", "99"], "cut index 99 is out of range"),
     ],
 )
 def test_bad_input_prints_one_line_and_exits_nonzero(args, message):
@@ -201,7 +201,7 @@ def user_models(tmp_path):
 def test_a_user_model_by_file_path(user_models):
     data = _json("cuts", f"{user_models}:Tiny", "--input-shape", "2,16")
     assert data["cut_count"] == 4  # a chain of three operators (a, relu, b)
-    split = _json("split", f"{user_models}:Tiny", "--input-shape", "2,16", "--cut", "3")
+    split = _json("split", f"{user_models}:Tiny", "--input-shape", "2,16", "--cut", "2")
     assert split["crossing"] == ["relu"] and split["split_check"]["matches"]
 
 

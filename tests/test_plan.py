@@ -162,7 +162,7 @@ def test_plan_and_the_simulator_agree_on_every_cut(energy_per_mac_j):
         step = slot_step(
             system, system.capacity_j, cuts, np.full(3, k), arrivals, uplink, downlink, 0.0
         )
-        planned = evaluate(terms, graph.cut(c + 1), "latency")
+        planned = evaluate(terms, graph.cut(c), "latency")
         assert planned.latency_s == pytest.approx(step.latency_s[n], rel=1e-9)
         assert planned.energy_j == pytest.approx(step.task_energy_j[n], rel=1e-9)
         latency.append(step.latency_s[n])

@@ -104,4 +104,4 @@ def best_interior_cut(graph: ModelGraph, setting: Setting, objective: str) -> Cu
     table = graph.cut_table()
     values = terms.objective(objective, beta).over(table)
     values[[0, table.size - 1]] = np.inf
-    return evaluate(terms, table.cut(int(np.argmin(values)) + 1), objective, beta)
+    return evaluate(terms, table.cut(int(np.argmin(values))), objective, beta)

@@ -47,12 +47,12 @@ class InvalidInputError(EdgesplitError, ValueError):
 
 
 class CutIndexError(EdgesplitError, IndexError):
-    """A cut index outside 1..S."""
+    """A cut index outside 0..S - 1."""
 
     def __init__(self, index: object, count: int) -> None:
         self.index = index
         self.count = count
-        super().__init__(f"cut index {index!r} is out of range: this graph has cuts 1..{count}")
+        super().__init__(f"cut index {index!r} is out of range: this graph has cuts 0..{count - 1}")
 
 
 class CutLimitExceededError(EdgesplitError):

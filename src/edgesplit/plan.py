@@ -29,6 +29,8 @@ from edgesplit.costs import LinkCosts, md1_waiting_time_s, task_energy_j, task_l
 from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
+from edgesplit.graph.tiers import TierCost, best_tiers, tier_cost_of, tiers_of
+from edgesplit.profile.catalogue import device_powers, hardware_profile, resolve_latency
 from edgesplit.profile.throughput import ThroughputModel
 from edgesplit.vocabulary import OBJECTIVES
 
@@ -299,7 +301,7 @@ def best_of_table(graph: ModelGraph, terms: CostTerms, objective: str, beta_s_pe
         md1_waiting_time_s(terms.arrival_rate_per_s, server_s), terms.downlink_latency.over(table),
     )  # fmt: skip
     values = objective_value(objective, latency, terms.energy.over(table), beta_s_per_j)
-    return table.cut(int(np.argmin(values)) + 1)
+    return table.cut(int(np.argmin(values)))
 
 
 @dataclass(frozen=True)
@@ -318,7 +320,7 @@ class Plan:
         return {
             "model": self.graph.model_name,
             "granularity": self.graph.granularity,
-            "cut_count": self.all_local.cut.index,
+            "cut_count": self.all_local.cut.index + 1,  # the all-local cut is the last
             "objective": self.objective_name,
             "codec": self.codec,
             "best": self.best.record(),
@@ -375,8 +377,6 @@ def resolve_setting(
     """The Setting of ``model`` on a device and a server (profiles default to shi2025's test-bed,
     powers to the device's catalogue entry, then to ``plan_defaults``), with a description of
     each side: what ``edgesplit plan`` and the demo both plan with."""
-    from edgesplit.profile.catalogue import device_powers, resolve_latency
-
     defaults = plan_defaults()
     predictor = predictor or defaults["predictor"]
     defaulted = set()
@@ -413,8 +413,6 @@ def resolve_setting(
 def _no_profile_of(model: str, hardware: str) -> bool:
     """Whether catalogue entry ``hardware`` lacks a profile of ``model`` (it has the reference
     model's)."""
-    from edgesplit.profile.catalogue import hardware_profile
-
     try:
         hardware_profile(hardware, model)
     except ProfileError:
@@ -427,8 +425,6 @@ def placeholder_latency(
 ) -> tuple[ThroughputModel, str]:
     """For a model ``hardware`` has no profile of: the MAC rate its profile reaches on the
     reference model (``plan_defaults.json``, ``placeholder``), with a label that says so."""
-    from edgesplit.profile.catalogue import hardware_profile
-
     reference = plan_defaults()["placeholder"]
     profile, device = hardware_profile(hardware, reference["model"])
     k = threads if threads is not None else max(profile.cpu, default=1)
@@ -467,8 +463,6 @@ class TieredPlan:
     compute_s: tuple[float, float, float]  # on the device, the edge, the cloud
 
     def record(self) -> dict[str, Any]:
-        from edgesplit.graph.tiers import tiers_of
-
         tiers = tiers_of(self.device_cut.device_row, self.edge_cut.device_row)
         return {
             "model": self.graph.model_name,
@@ -494,8 +488,6 @@ def tier_cost(graph: ModelGraph, setting: Setting, cloud: Cloud, objective: str,
     compute and, producing an output, the result's download; a cloud node pays its compute and
     the result's way back over the backhaul and the radio; a value leaving the edge pays the
     backhaul (no device energy)."""
-    from edgesplit.graph.tiers import TierCost
-
     edge_terms = cost_terms(graph, setting)
     behind = replace(  # the backhaul as the link: its latencies only, the device pays nothing
         setting, server=cloud.latency, uplink_rate_bps=cloud.backhaul_rate_bps,
@@ -530,8 +522,6 @@ def plan_tiers(
 ) -> TieredPlan:
     """The exact optimum over device, edge (the setting's server) and cloud, by one layered min
     cut (``graph.tiers.best_tiers``); latency and energy of the chosen pair beside it."""
-    from edgesplit.graph.tiers import best_tiers, tier_cost_of
-
     beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
     check_objective(objective, beta)
     best = best_tiers(graph, tier_cost(graph, setting, cloud, objective, beta))

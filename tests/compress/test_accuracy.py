@@ -1,5 +1,7 @@
 """Accuracy on scikit-learn's digits: a real trained model, real pruning, real codecs."""
 
+import json
+
 import pytest
 import torch
 
@@ -8,7 +10,9 @@ from edgesplit.compress.accuracy import (
     accuracy_vs_codec,
     accuracy_vs_pf,
     digits_data,
+    digits_model,
     evaluate,
+    shipped_digits_path,
     topk_accuracy,
     trained_digits_model,
 )
@@ -86,3 +90,21 @@ def test_training_does_not_depend_on_the_callers_threads():
         one, _ = trained_digits_model(seed=3, epochs=2)
     with torch.no_grad():
         assert torch.equal(one(data.x_test), two(data.x_test))
+
+
+def test_the_shipped_weights_measure_what_their_sidecar_says():
+    """The digits model the experiments measure comes from shipped safetensors weights (the same
+    on every CPU): it loads into a DigitsNet and scores the sidecar's test accuracy (an image
+    or two may flip on another CPU's arithmetic); without shipped weights the model is trained
+    here, the same as ``trained_digits_model``."""
+    path = shipped_digits_path(0, 40)
+    sidecar = json.loads(path.with_suffix(".json").read_text())
+    model, data = digits_model(0, 40)
+    top1, top3 = evaluate(model, data)
+    assert abs(top1 - sidecar["test_top1"]) <= 2 / len(data.y_test)
+    assert abs(top3 - sidecar["test_top3"]) <= 2 / len(data.y_test)
+    assert not shipped_digits_path(3, 2).exists()
+    mine, _ = digits_model(3, 2)
+    theirs, _ = trained_digits_model(3, 2)
+    for key, value in mine.state_dict().items():
+        assert torch.equal(value, theirs.state_dict()[key])

@@ -30,7 +30,7 @@ from edgesplit.policies.planner import (
     exact_plan,
     stratified_shadowing,
 )
-from edgesplit.policies.registry import make_policy
+from edgesplit.policies.registry import make_policy, policy_from_spec
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Runtime, load_scenario
 from edgesplit.sim.window import window_rewards
@@ -416,13 +416,28 @@ def test_the_planner_refuses_an_instance_whose_options_would_not_fit():
         make_policy("planner", "zhang2026-1000")
 
 
-@pytest.mark.parametrize("preset", ["zhang2026-small", "zhang2026"])
-def test_the_plan_is_never_worse_than_a_rules_plan_by_its_own_objective(preset):
+_RULES = ("fixed-assignment", "near-offload", "greedy")
+_SHIPPED = "slot-ppo=slot-ppo-zhang2026-100"
+
+
+@pytest.mark.parametrize(
+    ("preset", "settings", "givers"),
+    [
+        ("zhang2026-small", {}, _RULES),
+        ("zhang2026", {}, _RULES),
+        ("zhang2026", {"start": "local"}, (*_RULES, "local")),
+        ("zhang2026-100", {"budget_s": "0.02", "start": _SHIPPED}, (_SHIPPED,)),
+    ],
+)
+def test_the_plan_is_never_worse_than_a_given_plan_by_its_own_objective(preset, settings, givers):
     """The search starts from the best of the practitioner's rules (fixed-assignment,
-    near-offload, greedy): at every window of an episode, its plan scores at least each rule's
-    decision under the planner's objective, and each rule's choices are that rule's decision."""
-    planner = make_policy("planner", preset)
-    rules = [make_policy(name, preset) for name in ("fixed-assignment", "near-offload", "greedy")]
+    near-offload, greedy; small instances) and of ``start``'s decider (here `local`, and at
+    100 devices the learner shipped for the preset), descended first whatever the budget: at
+    every window of an episode, its plan scores at least each given decision under the
+    planner's objective, and each given plan's choices are that decider's decision (built here
+    on its own)."""
+    planner = make_policy("planner", preset, settings=settings)
+    rules = [policy_from_spec(name, planner.scenario)[1] for name in givers]
     env = decision_env(planner.scenario)
     obs, _ = env.reset(seed=1)
     planner.reset(1)
@@ -439,6 +454,19 @@ def test_the_plan_is_never_worse_than_a_rules_plan_by_its_own_objective(preset):
         obs, _, done, _, _ = env.step(problem.decision(plan.window, plan.choice))
         if done:
             break
+
+
+def test_the_start_setting_names_a_decider_or_none():
+    """``start`` is "none" unless set; set, it builds the decider it names (a learner with its
+    shipped policy file), and a name the registry lacks or a learner without its policy file is
+    refused naming the setting."""
+    assert make_policy("planner", "zhang2026").start == "none"
+    assert make_policy("planner", "zhang2026")._started() == []
+    started = make_policy("planner", "zhang2026", settings={"start": _SHIPPED})._started()
+    assert [type(d).__name__ for d in started] == ["SlotPPO"]
+    for spec in ("nearest", "slot-ppo"):
+        with pytest.raises(InvalidParameterError, match=rf"--set start='{spec}' is invalid"):
+            make_policy("planner", "zhang2026", settings={"start": spec})
 
 
 def test_a_passed_deadline_stops_the_search_with_a_consistent_plan():

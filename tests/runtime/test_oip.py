@@ -54,10 +54,10 @@ def _local(spec: str, granularity: str, position: int) -> tuple[tuple, torch.Ten
 def test_tritonclient_finds_the_server_and_a_tails_metadata(client):
     assert client.is_server_live(headers=HEADERS) and client.is_server_ready(headers=HEADERS)
     assert client.get_server_metadata(headers=HEADERS).name == "edgesplit"
-    assert client.is_model_ready("resnet18.block.cut-4", headers=HEADERS)
-    metadata = client.get_model_metadata("resnet18.block.cut-4", headers=HEADERS)
+    assert client.is_model_ready("resnet18.block.cut-3", headers=HEADERS)
+    metadata = client.get_model_metadata("resnet18.block.cut-3", headers=HEADERS)
     _, _, graph = load_traced("resnet18", "block", SIZE)
-    (crossing,) = graph.cut(4).crossing
+    (crossing,) = graph.cut(3).crossing
     shape = next(v.shape for v in graph.values if v.name == crossing)
     (given,) = metadata.inputs
     assert given.name == crossing and given.datatype == "FP32"
@@ -67,7 +67,7 @@ def test_tritonclient_finds_the_server_and_a_tails_metadata(client):
 
 
 @pytest.mark.parametrize(("spec", "name", "position"), [
-    ("resnet18", "resnet18", 4),
+    ("resnet18", "resnet18", 3),
     (NET, "Net", None),  # its first cut where two tensors cross
 ])  # fmt: skip
 def test_an_inference_through_tritonclient_equals_the_local_tail_exactly(
@@ -99,16 +99,16 @@ def test_what_the_protocol_refuses_says_why(client):
     wrong_type.set_data_from_numpy(np.zeros((1, 64, SIZE // 2, SIZE // 2), np.int64))
     cases = [
         ("resnet50.block.cut-4", [good], HEADERS, "StatusCode.NOT_FOUND", "tails are named"),
-        ("resnet18.block.cut-99", [good], HEADERS, "StatusCode.NOT_FOUND", "cut-1 to cut-"),
-        ("resnet18.block.cut-4", [wrong_shape], HEADERS, "INVALID_ARGUMENT", "expected"),
-        ("resnet18.block.cut-4", [wrong_type], HEADERS, "INVALID_ARGUMENT", "FP32 expected"),
-        ("resnet18.block.cut-4", [good], {}, "UNAUTHENTICATED", ""),
+        ("resnet18.block.cut-99", [good], HEADERS, "StatusCode.NOT_FOUND", "cut-0 to cut-"),
+        ("resnet18.block.cut-3", [wrong_shape], HEADERS, "INVALID_ARGUMENT", "expected"),
+        ("resnet18.block.cut-3", [wrong_type], HEADERS, "INVALID_ARGUMENT", "FP32 expected"),
+        ("resnet18.block.cut-3", [good], {}, "UNAUTHENTICATED", ""),
     ]
     for name, inputs, headers, status, says in cases:
         with pytest.raises(InferenceServerException) as refused:
             client.infer(name, inputs, headers=headers)
         assert status in str(refused.value.status()) and says in refused.value.message()
-    served = client.infer("resnet18.block.cut-4", [good], headers=HEADERS)  # still serving
+    served = client.infer("resnet18.block.cut-3", [good], headers=HEADERS)  # still serving
     assert served.as_numpy("fc").shape == (1, 1000)
 
 
@@ -189,7 +189,7 @@ def test_export_as_torchscript_for_tritons_pytorch_backend(tmp_path):
     from edgesplit.runtime.export import export_split
 
     model, x, _ = load_traced("resnet18", "block", SIZE)
-    made = export_split("resnet18", 4, tmp_path, "block", SIZE, "triton", "torchscript")
+    made = export_split("resnet18", 3, tmp_path, "block", SIZE, "triton", "torchscript")
     head, tail = torch.jit.load(str(made.head)), torch.jit.load(str(made.tail))
     batch = torch.cat([x, torch.flip(x, dims=[0]) + 0.5])
     with torch.no_grad():
@@ -200,7 +200,7 @@ def test_export_as_torchscript_for_tritons_pytorch_backend(tmp_path):
     assert 'platform: "pytorch_libtorch"' in config and 'name: "OUTPUT__0"' in config
     assert '{ name: "relu" data_type: TYPE_FP32' in config  # the tail's argument
     with pytest.raises(InvalidParameterError, match=r"--format.*onnx with --repository mlserver"):
-        export_split("resnet18", 4, tmp_path, "block", SIZE, "mlserver", "torchscript")
+        export_split("resnet18", 3, tmp_path, "block", SIZE, "mlserver", "torchscript")
 
 
 MLSERVER = Path(__file__).parents[2] / ".venv-oip" / "bin" / "mlserver"
@@ -270,13 +270,13 @@ def test_a_device_offloads_to_mlserver_hosting_an_exported_tail(mlserver):
     tasks = json.loads(done.stdout)["tasks"]
     assert len(tasks) == 3
     for task in tasks:
-        assert task["offloaded"] and task["fallback"] is None and task["cut"] == position - 1
+        assert task["offloaded"] and task["fallback"] is None and task["cut"] == position
         assert task["max_abs_error"] < 1e-5
     with DeviceClient(spec, address, granularity="block", input_size=SIZE) as device:
         x = device.example + torch.linspace(-1, 1, device.example.numel()).view_as(device.example)
         with torch.no_grad():
             expected = device.model(x)
-        output, record = device.run(x, position - 1)
+        output, record = device.run(x, position)
         assert record.offloaded and record.note is None
         np.testing.assert_allclose(output.numpy(), expected.numpy(), rtol=1e-4, atol=1e-5)
         output, record = device.run(x, position - 2)  # not exported: MLServer has no such model

@@ -50,7 +50,7 @@ def _split_locally(client: DeviceClient, x: torch.Tensor, cut: int, threads: int
 def _cuts(client: DeviceClient) -> list[int]:
     """The raw input, the first and last offloading cuts, and up to three multi-tensor cuts."""
     cuts = client.graph.cuts()
-    multi = [c.index - 1 for c in cuts if len(c.crossing) >= 2]
+    multi = [c.index for c in cuts if len(c.crossing) >= 2]
     picks = {0, 1, len(cuts) // 2, len(cuts) - 2, *multi[:: max(1, len(multi) // 3)][:3]}
     return sorted(picks)
 
@@ -69,7 +69,7 @@ def test_fp32_outputs_equal_the_unsplit_model(clients, spec):
         output, record = client.run(x, cut, threads=threads)
         assert record.threads == threads
         assert torch.equal(output, _split_locally(client, x, cut, threads)), (spec, cut)
-        crossing.add(len(client.graph.cut(cut + 1).crossing))
+        crossing.add(len(client.graph.cut(cut).crossing))
     if spec == NET or spec == "resnet18":
         assert max(crossing) >= 2  # multi-tensor cuts were among them
 
@@ -123,7 +123,7 @@ def _valid_request(client: DeviceClient, cut: int = 3) -> bytes:
     head, _ = client.halves(cut)
     with torch.no_grad():
         tensors = head(client.example)
-    cut_id = wire_id(client.graph.fx_key(client.graph.cut(cut + 1)))
+    cut_id = wire_id(client.graph.fx_key(client.graph.cut(cut)))
     return pack(REQUEST, wire_id(client.spec), cut_id, 1, tensors, threads=1)
 
 
@@ -137,7 +137,7 @@ def test_bad_requests_get_a_clear_status_and_the_server_keeps_serving(server, cl
     good = _valid_request(client)
     not_a_cut = wire_id(hex(1 << 40))  # one node without its predecessors: no valid cut
     wrong_shape = pack(
-        REQUEST, wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4))), 1,
+        REQUEST, wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(3))), 1,
         [torch.zeros(1, 2, 3)],
     )  # fmt: skip
     invalid, missing = grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND
@@ -189,7 +189,7 @@ def test_requests_that_once_killed_a_lane_are_refused_by_the_same_lane(server, c
     head, _ = client.halves(3)
     with torch.no_grad():
         (crossing,) = head(client.example)
-    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(3)))
     fp32, zstd = Codec().wire_id, Codec("fp32", zstd=True).wire_id
     bomb = zstandard.ZstdCompressor(level=1).compress(bytes(1 << 30))
     assert len(bomb) < 64 * 1024
@@ -262,7 +262,7 @@ def test_fuzzed_tensor_headers_never_cost_a_lane(server, clients, data):
     import zstandard
 
     client = clients["resnet18"]
-    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+    model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(3)))
     dims = data.draw(st.lists(st.integers(0, 2**32 - 1) | st.integers(1, 64), max_size=8))
     payload = data.draw(st.binary(max_size=512))
     if data.draw(st.booleans()):
@@ -519,7 +519,7 @@ def test_batched_requests_each_get_their_own_rows_of_the_tails_output():
     try:
         with DeviceClient("resnet18", f"127.0.0.1:{edge.port}", input_size=SIZE) as client:
             head, tail = client.halves(3)
-            model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(4)))
+            model, cut = wire_id("resnet18"), wire_id(client.graph.fx_key(client.graph.cut(3)))
             inputs = [torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(i))
                       for i in range(4)]  # fmt: skip
             with torch.no_grad():

@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from edgesplit.errors import ScenarioError
-from edgesplit.sim.scenario import load_scenario, presets
+from edgesplit.sim.scenario import Scenario, load_scenario, presets
 
 
 def test_presets():
@@ -33,6 +33,21 @@ def test_presets():
     assert (wifi.uplink.low_bps, wifi.uplink.high_bps) == (10e6, 20e6)
     assert (fiveg.uplink.low_bps, fiveg.uplink.high_bps) == (20e6, 40e6)
     assert [d.model for d in wifi.devices] == ["vgg16_bn", "resnet34", "mobilenet_v2"]
+
+
+def test_the_noise_grows_with_the_bandwidth():
+    """The radio's noise is a density: a scenario that widens the channels and says nothing of
+    the noise gets Table III's density over the wider band; a noise power given is read at the
+    bandwidth given beside it; both at once are refused."""
+    base = load_scenario("zhang2026").model_dump(mode="json")
+    wide = {**base, "radio": {**base["radio"], "bandwidth_hz": 1e7}}
+    assert Scenario.model_validate(wide).radio.noise_w == pytest.approx(1e-8, rel=1e-12)
+    radio = {k: v for k, v in base["radio"].items() if k != "noise_w_per_hz"}
+    given = {**base, "radio": {**radio, "bandwidth_hz": 2e6, "noise_w": 3e-9}}
+    assert Scenario.model_validate(given).radio.noise_w_per_hz == pytest.approx(1.5e-15)
+    both = {**base, "radio": {**base["radio"], "noise_w": 1e-9}}
+    with pytest.raises(ValueError, match="noise_w and noise_w_per_hz: give one"):
+        Scenario.model_validate(both)
 
 
 def _write(tmp_path, data) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -21,6 +22,8 @@ from rich.table import Table
 from edgesplit.cli.options import check_options
 from edgesplit.errors import EdgesplitError
 from edgesplit.vocabulary import GRANULARITIES
+
+STARTED = time.perf_counter()  # the command's start (what it reports as wall time counts it)
 
 app = typer.Typer(
     help="edgesplit: decide where each DNN runs (device, edge server, or split) and run it so.",

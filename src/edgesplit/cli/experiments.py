@@ -10,7 +10,17 @@ from typing import Annotated
 
 import typer
 
-from edgesplit.cli.app import Column, JsonOpt, choice, command, console, key, print_json, table
+from edgesplit.cli.app import (
+    STARTED,
+    Column,
+    JsonOpt,
+    choice,
+    command,
+    console,
+    key,
+    print_json,
+    table,
+)
 from edgesplit.experiments.sweep import BACKENDS
 from edgesplit.vocabulary import RESULTS_FOLDER
 
@@ -46,7 +56,7 @@ def reproduce_command(
         return
     markdown = reproduce(
         name, quick, seeds, workers, backend, out,
-        command=shlex.join(["edgesplit", *sys.argv[1:]]), force=force,
+        command=shlex.join(["edgesplit", *sys.argv[1:]]), force=force, started=STARTED,
     )  # fmt: skip
     if as_json:
         print_json({"markdown": str(markdown)})

@@ -100,7 +100,7 @@ def cuts(
     rows: Annotated[int, typer.Option(help="Rows to print, evenly spaced (0 = all).")] = 50,
     as_json: JsonOpt = False,
 ) -> None:
-    """Print every valid cut of a model on the 1-D index (1 = send input, S = all local)."""
+    """Print every valid cut of a model by index (0 = send the input, S - 1 = all local)."""
     _, _, g = load(model, granularity, input_size, input_shape, seed)
     all_cuts = g.cuts(limit)
     records = [c.record() for c in all_cuts]
@@ -138,7 +138,7 @@ def cuts(
 @command("split")
 def split_command(
     model: ModelArg,
-    cut: Annotated[int, typer.Option("--cut", help="1-D cut index (see `edgesplit cuts`).")],
+    cut: Annotated[int, typer.Option("--cut", help="The cut index (see `edgesplit cuts`).")],
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
     input_shape: InputShapeOpt = None,

@@ -226,7 +226,7 @@ def device_command(
         raise InvalidParameterError("--cut", None, "a cut number (or --controller HOST:PORT)")
     servers = server or ["127.0.0.1:50051"]
     report = run_tasks(
-        model, servers, cut - 1, tasks, threads, codec, rate_mbps, timeout_s,
+        model, servers, cut, tasks, threads, codec, rate_mbps, timeout_s,
         None if token_file is None else str(token_file),
         None if tls_ca is None else str(tls_ca), granularity, input_size,
     )  # fmt: skip
@@ -344,7 +344,7 @@ def _mbps(rate_bps: float | None) -> str:
 @command("export")
 def export_command(
     model: ModelArg,
-    cut: Annotated[int, typer.Option(help="The cut (1-based, as `edgesplit graph` shows it).")],
+    cut: Annotated[int, typer.Option(help="The cut index (`edgesplit cuts` lists them).")],
     out: Annotated[Path, typer.Option(help="Folder for the head, the tail and the repository.")],
     granularity: GranularityOpt = "block",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,

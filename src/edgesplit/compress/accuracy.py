@@ -12,9 +12,11 @@ import copy
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from edgesplit.compress.codecs import DTYPE_IDS as _DTYPE_IDS
@@ -25,9 +27,13 @@ from edgesplit.compress.prune import (
     prune_structured,
     prune_unstructured,
 )
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.split import split
+from edgesplit.graph.trace import torch_threads
 
 DIGITS_CLASSES = 10
 DIGITS_SHAPE = (1, 1, 8, 8)
+SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 
 
 class DigitsNet(nn.Module):
@@ -88,8 +94,6 @@ def train(
     """Adam with cross-entropy, batches of 64 in a seeded order, on one thread (so that the
     same seed gives the same weights whatever the caller's thread count); returns the model in
     eval mode."""
-    from edgesplit.graph.trace import torch_threads
-
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
@@ -107,12 +111,32 @@ def train(
 
 
 def trained_digits_model(seed: int = 0, epochs: int = 40) -> tuple[DigitsNet, DigitsData]:
-    """A DigitsNet trained from ``seed`` (weights, split and batch order), and its data."""
+    """A DigitsNet trained here from ``seed`` (weights, split and batch order), and its data.
+    The same seed gives the same weights on one machine, not across CPUs: the SIMD path changes
+    the float sums (0.996 top-1 on an AMD EPYC, 0.993 on an AVX-512 Xeon at seed 0)."""
     data = digits_data(seed)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = DigitsNet()
     return train(model, data, epochs, seed), data
+
+
+def shipped_digits_path(seed: int, epochs: int) -> Path:
+    """Where the weights shipped for ``seed`` and ``epochs`` live (``data/models``)."""
+    return SHIPPED_MODELS / f"digits-seed{seed}-epochs{epochs}.safetensors"
+
+
+def digits_model(seed: int = 0, epochs: int = 40) -> tuple[DigitsNet, DigitsData]:
+    """The DigitsNet of ``seed`` and ``epochs`` and its data: the weights shipped with edgesplit
+    when there are (safetensors: loading runs no code; trained once by
+    ``scripts/ship_digits_model.py``, whose sidecar names the machine), so that every machine
+    measures the same model; else trained here (``trained_digits_model``)."""
+    path = shipped_digits_path(seed, epochs)
+    if not path.is_file():
+        return trained_digits_model(seed, epochs)
+    model = DigitsNet()
+    model.load_state_dict(load_file(path))
+    return model.eval(), digits_data(seed)
 
 
 def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
@@ -193,9 +217,6 @@ def accuracy_vs_codec(
     optionally ``+zstd``: through the runtime's real encode and decode) or ``intB`` /
     ``intB-channel`` for an affine code of B bits (``affine_roundtrip``). Each test image is one
     request, encoded on its own, as the runtime sends them."""
-    from edgesplit.graph import ModelGraph
-    from edgesplit.graph.split import split
-
     graph = ModelGraph.from_module(model, data.x_test[:1], granularity, model_name="digits")
     rows = []
     for cut in graph.cuts()[1:-1]:

@@ -36,8 +36,13 @@ import numpy as np
 
 from edgesplit.checks import non_negative, positive
 from edgesplit.compress.prune import Variant
-from edgesplit.costs.terms import load_stretch
-from edgesplit.errors import InvalidParameterError
+from edgesplit.costs.terms import load_stretch, task_energy_j, transmit_s
+from edgesplit.errors import CutLimitExceededError, InvalidParameterError
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.cuts import cut_from_mask
+from edgesplit.graph.zoo import load_model, spec_input
+from edgesplit.net.rates import UmiRates
+from edgesplit.profile.catalogue import latency_model
 
 if TYPE_CHECKING:
     from edgesplit.graph import Cut, ModelGraph
@@ -94,13 +99,9 @@ class Sites:
 
     def device_latency(self, spec: str) -> NodeLatencyModel:
         """The device's latency model of ``spec`` (a variant scales from its base's profile)."""
-        from edgesplit.profile.catalogue import latency_model
-
         return latency_model(self.device, spec)
 
     def edge_latency(self, spec: str) -> EdgeLoad:
-        from edgesplit.profile.catalogue import latency_model
-
         free = max(1, self.edge_cores - self.edge_load)
         return EdgeLoad(
             latency_model(self.edge, spec, threads=free), self.edge_cores, self.edge_load
@@ -120,8 +121,6 @@ class Radio:
         """The mean Shannon rates over ``draws`` LOS/NLOS and shadowing draws at ``distance_m``
         (``net.UmiRates``: 3.5 GHz, 100 MHz, device 10 dBm, BS 23 dBm; 4x4 arrays taken as 12 dB
         of array gain and a 7 dB noise figure, as the chukhno2023 preset assumes)."""
-        from edgesplit.net.rates import UmiRates
-
         positive("distance_m", distance_m)
         rates = UmiRates(
             frequency_hz=3.5e9, bandwidth_hz=100e6, device_power_dbm=10.0,
@@ -261,9 +260,6 @@ def model_forms(
     or sparse where that is smaller)."""
     from edgesplit.compress.prune import apply_variant
     from edgesplit.compress.sparse import weights_size_bits
-    from edgesplit.errors import CutLimitExceededError
-    from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import load_model, spec_input
 
     x = spec_input(name, input_size, seed=seed)
     forms = []
@@ -307,13 +303,15 @@ def lifetime(
     # the weights' encoding shrinks every node's parameters alike (the model's overall ratio)
     node_bits = param_bits * (model.weights_bits / max(param_bits.sum(), 1.0))
     nodes, values = np.zeros(len(graph.nodes)), np.zeros(len(graph.values))
-    download_s = node_bits / radio.downlink_bps
+    download_s = transmit_s(node_bits, radio.downlink_bps)  # the weights, fetched once
     download = AdditiveCost(download_s, nodes, values)
-    download_j = AdditiveCost(download_s * powers.receiving_w, nodes, values)
+    download_j = AdditiveCost(
+        task_energy_j(0.0, 0.0, 0.0, 0.0, download_s, powers.receiving_w), nodes, values
+    )
     bits, result = wire_bits(graph, INPUT_BITS, RESULT_BITS)
     per_request_data = AdditiveCost(nodes, result, bits)
     data = requests * per_request_data + AdditiveCost(node_bits, nodes, values)
-    request_s = REQUEST_BITS / radio.uplink_bps
+    request_s = float(transmit_s(REQUEST_BITS, radio.uplink_bps))
     return Lifetime(
         model=model,
         latency=requests * terms.latency + download,
@@ -321,7 +319,7 @@ def lifetime(
         first_latency=terms.latency + download,
         data=data,
         request_s=request_s,
-        request_j=powers.transmit_w * request_s,
+        request_j=float(task_energy_j(0.0, 0.0, request_s, powers.transmit_w)),
         prune_s=model.prune_s * edge.stretch,
     )
 
@@ -392,7 +390,6 @@ def place(
 ) -> Placement:
     """Every option of chukhno2023 (edge or device; full, pre-pruned or pruned on demand) and
     the best split of each model form, sorted by ``objective``."""
-    from edgesplit.graph.cuts import cut_from_mask
     from edgesplit.plan import check_objective
 
     check_objective(objective, beta_s_per_j)

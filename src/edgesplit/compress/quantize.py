@@ -34,7 +34,8 @@ import torch
 from torch import nn
 
 from edgesplit.errors import CompressionError, InvalidParameterError, describe
-from edgesplit.graph.trace import normalize_inputs
+from edgesplit.graph.trace import normalize_inputs, torch_threads
+from edgesplit.profile.data import cache_root
 from edgesplit.vocabulary import INT8_BACKENDS
 
 Tensors = tuple[torch.Tensor, ...]
@@ -151,8 +152,6 @@ def _onnxruntime(
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if cache is None:
-        from edgesplit.profile.data import cache_root
-
         cache = cache_root() / "int8"
     cache.mkdir(parents=True, exist_ok=True)
     path = cache / f"{type(model).__name__}-{_digest(model, inputs, batches)}.onnx"
@@ -210,8 +209,6 @@ def _pt2e(
     import torch._inductor.config as inductor_config
     import torchao.quantization.pt2e.quantizer.x86_inductor_quantizer as x86
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
-
-    from edgesplit.graph.trace import torch_threads
 
     start = time.perf_counter()
     rows_per_call = inputs[0].shape[0]  # static shapes: inductor's int8 kernels need them

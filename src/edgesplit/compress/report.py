@@ -20,6 +20,11 @@ from torch import nn
 
 from edgesplit.compress.prune import Variant, apply_variant, count_parameters, run_example
 from edgesplit.compress.sparse import weights_size_bits
+from edgesplit.errors import InvalidParameterError
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.trace import torch_threads
+from edgesplit.graph.zoo import load_model, random_input, spec_input
+from edgesplit.profile.measure import plausible_median_s
 from edgesplit.vocabulary import QUANTIZE
 
 
@@ -74,12 +79,8 @@ def measure_variant(
     """Build ``name`` (a zoo model or ``file.py:factory``), prune a copy as ``variant``, quantize
     it if asked, and measure both."""
     from edgesplit.compress.quantize import check_backend, quantize_int8
-    from edgesplit.graph import ModelGraph
-    from edgesplit.graph.zoo import load_model, random_input, spec_input
 
     if quantize not in QUANTIZE:
-        from edgesplit.errors import InvalidParameterError
-
         raise InvalidParameterError("quantize", quantize, " or ".join(QUANTIZE))
     if quantize == "int8":
         check_backend(backend)
@@ -165,9 +166,6 @@ def latency_s(
     session's own), re-measured by profile's rule (``time_plausibly``) against the 1-thread
     median ``one_thread_s``; a timing that stays implausible is noted in ``noisy`` under
     "``what``, ``label_threads`` threads"."""
-    from edgesplit.graph.trace import torch_threads
-    from edgesplit.profile.measure import plausible_median_s
-
     label = f"{what}, {label_threads} thread{'s' if label_threads > 1 else ''}"
     reference_s = one_thread_s if label_threads > 1 else None
     with torch.no_grad(), torch_threads(threads) if threads else contextlib.nullcontext():

@@ -1,9 +1,9 @@
 """What a decider returns for one step, which is also the environments' Gymnasium action.
 
-Inside the library a cut is its 0-based position on the 1-D index: 0 sends the raw input and
-S_n - 1 runs everything on device n (the row of the device's cost table). The CLI and reports
-show the 1-based number (``position + 1``), as zhang2026 numbers partition points; no other
-layer converts. A window is a count of tasks (1..W_max). The envs' action spaces are Dicts with
+A cut is its index from 0 everywhere, the graph's ``Cut.index``, the CLI and reports included:
+0 sends the raw input and S_n - 1 runs everything on device n (the row of the device's cost
+table); zhang2026 numbers partition points from 1, its point k is our cut k - 1. No layer
+converts. A window is a count of tasks (1..W_max). The envs' action spaces are Dicts with
 exactly these names, so a Decision and an action are the same data (``as_action``,
 ``from_action``).
 """

@@ -1,7 +1,7 @@
 """Per-cut cost tables: what the simulator and the deciders need of a model on a device and a
 server.
 
-For every cut of the model (1-D index order, at the scenario's granularity): the bits it sends,
+For every cut of the model (cut index order, at the scenario's granularity): the bits it sends,
 the device's MACs, the head's latency on the device, and the tail's latency on the server with
 k = 0 ... K threads (column 0 is +inf for any cut with server work: no threads, no service; a
 GPU server's columns are all equal). They come from the graph layer's cuts and the profile
@@ -19,6 +19,9 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from edgesplit.profile.catalogue import latency_model
+from edgesplit.profile.data import cache_root
 
 TABLE_VERSION = 2
 
@@ -72,8 +75,6 @@ class TableSpec(NamedTuple):
 
 
 def _cache_folder() -> Path:
-    from edgesplit.profile.data import cache_root
-
     return cache_root() / "tables"
 
 
@@ -128,7 +129,6 @@ def load_table(spec: TableSpec) -> ModelTable:
 def build_table(spec: TableSpec) -> ModelTable:
     """Trace the model and predict every cut's costs from the device's and server's profiles."""
     from edgesplit.graph.zoo import load_traced
-    from edgesplit.profile.catalogue import latency_model
 
     model, device, server, predictor = spec.model, spec.device, spec.server, spec.predictor
     _, _, graph = load_traced(model, spec.granularity, spec.input_size)

@@ -25,6 +25,13 @@ def server_share_s(tail_s: ArrayLike, tasks_sharing: ArrayLike) -> np.ndarray:
     return np.asarray(tail_s, dtype=np.float64) * tasks_sharing
 
 
+def server_work_s(tasks: ArrayLike, tail_s: ArrayLike) -> np.ndarray:
+    """Seconds of tail work ``tasks`` tasks bring a server, each ``tail_s`` long: a device's load
+    (its arrivals x its tail), a window's (its tasks x its tail), a server's backlog (its
+    waiting requests x their mean tail). What least-expected-completion balancing compares."""
+    return np.asarray(tasks, dtype=np.float64) * tail_s
+
+
 def load_stretch(busy_tasks: ArrayLike, cores: ArrayLike) -> np.ndarray:
     """How much longer a task takes on ``cores`` cores that ``busy_tasks`` other single-core
     tasks keep busy: the processor share (busy + 1) / cores once they outnumber the cores, else

@@ -29,6 +29,7 @@ matplotlib.use("Agg")  # files only, no display
 
 import matplotlib.pyplot as plt
 
+from edgesplit.costs.terms import load_stretch
 from edgesplit.experiments.harness import Experiment, image_link, page
 from edgesplit.experiments.plots import save_figure
 from edgesplit.experiments.sweep import Task
@@ -42,9 +43,9 @@ REQUESTS = (1, 2, 5, 10, 20, 50, 100, 200, 300)
 
 
 def fig2a_accuracy(pfs: Sequence[float], epochs: int, finetune: int, seed: int) -> list[dict]:
-    from edgesplit.compress.accuracy import accuracy_vs_pf, trained_digits_model
+    from edgesplit.compress.accuracy import accuracy_vs_pf, digits_model
 
-    model, data = trained_digits_model(seed, epochs)
+    model, data = digits_model(seed, epochs)
     rows = []
     for method in ("structured", "unstructured"):
         for tune in (0, finetune):
@@ -56,9 +57,9 @@ def fig2a_accuracy(pfs: Sequence[float], epochs: int, finetune: int, seed: int) 
 
 
 def fig13_codecs(epochs: int, seed: int) -> list[dict]:
-    from edgesplit.compress.accuracy import accuracy_vs_codec, trained_digits_model
+    from edgesplit.compress.accuracy import accuracy_vs_codec, digits_model
 
-    model, data = trained_digits_model(seed, epochs)
+    model, data = digits_model(seed, epochs)
     codecs = ["fp32", "fp16", "int8", "int8-channel", "int6", "int4", "int3", "int2", "int1"]
     return [vars(r) for r in accuracy_vs_codec(model, data, codecs)]
 
@@ -67,7 +68,6 @@ def fig2b_pruning(models: Sequence[str], workers: Sequence[int], edge_cores: int
     from edgesplit.compress.placement import EDGE_POWER_W
     from edgesplit.compress.prune import Variant
     from edgesplit.compress.report import prune_time_busy
-    from edgesplit.costs.terms import load_stretch
     from edgesplit.graph.zoo import build_model, example_input
 
     rows = []
@@ -111,7 +111,15 @@ def _row(option) -> dict:
 
 
 _STYLE = {"edge": "tab:red", "device": "tab:blue", "split": "tab:green"}
-_DASH = {"full": "-", "pruned": "--", "on demand": ":"}
+# each form its own dashes and marker (full: filled, pruned: hollow), so the legend tells them
+# apart; edge is drawn last and widest, so that a split curve equal to it does not hide it
+_FORM = {
+    "full": {"linestyle": "-", "marker": "o", "markersize": 4},
+    "pruned": {"linestyle": "--", "marker": "s", "markersize": 4, "markerfacecolor": "none"},
+    "on demand": {"linestyle": ":", "marker": "^", "markersize": 4},
+}
+_DRAWN = {"split": 1.2, "device": 1.6, "edge": 2.4}  # line widths, in drawing order
+_BATTERY_DASHES = ("-.", (0, (5, 2)), (0, (1, 1)))
 
 
 def _panels(rows: list[dict], x: str, y: str, ylabel: str, path: Path, title: str,
@@ -120,16 +128,14 @@ def _panels(rows: list[dict], x: str, y: str, ylabel: str, path: Path, title: st
     figure, axes = plt.subplots(1, len(models), figsize=(4.4 * len(models), 3.6), squeeze=False)
     for ax, name in zip(axes[0], models, strict=True):
         mine = [r for r in rows if r["model"] == name]
-        for where in ("edge", "device", "split"):
-            for form in ("full", "pruned", "on demand"):
+        for where, width in _DRAWN.items():
+            for form, style in _FORM.items():
                 line = [r for r in mine if r["where"] == where and r["form"] == form]
                 if line:
-                    ax.plot([r[x] for r in line], [r[y] for r in line], _DASH[form],
-                            color=_STYLE[where], label=f"{where}, {form}", marker=".")  # fmt: skip
-        for label, value in (hlines or {}).items():
-            ax.axhline(value, color="grey", linewidth=0.8)
-            ax.text(0.02, value, label, transform=ax.get_yaxis_transform(), fontsize=7,
-                    color="grey", va="bottom")  # fmt: skip
+                    ax.plot([r[x] for r in line], [r[y] for r in line], color=_STYLE[where],
+                            linewidth=width, label=f"{where}, {form}", **style)  # fmt: skip
+        for (label, value), dashes in zip((hlines or {}).items(), _BATTERY_DASHES, strict=False):
+            ax.axhline(value, color="grey", linewidth=0.9, linestyle=dashes, label=label)
         ax.set_title(PAPER_NAMES.get(name, name), fontsize=9)
         ax.set_xlabel(x.replace("_", " "))
         ax.set_ylabel(ylabel)
@@ -137,7 +143,9 @@ def _panels(rows: list[dict], x: str, y: str, ylabel: str, path: Path, title: st
             ax.set_xscale("log")
         ax.set_yscale("log")
         ax.grid(alpha=0.3)
-    axes[0][0].legend(fontsize=6)
+    handles, labels = axes[0][0].get_legend_handles_labels()  # one legend, below the panels
+    figure.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncol=5,
+                  fontsize=7, frameon=False)  # fmt: skip
     return save_figure(figure, title, path, fontsize=10)
 
 

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from edgesplit.experiments.sweep import Task
-from edgesplit.sim.scenario import Scenario
+from edgesplit.policies.registry import is_learner, make_policy
+from edgesplit.sim import decision_env
+from edgesplit.sim.scenario import Scenario, load_scenario
 
 Row = dict[str, float]
 Result = Row | list[dict]  # one CSV row, or several (a task that yields a table)
@@ -50,15 +53,10 @@ def task_scenario(task: Task):
     - ``devices``: that many devices, the scenario's device types taken in turn (device i is of
       type i mod the number of types); ``servers``: that many of the first server type.
     """
-    from edgesplit.sim.scenario import load_scenario
-
     scenario = load_scenario(task["scenario"])
     update = {}
-    if "bandwidth_hz" in task:
-        per_hz = scenario.radio.noise_w / scenario.radio.bandwidth_hz
-        update["radio"] = scenario.radio.model_copy(
-            update={"bandwidth_hz": task["bandwidth_hz"], "noise_w": per_hz * task["bandwidth_hz"]}
-        )
+    if "bandwidth_hz" in task:  # the noise density stays: the noise grows with the bandwidth
+        update["radio"] = scenario.radio.model_copy(update={"bandwidth_hz": task["bandwidth_hz"]})
     for field in ("channels", "shadowing_std_db"):
         if field in task:
             radio = update.get("radio", scenario.radio)
@@ -97,7 +95,6 @@ def scenario_steps(task: Task) -> list[tuple[float, dict]]:
     """The (reward, info) steps of one episode of ``task["policy"]`` on ``task_scenario(task)``
     from ``task["seed"]`` (a learner: trained first, ``trained_run``)."""
     from edgesplit.policies.evaluate import episode_steps
-    from edgesplit.sim import decision_env
 
     with task_policy(task) as (scenario, policy):
         return episode_steps(policy, decision_env(scenario), task["seed"])
@@ -156,11 +153,24 @@ def ratios(tasks: list[Task], results: list[dict[str, float]], setting: Callable
     return out
 
 
+# the paper and figure the experiment being reported reproduces (its ``source``, set by
+# ``reproduce``): every figure it saves is titled with it
+FIGURE_SOURCE: ContextVar[str] = ContextVar("figure_source", default="")
+# line styles by curve index, so that curves drawn on top of each other stay visible
+LINE_STYLES = (
+    {"linestyle": "-", "marker": "o", "markevery": 5, "markersize": 4},
+    {"linestyle": "--", "marker": "s", "markevery": 7, "markersize": 4},
+    {"linestyle": ":", "marker": "^", "markevery": 6, "markersize": 5, "linewidth": 2},
+    {"linestyle": "-.", "marker": "x", "markevery": 4, "markersize": 5},
+)
+
+
 def save_png(figure, out: Path, name: str) -> str:
-    """Save ``figure`` as ``out/name.png``, close it, and return the markdown that embeds it."""
-    figure.tight_layout()
-    figure.savefig(out / f"{name}.png", dpi=120)
-    pyplot().close(figure)
+    """Save ``figure`` as ``out/name.png`` titled with ``FIGURE_SOURCE``, close it, and return
+    the markdown that embeds it."""
+    from edgesplit.experiments.plots import save_figure  # imports matplotlib
+
+    save_figure(figure, FIGURE_SOURCE.get(), out / f"{name}.png")
     return image_link(name)
 
 
@@ -183,7 +193,6 @@ def trained_run(task: Task) -> Iterator[tuple[Scenario, Path | None]]:
 
     import torch
 
-    from edgesplit.policies.registry import is_learner
     from edgesplit.policies.training import train_policy
 
     scenario = task_scenario(task)
@@ -205,7 +214,6 @@ def learning_curve(task: Task) -> list[dict]:
     import csv
 
     from edgesplit.policies.evaluate import SCORE_OF_STYLE, evaluate
-    from edgesplit.policies.registry import make_policy
     from edgesplit.policies.training import EVAL_EPISODES, EVAL_SEED_BASE
 
     with trained_run(task) as (scenario, folder):
@@ -227,8 +235,6 @@ def learning_curve(task: Task) -> list[dict]:
 def task_policy(task: Task):
     """``task_scenario(task)`` and the policy ``task["policy"]`` for it; a learner is trained
     first (``trained_run``) and its best evaluated policy file loaded."""
-    from edgesplit.policies.registry import make_policy
-
     with trained_run(task) as (scenario, folder):
         checkpoint = None if folder is None else folder / "best.pt"
         yield scenario, make_policy(task["policy"], scenario, checkpoint=checkpoint)

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from edgesplit.experiments.harness import (
+    LINE_STYLES,
     Experiment,
     Row,
     means,
@@ -84,11 +85,13 @@ def _sensor_report(tasks: list[Task], results: list[list[dict]], out: Path) -> s
                 f"{curve[at, 1]:.1f} | {half} | {curve[:, 2].sum():.0f} |"
             )
             rounds = np.arange(1, len(curve) + 1)
-            row_axes[0].plot(rounds, curve[:, 0], label=decider)
-            row_axes[1].plot(rounds, curve[:, 1], label=decider)
-        row_axes[0].set_ylabel(f"{encoding}, +{replenish:g} J/round", fontsize=8)
-    axes[0][0].set_title("alive sensors")
-    axes[0][1].set_title("sensors at the highest energy level")
+            style = LINE_STYLES[deciders.index(decider) % len(LINE_STYLES)]
+            for column in (0, 1):  # equal curves stay visible: own dashes and markers
+                row_axes[column].plot(rounds, curve[:, column], label=decider, **style)
+        row_axes[0].set_ylabel(f"alive ({encoding}, +{replenish:g} J/round)", fontsize=8)
+        row_axes[1].set_ylabel(f"at the highest level ({encoding})", fontsize=8)
+    axes[0][0].set_title("alive sensors", fontsize=9)
+    axes[0][1].set_title("sensors at the highest energy level (>= 90 %)", fontsize=9)
     for axis in axes[-1]:
         axis.set_xlabel("round")
     axes[0][0].legend(fontsize=7)

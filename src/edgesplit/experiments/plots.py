@@ -31,10 +31,12 @@ def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
 
 
 def save_figure(figure: plt.Figure, title: str, path: Path, fontsize: float | None = None) -> Path:
-    """Title, lay out, write (110 dpi) and close a figure; returns the path."""
-    figure.suptitle(title, fontsize=fontsize)
+    """Title (unless ``title`` is empty), lay out, write (120 dpi) and close a figure; returns
+    the path."""
+    if title:
+        figure.suptitle(title, fontsize=fontsize or 10)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=120, bbox_inches="tight")  # legends placed outside the axes too
     plt.close(figure)
     return path
 

@@ -20,7 +20,8 @@ import numpy as np
 
 from edgesplit.errors import ProfileError
 from edgesplit.graph import ModelGraph
-from edgesplit.profile.data import Profile
+from edgesplit.profile.catalogue import hardware_profile
+from edgesplit.profile.data import Profile, load_profile_file
 from edgesplit.profile.predictors import (
     PREDICTORS,
     eq7_latency_s,
@@ -241,8 +242,6 @@ def predict_eval(
     """Evaluate the predictors on catalogue entry ``hardware``'s CPU profiles of ``models``, or,
     where a model is a profile file (``name.json``), on that file (its model named inside)."""
     from edgesplit.graph.zoo import load_model, random_input
-    from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.data import load_profile_file
 
     evaluations, first, second = [], [], []
     for source in models:

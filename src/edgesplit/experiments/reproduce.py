@@ -30,7 +30,7 @@ import numpy as np
 from edgesplit.checks import output_folder, whole_number
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, zhang2026
-from edgesplit.experiments.harness import Experiment
+from edgesplit.experiments.harness import FIGURE_SOURCE, Experiment
 from edgesplit.experiments.sweep import run_sweep
 from edgesplit.vocabulary import RESULTS_FOLDER
 
@@ -67,9 +67,12 @@ def reproduce(
     command: str = "",
     show_progress: bool = True,
     force: bool = False,
+    started: float | None = None,
 ) -> Path:
     """Run experiment ``name`` and write NAME.csv, its figures and NAME.md into ``out``; returns
-    the markdown file. A result already in ``out`` is replaced only with ``force``."""
+    the markdown file. A result already in ``out`` is replaced only with ``force``. The wall time
+    it records runs from ``started`` (a ``time.perf_counter()`` reading: the command's start, so
+    that its start-up counts; None: this call) to the report written."""
     from edgesplit.experiments.sweep import check_backend
     from edgesplit.profile.measure import machine_description  # imports torch
 
@@ -84,13 +87,12 @@ def reproduce(
             "there: --force replaces them)",
         )  # fmt: skip
     output_folder("--out", out)
+    started = time.perf_counter() if started is None else started
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=out))
     try:
         tasks = chosen.tasks(quick, seeds)
         workers = 1 if chosen.serial else workers
-        started = time.perf_counter()
         results = run_sweep(chosen.run, tasks, workers, backend, show_progress)
-        wall_s = time.perf_counter() - started
         rows = [
             {**task, **row}
             for task, result in zip(tasks, results, strict=True)
@@ -100,8 +102,13 @@ def reproduce(
             writer = csv.DictWriter(handle, list(dict.fromkeys(k for row in rows for k in row)))
             writer.writeheader()
             writer.writerows(rows)
-        table = chosen.report(tasks, results, staging)
+        titled = FIGURE_SOURCE.set(chosen.source)
+        try:
+            table = chosen.report(tasks, results, staging)
+        finally:
+            FIGURE_SOURCE.reset(titled)
         machine = machine_description("cpu")
+        wall_s = time.perf_counter() - started
         versions = (
             f"edgesplit {metadata.version('edgesplit')}, numpy {np.__version__}, "
             f"torch {machine['torch']}, Python {machine['python']}"

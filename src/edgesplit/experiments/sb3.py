@@ -21,6 +21,7 @@ from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.experiments.harness import Experiment, Row, page, pyplot, save_png, task_policy
 from edgesplit.experiments.sweep import Task
 from edgesplit.policies.slot import SlotPolicy
+from edgesplit.policies.threads import TA
 from edgesplit.sim import ThreadAllocation, make_env
 from edgesplit.sim.scenario import Scenario, load_scenario
 
@@ -62,7 +63,6 @@ def train_sb3(
         ) from None
 
     from edgesplit.policies.ddpg import Eq19Actions
-    from edgesplit.policies.threads import TA
 
     env = Eq19Actions(ThreadAllocation(make_env(scenario), TA()))
     n = env.action_space.shape[0]

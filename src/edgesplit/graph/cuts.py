@@ -1,4 +1,4 @@
-"""Cuts of a ModelGraph: every down-set of the node DAG, on zhang2026's 1-D index.
+"""Cuts of a ModelGraph: every down-set of the node DAG, on one index from 0.
 
 A cut puts a set of nodes on the device that is closed under predecessors (a down-set of the
 DAG); the rest runs on the server. The exact enumerator below visits every down-set once: take the
@@ -6,9 +6,10 @@ lowest-index node still undecided (in a topological numbering it is minimal, so 
 device side), and branch on putting it on the device or, with all its descendants, on the server.
 Every branch ends in a distinct down-set, so the work is linear in their number.
 
-Cuts are ordered by (highest device node position, number of device nodes, device mask): index 1
-sends the raw input, index S runs everything locally, and on a chain index k + 1 keeps the first
-k nodes on the device, as zhang2026 Sec. III-B numbers partition points.
+Cuts are ordered by (highest device node position, number of device nodes, device mask): index 0
+sends the raw input, index S - 1 runs everything locally, and on a chain index k keeps the first
+k nodes on the device. This is zhang2026 Sec. III-B's numbering of partition points less one: the
+same index from 0 that the contract, the simulator and the runtime use (no layer converts).
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ class Cut:
     ``crossing`` names the values sent from device to server (model inputs first, then in
     topological order of their producers); ``transfer_bits`` is their total size, each value
     counted once however many server nodes read it. ``device_outputs`` are model outputs computed
-    on the device that no server node reads (they stay on the device). ``index`` is the 1-D
-    position, or None when the graph's cuts have not been enumerated.
+    on the device that no server node reads (they stay on the device). ``index`` is its
+    position from 0, or None when the graph's cuts have not been enumerated.
     """
 
     graph: ModelGraph = field(repr=False)
@@ -124,7 +125,7 @@ class Cut:
 
 @dataclass(frozen=True, eq=False)
 class CutTable:
-    """Every cut of a graph as arrays, row ``k`` holding the cut with index ``k + 1``.
+    """Every cut of a graph as arrays, row ``k`` holding the cut with index ``k``.
 
     ``device[k, i]``: node i on the device; ``crossing[k, j]``: value j sent to the server.
     """
@@ -142,16 +143,16 @@ class CutTable:
         return len(self.masks)
 
     def cut(self, index: int) -> Cut:
-        """The cut with 1-D index ``index`` (1..S)."""
+        """The cut with index ``index`` (0..S - 1)."""
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
             raise CutIndexError(index, self.size)
-        if not 1 <= index <= self.size:
+        if not 0 <= index < self.size:
             raise CutIndexError(index, self.size)
-        k = int(index) - 1
+        k = int(index)
         cut = Cut(
             graph=self.graph,
             device_mask=self.masks[k],
-            index=k + 1,
+            index=k,
             transfer_bits=int(self.transfer_bits[k]),
             device_macs=int(self.device_macs[k]),
             server_macs=int(self.server_macs[k]),
@@ -160,16 +161,16 @@ class CutTable:
         return cut
 
     def index_of(self, mask: int) -> int | None:
-        """The 1-D index of the cut with this device mask."""
+        """The index of the cut with this device mask."""
         return self._positions.get(mask)
 
     @cached_property
     def _positions(self) -> dict[int, int]:
-        return {m: k + 1 for k, m in enumerate(self.masks)}
+        return {m: k for k, m in enumerate(self.masks)}
 
 
 def cut_order_key(mask: int) -> tuple[int, int, int]:
-    """Sort key of the 1-D index: highest device node, number of device nodes, the mask."""
+    """Sort key of the cut index: highest device node, number of device nodes, the mask."""
     return (mask.bit_length(), mask.bit_count(), mask)
 
 
@@ -276,7 +277,7 @@ def _table_from_device(graph: ModelGraph, masks: tuple[int, ...], device: np.nda
 
 
 def enumerate_cut_table(graph: ModelGraph, limit: int) -> CutTable:
-    """Enumerate every cut of ``graph`` and order them on the 1-D index."""
+    """Enumerate every cut of ``graph`` and order them on the cut index."""
     masks = enumerate_down_sets(graph.descendant_masks, limit)
     masks.sort(key=cut_order_key)
     return _table_from_masks(graph, masks)

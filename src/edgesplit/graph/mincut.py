@@ -115,7 +115,7 @@ class AdditiveCost:
             )
 
     def over(self, table: CutTable) -> np.ndarray:
-        """The cost of every cut in ``table`` (one entry per 1-D index)."""
+        """The cost of every cut in ``table`` (one entry per cut index)."""
         self.check_fits(table.graph)
         return evaluate_rows(self, table.device, table.crossing)
 
@@ -141,7 +141,7 @@ def evaluate_rows(cost: AdditiveCost, device: np.ndarray, crossing: np.ndarray) 
 def brute_force_best_cut(graph: ModelGraph, cost: AdditiveCost, limit: int | None = None) -> Cut:
     """The optimum by scanning every enumerated cut (the twin that tests compare min_cut with)."""
     table = graph.cut_table() if limit is None else graph.cut_table(limit)
-    return table.cut(int(np.argmin(cost.over(table))) + 1)
+    return table.cut(int(np.argmin(cost.over(table))))
 
 
 def min_cut(graph: ModelGraph, cost: AdditiveCost) -> Cut:

@@ -292,12 +292,12 @@ class ModelGraph:
         return self._cut_table
 
     def cuts(self, limit: int = DEFAULT_CUT_LIMIT) -> list[Cut]:
-        """Every valid cut, ordered on zhang2026's 1-D index (1 = send the input, S = all local)."""
+        """Every valid cut, ordered on the cut index (0 = send the input, S - 1 = all local)."""
         table = self.cut_table(limit)
-        return [table.cut(i) for i in range(1, table.size + 1)]
+        return [table.cut(i) for i in range(table.size)]
 
     def cut(self, index: int) -> Cut:
-        """The cut with 1-D index ``index`` (1..S)."""
+        """The cut with index ``index`` (0..S - 1)."""
         return self.cut_table().cut(index)
 
     def cut_from_device_nodes(self, device_nodes: list[str] | tuple[str, ...]) -> Cut:

@@ -31,7 +31,7 @@ from edgesplit.graph.trace import normalize_inputs
 def split(
     model: nn.Module | None, graph: ModelGraph, cut: Cut | int
 ) -> tuple[fx.GraphModule, fx.GraphModule]:
-    """Return ``(head, tail)`` for ``cut`` (a Cut of ``graph`` or its 1-D index).
+    """Return ``(head, tail)`` for ``cut`` (a Cut of ``graph`` or its index).
 
     Submodules and parameters come from ``model`` when given (so a model with the same
     architecture but other weights can be split along a graph traced once), else from the traced

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from edgesplit.checks import positive
+from edgesplit.compress.prune import apply_variant, split_spec
 from edgesplit.errors import InvalidParameterError, ModelLoadError, UnknownModelError
 from edgesplit.graph.constants import DEFAULT_INPUT_SIZE, MIN_INPUT_SIZE
 
@@ -84,7 +86,6 @@ def load_model(spec: str, seed: int = 0, example: torch.Tensor | None = None) ->
     if "@" in spec:
         # A variant is resolved by the compress layer: the one place the graph layer calls up,
         # because a pruned model's identity (and so its graph, profile and tables) is its spec.
-        from edgesplit.compress.prune import apply_variant, split_spec
 
         base, variant = split_spec(spec)
         model = load_model(base, seed)
@@ -184,8 +185,6 @@ def spec_input(
 ) -> torch.Tensor:
     """The seeded example input of a model spec: ``input_shape`` such as "1,3,96,96" when
     given, else an image of ``input_size`` pixels (checked against a zoo model's minimum)."""
-    from edgesplit.checks import positive
-
     base = spec.rpartition("@")[0] or spec  # a variant takes its base model's input
     if input_shape is not None:
         return random_input(parse_input_shape(input_shape), seed)

@@ -14,6 +14,7 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.sim import decision_env
 from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.window_bound import episode_bound, unbounded
 
 SLOT_PARTS = ("local_s", "transmit_s", "queue_s", "server_s", "downlink_s")
 SCORE_OF_STYLE = {"slot": "utility", "task_window": "reward", "time_slot": "reward"}
@@ -156,8 +157,6 @@ def episode_bounds(
 ) -> list[float] | None:
     """The certified bound on the return of each seed's episode (``sim.window_bound``), or None
     where the scenario has none (another style, more devices than it covers)."""
-    from edgesplit.sim.window_bound import episode_bound, unbounded
-
     if unbounded(scenario) is not None:
         return None
     out = []

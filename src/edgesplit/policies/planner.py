@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
@@ -62,6 +63,7 @@ from edgesplit.policies.descent import (
     lookahead_values,
     plan_costs,
 )
+from edgesplit.policies.registry import policy_from_spec
 from edgesplit.policies.window import (
     FixedAssignment,
     GreedyMarginal,
@@ -365,7 +367,7 @@ def allocation_start(problem: WindowProblem, grid: int = 64) -> np.ndarray:
 
 def anytime_plan(
     problem: WindowProblem,
-    starts: list[np.ndarray | tuple[np.ndarray, np.ndarray]],
+    starts: list[np.ndarray | tuple[np.ndarray, np.ndarray] | Callable[[], np.ndarray]],
     budget_s: float | None = None,
     small: bool = True,
     windows: bool = True,
@@ -373,7 +375,8 @@ def anytime_plan(
     deadline: float | None = None,
 ) -> Plan:
     """The best plan the descent reaches from each start (a choice [devices, W] with full
-    windows, or a (windows, choice) pair) in at most ``rounds`` rounds of moves, and, when
+    windows, a (windows, choice) pair, or a function making a choice when its turn comes) in
+    at most ``rounds`` rounds of moves, and, when
     ``budget_s`` is given, within that many seconds in all, or by ``deadline`` (a
     ``time.perf_counter()`` time) when that is given (then the best so far: the plan depends on
     the machine's speed; the first start is always evaluated, later ones only in time);
@@ -384,6 +387,7 @@ def anytime_plan(
     for start in starts:
         if best is not None and time.perf_counter() >= deadline:
             break
+        start = start() if callable(start) else start
         window, choice = start if isinstance(start, tuple) else (problem.cap, start)
         plan = Plan.of(problem, np.minimum(window, problem.cap), choice)
         plan.value = float(
@@ -555,8 +559,9 @@ def stratified_shadowing(
 
 class WindowPlanner(WindowPolicy):
     """zhang2026's window planner (see the module docstring). Per window: the anytime search
-    with full windows from the last window's plan and all-local (on large instances first from
-    the channel-slot allocation, so that a budget is spent on it first), then with the window
+    with full windows from the best of the given deciders' plans (the rules on small
+    instances, ``start``'s decider), then on large instances the channel-slot allocation, then
+    the last window's plan and all-local (a budget is spent in that order), then with the window
     sizes free from the best of those (and, on small instances, from it with each device's
     window cut to one task). ``budget_s`` (None: deterministic) bounds the seconds of one
     decision. Its offloading cuts are the efficient cuts for up to twice as many tasks per
@@ -572,7 +577,7 @@ class WindowPlanner(WindowPolicy):
     # -44,000 and worse, and scoring each would take 90 ms of the budget)
     rules = (FixedAssignment, NearOffload, GreedyMarginal)
     budget_s: float | None = None  # seconds per decision (None: deterministic, ``rounds``)
-    settable: ClassVar[dict[str, Any]] = {"budget_s": Positive}  # --set budget_s=0.25
+    settable: ClassVar[dict[str, Any]] = {"budget_s": Positive, "start": str}
     assembly_s = 0.0005  # of a budget, kept for making the decision of the plan found
     lookahead = True
     small_devices = 8  # up to this many devices, per-position and pair moves
@@ -585,6 +590,7 @@ class WindowPlanner(WindowPolicy):
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
+        self.seed = seed
         system = self.system
         sharing = planner_sharing(system)
         cuts = efficient_cuts(system, sharing)
@@ -609,6 +615,7 @@ class WindowPlanner(WindowPolicy):
             self.task_latency_s, self.task_energy_j = self.expected_task_costs(seed)
         rules = self.rules if self.small else ()
         self.rule_deciders = [rule(self.scenario, seed) for rule in rules]
+        self.start = "none"
         self.known = [
             {tuple(row): k for k, row in enumerate(self.options[n, : self.n_options[n]])}
             for n in range(system.n_devices)
@@ -644,6 +651,8 @@ class WindowPlanner(WindowPolicy):
     def reset(self, seed: int | None = None) -> None:
         super().reset(seed)
         self.last = None
+        for decider in self._started():
+            decider.reset(seed)
 
     def problem(self, gain: np.ndarray, remaining: np.ndarray) -> WindowProblem:
         return WindowProblem(
@@ -666,17 +675,19 @@ class WindowPlanner(WindowPolicy):
         starts: list[np.ndarray],
         windows: bool,
         deadline: float | None = None,
+        first: list[np.ndarray] | None = None,
     ) -> Plan:
-        """The anytime search from the channel-slot allocation, ``starts`` and all-local
-        (windows full, then free), by ``deadline`` (a ``time.perf_counter()`` time; None: at
-        ``budget_s`` from now, or no limit)."""
+        """The anytime search from ``first``, the channel-slot allocation, ``starts`` and
+        all-local, in that order (windows full, then free), by ``deadline`` (a
+        ``time.perf_counter()`` time; None: at ``budget_s`` from now, or no limit)."""
         local = np.zeros((problem.n_devices, self.width), dtype=np.int64)  # row 0: local only
         small, rounds = self.small, self.rounds[self.size]
         if deadline is None and self.budget_s is not None:
             deadline = time.perf_counter() + self.budget_s
         # the channel-slot allocation gives large instances the plans that take turns on the
         # channels (their descent has no per-position moves); small ones find those anyway
-        starts = [*([] if small else [allocation_start(problem)]), *starts, local]
+        allocation = [] if small else [lambda: allocation_start(problem)]  # made in its turn
+        starts = [*(first or []), *allocation, *starts, local]
         plan = anytime_plan(problem, starts, None, small, False, rounds, deadline)
         if not windows or (deadline is not None and time.perf_counter() >= deadline):
             return plan
@@ -694,10 +705,11 @@ class WindowPlanner(WindowPolicy):
         return problem.decision(plan.window, plan.choice)
 
     def plan(self, observation: np.ndarray) -> tuple[WindowProblem, Plan, list[np.ndarray]]:
-        """This window's problem, its plan and the rules' plans (choices [devices, W]): the
-        search starts from the best of the rules' plans (by the planner's own objective, so
-        that its plan is never worse than any of them; small instances only), the last
-        window's plan and all-local.
+        """This window's problem, its plan and the given deciders' plans (choices [devices,
+        W]: the rules' on small instances, then ``start``'s decider's): the search starts from
+        the best of them (by the planner's own objective, so that its plan is never worse than
+        any of them: it is descended first, whatever the budget), the last window's plan and
+        all-local.
         With ``budget_s``, by that many seconds after the call: the rules and building the
         problem count, and the search stops ``assembly_s`` (at most a tenth of the budget)
         before it, its moves reading the clock between candidates (``descent._late``)."""
@@ -706,7 +718,8 @@ class WindowPlanner(WindowPolicy):
             reserve = min(self.assembly_s, self.budget_s / 10)
             deadline = time.perf_counter() + self.budget_s - reserve
         state = WindowState.decode(observation, self.system.n_devices)
-        given = [_option_rows(rule.decide(observation)) for rule in self.rule_deciders]
+        deciders = [*self.rule_deciders, *self._started()]
+        given = [_option_rows(decider.decide(observation)) for decider in deciders]
         options, counts, starts = self._indexed(given + ([] if self.last is None else [self.last]))
         problem = replace(
             self.problem(median_gains(self.system, state.distance_m), state.remaining),
@@ -714,9 +727,29 @@ class WindowPlanner(WindowPolicy):
         )  # fmt: skip
         ruled = starts[: len(given)]
         best = [max(ruled, key=lambda c: Plan.of(problem, problem.cap, c).value)] if ruled else []
-        plan = self.search(problem, [*best, *starts[len(given) :]], self.lookahead, deadline)
+        plan = self.search(problem, starts[len(given) :], self.lookahead, deadline, best)
         self.last = problem.options[np.arange(self.system.n_devices)[:, None], plan.choice]
         return problem, plan, ruled
+
+    @property
+    def start(self) -> str:
+        """A decider whose decision the search also starts from, as --policy names it
+        (``slot-ppo=slot-ppo-zhang2026-100``), or "none" (the default: measured at 100 devices,
+        the shipped learner as a start did not raise the planner's return; docs/planning.md).
+        Setting it builds that decider."""
+        return self.starter[0]
+
+    @start.setter
+    def start(self, spec: str) -> None:
+        try:
+            built = None if spec == "none" else policy_from_spec(spec, self.scenario, self.seed)[1]
+        except InvalidParameterError as error:
+            allowed = f'"none" or a decider as --policy names it ({error})'
+            raise InvalidParameterError("--set start", spec, allowed) from None
+        self.starter = (spec, built)
+
+    def _started(self) -> list[WindowPolicy]:
+        return [] if self.starter[1] is None else [self.starter[1]]
 
     def _indexed(self, given: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list]:
         """Plans given as option rows [devices, W, 4] as choices of this planner -> (the option

@@ -12,6 +12,7 @@ import importlib
 from pathlib import Path
 
 from edgesplit.errors import InvalidParameterError
+from edgesplit.fields import allowed_by
 from edgesplit.policies.base import Policy
 from edgesplit.policies.slot import (
     BatteryMPC,
@@ -38,7 +39,15 @@ from edgesplit.policies.window import (
 from edgesplit.sim.scenario import Scenario, load_scenario
 from edgesplit.vocabulary import STYLES
 
-# classes as "module:name" are imported on use (learners import torch)
+# the deciders that learn (they import torch: their classes are imported on use); the tables
+# below take them from here, and ``is_learner`` asks here
+_LEARNERS = {
+    "ddp": "edgesplit.policies.ddpg:DDPPolicy",
+    "emh-ppo": "edgesplit.policies.ppo:EMHPPO",
+    "mahppo": "edgesplit.policies.ppo:MAHPPO",
+    "h-ppo": "edgesplit.policies.ppo:HPPO",
+    "slot-ppo": "edgesplit.policies.slots:SlotPPO",
+}
 _SLOT_ALONE = {
     "local": LocalOnly,
     "random": RandomCuts,
@@ -49,7 +58,7 @@ _SLOT_RULES = {
     "eo": EdgeOnly,
     "dads": Dads,
     "neurosurgeon": Neurosurgeon,
-    "ddp": "edgesplit.policies.ddpg:DDPPolicy",
+    "ddp": _LEARNERS["ddp"],
 }
 _WINDOW = {
     "local": LocalWindow,
@@ -62,14 +71,10 @@ _WINDOW = {
     "near-offload": NearOffload,
     "greedy": GreedyMarginal,
     "repeated-optimum": WindowOptimum,
-    "planner": "edgesplit.policies.planner:WindowPlanner",
-    "emh-ppo": "edgesplit.policies.ppo:EMHPPO",
-    "mahppo": "edgesplit.policies.ppo:MAHPPO",
-    "h-ppo": "edgesplit.policies.ppo:HPPO",
-    "slot-ppo": "edgesplit.policies.slots:SlotPPO",
+    "planner": "edgesplit.policies.planner:WindowPlanner",  # imports Numba and SciPy
+    **{name: _LEARNERS[name] for name in ("emh-ppo", "mahppo", "h-ppo", "slot-ppo")},
 }
 _TIME_SLOT = {"emh-ppo": "edgesplit.policies.ppo:TimeSlotEMHPPO"}  # zhang2026 Fig. 7
-_LEARNER_RULES = ("ddp", "emh-ppo", "mahppo", "h-ppo", "slot-ppo")
 
 
 def _slot_names() -> dict[str, tuple[object, str | None]]:
@@ -98,7 +103,7 @@ def policy_names(style: str | None = None) -> list[str]:
 
 def is_learner(name: str) -> bool:
     """Whether the policy called ``name`` learns (and so needs a policy file to decide)."""
-    return name.partition("+")[0] in _LEARNER_RULES
+    return name.partition("+")[0] in _LEARNERS
 
 
 def _class(entry: object) -> type[Policy]:
@@ -173,8 +178,6 @@ def policy_file(checkpoint: str | Path) -> Path:
 def setting_values(cls: type[Policy], settings: dict[str, str]) -> dict[str, object]:
     """``settings`` (text) parsed and checked as decider ``cls``'s ``settable`` fields."""
     from pydantic import TypeAdapter, ValidationError
-
-    from edgesplit.fields import allowed_by
 
     values = {}
     for key, text in settings.items():

@@ -17,6 +17,7 @@ import math
 import numpy as np
 
 from edgesplit.contract import Decision, WindowState
+from edgesplit.costs.terms import server_work_s
 from edgesplit.errors import InvalidParameterError
 from edgesplit.policies.base import Policy
 from edgesplit.sim.scenario import Scenario
@@ -216,7 +217,7 @@ class BalancedEdge(WindowPolicy):
             server = (devices + self.windows) % servers
         else:
             window = np.minimum(WindowState.decode(observation, n).remaining, self.width)
-            work = window[:, None] * system.server_s[system.row_offset]  # [devices, servers]
+            work = server_work_s(window[:, None], system.server_s[system.row_offset])
             server = least_expected_completion(work, np.zeros(servers))
         self.windows += 1
         zeros = np.zeros(n, dtype=np.int64)

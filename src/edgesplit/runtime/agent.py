@@ -26,6 +26,7 @@ from typing import Any
 
 import grpc
 
+from edgesplit.compress.codecs import Codec
 from edgesplit.errors import EdgesplitError
 from edgesplit.runtime.client import DeviceClient, DeviceModel, TaskRecord, TokenBucket
 from edgesplit.runtime.control import PROTOCOL, ControlStub, best_offset
@@ -249,8 +250,6 @@ class Agent:
 
     def run_step(self, decision: pb.Decision) -> None:
         """Run one step's tasks at their arrival times and queue its report."""
-        from edgesplit.compress.codecs import Codec
-
         self.last = decision
         self.steps_run.add(decision.step)
         decided_by = decision.why if decision.why in ("lease", "no controller") else "controller"

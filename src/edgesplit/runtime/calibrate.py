@@ -19,6 +19,10 @@ import torch
 
 from edgesplit.compress.codecs import CODECS, Codec
 from edgesplit.costs.link import LINK_FORMAT
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import load_traced
+from edgesplit.profile.data import Stats
+from edgesplit.profile.measure import machine_description, plausible_median_s, time_plausibly
 from edgesplit.runtime.wire import REQUEST, pack, unpack
 
 Progress = Callable[[str], None]
@@ -36,15 +40,12 @@ def _fit(bits: Sequence[float], seconds: Sequence[float]) -> tuple[float, float]
 
 def activations(models: Sequence[str], cuts: int, input_size: int) -> list[list[torch.Tensor]]:
     """What the heads of ``models`` hand over at ``cuts`` evenly spaced offloading cuts."""
-    from edgesplit.graph.split import split
-    from edgesplit.graph.zoo import load_traced
-
     sets = []
     for spec in models:
         model, x, graph = load_traced(spec, "block", input_size)
         count = graph.cut_table().size - 1  # offloading cuts
         for position in sorted({round(i * (count - 1) / max(cuts - 1, 1)) for i in range(cuts)}):
-            head, _ = split(model, graph, graph.cut(position + 1))
+            head, _ = split(model, graph, graph.cut(position))
             with torch.no_grad():
                 sets.append([t.contiguous() for t in head(x)])
     return sets
@@ -58,8 +59,6 @@ def measure_link(
     progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The link profile of this machine (a dict in the ``costs.link`` format)."""
-    from edgesplit.profile.measure import machine_description, plausible_median_s
-
     say = progress or (lambda _: None)
     torch.set_num_threads(1)  # a device's codec work runs on its one thread here
     say("collecting activations")
@@ -108,8 +107,6 @@ def _transport(
 ) -> tuple[float, float]:
     """(intercept, per wire bit) of a request's time beyond the server's own work (each cut's
     ``repeats`` requests re-measured by profile's rule while implausible)."""
-    from edgesplit.profile.data import Stats
-    from edgesplit.profile.measure import time_plausibly
     from edgesplit.runtime.client import DeviceClient
     from edgesplit.runtime.server import EdgeServer, ServerConfig
 
@@ -131,7 +128,7 @@ def _transport(
             bits, seconds = [], []
             for i in range(cuts):
                 position = round(i * (count - 1) / max(cuts - 1, 1))
-                what = f"requests at cut {position + 1}"
+                what = f"requests at cut {position}"
                 stats, reason = time_plausibly(
                     lambda p=position: requests(client, p), None, what, say
                 )

@@ -31,6 +31,8 @@ from torch.utils._pytree import tree_flatten, tree_unflatten
 from edgesplit.compress.codecs import Codec
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import load_traced
 from edgesplit.runtime.oip import INFER, SCHEME, OIPError, Tail, infer_outputs, infer_request
 from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
@@ -89,7 +91,7 @@ class TaskRecord:
     server plus decoding the reply. ``tail_s`` is the tail where it ran: on the server, or on
     the device (``server`` None)."""
 
-    cut: int  # 0-based position on the 1-D index
+    cut: int  # 0-based position on the cut index
     server: int | None  # index of the server that ran the tail (None: the device did)
     codec: str
     fallback: str | None  # why the device finished the task itself (None: it did not need to)
@@ -120,8 +122,6 @@ class DeviceModel:
     model hold it once)."""
 
     def __init__(self, spec: str, granularity: str = "operator", input_size: int = 224) -> None:
-        from edgesplit.graph.zoo import load_traced
-
         self.spec = spec
         self.granularity = granularity
         self.input_size = input_size
@@ -137,16 +137,14 @@ class DeviceModel:
         """The head and tail of cut ``cut`` (0-based), split once and kept."""
         with self._lock:
             if cut not in self._halves:
-                from edgesplit.graph.split import split
-
-                self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut + 1))
+                self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut))
             return self._halves[cut]
 
     def cut_id(self, cut: int) -> int:
         """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key (computed
         once per cut)."""
         if cut not in self._cut_ids:
-            self._cut_ids[cut] = wire_id(self.graph.fx_key(self.graph.cut(cut + 1)))
+            self._cut_ids[cut] = wire_id(self.graph.fx_key(self.graph.cut(cut)))
         return self._cut_ids[cut]
 
 
@@ -234,7 +232,7 @@ class DeviceClient:
                 raise InvalidParameterError(
                     "cut", repr(cut), "a cut of this client's graph (client.graph)"
                 )
-            return cut.index - 1
+            return cut.index
         if isinstance(cut, bool) or not isinstance(cut, int) or not 0 <= cut < self.cut_count:
             raise InvalidParameterError(
                 "cut", cut, f"a 0-based cut position 0..{self.cut_count - 1} or a Cut"
@@ -286,7 +284,7 @@ class DeviceClient:
         try:
             if oip:
                 described = Tail(
-                    self.spec, self.shared.granularity, self.graph, self.graph.cut(position + 1)
+                    self.spec, self.shared.granularity, self.graph, self.graph.cut(position)
                 )
                 request = infer_request(described, list(handed_over), threads, str(request_id))
             else:

@@ -32,12 +32,16 @@ from typing import Any
 
 import grpc
 
+from edgesplit.checks import positive
+from edgesplit.costs.terms import server_work_s
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.policies.registry import is_learner, policy_from_spec
+from edgesplit.profile.cores import available_cores
 from edgesplit.runtime.control import PROTOCOL, best_offset, control_handler
 from edgesplit.runtime.proto import control_pb2 as pb
 from edgesplit.runtime.transport import Security, bind, grpc_server
 from edgesplit.runtime.world import StepPlan
-from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.scenario import Scenario, load_scenario
 
 HEARTBEAT_S = 0.2  # a server's heartbeat period
 SERVER_SILENT_S = 0.7  # a server silent this long (3.5 heartbeats) leaves the decisions
@@ -102,10 +106,7 @@ class Controller:
     def __init__(
         self, config: ControllerConfig, progress: Callable[[str], None] = lambda _: None
     ) -> None:
-        from edgesplit.checks import positive
-        from edgesplit.policies.registry import is_learner
         from edgesplit.runtime.hosts import HostProfiles, host_hardware
-        from edgesplit.sim.scenario import load_scenario
 
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
@@ -171,7 +172,6 @@ class Controller:
         """The world model with predictions from ``hardware`` (its scenario, cores and policy
         set on this controller); ``policy``: keep that one (a learner's, trained on the
         preset, does not depend on the hardware)."""
-        from edgesplit.policies.registry import policy_from_spec
         from edgesplit.runtime.hosts import live_scenario, profile_cores
         from edgesplit.runtime.world import SlotWorld, WindowWorld
 
@@ -198,7 +198,6 @@ class Controller:
         than the run's; it leaves when this controller does)."""
         import multiprocessing
 
-        from edgesplit.profile.cores import available_cores
         from edgesplit.runtime.hosts import host_threads, measure_in_background
 
         threads = host_threads(available_cores())
@@ -213,7 +212,6 @@ class Controller:
     def _switch_when_measured(self, step: int, progress: Callable[[str], None]) -> None:
         """Before step ``step``: once the measurement has ended, predict with its profiles from
         this step on (journaled, so that a restarted controller switches where this one did)."""
-        from edgesplit.profile.cores import available_cores
         from edgesplit.runtime.hosts import host_profiles_complete, host_threads
 
         if self.pending is None or (self.measuring is not None and self.measuring.is_alive()):
@@ -394,7 +392,10 @@ class Controller:
         """Decide step ``step`` (its tasks arrive from ``start``, controller clock) and push it."""
         up = self.up_servers()
         with self.lock:
-            backlog = [self.servers[i].waiting * self.servers[i].mean_tail_s for i in up]
+            backlog = [
+                float(server_work_s(self.servers[i].waiting, self.servers[i].mean_tail_s))
+                for i in up
+            ]
             measured = [a.uplink_bps if a is not None else None for a in self.agents]
         self._write(
             "step",

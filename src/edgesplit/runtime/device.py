@@ -8,7 +8,9 @@ from typing import Any
 
 import torch
 
+from edgesplit.checks import positive
 from edgesplit.compress.codecs import Codec
+from edgesplit.errors import InvalidParameterError
 from edgesplit.runtime.client import DeviceClient, TokenBucket
 from edgesplit.runtime.transport import read_token
 
@@ -27,12 +29,9 @@ def run_tasks(
     granularity: str = "operator",
     input_size: int = 224,
 ) -> dict[str, Any]:
-    """Run ``tasks`` tasks of ``model`` at cut ``cut`` (0-based) on the seeded example input,
+    """Run ``tasks`` tasks of ``model`` at cut ``cut`` on the seeded example input,
     spread over ``servers`` in turn; each record with its output's distance from the unsplit
     model's."""
-    from edgesplit.checks import positive
-    from edgesplit.errors import InvalidParameterError
-
     if tasks < 1:
         raise InvalidParameterError("--tasks", tasks, "at least 1")
     chosen = Codec.parse(codec)
@@ -43,7 +42,7 @@ def run_tasks(
     )  # fmt: skip
     with client:
         if not 0 <= cut < client.cut_count:
-            raise InvalidParameterError("--cut", cut + 1, f"a cut number 1..{client.cut_count}")
+            raise InvalidParameterError("--cut", cut, f"a cut index 0..{client.cut_count - 1}")
         with torch.no_grad():
             expected = client.model(client.example)
         rows = []
@@ -54,7 +53,7 @@ def run_tasks(
     local = Counter(r["fallback"] or "all-local cut" for r in rows if not r["offloaded"])
     return {
         "model": model,
-        "cut": cut + 1,
+        "cut": cut,
         "codec": str(chosen),
         "servers": servers,
         "tasks": rows,

@@ -21,7 +21,10 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from edgesplit.compress.quantize import batch_of_two, quiet
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import load_traced
 from edgesplit.runtime.oip import Tail
 
 FORMATS = ("onnx", "torchscript")
@@ -54,14 +57,11 @@ def export_split(
     repository: str | None = None,
     format: str = "onnx",
 ) -> Exported:
-    """Export the head and tail of cut ``position`` (1-based; not the last, which has no
+    """Export the head and tail of cut ``position`` (not the last, which has no
     tail) of ``spec`` into folder ``out`` as ``format`` and verify them (see the module
     notes)."""
     import numpy as np
     import torch
-
-    from edgesplit.graph.split import split
-    from edgesplit.graph.zoo import load_traced
 
     if format not in FORMATS:
         raise InvalidParameterError("--format", format, " or ".join(FORMATS))
@@ -73,9 +73,9 @@ def export_split(
         )
     model, x, graph = load_traced(spec, granularity, input_size)
     count = len(graph.cuts())
-    if isinstance(position, bool) or not 1 <= position < count:
+    if isinstance(position, bool) or not 0 <= position < count - 1:
         raise InvalidParameterError(
-            "--cut", position, f"1 to {count - 1} (cut {count} runs it all on the device)"
+            "--cut", position, f"0 to {count - 2} (cut {count - 1} runs it all on the device)"
         )
     cut = graph.cut(position)
     tail_spec = Tail(spec, granularity, graph, cut)
@@ -134,8 +134,6 @@ def mlserver_settings(name: str) -> dict[str, object]:
 
 def _onnx(module, example: tuple, path: Path, inputs: list[str], outputs: list[str]) -> None:
     import torch
-
-    from edgesplit.compress.quantize import batch_of_two, quiet
 
     dynamic = ({0: torch.export.Dim.DYNAMIC},) * len(example)
     with quiet():

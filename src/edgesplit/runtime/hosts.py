@@ -11,7 +11,17 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from edgesplit.errors import InvalidParameterError
+from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.graph.zoo import load_traced
+from edgesplit.profile.catalogue import device_powers, hardware_profile, whole_latency_s
+from edgesplit.profile.data import cache_root, load_profile_file, save_profile, shipped_models
+from edgesplit.profile.measure import (
+    available_cores,
+    machine_description,
+    measure_profile,
+    resume_problem,
+    time_call,
+)
 from edgesplit.sim.scenario import Runtime, Scenario, Server
 
 HOST = "epyc2"  # the shipped link profile and profile collection of the development host
@@ -52,10 +62,6 @@ def host_hardware(
 
     import torch
 
-    from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.data import cache_root, shipped_models
-    from edgesplit.profile.measure import available_cores, machine_description
-
     profiled = hardware_profile(HOST, "mobilenet_v2")[0].machine
     here = machine_description("cpu")
     cpu, cores = here["cpu"], here["cores"]
@@ -83,9 +89,6 @@ def host_hardware(
 
 def host_profiles_complete(folder: Path, models: tuple[str, ...], threads: tuple[int, ...]) -> bool:
     """Whether ``folder`` holds a profile of every model at every thread count."""
-    from edgesplit.errors import EdgesplitError
-    from edgesplit.profile.data import load_profile_file
-
     for model in models:
         path = folder / f"{model}.json"
         try:
@@ -114,11 +117,6 @@ def measure_host_profiles(
     and every node at each of ``threads`` (the cost tables' per-node predictor needs nothing
     else; no cut's head and tail is timed), into ``folder/<model>.json``, each thread count
     written as it ends and a file there continued (``measure_profile``'s resume)."""
-    from edgesplit.errors import EdgesplitError
-    from edgesplit.graph.zoo import load_traced
-    from edgesplit.profile.data import load_profile_file, save_profile
-    from edgesplit.profile.measure import measure_profile, resume_problem
-
     for index, model in enumerate(models):
         path = folder / f"{model}.json"
         earlier = None
@@ -175,11 +173,6 @@ def derive_host_profiles(
     ``folder/<model>.json`` marked derived."""
     import torch
 
-    from edgesplit.graph.zoo import load_traced
-    from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.data import save_profile
-    from edgesplit.profile.measure import machine_description, time_call
-
     folder.mkdir(parents=True, exist_ok=True)
     previous = torch.get_num_threads()
     try:
@@ -223,8 +216,6 @@ def live_scenario(
     ``server_threads`` and slots of ``slot_s``, arrivals scaled to keep tasks per second;
     task-window style: the scenario's servers, among which the policy chooses); the runtime's
     overheads priced by the scenario's link profile, else this host's."""
-    from edgesplit.profile.catalogue import device_powers
-
     if scenario.style not in LIVE_STYLES:
         raise InvalidParameterError(
             "--scenario", scenario.name,
@@ -281,8 +272,6 @@ def live_scenario(
 
 def profile_cores(hardware: str, model: str) -> int:
     """The most threads ``hardware``'s profile of ``model`` was measured with (its cores)."""
-    from edgesplit.profile.catalogue import hardware_profile
-
     profile, _ = hardware_profile(hardware, model)
     return max(profile.cpu) if profile.cpu else 1
 
@@ -306,8 +295,6 @@ class DeviceSpeed:
 def device_speeds(preset: Scenario, devices: int, host: str) -> list[DeviceSpeed]:
     """Each of ``devices`` devices' speed on the testbed (the scenario's device types in turn;
     see ``DeviceSpeed``)."""
-    from edgesplit.profile.catalogue import hardware_profile, whole_latency_s
-
     kinds = [d for d in preset.devices for _ in range(d.count)]
     ratios = []
     for i in range(devices):
@@ -331,9 +318,6 @@ def device_speeds(preset: Scenario, devices: int, host: str) -> list[DeviceSpeed
 def slowed_profiles(host: str, speeds: list[DeviceSpeed], folder: Path) -> tuple[str, ...]:
     """Per device, the hardware the controller predicts it with: this host's, or for a capped
     device a folder holding this host's profile of its model times its slowdown."""
-    from edgesplit.profile.catalogue import hardware_profile
-    from edgesplit.profile.data import save_profile
-
     made = []
     for i, speed in enumerate(speeds):
         if speed.cores is None:

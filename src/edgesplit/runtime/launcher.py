@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from edgesplit.checks import positive
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.profile.cores import available_cores
 from edgesplit.runtime.faults import TESTBED_ONLY, Fault
@@ -171,8 +172,6 @@ class Launcher:
     """One live run on this host (see the module notes)."""
 
     def __init__(self, config: LiveConfig, progress: Callable[[str], None] = lambda _: None):
-        from edgesplit.checks import positive
-
         if config.devices < 1:
             raise InvalidParameterError("--devices", config.devices, "at least 1")
         if config.servers is not None and config.servers < 1:

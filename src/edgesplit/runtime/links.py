@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgesplit.sim.scenario import Scenario
+from edgesplit.sim.slot_env import scenario_rates
 
 LINK_STREAM = 0x11AC  # the links' own random stream (arrivals and the model's draws are others)
 
@@ -46,8 +47,6 @@ def link_plan(
     model with the seed's own link stream; ``caps``: (from s, rate_bps) every device's rate is
     capped from the slot after; ``steps``: (from s, device, rate_bps) that device's rate is set
     from the slot after."""
-    from edgesplit.sim.slot_env import scenario_rates
-
     rates_model = scenario_rates(scenario)
     generator = np.random.default_rng([seed, LINK_STREAM])
     n = scenario.device_count

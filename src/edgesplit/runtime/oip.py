@@ -3,9 +3,9 @@ plane: any OIP client (tritonclient, KServe's and MLServer's clients, curl-like 
 what the server hosts and run a tail.
 
 A tail is a model named ``<model>.<granularity>.cut-<n>``: the hosted model, a granularity the
-server answers, and the cut's 1-based position at that granularity, as ``edgesplit graph`` and
-``plan`` show cuts (e.g. ``resnet18.block.cut-4``); a model given by a file
-(``path/file.py:Net``) is named by its factory (``Net.block.cut-4``). Its metadata lists its
+server answers, and the cut's index at that granularity, as ``edgesplit graph`` and
+``plan`` show cuts (e.g. ``resnet18.block.cut-3``); a model given by a file
+(``path/file.py:Net``) is named by its factory (``Net.block.cut-3``). Its metadata lists its
 inputs (the tensors crossing the cut, by their names in the traced graph, then the model
 outputs the head computed) and its outputs with their dtypes and shapes at the server's input
 size. ModelInfer takes the inputs as ``raw_input_contents`` (or typed ``contents``), checks
@@ -28,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from edgesplit import __version__
+from edgesplit.compress.codecs import DTYPE_IDS, from_raw, raw_bytes
 from edgesplit.errors import EdgesplitError
+from edgesplit.graph.zoo import load_traced
 
 if TYPE_CHECKING:
     from edgesplit.graph import Cut, ModelGraph
@@ -85,7 +87,7 @@ def short_name(spec: str) -> str:
 
 
 def tail_name(spec: str, granularity: str, position: int) -> str:
-    """The OIP model name of the tail after cut ``position`` (1-based) of ``spec``."""
+    """The OIP model name of the tail after cut ``position`` of ``spec``."""
     return f"{short_name(spec)}.{granularity}.cut-{position}"
 
 
@@ -129,8 +131,6 @@ class Catalog:
 
     @functools.lru_cache(maxsize=32)  # noqa: B019 (one catalog per server, as long)
     def graph(self, spec: str, granularity: str) -> ModelGraph:
-        from edgesplit.graph.zoo import load_traced
-
         return load_traced(spec, granularity, self.input_size)[2]
 
     def tail(self, name: str) -> Tail:
@@ -146,11 +146,11 @@ class Catalog:
         graph = self.graph(self.models[model], granularity)
         count = len(graph.cuts())
         number = cut.removeprefix("cut-")
-        if not cut.startswith("cut-") or not number.isdigit() or not 1 <= int(number) < count:
+        if not cut.startswith("cut-") or not number.isdigit() or not int(number) < count - 1:
             raise OIPError(
                 grpc.StatusCode.NOT_FOUND,
-                f"no model {name!r}: {model} at {granularity} has cuts cut-1 to cut-{count - 1} "
-                f"with a tail (cut-{count} runs everything on the device)",
+                f"no model {name!r}: {model} at {granularity} has cuts cut-0 to cut-{count - 2} "
+                f"with a tail (cut-{count - 1} runs everything on the device)",
             )
         return Tail(self.models[model], granularity, graph, graph.cut(int(number)))
 
@@ -159,8 +159,6 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
     """The request's inputs as tensors, each checked against the tail's input (name order,
     datatype, shape) and ``limit_bytes`` before anything is allocated."""
     import torch
-
-    from edgesplit.compress.codecs import from_raw
 
     expected = tail.inputs
     if len(request.inputs) != len(expected):
@@ -261,7 +259,6 @@ def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
 
     def infer(request: Any, context: grpc.ServicerContext) -> Any:
 
-        from edgesplit.compress.codecs import DTYPE_IDS, raw_bytes
         from edgesplit.runtime.wire import REQUEST, pack, unpack, wire_id
 
         tail = catalog.tail(request.model_name)
@@ -319,8 +316,6 @@ SCHEME = "oip://"
 def infer_request(tail: Tail, tensors: list[Any], threads: int, request_id: str) -> bytes:
     """A serialized ModelInferRequest of ``tensors`` (raw contents, under the names of the
     tail's inputs, which a server hosting an exported tail feeds by name) for ``tail``."""
-    from edgesplit.compress.codecs import raw_bytes
-
     request = messages()["ModelInferRequest"](model_name=tail.name, id=request_id)
     for (input_name, _, _), tensor in zip(tail.inputs, tensors, strict=True):
         dtype = str(tensor.dtype).removeprefix("torch.")
@@ -340,8 +335,6 @@ def infer_outputs(reply: bytes, tail: Tail, request_id: str, limit_bytes: int) -
     given (a server may rename outputs, as Triton's PyTorch backend does)."""
     import torch
     from google.protobuf.message import DecodeError
-
-    from edgesplit.compress.codecs import from_raw
 
     try:
         response = messages()["ModelInferResponse"].FromString(reply)

@@ -43,7 +43,11 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.errors import CutLimitExceededError, EdgesplitError, InvalidParameterError
+from edgesplit.graph import ModelGraph
+from edgesplit.graph.split import split
+from edgesplit.graph.zoo import check_model_name, load_traced, shared_state
+from edgesplit.profile.measure import available_cores, check_device
 from edgesplit.runtime.batching import Batcher
 from edgesplit.runtime.oip import oip_handler
 from edgesplit.runtime.transport import Security, bind, check_host, grpc_server, read_token
@@ -148,8 +152,6 @@ class ServerConfig:
 
     @property
     def total_cores(self) -> int:
-        from edgesplit.profile.measure import available_cores
-
         return self.cores or available_cores()
 
     @property
@@ -166,10 +168,6 @@ class _Hosted:
     """One model in a lane: its graphs, its cuts by wire id, and a cache of built tails."""
 
     def __init__(self, spec: str, config: ServerConfig, parameters: dict[str, Any]) -> None:
-        from edgesplit.errors import CutLimitExceededError
-        from edgesplit.graph import ModelGraph
-        from edgesplit.graph.zoo import load_traced
-
         self.spec = spec
         first, *others = config.granularities
         self.model, example, graph = load_traced(
@@ -193,8 +191,6 @@ class _Hosted:
             self.model = self.model.cuda()
 
     def tail(self, cut_id: int):
-        from edgesplit.graph.split import split
-
         if cut_id in self.tails:
             self.tails.move_to_end(cut_id)
             return self.tails[cut_id]
@@ -518,9 +514,6 @@ class EdgeServer:
     finishes what is in flight."""
 
     def __init__(self, config: ServerConfig) -> None:
-        from edgesplit.graph.zoo import check_model_name
-        from edgesplit.profile.measure import check_device
-
         check_device(config.device)
         for spec in config.models:
             base = spec.rpartition("@")[0] or spec  # a compressed variant: its base model
@@ -594,8 +587,6 @@ class EdgeServer:
 
     def _start_lanes(self) -> None:
         import torch.multiprocessing  # noqa: F401 (tensors then travel to a lane as descriptors)
-
-        from edgesplit.graph.zoo import shared_state
 
         config = self.config
         try:

@@ -27,9 +27,13 @@ from typing import Any
 import numpy as np
 
 from edgesplit.contract import SLOT_FIELDS, WINDOW_FIELDS, Decision, SlotState
+from edgesplit.costs.terms import server_work_s
+from edgesplit.policies.threads import make_allocator
+from edgesplit.policies.window import least_expected_completion
 from edgesplit.sim.scenario import Scenario
-from edgesplit.sim.slot import SlotSystem
-from edgesplit.sim.window import clipped_power_w
+from edgesplit.sim.slot import SlotSystem, allocate_threads, cut_rows, slot_step
+from edgesplit.sim.slot_env import SlotMECEnv
+from edgesplit.sim.window_env import TaskWindowMECEnv
 
 # what each task's prediction holds, and what the energy model of a measured task needs
 PREDICTED = ("local_s", "transmit_s", "queue_s", "server_s", "latency_s", "energy_j")
@@ -69,10 +73,7 @@ def server_loads(
     """Least expected completion: each offloading device (most work first) goes to the server
     whose queued and assigned tail work (seconds this slot) is least. ``busy_s`` holds each
     healthy server's current backlog; returns the server per device (-1: nothing offloaded)."""
-    from edgesplit.policies.window import least_expected_completion
-    from edgesplit.sim.slot import cut_rows
-
-    work = arrivals * world.tail_s[cut_rows(world, cuts), threads]
+    work = server_work_s(arrivals, world.tail_s[cut_rows(world, cuts), threads])
     offloading = np.flatnonzero(cuts < world.n_cuts - 1)
     chosen = np.full(len(cuts), -1)
     same_everywhere = np.repeat(work[offloading, None], len(busy_s), axis=1)  # identical servers
@@ -91,8 +92,6 @@ def keep_cuts(
     slot) stay unless the decided cuts and threads raise the slot's utility (Eq. 10, on the
     observed state) by more than ``margin`` of its size, so that cuts of near-equal value do
     not flap. Returns the cuts and threads to run, and whether the previous ones were kept."""
-    from edgesplit.sim.slot import slot_step
-
     if previous is None or margin <= 0 or np.array_equal(previous[0], decided[0]):
         return decided, False
 
@@ -121,9 +120,6 @@ class SlotWorld:
         hysteresis: float,
         seed: int,
     ) -> None:
-        from edgesplit.policies.threads import make_allocator
-        from edgesplit.sim.slot_env import SlotMECEnv
-
         self.preset, self.scenario, self.policy = preset, scenario, policy
         self.learner, self.hysteresis = learner, hysteresis
         self.env = SlotMECEnv(scenario)
@@ -147,8 +143,6 @@ class SlotWorld:
 
     def decide(self, state: SlotState, up: list[int]) -> tuple[np.ndarray, np.ndarray, str]:
         """Cuts and threads for the slot, and what decided them."""
-        from edgesplit.sim.slot import allocate_threads
-
         system = self.system
         if not up:  # forced: not the policy's, so never the decision hysteresis keeps
             cuts = system.n_cuts - 1
@@ -205,7 +199,7 @@ class SlotWorld:
             tasks.append([task] * int(counts[n]))
         record = {
             "why": why,
-            "cut": (cuts + 1).tolist(),  # 1-based, as the CLI shows cuts
+            "cut": cuts.tolist(),
             "threads": threads.tolist(),
             "server": server.tolist(),
             "codec": codecs,
@@ -233,8 +227,6 @@ class WindowWorld:
     """zhang2026's task windows as the controller models them (see the module notes)."""
 
     def __init__(self, scenario: Scenario, policy: Any, seed: int) -> None:
-        from edgesplit.sim.window_env import TaskWindowMECEnv
-
         self.scenario, self.policy = scenario, policy
         self.env = TaskWindowMECEnv(scenario)
         self.system = self.env.system
@@ -282,8 +274,7 @@ class WindowWorld:
             power_w=decision.power_w,
         )  # fmt: skip
         info = env.step(chosen.as_action(WINDOW_FIELDS))[-1]
-        max_power_w = self.scenario.radio.max_transmit_power_w
-        power = clipped_power_w(decision.power_w, max_power_w)  # as the radio takes it
+        power = info["task_power_w"]  # as the radio took it
         tasks = []
         for n in range(len(window)):
             row = []
@@ -317,7 +308,7 @@ class WindowWorld:
             tasks.append(row)
         record = {
             "why": why,
-            "cut": [[t.cut + 1 for t in row] for row in tasks],
+            "cut": [[t.cut for t in row] for row in tasks],
             "server": [[t.server for t in row] for row in tasks],
             "codec": [[t.codec for t in row] for row in tasks],
             "rate_bps": [[t.radio_rate_bps for t in row] for row in tasks],

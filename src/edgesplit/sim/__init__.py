@@ -1,17 +1,20 @@
 """The MEC system simulator: scenarios, the vectorized system steps, Gymnasium environments.
 
 Importing this package registers ``edgesplit/SlotMEC-v0`` (shi2025), ``edgesplit/TaskWindowMEC-v0``
-(zhang2026) and ``edgesplit/TimeSlotMEC-v0`` (zhang2026's system at fixed slots) with Gymnasium.
+(zhang2026) and ``edgesplit/TimeSlotMEC-v0`` (zhang2026's system at fixed slots) with Gymnasium,
+each taking every action its space holds, and the same three with one Box action for learners
+that take nothing else (``edgesplit/SlotMECBox-v0`` and so on: ``BoxActions``).
 It does not import torch: the cost tables are package data or a user cache.
 """
 
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
-from gymnasium.envs.registration import register, registry
+from gymnasium.envs.registration import load_env_creator, register, registry
 
 from edgesplit.sim.scenario import Scenario, load_scenario, presets
-from edgesplit.sim.wrappers import DecisionEnv, ThreadAllocation
+from edgesplit.sim.wrappers import BoxActions, DecisionEnv, ThreadAllocation
 
 ENV_OF_STYLE = {
     "slot": "edgesplit/SlotMEC-v0",
@@ -23,9 +26,17 @@ _ENTRY_POINTS = {
     "edgesplit/TaskWindowMEC-v0": "edgesplit.sim.window_env:TaskWindowMECEnv",
     "edgesplit/TimeSlotMEC-v0": "edgesplit.sim.window_env:TimeSlotMECEnv",
 }
+
+
+def _boxed(entry: str, **kwargs: Any) -> gym.Env:
+    """The env of ``entry`` with one Box action (``BoxActions``)."""
+    return BoxActions(load_env_creator(entry)(**kwargs))
+
+
 for _id, _entry in _ENTRY_POINTS.items():
-    if _id not in registry:
-        register(id=_id, entry_point=_entry)
+    for _name, _creator in ((_id, _entry), (_id.replace("-v0", "Box-v0"), partial(_boxed, _entry))):
+        if _name not in registry:
+            register(id=_name, entry_point=_creator)
 
 
 def make_env(scenario: Scenario, **kwargs: Any) -> gym.Env:
@@ -40,6 +51,7 @@ def decision_env(scenario: Scenario, **kwargs: Any) -> DecisionEnv:
 
 __all__ = [
     "ENV_OF_STYLE",
+    "BoxActions",
     "DecisionEnv",
     "Scenario",
     "ThreadAllocation",

@@ -11,14 +11,18 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from edgesplit.costs import LinkCosts, TableSpec
-from edgesplit.errors import InvalidParameterError, ScenarioError
+from edgesplit.costs.link import load_link, shipped_links
+from edgesplit.energy import read_midc, tmy3_day
+from edgesplit.errors import EdgesplitError, InvalidParameterError, ScenarioError
 from edgesplit.fields import NonNegative, Positive
+from edgesplit.net import ReplayRates
+from edgesplit.profile.catalogue import hardware_profile
 
 
 class _Strict(BaseModel):
@@ -113,15 +117,38 @@ class Server(_Strict):
 
 
 class Radio(_Strict):
-    """zhang2026's radio (Table III): shared channels, Shannon rates with interference."""
+    """zhang2026's radio (Table III): shared channels, Shannon rates with interference. The noise
+    is a density (``noise_w_per_hz``), so that a channel's noise power grows with its bandwidth
+    as thermal noise does; ``noise_w`` may be given instead (Table III's 1e-9 W over one 1 MHz
+    channel), and is then read at the ``bandwidth_hz`` given beside it."""
 
     channels: int = Field(2, ge=1)
     bandwidth_hz: Positive = 1e6
-    noise_w: Positive = 1e-9
+    noise_w_per_hz: Positive = 1e-15
     path_loss_exponent: Positive = 3.0
     reference_distance_m: Positive = 1.0
     shadowing_std_db: NonNegative = 8.0
     max_transmit_power_w: Positive = 1.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _noise_power(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or "noise_w" not in data:
+            return data
+        if "noise_w_per_hz" in data:
+            raise ValueError("noise_w and noise_w_per_hz: give one (the power or the density)")
+        data = dict(data)
+        noise, bandwidth = data.pop("noise_w"), data.get("bandwidth_hz", 1e6)
+        numbers = all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in (noise, bandwidth)
+        )
+        data["noise_w_per_hz"] = noise / bandwidth if numbers and bandwidth > 0 else noise
+        return data
+
+    @property
+    def noise_w(self) -> float:
+        """One channel's noise power (W)."""
+        return self.noise_w_per_hz * self.bandwidth_hz
 
 
 class SlotReward(_Strict):
@@ -253,10 +280,6 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
     resolved against ``folder`` (the YAML file's) when relative, and checked to exist and to
     read as what they are (a rate trace with its column, an NREL MIDC file, a TMY3 file with
     the day asked, a link profile with the codecs asked)."""
-    from edgesplit.costs.link import load_link, shipped_links
-    from edgesplit.energy import read_midc, tmy3_day
-    from edgesplit.errors import EdgesplitError
-    from edgesplit.net import ReplayRates
 
     def resolved(field: str, name: str | None, used: bool) -> str | None:
         if name is None or not used:
@@ -311,9 +334,6 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
 def check_profiles(scenario: Scenario, origin: str) -> None:
     """Every device's model must have a profile on its hardware and on every server (a
     compressed variant, ``model@structured-0.5``, its base model's)."""
-    from edgesplit.errors import EdgesplitError
-    from edgesplit.profile.catalogue import hardware_profile
-
     for i, device in enumerate(scenario.devices):
         for field, hardware in (
             ("hardware", device.hardware),
@@ -336,8 +356,6 @@ def table_spec(scenario: Scenario, device: Device, server: Server) -> TableSpec:
 
 def scenario_link(scenario: Scenario) -> LinkCosts:
     """The runtime overheads every offloaded task pays (the ideal link without a runtime)."""
-    from edgesplit.costs.link import load_link
-
     runtime = scenario.runtime
     return LinkCosts.ideal() if runtime is None else load_link(runtime.link, runtime.codecs)
 

@@ -228,6 +228,22 @@ def allocate_threads(
     return np.asarray(allocator(latency, state.threads_total, system.k_min), dtype=np.int64)
 
 
+def fit_threads(requested: np.ndarray, total: int, k_min: int) -> np.ndarray:
+    """Any request of threads per device as an allocation of Eq. 13-14: ``total`` threads, each
+    device at least ``k_min``. The ``total - N k_min`` threads above the floors go out in
+    proportion to each request's part above ``k_min`` (equally when no request exceeds it),
+    by largest remainder with ties to the lower device: a request that already is an allocation
+    comes back unchanged."""
+    above = np.maximum(np.asarray(requested, dtype=np.int64) - k_min, 0)
+    spare = total - len(above) * k_min
+    weights = above if above.sum() > 0 else np.ones(len(above), dtype=np.int64)
+    share = spare * weights / weights.sum()
+    given = np.floor(share).astype(np.int64)
+    order = np.argsort(-(share - given), kind="stable")
+    given[order[: spare - given.sum()]] += 1
+    return given + k_min
+
+
 @dataclass(frozen=True)
 class SlotOutcome:
     """Everything one slot produced, per device (arrays may carry leading batch axes: a policy's

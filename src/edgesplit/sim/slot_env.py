@@ -2,8 +2,12 @@
 
 Observation (shi2025 Eq. 16, ``contract.SlotState``): arrivals lambda_n(t), battery E_n(t),
 uplink B_n(t) and the server's threads K(t). Action: a Dict with one cut position per device
-(``cut``, 0 sends the input) and the server threads per device (``threads``, summing to K(t),
-each at least k_min): the same fields as a ``contract.Decision``. The env decides nothing:
+(``cut``, 0 sends the input) and the server threads per device (``threads``): the same fields as
+a ``contract.Decision``. An allocation of Eq. 13-14 (counts of at least k_min summing to K(t),
+which changes every slot) runs as given; any other request in the action space is fitted to
+one (``slot.fit_threads``: K(t) shared in proportion to it), so that every action the space
+holds is a valid one, as Gymnasium's contract asks; ``info["threads"]`` is what ran. On a GPU
+server every task runs alone (threads 1). The env decides nothing:
 learners that output only cuts train through ``sim.wrappers.ThreadAllocation``, which applies an
 allocator, and policies step the env with a ``Decision`` through ``sim.wrappers.DecisionEnv``.
 Reward: the utility Eq. 10 (see ``slot``).
@@ -17,12 +21,18 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from edgesplit.contract import SLOT_FIELDS, SlotState
+from edgesplit.contract import SLOT_FIELDS, Decision, SlotState
 from edgesplit.energy import IrradianceSeries
 from edgesplit.errors import InvalidParameterError
 from edgesplit.net import DeviceRates, RateModel, ReplayRates, UmiRates, UniformRates
 from edgesplit.sim.scenario import Scenario, Uplink, scenario_for
-from edgesplit.sim.slot import SlotOutcome, build_slot_system, irradiance_series, slot_step
+from edgesplit.sim.slot import (
+    SlotOutcome,
+    build_slot_system,
+    fit_threads,
+    irradiance_series,
+    slot_step,
+)
 
 
 def rate_model(uplink: Uplink) -> RateModel:
@@ -154,7 +164,16 @@ class SlotMECEnv(gym.Env):
 
     def step(self, action: dict[str, np.ndarray]):
         """One slot with every device's cut and threads (see the module docstring)."""
-        cuts, threads = self._checked(action)
+        if not isinstance(action, dict) or set(action) != {"cut", "threads"}:
+            raise InvalidParameterError(
+                "action", type(action).__name__, "a dict with cut and threads (a Decision's)"
+            )
+        return self.step_decision(Decision.from_action(action))
+
+    def step_decision(self, decision: Decision):
+        """One slot with a Decision (what ``DecisionEnv`` passes: no round trip through the
+        dict)."""
+        cuts, threads = self._checked(decision)
         outcome = self.apply(cuts, threads)
         self.slot += 1
         self._draw_state()
@@ -162,29 +181,26 @@ class SlotMECEnv(gym.Env):
         info = {**_info(cuts, threads, outcome), "violations": dict(self.violations)}
         return self.observation(), outcome.reward, False, truncated, info
 
-    def _checked(self, action: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def _checked(self, decision: Decision) -> tuple[np.ndarray, np.ndarray]:
         system = self.system
-        if not isinstance(action, dict) or set(action) != {"cut", "threads"}:
-            raise InvalidParameterError(
-                "action", type(action).__name__, "a dict with cut and threads (a Decision's)"
-            )
-        cuts, threads = np.asarray(action["cut"]), np.asarray(action["threads"])
+        if decision.threads is None:
+            raise InvalidParameterError("decision", "no threads", "cut, threads all set")
+        cuts, threads = np.asarray(decision.cut), np.asarray(decision.threads)
         if cuts.shape != system.n_cuts.shape or ((cuts < 0) | (cuts >= system.n_cuts)).any():
             raise InvalidParameterError(
                 "action.cut", cuts.tolist(),
                 f"one cut position per device in 0..S-1 with S = {system.n_cuts.tolist()}",
             )  # fmt: skip
+        space = self.action_space["threads"]
+        if threads.shape != space.shape or ((threads < 0) | (threads >= space.nvec)).any():
+            raise InvalidParameterError(
+                "action.threads", threads.tolist(),
+                f"one count per device in 0..{system.max_threads} (fitted to K(t) = "
+                f"{self.threads_total}, each >= k_min {system.k_min})",
+            )  # fmt: skip
         if system.gpu_server:
-            valid, allowed = (threads == 1).all(), "1 per device (a GPU server's tail)"
-        else:
-            valid = threads.sum() == self.threads_total and (threads >= system.k_min).all()
-            allowed = (
-                f"{system.n_devices} counts >= k_min {system.k_min} summing to "
-                f"K(t) = {self.threads_total}"
-            )
-        if threads.shape != (system.n_devices,) or not valid:
-            raise InvalidParameterError("action.threads", threads.tolist(), allowed)
-        return cuts.astype(np.int64), threads.astype(np.int64)
+            return cuts.astype(np.int64), np.ones(system.n_devices, dtype=np.int64)
+        return cuts.astype(np.int64), fit_threads(threads, self.threads_total, system.k_min)
 
     def apply(self, cuts: np.ndarray, threads: np.ndarray) -> SlotOutcome:
         """Run the current slot with these decisions (advances the batteries)."""

@@ -172,6 +172,7 @@ class TaskCosts:
     energy_j: np.ndarray
     rate_bps: np.ndarray
     codec: np.ndarray  # index into the system's link.codecs (the fastest at the rate)
+    power_w: np.ndarray  # the transmit power the energy is charged at, as the radio takes it
 
 
 def task_costs(
@@ -230,7 +231,8 @@ def task_costs(
         0.0,
     )  # fmt: skip
     latency = task_latency_s(local, transmit, server)
-    return TaskCosts(local, transmit, server, latency, energy, rate, link.codec)
+    charged_w = np.where(offload, np.broadcast_to(charged, (n, width)), 0.0)
+    return TaskCosts(local, transmit, server, latency, energy, rate, link.codec, charged_w)
 
 
 @dataclass(frozen=True)

@@ -73,17 +73,27 @@ class _ZhangBase(gym.Env):
         self._draw_distances()
         return self.observation(), {}
 
-    def _decision(self, action: dict[str, np.ndarray]) -> Decision:
-        """The action as a Decision, each entry checked against its space (one clear line)."""
+    def step(self, action: dict[str, np.ndarray]):
+        """One step with a Gymnasium action (a dict of this env's fields)."""
         if not isinstance(action, dict) or set(action) != set(self.action_fields):
             raise InvalidParameterError(
                 "action", type(action).__name__, f"a dict with {', '.join(self.action_fields)}"
             )
+        return self.step_decision(Decision.from_action(action))
+
+    def step_decision(self, decision: Decision):
+        """One step with a Decision (what ``DecisionEnv`` passes: no round trip through the
+        dict), each field checked against its space (one clear line)."""
         for key, space in self.action_space.spaces.items():
-            value = np.asarray(action[key])
+            value = getattr(decision, key)
+            if value is None:
+                raise InvalidParameterError(
+                    "decision", f"no {key}", f"{', '.join(self.action_fields)} all set"
+                )
+            value = np.asarray(value)
             if value.shape != space.shape or not space.contains(value.astype(space.dtype)):
                 raise InvalidParameterError(f"action.{key}", value.tolist(), f"within {space}")
-        return Decision.from_action(action)
+        return self._step(decision)
 
     def get_state(self) -> dict[str, Any]:
         """The env's whole mutable state as plain data (what a resumable checkpoint stores)."""
@@ -166,8 +176,7 @@ class TaskWindowMECEnv(_ZhangBase):
             key: np.stack([np.asarray(a[key]) for a in device_actions]) for key in self.action_space
         }
 
-    def step(self, action: dict[str, np.ndarray]):
-        decision = self._decision(action)
+    def _step(self, decision: Decision):
         outcome = window_step(self.system, self.remaining, decision, self.gain)
         differences = (
             difference_rewards(self.system, self.remaining, decision, self.gain, outcome.reward)
@@ -191,6 +200,7 @@ class TaskWindowMECEnv(_ZhangBase):
             "task_server_s": outcome.costs.server_s,
             "task_rate_bps": outcome.costs.rate_bps,
             "task_codec": outcome.costs.codec,
+            "task_power_w": outcome.costs.power_w,
             "completed": self.completed,
         }
         if differences is not None:
@@ -237,8 +247,7 @@ class TimeSlotMECEnv(_ZhangBase):
         self.busy_s = np.asarray(state["busy_s"], dtype=np.float64).copy()
         self.slots = int(state["slots"])
 
-    def step(self, action: dict[str, np.ndarray]):
-        decision = self._decision(action)
+    def _step(self, decision: Decision):
         outcome = time_slot_step(
             self.system, self.remaining, self.busy_s, self.slot_s, decision, self.gain
         )

@@ -4,6 +4,7 @@ file fits the scenario it is loaded for."""
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from dataclasses import asdict, fields
 from pathlib import Path
@@ -28,7 +29,7 @@ from edgesplit.policies.common.checkpoint import (
 LEARNER_CONFIG = ConfigDict(extra="forbid")
 
 
-class Learner:
+class Learner(ABC):
     """Mixed into a ``Policy`` that trains. A subclass names its ``config_class``, the scenario
     fields its networks depend on (``compatible_fields``), builds its networks from
     ``self.config`` in ``build`` and lists them in ``modules``; it owns its update loop
@@ -39,28 +40,29 @@ class Learner:
 
     # -- to implement ---------------------------------------------------------------------------
 
+    @abstractmethod
     def build(self) -> None:
         """Create the networks from ``self.config``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def modules(self) -> dict[str, nn.Module]:
         """The networks a policy file holds, by name."""
-        raise NotImplementedError
 
+    @abstractmethod
     def training_env(self) -> gym.Env:
         """The environment this learner trains in (its action encoding, its credit)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def train(self, trainer: Any) -> None:
         """Train in ``trainer.env`` (``policies.training.Trainer``), resumable."""
-        raise NotImplementedError
 
     def extra_tensors(self) -> dict[str, torch.Tensor]:
         """Tensors beyond the networks' (e.g. an observation scale)."""
         return {}
 
     def load_extra(self, tensors: dict[str, torch.Tensor], meta: dict[str, Any]) -> None:
-        """Restore what ``extra_tensors`` and ``extra_meta`` saved."""
+        """Restore what ``extra_tensors`` and ``extra_meta`` saved (nothing by default)."""
+        return None
 
     def extra_meta(self) -> dict[str, Any]:
         return {}
