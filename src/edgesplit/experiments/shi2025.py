@@ -265,8 +265,9 @@ def _table2_report(tasks: list[Task], results: list[list[dict]], out: Path) -> s
                      label=row["predictor"] if i == 0 else None)  # fmt: skip
             if paper is not None:  # the paper's value of the same predictor, over its bar
                 left, right = i + (j - 0.45) * width, i + (j + 0.45) * width
+                labelled = PAPER_LINE in axis.get_legend_handles_labels()[1]
                 axis.hlines(paper, left, right, color="black", linewidth=2.5,
-                            label=PAPER_LINE if i == 0 and j == 0 else None)  # fmt: skip
+                            label=None if labelled else PAPER_LINE)  # fmt: skip
     axis.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, [t["model"] for t in tasks])
     axis.set_ylabel("RMSE on held-out heads and tails (ms)")
     axis.legend(fontsize=7)

@@ -166,10 +166,13 @@ def _bandwidth_report(tasks: list[Task], results: list[dict[str, float]], out: P
             f"| {bandwidth / 1e6:g} MHz | {encoding} | {policy} | {latency:.3g} | "
             f"{latency_ratio:.3g} | {energy:.3g} | {energy_ratio:.3g} | {both} |"
         )
-        if policy != "local":
-            marker = "o" if encoding.startswith("raw") else "s"
-            axis.scatter(latency_ratio, energy_ratio, marker=marker, label=f"{policy}, "
-                         f"{encoding}, {bandwidth / 1e6:g} MHz")  # fmt: skip
+        if policy != "local":  # colour: the bandwidth; marker: the decider and the input
+            shapes = [(p, e) for p in ("repeated-optimum", "planner") for e in ("raw", "JPEG")]
+            kind = (policy, "raw" if encoding.startswith("raw") else "JPEG")
+            colour = f"C{list(dict.fromkeys(k[0] for k in cells)).index(bandwidth)}"
+            label = f"{policy}, {encoding}, {bandwidth / 1e6:g} MHz"
+            axis.scatter(latency_ratio, energy_ratio, marker="os^D"[shapes.index(kind)],
+                         color=colour, label=label)  # fmt: skip
     axis.scatter(TABLE_IV_LATENCY_RATIO, TABLE_IV_ENERGY_RATIO, marker="*", s=160, color="black",
                  label="zhang2026 Table IV (EMH-PPO)")  # fmt: skip
     axis.axvline(1, color="grey", lw=0.8)

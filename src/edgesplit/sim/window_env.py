@@ -82,8 +82,9 @@ class _ZhangBase(gym.Env):
         return self.step_decision(Decision.from_action(action))
 
     def step_decision(self, decision: Decision):
-        """One step with a Decision (what ``DecisionEnv`` passes: no round trip through the
-        dict), each field checked against its space (one clear line)."""
+        """One step with a Decision (what ``DecisionEnv`` passes), each field checked against
+        its space (one clear line) and taken at the space's precision, as an action would be."""
+        taken = {}  # each field as the action space holds it (power in float32)
         for key, space in self.action_space.spaces.items():
             value = getattr(decision, key)
             if value is None:
@@ -91,9 +92,10 @@ class _ZhangBase(gym.Env):
                     "decision", f"no {key}", f"{', '.join(self.action_fields)} all set"
                 )
             value = np.asarray(value)
-            if value.shape != space.shape or not space.contains(value.astype(space.dtype)):
+            taken[key] = value.astype(space.dtype)
+            if value.shape != space.shape or not space.contains(taken[key]):
                 raise InvalidParameterError(f"action.{key}", value.tolist(), f"within {space}")
-        return self._step(decision)
+        return self._step(Decision.from_action(taken))
 
     def get_state(self) -> dict[str, Any]:
         """The env's whole mutable state as plain data (what a resumable checkpoint stores)."""
