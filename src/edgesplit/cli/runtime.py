@@ -165,7 +165,7 @@ def device_command(
     model: ModelArg,
     cut: Annotated[
         int | None,
-        typer.Option(help="Cut number (1 = send the input; see `cuts`); without --controller."),
+        typer.Option(help="The cut index (0 sends the input; see `cuts`); without --controller."),
     ] = None,
     server: Annotated[
         list[str] | None,
@@ -223,7 +223,7 @@ def device_command(
     from edgesplit.runtime.device import run_tasks
 
     if cut is None:
-        raise InvalidParameterError("--cut", None, "a cut number (or --controller HOST:PORT)")
+        raise InvalidParameterError("--cut", None, "a cut index (or --controller HOST:PORT)")
     servers = server or ["127.0.0.1:50051"]
     report = run_tasks(
         model, servers, cut, tasks, threads, codec, rate_mbps, timeout_s,

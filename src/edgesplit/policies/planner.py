@@ -376,11 +376,11 @@ def anytime_plan(
 ) -> Plan:
     """The best plan the descent reaches from each start (a choice [devices, W] with full
     windows, a (windows, choice) pair, or a function making a choice when its turn comes) in
-    at most ``rounds`` rounds of moves, and, when
-    ``budget_s`` is given, within that many seconds in all, or by ``deadline`` (a
-    ``time.perf_counter()`` time) when that is given (then the best so far: the plan depends on
-    the machine's speed; the first start is always evaluated, later ones only in time);
-    ``windows=False`` keeps the start's windows, ``small`` adds per-position and pair moves."""
+    at most ``rounds`` rounds of moves, and, when ``budget_s`` is given, within that many
+    seconds in all, or by ``deadline`` (a ``time.perf_counter()`` time) when that is given
+    (then the best so far: the plan depends on the machine's speed; the first start is always
+    evaluated, later ones only in time); ``windows=False`` keeps the start's windows, ``small``
+    adds per-position and pair moves."""
     if deadline is None:
         deadline = time.perf_counter() + (np.inf if budget_s is None else budget_s)
     best = None
