@@ -261,12 +261,14 @@ def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Call
             "last evaluation |",
             "|---|---:|---:|---:|---:|",
         ]
-        figure, axis = plt.subplots(figsize=(6.4, 3.8))
-        for setting, final in finals.items():
+        figure, axis = plt.subplots(figsize=(7.2, 4.0))
+        dashes, smoothed = iter(("--", ":", "-.", (0, (5, 1)))), []
+        highest = max(float(np.mean(final)) for final in finals.values())
+        for index, (setting, final) in enumerate(finals.items()):
             runs = curves.get(setting)
             if runs is None:  # a decider that does not learn: its evaluation as a line
-                axis.axhline(np.mean(final), ls="--", color="grey", lw=1)
-                axis.annotate(setting, (0, np.mean(final)), fontsize=7, va="bottom")
+                axis.axhline(np.mean(final), color="grey", lw=1.2, ls=next(dashes, "--"),
+                             label=f"{setting} (its evaluation)")  # fmt: skip
                 lines.append(f"| {setting} | - | - | - | {np.mean(final):.4g} |")
                 continue
             length = min(len(r) for r in runs)
@@ -276,10 +278,28 @@ def learning_report(name: str, label: Callable[[Task], str], claim: str) -> Call
                 f"| {setting} | {length} | {curve[:tenth].mean():.4g} | "
                 f"{curve[-tenth:].mean():.4g} | {np.mean(final):.4g} |"
             )
-            axis.plot(np.arange(1, length + 1), curve, label=setting)
+            # long runs: the raw returns faint, their running median (a fiftieth of the run) on
+            # top, so that a few episodes that collide for hours do not flatten every curve
+            span = max(length // 50, 1)
+            median = np.array(
+                [np.median(curve[max(0, i - span + 1) : i + 1]) for i in range(length)]
+            )
+            episodes = np.arange(1, length + 1)
+            if span > 1:
+                axis.plot(episodes, curve, color=f"C{index}", alpha=0.2, lw=0.8)
+            highest = max(highest, float(curve.max()))
+            said = setting if span == 1 else f"{setting} (running median of {span})"
+            axis.plot(episodes, median, color=f"C{index}", label=said)
+            smoothed.append(curve)
+        every = np.concatenate(smoothed) if smoothed else np.zeros(1)
+        typical = float(np.median(np.abs(every)))
+        spread = np.abs(every).max() > 100 * typical  # outliers beyond two decades: symlog
+        if spread:  # linear around the typical returns, logarithmic beyond them
+            axis.set_yscale("symlog", linthresh=max(typical, 1e-9))
+            axis.set_ylim(top=max(highest, 0.0) + typical)  # no empty decades above the data
         axis.set_xlabel("training episode")
-        axis.set_ylabel("episode return (cumulative reward)")
-        axis.legend(fontsize=7)
+        axis.set_ylabel("episode return" + (" (symlog)" if spread else ""))
+        axis.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
         image = save_png(figure, out, name)
         return page(claim, lines, image)
 
