@@ -81,7 +81,7 @@ def _package(module: str) -> str:
 def test_every_import_goes_down_the_documented_layers():
     """Each package imports exactly what its row lists (nothing unlisted, nothing stale), and
     each listed package sits on a lower layer unless marked as the one upward import."""
-    table, base = _table(), set()
+    table = _table()
     base = {name for name, (layer, _, _) in table.items() if layer == 0}
     used: dict[str, set[str]] = defaultdict(set)
     for module, named, _ in _imports(_modules()):

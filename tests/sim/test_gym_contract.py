@@ -8,6 +8,7 @@ import itertools
 import gymnasium as gym
 import numpy as np
 import pytest
+import stable_baselines3  # a dev dependency: make test installs it
 from gymnasium.utils.env_checker import check_env
 
 from edgesplit.sim import ENV_OF_STYLE
@@ -21,12 +22,15 @@ def test_the_checker_passes_and_random_actions_of_the_space_run(env_id):
     """check_env on the raw env (as Gymnasium recommends), then an episode's worth of actions
     sampled from its own space: none is refused."""
     env = gym.make(env_id).unwrapped
-    check_env(env, skip_render_check=True)
+    check_env(env, skip_render_check=True)  # raises on a broken contract
     env.reset(seed=3)
     env.action_space.seed(3)
     for _ in range(30):
-        _, reward, terminated, truncated, _ = env.step(env.action_space.sample())
-        assert np.isfinite(reward) or reward == -np.inf
+        total = getattr(env, "threads_total", None)  # SlotMEC's K(t) for this slot
+        obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        assert env.observation_space.contains(obs) and np.isfinite(reward)
+        if total is not None:  # what ran is an allocation of Eq. 13-14
+            assert info["threads"].sum() == total and (info["threads"] >= env.system.k_min).all()
         if terminated or truncated:
             env.reset()
 
@@ -82,9 +86,10 @@ def test_box_versions_decode_every_corner_into_the_raw_space(env_id):
 def test_stable_baselines3_trains_on_the_registered_box_envs(env_id, algorithm):
     """stable-baselines3 takes the env id itself, trains a few steps and its action steps the
     env."""
-    sb3 = pytest.importorskip("stable_baselines3")
     extra = {"n_steps": 32, "batch_size": 32} if algorithm == "PPO" else {"learning_starts": 16}
-    model = getattr(sb3, algorithm)("MlpPolicy", env_id, seed=0, device="cpu", **extra)
+    model = getattr(stable_baselines3, algorithm)(
+        "MlpPolicy", env_id, seed=0, device="cpu", **extra
+    )
     model.learn(total_timesteps=48)
     env = gym.make(env_id)
     obs, _ = env.reset(seed=1)

@@ -306,7 +306,9 @@ def lifetime(
     download_s = transmit_s(node_bits, radio.downlink_bps)  # the weights, fetched once
     download = AdditiveCost(download_s, nodes, values)
     download_j = AdditiveCost(
-        task_energy_j(0.0, 0.0, 0.0, 0.0, download_s, powers.receiving_w), nodes, values
+        task_energy_j(0.0, 0.0, 0.0, 0.0, receive_s=download_s, receive_power_w=powers.receiving_w),
+        nodes,
+        values,
     )
     bits, result = wire_bits(graph, INPUT_BITS, RESULT_BITS)
     per_request_data = AdditiveCost(nodes, result, bits)
@@ -319,7 +321,9 @@ def lifetime(
         first_latency=terms.latency + download,
         data=data,
         request_s=request_s,
-        request_j=float(task_energy_j(0.0, 0.0, request_s, powers.transmit_w)),
+        request_j=float(
+            task_energy_j(0.0, 0.0, transmit_s=request_s, transmit_power_w=powers.transmit_w)
+        ),
         prune_s=model.prune_s * edge.stretch,
     )
 
