@@ -513,16 +513,16 @@ def test_enumerated_options_list_their_choices():
 def test_evaluate_plots_are_titled_and_skip_all_zero_metrics(tmp_path, monkeypatch):
     """One chart per metric with a title naming the scenario, the episodes and the whiskers; a
     metric that is zero for every policy (no result is downloaded in shi2025-5g) gets none."""
-    import matplotlib.axes
+    import matplotlib.figure
 
     titles = []
-    real = matplotlib.axes.Axes.set_title
+    real = matplotlib.figure.Figure.suptitle
 
     def recording(self, label, *args, **kwargs):
         titles.append(label)
         return real(self, label, *args, **kwargs)
 
-    monkeypatch.setattr(matplotlib.axes.Axes, "set_title", recording)
+    monkeypatch.setattr(matplotlib.figure.Figure, "suptitle", recording)
     result = runner.invoke(
         app, ["evaluate", "--scenario", "shi2025-5g", "--policies", "local,dads+ta",
               "--episodes", "2", "--plot", str(tmp_path / "charts")],

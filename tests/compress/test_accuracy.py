@@ -11,11 +11,13 @@ from edgesplit.compress.accuracy import (
     accuracy_vs_pf,
     digits_data,
     digits_model,
+    digits_subset,
     evaluate,
     shipped_digits_path,
     topk_accuracy,
     trained_digits_model,
 )
+from edgesplit.errors import InvalidParameterError
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +110,29 @@ def test_the_shipped_weights_measure_what_their_sidecar_says():
     theirs, _ = trained_digits_model(3, 2)
     for key, value in mine.state_dict().items():
         assert torch.equal(value, theirs.state_dict()[key])
+
+
+def test_a_subset_keeps_every_class_in_proportion_and_the_test_images():
+    data = digits_data(0)
+    subset = digits_subset(data, 200, seed=1)
+    counts = torch.bincount(subset.y_train, minlength=10)
+    share = torch.bincount(data.y_train, minlength=10) / len(data.y_train)
+    assert len(subset.y_train) == 200 and (counts - 200 * share).abs().max() <= 1
+    assert torch.equal(subset.x_test, data.x_test)
+    rows = {tuple(x.flatten().tolist()) for x in data.x_train}
+    assert all(tuple(x.flatten().tolist()) in rows for x in subset.x_train)
+    assert digits_subset(data, len(data.y_train)) is data
+    with pytest.raises(InvalidParameterError, match="samples"):
+        digits_subset(data, 5)
+
+
+def test_the_network_without_batchnorm_is_the_same_but_its_norms():
+    with_norm, without = DigitsNet(), DigitsNet(batchnorm=False)
+    norms = [m for m in with_norm.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert len(norms) == 3 and not any(
+        isinstance(m, torch.nn.BatchNorm2d) for m in without.modules()
+    )
+    assert sum(p.numel() for p in with_norm.parameters()) - sum(
+        p.numel() for p in without.parameters()
+    ) == sum(p.numel() for m in norms for p in m.parameters())
+    assert without(torch.zeros(2, 1, 8, 8)).shape == (2, 10)

@@ -314,3 +314,61 @@ def test_reproduce_never_replaces_a_result_unasked(tmp_path, monkeypatch):
         result = runner.invoke(app, ["reproduce", name, "--quick", "--out", "new", *option])
         assert result.exit_code == 1 and "is invalid" in result.output, option
         assert not (tmp_path / "new").exists()
+
+
+def test_the_energy_sweep_sums_the_sensor_rounds(tmp_path):
+    """mozib Fig. 3, quick: each row's energy per round and per inference are its own run of
+    ``sim.sensors`` summed over the rounds."""
+    from edgesplit.sim.sensors import SensorField, dnn_costs, simulate_sensors
+
+    reproduce("mozib-energy", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "mozib-energy")
+    assert {(int(r["sensors"]), r["decider"]) for r in rows} == {
+        (n, d) for n in (10, 50) for d in ("edgesplit", "ileach")
+    }
+    for row in rows:
+        scenario = task_scenario({"scenario": "zhang2026", "devices": 1,
+                                  "input_bits": int(row["input_bits"])})  # fmt: skip
+        field = SensorField(*dnn_costs(scenario), sensors=int(row["sensors"]))
+        run = simulate_sensors(field, row["decider"], int(row["rounds"]), int(row["seed"]))
+        assert float(row["energy_per_round_j"]) == pytest.approx(run.spent_j.mean())
+        assert float(row["energy_per_inference_j"]) == pytest.approx(
+            run.spent_j.sum() / run.completed.sum()
+        )
+        assert int(row["alive_at_end"]) == run.alive[-1]
+
+
+@pytest.mark.slow  # trains two small CNNs per task: about 20 s
+def test_the_batchnorm_experiment_folds_without_changing_an_answer(tmp_path):
+    """mozib Figs. 4-5, quick: the folded network answers as the one with BatchNorm (the same
+    top-1), the models on all images are the reference of the utility, and each row trained
+    about the steps asked."""
+    reproduce("mozib-batchnorm", quick=True, out=tmp_path, show_progress=False)
+    rows = {int(r["samples"]): r for r in _rows(tmp_path, "mozib-batchnorm")}
+    for samples, row in rows.items():
+        assert row["top1 with BN, folded"] == row["top1 with BN"]
+        batches = -(-samples // 64)
+        assert abs(int(row["epochs"]) * batches - int(row["steps"])) <= batches / 2 + 1
+    full = rows[max(rows)]
+    utility = float(full["time_s without BN"]) / float(full["top1 without BN"])
+    reference = float(full["time_s with BN"]) / float(full["top1 with BN"])
+    text = (tmp_path / "mozib-batchnorm.md").read_text()
+    assert f"| {max(rows)} | " in text and f"| {utility / reference:.3f} |" in text
+
+
+@pytest.mark.slow  # prunes and fine-tunes the digits CNN: about 20 s
+def test_the_finetuning_experiment_measures_the_pruned_models(tmp_path):
+    """mozib Fig. 6, quick: the unpruned model is the shipped one; the folded structured model
+    answers as the structured one; each pruned model is ``accuracy_vs_pf``'s at that many
+    fine-tuning epochs."""
+    from edgesplit.compress.accuracy import accuracy_vs_pf, digits_model, evaluate
+
+    reproduce("mozib-finetuning", quick=True, out=tmp_path, show_progress=False)
+    rows = {(int(r["epochs"]), r["variant"]): r for r in _rows(tmp_path, "mozib-finetuning")}
+    model, data = digits_model()
+    for epochs in (0, 2):
+        assert float(rows[(epochs, "unpruned")]["top1"]) == pytest.approx(evaluate(model, data)[0])
+        assert rows[(epochs, "structured, folded")]["top1"] == rows[(epochs, "structured")]["top1"]
+        for method in ("structured", "unstructured"):
+            (expected,) = accuracy_vs_pf(model, data, method, [0.5], epochs, seed=0)
+            assert float(rows[(epochs, method)]["top1"]) == pytest.approx(expected.top1)

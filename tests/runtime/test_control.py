@@ -17,6 +17,7 @@ from edgesplit.runtime.agent import AgentConfig, run_agents
 from edgesplit.runtime.client import DeviceModel
 from edgesplit.runtime.control import PROTOCOL, ControlStub, best_offset, clock_offset
 from edgesplit.runtime.controller import Controller, ControllerConfig
+from edgesplit.runtime.hosts import HOST  # the shipped profiles: a test costs the same on any CPU
 from edgesplit.runtime.proto import control_pb2 as pb
 from edgesplit.runtime.registration import ServerRegistration
 from edgesplit.runtime.server import EdgeServer, ServerConfig
@@ -55,7 +56,7 @@ def test_the_clock_offset_of_a_round_trip_is_ntps():
 def controller():
     made = Controller(
         ControllerConfig("live-demo", "eo+ta", devices=2, duration_s=3.0, slot_s=1.0,
-                         security=Security(token="tok"), join_timeout_s=120.0)
+                         security=Security(token="tok"), join_timeout_s=120.0, hardware=HOST)
     )  # fmt: skip
     made.start()
     yield made
@@ -144,7 +145,7 @@ def test_an_agent_keeps_the_last_decision_for_its_lease_then_runs_locally():
 
     made = Controller(
         ControllerConfig("live-demo", "eo+ta", devices=1, duration_s=60.0, slot_s=0.5,
-                         lease_s=1.0, join_timeout_s=120.0)
+                         lease_s=1.0, join_timeout_s=120.0, hardware=HOST)
     )  # fmt: skip
     made.start()
     address = f"127.0.0.1:{made.port}"
@@ -201,7 +202,7 @@ def test_a_controller_started_again_on_its_journal_continues_the_run(tmp_path):
     import numpy as np
 
     config = ControllerConfig(
-        "live-demo", "optimum", devices=2, journal=str(tmp_path / "run.journal")
+        "live-demo", "optimum", devices=2, journal=str(tmp_path / "run.journal"), hardware=HOST
     )
     first = Controller(config)
     first.begin = 100.0
@@ -240,7 +241,7 @@ def test_decisions_pushed_before_an_agent_subscribes_reach_its_stream():
     controller pushes before its agents reconnect), or between two subscriptions, is the first
     the new stream yields: an agent never misses a step it was decided (it once did, and the
     step's tasks were counted as not run)."""
-    made = Controller(ControllerConfig("live-demo", "optimum", devices=1))
+    made = Controller(ControllerConfig("live-demo", "optimum", devices=1, hardware=HOST))
     made.begin = 0.0
     made.RegisterServer(
         pb.ServerHello(protocol=PROTOCOL, address="127.0.0.1:1", cores=2, lanes=1), None
@@ -271,7 +272,7 @@ def test_an_agent_takes_the_place_it_asks_for_and_no_other():
     """Three places for two models (mobilenet_v2, resnet34, mobilenet_v2): an agent asking for
     place 2 gets it even when place 0 of its model is free; a place of another model, or a
     taken one, is refused."""
-    made = Controller(ControllerConfig("live-demo", "optimum", devices=3))
+    made = Controller(ControllerConfig("live-demo", "optimum", devices=3, hardware=HOST))
     counts = made.world.cut_counts
 
     def hello(name: str, model: str, place: int) -> pb.DeviceHello:

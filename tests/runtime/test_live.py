@@ -17,7 +17,7 @@ from edgesplit.contract import SlotState
 from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.profile.catalogue import device_powers
 from edgesplit.runtime.faults import Fault
-from edgesplit.runtime.hosts import live_scenario
+from edgesplit.runtime.hosts import HOST, live_scenario  # HOST's profiles cost the same anywhere
 from edgesplit.runtime.launcher import LiveConfig, run_live
 from edgesplit.runtime.world import keep_cuts, server_loads
 from edgesplit.sim.scenario import load_scenario
@@ -139,7 +139,7 @@ def _check_accounting(report):
 def _killed(restart: str, duration_s: float):
     """Edge-only decisions on live-demo; the server dies at 3 s (mid-slot 2)."""
     config = LiveConfig(
-        "live-demo", "eo+ta", devices=2, duration_s=duration_s, slot_s=2.0, seed=3,
+        "live-demo", "eo+ta", devices=2, duration_s=duration_s, slot_s=2.0, seed=3, hardware=HOST,
         faults=(Fault.parse(f"kill-server@3{restart}"),), hysteresis=0.05, timeout_s=2.0,
         retry_s=0.5,
     )  # fmt: skip
@@ -182,7 +182,7 @@ def test_a_killed_controller_comes_back_on_its_journal_and_no_task_is_lost():
     decides the later slots; every decided task was run."""
     report = run_live(
         LiveConfig("live-demo", "eo+ta", devices=2, duration_s=24.0, seed=4, hysteresis=0.0,
-                   faults=(Fault.parse("kill-controller@5:3"),))
+                   hardware=HOST, faults=(Fault.parse("kill-controller@5:3"),))
     )  # fmt: skip
     totals, tasks = report["totals"], report["tasks"]
     assert totals["not_run"] == 0 and totals["devices_finished"] == 2
@@ -245,7 +245,9 @@ def test_a_deciders_setting_reaches_the_controllers_policy_and_label():
     from edgesplit.runtime.controller import Controller, ControllerConfig
 
     made = Controller(
-        ControllerConfig("zhang2026-small", "planner", devices=2, settings=(("budget_s", "0.25"),))
+        ControllerConfig(
+            "zhang2026-small", "planner", devices=2, settings=(("budget_s", "0.25"),), hardware=HOST
+        )
     )
     assert made.label == "planner (budget_s=0.25)"
     assert made.world.policy.budget_s == 0.25
@@ -279,7 +281,7 @@ def test_a_live_task_window_run_moves_tasks_off_a_dead_server_and_accounts_for_a
     locally, later windows put its tasks on the other; every dispatched task is done and
     the rest are counted as not dispatched."""
     config = LiveConfig(
-        "zhang2026-small", "agilenn", devices=2, duration_s=12.0, seed=2,
+        "zhang2026-small", "agilenn", devices=2, duration_s=12.0, seed=2, hardware=HOST,
         faults=(Fault.parse("kill-server@1"),), timeout_s=2.0, retry_s=0.5,
     )  # fmt: skip
     report = run_live(config)
@@ -312,7 +314,8 @@ def test_a_learner_decides_live_in_its_own_units_with_the_live_servers_threads(t
 
     path = tmp_path / "policy.pt"
     DDPPolicy("live-demo", seed=4).save(path)
-    controller = Controller(ControllerConfig("live-demo", f"ddp+ta={path}", slot_s=1.0))
+    config = ControllerConfig("live-demo", f"ddp+ta={path}", slot_s=1.0, hardware=HOST)
+    controller = Controller(config)
     world = controller.world
     state = world.observe([None, None])
     cuts, threads, why = world.decide(state, [0])
@@ -511,7 +514,7 @@ def test_a_run_that_cannot_fit_in_memory_is_refused_before_anything_starts(monke
     started = []
     monkeypatch.setattr(launcher.Role, "start", lambda role: started.append(role.name))
     with pytest.raises(InvalidParameterError, match=r"fits in memory.*1\.0 GiB are free"):
-        run_live(LiveConfig("live-demo", "optimum", devices=3))
+        run_live(LiveConfig("live-demo", "optimum", devices=3, hardware=HOST))
     assert started == []
 
 

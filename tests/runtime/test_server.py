@@ -13,7 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from edgesplit.compress.codecs import DTYPE_IDS, Codec, decode, encode
+from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import EdgesplitError, InvalidParameterError, UnknownModelError
+from edgesplit.graph.split import split
 from edgesplit.runtime import DeviceClient, EdgeServer, ServerConfig
 from edgesplit.runtime.server import RUN
 from edgesplit.runtime.transport import TOKEN_KEY
@@ -539,5 +541,34 @@ def test_batched_requests_each_get_their_own_rows_of_the_tails_output():
             assert [code for code, _, _ in mixed[:2]] == [grpc.StatusCode.INVALID_ARGUMENT] * 2
             assert [code for code, _, _ in mixed[2:]] == [grpc.StatusCode.OK] * 2
             assert edge.state()["lane_restarts"] == 0
+    finally:
+        edge.stop()
+
+
+def test_folded_halves_run_on_both_sides_and_give_the_unsplit_output():
+    """Server and client fold their halves' BatchNorms: each output is exactly the two folded
+    halves run here, within float rounding of the unsplit model, at a cut that separates a
+    convolution from its BatchNorm too."""
+    edge = EdgeServer(ServerConfig(models=("resnet18",), port=0, input_size=SIZE, lanes=1,
+                                   fold_batchnorm=True))  # fmt: skip
+    edge.start()
+    try:
+        with DeviceClient("resnet18", f"127.0.0.1:{edge.port}", input_size=SIZE,
+                          fold_batchnorm=True) as client:  # fmt: skip
+            x = torch.randn(1, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(7))
+            expected = _reference(client, x)
+            differs = False
+            for cut in (0, 1, 2, len(client.graph.cuts()) // 2):  # 1: conv1 | bn1
+                output, record = client.run(x, cut, threads=1)
+                assert record.offloaded and record.fallback is None
+                head, tail = client.shared.halves(cut)  # folded: fold_batchnorm above
+                assert fold_batchnorm(head)[1] == fold_batchnorm(tail)[1] == 0
+                plain_head, plain_tail = split(client.model, client.graph, client.graph.cut(cut))
+                with torch.no_grad():
+                    assert torch.equal(output, tail(*head(x))), cut
+                    differs |= not torch.equal(output, plain_tail(*plain_head(x)))
+                scale = expected.abs().max().item()
+                assert torch.allclose(output, expected, rtol=1e-4, atol=1e-4 * scale), cut
+            assert differs  # the folded weights are not the unfolded ones
     finally:
         edge.stop()

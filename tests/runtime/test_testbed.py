@@ -14,6 +14,7 @@ import pytest
 
 from edgesplit.runtime import testbed
 from edgesplit.runtime.faults import Fault
+from edgesplit.runtime.hosts import HOST  # the shipped profiles: a run costs the same on any CPU
 from edgesplit.runtime.launcher import LiveConfig, run_live
 
 WHY = testbed.support()
@@ -108,7 +109,9 @@ def test_a_testbed_run_accounts_for_every_task_and_leaves_nothing():
     get no link plan), every decided task is run and reported, the agents' estimates follow the
     true rates, and nothing is left afterwards."""
     report = run_live(
-        LiveConfig("live-demo", "optimum", devices=2, duration_s=8.0, seed=1, testbed=True)
+        LiveConfig(
+            "live-demo", "optimum", devices=2, duration_s=8.0, seed=1, testbed=True, hardware=HOST
+        )
     )
     totals = report["totals"]
     assert totals["devices_finished"] == 2 and totals["not_run"] == 0
@@ -140,7 +143,7 @@ def test_every_task_is_accounted_for_through_each_fault(fault):
     faults = () if fault is None else (Fault.parse(fault),)
     report = run_live(
         LiveConfig("live-demo", "optimum", devices=3, servers=2, duration_s=16.0, seed=2,
-                   faults=faults, testbed=True)
+                   faults=faults, testbed=True, hardware=HOST)
     )  # fmt: skip
     totals = report["totals"]
     assert totals["devices_finished"] == 3

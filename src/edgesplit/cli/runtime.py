@@ -96,6 +96,9 @@ def serve_command(
         str | None,
         typer.Option(help="Graph granularities whose cuts it answers (comma-separated)."),
     ] = None,
+    fold_batchnorm: Annotated[
+        bool | None, typer.Option(help="Fold each tail's BatchNorms into its convolutions.")
+    ] = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the fault injection.")] = None,
     controller: ControllerOpt = None,
     advertise: Annotated[
@@ -121,7 +124,7 @@ def serve_command(
         models=None if models is None else tuple(m.strip() for m in models.split(",") if m),
         host=host, port=port, metrics_port=metrics_port, device=device, cores=cores,
         lanes=lanes, queue_limit=queue_limit, input_size=input_size, drop_replies=drop_replies,
-        batch_max=batch_max,
+        batch_max=batch_max, fold_batchnorm=fold_batchnorm,
         batch_delay_s=None if batch_delay_ms is None else batch_delay_ms / 1e3,
         max_message_bytes=None if max_message_mb is None else int(max_message_mb * 2**20),
         tls_cert=None if tls_cert is None else str(tls_cert),
@@ -207,6 +210,12 @@ def device_command(
         list[int] | None,
         typer.Option(help="Each --name's device index in the run (default: any of its model)."),
     ] = None,
+    fold_batchnorm: Annotated[
+        bool,
+        typer.Option(
+            help="Fold the head's BatchNorms into its convolutions (without --controller)."
+        ),
+    ] = False,
     as_json: JsonOpt = False,
 ) -> None:
     """A device agent with --controller (it runs the tasks the controller decides, measures its
@@ -228,7 +237,7 @@ def device_command(
     report = run_tasks(
         model, servers, cut, tasks, threads, codec, rate_mbps, timeout_s,
         None if token_file is None else str(token_file),
-        None if tls_ca is None else str(tls_ca), granularity, input_size,
+        None if tls_ca is None else str(tls_ca), granularity, input_size, fold_batchnorm,
     )  # fmt: skip
     if as_json:
         print_json(report)

@@ -27,6 +27,7 @@ from edgesplit.compress.prune import (
     prune_structured,
     prune_unstructured,
 )
+from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import split
 from edgesplit.graph.trace import torch_threads
@@ -38,22 +39,20 @@ SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
 
 class DigitsNet(nn.Module):
     """Three 3x3 convolutions (BatchNorm, ReLU), a max pool, global average pooling and a linear
-    classifier: 56,714 parameters, 99.6 % top-1 on the digits after 40 epochs (seed 0)."""
+    classifier: 56,714 parameters, 99.6 % top-1 on the digits after 40 epochs (seed 0).
+    ``batchnorm=False``: the same network without its BatchNorms (mozib's CNN "w/o BN")."""
 
-    def __init__(self, width: int = 32) -> None:
+    def __init__(self, width: int = 32, batchnorm: bool = True) -> None:
         super().__init__()
+
+        def block(inputs: int, outputs: int) -> list[nn.Module]:
+            norm = [nn.BatchNorm2d(outputs)] if batchnorm else []
+            return [nn.Conv2d(inputs, outputs, 3, padding=1), *norm, nn.ReLU()]
+
         self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
-            nn.BatchNorm2d(width),
-            nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(2 * width, 2 * width, 3, padding=1),
-            nn.BatchNorm2d(2 * width),
-            nn.ReLU(),
-        )
+            *block(1, width), *block(width, 2 * width), nn.MaxPool2d(2),
+            *block(2 * width, 2 * width),
+        )  # fmt: skip
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(2 * width, DIGITS_CLASSES)
 
@@ -86,6 +85,23 @@ def digits_data(seed: int = 0) -> DigitsData:
         return torch.from_numpy(x[:, None].copy()), torch.from_numpy(y.astype(np.int64))
 
     return DigitsData(*tensors(x_train, y_train), *tensors(x_test, y_test))
+
+
+def digits_subset(data: DigitsData, samples: int, seed: int = 0) -> DigitsData:
+    """``data`` with ``samples`` of its training images (stratified by ``seed``; the test images
+    unchanged)."""
+    from sklearn.model_selection import train_test_split
+
+    count = len(data.y_train)
+    if not DIGITS_CLASSES <= samples <= count:
+        raise InvalidParameterError("samples", samples, f"{DIGITS_CLASSES}..{count}")
+    if samples == count:
+        return data
+    kept, _ = train_test_split(
+        np.arange(count), train_size=samples, random_state=seed, stratify=data.y_train.numpy()
+    )
+    index = torch.from_numpy(np.sort(kept))
+    return DigitsData(data.x_train[index], data.y_train[index], data.x_test, data.y_test)
 
 
 def train(
@@ -165,6 +181,34 @@ class PruneAccuracy:
     nonzero_params: int
 
 
+def pruned_copy(
+    model: nn.Module,
+    data: DigitsData,
+    method: str,
+    pf: float,
+    finetune_epochs: int = 0,
+    seed: int = 0,
+) -> nn.Module:
+    """A copy of ``model`` pruned at ``pf`` (``method``: structured or unstructured) and
+    fine-tuned ``finetune_epochs`` epochs at a tenth of the training rate (unstructured: the
+    pruned weights are held at zero while training)."""
+    variant = Variant(method, pf)
+    pruned = copy.deepcopy(model)
+    if method == "structured":
+        prune_structured(pruned, data.x_test[:1], variant.pf)
+    else:
+        prune_unstructured(pruned, variant.pf)
+    if finetune_epochs:
+        masks = {n: p != 0 for n, p in pruned.named_parameters() if p.dim() > 1}
+        train(pruned, data, finetune_epochs, seed, lr=1e-3)
+        if method == "unstructured":
+            with torch.no_grad():
+                for name, parameter in pruned.named_parameters():
+                    if name in masks:
+                        parameter.mul_(masks[name])
+    return pruned.eval()
+
+
 def accuracy_vs_pf(
     model: nn.Module,
     data: DigitsData,
@@ -173,24 +217,11 @@ def accuracy_vs_pf(
     finetune_epochs: int = 0,
     seed: int = 0,
 ) -> list[PruneAccuracy]:
-    """Prune a copy of ``model`` at each pf (``method``), optionally fine-tune it (unstructured:
-    the pruned weights are held at zero while training), and measure it."""
+    """Prune a copy of ``model`` at each pf (``method``), optionally fine-tune it
+    (``pruned_copy``), and measure it."""
     rows = []
     for pf in pfs:
-        variant = Variant(method, pf)
-        pruned = copy.deepcopy(model)
-        if method == "structured":
-            prune_structured(pruned, data.x_test[:1], variant.pf)
-        else:
-            prune_unstructured(pruned, variant.pf)
-        if finetune_epochs:
-            masks = {n: p != 0 for n, p in pruned.named_parameters() if p.dim() > 1}
-            train(pruned, data, finetune_epochs, seed, lr=1e-3)
-            if method == "unstructured":
-                with torch.no_grad():
-                    for name, parameter in pruned.named_parameters():
-                        if name in masks:
-                            parameter.mul_(masks[name])
+        pruned = pruned_copy(model, data, method, pf, finetune_epochs, seed)
         top1, top3 = evaluate(pruned, data)
         total, nonzero = count_parameters(pruned)
         rows.append(PruneAccuracy(method, pf, finetune_epochs, top1, top3, total, nonzero))

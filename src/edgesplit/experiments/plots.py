@@ -14,6 +14,7 @@ matplotlib.use("Agg")  # files only, no display
 import matplotlib.pyplot as plt
 import numpy as np
 
+from edgesplit.errors import EdgesplitError
 from edgesplit.units import display
 
 if TYPE_CHECKING:  # annotations only: importing them would load torch
@@ -30,11 +31,35 @@ def _grid(count: int) -> tuple[plt.Figure, np.ndarray]:
     return figure, axes.flat
 
 
+def unlabelled_axes(figure: plt.Figure) -> list[str]:
+    """The axes of ``figure`` that show data without a label on an axis: an x label may sit on
+    another axes of the same grid column (a shared x), a y label on one of the same row."""
+    shown = [
+        ax for ax in figure.axes
+        if ax.get_visible() and (ax.lines or ax.patches or ax.collections or ax.images)
+    ]  # fmt: skip
+    spans = {ax: ax.get_subplotspec() for ax in shown}
+    missing = []
+    for ax in shown:
+        span = spans[ax]
+        for axis, same in (("x", "colspan"), ("y", "rowspan")):
+            label = lambda a, axis=axis: getattr(a, f"get_{axis}label")()  # noqa: E731
+            shared = [a for a in shown if span is None or spans[a] is None
+                      or getattr(spans[a], same) == getattr(span, same)]  # fmt: skip
+            if not label(ax) and not any(label(a) for a in shared):
+                missing.append(f"{ax.get_title() or 'an axes'} has no {axis} label")
+    return missing
+
+
 def save_figure(figure: plt.Figure, title: str, path: Path, fontsize: float | None = None) -> Path:
-    """Title (unless ``title`` is empty), lay out, write (120 dpi) and close a figure; returns
-    the path."""
-    if title:
-        figure.suptitle(title, fontsize=fontsize or 10)
+    """Title, lay out, write (120 dpi) and close a figure; returns the path. A figure without a
+    title or with an axis that shows data and names nothing (``unlabelled_axes``) is refused:
+    every figure edgesplit writes says what it plots and in which units."""
+    missing = ([] if title else ["the figure has no title"]) + unlabelled_axes(figure)
+    if missing:
+        plt.close(figure)
+        raise EdgesplitError(f"figure {path.name}: {'; '.join(missing)}")
+    figure.suptitle(title, fontsize=fontsize or 10)
     figure.tight_layout()
     figure.savefig(path, dpi=120, bbox_inches="tight")  # legends placed outside the axes too
     plt.close(figure)
@@ -123,11 +148,8 @@ def plot_summaries(summaries: Sequence[Summary], folder: str | Path, title: str 
             color="#4C72B0",
         )
         axes.set_ylabel(shown.header())
-        axes.set_title(f"{title}\nbars: mean; whiskers: 95 % CI" if title else "", fontsize=9)
+        axes.set_xlabel("policy")
         axes.tick_params(axis="x", rotation=30)
-        figure.tight_layout()
-        path = folder / f"{metric}.png"
-        figure.savefig(path, dpi=120)
-        plt.close(figure)
-        written.append(path)
+        heading = f"{title}\nbars: mean; whiskers: 95 % CI" if title else shown.header()
+        written.append(save_figure(figure, heading, folder / f"{metric}.png", fontsize=9))
     return written

@@ -145,6 +145,7 @@ def _report(tasks: list[Task], results: list[Row], out: Path) -> str:
         axis.bar(i, r["utility"], yerr=r["utility_ci95"], color=f"C{i}")
     axis.set_xticks(range(len(tasks)), [t["policy"] for t in tasks], fontsize=8)
     axis.set_ylabel("utility per slot (Eq. 10)")
+    axis.set_xlabel("policy")
     image = save_png(figure, out, "shi2025-sb3")
     claim = (
         "shi2025 trains DDP (its DDPG, Alg. 2); a second, independent implementation of the "

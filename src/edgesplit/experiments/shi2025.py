@@ -209,6 +209,7 @@ def _latency_report(tasks: list[Task], results: list[Row], out: Path) -> str:
                      [1e3 * latency[(scenario, policy)][m] for m in metrics], width,
                      label=policy)  # fmt: skip
         axis.set_xticks(np.arange(len(models)) + 0.4 - width / 2, models, fontsize=8)
+        axis.set_xlabel("device DNN")
         axis.set_title(scenario)
         axis.set_ylabel("average E2E latency per task (ms)")
     np.atleast_1d(axes)[0].legend(fontsize=7)
@@ -269,6 +270,7 @@ def _table2_report(tasks: list[Task], results: list[list[dict]], out: Path) -> s
                 axis.hlines(paper, left, right, color="black", linewidth=2.5,
                             label=None if labelled else PAPER_LINE)  # fmt: skip
     axis.set_xticks(np.arange(len(tasks)) + 0.4 - width / 2, [t["model"] for t in tasks])
+    axis.set_xlabel("DNN")
     axis.set_ylabel("RMSE on held-out heads and tails (ms)")
     axis.legend(fontsize=7)
     image = save_png(figure, out, "shi2025-table2")
@@ -342,6 +344,7 @@ def _live_report(name: str, claim: str) -> Callable:
         axis.bar(x + 0.2, [1e3 * m["predicted_latency_s"] for m in mean.values()], 0.4,
                  label="predicted by the cost model")  # fmt: skip
         axis.set_xticks(x, [p for (p,) in mean], fontsize=8)
+        axis.set_xlabel("policy")
         axis.set_ylabel("E2E latency per task (ms)")
         axis.legend(fontsize=7)
         image = save_png(figure, out, name)

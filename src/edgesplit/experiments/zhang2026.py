@@ -233,12 +233,13 @@ def _count_report(axis: str, claim: str) -> Callable:
             for n in counts for p in policies
         ]  # fmt: skip
         figure, axes = plt.subplots(1, 3, figsize=(11, 3.4))
-        for axis_plot, metric in zip(axes, metrics, strict=True):
+        labels = ("episode reward (Eq. 8)", "total latency (s)", "energy per task (J)")
+        for axis_plot, metric, label in zip(axes, metrics, labels, strict=True):
             for p in policies:
                 values = [mean[(n, p)][metric] for n in counts]
                 axis_plot.plot(counts, values, "o-", label=p)
             axis_plot.set_xlabel(f"number of {axis}")
-            axis_plot.set_title(metric)
+            axis_plot.set_ylabel(label)
             if metric != "reward":
                 axis_plot.set_yscale("log")
         axes[0].set_yscale("symlog")
@@ -431,10 +432,12 @@ def _slot_report(tasks: list[Task], results: list[Row], out: Path) -> str:
     ]
     figure, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     at_8 = [(f, m) for (f, std), m in mean.items() if std == 8.0]
-    for axis, metric in zip(axes, metrics, strict=True):
+    labels = ("total latency (s)", "energy per task (J)")
+    for axis, metric, label in zip(axes, metrics, labels, strict=True):
         axis.bar(range(len(at_8)), [m[metric] for _, m in at_8])
         axis.set_xticks(range(len(at_8)), [f for f, _ in at_8], fontsize=6, rotation=20)
-        axis.set_ylabel(metric.replace("_", " "))
+        axis.set_xlabel("MDP (slot time)")
+        axis.set_ylabel(label)
     axes[0].set_title("8 dB shadowing", fontsize=8)
     image = save_png(figure, out, "zhang2026-slots")
     claim = (
@@ -490,6 +493,7 @@ def _testbed_report(tasks: list[Task], results: list[Row], out: Path) -> str:
             [1e3 * mean[(n, p)]["measured_latency_s"] for n in counts], width, label=p,
         )  # fmt: skip
     axis.set_xticks(counts, [f"{n} device(s)" for n in counts])
+    axis.set_xlabel("devices (Raspberry Pi-class hosts)")
     axis.set_ylabel("measured latency per task (ms)")
     axis.legend(fontsize=7)
     image = save_png(figure, out, "zhang2026-testbed")

@@ -151,30 +151,39 @@ class RandomWindow(WindowPolicy):
 
 
 class AgileNNStyle(WindowPolicy):
-    """zhang2026's AgileNN baseline as our cost tables allow: the device runs the cut whose head
-    holds half of the model's MACs (AgileNN splits features 0.5/0.5 between a local and a remote
-    network of the same architecture) and sends that cut's tensor at full power; device n uses
-    channel n mod C and server n mod M, full windows. AgileNN's feature split sends half the
-    features; our tables send the whole tensor at the cut (docs/policies.md)."""
+    """zhang2026's AgileNN baseline (AgileNN, MobiCom 2022) as our cost tables allow. AgileNN
+    puts only a light feature extractor on the weak device and offloads the (compressed)
+    features: here each device's offloading cut is its efficient cut with the fewest device
+    MACs (``sim.window.efficient_cuts``; ResNet-50's is the input itself, as no earlier tensor
+    is smaller). Its channel plan cannot collide: at task position k, device n offloads on
+    channel (n + k) mod N when that is below C and runs the task wholly on the device
+    otherwise, so each channel carries at most one upload per position and every device
+    offloads C/N of its tasks (all of them when N <= C); channel c's uploads go to server
+    c mod M, at full power, full windows. What differs from AgileNN: its local network on the
+    top-k features and its learned quantizer are not priced (the device sends the cut's fp32
+    tensor through the scenario's codecs; docs/policies.md)."""
 
     name = "agilenn"
 
     def __init__(self, scenario: str | Scenario, seed: int = 0) -> None:
         super().__init__(scenario, seed)
-        system, cuts = self.system, []
-        for n in range(system.n_devices):
-            rows = system.row_offset[n, 0] + np.arange(system.n_cuts[n] - 1)  # offloading cuts
-            macs = system.device_macs[rows]
-            whole = system.device_macs[system.row_offset[n, 0] + system.n_cuts[n] - 1]
-            cuts.append(int(np.argmin(np.abs(macs - whole / 2))))
-        self.cuts = np.array(cuts)
+        system = self.system  # efficient cuts ascend, and a deeper head runs no fewer MACs
+        self.cuts = np.array([cuts[0] for cuts in efficient_cuts(system)], dtype=np.int64)
+        n, channels = system.n_devices, self.scenario.radio.channels
+        slot = (np.arange(n)[:, None] + np.arange(self.width)[None, :]) % n  # [devices, positions]
+        self.offloads = slot < channels
+        self.channel = np.where(self.offloads, slot, 0)
+        self.server = self.channel % system.n_servers
 
     def decide(self, observation: np.ndarray) -> Decision:
-        n = np.arange(self.system.n_devices)
-        return self.repeated(
-            self.width, self.cuts, n % self.scenario.radio.channels, n % self.system.n_servers,
-            np.full(len(n), self.max_power_w),
-        )  # fmt: skip
+        local = (self.system.n_cuts - 1)[:, None]
+        return Decision(
+            cut=np.where(self.offloads, self.cuts[:, None], local),
+            window=np.full(self.system.n_devices, self.width, dtype=np.int64),
+            channel=self.channel.copy(),
+            server=self.server.copy(),
+            power_w=np.where(self.offloads, self.max_power_w, 0.0),
+        )
 
 
 def least_expected_completion(work_s: np.ndarray, load_s: np.ndarray) -> np.ndarray:

@@ -29,6 +29,7 @@ import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
 from edgesplit.compress.codecs import Codec
+from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
 from edgesplit.graph.split import split
@@ -119,10 +120,18 @@ class TaskRecord:
 class DeviceModel:
     """A model traced for its cuts at one granularity, with its heads and tails split once and
     kept: what every client of one model in a process shares (a hundred emulated devices of one
-    model hold it once)."""
+    model hold it once). ``fold_batchnorm``: each half with its BatchNorms folded into the
+    layers before them (``compress.fold``; the cuts are the traced model's either way)."""
 
-    def __init__(self, spec: str, granularity: str = "operator", input_size: int = 224) -> None:
+    def __init__(
+        self,
+        spec: str,
+        granularity: str = "operator",
+        input_size: int = 224,
+        fold_batchnorm: bool = False,
+    ) -> None:
         self.spec = spec
+        self.fold_batchnorm = fold_batchnorm
         self.granularity = granularity
         self.input_size = input_size
         self.model, self.example, self.graph = load_traced(spec, granularity, input_size)
@@ -137,7 +146,10 @@ class DeviceModel:
         """The head and tail of cut ``cut`` (0-based), split once and kept."""
         with self._lock:
             if cut not in self._halves:
-                self._halves[cut] = split(self.model, self.graph, self.graph.cut(cut))
+                halves = split(self.model, self.graph, self.graph.cut(cut))
+                if self.fold_batchnorm:
+                    halves = tuple(fold_batchnorm(half)[0] for half in halves)
+                self._halves[cut] = halves
             return self._halves[cut]
 
     def cut_id(self, cut: int) -> int:
@@ -166,9 +178,12 @@ class DeviceClient:
         retry_s: float = 1.0,
         tls_ca: str | None = None,
         overhead: tuple[float, float] = (0.0, 0.0),
+        fold_batchnorm: bool = False,
     ) -> None:
         self.shared = (
-            model if isinstance(model, DeviceModel) else DeviceModel(model, granularity, input_size)
+            model
+            if isinstance(model, DeviceModel)
+            else DeviceModel(model, granularity, input_size, fold_batchnorm)
         )
         self.spec = self.shared.spec
         self.model, self.example, self.graph = (

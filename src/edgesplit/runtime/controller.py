@@ -106,7 +106,7 @@ class Controller:
     def __init__(
         self, config: ControllerConfig, progress: Callable[[str], None] = lambda _: None
     ) -> None:
-        from edgesplit.runtime.hosts import HostProfiles, host_hardware
+        from edgesplit.runtime.hosts import HostProfiles, host_hardware, run_servers
 
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
@@ -118,11 +118,7 @@ class Controller:
             else load_scenario(config.scenario)
         )
         self.slot_style = preset.style == "slot"
-        wanted = 1 if self.slot_style else preset.server_count
-        self.server_count = config.servers or wanted
-        if self.server_count < 1 or (not self.slot_style and self.server_count != wanted):
-            allowed = "at least 1" if self.slot_style else f"{wanted}: the scenario's servers"
-            raise InvalidParameterError("--servers", self.server_count, allowed)
+        self.server_count = run_servers(preset, config.servers)
         if config.device_hardware and len(config.device_hardware) != config.devices:
             raise InvalidParameterError(
                 "--device-hardware",
@@ -136,6 +132,11 @@ class Controller:
                 f"{preset.device_count}: a learner decides for the devices it was trained with",
             )  # fmt: skip
         self.models = tuple(dict.fromkeys(d.model for d in preset.devices))
+        # the policy, refused here before any profile is measured; a learner's is kept (trained
+        # on the preset, it does not depend on the hardware)
+        self.label, checked = policy_from_spec(
+            config.policy, preset, config.seed, config.untrained, dict(config.settings)
+        )
         host = (
             HostProfiles(config.hardware, f"predictions: {config.hardware}")
             if config.hardware
@@ -144,7 +145,7 @@ class Controller:
         self.hardware, self.host_note, self.pending = host.hardware, host.note, host.pending
         self.switched: dict[str, Any] | None = None  # when the measured profiles took over
         self.measuring: Any = None  # the process measuring ``pending``
-        self.world = self._world(self.hardware)
+        self.world = self._world(self.hardware, checked if self.learner else None)
         self.device_models = [device.model for device in self.scenario.devices]  # count 1 each
         self.run_id = uuid.uuid4().hex[:12]
         self.lock = threading.RLock()

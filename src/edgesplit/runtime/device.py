@@ -28,17 +28,18 @@ def run_tasks(
     tls_ca: str | None = None,
     granularity: str = "operator",
     input_size: int = 224,
+    fold_batchnorm: bool = False,
 ) -> dict[str, Any]:
     """Run ``tasks`` tasks of ``model`` at cut ``cut`` on the seeded example input,
-    spread over ``servers`` in turn; each record with its output's distance from the unsplit
-    model's."""
+    spread over ``servers`` in turn (the head's BatchNorms folded with ``fold_batchnorm``);
+    each record with its output's distance from the unsplit model's."""
     if tasks < 1:
         raise InvalidParameterError("--tasks", tasks, "at least 1")
     chosen = Codec.parse(codec)
     shaper = None if rate_mbps is None else TokenBucket(positive("--rate-mbps", rate_mbps) * 1e6)
     client = DeviceClient(
         model, servers, chosen, read_token(token_file), timeout_s, granularity, input_size,
-        uplink=shaper, tls_ca=tls_ca,
+        uplink=shaper, tls_ca=tls_ca, fold_batchnorm=fold_batchnorm,
     )  # fmt: skip
     with client:
         if not 0 <= cut < client.cut_count:

@@ -39,6 +39,18 @@ class HostProfiles:
     pending: str | None = None
 
 
+def run_servers(preset: Scenario, servers: int | None) -> int:
+    """A live run's edge servers: ``servers`` (any count from 1 for the slot style, the
+    scenario's for the task-window style, whose decisions name its servers), else one (slot
+    style) or the scenario's."""
+    wanted = 1 if preset.style == "slot" else preset.server_count
+    count = wanted if servers is None else servers
+    if count < 1 or (preset.style != "slot" and count != wanted):
+        allowed = "at least 1" if preset.style == "slot" else f"{wanted}: the scenario's servers"
+        raise InvalidParameterError("--servers", count, allowed)
+    return count
+
+
 def host_threads(cores: int) -> tuple[int, ...]:
     """The thread counts a run on ``cores`` cores can use and its predictions interpolate
     between: 1 up to all cores, in powers of two."""

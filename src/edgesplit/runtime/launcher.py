@@ -35,6 +35,7 @@ from typing import Any
 
 from edgesplit.checks import positive
 from edgesplit.errors import EdgesplitError, InvalidParameterError
+from edgesplit.policies.registry import policy_from_spec
 from edgesplit.profile.cores import available_cores
 from edgesplit.runtime.faults import TESTBED_ONLY, Fault
 from edgesplit.runtime.hosts import (
@@ -42,6 +43,7 @@ from edgesplit.runtime.hosts import (
     device_speeds,
     host_hardware,
     live_scenario,
+    run_servers,
     slowed_profiles,
 )
 from edgesplit.runtime.lifetime import available_memory_bytes, die_with_parent, tree_rss_bytes
@@ -174,8 +176,6 @@ class Launcher:
     def __init__(self, config: LiveConfig, progress: Callable[[str], None] = lambda _: None):
         if config.devices < 1:
             raise InvalidParameterError("--devices", config.devices, "at least 1")
-        if config.servers is not None and config.servers < 1:
-            raise InvalidParameterError("--servers", config.servers, "at least 1")
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
         positive("--timeout-s", config.timeout_s)
@@ -192,6 +192,12 @@ class Launcher:
         if needs:
             raise InvalidParameterError("--fault", needs[0], "the testbed (edgesplit testbed run)")
         self.config, self.progress = config, progress
+        scenario = config.scenario
+        self.preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        self.server_count = run_servers(self.preset, config.servers)  # before any measuring
+        policy_from_spec(  # a policy the controller would refuse, refused before measuring
+            config.policy, self.preset, config.seed, config.untrained, dict(config.settings)
+        )
         self.folder = Path(tempfile.mkdtemp(prefix="edgesplit-live-"))
         self.roles: list[Role] = []
         self.servers: list[Role] = []
@@ -215,7 +221,7 @@ class Launcher:
         try:
             self._check_memory()
             if self.config.testbed:
-                self.testbed = Testbed(self.config.devices, self._server_count()).up()
+                self.testbed = Testbed(self.config.devices, self.server_count).up()
                 self.progress(f"testbed {self.testbed.run} up: {len(self.testbed.hosts)} hosts")
             self._start_controller()
             self._start_servers()
@@ -235,12 +241,6 @@ class Launcher:
         if self.testbed is not None:
             self.testbed.down()
         shutil.rmtree(self.folder, ignore_errors=True)
-
-    def _server_count(self) -> int:
-        """The run's servers: the option, else one (slot style) or the scenario's."""
-        scenario = self.config.scenario
-        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        return self.config.servers or (1 if preset.style == "slot" else preset.server_count)
 
     def _role(self, name: str, args: list[str], host: str, cores: float | None = None) -> Role:
         """A role on ``host`` (a testbed host's name; on loopback every role shares this one),
@@ -308,8 +308,7 @@ class Launcher:
         """The profiles standing for this host (``hosts.host_hardware``: measured here where
         none is shipped, or derived at first with ``derive_first``)."""
         config = self.config
-        scenario = config.scenario
-        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        preset = self.preset
         models = tuple(dict.fromkeys(d.model for d in preset.devices))
         return host_hardware(models, preset.input_size, self.progress, config.derive_first).hardware
 
@@ -318,8 +317,7 @@ class Launcher:
         (``hosts.device_speeds``): the caps their hosts get and the profiles the controller
         predicts them with."""
         config = self.config
-        scenario = config.scenario
-        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        preset = self.preset
         host = config.hardware or self._host_profiles()
         self.speeds = device_speeds(preset, config.devices, host)
         hardware = slowed_profiles(host, self.speeds, self.folder / "speeds")
@@ -329,8 +327,7 @@ class Launcher:
         """Refuse, before anything starts, a run whose processes would not fit in the free
         memory (the lanes counted at this machine's cores, at most)."""
         config = self.config
-        scenario = config.scenario
-        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        preset = self.preset
         kinds = [d.model for d in preset.devices for _ in range(d.count)]
         models = {kinds[n % len(kinds)] for n in range(config.devices)}
         processes = (
@@ -338,7 +335,7 @@ class Launcher:
             if config.testbed
             else len(models) + sum(f.kind == "kill-device" for f in config.faults)
         )
-        servers, lanes = self._server_count(), min(available_cores(), config.devices)
+        servers, lanes = self.server_count, min(available_cores(), config.devices)
         needed = memory_needed_bytes(servers, lanes, processes, config.devices)
         free = available_memory_bytes()
         if free is not None and needed > free:
@@ -420,8 +417,7 @@ class Launcher:
     def plan(self) -> LinkPlan:
         """The devices' true links (slot style), drawn once."""
         config, ready = self.config, self.ready
-        scenario = config.scenario
-        preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        preset = self.preset
         live = live_scenario(preset, config.devices, config.slot_s, ready["hardware"], 1)
         periods = math.ceil(config.duration_s / config.slot_s) + 1
         caps = tuple((f.at_s, f.value * 1e6) for f in config.faults if f.kind == "slow-link")

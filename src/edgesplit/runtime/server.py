@@ -43,6 +43,7 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import CutLimitExceededError, EdgesplitError, InvalidParameterError
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import split
@@ -102,6 +103,7 @@ class ServerConfig:
     drop_replies: float = 0.0  # fault injection: the share of replies withheld until the deadline
     batch_max: int = 1  # rows a batch of one tail may hold (1: no batching)
     batch_delay_s: float = 0.002  # how long the first request of a batch waits for others
+    fold_batchnorm: bool = False  # tails with BatchNorms folded into their layers (compress.fold)
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -186,6 +188,7 @@ class _Hosted:
                 self.cuts.setdefault(wire_id(g.fx_key(cut)), (g, cut))
         self.tails: OrderedDict[int, Any] = OrderedDict()
         self.cache = config.tail_cache
+        self.fold_batchnorm = config.fold_batchnorm
         self.device = config.device
         if self.device == "cuda":
             self.model = self.model.cuda()
@@ -198,6 +201,8 @@ class _Hosted:
             return None
         graph, cut = self.cuts[cut_id]
         _, tail = split(self.model, graph, cut)
+        if self.fold_batchnorm:
+            tail, _ = fold_batchnorm(tail)
         self.tails[cut_id] = tail
         if len(self.tails) > self.cache:
             self.tails.popitem(last=False)
