@@ -175,15 +175,16 @@ def plot_accuracy(rows: list[dict], path: Path) -> Path:
 
 def plot_pruning(rows: list[dict], path: Path) -> Path:
     figure, ax = plt.subplots(figsize=(5.5, 3.8))
-    right = ax.twinx()
+    power_w = rows[0]["edge_energy_j"] / rows[0]["prune_s"]  # the edge's power: energy = P t
     for name in dict.fromkeys(r["model"] for r in rows):
         line = [r for r in rows if r["model"] == name]
         x = [r["busy_workers"] for r in line]
         shown = ax.plot(x, [r["prune_s"] for r in line], "-", marker=".", label=name)
         ax.plot(x, [r["share_model_s"] for r in line], ":", color=shown[0].get_color())
-        right.plot(x, [r["edge_energy_j"] for r in line], "--", color=shown[0].get_color())
-    right.set_ylabel("edge pruning energy J at 131.26 W (dashed)")
-    _axes(ax, "busy worker processes on this machine", "pruning time s (solid; dotted: model)", 7)
+    ax.set_xticks(sorted({r["busy_workers"] for r in rows}))
+    right = ax.secondary_yaxis("right", functions=(lambda t: power_w * t, lambda e: e / power_w))
+    right.set_ylabel(f"edge pruning energy (J) at {power_w:.2f} W (solid)")
+    _axes(ax, "busy worker processes on this machine", "pruning time (s; dotted: model)", 7)
     return save_figure(
         figure, "Unstructured pruning (pf 0.7) under load (chukhno2023 Fig. 2b)", path, fontsize=10
     )

@@ -100,6 +100,7 @@ def _network_sweep(
         axis.set_title(network)
         axis.set_xlabel(xlabel)
         axis.set_ylabel(ylabel)
+        axis.set_xticks(sorted({x(s) for s in settings}))
     np.atleast_1d(axes)[0].legend(fontsize=7)
     return lines, save_png(figure, out, name)
 

@@ -239,6 +239,7 @@ def _count_report(axis: str, claim: str) -> Callable:
                 values = [mean[(n, p)][metric] for n in counts]
                 axis_plot.plot(counts, values, "o-", label=p)
             axis_plot.set_xlabel(f"number of {axis}")
+            axis_plot.set_xticks(counts)
             axis_plot.set_ylabel(label)
             if metric != "reward":
                 axis_plot.set_yscale("log")
@@ -355,6 +356,7 @@ def _partition_report(tasks: list[Task], results: list[Row], out: Path) -> str:
     for axis, name in zip(axes, ("total latency", "energy per task"), strict=True):
         axis.axhline(1, color="grey", lw=0.8)
         axis.set_xlabel("number of devices")
+        axis.set_xticks(counts)
         axis.set_ylabel(f"{name}: operator-grained / vertical")
     axes[0].legend(fontsize=7)
     image = save_png(figure, out, "zhang2026-partition")
