@@ -162,6 +162,7 @@ LINE_STYLES = (
     {"linestyle": "--", "marker": "s", "markevery": 7, "markersize": 4},
     {"linestyle": ":", "marker": "^", "markevery": 6, "markersize": 5, "linewidth": 2},
     {"linestyle": "-.", "marker": "x", "markevery": 4, "markersize": 5},
+    {"linestyle": (0, (1, 2)), "marker": "D", "markevery": 3, "markersize": 3, "linewidth": 2},
 )
 
 

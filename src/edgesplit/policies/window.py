@@ -151,17 +151,21 @@ class RandomWindow(WindowPolicy):
 
 
 class AgileNNStyle(WindowPolicy):
-    """zhang2026's AgileNN baseline (AgileNN, MobiCom 2022) as our cost tables allow. AgileNN
-    puts only a light feature extractor on the weak device and offloads the (compressed)
-    features: here each device's offloading cut is its efficient cut with the fewest device
-    MACs (``sim.window.efficient_cuts``; ResNet-50's is the input itself, as no earlier tensor
-    is smaller). Its channel plan cannot collide: at task position k, device n offloads on
-    channel (n + k) mod N when that is below C and runs the task wholly on the device
-    otherwise, so each channel carries at most one upload per position and every device
-    offloads C/N of its tasks (all of them when N <= C); channel c's uploads go to server
-    c mod M, at full power, full windows. What differs from AgileNN: its local network on the
-    top-k features and its learned quantizer are not priced (the device sends the cut's fp32
-    tensor through the scenario's codecs; docs/policies.md)."""
+    """zhang2026's AgileNN baseline (AgileNN, MobiCom 2022) as our cost tables allow.
+
+    AgileNN puts only a light feature extractor on the weak device and offloads the
+    (compressed) features: here each device's offloading cut is its efficient cut with the
+    fewest device MACs (``sim.window.efficient_cuts``), the input itself for ResNet-50 and
+    MobileNet-V2, since without AgileNN's learned compression no light head sends fewer bits
+    for less work (a zero-MAC cut that sent fewer bits would be taken instead).
+
+    Its channel plan cannot collide: at task position k, device n offloads on channel
+    (n + k) mod N when that is below C and runs the task wholly on the device otherwise, so
+    each channel carries at most one upload per position and every device offloads C/N of its
+    tasks (all of them when N <= C); channel c's uploads go to server c mod M, at full power,
+    full windows. What differs from AgileNN: its local network on the top-k features and its
+    learned quantizer are not priced (the device sends the cut's fp32 tensor through the
+    scenario's codecs; docs/policies.md)."""
 
     name = "agilenn"
 
