@@ -113,6 +113,22 @@ def _class(entry: object) -> type[Policy]:
     return entry  # type: ignore[return-value]
 
 
+def check_policy_name(name: str, style: str) -> None:
+    """Refuse a policy name that no ``style`` policy has, saying which names there are."""
+    if name in _registry(style):
+        return
+    everywhere = policy_names()
+    for_style = policy_names(style)
+    where = (
+        f"one of {', '.join(for_style)} for the {style} style"
+        if for_style
+        else f"a {style}-style policy: none is implemented yet"
+    )
+    if name not in everywhere:
+        where = f"one of {', '.join(everywhere)}"
+    raise InvalidParameterError("policy", name, where)
+
+
 def make_policy(
     name: str,
     scenario: str | Scenario,
@@ -124,19 +140,8 @@ def make_policy(
     or the name of a policy file shipped with edgesplit: ``policy_file``), its config fields
     from ``settings`` (text, e.g. ``{"imitation_steps": "1000"}``)."""
     scenario = load_scenario(scenario) if isinstance(scenario, str) else scenario
-    known = _registry(scenario.style)
-    if name not in known:
-        everywhere = policy_names()
-        for_style = policy_names(scenario.style)
-        where = (
-            f"one of {', '.join(for_style)} for the {scenario.style} style"
-            if for_style
-            else f"a {scenario.style}-style policy: none is implemented yet"
-        )
-        if name not in everywhere:
-            where = f"one of {', '.join(everywhere)}"
-        raise InvalidParameterError("policy", name, where)
-    entry, allocator = known[name]
+    check_policy_name(name, scenario.style)
+    entry, allocator = _registry(scenario.style)[name]
     cls = _class(entry)
     policy = cls(scenario, seed=seed) if allocator is None else cls(scenario, seed, allocator)
     if settings and not is_learner(name):

@@ -106,7 +106,7 @@ class Controller:
     def __init__(
         self, config: ControllerConfig, progress: Callable[[str], None] = lambda _: None
     ) -> None:
-        from edgesplit.runtime.hosts import HostProfiles, host_hardware, run_servers
+        from edgesplit.runtime.hosts import HostProfiles, early_policy, host_hardware, run_servers
 
         positive("--duration", config.duration_s)
         positive("--slot-s", config.slot_s)
@@ -132,9 +132,7 @@ class Controller:
                 f"{preset.device_count}: a learner decides for the devices it was trained with",
             )  # fmt: skip
         self.models = tuple(dict.fromkeys(d.model for d in preset.devices))
-        # the policy, refused here before any profile is measured; a learner's is kept (trained
-        # on the preset, it does not depend on the hardware)
-        self.label, checked = policy_from_spec(
+        learner = early_policy(  # refused before any profile is measured
             config.policy, preset, config.seed, config.untrained, dict(config.settings)
         )
         host = (
@@ -145,7 +143,9 @@ class Controller:
         self.hardware, self.host_note, self.pending = host.hardware, host.note, host.pending
         self.switched: dict[str, Any] | None = None  # when the measured profiles took over
         self.measuring: Any = None  # the process measuring ``pending``
-        self.world = self._world(self.hardware, checked if self.learner else None)
+        if learner is not None:
+            self.label = learner[0]
+        self.world = self._world(self.hardware, None if learner is None else learner[1])
         self.device_models = [device.model for device in self.scenario.devices]  # count 1 each
         self.run_id = uuid.uuid4().hex[:12]
         self.lock = threading.RLock()

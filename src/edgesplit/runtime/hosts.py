@@ -13,6 +13,7 @@ from typing import Any
 
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph.zoo import load_traced
+from edgesplit.policies.registry import check_policy_name, is_learner, policy_from_spec
 from edgesplit.profile.catalogue import device_powers, hardware_profile, whole_latency_s
 from edgesplit.profile.data import cache_root, load_profile_file, save_profile, shipped_models
 from edgesplit.profile.measure import (
@@ -49,6 +50,20 @@ def run_servers(preset: Scenario, servers: int | None) -> int:
         allowed = "at least 1" if preset.style == "slot" else f"{wanted}: the scenario's servers"
         raise InvalidParameterError("--servers", count, allowed)
     return count
+
+
+def early_policy(
+    spec: str, preset: Scenario, seed: int, untrained: bool, settings: dict[str, str]
+) -> tuple[str, Any] | None:
+    """What a live run can check of its policy before any profile is measured: a learner's
+    whole policy (label, policy), built on the preset it was trained on (no hardware enters
+    it), with its checkpoint; a rule's name only (its cost tables need the run's hardware),
+    and then None."""
+    name = spec.partition("=")[0].strip()
+    if is_learner(name):
+        return policy_from_spec(spec, preset, seed, untrained, settings)
+    check_policy_name(name, preset.style)
+    return None
 
 
 def host_threads(cores: int) -> tuple[int, ...]:

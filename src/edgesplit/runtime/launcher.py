@@ -35,12 +35,12 @@ from typing import Any
 
 from edgesplit.checks import positive
 from edgesplit.errors import EdgesplitError, InvalidParameterError
-from edgesplit.policies.registry import policy_from_spec
 from edgesplit.profile.cores import available_cores
 from edgesplit.runtime.faults import TESTBED_ONLY, Fault
 from edgesplit.runtime.hosts import (
     DeviceSpeed,
     device_speeds,
+    early_policy,
     host_hardware,
     live_scenario,
     run_servers,
@@ -195,7 +195,7 @@ class Launcher:
         scenario = config.scenario
         self.preset = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
         self.server_count = run_servers(self.preset, config.servers)  # before any measuring
-        policy_from_spec(  # a policy the controller would refuse, refused before measuring
+        early_policy(  # what the controller would refuse, refused before measuring
             config.policy, self.preset, config.seed, config.untrained, dict(config.settings)
         )
         self.folder = Path(tempfile.mkdtemp(prefix="edgesplit-live-"))
