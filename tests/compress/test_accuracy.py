@@ -136,3 +136,42 @@ def test_the_network_without_batchnorm_is_the_same_but_its_norms():
         p.numel() for p in without.parameters()
     ) == sum(p.numel() for m in norms for p in m.parameters())
     assert without(torch.zeros(2, 1, 8, 8)).shape == (2, 10)
+
+
+def test_the_input_as_a_file_png_is_lossless_and_jpeg_grows_with_quality():
+    """PNG decodes to the raw 8-bit image (so both score alike); raw 8-bit is 8 bits per
+    pixel; JPEG files grow with their quality; MobileNet-V2's inputs are resized copies."""
+    from edgesplit.compress.accuracy import accuracy_vs_input_codec
+
+    model, data = digits_model()
+    rows = {r.method: r for r in accuracy_vs_input_codec(model, data, [10, 95])}
+    assert rows["raw8"].transfer_bits == 8 * 8 * 8
+    assert (rows["png"].top1, rows["png"].top3) == (rows["raw8"].top1, rows["raw8"].top3)
+    assert abs(rows["raw8"].top1 - evaluate(model, data)[0]) <= 1 / len(data.y_test)
+    assert rows["jpeg-q10"].transfer_bits < rows["jpeg-q95"].transfer_bits
+    big = digits_data(0, "mobilenet_v2")
+    assert big.x_test.shape[1:] == (3, 32, 32)
+    assert torch.equal(big.x_test[:, 0], big.x_test[:, 2]) and torch.equal(big.y_test, data.y_test)
+
+
+def test_dropout_in_training_is_seeded_and_leaves_the_callers_generator_alone():
+    """A model with dropout (MobileNet-V2 has one) trains to the same weights whatever torch's
+    global generator held, and training does not move that generator."""
+    from torch import nn
+
+    from edgesplit.compress.accuracy import train
+
+    data = digits_data(0)
+
+    def trained(state: int) -> nn.Module:
+        torch.manual_seed(0)
+        model = nn.Sequential(nn.Flatten(), nn.Linear(64, 32), nn.Dropout(0.5), nn.Linear(32, 10))
+        torch.manual_seed(state)
+        before = torch.random.get_rng_state()
+        train(model, data, 1, seed=5)
+        assert torch.equal(torch.random.get_rng_state(), before)
+        return model
+
+    first, second = trained(1), trained(2)
+    for key, value in first.state_dict().items():
+        assert torch.equal(value, second.state_dict()[key])

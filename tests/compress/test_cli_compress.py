@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from typer.testing import CliRunner
 
 from edgesplit.cli import app
@@ -118,3 +119,23 @@ def test_an_unavailable_backend(monkeypatch):
                                  "pt2e", *SMALL])  # fmt: skip
     assert result.exit_code == 1
     assert "pt2e is not available on this machine" in result.output
+
+
+def test_bottleneck_trains_writes_its_file_and_resumes(tmp_path):
+    """`edgesplit bottleneck`: the file it writes loads and scores what its JSON says; run
+    again with the same options it finds its finished file's checkpoint gone and trains anew
+    to the same weights (seeded)."""
+    from edgesplit.compress.bottleneck import load_bottleneck
+
+    args = ["bottleneck", "digitsnet", "--cut", "7", "--latent-channels", "2",
+            "--hidden-channels", "8", "--epochs", "2", "--out", str(tmp_path)]  # fmt: skip
+    data = _json(*args)
+    bottleneck, info, tail = load_bottleneck(data["path"])
+    assert info.cut == 7 and info.config.epochs == 2 and not tail
+    assert info.command.startswith("edgesplit bottleneck digitsnet --cut 7")
+    assert data["metrics"]["coded_bits"] < data["metrics"]["fp32_bits"] / 20
+    assert not list(tmp_path.glob(".*checkpoint*"))  # removed once the file is written
+    again = _json(*args)
+    twin, _, _ = load_bottleneck(again["path"])
+    for key, value in bottleneck.state_dict().items():
+        assert torch.equal(value, twin.state_dict()[key])

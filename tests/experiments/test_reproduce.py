@@ -373,3 +373,36 @@ def test_the_finetuning_experiment_measures_the_pruned_models(tmp_path):
         for method in ("structured", "unstructured"):
             (expected,) = accuracy_vs_pf(model, data, method, [0.5], epochs, seed=0)
             assert float(rows[(epochs, method)]["top1"]) == pytest.approx(expected.top1)
+
+
+def test_the_rate_experiment_scores_each_method_on_its_own_path(tmp_path):
+    """split-rate-accuracy, quick (the 8x8 CNN): fp32 at a cut is the model; each bottleneck
+    row is what its sidecar measured when it was trained; raw and PNG input agree (lossless);
+    the report's table holds, per method, the fewest bits within a point of the model."""
+    from edgesplit.compress.distill import shipped_bottlenecks
+    from edgesplit.experiments.split_rate import fewest_bits
+
+    reproduce("split-rate-accuracy", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "split-rate-accuracy")
+    for row in rows:
+        row.update(top1=float(row["top1"]), bits=float(row["bits"]),
+                   model_top1=float(row["model_top1"]))  # fmt: skip
+    model_top1 = rows[0]["model_top1"]
+    assert all(r["top1"] == model_top1 for r in rows if r["method"] == "fp32")
+    families = {r["family"]: r["method"] for r in rows}
+    assert families["fp32"] == "fp32" and families["affine 2-7 bits"] == "int4"
+    shipped = {info.name: info for _, info in shipped_bottlenecks("digitsnet")}
+    scored = {r["method"]: r for r in rows if r["family"].startswith("bottleneck")}
+    assert set(scored) == set(shipped) and shipped
+    for name, info in shipped.items():
+        assert scored[name]["bits"] == pytest.approx(info.metrics["coded_bits"])
+        assert abs(scored[name]["top1"] - info.metrics["top1"]) <= 2 / 450
+    by_method = {r["method"]: r for r in rows if r["cut_position"] == ""}
+    assert by_method["png"]["top1"] == by_method["raw8"]["top1"]
+    text = (tmp_path / "split-rate-accuracy.md").read_text()
+    for family, best in fewest_bits(rows).items():
+        assert 100 * (model_top1 - best["top1"]) <= 1.0 + 1e-9
+        same = [r["bits"] for r in rows if r["family"] == family
+                and 100 * (model_top1 - r["top1"]) <= 1.0 + 1e-9]  # fmt: skip
+        assert best["bits"] == min(same)
+        assert f"| {family} | {best['bits']:.0f} |" in text

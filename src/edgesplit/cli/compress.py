@@ -1,7 +1,8 @@
-"""Commands that compress a model and place its inference: compress, place."""
+"""Commands that compress a model and place its inference: compress, place, bottleneck."""
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -187,3 +188,53 @@ def place_command(
 def _label(option: dict) -> str:
     form = "pruned on demand" if option["on_demand"] else option["model"]
     return f"{option['where']} ({form})"
+
+
+@command("bottleneck")
+def bottleneck_command(
+    model: Annotated[str, typer.Argument(help="A shipped digits classifier (digitsnet, ...).")],
+    cut: Annotated[int, typer.Option(help="Cut index (layer granularity) where one map crosses.")],
+    latent_channels: Annotated[int, typer.Option(help="Latent maps the wire carries.")] = 4,
+    hidden_channels: Annotated[int, typer.Option(help="Width of encoder and decoder.")] = 64,
+    stride: Annotated[int, typer.Option(help="1, or 2 to halve the latent maps.")] = 1,
+    rate_weight: Annotated[float, typer.Option(help="Loss per bit per image (lambda).")] = 0.003,
+    finetune: Annotated[bool, typer.Option(help="Fine-tune the tail with the decoder.")] = False,
+    epochs: Annotated[int, typer.Option(help="Training epochs over the digits.")] = 40,
+    seed: Annotated[int, typer.Option(help="Seed of the weights, batches and noise.")] = 0,
+    out: Annotated[str, typer.Option(help="Folder of the bottleneck file and its checkpoint.")] = (
+        "bottlenecks"
+    ),
+    json_out: JsonOpt = False,
+) -> None:
+    """Train a learned bottleneck (encoder, range-coded latents, decoder) at a cut of a shipped
+    digits classifier by distillation, with progress; run it again after an interruption and
+    it resumes. Prints what it keeps and sends on the test images."""
+    from edgesplit.compress.accuracy import DIGITS_ARCHS
+    from edgesplit.compress.bottleneck import BottleneckConfig, read_info
+    from edgesplit.compress.distill import make_digits_bottleneck
+
+    checks.one_of("model", model, tuple(DIGITS_ARCHS))
+    config = BottleneckConfig(
+        latent_channels=latent_channels, hidden_channels=hidden_channels, stride=stride,
+        rate_weight=rate_weight, finetune=finetune, epochs=epochs, seed=seed,
+    )  # fmt: skip
+    options = {"cut": cut, "latent-channels": latent_channels, "hidden-channels": hidden_channels,
+               "stride": stride, "rate-weight": rate_weight, "epochs": epochs, "seed": seed,
+               "out": out}  # fmt: skip
+    words = [word for name, value in options.items() for word in (f"--{name}", str(value))]
+    command_line = shlex.join(["edgesplit", "bottleneck", model, *words]) + (
+        " --finetune" if finetune else ""
+    )
+    path = make_digits_bottleneck(model, cut, config, out, not json_out, command_line)
+    _, info = read_info(path)
+    record = {"path": str(path), **info.record()}
+    if json_out:
+        print_json(record)
+        return
+    m = info.metrics
+    console.print(
+        f"{path}: top-1 {100 * m['top1']:.1f} % (the model's {100 * m['model_top1']:.1f} %), "
+        f"{m['coded_bits']:.0f} bits per image on the wire (fp32: {m['fp32_bits']:,.0f}; "
+        f"zstd of the latents: {m['zstd_bits']:.0f}; ideal: {m['ideal_bits']:.0f})",
+        highlight=False,
+    )

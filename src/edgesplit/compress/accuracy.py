@@ -9,6 +9,8 @@ precision lost on intermediate data cost?).
 from __future__ import annotations
 
 import copy
+import io
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from safetensors.torch import load_file
 from torch import nn
 
@@ -35,6 +38,27 @@ from edgesplit.graph.trace import torch_threads
 DIGITS_CLASSES = 10
 DIGITS_SHAPE = (1, 1, 8, 8)
 SHIPPED_MODELS = Path(__file__).resolve().parent.parent / "data" / "models"
+
+
+@dataclass(frozen=True)
+class DigitsArch:
+    """A classifier of the digits: its input (``side`` pixels, ``channels``; the 8x8 images are
+    resized bilinearly and the grey repeated) and how its shipped weights trained (``epochs``,
+    a cosine learning rate or a constant one)."""
+
+    side: int
+    channels: int
+    epochs: int
+    cosine: bool
+
+
+# "digitsnet": the small CNN on the 8x8 images; "mobilenet_v2": torchvision's (10 classes) on
+# 32x32 RGB copies, a paper model small enough to ship trained (9 MB); at a constant rate its
+# test accuracy swings by 10 points from epoch to epoch, hence the cosine
+DIGITS_ARCHS = {
+    "digitsnet": DigitsArch(8, 1, 40, cosine=False),
+    "mobilenet_v2": DigitsArch(32, 3, 30, cosine=True),
+}
 
 
 class DigitsNet(nn.Module):
@@ -70,11 +94,13 @@ class DigitsData:
     y_test: torch.Tensor
 
 
-def digits_data(seed: int = 0) -> DigitsData:
-    """scikit-learn's bundled digits, split by ``seed``."""
+def digits_data(seed: int = 0, arch: str = "digitsnet") -> DigitsData:
+    """scikit-learn's bundled digits, split by ``seed``, shaped for ``arch`` (``DIGITS_ARCHS``:
+    resized bilinearly, the grey repeated over its channels)."""
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
+    shape = _arch(arch)
     digits = load_digits()
     images = (digits.images.astype(np.float32) / 16.0 - 0.5) / 0.5
     x_train, x_test, y_train, y_test = train_test_split(
@@ -82,9 +108,29 @@ def digits_data(seed: int = 0) -> DigitsData:
     )
 
     def tensors(x, y):
-        return torch.from_numpy(x[:, None].copy()), torch.from_numpy(y.astype(np.int64))
+        images = torch.from_numpy(x[:, None].copy())
+        if shape.side != images.shape[-1]:
+            images = nn.functional.interpolate(images, size=shape.side, mode="bilinear")
+        images = images.expand(-1, shape.channels, -1, -1).contiguous()
+        return images, torch.from_numpy(y.astype(np.int64))
 
     return DigitsData(*tensors(x_train, y_train), *tensors(x_test, y_test))
+
+
+def _arch(arch: str) -> DigitsArch:
+    if arch not in DIGITS_ARCHS:
+        raise InvalidParameterError("arch", arch, f"one of {', '.join(DIGITS_ARCHS)}")
+    return DIGITS_ARCHS[arch]
+
+
+def digits_classifier(arch: str = "digitsnet") -> nn.Module:
+    """An untrained classifier of the digits (``DIGITS_ARCHS``), from the global torch seed."""
+    _arch(arch)
+    if arch == "digitsnet":
+        return DigitsNet()
+    import torchvision
+
+    return torchvision.models.get_model(arch, weights=None, num_classes=DIGITS_CLASSES)
 
 
 def digits_subset(data: DigitsData, samples: int, seed: int = 0) -> DigitsData:
@@ -105,17 +151,30 @@ def digits_subset(data: DigitsData, samples: int, seed: int = 0) -> DigitsData:
 
 
 def train(
-    model: nn.Module, data: DigitsData, epochs: int, seed: int = 0, lr: float = 3e-3
+    model: nn.Module,
+    data: DigitsData,
+    epochs: int,
+    seed: int = 0,
+    lr: float = 3e-3,
+    cosine: bool = False,
 ) -> nn.Module:
-    """Adam with cross-entropy, batches of 64 in a seeded order, on one thread (so that the
-    same seed gives the same weights whatever the caller's thread count); returns the model in
+    """Adam with cross-entropy, batches of 64 in a seeded order and seeded dropout, on one
+    thread (so that the same seed gives the same weights whatever the caller's thread count and
+    random state), at ``lr`` throughout
+    or (``cosine``) decaying from it to 0 along a cosine over the epochs; returns the model in
     eval mode."""
     generator = torch.Generator().manual_seed(seed)
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
     model.train()
     count = len(data.y_train)
-    with torch_threads(1):
-        for _ in range(epochs):
+    # dropout draws from torch's global generator: seeded here, and the caller's left as it was
+    with torch_threads(1), torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        for epoch in range(epochs):
+            if cosine:
+                optimizer.param_groups[0]["lr"] = (
+                    lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+                )
             order = torch.randperm(count, generator=generator)
             for start in range(0, count, 64):
                 batch = order[start : start + 64]
@@ -126,33 +185,47 @@ def train(
     return model.eval()
 
 
-def trained_digits_model(seed: int = 0, epochs: int = 40) -> tuple[DigitsNet, DigitsData]:
-    """A DigitsNet trained here from ``seed`` (weights, split and batch order), and its data.
-    The same seed gives the same weights on one machine, not across CPUs: the SIMD path changes
-    the float sums (0.996 top-1 on an AMD EPYC, 0.993 on an AVX-512 Xeon at seed 0)."""
-    data = digits_data(seed)
+def trained_digits_model(
+    seed: int = 0, epochs: int = 40, arch: str = "digitsnet"
+) -> tuple[nn.Module, DigitsData]:
+    """A classifier (``arch``) trained here from ``seed`` (weights, split and batch order), and
+    its data. The same seed gives the same weights on one machine, not across CPUs: the SIMD
+    path changes the float sums (0.996 top-1 on an AMD EPYC, 0.993 on an AVX-512 Xeon at seed
+    0 for the DigitsNet)."""
+    data = digits_data(seed, arch)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = DigitsNet()
-    return train(model, data, epochs, seed), data
+        model = digits_classifier(arch)
+    return train(model, data, epochs, seed, cosine=_arch(arch).cosine), data
 
 
-def shipped_digits_path(seed: int, epochs: int) -> Path:
-    """Where the weights shipped for ``seed`` and ``epochs`` live (``data/models``)."""
-    return SHIPPED_MODELS / f"digits-seed{seed}-epochs{epochs}.safetensors"
+def shipped_digits_path(seed: int, epochs: int, arch: str = "digitsnet") -> Path:
+    """Where the weights shipped for ``arch``, ``seed`` and ``epochs`` live (``data/models``)."""
+    name = "digits" if arch == "digitsnet" else f"digits-{arch}"
+    return SHIPPED_MODELS / f"{name}-seed{seed}-epochs{epochs}.safetensors"
 
 
-def digits_model(seed: int = 0, epochs: int = 40) -> tuple[DigitsNet, DigitsData]:
-    """The DigitsNet of ``seed`` and ``epochs`` and its data: the weights shipped with edgesplit
-    when there are (safetensors: loading runs no code; trained once by
-    ``scripts/ship_digits_model.py``, whose sidecar names the machine), so that every machine
-    measures the same model; else trained here (``trained_digits_model``)."""
-    path = shipped_digits_path(seed, epochs)
+def digits_model(
+    seed: int = 0, epochs: int | None = None, arch: str = "digitsnet"
+) -> tuple[nn.Module, DigitsData]:
+    """The classifier (``arch``) of ``seed`` and ``epochs`` (default: the shipped count) and its
+    data: the weights shipped with edgesplit when there are (safetensors: loading runs no code;
+    trained once by ``scripts/ship_digits_model.py``, whose sidecar names the machine), so that
+    every machine measures the same model; else trained here (``trained_digits_model``)."""
+    epochs = _arch(arch).epochs if epochs is None else epochs
+    path = shipped_digits_path(seed, epochs, arch)
     if not path.is_file():
-        return trained_digits_model(seed, epochs)
-    model = DigitsNet()
+        return trained_digits_model(seed, epochs, arch)
+    with torch.random.fork_rng(devices=[]):
+        model = digits_classifier(arch)
     model.load_state_dict(load_file(path))
-    return model.eval(), digits_data(seed)
+    return model.eval(), digits_data(seed, arch)
+
+
+def shipped_classifier(arch: str = "digitsnet") -> nn.Module:
+    """The shipped classifier of the digits (seed 0): a model factory the runtime can load by
+    name, ``edgesplit.compress.accuracy:shipped_classifier:arch=mobilenet_v2``."""
+    return digits_model(0, None, arch)[0]
 
 
 def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
@@ -241,16 +314,22 @@ class CodecAccuracy:
 
 
 def accuracy_vs_codec(
-    model: nn.Module, data: DigitsData, codecs: Sequence[str], granularity: str = "layer"
+    model: nn.Module,
+    data: DigitsData,
+    codecs: Sequence[str],
+    granularity: str = "layer",
+    positions: Sequence[int] | None = None,
 ) -> list[CodecAccuracy]:
-    """For every cut of ``model`` that sends an intermediate tensor, the test accuracy when what
-    crosses travels as each of ``codecs``: a wire codec (``fp16``, ``int8``, ``int8-channel``,
-    optionally ``+zstd``: through the runtime's real encode and decode) or ``intB`` /
-    ``intB-channel`` for an affine code of B bits (``affine_roundtrip``). Each test image is one
-    request, encoded on its own, as the runtime sends them."""
+    """For every cut of ``model`` that sends an intermediate tensor (or the cuts at
+    ``positions``), the test accuracy when what crosses travels as each of ``codecs``: a wire
+    codec (``fp16``, ``int8``, ``int8-channel``, optionally ``+zstd``: through the runtime's real
+    encode and decode) or ``intB`` / ``intB-channel`` for an affine code of B bits
+    (``affine_roundtrip``). Each test image is one request, encoded on its own, as the runtime
+    sends them."""
     graph = ModelGraph.from_module(model, data.x_test[:1], granularity, model_name="digits")
+    cuts = graph.cuts()[1:-1] if positions is None else [graph.cut(p) for p in positions]
     rows = []
-    for cut in graph.cuts()[1:-1]:
+    for cut in cuts:
         head, tail = split(model, graph, cut)
         with torch.no_grad():
             crossing = [head(image[None]) for image in data.x_test]
@@ -296,3 +375,54 @@ def _travel(name: str) -> tuple[int, Callable[[torch.Tensor], tuple[torch.Tensor
         return received, 8 * len(payload)
 
     return width, wire
+
+
+@dataclass(frozen=True)
+class InputAccuracy:
+    """The accuracy when the device sends its input image as ``method`` (cut 0)."""
+
+    method: str  # "jpeg-q{Q}", "png" or "raw8"
+    top1: float
+    top3: float
+    transfer_bits: float  # mean bits per image: the file the device would send
+
+
+def accuracy_vs_input_codec(
+    model: nn.Module, data: DigitsData, qualities: Sequence[int]
+) -> list[InputAccuracy]:
+    """The test accuracy when each image crosses as a file instead of a tensor: 8-bit grey
+    (the digits' channels are copies of one), raw, PNG (lossless) or JPEG at each of
+    ``qualities`` (libjpeg through Pillow, Huffman tables optimised), decoded and fed to the
+    whole model. Each image is its own file, headers included, as a device would send it."""
+    grey = torch.round((data.x_test[:, 0] + 1) * 127.5).clamp(0, 255).to(torch.uint8).numpy()
+    channels = data.x_test.shape[1]
+    methods: dict[str, dict | None] = {
+        "raw8": None,
+        "png": {"format": "PNG", "optimize": True},
+        **{f"jpeg-q{q}": {"format": "JPEG", "quality": q, "optimize": True} for q in qualities},
+    }
+    rows = []
+    for method, settings in methods.items():
+        received, sizes = [], []
+        for image in grey:
+            if settings is None:
+                back, size = image, image.size
+            else:
+                file = io.BytesIO()
+                Image.fromarray(image, mode="L").save(file, **settings)
+                size = file.tell()
+                back = np.asarray(Image.open(io.BytesIO(file.getvalue())).convert("L"))
+            sizes.append(8 * size)
+            received.append(torch.from_numpy(back.astype(np.float32))[None] / 127.5 - 1)
+        images = torch.stack(received).expand(-1, channels, -1, -1)
+        with torch.no_grad():
+            logits = model(images)
+        rows.append(
+            InputAccuracy(
+                method,
+                topk_accuracy(logits, data.y_test, 1),
+                topk_accuracy(logits, data.y_test, 3),
+                float(np.mean(sizes)),
+            )
+        )
+    return rows

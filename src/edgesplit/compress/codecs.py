@@ -139,7 +139,7 @@ def decode(
         return from_raw(data, dtype, shape, count)
     expected = encoded_size(codec, dtype, shape)
     if codec.zstd:
-        data = _unzstd(data, expected)
+        data = unzstd_exact(data, expected)
     if codec.name == "fp32":
         return from_raw(data, dtype, shape, count)
     if codec.name == "fp16":
@@ -147,7 +147,7 @@ def decode(
     return _from_int8(data, dtype, shape, count, per_channel=codec.name == "int8-channel")
 
 
-def _unzstd(data: bytes | memoryview, expected: int) -> bytes:
+def unzstd_exact(data: bytes | memoryview, expected: int) -> bytes:
     """zstd-compressed ``data`` that must decompress to exactly ``expected`` bytes: streamed,
     and refused as soon as it would give more (a small frame can expand a thousandfold)."""
     import zstandard

@@ -29,14 +29,14 @@ import numpy as np
 
 from edgesplit.checks import output_folder, whole_number
 from edgesplit.errors import EdgesplitError, InvalidParameterError
-from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, zhang2026
+from edgesplit.experiments import chukhno2023, mozib, sb3, shi2025, split_rate, zhang2026
 from edgesplit.experiments.harness import FIGURE_SOURCE, Experiment
 from edgesplit.experiments.sweep import run_sweep
 from edgesplit.vocabulary import RESULTS_FOLDER
 
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
-    for module in (shi2025, sb3, zhang2026, chukhno2023, mozib)
+    for module in (shi2025, sb3, zhang2026, chukhno2023, mozib, split_rate)
     for e in module.EXPERIMENTS
 }
 
