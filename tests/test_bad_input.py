@@ -57,6 +57,7 @@ CASES = [
     (["scenario", "endless.yaml"], "slot_s: Input should be a finite number"),
     (["bottleneck", "resnet18", "--cut", "3"], "model='resnet18' is invalid"),
     (["bottleneck", "digitsnet", "--cut", "11"], "exactly one 4-D feature map"),
+    (["bottleneck", "digitsnet", "--cut", "-1"], "cut index -1 is out of range"),
     (["bottleneck", "digitsnet", "--cut", "3", "--latent-channels", "0"], "--latent-channels"),
     (["bottleneck", "digitsnet", "--cut", "3", "--rate-weight", "nan"], "--rate-weight"),
 ]  # fmt: skip

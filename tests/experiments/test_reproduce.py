@@ -406,3 +406,24 @@ def test_the_rate_experiment_scores_each_method_on_its_own_path(tmp_path):
                 and 100 * (model_top1 - r["top1"]) <= 1.0 + 1e-9]  # fmt: skip
         assert best["bits"] == min(same)
         assert f"| {family} | {best['bits']:.0f} |" in text
+
+
+def test_the_exit_experiment_scores_the_shipped_exits(tmp_path):
+    """split-early-exit, quick (the 8x8 CNN): every row is the shipped exit's curve as its
+    sidecar measured it, and the table's rate is the most tasks exiting within a point."""
+    from edgesplit.compress.distill import shipped_exits
+
+    reproduce("split-early-exit", quick=True, out=tmp_path, show_progress=False)
+    rows = _rows(tmp_path, "split-early-exit")
+    text = (tmp_path / "split-early-exit.md").read_text()
+    for _, info in shipped_exits("digitsnet"):
+        mine = {float(r["threshold"]): r for r in rows if int(r["cut_position"]) == info.cut}
+        assert len(mine) == len(info.curve) > 0
+        for point in info.curve:
+            row = mine[point["threshold"]]
+            assert abs(float(row["exit_rate"]) - point["exit_rate"]) <= 2 / 450
+            assert abs(float(row["top1"]) - point["top1"]) <= 2 / 450
+        model_top1 = float(next(iter(mine.values()))["model_top1"])
+        kept = [float(r["exit_rate"]) for r in mine.values()
+                if 100 * (model_top1 - float(r["top1"])) <= 1.0 + 1e-9]  # fmt: skip
+        assert f"| cut {info.cut} | {100 * max(kept):.1f} % |" in text

@@ -75,7 +75,7 @@ RULES: dict[str, Rule] = {
     "device_threads": COUNT, "server_threads": COUNT, "cloud_threads": COUNT,
     "place": whole(0), "link_device": whole(0),
     "thread_list": whole_list(1), "train_threads": whole_list(1), "busy": whole_list(0),
-    "cut_choice": cut_choice, "cut": whole(0), "epochs": COUNT, "latent_channels": COUNT,
+    "cut_choice": cut_choice, "epochs": COUNT, "latent_channels": COUNT,
     "hidden_channels": COUNT, "rate_weight": number(0.0),
     # network
     "port": whole(0, 65535, " (0: any free one)"), "metrics_port": whole(1, 65535),

@@ -1,5 +1,6 @@
 """Training a bottleneck at a cut by distillation from the unsplit model (``compress.bottleneck``
-has the loss), and measuring what it sends and what it keeps.
+has the loss), and measuring what it sends and what it keeps; the shipped digits classifiers'
+bottlenecks and early exits (``compress.exits``) made, scored and listed.
 
 Training is seeded (batch order and the rate's noise come from one generator; one torch thread,
 so that the thread count changes nothing), shows its progress, and writes a checkpoint after
@@ -36,6 +37,17 @@ from edgesplit.compress.bottleneck import (
     read_info,
     save_bottleneck,
     zstd_symbols,
+)
+from edgesplit.compress.exits import (
+    THRESHOLDS,
+    ExitConfig,
+    ExitHead,
+    ExitInfo,
+    ExitPoint,
+    exit_curve,
+    load_exit,
+    save_exit,
+    train_exit,
 )
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
@@ -390,4 +402,56 @@ def shipped_bottlenecks(arch: str | None = None) -> list[tuple[Path, BottleneckI
         path, info = read_info(sidecar)
         if arch is None or info.model == classifier_spec(arch):
             found.append((path, info))
+    return found
+
+
+SHIPPED_EXITS = Path(__file__).resolve().parent.parent / "data" / "exits"
+
+
+def score_exit(
+    model: nn.Module,
+    head: Callable[..., tuple[torch.Tensor, ...]],
+    exit_head: ExitHead,
+    data: DigitsData,
+    thresholds: tuple[float, ...] = THRESHOLDS,
+) -> list[ExitPoint]:
+    """``exit_curve`` of ``exit_head`` (reading ``head``'s crossing map) against ``model`` on
+    the test images."""
+    with torch.no_grad():
+        crossing = head(data.x_test)[0]
+        return exit_curve(exit_head(crossing), model(data.x_test), data.y_test, thresholds)
+
+
+def make_digits_exit(
+    arch: str,
+    position: int,
+    config: ExitConfig,
+    out: str | Path = SHIPPED_EXITS,
+    command: str = "",
+) -> Path:
+    """Train an early exit for the shipped digits classifier ``arch`` at cut ``position``
+    (layer granularity; one 4-D map crosses), measure its curve on the test images and write
+    it into ``out`` as ``ARCH-cutN-exit``. Returns the safetensors path."""
+    model, data = digits_model(arch=arch)
+    graph = ModelGraph.from_module(model, data.x_test[:1], "layer", model_name=arch)
+    head, _, shape = bottleneck_halves(model, graph, position)
+    targets = _targets(model, head, data.x_train)
+    exit_head = train_exit(targets.crossing, targets.logits, data.y_train, config)
+    curve = score_exit(model, head, exit_head, data)
+    name = f"{arch}-cut{position}-exit"
+    info = ExitInfo(
+        name, classifier_spec(arch), "layer", position, graph.fx_key(graph.cut(position)),
+        shape, int(targets.logits.shape[1]), config, [asdict(p) for p in curve], command,
+        machine_description("cpu"),
+    )  # fmt: skip
+    return save_exit(Path(out) / name, exit_head, info)
+
+
+def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
+    """The early exits edgesplit ships, for the classifier ``arch`` or all, by name."""
+    found = []
+    for sidecar in sorted(SHIPPED_EXITS.glob("*.json")):
+        _, info = load_exit(sidecar)
+        if arch is None or info.model == classifier_spec(arch):
+            found.append((file_pair(sidecar)[0], info))
     return found

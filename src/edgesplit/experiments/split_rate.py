@@ -1,4 +1,5 @@
-"""``split-rate-accuracy``: what crosses a cut against what it keeps. For the shipped digits
+"""``split-rate-accuracy``: what crosses a cut against what it keeps; ``split-early-exit``: how
+many tasks an exit at a cut finishes on the device, and at what accuracy. For the shipped digits
 classifiers (the 8x8 CNN and MobileNet-V2 on 32x32 copies), bits per image against top-1 for
 
 - the learned bottlenecks edgesplit ships (``compress.bottleneck``; frozen tails at several rate
@@ -215,6 +216,98 @@ def _report(tasks: list[Task], results: list[list[dict]], out: Path) -> str:
     return page(claim, lines, image_link("split-rate-accuracy"))
 
 
+def exit_rows(arch: str) -> list[dict]:
+    """One row per shipped exit of classifier ``arch`` and threshold: the share of test images
+    that exit and the accuracy of device and server together, scored from the shipped weights."""
+    from edgesplit.compress.accuracy import digits_model, evaluate
+    from edgesplit.compress.distill import bottleneck_halves, score_exit, shipped_exits
+    from edgesplit.compress.exits import load_exit
+
+    model, data = digits_model(arch=arch)
+    model_top1, _ = evaluate(model, data)
+    graph = ModelGraph.from_module(model, data.x_test[:1], "layer", model_name=arch)
+    rows = []
+    for path, info in shipped_exits(arch):
+        exit_head, _ = load_exit(path)
+        head, _, _ = bottleneck_halves(model, graph, info.cut)
+        for point in score_exit(model, head, exit_head, data):
+            rows.append({"model": arch, "model_top1": model_top1, "cut_position": info.cut,
+                         **vars(point)})  # fmt: skip
+    return rows
+
+
+def _exit_tasks(quick: bool, seeds: int | None) -> list[Task]:
+    return [{"model": a} for a in (ARCHS[:1] if quick else ARCHS)]
+
+
+def _exit_run(task: Task) -> list[dict]:
+    return exit_rows(task["model"])
+
+
+def plot_exits(rows: list[dict], path: Path) -> Path:
+    """Per model, top-1 of device and server together against the share of tasks that exit,
+    one line per cut through the thresholds (the lowest and highest labelled)."""
+    archs = list(dict.fromkeys(r["model"] for r in rows))
+    figure, axes = plt.subplots(1, len(archs), figsize=(5.2 * len(archs), 4.0), squeeze=False)
+    for ax, arch in zip(axes[0], archs, strict=True):
+        mine = [r for r in rows if r["model"] == arch]
+        cuts = sorted({r["cut_position"] for r in mine})
+        for index, (cut, colour) in enumerate(zip(cuts, _CUT_COLOURS, strict=False)):
+            at = [r for r in mine if r["cut_position"] == cut]
+            line = sorted(at, key=lambda r: r["threshold"])
+            ax.plot([100 * r["exit_rate"] for r in line], [100 * r["top1"] for r in line], "-o",
+                    color=colour, markersize=4, zorder=3, label=f"exit at cut {cut}")  # fmt: skip
+            # the lowest threshold (most exits) left of its point, the highest below it, each
+            # cut's labels a line apart
+            for r, offset in ((line[0], (-22, 2 + 9 * index)), (line[-1], (2, -12 - 9 * index))):
+                ax.annotate(f"{r['threshold']:g}", (100 * r["exit_rate"], 100 * r["top1"]),
+                            fontsize=7, color=colour, textcoords="offset points",
+                            xytext=offset)  # fmt: skip
+        model_top1 = 100 * mine[0]["model_top1"]
+        ax.axhline(model_top1, color="black", linestyle=":", linewidth=1.2, zorder=2,
+                   label="the model alone (an exit line on it: no loss)")  # fmt: skip
+        ax.axhline(model_top1 - LOSS_POINTS, color="grey", linestyle="--", linewidth=0.9,
+                   label=f"{LOSS_POINTS:g} point below the model")  # fmt: skip
+        ax.set_xlim(-4, 108)
+        ax.margins(y=0.08)
+        ax.set_xlabel("tasks that exit on the device (%)")
+        ax.set_ylabel("top-1, device and server together (%)")
+        ax.set_title(NAMES.get(arch, arch), fontsize=9)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2)
+    return save_figure(figure, "Early exits at a cut: tasks finished on the device against "
+                       "accuracy (labels: confidence thresholds)", path)  # fmt: skip
+
+
+def _exit_report(tasks: list[Task], results: list[list[dict]], out: Path) -> str:
+    rows = [r for rs in results for r in rs]
+    plot_exits(rows, out / "split-early-exit.png")
+    lines = [
+        f"| model (top-1) | exit at | most tasks exiting within {LOSS_POINTS:g} point | "
+        "threshold | top-1 | exiting at threshold 0.99 |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for arch in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == arch]
+        label = f"{NAMES.get(arch, arch)} ({100 * mine[0]['model_top1']:.1f} %)"
+        for cut in sorted({r["cut_position"] for r in mine}):
+            at = [r for r in mine if r["cut_position"] == cut]
+            kept = [r for r in at if 100 * (r["model_top1"] - r["top1"]) <= LOSS_POINTS + 1e-9]
+            best = max(kept, key=lambda r: r["exit_rate"])
+            strict = next(r for r in at if r["threshold"] == 0.99)
+            lines.append(f"| {label} | cut {cut} | {100 * best['exit_rate']:.1f} % | "
+                         f"{best['threshold']:g} | {100 * best['top1']:.1f} % | "
+                         f"{100 * strict['exit_rate']:.1f} % |")  # fmt: skip
+    claim = (
+        "Early exits (BranchyNet; DNN surgery's and PORTEND's exits) finish a task on the device "
+        "when a side classifier at a cut is confident, and then nothing is sent. Here, on the "
+        "shipped digits classifiers with the shipped exits (a 3x3 convolution, pooling and a "
+        "linear layer, distilled from the model): per confidence threshold, the share of test "
+        "images that exit and the accuracy of the answers device and server give together "
+        "(the exit's where it exits, the whole model's elsewhere). Cuts by index from 0."
+    )
+    return page(claim, lines, image_link("split-early-exit"))
+
+
 EXPERIMENTS = [
     Experiment(
         "split-rate-accuracy",
@@ -224,5 +317,14 @@ EXPERIMENTS = [
         _tasks,
         _run,
         _report,
-    )
+    ),
+    Experiment(
+        "split-early-exit",
+        "early exits at a cut (BranchyNet, DNN surgery, PORTEND)",
+        "Share of tasks that exit on the device, and the accuracy of device and server together, "
+        "against the exit's confidence threshold, for the shipped digits classifiers.",
+        _exit_tasks,
+        _exit_run,
+        _exit_report,
+    ),
 ]
