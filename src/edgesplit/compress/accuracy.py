@@ -150,6 +150,12 @@ def digits_subset(data: DigitsData, samples: int, seed: int = 0) -> DigitsData:
     return DigitsData(data.x_train[index], data.y_train[index], data.x_test, data.y_test)
 
 
+def cosine_rate(lr: float, epoch: int, epochs: int) -> float:
+    """The learning rate of epoch ``epoch`` (from 0) of ``epochs`` on a cosine from ``lr`` to 0
+    (a function of the epoch alone, so that a resumed run follows it too)."""
+    return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
+
+
 def train(
     model: nn.Module,
     data: DigitsData,
@@ -172,9 +178,7 @@ def train(
         torch.manual_seed(seed)
         for epoch in range(epochs):
             if cosine:
-                optimizer.param_groups[0]["lr"] = (
-                    lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
-                )
+                optimizer.param_groups[0]["lr"] = cosine_rate(lr, epoch, epochs)
             order = torch.randperm(count, generator=generator)
             for start in range(0, count, 64):
                 batch = order[start : start + 64]

@@ -43,6 +43,7 @@ import zstandard
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from edgesplit.checks import non_negative, positive, whole_number
 from edgesplit.compress.codecs import unzstd_exact
 from edgesplit.errors import InvalidParameterError
 
@@ -69,15 +70,12 @@ class BottleneckConfig:
 
     def __post_init__(self) -> None:
         for name in ("latent_channels", "hidden_channels", "epochs", "batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(name, value, "a positive integer")
+            whole_number(name, getattr(self, name), 1)
         if self.stride not in (1, 2):
             raise InvalidParameterError("stride", self.stride, "1 or 2")
-        for name in ("rate_weight", "lr", "temperature"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value < 0 or (value == 0 and name != "rate_weight"):
-                raise InvalidParameterError(name, value, "a finite number > 0 (rate_weight >= 0)")
+        non_negative("rate_weight", self.rate_weight)
+        positive("lr", self.lr)
+        positive("temperature", self.temperature)
 
 
 class Bottleneck(nn.Module):

@@ -24,7 +24,13 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import fx, nn
 
-from edgesplit.compress.accuracy import DigitsData, digits_model, evaluate, topk_accuracy
+from edgesplit.compress.accuracy import (
+    DigitsData,
+    cosine_rate,
+    digits_model,
+    evaluate,
+    topk_accuracy,
+)
 from edgesplit.compress.bottleneck import (
     Bottleneck,
     BottleneckConfig,
@@ -167,9 +173,8 @@ def train_bottleneck(
     with torch_threads(1), bar("bottleneck", config.epochs, "epochs", progress) as shown:
         shown.update(completed=start)
         for epoch in range(start, config.epochs):
-            decay = 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
             for group, base in zip(optimizer.param_groups, bases, strict=True):
-                group["lr"] = base * decay
+                group["lr"] = cosine_rate(base, epoch, config.epochs)
             bottleneck.train()
             order = torch.randperm(count, generator=generator)
             for first in range(0, count, config.batch):

@@ -15,7 +15,6 @@ loaded without running code.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from edgesplit.checks import positive, whole_number
+from edgesplit.compress.accuracy import cosine_rate
 from edgesplit.compress.bottleneck import file_pair
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.trace import torch_threads
@@ -45,13 +46,9 @@ class ExitConfig:
 
     def __post_init__(self) -> None:
         for name in ("hidden_channels", "epochs", "batch"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise InvalidParameterError(name, value, "a positive integer")
-        for name in ("lr", "temperature"):
-            value = getattr(self, name)
-            if not math.isfinite(value) or value <= 0:
-                raise InvalidParameterError(name, value, "a finite number > 0")
+            whole_number(name, getattr(self, name), 1)
+        positive("lr", self.lr)
+        positive("temperature", self.temperature)
 
 
 class ExitHead(nn.Module):
@@ -92,9 +89,7 @@ def train_exit(
     count, t = len(labels), config.temperature
     with torch_threads(1):
         for epoch in range(config.epochs):
-            optimizer.param_groups[0]["lr"] = (
-                config.lr * 0.5 * (1 + math.cos(math.pi * epoch / config.epochs))
-            )
+            optimizer.param_groups[0]["lr"] = cosine_rate(config.lr, epoch, config.epochs)
             order = torch.randperm(count, generator=generator)
             for first in range(0, count, config.batch):
                 batch = order[first : first + config.batch]
