@@ -16,14 +16,14 @@ from __future__ import annotations
 import argparse
 
 from edgesplit.compress.bottleneck import BottleneckConfig
-from edgesplit.compress.distill import (
+from edgesplit.compress.exits import ExitConfig
+from edgesplit.compress.shipped import (
     SHIPPED_BOTTLENECKS,
     bottleneck_name,
     make_digits_bottleneck,
     make_digits_exit,
     rescore_bottleneck,
 )
-from edgesplit.compress.exits import ExitConfig
 
 # (arch, cut position, rate weights of frozen-tail bottlenecks, the fine-tuned one's weight):
 # DigitsNet after its first ReLU (32 x 8 x 8) and its max pool (64 x 4 x 4); MobileNet-V2 (32 x

@@ -8,7 +8,7 @@ import torch
 
 from edgesplit.compress.accuracy import digits_model, evaluate
 from edgesplit.compress.bottleneck import file_pair
-from edgesplit.compress.distill import _targets, bottleneck_halves, score_exit
+from edgesplit.compress.distill import bottleneck_halves, teacher_targets
 from edgesplit.compress.exits import (
     ExitConfig,
     ExitInfo,
@@ -17,6 +17,7 @@ from edgesplit.compress.exits import (
     save_exit,
     train_exit,
 )
+from edgesplit.compress.shipped import score_exit
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
 
@@ -52,7 +53,7 @@ def trained():
     model, data = digits_model()
     graph = ModelGraph.from_module(model, data.x_test[:1], "layer", model_name="digits")
     head, _, shape = bottleneck_halves(model, graph, CUT)
-    targets = _targets(model, head, data.x_train)
+    targets = teacher_targets(model, head, data.x_train)
     config = ExitConfig()  # 30 epochs on precomputed maps: seconds
     exit_head = train_exit(targets.crossing, targets.logits, data.y_train, config)
     return model, graph, data, head, shape, targets, config, exit_head

@@ -379,7 +379,7 @@ def test_the_rate_experiment_scores_each_method_on_its_own_path(tmp_path):
     """split-rate-accuracy, quick (the 8x8 CNN): fp32 at a cut is the model; each bottleneck
     row is what its sidecar measured when it was trained; raw and PNG input agree (lossless);
     the report's table holds, per method, the fewest bits within a point of the model."""
-    from edgesplit.compress.distill import shipped_bottlenecks
+    from edgesplit.compress.shipped import shipped_bottlenecks
     from edgesplit.experiments.split_rate import fewest_bits
 
     reproduce("split-rate-accuracy", quick=True, out=tmp_path, show_progress=False)
@@ -411,7 +411,7 @@ def test_the_rate_experiment_scores_each_method_on_its_own_path(tmp_path):
 def test_the_exit_experiment_scores_the_shipped_exits(tmp_path):
     """split-early-exit, quick (the 8x8 CNN): every row is the shipped exit's curve as its
     sidecar measured it, and the table's rate is the most tasks exiting within a point."""
-    from edgesplit.compress.distill import shipped_exits
+    from edgesplit.compress.shipped import shipped_exits
 
     reproduce("split-early-exit", quick=True, out=tmp_path, show_progress=False)
     rows = _rows(tmp_path, "split-early-exit")

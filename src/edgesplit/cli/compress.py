@@ -211,7 +211,7 @@ def bottleneck_command(
     it resumes. Prints what it keeps and sends on the test images."""
     from edgesplit.compress.accuracy import DIGITS_ARCHS
     from edgesplit.compress.bottleneck import BottleneckConfig, read_info
-    from edgesplit.compress.distill import make_digits_bottleneck
+    from edgesplit.compress.shipped import make_digits_bottleneck
 
     checks.one_of("model", model, tuple(DIGITS_ARCHS))
     config = BottleneckConfig(

@@ -3,8 +3,8 @@ with the runtime's wire format, ``codecs``), structured and unstructured pruning
 naming a variant (``prune``), sparse weight encoding (``sparse``), int8 through ONNX Runtime or
 PT2E (``quantize``), the measured variant report (``report``), accuracy on scikit-learn's digits
 (``accuracy``), chukhno2023's placement with the exact split option (``placement``), learned
-bottlenecks at a cut (``bottleneck``), early exits (``exits``) and their training by
-distillation (``distill``)."""
+bottlenecks at a cut (``bottleneck``), early exits (``exits``), their training by distillation
+(``distill``) and the shipped ones (``shipped``)."""
 
 from edgesplit.compress.codecs import CODECS, Codec, affine_roundtrip, decode, encode
 

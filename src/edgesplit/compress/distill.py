@@ -1,6 +1,6 @@
 """Training a bottleneck at a cut by distillation from the unsplit model (``compress.bottleneck``
-has the loss), and measuring what it sends and what it keeps; the shipped digits classifiers'
-bottlenecks and early exits (``compress.exits``) made, scored and listed.
+has the loss), splitting a model around a bottleneck file, and measuring what it sends and what
+it keeps (the shipped ones: ``compress.shipped``).
 
 Training is seeded (batch order and the rate's noise come from one generator; one torch thread,
 so that the thread count changes nothing), shows its progress, and writes a checkpoint after
@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import copy
 import json
-import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,8 +26,6 @@ from torch import fx, nn
 from edgesplit.compress.accuracy import (
     DigitsData,
     cosine_rate,
-    digits_model,
-    evaluate,
     topk_accuracy,
 )
 from edgesplit.compress.bottleneck import (
@@ -40,26 +37,12 @@ from edgesplit.compress.bottleneck import (
     file_pair,
     load_bottleneck,
     range_words,
-    read_info,
-    save_bottleneck,
     zstd_symbols,
-)
-from edgesplit.compress.exits import (
-    THRESHOLDS,
-    ExitConfig,
-    ExitHead,
-    ExitInfo,
-    ExitPoint,
-    exit_curve,
-    load_exit,
-    save_exit,
-    train_exit,
 )
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import split
 from edgesplit.graph.trace import torch_threads
-from edgesplit.profile.measure import machine_description
 from edgesplit.progress import bar
 
 CHECKPOINT_FORMAT = "edgesplit.bottleneck-training"
@@ -120,19 +103,20 @@ def tuned_parameters(tail: nn.Module) -> dict[str, nn.Parameter]:
 
 
 @dataclass(frozen=True)
-class _Targets:
-    """What the frozen head and the teacher give for the training images, computed once."""
+class TeacherTargets:
+    """What the frozen head and the teacher (the unsplit model) give for training images,
+    computed once: the crossing maps, the logits, and the maps' variance."""
 
     crossing: torch.Tensor
     logits: torch.Tensor
     variance: float
 
 
-def _targets(model: nn.Module, head: nn.Module, images: torch.Tensor) -> _Targets:
+def teacher_targets(model: nn.Module, head: nn.Module, images: torch.Tensor) -> TeacherTargets:
     with torch.no_grad():
         crossing = torch.cat([head(chunk)[0] for chunk in images.split(256)])
         logits = torch.cat([model(chunk) for chunk in images.split(256)])
-    return _Targets(crossing, logits, float(crossing.var()))
+    return TeacherTargets(crossing, logits, float(crossing.var()))
 
 
 def train_bottleneck(
@@ -168,7 +152,7 @@ def train_bottleneck(
     start = 0
     if checkpoint is not None and file_pair(checkpoint)[0].is_file():
         start = _resume(checkpoint, config, cut_key, bottleneck, tail, optimizer, generator)
-    targets = _targets(model, head, data.x_train)
+    targets = teacher_targets(model, head, data.x_train)
     count = len(targets.logits)
     with torch_threads(1), bar("bottleneck", config.epochs, "epochs", progress) as shown:
         shown.update(completed=start)
@@ -194,7 +178,7 @@ def train_bottleneck(
 def _loss(
     bottleneck: Bottleneck,
     tail: nn.Module,
-    targets: _Targets,
+    targets: TeacherTargets,
     batch: torch.Tensor,
     config: BottleneckConfig,
     generator: torch.Generator,
@@ -333,130 +317,3 @@ def score_bottleneck(
         float(np.mean(packed)),
         float(ideal.mean()),
     )
-
-
-SHIPPED_BOTTLENECKS = Path(__file__).resolve().parent.parent / "data" / "bottlenecks"
-
-
-def classifier_spec(arch: str) -> str:
-    """The model spec the runtime loads a shipped digits classifier by."""
-    return f"edgesplit.compress.accuracy:shipped_classifier:arch={arch}"
-
-
-def bottleneck_name(arch: str, position: int, config: BottleneckConfig) -> str:
-    """``digitsnet-cut3-frozen-r0p003``: the model, the cut position, frozen or fine-tuned
-    tail, the rate weight (its point written ``p``: a name holds neither dots nor ``+``)."""
-    mode = "finetuned" if config.finetune else "frozen"
-    return f"{arch}-cut{position}-{mode}-r{config.rate_weight:g}".replace(".", "p")
-
-
-def make_digits_bottleneck(
-    arch: str,
-    position: int,
-    config: BottleneckConfig,
-    out: str | Path = SHIPPED_BOTTLENECKS,
-    progress: bool = True,
-    command: str = "",
-) -> Path:
-    """Train a bottleneck for the shipped digits classifier ``arch`` at cut ``position``
-    (layer granularity), write it into ``out`` under ``bottleneck_name`` and score it there
-    (``rescore_bottleneck``); an interrupted run resumes from its checkpoint in ``out``, which
-    is removed once the bottleneck is written. Returns the safetensors path."""
-    model, data = digits_model(arch=arch)
-    example = data.x_test[:1]
-    graph = ModelGraph.from_module(model, example, "layer", model_name=arch)
-    name = bottleneck_name(arch, position, config)
-    out = Path(out)
-    checkpoint = out / f".{name}-checkpoint"
-    bottleneck, tail = train_bottleneck(model, graph, position, data, config, checkpoint, progress)
-    _, _, shape = bottleneck_halves(model, graph, position)
-    info = BottleneckInfo(
-        name, classifier_spec(arch), tuple(example.shape), "layer", position,
-        graph.fx_key(graph.cut(position)), shape, config, command=command,
-        machine=machine_description("cpu"),
-    )  # fmt: skip
-    tuned = tuned_parameters(tail) if config.finetune else {}
-    path = save_bottleneck(out / name, bottleneck, info, tuned)
-    for stale in file_pair(checkpoint):
-        stale.unlink(missing_ok=True)
-    return rescore_bottleneck(path, arch)
-
-
-def rescore_bottleneck(path: str | Path, arch: str) -> Path:
-    """Score the bottleneck file ``path`` of the shipped digits classifier ``arch`` on the test
-    images as the wire sends them (``score_bottleneck``) and write the scores into its sidecar
-    (``metrics``); the weights are not touched. Returns the safetensors path."""
-    model, data = digits_model(arch=arch)
-    graph = ModelGraph.from_module(model, data.x_test[:1], "layer", model_name=arch)
-    head, bottleneck, tail, info = bottleneck_split(model, graph, path)
-    score = score_bottleneck(head, bottleneck, tail, data)
-    top1, _ = evaluate(model, data)
-    fp32_bits = 32 * math.prod(info.crossing_shape)
-    metrics = {**asdict(score), "model_top1": top1, "fp32_bits": fp32_bits}
-    path, sidecar = file_pair(path)
-    record = {**json.loads(sidecar.read_text()), "metrics": metrics}
-    sidecar.write_text(json.dumps(record, indent=2) + "\n")
-    return path
-
-
-def shipped_bottlenecks(arch: str | None = None) -> list[tuple[Path, BottleneckInfo]]:
-    """The bottlenecks edgesplit ships (``scripts/ship_bottlenecks.py``), for the classifier
-    ``arch`` or all, by name."""
-    found = []
-    for sidecar in sorted(SHIPPED_BOTTLENECKS.glob("*.json")):
-        path, info = read_info(sidecar)
-        if arch is None or info.model == classifier_spec(arch):
-            found.append((path, info))
-    return found
-
-
-SHIPPED_EXITS = Path(__file__).resolve().parent.parent / "data" / "exits"
-
-
-def score_exit(
-    model: nn.Module,
-    head: Callable[..., tuple[torch.Tensor, ...]],
-    exit_head: ExitHead,
-    data: DigitsData,
-    thresholds: tuple[float, ...] = THRESHOLDS,
-) -> list[ExitPoint]:
-    """``exit_curve`` of ``exit_head`` (reading ``head``'s crossing map) against ``model`` on
-    the test images."""
-    with torch.no_grad():
-        crossing = head(data.x_test)[0]
-        return exit_curve(exit_head(crossing), model(data.x_test), data.y_test, thresholds)
-
-
-def make_digits_exit(
-    arch: str,
-    position: int,
-    config: ExitConfig,
-    out: str | Path = SHIPPED_EXITS,
-    command: str = "",
-) -> Path:
-    """Train an early exit for the shipped digits classifier ``arch`` at cut ``position``
-    (layer granularity; one 4-D map crosses), measure its curve on the test images and write
-    it into ``out`` as ``ARCH-cutN-exit``. Returns the safetensors path."""
-    model, data = digits_model(arch=arch)
-    graph = ModelGraph.from_module(model, data.x_test[:1], "layer", model_name=arch)
-    head, _, shape = bottleneck_halves(model, graph, position)
-    targets = _targets(model, head, data.x_train)
-    exit_head = train_exit(targets.crossing, targets.logits, data.y_train, config)
-    curve = score_exit(model, head, exit_head, data)
-    name = f"{arch}-cut{position}-exit"
-    info = ExitInfo(
-        name, classifier_spec(arch), "layer", position, graph.fx_key(graph.cut(position)),
-        shape, int(targets.logits.shape[1]), config, [asdict(p) for p in curve], command,
-        machine_description("cpu"),
-    )  # fmt: skip
-    return save_exit(Path(out) / name, exit_head, info)
-
-
-def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
-    """The early exits edgesplit ships, for the classifier ``arch`` or all, by name."""
-    found = []
-    for sidecar in sorted(SHIPPED_EXITS.glob("*.json")):
-        _, info = load_exit(sidecar)
-        if arch is None or info.model == classifier_spec(arch):
-            found.append((file_pair(sidecar)[0], info))
-    return found

@@ -47,7 +47,8 @@ def rate_rows(arch: str, part: str, codecs: tuple[str, ...], qualities: tuple[in
         digits_model,
         evaluate,
     )
-    from edgesplit.compress.distill import bottleneck_split, score_bottleneck, shipped_bottlenecks
+    from edgesplit.compress.distill import bottleneck_split, score_bottleneck
+    from edgesplit.compress.shipped import shipped_bottlenecks
 
     model, data = digits_model(arch=arch)
     model_top1, _ = evaluate(model, data)
@@ -220,8 +221,9 @@ def exit_rows(arch: str) -> list[dict]:
     """One row per shipped exit of classifier ``arch`` and threshold: the share of test images
     that exit and the accuracy of device and server together, scored from the shipped weights."""
     from edgesplit.compress.accuracy import digits_model, evaluate
-    from edgesplit.compress.distill import bottleneck_halves, score_exit, shipped_exits
+    from edgesplit.compress.distill import bottleneck_halves
     from edgesplit.compress.exits import load_exit
+    from edgesplit.compress.shipped import score_exit, shipped_exits
 
     model, data = digits_model(arch=arch)
     model_top1, _ = evaluate(model, data)
