@@ -92,6 +92,20 @@ def test_constant_tensors_and_sizes():
     assert len(int8) == 1000 + 8  # the codes, then low and scale
 
 
+def test_zstd_that_would_add_bytes_is_left_out_and_the_id_says_so():
+    """A small or incompressible tensor travels as its codec's own bytes under the id without
+    zstd's flag, and decodes; a compressible one keeps zstd."""
+    noise = torch.randn(64, generator=torch.Generator().manual_seed(0))
+    for name in ("fp32", "int8"):
+        wire_id, data = encode(noise, Codec(name, zstd=True))
+        plain_id, plain = encode(noise, Codec(name))
+        assert wire_id == plain_id == Codec(name).wire_id and bytes(data) == bytes(plain)
+        back = decode(data, wire_id, DTYPE_IDS[torch.float32], (64,))
+        assert torch.equal(back, decode(plain, plain_id, DTYPE_IDS[torch.float32], (64,)))
+    wire_id, data = encode(torch.zeros(1000), Codec("int8", zstd=True))
+    assert wire_id == Codec("int8", zstd=True).wire_id and len(data) < 1000
+
+
 def test_wrong_sizes_and_ids_are_refused():
     wire_id, data = encode(torch.randn(4, 4), Codec("fp32"))
     with pytest.raises(InvalidParameterError, match=r"payload='60 bytes' is invalid: 64 for"):

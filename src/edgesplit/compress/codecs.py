@@ -1,6 +1,7 @@
 """Tensor codecs for what crosses a cut: fp32 (the raw bytes), fp16 (scaled per tensor by a power
 of two, so that no value overflows or flushes to zero), int8 affine per tensor or per channel,
-each optionally zstd-compressed. The runtime's wire format carries their output;
+each optionally zstd-compressed (when zstd would make a tensor's bytes longer, they travel
+uncompressed and the tensor's codec id says so). The runtime's wire format carries their output;
 the compression issue measures their accuracy.
 
 A codec turns a tensor into bytes and back, given the dtype and shape the wire header carries.
@@ -93,7 +94,12 @@ def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]
     if applied.zstd:
         import zstandard
 
-        data = zstandard.ZstdCompressor(level=1).compress(data)
+        packed = zstandard.ZstdCompressor(level=1).compress(data)
+        if len(packed) < len(data):
+            return applied.wire_id, packed
+        # zstd would add bytes (a small or incompressible tensor): the codec's own bytes
+        # travel, under its id without the zstd flag, which the decoder reads as such
+        applied = Codec(applied.name)
     return applied.wire_id, data
 
 
