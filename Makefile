@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/runtime_testbed.py   # root
 	$(BIN)/python benchmarks/host_start.py --scenario shi2025-5g
 	$(BIN)/python benchmarks/compress_variants.py
+	$(BIN)/python benchmarks/bottleneck_codec.py
 	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/window_scale.py
 
 # What a GPU machine's python lacks for the runtime (it has torch, torchvision, NumPy, grpcio) as

@@ -22,7 +22,7 @@ from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_save
 
 from edgesplit.compress.codecs import Codec
-from edgesplit.runtime.calibrate import median_s
+from edgesplit.profile.measure import time_call
 from edgesplit.runtime.wire import HEADER, REQUEST, pack, unpack
 
 CODECS = ("fp32", "fp16", "int8", "int8-channel", "fp32+zstd", "fp16+zstd", "int8+zstd")
@@ -50,9 +50,9 @@ def main() -> None:
         message = pack(REQUEST, 1, 2, 3, (tensor,), codec, 0)
         back = unpack(message).tensors[0]
         error = float((back - tensor).abs().max())
-        seconds = median_s(
-            lambda c=codec: unpack(pack(REQUEST, 1, 2, 3, (tensor,), c, 0)), args.repeats
-        )
+        seconds = time_call(
+            lambda c=codec: unpack(pack(REQUEST, 1, 2, 3, (tensor,), c, 0)), 1, args.repeats, "cpu"
+        ).median_s
         rows.append((f"edgesplit {name}", seconds, len(message), error))
 
     def torch_save() -> bytes:
@@ -70,7 +70,7 @@ def main() -> None:
     for name, encode, decode in references:
         data = encode()
         error = float((decode(data) - tensor).abs().max())
-        seconds = median_s(lambda e=encode, d=decode: d(e()), args.repeats)
+        seconds = time_call(lambda e=encode, d=decode: d(e()), 1, args.repeats, "cpu").median_s
         rows.append((name, seconds, len(data), error))
     print(f"activation {tuple(tensor.shape)} fp32, {size / 1e6:.2f} MB; header {HEADER.size} B")
     print(f"{'codec':34} {'enc+dec ms':>10} {'bytes':>10} {'ratio':>6} {'max |err|':>10}")
