@@ -24,8 +24,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edgesplit.checks import non_negative, positive
-from edgesplit.costs import LinkCosts, md1_waiting_time_s, task_energy_j, task_latency_s, transmit_s
+from edgesplit.checks import finite_in, non_negative, positive
+from edgesplit.costs import (
+    LinkCosts,
+    md1_waiting_time_s,
+    task_energy_j,
+    task_latency_s,
+    transmit_s,
+    with_exit,
+)
 from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
@@ -352,6 +359,122 @@ def plan(
     if local.objective < best_costs.objective:  # the link's fixed time: the same for every
         best_costs = local  # offloading cut, so the min cut's order among them holds
     return Plan(graph, objective, best_costs, local, offloaded, setting.link.codecs[setting.codec])
+
+
+@dataclass(frozen=True)
+class SplitOption:
+    """A learned way to split at one cut (``compress.bottleneck``, ``compress.exits``) and the
+    top-1 it keeps: a bottleneck (``bits`` per task on the wire in place of what the cut's
+    codec sends; ``device_s`` of encoder and coding, ``server_s`` of decoding and decoder) or
+    an early exit (``exit_probability`` of tasks end on the device after ``device_s`` of exit
+    head; the rest go on as the cut's plain split)."""
+
+    name: str
+    cut_index: int
+    top1: float
+    bits: float | None = None
+    device_s: float = 0.0
+    server_s: float = 0.0
+    exit_probability: float = 0.0
+
+    def __post_init__(self) -> None:
+        finite_in("top1", self.top1, 0.0, 1.0)
+        finite_in("exit_probability", self.exit_probability, 0.0, 1.0)
+        non_negative("device_s", self.device_s)
+        non_negative("server_s", self.server_s)
+        if self.bits is not None:
+            positive("bits", self.bits)
+            if self.exit_probability:
+                raise InvalidParameterError(
+                    "exit_probability", self.exit_probability,
+                    "0 for a bottleneck (an option is a bottleneck or an exit, each with the "
+                    "top-1 measured for it)",
+                )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OptionCosts:
+    """One candidate of ``best_split``: an option at its cut, or the cut's plain split (``option``
+    None: the link's codec, the model's top-1)."""
+
+    option: SplitOption | None
+    cut: CutCosts
+    latency_s: float
+    energy_j: float
+    objective: float
+    top1: float
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "option": None if self.option is None else self.option.name,
+            "cut_index": self.cut.cut.index, "latency_s": self.latency_s,
+            "energy_j": self.energy_j, "objective": self.objective, "top1": self.top1,
+        }  # fmt: skip
+
+
+def option_costs(
+    setting: Setting,
+    terms: CostTerms,
+    plain: CutCosts,
+    option: SplitOption,
+    objective: str,
+    beta_s_per_j: float,
+) -> OptionCosts:
+    """``option``'s expected latency and device energy per task, from ``plain``, the costs of
+    its cut as a plain split. A bottleneck sends its ``bits`` at the uplink rate (the request's
+    fixed time still paid) and adds its device and server work; an exit adds its head on the
+    device and charges what offloading costs only to the tasks that go on (``with_exit``),
+    whose lower arrival rate also shortens the queue. Device work is priced at the device's
+    compute power."""
+    p = option.exit_probability
+    upload_s, transmit_j = plain.transfer_latency_s, plain.transmit_energy_j
+    if option.bits is not None:
+        airtime_s = float(transmit_s(option.bits, setting.uplink_rate_bps))
+        upload_s = terms.request_s + airtime_s
+        transmit_j = float(task_energy_j(0.0, 0.0, airtime_s, setting.device_transmit_power_w))
+    server_s = plain.server_latency_s + option.server_s
+    queue_s = float(md1_waiting_time_s(terms.arrival_rate_per_s * (1.0 - p), server_s))
+    extra_j = float(task_energy_j(option.device_s, setting.device_compute_power_w, 0.0, 0.0))
+    latency = with_exit(
+        plain.device_latency_s + option.device_s,
+        task_latency_s(0.0, upload_s, server_s, queue_s, plain.downlink_latency_s), p,
+    )  # fmt: skip
+    energy = with_exit(plain.compute_energy_j + extra_j, transmit_j + plain.receive_energy_j, p)
+    value = objective_value(objective, latency, energy, beta_s_per_j)
+    return OptionCosts(option, plain, float(latency), float(energy), float(value), option.top1)
+
+
+def best_split(
+    graph: ModelGraph,
+    setting: Setting,
+    options: list[SplitOption],
+    model_top1: float,
+    min_top1: float = 0.0,
+    objective: str = "latency",
+    beta_s_per_j: float | None = None,
+) -> tuple[OptionCosts, list[OptionCosts]]:
+    """(the chosen candidate, every candidate) among ``plan``'s optimum as a plain split (at
+    ``model_top1``: the link's codecs are taken to keep the model's accuracy, as fp32, fp16 and
+    int8 do on the digits at every cut) and each of ``options`` at its cut, keeping those whose
+    top-1 reaches ``min_top1``; the least ``objective`` wins (the plain split on a tie)."""
+    beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
+    terms = cost_terms(graph, setting)
+    best = plan(graph, setting, objective, beta).best
+    plain = OptionCosts(None, best, best.latency_s, best.energy_j, best.objective, model_top1)
+    cuts = {o.cut_index for o in options}
+    at = {
+        c.cut.index: c for c in evaluate_cuts(terms, [graph.cut(i) for i in cuts], objective, beta)
+    }
+    candidates = [plain] + [
+        option_costs(setting, terms, at[o.cut_index], o, objective, beta) for o in options
+    ]
+    kept = [c for c in candidates if c.top1 >= min_top1]
+    if not kept:
+        top = max(c.top1 for c in candidates)
+        raise InvalidParameterError(
+            "min_accuracy", min_top1, f"at most {top:.4f}, the best top-1 a candidate keeps"
+        )
+    return min(kept, key=lambda c: c.objective), candidates
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from edgesplit.costs.terms import (
     task_energy_j,
     task_latency_s,
     transmit_s,
+    with_exit,
 )
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "task_energy_j",
     "task_latency_s",
     "transmit_s",
+    "with_exit",
 ]

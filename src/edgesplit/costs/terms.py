@@ -102,6 +102,14 @@ def task_latency_s(
     return np.asarray(local_s, dtype=np.float64) + transmit_s + downlink_s + queue_s + server_s
 
 
+def with_exit(always: ArrayLike, offloaded: ArrayLike, exit_probability: ArrayLike) -> np.ndarray:
+    """A task's expected latency or energy with an early exit at its cut that ends it on the
+    device with probability ``exit_probability`` (BranchyNet's expected cost): what every task
+    pays (the head and the exit head) plus, for the share that goes on, what offloading adds
+    (the upload, the queue, the server, the result's download)."""
+    return np.asarray(always, dtype=np.float64) + (1.0 - np.asarray(exit_probability)) * offloaded
+
+
 def task_energy_j(
     compute_s: ArrayLike,
     compute_power_w: ArrayLike,
