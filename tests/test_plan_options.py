@@ -96,3 +96,39 @@ def test_an_impossible_floor_and_a_bad_option_are_named(graph):
         SplitOption("both", 3, 0.9, bits=100.0, exit_probability=0.5)
     with pytest.raises(InvalidParameterError, match="top1"):
         SplitOption("x", 3, 1.5)
+
+
+def test_plan_min_accuracy_weighs_the_shipped_options_on_the_command_line():
+    """`edgesplit plan --min-accuracy` on the shipped 8x8 CNN: the JSON's choice is
+    ``best_split``'s over ``split_options``; a floor no candidate reaches and a model without
+    shipped options are one-line errors."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgesplit.cli import app
+    from edgesplit.compress.accuracy import digits_model
+    from edgesplit.compress.shipped import classifier_spec, split_options
+
+    spec = classifier_spec("digitsnet")
+    powers = ["--compute-power-w", str(P_COMPUTE_W), "--transmit-power-w", str(P_TRANSMIT_W)]
+    args = ["plan", spec, "--input-shape", "1,1,8,8", "--device-gmacs", "0.2",
+            "--server-gmacs", "20", "--uplink-mbps", "0.2", "--granularity", "layer",
+            *powers]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--min-accuracy", "0.985", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    model, images = digits_model()
+    graph = ModelGraph.from_module(model, images.x_test[:1], "layer", spec)
+    setting = _setting()
+    options, model_top1 = split_options(spec, graph, setting)
+    chosen, candidates = best_split(graph, setting, options, model_top1, 0.985)
+    assert data["chosen"]["option"] == chosen.option.name and chosen.top1 >= 0.985
+    assert data["chosen"]["latency_s"] == pytest.approx(chosen.latency_s)
+    assert len(data["candidates"]) == len(candidates) == len(options) + 1
+    too_high = CliRunner().invoke(app, [*args, "--min-accuracy", "0.9999"])
+    assert too_high.exit_code == 1 and "min_accuracy" in too_high.stderr
+    other = CliRunner().invoke(app, ["plan", "resnet18", "--input-size", "64", "--device-gmacs",
+                                     "1", "--server-gmacs", "10",
+                                     "--min-accuracy", "0.9"])  # fmt: skip
+    assert other.exit_code == 1 and "shipped bottlenecks and exits" in other.stderr

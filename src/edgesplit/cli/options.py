@@ -76,7 +76,7 @@ RULES: dict[str, Rule] = {
     "place": whole(0), "link_device": whole(0),
     "thread_list": whole_list(1), "train_threads": whole_list(1), "busy": whole_list(0),
     "cut_choice": cut_choice, "epochs": COUNT, "latent_channels": COUNT,
-    "hidden_channels": COUNT, "rate_weight": number(0.0),
+    "hidden_channels": COUNT, "rate_weight": number(0.0), "min_accuracy": number(0.0, 1.0),
     # network
     "port": whole(0, 65535, " (0: any free one)"), "metrics_port": whole(1, 65535),
     "server": address(), "controller": address(), "listen": address(any_port=True),

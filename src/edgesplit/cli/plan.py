@@ -97,6 +97,13 @@ def plan_command(
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
     input_shape: InputShapeOpt = None,
     seed: SeedOpt = 0,
+    min_accuracy: Annotated[
+        float | None,
+        typer.Option(
+            help="Top-1 floor in [0, 1]: also weigh the model's shipped bottlenecks and early "
+            "exits, keeping what reaches it."
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Find the optimal cut of a model for one device, one server and one uplink.
@@ -136,6 +143,9 @@ def plan_command(
         _print_tiers(g, setting, about, cloud_profile, cloud_mbps, cloud_threads, predictor,
                      objective, beta, as_json)  # fmt: skip
         return
+    if min_accuracy is not None:
+        _print_split(g, setting, model, objective, beta, min_accuracy, as_json)
+        return
     result = plan(g, setting, objective, beta)
     data = {
         **result.record(),
@@ -170,6 +180,43 @@ def plan_command(
         f"device: {about['device']}; server: {about['server']}{link_line}\n"
         f"optimal cut: {best.device_mask.bit_count()} of {len(g.nodes)} nodes on the device, "
         f"sends {', '.join(best.crossing) or 'nothing'}",
+        highlight=False,
+    )
+
+
+def _print_split(graph, setting, model, objective, beta, min_accuracy, as_json) -> None:
+    """The plain optimum beside the model's shipped bottlenecks and exits, under a top-1
+    floor: every candidate and the one chosen."""
+    from edgesplit.compress.shipped import split_options
+    from edgesplit.plan import best_split
+
+    options, model_top1 = split_options(model, graph, setting)
+    chosen, candidates = best_split(
+        graph, setting, options, model_top1, min_accuracy, objective, beta
+    )
+    data = {"chosen": chosen.record(), "candidates": [c.record() for c in candidates],
+            "min_accuracy": min_accuracy, "model_top1": model_top1}  # fmt: skip
+    if as_json:
+        print_json(data)
+        return
+    rows = [
+        {**c.record(), "option": (c.record()["option"] or "plain split (link codec)")
+         + ("" if c.top1 >= min_accuracy else " (below the floor)")}
+        for c in sorted(candidates, key=lambda c: c.objective)
+    ]  # fmt: skip
+    columns = [
+        Column("candidate", key("option"), left=True, whole=True),
+        Column("cut", key("cut_index")),
+        Column("top-1 %", key("top1", ".1f", 100)),
+        Column("latency ms", key("latency_s", ".3f", 1e3)),
+        Column("energy mJ", key("energy_j", ".3f", 1e3)),
+    ]
+    title = f"{model}: minimise {objective}, top-1 at least {100 * min_accuracy:.1f} %"
+    console.print(table(rows, columns, title))
+    name = chosen.option.name if chosen.option else "the plain split"
+    console.print(
+        f"chosen: [bold]{name}[/] at cut {chosen.cut.cut.index} (top-1 "
+        f"{100 * chosen.top1:.1f} %; the model's {100 * model_top1:.1f} %)",
         highlight=False,
     )
 

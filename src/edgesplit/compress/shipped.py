@@ -11,14 +11,17 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from edgesplit.compress.accuracy import DigitsData, digits_model, evaluate
+from edgesplit.compress.accuracy import DIGITS_ARCHS, DigitsData, digits_model, evaluate
 from edgesplit.compress.bottleneck import (
+    Bottleneck,
     BottleneckConfig,
     BottleneckInfo,
     file_pair,
+    load_bottleneck,
     read_info,
     save_bottleneck,
 )
@@ -41,7 +44,10 @@ from edgesplit.compress.exits import (
     save_exit,
     train_exit,
 )
+from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
+from edgesplit.plan import Setting, SplitOption
+from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
 
 SHIPPED_BOTTLENECKS = Path(__file__).resolve().parent.parent / "data" / "bottlenecks"
@@ -169,3 +175,57 @@ def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
         if arch is None or info.model == classifier_spec(arch):
             found.append((file_pair(sidecar)[0], info))
     return found
+
+
+def split_options(
+    spec: str, graph: ModelGraph, setting: Setting
+) -> tuple[list[SplitOption], float]:
+    """(options, the model's own top-1): the shipped bottlenecks and exits (one option per
+    threshold) of the model ``spec`` as ``plan`` options on ``graph`` (any granularity: each
+    cut is found by its portable key), their device and server seconds from ``setting``'s
+    latency models applied to their own traced layers, their top-1 as measured when shipped.
+    Refused when ``spec`` has none."""
+    arch = next((a for a in DIGITS_ARCHS if classifier_spec(a) == spec), None)
+    if arch is None:
+        raise InvalidParameterError(
+            "model", spec, "a model with shipped bottlenecks and exits for --min-accuracy: "
+            + ", ".join(classifier_spec(a) for a in DIGITS_ARCHS),
+        )  # fmt: skip
+    keys = {graph.fx_key(cut): cut.index for cut in graph.cuts()}
+    options, model_top1 = [], 0.0
+    for path, info in shipped_bottlenecks(arch):
+        model_top1 = info.metrics["model_top1"]
+        bottleneck, _, _ = load_bottleneck(path)
+        crossing = torch.zeros(1, *info.crossing_shape)
+        latents = bottleneck.analyse(crossing).detach()
+        options.append(SplitOption(
+            info.name, keys[info.cut_key], info.metrics["top1"], bits=info.metrics["coded_bits"],
+            device_s=_seconds(setting.device, bottleneck.encoder, crossing),
+            server_s=_seconds(setting.server, _Synthesis(bottleneck), latents),
+        ))  # fmt: skip
+    for path, info in shipped_exits(arch):
+        exit_head, _ = load_exit(path)
+        device_s = _seconds(setting.device, exit_head, torch.zeros(1, *info.crossing_shape))
+        for point in info.curve:
+            options.append(SplitOption(
+                f"{info.name}@{point['threshold']:g}", keys[info.cut_key], point["top1"],
+                device_s=device_s, exit_probability=point["exit_rate"],
+            ))  # fmt: skip
+    return options, model_top1
+
+
+class _Synthesis(nn.Module):
+    """A bottleneck's server side as a module to trace (decoder from the latents)."""
+
+    def __init__(self, bottleneck: Bottleneck) -> None:
+        super().__init__()
+        self.bottleneck = bottleneck
+
+    def forward(self, latents: torch.Tensor) -> torch.Tensor:
+        return self.bottleneck.synthesize(latents)
+
+
+def _seconds(latency: NodeLatencyModel, module: nn.Module, example: torch.Tensor) -> float:
+    """``module``'s seconds under a side's latency model, through its own traced graph."""
+    graph = ModelGraph.from_module(module.eval(), example, "layer", type(module).__name__)
+    return float(np.sum(latency.node_latency_s(graph)))
