@@ -12,7 +12,7 @@ import copy
 import io
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,6 +156,29 @@ def cosine_rate(lr: float, epoch: int, epochs: int) -> float:
     return lr * 0.5 * (1 + math.cos(math.pi * epoch / epochs))
 
 
+def shuffled_batches(count: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """The indices 0 .. ``count`` - 1 in batches of ``size``, in an order drawn from
+    ``generator`` (one permutation per call, drawn when the first batch is taken)."""
+    order = torch.randperm(count, generator=generator)
+    for first in range(0, count, size):
+        yield order[first : first + size]
+
+
+def soft_target_loss(
+    logits: torch.Tensor, teacher_logits: torch.Tensor, temperature: float
+) -> torch.Tensor:
+    """Hinton et al.'s distillation term: KL(teacher || student) of the softmaxes at
+    ``temperature``, per row, times temperature^2 (so that its gradients keep their scale
+    whatever the temperature)."""
+    soft = nn.functional.kl_div(
+        nn.functional.log_softmax(logits / temperature, dim=1),
+        nn.functional.log_softmax(teacher_logits / temperature, dim=1),
+        reduction="batchmean",
+        log_target=True,
+    )
+    return soft * temperature**2
+
+
 def train(
     model: nn.Module,
     data: DigitsData,
@@ -179,9 +202,7 @@ def train(
         for epoch in range(epochs):
             if cosine:
                 optimizer.param_groups[0]["lr"] = cosine_rate(lr, epoch, epochs)
-            order = torch.randperm(count, generator=generator)
-            for start in range(0, count, 64):
-                batch = order[start : start + 64]
+            for batch in shuffled_batches(count, 64, generator):
                 optimizer.zero_grad()
                 logits = model(data.x_train[batch])
                 nn.functional.cross_entropy(logits, data.y_train[batch]).backward()

@@ -26,6 +26,8 @@ from torch import fx, nn
 from edgesplit.compress.accuracy import (
     DigitsData,
     cosine_rate,
+    shuffled_batches,
+    soft_target_loss,
     topk_accuracy,
 )
 from edgesplit.compress.bottleneck import (
@@ -160,9 +162,7 @@ def train_bottleneck(
             for group, base in zip(optimizer.param_groups, bases, strict=True):
                 group["lr"] = cosine_rate(base, epoch, config.epochs)
             bottleneck.train()
-            order = torch.randperm(count, generator=generator)
-            for first in range(0, count, config.batch):
-                batch = order[first : first + config.batch]
+            for batch in shuffled_batches(count, config.batch, generator):
                 optimizer.zero_grad()
                 loss, _ = _loss(bottleneck, tail, targets, batch, config, generator)
                 loss.backward()
@@ -187,15 +187,9 @@ def _loss(
     crossing = targets.crossing[batch]
     rebuilt, bits = bottleneck(crossing, generator)
     logits = tail(rebuilt)
-    temperature = config.temperature
-    soft = nn.functional.kl_div(
-        nn.functional.log_softmax(logits / temperature, dim=1),
-        nn.functional.log_softmax(targets.logits[batch] / temperature, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    )
+    soft = soft_target_loss(logits, targets.logits[batch], config.temperature)
     feature = nn.functional.mse_loss(rebuilt, crossing) / targets.variance
-    loss = soft * temperature**2 + feature + config.rate_weight * bits.mean()
+    loss = soft + feature + config.rate_weight * bits.mean()
     return loss, bits
 
 

@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from edgesplit.checks import positive, whole_number
-from edgesplit.compress.accuracy import cosine_rate
+from edgesplit.compress.accuracy import cosine_rate, shuffled_batches, soft_target_loss
 from edgesplit.compress.bottleneck import file_pair
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.trace import torch_threads
@@ -86,22 +86,14 @@ def train_exit(
         head = ExitHead(crossing.shape[1], teacher_logits.shape[1], config)
     optimizer = torch.optim.Adam(head.parameters(), lr=config.lr)
     generator = torch.Generator().manual_seed(config.seed)
-    count, t = len(labels), config.temperature
     with torch_threads(1):
         for epoch in range(config.epochs):
             optimizer.param_groups[0]["lr"] = cosine_rate(config.lr, epoch, config.epochs)
-            order = torch.randperm(count, generator=generator)
-            for first in range(0, count, config.batch):
-                batch = order[first : first + config.batch]
+            for batch in shuffled_batches(len(labels), config.batch, generator):
                 optimizer.zero_grad()
                 logits = head(crossing[batch])
-                soft = nn.functional.kl_div(
-                    nn.functional.log_softmax(logits / t, dim=1),
-                    nn.functional.log_softmax(teacher_logits[batch] / t, dim=1),
-                    reduction="batchmean",
-                    log_target=True,
-                )
-                loss = soft * t**2 + nn.functional.cross_entropy(logits, labels[batch])
+                soft = soft_target_loss(logits, teacher_logits[batch], config.temperature)
+                loss = soft + nn.functional.cross_entropy(logits, labels[batch])
                 loss.backward()
                 optimizer.step()
     return head.eval()
