@@ -277,21 +277,32 @@ def save_bottleneck(
     return path
 
 
-def read_info(path: str | Path) -> tuple[Path, BottleneckInfo]:
-    """(the safetensors path, the sidecar) of a bottleneck, the sidecar checked field by field
-    (the tensors are not read)."""
+def read_sidecar(path: str | Path, format_name: str, what: str) -> tuple[Path, dict[str, Any]]:
+    """(the safetensors path, the sidecar's fields but its format) of a file pair written with
+    ``format_name``, refused (``what`` names the field) when either file is missing, the JSON
+    is malformed or of another format."""
     path, sidecar = file_pair(path)
     for where in (path, sidecar):
         if not where.is_file():
-            raise InvalidParameterError("bottleneck", str(where), "an existing file")
+            raise InvalidParameterError(what, str(where), "an existing file")
     try:
         record = json.loads(sidecar.read_text())
     except json.JSONDecodeError as error:
-        raise InvalidParameterError("bottleneck", str(sidecar), f"JSON ({error})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise InvalidParameterError("bottleneck", str(sidecar), f"a {FORMAT} sidecar")
+        raise InvalidParameterError(what, str(sidecar), f"JSON ({error})") from None
+    found = record.get("format") if isinstance(record, dict) else None
+    if found != format_name:
+        raise InvalidParameterError(
+            what, str(sidecar),
+            f"a {format_name} sidecar ({found!r} is not a {format_name} sidecar's format)",
+        )  # fmt: skip
+    return path, {k: v for k, v in record.items() if k != "format"}
+
+
+def read_info(path: str | Path) -> tuple[Path, BottleneckInfo]:
+    """(the safetensors path, the sidecar) of a bottleneck, the sidecar checked field by field
+    (the tensors are not read)."""
+    path, fields = read_sidecar(path, FORMAT, "bottleneck")
     try:
-        fields = {k: v for k, v in record.items() if k != "format"}
         fields["config"] = BottleneckConfig(**fields["config"])
         for name in ("input_shape", "crossing_shape"):
             fields[name] = tuple(int(d) for d in fields[name])
@@ -300,7 +311,7 @@ def read_info(path: str | Path) -> tuple[Path, BottleneckInfo]:
         return path, BottleneckInfo(**fields)
     except (KeyError, TypeError, ValueError) as error:
         raise InvalidParameterError(
-            "bottleneck", str(sidecar), f"a complete sidecar ({error})"
+            "bottleneck", str(file_pair(path)[1]), f"a complete sidecar ({error})"
         ) from None
 
 

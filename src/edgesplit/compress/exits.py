@@ -25,7 +25,7 @@ from torch import nn
 
 from edgesplit.checks import positive, whole_number
 from edgesplit.compress.accuracy import cosine_rate, shuffled_batches, soft_target_loss
-from edgesplit.compress.bottleneck import file_pair
+from edgesplit.compress.bottleneck import file_pair, read_sidecar
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.trace import torch_threads
 
@@ -161,25 +161,28 @@ def save_exit(path: str | Path, head: ExitHead, info: ExitInfo) -> Path:
     return path
 
 
-def load_exit(path: str | Path) -> tuple[ExitHead, ExitInfo]:
-    """(exit head, sidecar) of a file ``save_exit`` wrote, refused naming what is wrong."""
-    path, sidecar = file_pair(path)
-    for where in (path, sidecar):
-        if not where.is_file():
-            raise InvalidParameterError("exit", str(where), "an existing file")
+def read_exit_info(path: str | Path) -> tuple[Path, ExitInfo]:
+    """(the safetensors path, the sidecar) of an exit, the sidecar checked field by field (the
+    weights are not read)."""
+    path, record = read_sidecar(path, FORMAT, "exit")
     try:
-        record = json.loads(sidecar.read_text())
-        if record.pop("format", None) != FORMAT:
-            raise ValueError(f"not a {FORMAT} sidecar")
         record["config"] = ExitConfig(**record["config"])
         record["crossing_shape"] = tuple(int(d) for d in record["crossing_shape"])
-        info = ExitInfo(**record)
-        head = ExitHead(info.crossing_shape[0], int(info.classes), info.config)
-        head.load_state_dict(load_file(path))
-    except InvalidParameterError:
-        raise
-    except Exception as error:  # JSON, fields, safetensors or shapes: name the file
+        return path, ExitInfo(**record)
+    except (KeyError, TypeError, ValueError) as error:
         raise InvalidParameterError(
-            "exit", str(sidecar), f"an exit's sidecar and weights ({type(error).__name__}: {error})"
+            "exit", str(file_pair(path)[1]), f"a complete exit sidecar ({error})"
+        ) from None
+
+
+def load_exit(path: str | Path) -> tuple[ExitHead, ExitInfo]:
+    """(exit head, sidecar) of a file ``save_exit`` wrote, refused naming what is wrong."""
+    path, info = read_exit_info(path)
+    head = ExitHead(info.crossing_shape[0], int(info.classes), info.config)
+    try:
+        head.load_state_dict(load_file(path))
+    except Exception as error:  # safetensors' own errors or shapes its sidecar does not give
+        raise InvalidParameterError(
+            "exit", str(path), f"an exit's sidecar and weights ({type(error).__name__}: {error})"
         ) from None
     return head.eval(), info

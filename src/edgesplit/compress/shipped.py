@@ -41,6 +41,7 @@ from edgesplit.compress.exits import (
     ExitPoint,
     exit_curve,
     load_exit,
+    read_exit_info,
     save_exit,
     train_exit,
 )
@@ -171,9 +172,9 @@ def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
     """The early exits edgesplit ships, for the classifier ``arch`` or all, by name."""
     found = []
     for sidecar in sorted(SHIPPED_EXITS.glob("*.json")):
-        _, info = load_exit(sidecar)
+        path, info = read_exit_info(sidecar)
         if arch is None or info.model == classifier_spec(arch):
-            found.append((file_pair(sidecar)[0], info))
+            found.append((path, info))
     return found
 
 
