@@ -10,6 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -118,12 +119,14 @@ def rescore_bottleneck(path: str | Path, arch: str) -> Path:
 def shipped_bottlenecks(arch: str | None = None) -> list[tuple[Path, BottleneckInfo]]:
     """The bottlenecks edgesplit ships (``scripts/ship_bottlenecks.py``), for the classifier
     ``arch`` or all, by name."""
-    found = []
-    for sidecar in sorted(SHIPPED_BOTTLENECKS.glob("*.json")):
-        path, info = read_info(sidecar)
-        if arch is None or info.model == classifier_spec(arch):
-            found.append((path, info))
-    return found
+    return _shipped(SHIPPED_BOTTLENECKS, read_info, arch)
+
+
+def _shipped(folder: Path, read: Callable[[Path], tuple[Path, Any]], arch: str | None) -> list:
+    """(safetensors path, sidecar) of each file pair in ``folder`` read by ``read``, for the
+    classifier ``arch`` or all, by name."""
+    found = [read(sidecar) for sidecar in sorted(folder.glob("*.json"))]
+    return [(p, i) for p, i in found if arch is None or i.model == classifier_spec(arch)]
 
 
 SHIPPED_EXITS = Path(__file__).resolve().parent.parent / "data" / "exits"
@@ -170,12 +173,7 @@ def make_digits_exit(
 
 def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
     """The early exits edgesplit ships, for the classifier ``arch`` or all, by name."""
-    found = []
-    for sidecar in sorted(SHIPPED_EXITS.glob("*.json")):
-        path, info = read_exit_info(sidecar)
-        if arch is None or info.model == classifier_spec(arch):
-            found.append((path, info))
-    return found
+    return _shipped(SHIPPED_EXITS, read_exit_info, arch)
 
 
 def split_options(
