@@ -16,6 +16,7 @@ from edgesplit.checks import output_file
 from edgesplit.cli.app import (
     Column,
     GranularityOpt,
+    InputShapeOpt,
     InputSizeOpt,
     JsonOpt,
     ModelArg,
@@ -99,6 +100,13 @@ def serve_command(
     fold_batchnorm: Annotated[
         bool | None, typer.Option(help="Fold each tail's BatchNorms into its convolutions.")
     ] = None,
+    bottleneck: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A learned bottleneck to decode (its file, or a shipped one's name; repeat)."
+        ),
+    ] = None,
+    input_shape: InputShapeOpt = None,
     seed: Annotated[int | None, typer.Option(help="Seed of the fault injection.")] = None,
     controller: ControllerOpt = None,
     advertise: Annotated[
@@ -130,6 +138,7 @@ def serve_command(
         tls_cert=None if tls_cert is None else str(tls_cert),
         tls_key=None if tls_key is None else str(tls_key),
         token_file=None if token_file is None else str(token_file), seed=seed,
+        bottlenecks=None if bottleneck is None else tuple(bottleneck), input_shape=input_shape,
         granularities=None if granularity is None else tuple(
             g.strip() for g in granularity.split(",") if g.strip()
         ),
@@ -179,7 +188,20 @@ def device_command(
     ] = None,
     tasks: Annotated[int, typer.Option(help="Tasks to run (without --controller).")] = 10,
     threads: Annotated[int, typer.Option(help="Server threads per tail (0: all).")] = 0,
-    codec: Annotated[str, typer.Option(help="fp32, fp16, int8, int8-channel, +zstd.")] = "fp32",
+    codec: Annotated[
+        str,
+        typer.Option(
+            help="fp32, fp16, int8, int8-channel, +zstd; or bottleneck:NAME (a learned "
+            "bottleneck at --cut: its file or a shipped one's name)."
+        ),
+    ] = "fp32",
+    exit: Annotated[
+        str | None,
+        typer.Option("--exit", help="An early exit at --cut (its file or a shipped one's name)."),
+    ] = None,
+    exit_threshold: Annotated[
+        float, typer.Option(help="Confidence at which --exit answers on the device.")
+    ] = 0.9,
     rate_mbps: Annotated[
         float | None, typer.Option(help="Shape the uplink to this rate (token bucket).")
     ] = None,
@@ -188,6 +210,7 @@ def device_command(
     tls_ca: Annotated[Path | None, typer.Option(help="PEM certificate to trust (TLS).")] = None,
     granularity: GranularityOpt = "operator",
     input_size: InputSizeOpt = DEFAULT_INPUT_SIZE,
+    input_shape: InputShapeOpt = None,
     controller: ControllerOpt = None,
     name: Annotated[
         list[str] | None,
@@ -238,6 +261,7 @@ def device_command(
         model, servers, cut, tasks, threads, codec, rate_mbps, timeout_s,
         None if token_file is None else str(token_file),
         None if tls_ca is None else str(tls_ca), granularity, input_size, fold_batchnorm,
+        input_shape, exit, exit_threshold,
     )  # fmt: skip
     if as_json:
         print_json(report)
@@ -253,10 +277,14 @@ def device_command(
         Column("queue ms", key("queue_s", ".2f", ms)),
         Column("tail ms", key("tail_s", ".2f", ms)),
         Column("total ms", key("latency_s", ".2f", ms)),
-        Column("sent KiB", key("sent_bytes", ".1f", 1 / 1024)),
+        Column("sent B", key("sent_bytes", ".0f")),
         Column("max |out - unsplit|", key("max_abs_error", ".2e")),
     ]
+    if exit is not None:
+        columns.insert(3, Column("exited", key("exited", ".0f")))
     title = f"{model}, cut {cut}, {codec}, via {', '.join(servers)}"
+    if exit is not None:
+        title += f", exit {exit} at {exit_threshold}"
     console.print(table(report["tasks"], columns, title))
     summary = report["summary"]
     console.print(

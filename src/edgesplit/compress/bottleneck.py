@@ -48,6 +48,7 @@ from edgesplit.compress.codecs import unzstd_exact
 from edgesplit.errors import InvalidParameterError
 
 FORMAT = "edgesplit.bottleneck"
+SHIPPED_BOTTLENECKS = Path(__file__).resolve().parent.parent / "data" / "bottlenecks"
 SYMBOL_BOUND = 127  # latents are clipped to -127..127: one int8 each for the zstd floor
 _MIN_SCALE = 0.11  # a prior narrower than this puts nearly all mass in one bin: clipped there
 _MIN_PROBABILITY = 1e-9  # the training rate's floor per latent (about 30 bits)
@@ -229,6 +230,25 @@ def decode_latents(bottleneck: Bottleneck, data: bytes | memoryview, count: int)
     return torch.from_numpy(symbols.astype(np.int32)).reshape(shape)
 
 
+def wire_latents(
+    bottleneck: Bottleneck, data: bytes | memoryview, shape: tuple[int, ...], limit_bytes: int
+) -> torch.Tensor:
+    """The int8 latents of a wire payload whose header declares ``shape`` (N x C x H x W),
+    refused unless that is N >= 1 images of this bottleneck's latents whose rebuilt map (float32)
+    fits in ``limit_bytes``: the check comes before any decoding, as a range payload of a few
+    words may claim any number of images."""
+    latent = bottleneck.latent_shape
+    if len(shape) != 4 or shape[0] < 1 or tuple(shape[1:]) != latent:
+        raise InvalidParameterError(
+            "shape", list(shape), f"[N >= 1, {', '.join(map(str, latent))}] (the latents)"
+        )
+    if shape[0] * math.prod(bottleneck.shape) * 4 > limit_bytes:
+        raise InvalidParameterError(
+            "shape", list(shape), f"latents of a map of at most {limit_bytes} bytes"
+        )
+    return decode_latents(bottleneck, data, shape[0]).to(torch.int8)
+
+
 @dataclass(frozen=True)
 class BottleneckInfo:
     """A bottleneck's sidecar: what it belongs to and how it was made."""
@@ -256,6 +276,21 @@ def file_pair(path: str | Path) -> tuple[Path, Path]:
     if path.suffix in (".safetensors", ".json"):
         path = path.with_suffix("")
     return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
+
+
+def locate(name: str | Path, folder: Path, what: str) -> Path:
+    """The safetensors path of the file pair ``name`` gives: a path (either suffix or none),
+    else the name of one shipped in ``folder``; refused naming the shipped ones."""
+    given = file_pair(name)[0]
+    if given.is_file():
+        return given
+    shipped = file_pair(folder / Path(name).name)[0]
+    if Path(name).name == str(name) and shipped.is_file():
+        return shipped
+    known = sorted(p.name.removesuffix(".json") for p in folder.glob("*.json"))
+    raise InvalidParameterError(
+        what, str(name), f"a {what} file or the name of a shipped one ({', '.join(known)})"
+    )
 
 
 def save_bottleneck(

@@ -5,6 +5,9 @@ uncompressed and the tensor's codec id says so). The runtime's wire format carri
 the compression issue measures their accuracy.
 
 A codec turns a tensor into bytes and back, given the dtype and shape the wire header carries.
+A learned bottleneck (``compress.bottleneck``) is a codec too, ``bottleneck:NAME``: the device
+codes its integer latents under the bottleneck's prior (``Encoded``), and the receiving side
+decodes them with the bottleneck the message's cut names (``decode``'s ``latents``).
 Lossy codecs apply to finite floating tensors only; any other tensor (indices, masks) travels
 raw whatever the codec asked, and a lossy codec refuses a tensor holding inf or nan. Nothing
 here unpickles: bytes become arrays by their dtype.
@@ -14,6 +17,7 @@ from __future__ import annotations
 
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,21 +40,40 @@ DTYPES: dict[int, torch.dtype] = {
 DTYPE_IDS = {dtype: code for code, dtype in DTYPES.items()}
 CODECS = ("fp32", "fp16", "int8", "int8-channel")  # fp16 is scaled per tensor by a power of 2
 _ZSTD_FLAG = 0x80  # the codec id's high bit: the encoded bytes are zstd-compressed
+LATENTS = len(CODECS)  # the wire id of a bottleneck's entropy-coded int8 latents
+BOTTLENECK = "bottleneck"
 
 
 @dataclass(frozen=True)
 class Codec:
-    """How a tensor travels: ``name`` (``CODECS``) and whether zstd compresses the result."""
+    """How a tensor travels: ``name`` (``CODECS``) and whether zstd compresses the result, or a
+    learned bottleneck (name ``bottleneck``, ``bottleneck`` its file's name or path)."""
 
     name: str = "fp32"
     zstd: bool = False
+    bottleneck: str = ""
 
     def __post_init__(self) -> None:
-        if self.name not in CODECS:
-            raise InvalidParameterError("codec", self.name, f"one of {', '.join(CODECS)}")
+        if self.name == BOTTLENECK:
+            if not self.bottleneck or self.zstd:
+                raise InvalidParameterError(
+                    "codec", str(self), "bottleneck:NAME (a bottleneck's name or file; its "
+                    "latents are entropy-coded already, without +zstd)",
+                )  # fmt: skip
+        elif self.name not in CODECS or self.bottleneck:
+            raise InvalidParameterError(
+                "codec", str(self), f"one of {', '.join(CODECS)} (+zstd), or bottleneck:NAME"
+            )
+
+    @property
+    def learned(self) -> bool:
+        """Whether it is a learned bottleneck's codec."""
+        return self.name == BOTTLENECK
 
     @property
     def wire_id(self) -> int:
+        if self.learned:
+            return LATENTS
         return CODECS.index(self.name) | (_ZSTD_FLAG if self.zstd else 0)
 
     @classmethod
@@ -62,19 +85,45 @@ class Codec:
 
     @classmethod
     def parse(cls, text: str) -> Codec:
-        """``fp16``, ``int8+zstd``, ...: a codec by its name, ``+zstd`` to compress."""
+        """``fp16``, ``int8+zstd``, ...: a codec by its name, ``+zstd`` to compress;
+        ``bottleneck:NAME`` a learned bottleneck."""
+        if text.startswith(f"{BOTTLENECK}:"):
+            return cls(BOTTLENECK, bottleneck=text.removeprefix(f"{BOTTLENECK}:"))
         name, _, extra = text.partition("+")
         if extra not in ("", "zstd"):
-            raise InvalidParameterError("codec", text, f"one of {', '.join(CODECS)}, +zstd")
+            raise InvalidParameterError(
+                "codec", text, f"one of {', '.join(CODECS)} (+zstd), or bottleneck:NAME"
+            )
         return cls(name, extra == "zstd")
 
     def __str__(self) -> str:
+        if self.learned:
+            return f"{BOTTLENECK}:{self.bottleneck}"
         return self.name + ("+zstd" if self.zstd else "")
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A tensor its sender coded itself (a bottleneck's latents): what the wire header says of
+    it (dtype, shape, codec id) and its bytes."""
+
+    dtype: torch.dtype
+    shape: tuple[int, ...]
+    wire_id: int
+    data: bytes
+
+    def dim(self) -> int:
+        return len(self.shape)
 
 
 def encode(tensor: torch.Tensor, codec: Codec) -> tuple[int, bytes | memoryview]:
     """``tensor`` as (the codec's wire id that applies, bytes). fp32 of a contiguous float32
-    CPU tensor is a view of its memory (no copy)."""
+    CPU tensor is a view of its memory (no copy). A bottleneck codes on the device that holds
+    it (``Encoded``), not here."""
+    if codec.learned:
+        raise InvalidParameterError(
+            "codec", str(codec), "a fixed codec here (a bottleneck's latents come Encoded)"
+        )
     tensor = tensor.detach()
     if not tensor.is_cpu:
         tensor = tensor.cpu()
@@ -125,12 +174,24 @@ def decode(
     dtype_id: int,
     shape: tuple[int, ...],
     limit_bytes: int = DECODE_LIMIT_BYTES,
+    latents: Callable[[bytes | memoryview, tuple[int, ...], int], torch.Tensor] | None = None,
 ) -> torch.Tensor:
     """The tensor of ``encode``'s bytes (dtype and shape as the header gives them). Everything is
     checked before anything is allocated: the shape (Python integers, so that no product wraps),
     the tensor's size against ``limit_bytes``, the payload's size against what the shape
     needs; zstd output is bounded by that size and refused beyond it. A payload of the wrong
-    size is an error, never a misread."""
+    size is an error, never a misread. A bottleneck's latents (``LATENTS``, int8) need
+    ``latents`` (payload, shape, ``limit_bytes``), the decoder of the bottleneck the message
+    names (else they are refused)."""
+    if wire_id == LATENTS:
+        if latents is None:
+            raise InvalidParameterError(
+                "codec id", wire_id,
+                "a fixed codec's: latents came for a cut with no bottleneck here",
+            )  # fmt: skip
+        if DTYPES.get(dtype_id) != torch.int8:
+            raise InvalidParameterError("dtype id", dtype_id, "int8 for a bottleneck's latents")
+        return latents(data, tuple(int(d) for d in shape), limit_bytes)
     codec = None if wire_id == _FP32 else Codec.from_wire(wire_id)
     dtype = DTYPES.get(dtype_id)
     if dtype is None:

@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -94,6 +95,19 @@ def bottleneck_split(
             for name, value in tail_state.items():
                 tuned[name].copy_(value)
     return head, bottleneck, tail.eval(), info
+
+
+class DecodedTail(nn.Module):
+    """The server's half of a split through a bottleneck: the decoder, then the tail; it takes
+    the integer latents the wire carries."""
+
+    def __init__(self, bottleneck: Bottleneck, tail: nn.Module) -> None:
+        super().__init__()
+        self.bottleneck = bottleneck
+        self.tail = tail
+
+    def forward(self, latents: torch.Tensor) -> Any:
+        return self.tail(self.bottleneck.synthesize(latents))
 
 
 def tuned_parameters(tail: nn.Module) -> dict[str, nn.Parameter]:

@@ -30,6 +30,7 @@ from edgesplit.errors import InvalidParameterError
 from edgesplit.graph.trace import torch_threads
 
 FORMAT = "edgesplit.exit"
+SHIPPED_EXITS = Path(__file__).resolve().parent.parent / "data" / "exits"
 THRESHOLDS = (0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999)
 
 

@@ -18,6 +18,7 @@ from torch import nn
 
 from edgesplit.compress.accuracy import DIGITS_ARCHS, DigitsData, digits_model, evaluate
 from edgesplit.compress.bottleneck import (
+    SHIPPED_BOTTLENECKS,
     Bottleneck,
     BottleneckConfig,
     BottleneckInfo,
@@ -35,6 +36,7 @@ from edgesplit.compress.distill import (
     tuned_parameters,
 )
 from edgesplit.compress.exits import (
+    SHIPPED_EXITS,
     THRESHOLDS,
     ExitConfig,
     ExitHead,
@@ -51,8 +53,6 @@ from edgesplit.graph import ModelGraph
 from edgesplit.plan import Setting, SplitOption
 from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
-
-SHIPPED_BOTTLENECKS = Path(__file__).resolve().parent.parent / "data" / "bottlenecks"
 
 
 def classifier_spec(arch: str) -> str:
@@ -127,9 +127,6 @@ def _shipped(folder: Path, read: Callable[[Path], tuple[Path, Any]], arch: str |
     classifier ``arch`` or all, by name."""
     found = [read(sidecar) for sidecar in sorted(folder.glob("*.json"))]
     return [(p, i) for p, i in found if arch is None or i.model == classifier_spec(arch)]
-
-
-SHIPPED_EXITS = Path(__file__).resolve().parent.parent / "data" / "exits"
 
 
 def score_exit(

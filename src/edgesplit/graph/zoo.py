@@ -217,12 +217,14 @@ def load_traced(
     return model, x, graph
 
 
-def shared_state(spec: str, input_size: int = DEFAULT_INPUT_SIZE) -> dict[str, torch.Tensor]:
+def shared_state(
+    spec: str, input_size: int = DEFAULT_INPUT_SIZE, input_shape: str | None = None
+) -> dict[str, torch.Tensor]:
     """The state (parameters and buffers) of ``spec`` moved into shared memory, for processes
     that load the same model (``load_traced``'s ``parameters``): passed to a spawned process, a
     tensor travels as a file descriptor of memory no name refers to, so nothing is copied and
     nothing is left behind when the processes end."""
-    model = load_model(spec, example=spec_input(spec, input_size))
+    model = load_model(spec, example=spec_input(spec, input_size, input_shape))
     state = {name: tensor.share_memory_() for name, tensor in model.state_dict().items()}
     del model
     _return_freed_memory()

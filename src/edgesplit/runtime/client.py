@@ -19,8 +19,8 @@ import itertools
 import statistics
 import threading
 import time
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, replace
 from time import perf_counter
 from typing import Any
 
@@ -28,16 +28,33 @@ import grpc
 import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
-from edgesplit.compress.codecs import Codec
+from edgesplit.compress.codecs import LATENTS, Codec, Encoded
+from edgesplit.compress.exits import confidence
 from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
 from edgesplit.graph.split import split
 from edgesplit.graph.zoo import load_traced
-from edgesplit.runtime.oip import INFER, SCHEME, OIPError, Tail, infer_outputs, infer_request
+from edgesplit.runtime.oip import (
+    INFER,
+    SCHEME,
+    LatentTail,
+    OIPError,
+    Tail,
+    infer_outputs,
+    infer_request,
+)
 from edgesplit.runtime.server import PROBE, RUN, STATE
 from edgesplit.runtime.transport import Security, open_channel
-from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, unpack, wire_id
+from edgesplit.runtime.wire import (
+    REPLY,
+    REQUEST,
+    WireError,
+    bottleneck_cut_id,
+    pack,
+    unpack,
+    wire_id,
+)
 
 RATE_SAMPLES = 3  # the uplink estimate is the median of this many transfers
 UNREACHABLE = ("UNAVAILABLE", "UNAUTHENTICATED")  # failures after which the device backs off
@@ -104,6 +121,8 @@ class TaskRecord:
     sent_bytes: int = 0
     threads: int = 0  # the server's threads for the tail
     note: str | None = None  # e.g. why the codec asked for was not the one used
+    exit_s: float = 0.0  # the early exit's head on the device
+    exited: int = 0  # rows (images) the early exit answered: they were not sent
 
     @property
     def offloaded(self) -> bool:
@@ -111,10 +130,36 @@ class TaskRecord:
 
     @property
     def latency_s(self) -> float:
-        return self.head_s + self.codec_s + self.transfer_s + self.queue_s + self.tail_s
+        return (
+            self.head_s + self.exit_s + self.codec_s + self.transfer_s + self.queue_s + self.tail_s
+        )
 
     def record(self) -> dict[str, Any]:
         return {**asdict(self), "offloaded": self.offloaded, "latency_s": self.latency_s}
+
+
+@dataclass(frozen=True)
+class EarlyExit:
+    """An early exit to take at its cut (``compress.exits``): the exit's file or shipped name,
+    and the confidence (largest softmax probability) at or above which a row is answered on the
+    device and not sent."""
+
+    name: str
+    threshold: float
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.threshold <= 1.0:
+            raise InvalidParameterError("exit threshold", self.threshold, "in (0, 1]")
+
+
+@dataclass(frozen=True)
+class _Learned:
+    """A bottleneck or an exit as a device runs it: the module, its cut, and the cut id."""
+
+    module: Any
+    position: int
+    cut_id: int
+    info: Any
 
 
 class DeviceModel:
@@ -129,17 +174,21 @@ class DeviceModel:
         granularity: str = "operator",
         input_size: int = 224,
         fold_batchnorm: bool = False,
+        input_shape: str | None = None,
     ) -> None:
         self.spec = spec
         self.fold_batchnorm = fold_batchnorm
         self.granularity = granularity
         self.input_size = input_size
-        self.model, self.example, self.graph = load_traced(spec, granularity, input_size)
+        self.model, self.example, self.graph = load_traced(
+            spec, granularity, input_size, input_shape
+        )
         with torch.no_grad():
             self.output_spec = tree_flatten(self.model(self.example))[1]
         self.cut_count = self.graph.cut_table().size
         self._halves: dict[int, tuple[Any, Any]] = {}
         self._cut_ids: dict[int, int] = {}
+        self._learned: dict[tuple[str, str], _Learned] = {}
         self._lock = threading.Lock()
 
     def halves(self, cut: int) -> tuple[Any, Any]:
@@ -151,6 +200,58 @@ class DeviceModel:
                     halves = tuple(fold_batchnorm(half)[0] for half in halves)
                 self._halves[cut] = halves
             return self._halves[cut]
+
+    def bottleneck(self, name: str) -> _Learned:
+        """The bottleneck ``name`` (a file or a shipped name) of this model, loaded once."""
+        from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate
+        from edgesplit.compress.distill import bottleneck_split
+
+        def load() -> _Learned:
+            path = locate(name, SHIPPED_BOTTLENECKS, "bottleneck")
+            _, bottleneck, _, info = bottleneck_split(self.model, self.graph, path)
+            self._check_learned("bottleneck", name, info)
+            return _Learned(bottleneck, info.cut, bottleneck_cut_id(info.cut_key, info.name), info)
+
+        return self._kept("bottleneck", name, load)
+
+    def exit(self, name: str) -> _Learned:
+        """The early exit ``name`` (a file or a shipped name) of this model, loaded once; its
+        classes must be the model's output (one [N, classes] tensor)."""
+        from edgesplit.compress.bottleneck import locate
+        from edgesplit.compress.exits import SHIPPED_EXITS, load_exit
+
+        def load() -> _Learned:
+            head, info = load_exit(locate(name, SHIPPED_EXITS, "exit"))
+            self._check_learned("exit", name, info)
+            with torch.no_grad():
+                output = self.model(self.example)
+            if not isinstance(output, torch.Tensor) or list(output.shape[1:]) != [info.classes]:
+                raise InvalidParameterError(
+                    "exit", name, f"an exit of a model whose output is [N, {info.classes}]"
+                )
+            key = self.graph.fx_key(self.graph.cut(info.cut))
+            if key != info.cut_key:
+                raise InvalidParameterError(
+                    "exit", name, f"an exit of this model's cut {info.cut} (its cut differs)"
+                )
+            return _Learned(head, info.cut, 0, info)
+
+        return self._kept("exit", name, load)
+
+    def _kept(self, kind: str, name: str, load: Callable[[], _Learned]) -> _Learned:
+        with self._lock:
+            if (kind, name) not in self._learned:
+                self._learned[kind, name] = load()
+            return self._learned[kind, name]
+
+    def _check_learned(self, kind: str, name: str, info: Any) -> None:
+        """A bottleneck or exit must be this model's, at this granularity."""
+        if info.model != self.spec or info.granularity != self.granularity:
+            raise InvalidParameterError(
+                kind, name,
+                f"a {kind} of {self.spec} at {self.granularity} cuts (it is {info.model}'s, at "
+                f"{info.granularity} cuts)",
+            )  # fmt: skip
 
     def cut_id(self, cut: int) -> int:
         """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key (computed
@@ -179,11 +280,12 @@ class DeviceClient:
         tls_ca: str | None = None,
         overhead: tuple[float, float] = (0.0, 0.0),
         fold_batchnorm: bool = False,
+        input_shape: str | None = None,
     ) -> None:
         self.shared = (
             model
             if isinstance(model, DeviceModel)
-            else DeviceModel(model, granularity, input_size, fold_batchnorm)
+            else DeviceModel(model, granularity, input_size, fold_batchnorm, input_shape)
         )
         self.spec = self.shared.spec
         self.model, self.example, self.graph = (
@@ -263,19 +365,49 @@ class DeviceClient:
         threads: int = 0,
         server: int = 0,
         codec: Codec | None = None,
+        exit: EarlyExit | None = None,
     ) -> tuple[Any, TaskRecord]:
         """The model's output for ``x`` split at ``cut`` (a Cut of ``self.graph`` or its 0-based
         position), the tail on server ``server`` with ``threads`` (0: all the server's), or all
-        here when the cut is all-local."""
+        here when the cut is all-local. A bottleneck codec and an ``exit`` must be at ``cut``:
+        the rows the exit is confident of are answered here and not sent."""
         position = self._position(cut)
         if not 0 <= server < max(len(self.channels), 1):
             raise InvalidParameterError("server", server, f"0..{len(self.channels) - 1}")
         codec = codec or self.codec
+        taken = self.shared.exit(exit.name) if exit is not None else None
+        for what, learned in (
+            (f"codec {codec}", self.shared.bottleneck(codec.bottleneck) if codec.learned else None),
+            (f"exit {exit.name if exit else ''}", taken),
+        ):
+            if learned is not None and learned.position != position:
+                raise InvalidParameterError(
+                    "cut", position, f"cut {learned.position}, where the {what} was trained"
+                )
         head, tail = self.halves(position)
         with torch.no_grad():
             start = perf_counter()
             handed_over = head(x)
             head_s = perf_counter() - start
+        if taken is None:
+            return self._dispatch(tail, handed_over, position, threads, server, codec, head_s)
+        start = perf_counter()
+        with torch.no_grad():
+            logits = taken.module(handed_over[0])
+            confident = confidence(logits) >= exit.threshold
+        exit_s, exited = perf_counter() - start, int(confident.sum())
+        if exited == len(confident):  # every row answered here: nothing is sent
+            return logits, TaskRecord(position, None, str(codec), None, head_s, exit_s=exit_s,
+                                      exited=exited)  # fmt: skip
+        if exited:
+            handed_over = tuple(t[~confident] for t in handed_over)
+        output, record = self._dispatch(tail, handed_over, position, threads, server, codec, head_s)
+        if exited:
+            output = logits.index_put((~confident,), output.to(logits.dtype))
+        return output, replace(record, exit_s=exit_s, exited=exited)
+
+    def _dispatch(self, tail, handed_over, position, threads, server, codec, head_s):
+        """The tail of what the head handed over: here, or on ``server``."""
         if position == self.cut_count - 1:
             return self._local(tail, handed_over, position, str(codec), head_s, None)
         if time.monotonic() < self._retry_at[server]:
@@ -288,7 +420,7 @@ class DeviceClient:
         request_id = next(self._ids)
         note = None
         oip = self.oip[server]
-        if oip and codec != Codec():
+        if oip and not codec.learned and codec != Codec():
             note = f"{codec} asked; fp32 sent: the Open Inference Protocol carries raw tensors"
             codec = Codec()
         elif codec.name != "fp32" and not all(
@@ -296,15 +428,19 @@ class DeviceClient:
         ):  # a lossy codec would change nan and inf (encode refuses): they travel exactly
             note = f"{codec} asked; fp32 sent: the head's output holds nan or inf"
             codec = Codec("fp32", codec.zstd)
+        where = (self.spec, self.shared.granularity, self.graph, self.graph.cut(position))
+        described = Tail(*where)
         try:
+            sent: list[Any] = list(handed_over)
+            if codec.learned:  # the latents, coded here under the bottleneck's prior
+                learned = self.shared.bottleneck(codec.bottleneck)
+                described = LatentTail(*where, learned.info.name)
+                sent, cut_id = self._latents(learned.module, handed_over[0], oip), learned.cut_id
             if oip:
-                described = Tail(
-                    self.spec, self.shared.granularity, self.graph, self.graph.cut(position)
-                )
-                request = infer_request(described, list(handed_over), threads, str(request_id))
+                request = infer_request(described, sent, threads, str(request_id))
             else:
                 request = pack(
-                    REQUEST, wire_id(self.spec), cut_id, request_id, handed_over, codec, threads
+                    REQUEST, wire_id(self.spec), cut_id, request_id, sent, codec, threads
                 )
         except EdgesplitError as error:  # what crosses this cut cannot travel: run it here
             why = f"not sent ({error})"
@@ -361,6 +497,19 @@ class DeviceClient:
             note,
         )  # fmt: skip
         return output, record
+
+    @staticmethod
+    def _latents(bottleneck: Any, crossing: torch.Tensor, oip: bool) -> list[Any]:
+        """The bottleneck's coded latents of ``crossing``: one ``Encoded`` tensor of the whole
+        batch on the raw path, each image's bytes (a BYTES input) under the protocol."""
+        from edgesplit.compress.bottleneck import encode_latents
+
+        with torch.no_grad():
+            latents = bottleneck.quantize(crossing)
+        if oip:
+            return [[encode_latents(bottleneck, row) for row in latents.split(1)]]
+        payload = encode_latents(bottleneck, latents)
+        return [Encoded(torch.int8, tuple(latents.shape), LATENTS, payload)]
 
     def _local(self, tail, handed_over, position, codec, head_s, why, codec_s=0.0, lost_s=0.0):
         """The tail run here; ``lost_s``: the time a failed attempt to offload took (its

@@ -33,8 +33,9 @@ from edgesplit.errors import EdgesplitError
 from edgesplit.graph.zoo import load_traced
 
 if TYPE_CHECKING:
+    from edgesplit.compress.bottleneck import Bottleneck, BottleneckInfo
     from edgesplit.graph import Cut, ModelGraph
-    from edgesplit.runtime.server import EdgeServer
+    from edgesplit.runtime.server import EdgeServer, ServerConfig
 
 SERVICE = "inference.GRPCInferenceService"
 # OIP datatype <-> torch dtype name
@@ -120,28 +121,96 @@ class Tail:
         ]  # fmt: skip
 
 
+LATENTS = "latents"  # a bottleneck tail's one input
+
+
+@dataclass(frozen=True)
+class LatentTail(Tail):
+    """A bottleneck's tail (``compress.bottleneck``): its decoder, then the model's tail after
+    the bottleneck's cut. It is named by the bottleneck and takes one BYTES input, ``latents``,
+    each element one image's coded latents (``encode_latents``: a tag byte, then range words
+    or zstd)."""
+
+    bottleneck: str
+
+    @property
+    def name(self) -> str:
+        return self.bottleneck
+
+    @property
+    def inputs(self) -> list[tuple[str, str, tuple[int, ...]]]:
+        return [(LATENTS, "BYTES", (1,))]
+
+
+def bytes_elements(request: Any, count: int) -> list[bytes]:
+    """The ``count`` elements of a BYTES input: ``raw_input_contents``' first entry (each
+    element a 4-byte little-endian length, then its bytes, as the protocol serializes BYTES) or
+    the typed ``bytes_contents``; refused unless they are exactly ``count`` elements."""
+    if not request.raw_input_contents:
+        elements = list(request.inputs[0].contents.bytes_contents)
+    else:
+        raw, elements, offset = bytes(request.raw_input_contents[0]), [], 0
+        while offset < len(raw) and len(elements) < count:
+            if offset + 4 > len(raw):
+                break
+            size = int.from_bytes(raw[offset : offset + 4], "little")
+            elements.append(raw[offset + 4 : offset + 4 + size])
+            offset += 4 + size
+        if offset != len(raw):
+            raise OIPError(
+                grpc.StatusCode.INVALID_ARGUMENT,
+                f"input 0 ({LATENTS}): {len(raw)} raw bytes that are not {count} length-prefixed "
+                "BYTES elements",
+            )  # fmt: skip
+    if len(elements) != count:
+        raise OIPError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"input 0 ({LATENTS}): {len(elements)} BYTES elements for shape [{count}]",
+        )
+    return elements
+
+
+def bytes_contents(elements: list[bytes]) -> bytes:
+    """BYTES elements as ``raw_input_contents`` carries them (``bytes_elements``' inverse)."""
+    return b"".join(len(e).to_bytes(4, "little") + e for e in elements)
+
+
 class Catalog:
     """The tails a server answers, by name (graphs traced once per model and granularity, in
-    the server's process, when first asked for)."""
+    the server's process, when first asked for), and its bottlenecks' tails by their names."""
 
-    def __init__(self, models: tuple[str, ...], granularities: tuple[str, ...], input_size: int):
+    def __init__(
+        self,
+        models: tuple[str, ...],
+        granularities: tuple[str, ...],
+        input_size: int,
+        bottlenecks: tuple[tuple[Bottleneck, BottleneckInfo], ...] = (),
+        input_shape: str | None = None,
+    ):
         self.models = {short_name(spec): spec for spec in models}
         self.granularities = granularities
         self.input_size = input_size
+        self.input_shape = input_shape
+        self.bottlenecks = {info.name: (b, info) for b, info in bottlenecks}
 
     @functools.lru_cache(maxsize=32)  # noqa: B019 (one catalog per server, as long)
     def graph(self, spec: str, granularity: str) -> ModelGraph:
-        return load_traced(spec, granularity, self.input_size)[2]
+        return load_traced(spec, granularity, self.input_size, self.input_shape)[2]
 
     def tail(self, name: str) -> Tail:
         """The tail called ``name``, or OIPError NOT_FOUND saying what is hosted."""
+        if name in self.bottlenecks:
+            info = self.bottlenecks[name][1]
+            graph = self.graph(info.model, info.granularity)
+            return LatentTail(info.model, info.granularity, graph, graph.cut(info.cut), name)
         model, granularity, cut = [*name.rsplit(".", 2), "", ""][:3]
         hosted = ", ".join(self.models)
+        named = f", or by a bottleneck: {', '.join(self.bottlenecks)}" if self.bottlenecks else ""
         if model not in self.models or granularity not in self.granularities:
             raise OIPError(
                 grpc.StatusCode.NOT_FOUND,
                 f"no model {name!r}: tails are named <model>.<granularity>.cut-<n> with model one "
-                f"of {hosted} and granularity one of {', '.join(self.granularities)}",
+                f"of {hosted} and granularity one of {', '.join(self.granularities)}{named}",
             )
         graph = self.graph(self.models[model], granularity)
         count = len(graph.cuts())
@@ -215,11 +284,44 @@ def input_tensors(request: Any, tail: Tail, limit_bytes: int) -> list[Any]:
     return tensors
 
 
+def decoded_latents(request: Any, bottleneck: Bottleneck, config: ServerConfig) -> list[Any]:
+    """A bottleneck tail's input: its BYTES elements decoded image by image under the
+    bottleneck's prior, as one int8 tensor of latents (N x C x H x W)."""
+    import torch
+
+    from edgesplit.compress.bottleneck import wire_latents
+
+    if len(request.inputs) != 1 or request.inputs[0].datatype != "BYTES":
+        raise OIPError(
+            grpc.StatusCode.INVALID_ARGUMENT,
+            f"{request.model_name} takes one BYTES input ({LATENTS}): each element one image's "
+            "coded latents",
+        )  # fmt: skip
+    dims = [int(d) for d in request.inputs[0].shape]
+    if len(dims) != 1 or dims[0] < 1:
+        raise OIPError(
+            grpc.StatusCode.INVALID_ARGUMENT, f"input 0 ({LATENTS}): shape {dims}, [N] expected"
+        )
+    one = (1, *bottleneck.latent_shape)
+    limit = config.decode_limit_bytes // dims[0]
+    try:
+        rows = [
+            wire_latents(bottleneck, element, one, limit)
+            for element in bytes_elements(request, dims[0])
+        ]
+    except EdgesplitError as error:
+        raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"input 0 ({LATENTS}): {error}") from None
+    return [torch.cat(rows)]
+
+
 def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
     """The protocol's six RPCs for ``server`` (its ``run`` does the work of ModelInfer)."""
     m = messages()
     config = server.config
-    catalog = Catalog(config.models, config.granularities, config.input_size)
+    catalog = Catalog(
+        config.models, config.granularities, config.input_size, tuple(server.bottlenecks),
+        config.input_shape,
+    )  # fmt: skip
 
     def guarded(function):
         def call(request: Any, context: grpc.ServicerContext) -> Any:
@@ -259,17 +361,21 @@ def oip_handler(server: EdgeServer) -> grpc.GenericRpcHandler:
 
     def infer(request: Any, context: grpc.ServicerContext) -> Any:
 
-        from edgesplit.runtime.wire import REQUEST, pack, unpack, wire_id
+        from edgesplit.runtime.wire import REQUEST, bottleneck_cut_id, pack, unpack, wire_id
 
         tail = catalog.tail(request.model_name)
-        tensors = input_tensors(request, tail, config.decode_limit_bytes)
-        if any(t.dtype not in DTYPE_IDS for t in tensors):
-            raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, "a datatype the tail cannot take")
         asked = request.parameters.get("threads")
         threads = int(asked.int64_param) if asked is not None else 0
         if threads < 0:
             raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"threads {threads}: at least 0")
-        cut_id = wire_id(tail.graph.fx_key(tail.cut))
+        if isinstance(tail, LatentTail):
+            tensors = decoded_latents(request, catalog.bottlenecks[tail.name][0], config)
+            cut_id = bottleneck_cut_id(tail.graph.fx_key(tail.cut), tail.name)
+        else:
+            tensors = input_tensors(request, tail, config.decode_limit_bytes)
+            cut_id = wire_id(tail.graph.fx_key(tail.cut))
+        if any(t.dtype not in DTYPE_IDS for t in tensors):
+            raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, "a datatype the tail cannot take")
         message = pack(REQUEST, wire_id(tail.spec), cut_id, 0, tensors, threads=threads)
         outputs = unpack(server.run(message, context)).tensors
         names = [n for n, _, _ in tail.outputs]
@@ -315,9 +421,14 @@ SCHEME = "oip://"
 
 def infer_request(tail: Tail, tensors: list[Any], threads: int, request_id: str) -> bytes:
     """A serialized ModelInferRequest of ``tensors`` (raw contents, under the names of the
-    tail's inputs, which a server hosting an exported tail feeds by name) for ``tail``."""
+    tail's inputs, which a server hosting an exported tail feeds by name) for ``tail``; a BYTES
+    input is given as a list of byte strings."""
     request = messages()["ModelInferRequest"](model_name=tail.name, id=request_id)
-    for (input_name, _, _), tensor in zip(tail.inputs, tensors, strict=True):
+    for (input_name, datatype, _), tensor in zip(tail.inputs, tensors, strict=True):
+        if datatype == "BYTES":  # a list of byte strings, one per image
+            request.inputs.add(name=input_name, datatype=datatype, shape=[len(tensor)])
+            request.raw_input_contents.append(bytes_contents(tensor))
+            continue
         dtype = str(tensor.dtype).removeprefix("torch.")
         if dtype not in OIP_TYPES:
             raise OIPError(grpc.StatusCode.INVALID_ARGUMENT, f"{tensor.dtype} has no OIP datatype")

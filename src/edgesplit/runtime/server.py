@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import json
 import math
 import mmap
@@ -38,21 +39,35 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
+from edgesplit.compress.bottleneck import wire_latents
 from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import CutLimitExceededError, EdgesplitError, InvalidParameterError
 from edgesplit.graph import ModelGraph
 from edgesplit.graph.split import split
-from edgesplit.graph.zoo import check_model_name, load_traced, shared_state
+from edgesplit.graph.zoo import check_model_name, load_traced, parse_input_shape, shared_state
 from edgesplit.profile.measure import available_cores, check_device
 from edgesplit.runtime.batching import Batcher
 from edgesplit.runtime.oip import oip_handler
 from edgesplit.runtime.transport import Security, bind, check_host, grpc_server, read_token
-from edgesplit.runtime.wire import REPLY, REQUEST, WireError, pack, routing, unpack, wire_id
+from edgesplit.runtime.wire import (
+    REPLY,
+    REQUEST,
+    LatentDecoder,
+    WireError,
+    bottleneck_cut_id,
+    pack,
+    routing,
+    unpack,
+    wire_id,
+)
+
+if TYPE_CHECKING:
+    from edgesplit.compress.bottleneck import Bottleneck, BottleneckInfo
 
 SERVICE = "edgesplit.Tail"
 RUN = f"/{SERVICE}/Run"
@@ -89,6 +104,7 @@ class ServerConfig:
     port: int = 50051  # 0: any free port
     granularities: tuple[str, ...] = GRANULARITIES  # whose cuts it answers
     input_size: int = 224
+    input_shape: str | None = None  # e.g. "1,1,8,8": the example input, in place of input_size
     device: str = "cpu"  # where tails run: cpu or cuda
     cores: int | None = None  # threads all running tails may use together (None: this machine's)
     lanes: int | None = None  # tails running at once (None: min(cores, 4); 1 on cuda)
@@ -104,6 +120,7 @@ class ServerConfig:
     batch_max: int = 1  # rows a batch of one tail may hold (1: no batching)
     batch_delay_s: float = 0.002  # how long the first request of a batch waits for others
     fold_batchnorm: bool = False  # tails with BatchNorms folded into their layers (compress.fold)
+    bottlenecks: tuple[str, ...] = ()  # learned bottlenecks (files or shipped names) it decodes
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -128,6 +145,8 @@ class ServerConfig:
             raise InvalidParameterError("metrics_port", self.metrics_port, "1..65535")
         if not 0.0 < self.max_deadline_s < math.inf:
             raise InvalidParameterError("max_deadline_s", self.max_deadline_s, "a finite time > 0")
+        if self.input_shape is not None:
+            parse_input_shape(self.input_shape)
         if self.input_size < 1 or self.tail_cache < 1:
             field = "input_size" if self.input_size < 1 else "tail_cache"
             raise InvalidParameterError(field, getattr(self, field), ">= 1")
@@ -163,17 +182,54 @@ class ServerConfig:
         return 1 if self.device == "cuda" else min(self.total_cores, 4)
 
 
+def hosted_bottlenecks(config: ServerConfig) -> list[tuple[Path, BottleneckInfo]]:
+    """The bottlenecks ``config`` names (files, or names of shipped ones), each checked from its
+    sidecar: one of a hosted model, at a granularity the server answers, its name not another's
+    (a bottleneck's name is its identity on the wire and under the Open Inference Protocol)."""
+    from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate, read_info
+
+    found: list[tuple[Path, BottleneckInfo]] = []
+    for name in config.bottlenecks:
+        path, info = read_info(locate(name, SHIPPED_BOTTLENECKS, "bottleneck"))
+        if info.model not in config.models:
+            raise InvalidParameterError(
+                "bottlenecks", name,
+                f"a bottleneck of a hosted model ({', '.join(config.models)}); it is "
+                f"{info.model}'s",
+            )  # fmt: skip
+        if info.granularity not in config.granularities:
+            answered = ", ".join(config.granularities)
+            raise InvalidParameterError(
+                "bottlenecks", name,
+                f"a bottleneck at a granularity the server answers ({answered}); it is at "
+                f"{info.granularity}",
+            )  # fmt: skip
+        if any(other.name == info.name for _, other in found):
+            raise InvalidParameterError("bottlenecks", name, "bottlenecks of different names")
+        found.append((path, info))
+    return found
+
+
+def _load_bottlenecks(config: ServerConfig) -> list[tuple[Bottleneck, BottleneckInfo]]:
+    """The server process's copy of its bottlenecks (their priors decode latents before
+    batching and for the Open Inference Protocol)."""
+    from edgesplit.compress.bottleneck import load_bottleneck
+
+    return [load_bottleneck(path)[:2] for path, _ in hosted_bottlenecks(config)]
+
+
 # -- a lane: one worker process -------------------------------------------------------------------
 
 
 class _Hosted:
-    """One model in a lane: its graphs, its cuts by wire id, and a cache of built tails."""
+    """One model in a lane: its graphs, its cuts by wire id, a cache of built tails, and the
+    tails of its bottlenecks (decoder and tail, built once) with their latents' decoders."""
 
     def __init__(self, spec: str, config: ServerConfig, parameters: dict[str, Any]) -> None:
         self.spec = spec
         first, *others = config.granularities
         self.model, example, graph = load_traced(
-            spec, first, config.input_size, parameters=parameters
+            spec, first, config.input_size, config.input_shape, parameters=parameters
         )
         graphs = [graph] + [
             ModelGraph.from_module(self.model, example, g, model_name=spec) for g in others
@@ -190,10 +246,29 @@ class _Hosted:
         self.cache = config.tail_cache
         self.fold_batchnorm = config.fold_batchnorm
         self.device = config.device
+        self.decoded: dict[int, Any] = {}
+        self.latents: dict[int, LatentDecoder] = {}
+        by_granularity = {g.granularity: g for g in graphs}
+        for path, info in hosted_bottlenecks(config):
+            if info.model == spec:
+                self._add_bottleneck(by_granularity[info.granularity], path)
         if self.device == "cuda":
             self.model = self.model.cuda()
+            self.decoded = {k: tail.cuda() for k, tail in self.decoded.items()}
+
+    def _add_bottleneck(self, graph: ModelGraph, path: Path) -> None:
+        from edgesplit.compress.distill import DecodedTail, bottleneck_split
+
+        _, bottleneck, tail, info = bottleneck_split(self.model, graph, path)
+        if self.fold_batchnorm:
+            tail, _ = fold_batchnorm(tail)
+        cut_id = bottleneck_cut_id(info.cut_key, info.name)
+        self.decoded[cut_id] = DecodedTail(bottleneck, tail).eval()
+        self.latents[cut_id] = functools.partial(wire_latents, bottleneck)
 
     def tail(self, cut_id: int):
+        if cut_id in self.decoded:
+            return self.decoded[cut_id]
         if cut_id in self.tails:
             self.tails.move_to_end(cut_id)
             return self.tails[cut_id]
@@ -242,13 +317,14 @@ def _run_tail(
     hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str, limit_bytes: int
 ) -> _Answer:
     """Check the request, run the tail it names with ``threads``, pack the reply (no tensor
-    decoded larger than ``limit_bytes``)."""
+    decoded larger than ``limit_bytes``; a bottleneck's latents decoded by its prior)."""
     import torch
     from torch.utils._pytree import tree_flatten
 
     start = perf_counter()
     try:
-        message = unpack(request, limit_bytes)
+        latents = {k: v for model in hosted.values() for k, v in model.latents.items()}
+        message = unpack(request, limit_bytes, latents)
     except WireError as error:
         return _Answer(_INVALID, str(error).encode())
     decode_s = perf_counter() - start
@@ -527,6 +603,11 @@ class EdgeServer:
         self.config = config
         self.security = Security(config.token, config.tls_cert, config.tls_key)
         self.names = {wire_id(spec): spec for spec in config.models}
+        self.bottlenecks = _load_bottlenecks(config)  # the lanes build their tails
+        self.latents: dict[int, LatentDecoder] = {
+            bottleneck_cut_id(info.cut_key, info.name): functools.partial(wire_latents, b)
+            for b, info in self.bottlenecks
+        }
         self.metrics = _Metrics()
         self.counts: collections.Counter[str] = collections.Counter()
         self._tail_total_s = 0.0  # over the served requests
@@ -595,7 +676,10 @@ class EdgeServer:
 
         config = self.config
         try:
-            shared = {spec: shared_state(spec, config.input_size) for spec in config.models}
+            shared = {
+                spec: shared_state(spec, config.input_size, config.input_shape)
+                for spec in config.models
+            }
         except EdgesplitError as error:
             raise EdgesplitError(f"the server could not load its models: {error}") from None
         folder = _region_folder(config.lane_count * config.max_message_bytes)
@@ -669,7 +753,7 @@ class EdgeServer:
             answer = self._execute(request, threads, budget_s)
         else:
             try:
-                message = unpack(request, config.decode_limit_bytes)
+                message = unpack(request, config.decode_limit_bytes, self.latents)
             except WireError as error:
                 message, answer = None, _Answer(_INVALID, str(error).encode())
             if message is not None:

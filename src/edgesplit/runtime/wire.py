@@ -14,13 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import torch
 import xxhash
 
-from edgesplit.compress.codecs import DECODE_LIMIT_BYTES, DTYPE_IDS, Codec, decode, encode
+from edgesplit.compress.codecs import (
+    DECODE_LIMIT_BYTES,
+    DTYPE_IDS,
+    Codec,
+    Encoded,
+    decode,
+    encode,
+)
 from edgesplit.errors import EdgesplitError
 
 MAGIC = b"ESPL"
@@ -46,6 +53,17 @@ def wire_id(text: str) -> int:
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "little")
 
 
+def bottleneck_cut_id(cut_key: str, name: str) -> int:
+    """The wire id of the cut ``cut_key`` crossed through the bottleneck called ``name``: what
+    the server runs there is the bottleneck's decoder, then the tail."""
+    return wire_id(f"{cut_key}|bottleneck:{name}")
+
+
+# a bottleneck's decoder of its latents: (payload, the shape the header declares, the largest
+# tensor it may make) -> int8 latents
+LatentDecoder = Callable[[bytes | memoryview, tuple[int, ...], int], torch.Tensor]
+
+
 @dataclass(frozen=True)
 class Message:
     kind: int
@@ -61,11 +79,12 @@ def pack(
     model_id: int,
     cut_id: int,
     request_id: int,
-    tensors: Sequence[torch.Tensor],
+    tensors: Sequence[torch.Tensor | Encoded],
     codec: Codec | None = None,
     threads: int = 0,
 ) -> bytes:
-    """One message: the header, then each tensor's header and bytes (``codec``: fp32 if None)."""
+    """One message: the header, then each tensor's header and bytes (``codec``: fp32 if None;
+    an ``Encoded`` tensor travels as its sender coded it)."""
     codec = codec or _DEFAULT_CODEC
     if len(tensors) > MAX_TENSORS:
         raise WireError(f"{len(tensors)} tensors in one message: at most {MAX_TENSORS}")
@@ -78,7 +97,10 @@ def pack(
                 f"a tensor of {ndim} dims and {tensor.dtype}: the wire carries at most "
                 f"{MAX_DIMS} dims of {', '.join(str(d) for d in DTYPE_IDS)}"
             )
-        applied, data = encode(tensor, codec)
+        if isinstance(tensor, Encoded):
+            applied, data = tensor.wire_id, tensor.data
+        else:
+            applied, data = encode(tensor, codec)
         padding = _padding(offset + TENSOR.size)
         dims = (*tensor.shape, *_NO_DIMS[ndim:])
         described = TENSOR.pack(dtype_id, applied, ndim, 0, *dims, len(data))
@@ -140,10 +162,16 @@ def _header(data: bytes) -> tuple:
     return fields
 
 
-def unpack(data: bytes, limit_bytes: int = DECODE_LIMIT_BYTES) -> Message:
+def unpack(
+    data: bytes,
+    limit_bytes: int = DECODE_LIMIT_BYTES,
+    latents: Mapping[int, LatentDecoder] | None = None,
+) -> Message:
     """The message in ``data``, every field checked before anything is allocated (no tensor
-    larger than ``limit_bytes``)."""
+    larger than ``limit_bytes``); a bottleneck's latents are decoded by ``latents``' decoder of
+    the message's cut id (refused when it has none)."""
     _, _, kind, count, model_id, cut_id, request_id, _, _, threads, _ = _header(data)
+    decoder = (latents or {}).get(cut_id)
     view, offset, tensors = memoryview(data), HEADER.size, []
     for i in range(count):
         if offset + TENSOR.size > len(data):
@@ -158,7 +186,7 @@ def unpack(data: bytes, limit_bytes: int = DECODE_LIMIT_BYTES) -> Message:
             raise WireError(f"tensor {i}: {nbytes} bytes announced, {len(data) - offset} left")
         try:
             payload = view[offset : offset + nbytes]
-            tensor = decode(payload, codec_id, dtype_id, dims[:ndim], limit_bytes)
+            tensor = decode(payload, codec_id, dtype_id, dims[:ndim], limit_bytes, decoder)
         except EdgesplitError as error:
             raise WireError(f"tensor {i}: {error}") from None
         tensors.append(tensor)
