@@ -367,7 +367,9 @@ class SplitOption:
     top-1 it keeps: a bottleneck (``bits`` per task on the wire in place of what the cut's
     codec sends; ``device_s`` of encoder and coding, ``server_s`` of decoding and decoder) or
     an early exit (``exit_probability`` of tasks end on the device after ``device_s`` of exit
-    head; the rest go on as the cut's plain split)."""
+    head; the rest go on as the cut's plain split). ``source`` is what the runtime loads (the
+    bottleneck's or exit's file or shipped name) and ``threshold`` an exit's confidence:
+    ``device_options`` says how a device runs the option."""
 
     name: str
     cut_index: int
@@ -376,6 +378,17 @@ class SplitOption:
     device_s: float = 0.0
     server_s: float = 0.0
     exit_probability: float = 0.0
+    source: str = ""
+    threshold: float | None = None
+
+    def device_options(self) -> dict[str, Any]:
+        """The runtime's settings that run this option at its cut (``edgesplit device``'s
+        --codec, or --exit and --exit-threshold): empty when it has no ``source``."""
+        if not self.source:
+            return {}
+        if self.bits is not None:
+            return {"codec": f"bottleneck:{self.source}"}
+        return {"exit": self.source, "exit_threshold": self.threshold}
 
     def __post_init__(self) -> None:
         finite_in("top1", self.top1, 0.0, 1.0)
@@ -409,6 +422,7 @@ class OptionCosts:
             "option": None if self.option is None else self.option.name,
             "cut_index": self.cut.cut.index, "latency_s": self.latency_s,
             "energy_j": self.energy_j, "objective": self.objective, "top1": self.top1,
+            "device_options": {} if self.option is None else self.option.device_options(),
         }  # fmt: skip
 
 

@@ -38,7 +38,8 @@ TUNED = "digitsnet-cut3-finetuned-r0p003"  # its tail's norms and biases fine-tu
 def edge() -> Iterator[EdgeServer]:
     config = ServerConfig(
         models=(SPEC,), port=0, input_shape=SHAPE, lanes=1, granularities=("layer",),
-        bottlenecks=(FROZEN, str(SHIPPED_BOTTLENECKS / f"{TUNED}.json")),
+        bottlenecks=(FROZEN, str(SHIPPED_BOTTLENECKS / f"{TUNED}.json"),
+                     "digitsnet-cut3-frozen-r0p003"),
     )  # fmt: skip
     server = EdgeServer(config)
     server.start()
@@ -283,10 +284,35 @@ def test_the_device_command_runs_a_bottleneck_and_an_exit(edge):
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["summary"]["offloaded"] == 2 and report["codec"] == f"bottleneck:{FROZEN}"
-    assert all(0 < t["max_abs_error"] and t["sent_bytes"] < 200 for t in report["tasks"])
+    assert all(t["max_abs_error"] > 0 and t["sent_bytes"] < 200 for t in report["tasks"])
     exits = [*common, "--cut", "7", "--exit", "digitsnet-cut7-exit", "--exit-threshold", "0.5"]
     report = json.loads(runner.invoke(app, exits).stdout)
     assert report["summary"]["exited"] == 2 and report["summary"]["local"] == "2 exit"
     wrong = runner.invoke(app, [*common, "--cut", "3", "--codec", f"bottleneck:{FROZEN}"])
     assert wrong.exit_code == 1 and "cut 7, where the codec" in wrong.output
     assert "Traceback" not in wrong.output
+
+
+@pytest.mark.parametrize(("objective", "kind"), [("latency", "exit"), ("energy", "codec")])
+def test_the_plans_choice_under_a_floor_runs_live_with_the_top1_it_was_chosen_for(
+    edge, data, objective, kind
+):
+    """`plan --min-accuracy`'s choice (a 0.2 GMAC/s device, a 20 GMAC/s server, 0.1 Mbit/s, a
+    floor of 98.5 %: an exit for latency, a bottleneck for energy) run by the live runtime as
+    its device options say, on the whole test set: its top-1 is the one the planner weighed."""
+    from edgesplit.compress.shipped import split_options
+    from edgesplit.plan import Setting, best_split
+    from edgesplit.profile import ThroughputModel
+
+    setting = Setting(ThroughputModel(2e8), ThroughputModel(2e10), 1e5, 2.0, 1.0)
+    with _client(edge) as client:
+        options, model_top1 = split_options(SPEC, client.graph, setting)
+        chosen, _ = best_split(client.graph, setting, options, model_top1, 0.985, objective)
+        run = chosen.option.device_options()
+        assert kind in run
+        early = EarlyExit(run["exit"], run["exit_threshold"]) if "exit" in run else None
+        codec = Codec.parse(run.get("codec", "fp32"))
+        output, record = client.run(data.x_test, chosen.cut.cut.index, codec=codec, exit=early)
+    assert record.fallback is None and record.codec == str(codec)
+    assert record.exited == (len(data.x_test) if early else 0)
+    assert topk_accuracy(output, data.y_test, 1) == pytest.approx(chosen.top1, abs=1e-6)

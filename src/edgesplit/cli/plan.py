@@ -144,7 +144,8 @@ def plan_command(
                      objective, beta, as_json)  # fmt: skip
         return
     if min_accuracy is not None:
-        _print_split(g, setting, model, objective, beta, min_accuracy, as_json)
+        shape = f" --input-shape {input_shape}" if input_shape else f" --input-size {input_size}"
+        _print_split(g, setting, model, objective, beta, min_accuracy, shape, as_json)
         return
     result = plan(g, setting, objective, beta)
     data = {
@@ -184,9 +185,10 @@ def plan_command(
     )
 
 
-def _print_split(graph, setting, model, objective, beta, min_accuracy, as_json) -> None:
+def _print_split(graph, setting, model, objective, beta, min_accuracy, shape, as_json) -> None:
     """The plain optimum beside the model's shipped bottlenecks and exits, under a top-1
-    floor: every candidate and the one chosen."""
+    floor: every candidate, the one chosen and how a device runs it (``shape``: the input's
+    option)."""
     from edgesplit.compress.shipped import split_options
     from edgesplit.plan import best_split
 
@@ -217,6 +219,14 @@ def _print_split(graph, setting, model, objective, beta, min_accuracy, as_json) 
     console.print(
         f"chosen: [bold]{name}[/] at cut {chosen.cut.cut.index} (top-1 "
         f"{100 * chosen.top1:.1f} %; the model's {100 * model_top1:.1f} %)",
+        highlight=False,
+    )
+    flags = " ".join(
+        f"--{k.replace('_', '-')} {v}" for k, v in chosen.record()["device_options"].items()
+    )
+    console.print(
+        f"run it: edgesplit device {model} --cut {chosen.cut.cut.index} --granularity "
+        f"{graph.granularity}{shape} {flags}".rstrip(),
         highlight=False,
     )
 

@@ -197,7 +197,7 @@ def split_options(
         options.append(SplitOption(
             info.name, keys[info.cut_key], info.metrics["top1"], bits=info.metrics["coded_bits"],
             device_s=_seconds(setting.device, bottleneck.encoder, crossing),
-            server_s=_seconds(setting.server, _Synthesis(bottleneck), latents),
+            server_s=_seconds(setting.server, _Synthesis(bottleneck), latents), source=info.name,
         ))  # fmt: skip
     for path, info in shipped_exits(arch):
         exit_head, _ = load_exit(path)
@@ -205,7 +205,8 @@ def split_options(
         for point in info.curve:
             options.append(SplitOption(
                 f"{info.name}@{point['threshold']:g}", keys[info.cut_key], point["top1"],
-                device_s=device_s, exit_probability=point["exit_rate"],
+                device_s=device_s, exit_probability=point["exit_rate"], source=info.name,
+                threshold=point["threshold"],
             ))  # fmt: skip
     return options, model_top1
 
