@@ -121,7 +121,7 @@ def test_plan_min_accuracy_weighs_the_shipped_options_on_the_command_line():
     model, images = digits_model()
     graph = ModelGraph.from_module(model, images.x_test[:1], "layer", spec)
     setting = _setting()
-    options, model_top1 = split_options(spec, graph, setting)
+    options, model_top1 = split_options(spec, graph, setting.device, setting.server)
     chosen, candidates = best_split(graph, setting, options, model_top1, 0.985)
     assert data["chosen"]["option"] == chosen.option.name and chosen.top1 >= 0.985
     assert data["chosen"]["latency_s"] == pytest.approx(chosen.latency_s)

@@ -33,6 +33,7 @@ DISPLAYS = {
     "latency_s": Display("E2E latency", "ms", 1e3, ".1f"),
     "energy_j": Display("energy per device and slot", "J", fmt=".2f"),
     "violations": Display("violations per episode", fmt=".1f"),
+    "learned_share": Display("on a learned option", "%", 100.0, ".0f"),
     # task-window style (zhang2026): per episode
     "reward": Display("episode reward (Eq. 8), higher is better"),
     "total_latency_s": Display("total latency", "s"),

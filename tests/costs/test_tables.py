@@ -16,6 +16,10 @@ def test_shipped_tables_are_fresh(spec):
     for field in ("transfer_bits", "device_macs", "head_s", "tail_s", "crossing_count"):
         np.testing.assert_allclose(getattr(shipped, field), getattr(fresh, field), rtol=1e-9)
     assert shipped.input_bits == fresh.input_bits and shipped.result_bits == fresh.result_bits
+    assert shipped.row_option == fresh.row_option
+    assert (shipped.row_cut is None) == (fresh.row_cut is None)
+    if fresh.row_cut is not None:  # learned options among the rows
+        np.testing.assert_array_equal(shipped.row_cut, fresh.row_cut)
 
 
 def test_table_structure():

@@ -306,7 +306,7 @@ def test_the_plans_choice_under_a_floor_runs_live_with_the_top1_it_was_chosen_fo
 
     setting = Setting(ThroughputModel(2e8), ThroughputModel(2e10), 1e5, 2.0, 1.0)
     with _client(edge) as client:
-        options, model_top1 = split_options(SPEC, client.graph, setting)
+        options, model_top1 = split_options(SPEC, client.graph, setting.device, setting.server)
         chosen, _ = best_split(client.graph, setting, options, model_top1, 0.985, objective)
         run = chosen.option.device_options()
         assert kind in run

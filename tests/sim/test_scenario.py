@@ -14,6 +14,7 @@ from edgesplit.sim.scenario import Scenario, load_scenario, presets
 def test_presets():
     assert presets() == [
         "chukhno2023",
+        "digits-bottlenecks",
         "live-demo",
         "shi2025-5g",
         "shi2025-wifi",

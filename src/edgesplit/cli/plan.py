@@ -192,7 +192,7 @@ def _print_split(graph, setting, model, objective, beta, min_accuracy, shape, as
     from edgesplit.compress.shipped import split_options
     from edgesplit.plan import best_split
 
-    options, model_top1 = split_options(model, graph, setting)
+    options, model_top1 = split_options(model, graph, setting.device, setting.server)
     chosen, candidates = best_split(
         graph, setting, options, model_top1, min_accuracy, objective, beta
     )

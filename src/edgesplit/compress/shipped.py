@@ -50,7 +50,7 @@ from edgesplit.compress.exits import (
 )
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
-from edgesplit.plan import Setting, SplitOption
+from edgesplit.plan import SplitOption
 from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
 
@@ -174,13 +174,13 @@ def shipped_exits(arch: str | None = None) -> list[tuple[Path, ExitInfo]]:
 
 
 def split_options(
-    spec: str, graph: ModelGraph, setting: Setting
+    spec: str, graph: ModelGraph, device: NodeLatencyModel, server: NodeLatencyModel
 ) -> tuple[list[SplitOption], float]:
     """(options, the model's own top-1): the shipped bottlenecks and exits (one option per
     threshold) of the model ``spec`` as ``plan`` options on ``graph`` (any granularity: each
-    cut is found by its portable key), their device and server seconds from ``setting``'s
-    latency models applied to their own traced layers, their top-1 as measured when shipped.
-    Refused when ``spec`` has none."""
+    cut is found by its portable key), their device and server seconds from the ``device``'s
+    and ``server``'s latency models applied to their own traced layers, their top-1 as measured
+    when shipped. Refused when ``spec`` has none."""
     arch = next((a for a in DIGITS_ARCHS if classifier_spec(a) == spec), None)
     if arch is None:
         raise InvalidParameterError(
@@ -196,12 +196,12 @@ def split_options(
         latents = bottleneck.analyse(crossing).detach()
         options.append(SplitOption(
             info.name, keys[info.cut_key], info.metrics["top1"], bits=info.metrics["coded_bits"],
-            device_s=_seconds(setting.device, bottleneck.encoder, crossing),
-            server_s=_seconds(setting.server, _Synthesis(bottleneck), latents), source=info.name,
+            device_s=_seconds(device, bottleneck.encoder, crossing),
+            server_s=_seconds(server, _Synthesis(bottleneck), latents), source=info.name,
         ))  # fmt: skip
     for path, info in shipped_exits(arch):
         exit_head, _ = load_exit(path)
-        device_s = _seconds(setting.device, exit_head, torch.zeros(1, *info.crossing_shape))
+        device_s = _seconds(device, exit_head, torch.zeros(1, *info.crossing_shape))
         for point in info.curve:
             options.append(SplitOption(
                 f"{info.name}@{point['threshold']:g}", keys[info.cut_key], point["top1"],

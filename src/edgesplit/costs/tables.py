@@ -8,20 +8,31 @@ GPU server's columns are all equal). They come from the graph layer's cuts and t
 layer's predictors; building them traces the model (torch), so tables are cached as ``.npz``:
 presets ship theirs in ``data/tables/``, other scenarios build theirs once into
 ``~/.cache/edgesplit/tables`` (``EDGESPLIT_CACHE`` overrides the folder).
+
+A table's rows are the ways a task can run, and a decision's ``cut`` is a row. Without learned
+options they are the cuts themselves (row i is cut i, the last all-local). With a top-1 floor
+(``TableSpec.min_accuracy``) the model's shipped bottlenecks that keep it
+(``compress.shipped.split_options``) are rows too, before the all-local row: a bottleneck at
+cut c is cut c's row with its coded bits sent in place of the cut's tensors, its encoder added
+to the head and its decoder to the tail (``row_cut`` maps a row to its cut, ``row_option``
+names its option). A model the hardware has no profile of is priced, when the spec allows it
+(``placeholder``), at the MAC rate that hardware reaches on ``plan``'s reference model; a device
+may also be given as a MAC rate (``device_macs_per_s``, as ``plan --device-gmacs``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from edgesplit.profile.catalogue import latency_model
 from edgesplit.profile.data import cache_root
+from edgesplit.profile.throughput import ThroughputModel
 
 TABLE_VERSION = 2
 
@@ -38,10 +49,21 @@ class ModelTable:
     crossing_count: np.ndarray  # [cuts]: tensors the cut sends (Neurosurgeon takes 1-tensor cuts)
     input_bits: float
     result_bits: float
+    row_cut: np.ndarray | None = None  # [rows]: each row's cut (None: row i is cut i)
+    row_option: tuple[str, ...] = ()  # [rows]: the learned option a row runs ("": the plain cut)
 
     @property
     def n_cuts(self) -> int:
+        """The rows (the cuts, and the learned options before the all-local row)."""
         return len(self.transfer_bits)
+
+    def cut_of(self, row: int) -> int:
+        """The cut (on the model's graph) that row ``row`` splits at."""
+        return row if self.row_cut is None else int(self.row_cut[row])
+
+    def option_of(self, row: int) -> str:
+        """The learned option row ``row`` runs ("" for a plain cut)."""
+        return self.row_option[row] if self.row_option else ""
 
     @property
     def max_threads(self) -> int:
@@ -64,6 +86,9 @@ class TableSpec(NamedTuple):
     granularity: str
     predictor: str
     input_size: int
+    min_accuracy: float | None = None  # the shipped bottlenecks keeping this top-1 are rows
+    placeholder: bool = False  # a model a side has no profile of: that side's reference rate
+    device_macs_per_s: float | None = None  # the device as a MAC rate, not its profile
 
     @property
     def key(self) -> str:
@@ -71,7 +96,16 @@ class TableSpec(NamedTuple):
         threads = "auto" if self.device_threads is None else str(self.device_threads)
         parts = [self.model, self.device, threads, self.server, self.granularity, self.predictor]
         parts.append(str(self.input_size))
-        return "__".join(p.replace("/", "_").replace(".json", "") for p in parts)
+        if self.min_accuracy is not None:
+            parts.append(f"top1-{self.min_accuracy:g}")
+        if self.placeholder:
+            parts.append("placeholder")
+        if self.device_macs_per_s is not None:
+            parts.append(f"device-{self.device_macs_per_s:g}-macs")
+        return "__".join(
+            p.replace("/", "_").replace(".json", "").replace(":", "_").replace("=", "-")
+            for p in parts
+        )
 
 
 def _cache_folder() -> Path:
@@ -91,6 +125,8 @@ def _read(path) -> ModelTable | None:
             crossing_count=data["crossing_count"],
             input_bits=float(data["input_bits"]),
             result_bits=float(data["result_bits"]),
+            row_cut=data.get("row_cut"),
+            row_option=tuple(str(o) for o in data.get("row_option", ())),
         )
 
 
@@ -108,6 +144,11 @@ def save_table(table: ModelTable, folder: Path) -> Path:
         crossing_count=table.crossing_count,
         input_bits=table.input_bits,
         result_bits=table.result_bits,
+        **(
+            {}
+            if table.row_cut is None
+            else {"row_cut": table.row_cut, "row_option": np.array(table.row_option)}
+        ),
     )
     return path
 
@@ -130,26 +171,21 @@ def build_table(spec: TableSpec) -> ModelTable:
     """Trace the model and predict every cut's costs from the device's and server's profiles."""
     from edgesplit.graph.zoo import load_traced
 
-    model, device, server, predictor = spec.model, spec.device, spec.server, spec.predictor
-    _, _, graph = load_traced(model, spec.granularity, spec.input_size)
+    _, _, graph = load_traced(spec.model, spec.granularity, spec.input_size)
     cuts = graph.cut_table()
-    device_model = latency_model(device, model, predictor, spec.device_threads)
+    device_model = (
+        _side_latency(spec, spec.device, spec.device_threads)
+        if spec.device_macs_per_s is None
+        else ThroughputModel(spec.device_macs_per_s)
+    )
     head_s = cuts.device.astype(np.float64) @ device_model.node_latency_s(graph)
-    server_model = latency_model(server, model, predictor)
+    server_models = _server_latencies(spec)
     server_side = (~cuts.device).astype(np.float64)
-    if server_model.device == "cuda":  # one column: threads do not matter
-        per_k = [server_side @ server_model.node_latency_s(graph)]
-    else:
-        max_threads = server_model.profile.cores
-        per_k = [
-            server_side @ latency_model(server, model, predictor, k).node_latency_s(graph)
-            for k in range(1, max_threads + 1)
-        ]
-    tail = np.stack(per_k, axis=1)
+    tail = np.stack([server_side @ m.node_latency_s(graph) for m in server_models], axis=1)
     has_server_work = server_side.any(axis=1)
     column0 = np.where(has_server_work, np.inf, 0.0)
     output_bits = float(sum(v.size_bits for v in graph.values if v.to_output))
-    return ModelTable(
+    table = ModelTable(
         key=spec.key,
         transfer_bits=cuts.transfer_bits.astype(np.float64),
         device_macs=cuts.device_macs.astype(np.float64),
@@ -158,4 +194,78 @@ def build_table(spec: TableSpec) -> ModelTable:
         crossing_count=cuts.crossing.sum(axis=1).astype(np.int64),
         input_bits=float(graph.values[0].size_bits),
         result_bits=output_bits,
+    )
+    if spec.min_accuracy is None:
+        return table
+    return with_bottlenecks(table, graph, spec.min_accuracy, device_model, server_models)
+
+
+def _side_latency(spec: TableSpec, hardware: str, threads: int | None) -> Any:
+    """A side's latency model of the spec's model: its profile, else (``placeholder``) the
+    hardware's MAC rate on the reference model."""
+    from edgesplit.plan import _no_profile_of, placeholder_latency
+
+    if spec.placeholder and _no_profile_of(spec.model, hardware):
+        return placeholder_latency(spec.model, hardware, threads)[0]
+    return latency_model(hardware, spec.model, spec.predictor, threads)
+
+
+def _server_latencies(spec: TableSpec) -> list[Any]:
+    """The server's latency model per thread count 1..K (one for a GPU: threads do not
+    matter)."""
+    first = latency_model(spec.server, *_profiled(spec))
+    if first.device == "cuda":
+        return [_side_latency(spec, spec.server, None)]
+    return [_side_latency(spec, spec.server, k) for k in range(1, first.profile.cores + 1)]
+
+
+def _profiled(spec: TableSpec) -> tuple[str, str]:
+    """(model, predictor) of a profile the server has: the spec's model, or (placeholder) the
+    reference model's, for the server's kind and cores."""
+    from edgesplit.plan import _no_profile_of, plan_defaults
+
+    if spec.placeholder and _no_profile_of(spec.model, spec.server):
+        return plan_defaults()["placeholder"]["model"], spec.predictor
+    return spec.model, spec.predictor
+
+
+def with_bottlenecks(
+    table: ModelTable,
+    graph: Any,
+    min_accuracy: float,
+    device: Any,
+    servers: list[Any],
+) -> ModelTable:
+    """``table`` with a row per shipped bottleneck of its model keeping ``min_accuracy``
+    (``servers``: the server's latency model per thread column 1..K), placed before the
+    all-local row (the module docstring)."""
+    from edgesplit.compress.shipped import split_options
+
+    priced = [split_options(graph.model_name, graph, device, server)[0] for server in servers]
+    kept = [
+        (j, o) for j, o in enumerate(priced[0]) if o.bits is not None and o.top1 >= min_accuracy
+    ]
+    rows = list(range(table.n_cuts - 1))
+    cuts = [o.cut_index for _, o in kept]
+    head = [table.head_s[c] + o.device_s for c, (_, o) in zip(cuts, kept, strict=True)]
+    tails = [
+        table.tail_s[c] + np.array([0.0, *(priced[k][j].server_s for k in range(len(servers)))])
+        for c, (j, _) in zip(cuts, kept, strict=True)
+    ]
+    last = table.n_cuts - 1
+    order = [*rows, *cuts, last]
+
+    def stacked(values: np.ndarray, extra: list[Any]) -> np.ndarray:
+        return np.concatenate([values[rows], np.asarray(extra, values.dtype).reshape(
+            -1, *values.shape[1:]), values[[last]]])  # fmt: skip
+
+    return replace(
+        table,
+        transfer_bits=stacked(table.transfer_bits, [o.bits for _, o in kept]),
+        device_macs=table.device_macs[order],
+        head_s=stacked(table.head_s, head),
+        tail_s=stacked(table.tail_s, tails),
+        crossing_count=table.crossing_count[order],
+        row_cut=np.array(order, dtype=np.int64),
+        row_option=("",) * len(rows) + tuple(o.name for _, o in kept) + ("",),
     )

@@ -53,11 +53,17 @@ def _slot_metrics(steps: list[tuple[float, dict]]) -> dict[str, float]:
     violations."""
     parts = (*SLOT_PARTS, "latency_s")
     violations = steps[-1][1]["violations"]
+    learned = (  # with learned options: the share of device-slots that ran one
+        {"learned_share": float(np.mean([info["learned"].mean() for _, info in steps]))}
+        if "learned" in steps[-1][1]
+        else {}
+    )
     return {
         "utility": float(np.mean([reward for reward, _ in steps])),
         **{key: float(np.mean([np.mean(info[key]) for _, info in steps])) for key in parts},
         "energy_j": float(np.mean([info["energy_j"].mean() for _, info in steps])),
         "violations": float(violations["energy"] + violations["queue"]),
+        **learned,
     }
 
 

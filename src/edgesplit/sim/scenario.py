@@ -89,6 +89,9 @@ class Device(_Strict):
     distance_m: tuple[Positive, Positive] = (1.0, 100.0)
     mean_tasks: Positive = 50.0
     uplink: Uplink | None = None  # slot style: this type's own link (else the scenario's)
+    # the device's compute as a MAC rate (as `plan --device-gmacs`) in place of its hardware's
+    # profile (the hardware still gives its powers)
+    macs_per_s: Positive | None = None
 
     @model_validator(mode="after")
     def _ranges(self) -> Device:
@@ -175,6 +178,17 @@ class Runtime(_Strict):
     codecs: tuple[str, ...] = ("fp32",)
 
 
+class LearnedOptions(_Strict):
+    """Learned split options as ways to run a task (``costs.tables``): the shipped bottlenecks of
+    each device's model (a digits classifier, ``compress.shipped``) that keep ``min_accuracy``
+    top-1 on the shipped test images become rows of its cost table beside its cuts, which any
+    decider may choose. ``placeholder``: a side without a profile of the model is priced at the
+    MAC rate its hardware reaches on ``plan``'s reference model."""
+
+    min_accuracy: float = Field(ge=0.0, le=1.0)
+    placeholder: bool = False
+
+
 class Scenario(_Strict):
     name: str
     about: str = ""
@@ -197,9 +211,20 @@ class Scenario(_Strict):
     time_slot_s: Positive = 0.05
     # the live runtime's overheads (None: the papers' ideal link, bits / rate)
     runtime: Runtime | None = None
+    options: LearnedOptions | None = None
 
     @model_validator(mode="after")
     def _style(self) -> Scenario:
+        if (
+            self.options is not None
+            and self.runtime is not None
+            and self.runtime.codecs != ("fp32",)
+        ):
+            raise ValueError(
+                "options: with learned options the runtime's codecs must be fp32 alone (a "
+                "bottleneck's bits are coded already, and a lossy fixed codec's top-1 is not "
+                "weighed against the floor yet)"
+            )
         if self.style == "slot":
             if len(self.servers) != 1 or self.servers[0].count != 1:
                 raise ValueError("servers: the slot style (shi2025) has exactly one edge server")
@@ -332,11 +357,14 @@ def resolve_files(scenario: Scenario, folder: Path | None, origin: str) -> Scena
 
 
 def check_profiles(scenario: Scenario, origin: str) -> None:
-    """Every device's model must have a profile on its hardware and on every server (a
-    compressed variant, ``model@structured-0.5``, its base model's)."""
+    """Every device's model must have a profile on its hardware (unless the device is a MAC
+    rate) and on every server (a compressed variant, ``model@structured-0.5``, its base
+    model's), unless the learned options allow the placeholder rate."""
+    if scenario.options is not None and scenario.options.placeholder:
+        return
     for i, device in enumerate(scenario.devices):
         for field, hardware in (
-            ("hardware", device.hardware),
+            *([] if device.macs_per_s is not None else [("hardware", device.hardware)]),
             *(("servers", s.hardware) for s in scenario.servers),
         ):
             try:
@@ -348,9 +376,12 @@ def check_profiles(scenario: Scenario, origin: str) -> None:
 
 def table_spec(scenario: Scenario, device: Device, server: Server) -> TableSpec:
     """The cost table a scenario's device type needs with one of its server types."""
+    options = scenario.options
     return TableSpec(
         device.model, device.hardware, device.threads, server.hardware,
         scenario.granularity, scenario.predictor, scenario.input_size,
+        None if options is None else options.min_accuracy,
+        options is not None and options.placeholder, device.macs_per_s,
     )  # fmt: skip
 
 

@@ -65,6 +65,7 @@ class SlotSystem:
     row_offset: np.ndarray  # device's first row in the stacked tables
     transfer_bits: np.ndarray  # stacked over all tables' cuts (row 0 of each: the input)
     crossing_count: np.ndarray  # stacked: tensors each cut sends
+    learned: np.ndarray  # stacked: whether a row runs a learned option (costs.tables)
     device_macs: np.ndarray
     head_s: np.ndarray
     tail_s: np.ndarray  # [stacked cuts, K + 1]
@@ -125,6 +126,7 @@ def build_slot_system(scenario: Scenario) -> SlotSystem:
         row_offset=offsets[table_of],
         transfer_bits=stacked_transfer_bits(tables, type_input_bits),
         crossing_count=np.concatenate([t.crossing_count for t in tables]),
+        learned=np.array([bool(t.option_of(r)) for t in tables for r in range(t.n_cuts)]),
         device_macs=np.concatenate([t.device_macs for t in tables]),
         head_s=np.concatenate([t.head_s for t in tables]),
         tail_s=np.concatenate([t.tail_s for t in tables]),

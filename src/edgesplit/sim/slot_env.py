@@ -28,7 +28,9 @@ from edgesplit.net import DeviceRates, RateModel, ReplayRates, UmiRates, Uniform
 from edgesplit.sim.scenario import Scenario, Uplink, scenario_for
 from edgesplit.sim.slot import (
     SlotOutcome,
+    SlotSystem,
     build_slot_system,
+    cut_rows,
     fit_threads,
     irradiance_series,
     slot_step,
@@ -178,7 +180,7 @@ class SlotMECEnv(gym.Env):
         self.slot += 1
         self._draw_state()
         truncated = self.slot >= self.scenario.episode_slots
-        info = {**_info(cuts, threads, outcome), "violations": dict(self.violations)}
+        info = {**_info(self.system, cuts, threads, outcome), "violations": dict(self.violations)}
         return self.observation(), outcome.reward, False, truncated, info
 
     def _checked(self, decision: Decision) -> tuple[np.ndarray, np.ndarray]:
@@ -215,8 +217,12 @@ class SlotMECEnv(gym.Env):
         return outcome
 
 
-def _info(cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome) -> dict[str, Any]:
+def _info(
+    system: SlotSystem, cuts: np.ndarray, threads: np.ndarray, outcome: SlotOutcome
+) -> dict[str, Any]:
+    learned = {"learned": system.learned[cut_rows(system, cuts)]} if system.learned.any() else {}
     return {
+        **learned,
         "cut": cuts,
         "threads": threads,
         "local_s": outcome.local_s,

@@ -1,0 +1,133 @@
+"""Learned bottlenecks as rows of a device's cost table, which the deciders choose among with the
+cuts: each row against closed forms of its own layers and its shipped sidecar, the slot optimum
+against brute force over every joint row and thread choice, and where the choice falls."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+import yaml
+
+from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, read_info
+from edgesplit.compress.shipped import classifier_spec
+from edgesplit.contract import SlotState
+from edgesplit.costs import TableSpec, build_table
+from edgesplit.errors import ScenarioError
+from edgesplit.plan import placeholder_latency
+from edgesplit.policies.slot import SlotOptimum
+from edgesplit.sim.scenario import load_scenario, parse_scenario
+from edgesplit.sim.slot import slot_step
+
+MODEL = classifier_spec("mobilenet_v2")
+FLOOR = 0.92
+DEVICE_MACS_PER_S = 2e8
+
+
+def _spec(min_accuracy: float | None) -> TableSpec:
+    """The digits MobileNet-V2 on a 0.2 GMAC/s device and the 2-core EPYC (placeholder rates:
+    it has no profile of this model), at blocks."""
+    return TableSpec(MODEL, "epyc2", None, "epyc2", "block", "nodes", 32, min_accuracy, True,
+                     DEVICE_MACS_PER_S)  # fmt: skip
+
+
+def _macs(info) -> tuple[float, float]:
+    """(encoder, decoder side) MACs of a bottleneck per image, from its shape alone."""
+    channels, height, width = info.crossing_shape
+    hidden, latent, stride = (info.config.hidden_channels, info.config.latent_channels,
+                              info.config.stride)  # fmt: skip
+    cells = -(-height // stride) * -(-width // stride)
+    encoder = channels * hidden * 9 * cells + hidden * latent * cells
+    decoder = latent * hidden * cells + hidden * channels * 9 * height * width
+    return encoder, decoder
+
+
+def test_each_kept_bottleneck_is_its_cuts_row_plus_its_own_layers_and_sends_its_coded_bits():
+    plain, table = build_table(_spec(None)), build_table(_spec(FLOOR))
+    shipped = {
+        info.name: info
+        for info in (read_info(p)[1] for p in sorted(SHIPPED_BOTTLENECKS.glob("*.json")))
+        if info.model == MODEL
+    }
+    kept = sorted(n for n, info in shipped.items() if info.metrics["top1"] >= FLOOR)
+    options = [table.option_of(r) for r in range(table.n_cuts)]
+    assert sorted(o for o in options if o) == kept and len(kept) < len(shipped)
+    assert table.n_cuts == plain.n_cuts + len(kept)
+    rates = [placeholder_latency(MODEL, "epyc2", k)[0].macs_per_s for k in (1, 2)]
+    for row in range(table.n_cuts):
+        cut = table.cut_of(row)
+        name = table.option_of(row)
+        if not name:  # a plain cut: its own row, the all-local one last
+            assert cut == (row if row < plain.n_cuts - 1 else plain.n_cuts - 1)
+            assert table.transfer_bits[row] == plain.transfer_bits[cut]
+            np.testing.assert_array_equal(table.tail_s[row], plain.tail_s[cut])
+            continue
+        info = shipped[name]
+        assert info.cut_key and table.transfer_bits[row] == info.metrics["coded_bits"]
+        encoder, decoder = _macs(info)
+        assert table.head_s[row] - plain.head_s[cut] == pytest.approx(
+            encoder / DEVICE_MACS_PER_S, rel=1e-9
+        )
+        assert np.isinf(table.tail_s[row, 0])
+        for k, rate in enumerate(rates, start=1):
+            assert table.tail_s[row, k] - plain.tail_s[cut, k] == pytest.approx(
+                decoder / rate, rel=1e-9
+            )
+    assert table.option_of(table.n_cuts - 1) == "" and table.transfer_bits[-1] == 0
+
+
+def _digits(threads: int) -> object:
+    return parse_scenario(yaml.safe_load(f"""
+name: digits-small
+style: slot
+granularity: block
+input_size: 32
+devices:
+  - {{model: "{MODEL}", hardware: epyc2, macs_per_s: {DEVICE_MACS_PER_S}, count: 2,
+      compute_power_w: 2.0, transmit_power_w: 1.0, battery_capacity_j: 40}}
+servers: [{{hardware: epyc2, threads: [{threads}, {threads}], min_threads_per_task: 1}}]
+options: {{min_accuracy: {FLOOR}, placeholder: true}}
+"""), "test")  # fmt: skip
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_the_slot_optimum_over_cuts_and_bottlenecks_equals_brute_force(seed):
+    """Every joint choice of two devices' rows (cuts and bottlenecks) and threads, enumerated;
+    at 50-200 kbit/s the optimum takes a bottleneck, at 20-40 Mbit/s a plain cut."""
+    policy = SlotOptimum(_digits(threads=2))
+    system, rng = policy.system, np.random.default_rng(seed)
+    table = system.tables[0]
+    for low, high, learned in ((5e4, 2e5, True), (2e7, 4e7, False)):
+        state = SlotState(
+            arrivals=rng.uniform(5, 40, 2), battery_j=rng.uniform(5, 40, 2),
+            uplink_bps=rng.uniform(low, high, 2), threads_total=2,
+        )  # fmt: skip
+        cuts, threads = policy.solve(state)
+        args = (state.arrivals, state.uplink_bps, state.uplink_bps, 0.0)
+        best = max(
+            slot_step(system, state.battery_j, np.array(rows), np.array([1, 1]), *args).reward
+            for rows in itertools.product(range(table.n_cuts), repeat=2)
+        )
+        got = slot_step(system, state.battery_j, cuts, threads, *args).reward
+        assert got == pytest.approx(best, abs=1e-12)
+        assert all(bool(table.option_of(int(c))) == learned for c in cuts)
+
+
+def test_the_preset_evaluates_and_a_lossy_fixed_codec_beside_options_is_refused():
+    from edgesplit.policies.evaluate import evaluate
+    from edgesplit.policies.registry import make_policy
+
+    scenario = load_scenario("digits-bottlenecks")
+    (optimum,) = evaluate({"optimum": lambda: make_policy("optimum", scenario)}, scenario, 1, 0)
+    assert 0 < optimum.mean["learned_share"] < 1  # bottlenecks at slow slots only
+    data = yaml.safe_load(_preset_path().read_text())
+    data["runtime"] = {"link": "epyc2", "codecs": ["fp32", "fp16"]}
+    with pytest.raises(ScenarioError, match="options: with learned options"):
+        parse_scenario(data, "test")
+
+
+def _preset_path():
+    from importlib import resources
+
+    return resources.files("edgesplit.data").joinpath("scenarios", "digits-bottlenecks.yaml")
