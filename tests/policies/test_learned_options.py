@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, read_info
+from edgesplit.compress.exits import SHIPPED_EXITS, read_exit_info
 from edgesplit.compress.shipped import classifier_spec
 from edgesplit.contract import SlotState
 from edgesplit.costs import TableSpec, build_table
@@ -43,28 +44,55 @@ def _macs(info) -> tuple[float, float]:
     return encoder, decoder
 
 
-def test_each_kept_bottleneck_is_its_cuts_row_plus_its_own_layers_and_sends_its_coded_bits():
+def _exit_macs(info) -> float:
+    """An exit head's MACs per image (3x3 convolution, then the linear layer after pooling)."""
+    channels, height, width = info.crossing_shape
+    hidden = info.config.hidden_channels
+    return channels * hidden * 9 * height * width + hidden * info.classes
+
+
+def test_each_kept_option_is_its_cuts_row_with_its_own_layers_bits_and_exit_share():
+    """Bottlenecks: the cut's row plus their layers' MACs at each side's rate, sending their
+    sidecar's coded bits. Exits (a row per threshold): the cut's head plus the exit head, and
+    (1 - p) of the cut's bits and tail, p from the sidecar's curve."""
     plain, table = build_table(_spec(None)), build_table(_spec(FLOOR))
     shipped = {
         info.name: info
         for info in (read_info(p)[1] for p in sorted(SHIPPED_BOTTLENECKS.glob("*.json")))
         if info.model == MODEL
     }
-    kept = sorted(n for n, info in shipped.items() if info.metrics["top1"] >= FLOOR)
+    exits = {
+        f"{info.name}@{point['threshold']:g}": (info, point)
+        for info in (read_exit_info(p)[1] for p in sorted(SHIPPED_EXITS.glob("*.json")))
+        if info.model == MODEL
+        for point in info.curve
+    }
+    kept = sorted(
+        [n for n, info in shipped.items() if info.metrics["top1"] >= FLOOR]
+        + [n for n, (_, point) in exits.items() if point["top1"] >= FLOOR]
+    )
     options = [table.option_of(r) for r in range(table.n_cuts)]
-    assert sorted(o for o in options if o) == kept and len(kept) < len(shipped)
-    assert table.n_cuts == plain.n_cuts + len(kept)
+    assert sorted(o for o in options if o) == kept
+    assert len(kept) < len(shipped) + len(exits) and table.n_cuts == plain.n_cuts + len(kept)
     rates = [placeholder_latency(MODEL, "epyc2", k)[0].macs_per_s for k in (1, 2)]
     for row in range(table.n_cuts):
-        cut = table.cut_of(row)
-        name = table.option_of(row)
+        cut, name, share = table.cut_of(row), table.option_of(row), table.shares[row]
         if not name:  # a plain cut: its own row, the all-local one last
-            assert cut == (row if row < plain.n_cuts - 1 else plain.n_cuts - 1)
+            assert cut == (row if row < plain.n_cuts - 1 else plain.n_cuts - 1) and share == 1
             assert table.transfer_bits[row] == plain.transfer_bits[cut]
             np.testing.assert_array_equal(table.tail_s[row], plain.tail_s[cut])
             continue
+        if name in exits:
+            info, point = exits[name]
+            assert share == pytest.approx(1 - point["exit_rate"], abs=1e-12)
+            assert table.head_s[row] - plain.head_s[cut] == pytest.approx(
+                _exit_macs(info) / DEVICE_MACS_PER_S, rel=1e-9
+            )
+            assert table.transfer_bits[row] == pytest.approx(share * plain.transfer_bits[cut])
+            np.testing.assert_allclose(table.tail_s[row, 1:], share * plain.tail_s[cut, 1:])
+            continue
         info = shipped[name]
-        assert info.cut_key and table.transfer_bits[row] == info.metrics["coded_bits"]
+        assert share == 1 and table.transfer_bits[row] == info.metrics["coded_bits"]
         encoder, decoder = _macs(info)
         assert table.head_s[row] - plain.head_s[cut] == pytest.approx(
             encoder / DEVICE_MACS_PER_S, rel=1e-9
@@ -78,7 +106,11 @@ def test_each_kept_bottleneck_is_its_cuts_row_plus_its_own_layers_and_sends_its_
 
 
 def _digits(threads: int) -> object:
-    return parse_scenario(yaml.safe_load(f"""
+    return parse_scenario(yaml.safe_load(_digits_yaml(threads)), "test")
+
+
+def _digits_yaml(threads: int) -> str:
+    return f"""
 name: digits-small
 style: slot
 granularity: block
@@ -88,7 +120,7 @@ devices:
       compute_power_w: 2.0, transmit_power_w: 1.0, battery_capacity_j: 40}}
 servers: [{{hardware: epyc2, threads: [{threads}, {threads}], min_threads_per_task: 1}}]
 options: {{min_accuracy: {FLOOR}, placeholder: true}}
-"""), "test")  # fmt: skip
+"""
 
 
 @pytest.mark.parametrize("seed", range(3))
@@ -131,3 +163,36 @@ def _preset_path():
     from importlib import resources
 
     return resources.files("edgesplit.data").joinpath("scenarios", "digits-bottlenecks.yaml")
+
+
+def test_an_exit_row_costs_the_expectation_over_the_tasks_that_exit_and_those_that_go_on():
+    """One device on an exit's row against the plain cut computed for the (1 - p) of its tasks
+    that go on (their own arrival rate, so their own queue) and the p that stop after the exit
+    head: latency and energy per task are exactly the mixture, request overhead and download
+    included (a runtime link with a fixed request time)."""
+    data = yaml.safe_load(_digits_yaml(threads=2))
+    data["runtime"] = {"link": "epyc2", "codecs": ["fp32"]}
+    data["devices"][0]["count"] = 1
+    system = SlotOptimum(parse_scenario(data, "test")).system
+    table = system.tables[0]
+    assert system.link.request_s > 0
+    power_w = float(system.compute_power_w[0])
+    arrivals, rate, battery = np.array([30.0]), np.array([3e5]), np.array([1e9])  # none binds
+
+    def step(position: int, tasks: np.ndarray):
+        return slot_step(system, battery, np.array([position]), np.array([2]), tasks, rate, rate,
+                         0.0)  # fmt: skip
+
+    rows = [r for r in range(table.n_cuts) if "exit" in table.option_of(r)]
+    assert len(rows) >= 10
+    for row in rows:
+        cut, share = table.cut_of(row), float(table.shares[row])
+        mixed, going = step(row, arrivals), step(cut, arrivals * share)
+        head_s = table.head_s[row]
+        assert mixed.latency_s[0] == pytest.approx(
+            head_s + share * (going.latency_s[0] - going.local_s[0]), rel=1e-9
+        )
+        assert mixed.task_energy_j[0] == pytest.approx(
+            power_w * head_s + share * (going.task_energy_j[0] - power_w * going.local_s[0]),
+            rel=1e-9,
+        )

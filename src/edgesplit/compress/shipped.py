@@ -53,6 +53,7 @@ from edgesplit.graph import ModelGraph
 from edgesplit.plan import SplitOption
 from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
+from edgesplit.profile.throughput import ThroughputModel
 
 
 def classifier_spec(arch: str) -> str:
@@ -178,9 +179,10 @@ def split_options(
 ) -> tuple[list[SplitOption], float]:
     """(options, the model's own top-1): the shipped bottlenecks and exits (one option per
     threshold) of the model ``spec`` as ``plan`` options on ``graph`` (any granularity: each
-    cut is found by its portable key), their device and server seconds from the ``device``'s
-    and ``server``'s latency models applied to their own traced layers, their top-1 as measured
-    when shipped. Refused when ``spec`` has none."""
+    cut is found by its portable key), their top-1 as measured when shipped. Their device and
+    server seconds are their own layers' MACs at the rate each side's latency model gives the
+    whole model (its MACs over its predicted seconds): a measured profile knows only its own
+    model's nodes, and a MAC-rate model gives its rate back. Refused when ``spec`` has none."""
     arch = next((a for a in DIGITS_ARCHS if classifier_spec(a) == spec), None)
     if arch is None:
         raise InvalidParameterError(
@@ -188,6 +190,11 @@ def split_options(
             + ", ".join(classifier_spec(a) for a in DIGITS_ARCHS),
         )  # fmt: skip
     keys = {graph.fx_key(cut): cut.index for cut in graph.cuts()}
+    macs = float(np.sum(graph.arrays.macs))
+    device, server = (
+        ThroughputModel(macs / float(np.sum(side.node_latency_s(graph))))
+        for side in (device, server)
+    )
     options, model_top1 = [], 0.0
     for path, info in shipped_bottlenecks(arch):
         model_top1 = info.metrics["model_top1"]
@@ -222,7 +229,7 @@ class _Synthesis(nn.Module):
         return self.bottleneck.synthesize(latents)
 
 
-def _seconds(latency: NodeLatencyModel, module: nn.Module, example: torch.Tensor) -> float:
-    """``module``'s seconds under a side's latency model, through its own traced graph."""
+def _seconds(latency: ThroughputModel, module: nn.Module, example: torch.Tensor) -> float:
+    """``module``'s seconds at a side's MAC rate, through its own traced graph."""
     graph = ModelGraph.from_module(module.eval(), example, "layer", type(module).__name__)
     return float(np.sum(latency.node_latency_s(graph)))

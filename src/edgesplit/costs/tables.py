@@ -11,18 +11,29 @@ presets ship theirs in ``data/tables/``, other scenarios build theirs once into
 
 A table's rows are the ways a task can run, and a decision's ``cut`` is a row. Without learned
 options they are the cuts themselves (row i is cut i, the last all-local). With a top-1 floor
-(``TableSpec.min_accuracy``) the model's shipped bottlenecks that keep it
-(``compress.shipped.split_options``) are rows too, before the all-local row: a bottleneck at
-cut c is cut c's row with its coded bits sent in place of the cut's tensors, its encoder added
-to the head and its decoder to the tail (``row_cut`` maps a row to its cut, ``row_option``
-names its option). A model the hardware has no profile of is priced, when the spec allows it
-(``placeholder``), at the MAC rate that hardware reaches on ``plan``'s reference model; a device
-may also be given as a MAC rate (``device_macs_per_s``, as ``plan --device-gmacs``).
+(``TableSpec.min_accuracy``) the model's shipped bottlenecks and early exits (one row per
+threshold) that keep it (``compress.shipped.split_options``) are rows too, before the all-local
+row (``row_cut`` maps a row to its cut, ``row_option`` names its option):
+
+- a bottleneck at cut c is cut c's row with its coded bits sent in place of the cut's tensors,
+  its encoder added to the head and its decoder to the tail;
+- an exit at cut c with exit probability p adds its head to cut c's head, and its row holds the
+  expected sending part, (1 - p) times cut c's bits and tail, and ``sent_share`` 1 - p, by which
+  the simulator scales the request's fixed time and the result's download. Expected values are
+  exact for a slot's mean latency and energy, and for the M/D/1 queue: tasks arriving at rate
+  lambda with service (1 - p) s wait (1 - p) times what the (1 - p) lambda that go on wait with
+  service s. They are not for a task window's maximum over its tasks, nor for a deadline.
+
+A model the hardware has no profile of is priced, when the spec allows it (``placeholder``), at
+the MAC rate that hardware reaches on ``plan``'s reference model; a device may also be given as
+a MAC rate (``device_macs_per_s``, as ``plan --device-gmacs``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
@@ -51,6 +62,7 @@ class ModelTable:
     result_bits: float
     row_cut: np.ndarray | None = None  # [rows]: each row's cut (None: row i is cut i)
     row_option: tuple[str, ...] = ()  # [rows]: the learned option a row runs ("": the plain cut)
+    sent_share: np.ndarray | None = None  # [rows]: the share of tasks that send (an exit's 1 - p)
 
     @property
     def n_cuts(self) -> int:
@@ -64,6 +76,11 @@ class ModelTable:
     def option_of(self, row: int) -> str:
         """The learned option row ``row`` runs ("" for a plain cut)."""
         return self.row_option[row] if self.row_option else ""
+
+    @property
+    def shares(self) -> np.ndarray:
+        """Per row, the share of its tasks that send (1 but for an early exit's rows)."""
+        return np.ones(self.n_cuts) if self.sent_share is None else self.sent_share
 
     @property
     def max_threads(self) -> int:
@@ -97,7 +114,7 @@ class TableSpec(NamedTuple):
         parts = [self.model, self.device, threads, self.server, self.granularity, self.predictor]
         parts.append(str(self.input_size))
         if self.min_accuracy is not None:
-            parts.append(f"top1-{self.min_accuracy:g}")
+            parts.append(f"top1-{self.min_accuracy:g}-{options_digest()}")
         if self.placeholder:
             parts.append("placeholder")
         if self.device_macs_per_s is not None:
@@ -106,6 +123,20 @@ class TableSpec(NamedTuple):
             p.replace("/", "_").replace(".json", "").replace(":", "_").replace("=", "-")
             for p in parts
         )
+
+
+@functools.cache
+def options_digest() -> str:
+    """A digest of every shipped bottleneck and exit file (``data/bottlenecks``, ``data/exits``):
+    in a table's key, so that a cached table of learned options goes stale with them."""
+    digest = hashlib.blake2b(digest_size=4)
+    for folder in ("bottlenecks", "exits"):
+        files = resources.files("edgesplit.data").joinpath(folder).iterdir()
+        shipped = (f for f in files if not f.name.startswith("."))  # not a training checkpoint
+        for file in sorted(shipped, key=lambda f: f.name):
+            digest.update(file.name.encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
 
 
 def _cache_folder() -> Path:
@@ -127,6 +158,7 @@ def _read(path) -> ModelTable | None:
             result_bits=float(data["result_bits"]),
             row_cut=data.get("row_cut"),
             row_option=tuple(str(o) for o in data.get("row_option", ())),
+            sent_share=data.get("sent_share"),
         )
 
 
@@ -147,7 +179,11 @@ def save_table(table: ModelTable, folder: Path) -> Path:
         **(
             {}
             if table.row_cut is None
-            else {"row_cut": table.row_cut, "row_option": np.array(table.row_option)}
+            else {
+                "row_cut": table.row_cut,
+                "row_option": np.array(table.row_option),
+                "sent_share": table.shares,
+            }
         ),
     )
     return path
@@ -197,7 +233,7 @@ def build_table(spec: TableSpec) -> ModelTable:
     )
     if spec.min_accuracy is None:
         return table
-    return with_bottlenecks(table, graph, spec.min_accuracy, device_model, server_models)
+    return with_options(table, graph, spec.min_accuracy, device_model, server_models)
 
 
 def _side_latency(spec: TableSpec, hardware: str, threads: int | None) -> Any:
@@ -229,43 +265,47 @@ def _profiled(spec: TableSpec) -> tuple[str, str]:
     return spec.model, spec.predictor
 
 
-def with_bottlenecks(
+def with_options(
     table: ModelTable,
     graph: Any,
     min_accuracy: float,
     device: Any,
     servers: list[Any],
 ) -> ModelTable:
-    """``table`` with a row per shipped bottleneck of its model keeping ``min_accuracy``
+    """``table`` with a row per shipped learned option of its model keeping ``min_accuracy``
     (``servers``: the server's latency model per thread column 1..K), placed before the
-    all-local row (the module docstring)."""
+    all-local row (the module docstring). An option's server seconds at k threads are its
+    seconds at the first column's rate scaled as the whole model's tail time scales."""
     from edgesplit.compress.shipped import split_options
 
-    priced = [split_options(graph.model_name, graph, device, server)[0] for server in servers]
-    kept = [
-        (j, o) for j, o in enumerate(priced[0]) if o.bits is not None and o.top1 >= min_accuracy
-    ]
-    rows = list(range(table.n_cuts - 1))
-    cuts = [o.cut_index for _, o in kept]
-    head = [table.head_s[c] + o.device_s for c, (_, o) in zip(cuts, kept, strict=True)]
-    tails = [
-        table.tail_s[c] + np.array([0.0, *(priced[k][j].server_s for k in range(len(servers)))])
-        for c, (j, _) in zip(cuts, kept, strict=True)
-    ]
-    last = table.n_cuts - 1
+    options, _ = split_options(graph.model_name, graph, device, servers[0])
+    kept = [o for o in options if o.top1 >= min_accuracy]
+    whole_s = np.array([float(np.sum(server.node_latency_s(graph))) for server in servers])
+    scale = whole_s / whole_s[0]
+    rows, last = list(range(table.n_cuts - 1)), table.n_cuts - 1
+    cuts = [o.cut_index for o in kept]
+    shares = [1.0 - o.exit_probability for o in kept]
+    bits, head, tails = [], [], []
+    for cut, option, share in zip(cuts, kept, shares, strict=True):
+        sent = table.transfer_bits[cut] if option.bits is None else option.bits
+        bits.append(share * sent)
+        head.append(table.head_s[cut] + option.device_s)
+        columns = share * (table.tail_s[cut, 1:] + option.server_s * scale)
+        tails.append([table.tail_s[cut, 0] if share > 0 else 0.0, *columns])
     order = [*rows, *cuts, last]
 
     def stacked(values: np.ndarray, extra: list[Any]) -> np.ndarray:
-        return np.concatenate([values[rows], np.asarray(extra, values.dtype).reshape(
-            -1, *values.shape[1:]), values[[last]]])  # fmt: skip
+        shaped = np.asarray(extra, values.dtype).reshape(-1, *values.shape[1:])
+        return np.concatenate([values[rows], shaped, values[[last]]])
 
     return replace(
         table,
-        transfer_bits=stacked(table.transfer_bits, [o.bits for _, o in kept]),
+        transfer_bits=stacked(table.transfer_bits, bits),
         device_macs=table.device_macs[order],
         head_s=stacked(table.head_s, head),
         tail_s=stacked(table.tail_s, tails),
         crossing_count=table.crossing_count[order],
         row_cut=np.array(order, dtype=np.int64),
-        row_option=("",) * len(rows) + tuple(o.name for _, o in kept) + ("",),
+        row_option=("",) * len(rows) + tuple(o.name for o in kept) + ("",),
+        sent_share=np.array([1.0] * len(rows) + shares + [1.0]),
     )

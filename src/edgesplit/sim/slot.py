@@ -23,7 +23,7 @@ decision breaks it (the device runs the share its energy covers; the rest are vi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -66,6 +66,7 @@ class SlotSystem:
     transfer_bits: np.ndarray  # stacked over all tables' cuts (row 0 of each: the input)
     crossing_count: np.ndarray  # stacked: tensors each cut sends
     learned: np.ndarray  # stacked: whether a row runs a learned option (costs.tables)
+    sent_share: np.ndarray  # stacked: the share of a row's tasks that send (an exit's 1 - p)
     device_macs: np.ndarray
     head_s: np.ndarray
     tail_s: np.ndarray  # [stacked cuts, K + 1]
@@ -127,6 +128,7 @@ def build_slot_system(scenario: Scenario) -> SlotSystem:
         transfer_bits=stacked_transfer_bits(tables, type_input_bits),
         crossing_count=np.concatenate([t.crossing_count for t in tables]),
         learned=np.array([bool(t.option_of(r)) for t in tables for r in range(t.n_cuts)]),
+        sent_share=np.concatenate([t.shares for t in tables]),
         device_macs=np.concatenate([t.device_macs for t in tables]),
         head_s=np.concatenate([t.head_s for t in tables]),
         tail_s=np.concatenate([t.tail_s for t in tables]),
@@ -194,12 +196,18 @@ def fixed_latency_s(
 ) -> tuple[np.ndarray, LinkTerms, np.ndarray]:
     """Per task, the parts of Eq. 1 that do not depend on threads: (local, the uplink's terms,
     result downlink). The uplink's latency is Eq. 2 (bits / rate) plus, when the scenario has
-    a runtime, its overheads with the fastest allowed codec (``costs.link``)."""
+    a runtime, its overheads with the fastest allowed codec (``costs.link``). On an early
+    exit's row (``costs.tables``) only the share of tasks that go on pays the request's fixed
+    time and the download (its bits are that share's already)."""
     rows = cut_rows(system, cuts)
     offloaded = cuts < system.n_cuts - 1
+    share = system.sent_share[rows]
     local = system.head_s[rows]
     link = system.link.terms(system.transfer_bits[rows], uplink_bps, offloaded)
-    downlink = np.where(offloaded, transmit_s(system.result_bits, downlink_bps), 0.0)
+    if system.link.request_s:
+        unsent_s = np.where(offloaded, (1.0 - share) * system.link.request_s, 0.0)
+        link = replace(link, latency_s=link.latency_s - unsent_s)
+    downlink = np.where(offloaded, share * transmit_s(system.result_bits, downlink_bps), 0.0)
     return local, link, downlink
 
 
