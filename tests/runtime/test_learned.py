@@ -213,9 +213,6 @@ def test_what_a_bottleneck_or_exit_cannot_be_used_for_is_refused_by_name(edge):
     mobilenet = "mobilenet_v2-cut8-frozen-r0p003"
     with pytest.raises(InvalidParameterError, match="a bottleneck of a hosted model"):
         EdgeServer(ServerConfig(models=("resnet18",), port=0, bottlenecks=(mobilenet,)))
-    with pytest.raises(InvalidParameterError, match="granularity the server answers"):
-        EdgeServer(ServerConfig(models=(SPEC,), port=0, input_shape=SHAPE,
-                                granularities=("block",), bottlenecks=(FROZEN,)))  # fmt: skip
     with pytest.raises(InvalidParameterError, match="shipped one"):
         EdgeServer(ServerConfig(models=(SPEC,), port=0, bottlenecks=("no-such",)))
     with _client(edge) as client:
@@ -316,3 +313,106 @@ def test_the_plans_choice_under_a_floor_runs_live_with_the_top1_it_was_chosen_fo
     assert record.fallback is None and record.codec == str(codec)
     assert record.exited == (len(data.x_test) if early else 0)
     assert topk_accuracy(output, data.y_test, 1) == pytest.approx(chosen.top1, abs=1e-6)
+
+
+def test_a_bottleneck_made_at_one_granularity_runs_where_its_cut_has_another_position():
+    """MobileNet-V2's bottleneck trained at layer cut 25 is block cut 6 (one portable key): a
+    server answering blocks only and a device at blocks run it there, and the output is the
+    halves' at layer granularity."""
+    spec, name = classifier_spec("mobilenet_v2"), "mobilenet_v2-cut25-frozen-r0p003"
+    config = ServerConfig(models=(spec,), port=0, input_size=32, lanes=1,
+                          granularities=("block",), bottlenecks=(name,))  # fmt: skip
+    server = EdgeServer(config)
+    server.start()
+    try:
+        with DeviceClient(spec, f"127.0.0.1:{server.port}", granularity="block",
+                          input_size=32) as client:  # fmt: skip
+            assert client.shared.bottleneck(name).position == 6
+            x = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+            output, record = client.run(x, 6, codec=Codec.parse(f"bottleneck:{name}"))
+        model, _, graph = load_traced(spec, "layer", 32)
+        head, bottleneck, tail, _ = bottleneck_split(model, graph, SHIPPED_BOTTLENECKS / name)
+        with torch.no_grad():
+            expected = tail(bottleneck.synthesize(bottleneck.quantize(head(x)[0])))
+        assert record.offloaded and record.fallback is None
+        torch.testing.assert_close(output, expected, rtol=1e-4, atol=1e-4)
+    finally:
+        server.stop()
+
+
+def test_the_controllers_world_turns_an_option_row_into_the_cut_codec_and_exit_it_runs():
+    """A decision on the digits-bottlenecks preset's option rows, as the live controller makes
+    its tasks: each runs at its cut on the model's graph with the bottleneck's codec or the
+    exit; a device runs those tasks on a server hosting what the controller's tables name."""
+    from edgesplit.contract import Decision
+    from edgesplit.runtime.world import SlotWorld
+    from edgesplit.sim.scenario import load_scenario
+
+    preset = load_scenario("digits-bottlenecks")
+    spec = preset.devices[0].model
+
+    class Rows:  # decides the rows it is given (the world allocates the threads)
+        allocator_name = "equal"
+        rows = (0, 0)
+
+        def decide(self, observation):
+            return Decision(cut=np.array(self.rows))
+
+    policy = Rows()
+    world = SlotWorld(preset, preset, policy, False, 0.0, seed=0)
+    table = world.system.tables[0]
+    bottleneck = next(r for r in range(table.n_cuts) if table.learned_run(r)[0])
+    exit_row = next(r for r in range(table.n_cuts) if table.learned_run(r)[1])
+    policy.rows = (bottleneck, exit_row)
+    plan = world.step([0], [0.0], [1e5, 1e5])
+    coded, exiting = plan.tasks[0][0], plan.tasks[1][0]
+    name = table.option_of(bottleneck)
+    assert (coded.cut, coded.codec, coded.exit) == (
+        table.cut_of(bottleneck),
+        f"bottleneck:{name}",
+        "",
+    )
+    exit_name, _, threshold = table.option_of(exit_row).rpartition("@")
+    assert (exiting.cut, exiting.exit, exiting.exit_threshold) == (
+        table.cut_of(exit_row),
+        exit_name,
+        float(threshold),
+    )
+    assert plan.record["exit"] == ["", f"{exit_name}@{threshold}"]
+    config = ServerConfig(
+        models=(spec,), port=0, input_size=32, lanes=1, granularities=(preset.granularity,),
+        bottlenecks=tuple(table.bottlenecks()),
+    )  # fmt: skip
+    server = EdgeServer(config)
+    server.start()
+    try:
+        with DeviceClient(spec, f"127.0.0.1:{server.port}", granularity=preset.granularity,
+                          input_size=32) as client:  # fmt: skip
+            x = digits_data(0, "mobilenet_v2").x_test[:8]
+            _, record = client.run(x, coded.cut, codec=Codec.parse(coded.codec))
+            assert record.offloaded and record.codec == coded.codec and record.fallback is None
+            early = EarlyExit(exiting.exit, exiting.exit_threshold)
+            _, exited = client.run(x, exiting.cut, exit=early)
+            assert exited.exited > 0 and exited.fallback is None
+    finally:
+        server.stop()
+
+
+@pytest.mark.slow  # a live run: the host's profiles of the digits model measured, three roles
+def test_a_live_run_on_learned_options_runs_every_task_as_decided():
+    """`edgesplit live` on digits-bottlenecks: the controller's tasks carry the option rows'
+    cuts, codecs and exits, the servers host the tables' bottlenecks, and each task ran as
+    decided: its exit stopped it on the device with nothing sent, or it went on."""
+    from edgesplit.runtime.launcher import LiveConfig, run_live
+
+    report = run_live(LiveConfig("digits-bottlenecks", "optimum", duration_s=10.0))
+    tasks, decisions = report["tasks"], report["decisions"]
+    assert tasks and report["totals"]["done"] == report["totals"]["decided"]
+    assert all(t["fallback"] is None for t in tasks)
+    for task in tasks:
+        decided = decisions[task["step"]]
+        n = task["device"]
+        assert (task["cut"], task["codec"]) == (decided["cut"][n], decided["codec"][n])
+        if task["exited"]:
+            assert decided["exit"][n] and task["sent_bytes"] == 0 and not task["offloaded"]
+    assert any(t["exited"] for t in tasks)

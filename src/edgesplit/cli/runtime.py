@@ -610,6 +610,9 @@ def controller_command(
                 "style": made.preset.style, "servers": made.server_count,
                 "device_models": made.device_models, "granularity": made.scenario.granularity,
                 "input_size": made.scenario.input_size,
+                "bottlenecks": sorted(
+                    {b for table in made.world.system.tables for b in table.bottlenecks()}
+                ),
             },
         )  # fmt: skip
         say(f"listening on {host}:{bound} ({'TLS' if security.tls_cert else 'no TLS'}, "
@@ -796,7 +799,12 @@ def _servers(row: dict) -> str:
 
 def _codecs(row: dict) -> str:
     """The codecs per device ('/'-joined); a window's distinct ones (','-joined)."""
-    return "/".join(",".join(dict.fromkeys(v)) if isinstance(v, list) else v for v in row["codec"])
+    return _joined(row["codec"])
+
+
+def _joined(values: list) -> str:
+    """Per device ('/'-joined) a value, or a window's distinct values (','-joined)."""
+    return "/".join(",".join(dict.fromkeys(v)) if isinstance(v, list) else v for v in values)
 
 
 def _why_local(row: dict) -> str:
@@ -826,6 +834,11 @@ def print_live(report: dict) -> None:
         *([Column("threads", per_device("threads"))] if slot else []),
         Column("server", _servers),
         Column("codec", _codecs, left=True),
+        *(
+            [Column("exit", lambda r: _joined(r["exit"]), left=True)]
+            if any(_joined(d.get("exit", [])).strip("/,") for d in report["decisions"])
+            else []
+        ),
         *(
             [Column("link Mbit/s", per_device("rate_bps", ".0f", 1e-6))]
             if report["decisions"] and "rate_bps" in report["decisions"][0]

@@ -253,6 +253,23 @@ def shipped_classifier(arch: str = "digitsnet") -> nn.Module:
     return digits_model(0, None, arch)[0]
 
 
+def classifier_spec(arch: str) -> str:
+    """The model spec the runtime loads a shipped digits classifier by."""
+    return f"edgesplit.compress.accuracy:shipped_classifier:arch={arch}"
+
+
+def task_inputs(spec: str, count: int, seed: int) -> list[torch.Tensor] | None:
+    """``count`` test images of the digits, one per task in a seeded order, when ``spec`` is a
+    shipped digits classifier (so that its exits stop the share of tasks they were measured
+    to); None for any other model."""
+    arch = next((a for a in DIGITS_ARCHS if classifier_spec(a) == spec), None)
+    if arch is None:
+        return None
+    images = digits_data(0, arch).x_test
+    order = torch.randperm(len(images), generator=torch.Generator().manual_seed(seed))
+    return [images[i : i + 1] for i in order[:count].tolist()]
+
+
 def topk_accuracy(logits: torch.Tensor, labels: torch.Tensor, k: int) -> float:
     """Share of rows whose label is among the ``k`` largest logits."""
     top = logits.topk(k, dim=1).indices

@@ -73,16 +73,19 @@ def bottleneck_split(
     model: nn.Module, graph: ModelGraph, path: str | Path
 ) -> tuple[fx.GraphModule, Bottleneck, fx.GraphModule, BottleneckInfo]:
     """(head, bottleneck, tail, sidecar) of the bottleneck file ``path`` on ``model`` (traced as
-    ``graph``), refused unless the file's cut is this graph's cut at that position with the
-    same crossing shape. A fine-tuned tail is a copy holding the file's weights: the model's
-    own layers (which ``split``'s halves share) stay as they are."""
+    ``graph``, at any granularity that has the file's cut: cuts are matched by their portable
+    key), refused unless ``graph`` has that cut with the same crossing shape. A fine-tuned tail
+    is a copy holding the file's weights: the model's own layers (which ``split``'s halves
+    share) stay as they are."""
     bottleneck, info, tail_state = load_bottleneck(path)
-    head, tail, shape = bottleneck_halves(model, graph, info.cut)
-    if graph.fx_key(graph.cut(info.cut)) != info.cut_key or shape != info.crossing_shape:
+    cut = graph.cut_with_key(info.cut_key)
+    head, tail, shape = bottleneck_halves(model, graph, cut.index) if cut else (None, None, None)
+    if shape != info.crossing_shape:
         raise InvalidParameterError(
             "bottleneck", info.name,
-            f"one trained for this model's cut {info.cut} (it was trained for another cut "
-            f"or model: {info.model}, crossing {list(info.crossing_shape)})",
+            f"one trained for a cut of this model (it was trained for {info.model}'s "
+            f"{info.granularity} cut {info.cut}, crossing {list(info.crossing_shape)}, which "
+            f"this {graph.granularity} graph does not have)",
         )  # fmt: skip
     if tail_state:
         tail = copy.deepcopy(tail)

@@ -16,7 +16,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from edgesplit.compress.accuracy import DIGITS_ARCHS, DigitsData, digits_model, evaluate
+from edgesplit.compress.accuracy import (
+    DIGITS_ARCHS,
+    DigitsData,
+    classifier_spec,
+    digits_model,
+    evaluate,
+)
 from edgesplit.compress.bottleneck import (
     SHIPPED_BOTTLENECKS,
     Bottleneck,
@@ -54,11 +60,6 @@ from edgesplit.plan import SplitOption
 from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
 from edgesplit.profile.throughput import ThroughputModel
-
-
-def classifier_spec(arch: str) -> str:
-    """The model spec the runtime loads a shipped digits classifier by."""
-    return f"edgesplit.compress.accuracy:shipped_classifier:arch={arch}"
 
 
 def bottleneck_name(arch: str, position: int, config: BottleneckConfig) -> str:
@@ -189,7 +190,6 @@ def split_options(
             "model", spec, "a model with shipped bottlenecks and exits for --min-accuracy: "
             + ", ".join(classifier_spec(a) for a in DIGITS_ARCHS),
         )  # fmt: skip
-    keys = {graph.fx_key(cut): cut.index for cut in graph.cuts()}
     macs = float(np.sum(graph.arrays.macs))
     device, server = (
         ThroughputModel(macs / float(np.sum(side.node_latency_s(graph))))
@@ -201,21 +201,34 @@ def split_options(
         bottleneck, _, _ = load_bottleneck(path)
         crossing = torch.zeros(1, *info.crossing_shape)
         latents = bottleneck.analyse(crossing).detach()
+        position = _position(graph, info)
         options.append(SplitOption(
-            info.name, keys[info.cut_key], info.metrics["top1"], bits=info.metrics["coded_bits"],
+            info.name, position, info.metrics["top1"], bits=info.metrics["coded_bits"],
             device_s=_seconds(device, bottleneck.encoder, crossing),
             server_s=_seconds(server, _Synthesis(bottleneck), latents), source=info.name,
         ))  # fmt: skip
     for path, info in shipped_exits(arch):
         exit_head, _ = load_exit(path)
         device_s = _seconds(device, exit_head, torch.zeros(1, *info.crossing_shape))
+        position = _position(graph, info)
         for point in info.curve:
             options.append(SplitOption(
-                f"{info.name}@{point['threshold']:g}", keys[info.cut_key], point["top1"],
+                f"{info.name}@{point['threshold']:g}", position, point["top1"],
                 device_s=device_s, exit_probability=point["exit_rate"], source=info.name,
                 threshold=point["threshold"],
             ))  # fmt: skip
     return options, model_top1
+
+
+def _position(graph: ModelGraph, info: Any) -> int:
+    """The position on ``graph`` of a shipped bottleneck's or exit's cut (by its portable key)."""
+    cut = graph.cut_with_key(info.cut_key)
+    if cut is None:
+        raise InvalidParameterError(
+            "granularity", graph.granularity,
+            f"a granularity with {info.name}'s cut ({info.granularity} cut {info.cut})",
+        )  # fmt: skip
+    return cut.index
 
 
 class _Synthesis(nn.Module):

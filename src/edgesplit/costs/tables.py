@@ -69,6 +69,11 @@ class ModelTable:
         """The rows (the cuts, and the learned options before the all-local row)."""
         return len(self.transfer_bits)
 
+    @property
+    def cut_count(self) -> int:
+        """The model's cuts (the rows but the learned options)."""
+        return self.cut_of(self.n_cuts - 1) + 1
+
     def cut_of(self, row: int) -> int:
         """The cut (on the model's graph) that row ``row`` splits at."""
         return row if self.row_cut is None else int(self.row_cut[row])
@@ -76,6 +81,19 @@ class ModelTable:
     def option_of(self, row: int) -> str:
         """The learned option row ``row`` runs ("" for a plain cut)."""
         return self.row_option[row] if self.row_option else ""
+
+    def learned_run(self, row: int) -> tuple[str, str, float]:
+        """How the runtime runs row ``row``'s option: (bottleneck, exit, exit threshold), ""
+        and 0 where none (an exit's row is named ``EXIT@THRESHOLD``)."""
+        option = self.option_of(row)
+        name, at, threshold = option.rpartition("@")
+        if at:
+            return "", name, float(threshold)
+        return option, "", 0.0
+
+    def bottlenecks(self) -> list[str]:
+        """The bottlenecks among its rows (what a server running them must host)."""
+        return [b for b in (self.learned_run(r)[0] for r in range(self.n_cuts)) if b]
 
     @property
     def shares(self) -> np.ndarray:

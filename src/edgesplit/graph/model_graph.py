@@ -320,6 +320,11 @@ class ModelGraph:
                     mask |= 1 << position[name]
         return hex(mask)
 
+    def cut_with_key(self, key: str) -> Cut | None:
+        """The cut whose portable identity (``fx_key``) is ``key``, None if this granularity has
+        none (a cut made at a finer one)."""
+        return next((cut for cut in self.cuts() if self.fx_key(cut) == key), None)
+
     def best_cut(self, cost: AdditiveCost) -> Cut:
         """The exact optimum of an additive cost, by s-t minimum cut (no enumeration needed)."""
         from edgesplit.graph.mincut import min_cut

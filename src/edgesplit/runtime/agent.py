@@ -26,9 +26,16 @@ from typing import Any
 
 import grpc
 
+from edgesplit.compress.accuracy import task_inputs
 from edgesplit.compress.codecs import Codec
 from edgesplit.errors import EdgesplitError
-from edgesplit.runtime.client import DeviceClient, DeviceModel, TaskRecord, TokenBucket
+from edgesplit.runtime.client import (
+    DeviceClient,
+    DeviceModel,
+    EarlyExit,
+    TaskRecord,
+    TokenBucket,
+)
 from edgesplit.runtime.control import PROTOCOL, ControlStub, best_offset
 from edgesplit.runtime.links import LinkPlan
 from edgesplit.runtime.proto import control_pb2 as pb
@@ -90,8 +97,12 @@ class Agent:
             open_channel(config.controller, config.security, retry_s=config.retry_s),
             config.security.metadata,
         )
-        generator = torch.Generator().manual_seed(config.seed)
-        self.inputs = [torch.randn(shared.example.shape, generator=generator) for _ in range(4)]
+        # a shipped digits classifier's agents send digits (its exits stop what they were
+        # measured to); any other model's, seeded noise of its input's shape
+        self.inputs = task_inputs(shared.spec, 64, config.seed)
+        if self.inputs is None:
+            generator = torch.Generator().manual_seed(config.seed)
+            self.inputs = [torch.randn(shared.example.shape, generator=generator) for _ in range(4)]
         self.welcome: pb.Welcome | None = None
         self.inbox: queue.Queue[pb.Decision | None] = queue.Queue()
         self.samples: list[pb.ClockSample] = []
@@ -264,9 +275,10 @@ class Agent:
             began = self.clock()
             server = self.client.server_index(task.server) if task.server else 0
             self.shaper.set_rate(self._link_rate(task, began))
+            early = EarlyExit(task.exit, task.exit_threshold) if task.exit else None
             _, record = self.client.run(
                 self.inputs[self.done % len(self.inputs)], task.cut, task.threads, server,
-                Codec.parse(task.codec),
+                Codec.parse(task.codec), early,
             )  # fmt: skip
             self.done += 1
             records.append(_record(decision.step, k, record, task, began - arrival, decided_by))
@@ -322,6 +334,7 @@ def _record(
         codec_s=record.codec_s, transfer_s=record.transfer_s, queue_s=record.queue_s,
         tail_s=record.tail_s, wait_s=max(0.0, wait_s), sent_bytes=record.sent_bytes,
         threads=record.threads, decided_by=decided_by, note=record.note or "",
+        exited=record.exited, exit_s=record.exit_s,
     )  # fmt: skip
 
 

@@ -203,14 +203,15 @@ class DeviceModel:
 
     def bottleneck(self, name: str) -> _Learned:
         """The bottleneck ``name`` (a file or a shipped name) of this model, loaded once."""
-        from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate
+        from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate, read_info
         from edgesplit.compress.distill import bottleneck_split
 
         def load() -> _Learned:
             path = locate(name, SHIPPED_BOTTLENECKS, "bottleneck")
+            self._check_learned("bottleneck", name, read_info(path)[1])
             _, bottleneck, _, info = bottleneck_split(self.model, self.graph, path)
-            self._check_learned("bottleneck", name, info)
-            return _Learned(bottleneck, info.cut, bottleneck_cut_id(info.cut_key, info.name), info)
+            position = self.graph.cut_with_key(info.cut_key).index
+            return _Learned(bottleneck, position, bottleneck_cut_id(info.cut_key, info.name), info)
 
         return self._kept("bottleneck", name, load)
 
@@ -229,12 +230,14 @@ class DeviceModel:
                 raise InvalidParameterError(
                     "exit", name, f"an exit of a model whose output is [N, {info.classes}]"
                 )
-            key = self.graph.fx_key(self.graph.cut(info.cut))
-            if key != info.cut_key:
+            cut = self.graph.cut_with_key(info.cut_key)
+            if cut is None:
                 raise InvalidParameterError(
-                    "exit", name, f"an exit of this model's cut {info.cut} (its cut differs)"
-                )
-            return _Learned(head, info.cut, 0, info)
+                    "exit", name,
+                    f"an exit at a cut of this {self.granularity} graph (it is at "
+                    f"{info.granularity} cut {info.cut})",
+                )  # fmt: skip
+            return _Learned(head, cut.index, 0, info)
 
         return self._kept("exit", name, load)
 
@@ -245,13 +248,11 @@ class DeviceModel:
             return self._learned[kind, name]
 
     def _check_learned(self, kind: str, name: str, info: Any) -> None:
-        """A bottleneck or exit must be this model's, at this granularity."""
-        if info.model != self.spec or info.granularity != self.granularity:
+        """A bottleneck or exit must be this model's (its cut is then found by its key)."""
+        if info.model != self.spec:
             raise InvalidParameterError(
-                kind, name,
-                f"a {kind} of {self.spec} at {self.granularity} cuts (it is {info.model}'s, at "
-                f"{info.granularity} cuts)",
-            )  # fmt: skip
+                kind, name, f"a {kind} of {self.spec} (it is {info.model}'s)"
+            )
 
     def cut_id(self, cut: int) -> int:
         """The wire id of cut ``cut`` (0-based): the 64-bit hash of its portable key (computed

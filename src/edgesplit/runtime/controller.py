@@ -418,6 +418,7 @@ class Controller:
                             cut=t.cut, codec=t.codec, threads=t.threads,
                             server=addresses[t.server] if t.server >= 0 else "",
                             power_w=t.power_w, radio_rate_bps=t.radio_rate_bps,
+                            exit=t.exit, exit_threshold=t.exit_threshold,
                         )
                         for t in tasks
                     ],
@@ -657,6 +658,8 @@ def _task_row(
         "note": task.note or None,
         "offloaded": bool(task.server),
         "predicted": predicted,
+        "exit_s": task.exit_s,
+        "exited": task.exited,
     }
-    row["latency_s"] = sum(row[name] for name in times)
+    row["latency_s"] = sum(row[name] for name in times) + task.exit_s
     return row

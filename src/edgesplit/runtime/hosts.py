@@ -272,6 +272,7 @@ def live_scenario(
                     if original.transmit_power_w is not None
                     else powers.get("transmit_power_w", 0.0),
                     "input_bits": None,  # what the runtime really sends: the fp32 input
+                    "macs_per_s": None,  # the device is this host
                     "arrivals_per_slot": (low * scale, high * scale),
                     "uplink": original.uplink or scenario.uplink,
                 }

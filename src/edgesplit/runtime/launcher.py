@@ -377,6 +377,7 @@ class Launcher:
                 "--drop-replies", repr(drop), "--seed", str(config.seed),
                 "--controller", self._controller_address(), *advertise,
                 "--ready-file", str(self.folder / f"server-{index}.json"),
+                *(arg for b in ready.get("bottlenecks", ()) for arg in ("--bottleneck", b)),
             ],
             host,
         )  # fmt: skip

@@ -44,7 +44,11 @@ def live_report(controller: Controller) -> dict[str, Any]:
             expected = [t["predicted"][theirs] for t in as_decided]
             measured[ours] = statistics.mean(values) if values else None
             predicted[ours] = statistics.mean(expected) if expected else None
-        local = Counter(t["fallback"] or "decided" for t in mine if not t["offloaded"])
+        local = Counter(
+            t["fallback"] or ("exit" if t["exited"] else "decided")
+            for t in mine
+            if not t["offloaded"]
+        )
         ran = {(t["step"], t["k"]) for t in mine}
         # a slot the agent ran on its own (the controller silent) supersedes the decision the
         # controller made for it later: the device had already run that slot's tasks
@@ -121,8 +125,9 @@ def component(task: dict[str, Any], name: str) -> float:
     """The measured counterpart of a cost-model component of one task (``COMPONENTS``)."""
     if name == "link_s":
         return task["codec_s"] + task["transfer_s"]
-    if name == "head_s" and not task["offloaded"]:
-        return task["head_s"] + task["tail_s"]  # an all-local cut: the whole model
+    if name == "head_s":  # with an early exit's head, which the prediction's local part holds
+        local_tail_s = 0.0 if task["offloaded"] else task["tail_s"]  # all local: the whole model
+        return task["head_s"] + task["exit_s"] + local_tail_s
     if name == "tail_s" and not task["offloaded"]:
         return 0.0
     return task[name]
@@ -134,7 +139,7 @@ def _energy_j(task: dict[str, Any]) -> float:
     ran locally (or zeta x MACs where the scenario counts MACs); it transmits for the whole
     transfer."""
     model = task["predicted"]
-    compute_s = task["head_s"] + (0.0 if task["offloaded"] else task["tail_s"])
+    compute_s = task["head_s"] + task["exit_s"] + (0.0 if task["offloaded"] else task["tail_s"])
     return float(
         task_energy_j(
             compute_s, model["compute_power_w"], task["transfer_s"], model["transmit_power_w"],

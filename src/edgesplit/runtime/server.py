@@ -184,8 +184,9 @@ class ServerConfig:
 
 def hosted_bottlenecks(config: ServerConfig) -> list[tuple[Path, BottleneckInfo]]:
     """The bottlenecks ``config`` names (files, or names of shipped ones), each checked from its
-    sidecar: one of a hosted model, at a granularity the server answers, its name not another's
-    (a bottleneck's name is its identity on the wire and under the Open Inference Protocol)."""
+    sidecar: one of a hosted model, its name not another's (a bottleneck's name is its identity
+    on the wire and under the Open Inference Protocol). Its cut must be a cut of a granularity
+    the server answers: the lanes find it by its portable key."""
     from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate, read_info
 
     found: list[tuple[Path, BottleneckInfo]] = []
@@ -196,13 +197,6 @@ def hosted_bottlenecks(config: ServerConfig) -> list[tuple[Path, BottleneckInfo]
                 "bottlenecks", name,
                 f"a bottleneck of a hosted model ({', '.join(config.models)}); it is "
                 f"{info.model}'s",
-            )  # fmt: skip
-        if info.granularity not in config.granularities:
-            answered = ", ".join(config.granularities)
-            raise InvalidParameterError(
-                "bottlenecks", name,
-                f"a bottleneck at a granularity the server answers ({answered}); it is at "
-                f"{info.granularity}",
             )  # fmt: skip
         if any(other.name == info.name for _, other in found):
             raise InvalidParameterError("bottlenecks", name, "bottlenecks of different names")
@@ -248,10 +242,11 @@ class _Hosted:
         self.device = config.device
         self.decoded: dict[int, Any] = {}
         self.latents: dict[int, LatentDecoder] = {}
-        by_granularity = {g.granularity: g for g in graphs}
         for path, info in hosted_bottlenecks(config):
-            if info.model == spec:
-                self._add_bottleneck(by_granularity[info.granularity], path)
+            if info.model == spec:  # its own granularity first, else one holding its cut
+                ordered = sorted(graphs, key=lambda g: g.granularity != info.granularity)
+                graph = next((g for g in ordered if g.cut_with_key(info.cut_key)), ordered[0])
+                self._add_bottleneck(graph, path)
         if self.device == "cuda":
             self.model = self.model.cuda()
             self.decoded = {k: tail.cuda() for k, tail in self.decoded.items()}

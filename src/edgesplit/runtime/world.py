@@ -51,6 +51,25 @@ class PlannedTask:
     power_w: float
     radio_rate_bps: float  # the emulated radio's rate (task windows); 0: a real or shaped link
     predicted: dict[str, float]  # PREDICTED and ENERGY_FIELDS
+    exit: str = ""  # an early exit at the cut (costs.tables' option rows); "": none
+    exit_threshold: float = 0.0
+
+
+def exit_label(task: PlannedTask) -> str:
+    """A task's early exit as NAME@THRESHOLD ("" for none)."""
+    return f"{task.exit}@{task.exit_threshold:g}" if task.exit else ""
+
+
+def runtime_task(table: Any, row: int, codec: str) -> dict[str, Any]:
+    """What the runtime runs for row ``row`` of a device's cost table: its cut on the model's
+    graph, and the codec (a bottleneck's, else ``codec``) and early exit of a learned option."""
+    bottleneck, exit_name, threshold = table.learned_run(row)
+    return {
+        "cut": table.cut_of(row),
+        "codec": f"bottleneck:{bottleneck}" if bottleneck else codec,
+        "exit": exit_name,
+        "exit_threshold": threshold,
+    }
 
 
 @dataclass(frozen=True)
@@ -131,7 +150,9 @@ class SlotWorld:
 
     @property
     def cut_counts(self) -> list[int]:
-        return self.system.n_cuts.tolist()
+        """Each device's model's cuts (what its agent's graph has; its table may hold learned
+        options besides)."""
+        return [self.system.tables[t].cut_count for t in self.system.table_of]
 
     def observe(self, measured_bps: list[float | None]) -> SlotState:
         """The slot's state: the model's arrivals and batteries, each device's measured uplink
@@ -182,7 +203,7 @@ class SlotWorld:
         counts = np.rint(env.arrivals).astype(int)
         info = env.step(Decision(cut=cuts, threads=threads).as_action(SLOT_FIELDS))[-1]
         codecs = [system.link.codecs[c] for c in info["codec"]]  # the fastest at each rate
-        tasks = []
+        tasks, runs = [], []
         for n in range(len(cuts)):
             predicted = {name: float(info[name][n]) for name in PREDICTED[:-1]}
             predicted["energy_j"] = float(info["task_energy_j"][n])
@@ -192,17 +213,21 @@ class SlotWorld:
                 device_macs=float(system.device_macs[system.row_offset[n] + cuts[n]]),
                 energy_per_mac_j=float(system.energy_per_mac_j[n]),
             )
+            run = runtime_task(system.tables[system.table_of[n]], int(cuts[n]), codecs[n])
             task = PlannedTask(
-                int(cuts[n]), int(threads[n]), int(server[n]), codecs[n],
-                float(system.transmit_power_w[n]), 0.0, predicted,
+                run["cut"], int(threads[n]), int(server[n]), run["codec"],
+                float(system.transmit_power_w[n]), 0.0, predicted, run["exit"],
+                run["exit_threshold"],
             )  # fmt: skip
             tasks.append([task] * int(counts[n]))
+            runs.append(task)
         record = {
             "why": why,
-            "cut": cuts.tolist(),
+            "cut": [t.cut for t in runs],  # on the model's graph (a table row may be an option)
             "threads": threads.tolist(),
             "server": server.tolist(),
-            "codec": codecs,
+            "codec": [t.codec for t in runs],
+            "exit": [exit_label(t) for t in runs],
             "observed_uplink_bps": state.uplink_bps.tolist(),
             "tasks": counts.tolist(),
         }
@@ -234,7 +259,14 @@ class WindowWorld:
 
     @property
     def cut_counts(self) -> list[int]:
-        return self.system.n_cuts.tolist()
+        """Each device's model's cuts (its tables may hold learned options besides)."""
+        tables = self._tables_by_offset()
+        return [tables[int(offset)].cut_count for offset in self.system.row_offset[:, 0]]
+
+    def _tables_by_offset(self) -> dict[int, Any]:
+        """The cost tables by their first stacked row."""
+        starts = np.cumsum([0] + [t.n_cuts for t in self.system.tables])[:-1]
+        return dict(zip(starts.tolist(), self.system.tables, strict=True))
 
     def adopt(self, other: WindowWorld) -> None:
         """Continue where ``other`` (the same run predicted from other profiles) is: the tasks
@@ -275,6 +307,7 @@ class WindowWorld:
         )  # fmt: skip
         info = env.step(chosen.as_action(WINDOW_FIELDS))[-1]
         power = info["task_power_w"]  # as the radio took it
+        tables = self._tables_by_offset()
         tasks = []
         for n in range(len(window)):
             row = []
@@ -294,15 +327,21 @@ class WindowWorld:
                     ),
                     "energy_per_mac_j": float(system.energy_per_mac_j[n]),
                 }
+                table = tables[int(system.row_offset[n, max(int(server[n, k]), 0)])]
+                run = runtime_task(
+                    table, int(cut[n, k]), system.link.codecs[int(info["task_codec"][n, k])]
+                )
                 row.append(
                     PlannedTask(
-                        int(cut[n, k]),
+                        run["cut"],
                         0,
                         -1 if local else int(server[n, k]),
-                        system.link.codecs[int(info["task_codec"][n, k])],
+                        run["codec"],
                         float(power[n, k]),
                         0.0 if local else float(info["task_rate_bps"][n, k]),
                         predicted,
+                        run["exit"],
+                        run["exit_threshold"],
                     )
                 )
             tasks.append(row)
@@ -311,6 +350,7 @@ class WindowWorld:
             "cut": [[t.cut for t in row] for row in tasks],
             "server": [[t.server for t in row] for row in tasks],
             "codec": [[t.codec for t in row] for row in tasks],
+            "exit": [[exit_label(t) for t in row] for row in tasks],
             "rate_bps": [[t.radio_rate_bps for t in row] for row in tasks],
             "tasks": [len(row) for row in tasks],
             "remaining": env.remaining.tolist(),

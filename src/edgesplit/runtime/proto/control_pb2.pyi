@@ -61,20 +61,24 @@ class Subscribe(_message.Message):
     def __init__(self, protocol: _Optional[int] = ..., index: _Optional[int] = ..., run_id: _Optional[str] = ...) -> None: ...
 
 class Task(_message.Message):
-    __slots__ = ("cut", "codec", "threads", "server", "power_w", "radio_rate_bps")
+    __slots__ = ("cut", "codec", "threads", "server", "power_w", "radio_rate_bps", "exit", "exit_threshold")
     CUT_FIELD_NUMBER: _ClassVar[int]
     CODEC_FIELD_NUMBER: _ClassVar[int]
     THREADS_FIELD_NUMBER: _ClassVar[int]
     SERVER_FIELD_NUMBER: _ClassVar[int]
     POWER_W_FIELD_NUMBER: _ClassVar[int]
     RADIO_RATE_BPS_FIELD_NUMBER: _ClassVar[int]
+    EXIT_FIELD_NUMBER: _ClassVar[int]
+    EXIT_THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     cut: int
     codec: str
     threads: int
     server: str
     power_w: float
     radio_rate_bps: float
-    def __init__(self, cut: _Optional[int] = ..., codec: _Optional[str] = ..., threads: _Optional[int] = ..., server: _Optional[str] = ..., power_w: _Optional[float] = ..., radio_rate_bps: _Optional[float] = ...) -> None: ...
+    exit: str
+    exit_threshold: float
+    def __init__(self, cut: _Optional[int] = ..., codec: _Optional[str] = ..., threads: _Optional[int] = ..., server: _Optional[str] = ..., power_w: _Optional[float] = ..., radio_rate_bps: _Optional[float] = ..., exit: _Optional[str] = ..., exit_threshold: _Optional[float] = ...) -> None: ...
 
 class Decision(_message.Message):
     __slots__ = ("protocol", "step", "start_s", "spacing_s", "slot_s", "tasks", "stop", "why")
@@ -97,7 +101,7 @@ class Decision(_message.Message):
     def __init__(self, protocol: _Optional[int] = ..., step: _Optional[int] = ..., start_s: _Optional[float] = ..., spacing_s: _Optional[float] = ..., slot_s: _Optional[float] = ..., tasks: _Optional[_Iterable[_Union[Task, _Mapping]]] = ..., stop: _Optional[bool] = ..., why: _Optional[str] = ...) -> None: ...
 
 class TaskRecord(_message.Message):
-    __slots__ = ("step", "k", "cut", "server", "codec", "fallback", "head_s", "codec_s", "transfer_s", "queue_s", "tail_s", "wait_s", "sent_bytes", "threads", "decided_by", "note")
+    __slots__ = ("step", "k", "cut", "server", "codec", "fallback", "head_s", "codec_s", "transfer_s", "queue_s", "tail_s", "wait_s", "sent_bytes", "threads", "decided_by", "note", "exited", "exit_s")
     STEP_FIELD_NUMBER: _ClassVar[int]
     K_FIELD_NUMBER: _ClassVar[int]
     CUT_FIELD_NUMBER: _ClassVar[int]
@@ -114,6 +118,8 @@ class TaskRecord(_message.Message):
     THREADS_FIELD_NUMBER: _ClassVar[int]
     DECIDED_BY_FIELD_NUMBER: _ClassVar[int]
     NOTE_FIELD_NUMBER: _ClassVar[int]
+    EXITED_FIELD_NUMBER: _ClassVar[int]
+    EXIT_S_FIELD_NUMBER: _ClassVar[int]
     step: int
     k: int
     cut: int
@@ -130,7 +136,9 @@ class TaskRecord(_message.Message):
     threads: int
     decided_by: str
     note: str
-    def __init__(self, step: _Optional[int] = ..., k: _Optional[int] = ..., cut: _Optional[int] = ..., server: _Optional[str] = ..., codec: _Optional[str] = ..., fallback: _Optional[str] = ..., head_s: _Optional[float] = ..., codec_s: _Optional[float] = ..., transfer_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., tail_s: _Optional[float] = ..., wait_s: _Optional[float] = ..., sent_bytes: _Optional[int] = ..., threads: _Optional[int] = ..., decided_by: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
+    exited: int
+    exit_s: float
+    def __init__(self, step: _Optional[int] = ..., k: _Optional[int] = ..., cut: _Optional[int] = ..., server: _Optional[str] = ..., codec: _Optional[str] = ..., fallback: _Optional[str] = ..., head_s: _Optional[float] = ..., codec_s: _Optional[float] = ..., transfer_s: _Optional[float] = ..., queue_s: _Optional[float] = ..., tail_s: _Optional[float] = ..., wait_s: _Optional[float] = ..., sent_bytes: _Optional[int] = ..., threads: _Optional[int] = ..., decided_by: _Optional[str] = ..., note: _Optional[str] = ..., exited: _Optional[int] = ..., exit_s: _Optional[float] = ...) -> None: ...
 
 class ClockSample(_message.Message):
     __slots__ = ("sent_s", "received_s", "replied_s", "returned_s")
