@@ -196,3 +196,83 @@ def test_an_exit_row_costs_the_expectation_over_the_tasks_that_exit_and_those_th
             power_w * head_s + share * (going.task_energy_j[0] - power_w * going.local_s[0]),
             rel=1e-9,
         )
+
+
+def _window_yaml(window_max: int) -> str:
+    return f"""
+name: digits-window
+style: task_window
+granularity: block
+input_size: 32
+devices:
+  - {{model: "{MODEL}", hardware: zhang2026-device, macs_per_s: {DEVICE_MACS_PER_S}, count: 2,
+      energy_per_mac_j: 1.0e-11, distance_m: [1, 100], mean_tasks: 20}}
+servers: [{{hardware: zhang2026-server, count: 2}}]
+radio: {{channels: 2, bandwidth_hz: 1.0e+6, noise_w: 1.0e-9, path_loss_exponent: 3,
+         reference_distance_m: 1, shadowing_std_db: 8, max_transmit_power_w: 1}}
+window_reward: {{alpha: 0.05, beta: 50, window_max: {window_max}}}
+options: {{min_accuracy: {FLOOR}, placeholder: true}}
+"""
+
+
+@pytest.mark.parametrize("trial", range(2))
+def test_the_window_planner_over_cuts_and_options_equals_every_decision_enumerated(trial):
+    """zhang2026's planner on the digits with option rows among its choices: local, and three
+    offloading choices of which two run a learned option; windows up to 3 for two devices. The
+    exact search scores the best of every decision enumerated, the anytime search none
+    better."""
+    from dataclasses import replace
+
+    from edgesplit.policies.planner import anytime_plan, exact_plan
+
+    from .test_planner import _brute_force, _Quick
+
+    planner = _Quick(parse_scenario(yaml.safe_load(_window_yaml(3)), "test"))
+    table = planner.system.tables[0]
+    rng = np.random.default_rng(trial)
+    problem = planner.problem(rng.uniform(5, 60, 2) ** -3.0, np.array([3, rng.integers(1, 4)]))
+    cuts = problem.options[0, : problem.n_options[0], 0].astype(int)
+    learned = [j for j, c in enumerate(cuts) if table.option_of(int(c))]
+    plain = [j for j, c in enumerate(cuts) if j and not table.option_of(int(c))]
+    assert learned and plain  # options are among the planner's efficient choices
+    keep = np.array([0, *rng.choice(learned, 2, replace=False), rng.choice(plain)])
+    problem = replace(
+        problem, options=problem.options[:, keep], n_options=np.array([4, 4]),
+        gain=problem.gain[:, :2], task_latency_s=rng.uniform(0.05, 0.5, (2, 2)),
+        task_energy_j=rng.uniform(0.001, 0.05, (2, 2)),
+    )  # fmt: skip
+    exact = exact_plan(problem)
+    assert exact.value == pytest.approx(_brute_force(problem), rel=1e-12, abs=1e-12)
+    local = np.zeros((2, 3), dtype=np.int64)
+    assert anytime_plan(problem, [local]).value <= exact.value + 1e-12
+
+
+def test_the_window_planners_objective_on_option_rows_is_the_envs_reward():
+    """No shadowing, no look-ahead: a plan of learned options' rows scores exactly the env's Eq. 8
+    reward for that decision (the planner's costs of a row are the simulator's)."""
+    import copy
+    from dataclasses import replace
+
+    from edgesplit.sim import decision_env
+
+    from .test_planner import _Quick
+
+    data = yaml.safe_load(_window_yaml(5))
+    data["radio"]["shadowing_std_db"] = 0.0
+    scenario = parse_scenario(data, "test")
+    planner, env = _Quick(scenario), decision_env(scenario)
+    table = planner.system.tables[0]
+    rng = np.random.default_rng(2)
+    for seed in range(3):
+        env.reset(seed=seed)
+        sim = env.unwrapped
+        problem = replace(
+            planner.problem(sim.gain, sim.remaining), task_latency_s=None, task_energy_j=None
+        )
+        cuts = problem.options[0, : problem.n_options[0], 0].astype(int)
+        learned = [j for j, c in enumerate(cuts) if table.option_of(int(c))]
+        window = rng.integers(1, 6, 2)
+        choice = rng.choice(learned, (2, 5))
+        value = problem.evaluate(window[None], choice[None])[0]
+        reward = copy.deepcopy(env).step(problem.decision(window, choice))[1]
+        assert value == pytest.approx(reward, rel=1e-12)

@@ -15,6 +15,7 @@ def test_presets():
     assert presets() == [
         "chukhno2023",
         "digits-bottlenecks",
+        "digits-window",
         "live-demo",
         "shi2025-5g",
         "shi2025-wifi",
