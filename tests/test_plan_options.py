@@ -132,3 +132,32 @@ def test_plan_min_accuracy_weighs_the_shipped_options_on_the_command_line():
                                      "1", "--server-gmacs", "10",
                                      "--min-accuracy", "0.9"])  # fmt: skip
     assert other.exit_code == 1 and "shipped bottlenecks and exits" in other.stderr
+
+
+def test_a_plain_splits_lossy_codec_is_weighed_by_the_top1_it_keeps_at_its_cut():
+    """`plan --min-accuracy` with int8 on the link: the plain split's top-1 is int8's at the
+    plan's cut on the test images (``accuracy_vs_codec``), and ``best_split`` drops a plain
+    split whose codec falls below the floor."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from edgesplit.cli import app
+    from edgesplit.compress.accuracy import accuracy_vs_codec, digits_model
+    from edgesplit.compress.shipped import classifier_spec, split_options
+
+    spec = classifier_spec("digitsnet")
+    args = ["plan", spec, "--input-shape", "1,1,8,8", "--device-gmacs", "0.2", "--server-gmacs",
+            "20", "--uplink-mbps", "5", "--granularity", "layer", "--link", "epyc2",
+            "--codecs", "fp32,int8", "--min-accuracy", "0.9", "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    (plain,) = [c for c in json.loads(result.stdout)["candidates"] if c["option"] is None]
+    model, data = digits_model()
+    (row,) = accuracy_vs_codec(model, data, ["int8"], "layer", [plain["cut_index"]])
+    assert plain["top1"] == pytest.approx(row.top1, abs=1e-9)
+    graph = ModelGraph.from_module(model, data.x_test[:1], "layer", spec)
+    options, model_top1 = split_options(spec, graph, _setting().device, _setting().server)
+    chosen, candidates = best_split(graph, _setting(), options, model_top1, 0.9,
+                                    plain_top1=lambda cut: 0.5)  # fmt: skip
+    assert candidates[0].top1 == 0.5 and chosen.option is not None

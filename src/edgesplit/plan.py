@@ -17,6 +17,7 @@ enumerated cuts.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
@@ -466,15 +467,18 @@ def best_split(
     min_top1: float = 0.0,
     objective: str = "latency",
     beta_s_per_j: float | None = None,
+    plain_top1: Callable[[int], float] | None = None,
 ) -> tuple[OptionCosts, list[OptionCosts]]:
-    """(the chosen candidate, every candidate) among ``plan``'s optimum as a plain split (at
-    ``model_top1``: the link's codecs are taken to keep the model's accuracy, as fp32, fp16 and
-    int8 do on the digits at every cut) and each of ``options`` at its cut, keeping those whose
-    top-1 reaches ``min_top1``; the least ``objective`` wins (the plain split on a tie)."""
+    """(the chosen candidate, every candidate) among ``plan``'s optimum as a plain split and
+    each of ``options`` at its cut, keeping those whose top-1 reaches ``min_top1``; the least
+    ``objective`` wins (the plain split on a tie). The plain split's top-1 is ``plain_top1``
+    of its cut index (what crosses it through the link's codec at this rate), or
+    ``model_top1`` where the link's codec changes nothing (fp32)."""
     beta = plan_defaults()["beta_s_per_j"] if beta_s_per_j is None else beta_s_per_j
     terms = cost_terms(graph, setting)
     best = plan(graph, setting, objective, beta).best
-    plain = OptionCosts(None, best, best.latency_s, best.energy_j, best.objective, model_top1)
+    top1 = model_top1 if plain_top1 is None else plain_top1(best.cut.index)
+    plain = OptionCosts(None, best, best.latency_s, best.energy_j, best.objective, top1)
     cuts = {o.cut_index for o in options}
     at = {
         c.cut.index: c for c in evaluate_cuts(terms, [graph.cut(i) for i in cuts], objective, beta)

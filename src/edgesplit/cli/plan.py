@@ -189,13 +189,15 @@ def _print_split(graph, setting, model, objective, beta, min_accuracy, shape, as
     """The plain optimum beside the model's shipped bottlenecks and exits, under a top-1
     floor: every candidate, the one chosen and how a device runs it (``shape``: the input's
     option)."""
-    from edgesplit.compress.shipped import split_options
+    from edgesplit.compress.shipped import codec_top1, split_options
     from edgesplit.plan import best_split
 
     options, model_top1 = split_options(model, graph, setting.device, setting.server)
+    codec = setting.link.codecs[setting.codec]
     chosen, candidates = best_split(
-        graph, setting, options, model_top1, min_accuracy, objective, beta
-    )
+        graph, setting, options, model_top1, min_accuracy, objective, beta,
+        None if codec == "fp32" else codec_top1(model, graph.granularity, codec),
+    )  # fmt: skip
     data = {"chosen": chosen.record(), "candidates": [c.record() for c in candidates],
             "min_accuracy": min_accuracy, "model_top1": model_top1}  # fmt: skip
     if as_json:

@@ -19,6 +19,7 @@ from torch import nn
 from edgesplit.compress.accuracy import (
     DIGITS_ARCHS,
     DigitsData,
+    accuracy_vs_codec,
     classifier_spec,
     digits_model,
     evaluate,
@@ -218,6 +219,22 @@ def split_options(
                 threshold=point["threshold"],
             ))  # fmt: skip
     return options, model_top1
+
+
+def codec_top1(spec: str, granularity: str, codec: str) -> Callable[[int], float]:
+    """The top-1 of a shipped digits classifier split at a cut (by its position at
+    ``granularity``) with what crosses through ``codec``, measured on the test images
+    (``accuracy_vs_codec``): what ``plan.best_split`` weighs a plain split's lossy codec by."""
+    arch = next((a for a in DIGITS_ARCHS if classifier_spec(a) == spec), None)
+    if arch is None:
+        raise InvalidParameterError("model", spec, "a shipped digits classifier")
+    model, data = digits_model(0, None, arch)
+
+    def top1(position: int) -> float:
+        (row,) = accuracy_vs_codec(model, data, [codec], granularity, [position])
+        return row.top1
+
+    return top1
 
 
 def _position(graph: ModelGraph, info: Any) -> int:
