@@ -221,11 +221,7 @@ def test_the_window_planner_over_cuts_and_options_equals_every_decision_enumerat
     offloading choices of which two run a learned option; windows up to 3 for two devices. The
     exact search scores the best of every decision enumerated, the anytime search none
     better."""
-    from dataclasses import replace
-
-    from edgesplit.policies.planner import anytime_plan, exact_plan
-
-    from .test_planner import _brute_force, _Quick
+    from .test_planner import _Quick, check_against_brute_force
 
     planner = _Quick(parse_scenario(yaml.safe_load(_window_yaml(3)), "test"))
     table = planner.system.tables[0]
@@ -236,15 +232,7 @@ def test_the_window_planner_over_cuts_and_options_equals_every_decision_enumerat
     plain = [j for j, c in enumerate(cuts) if j and not table.option_of(int(c))]
     assert learned and plain  # options are among the planner's efficient choices
     keep = np.array([0, *rng.choice(learned, 2, replace=False), rng.choice(plain)])
-    problem = replace(
-        problem, options=problem.options[:, keep], n_options=np.array([4, 4]),
-        gain=problem.gain[:, :2], task_latency_s=rng.uniform(0.05, 0.5, (2, 2)),
-        task_energy_j=rng.uniform(0.001, 0.05, (2, 2)),
-    )  # fmt: skip
-    exact = exact_plan(problem)
-    assert exact.value == pytest.approx(_brute_force(problem), rel=1e-12, abs=1e-12)
-    local = np.zeros((2, 3), dtype=np.int64)
-    assert anytime_plan(problem, [local]).value <= exact.value + 1e-12
+    check_against_brute_force(problem, keep, rng)
 
 
 def test_the_window_planners_objective_on_option_rows_is_the_envs_reward():

@@ -80,6 +80,13 @@ def test_branch_and_bound_equals_every_decision_enumerated(trial):
     remaining = np.array([3, rng.integers(1, 4)])
     problem = planner.problem(gain, remaining)
     keep = np.concatenate([[0], rng.choice(np.arange(1, problem.n_options[0]), 3, replace=False)])
+    check_against_brute_force(problem, keep, rng)
+
+
+def check_against_brute_force(problem, keep: np.ndarray, rng: np.random.Generator) -> None:
+    """``problem`` (two devices, windows up to 3) narrowed to the four options ``keep``, two
+    shadowing samples and a random look-ahead: the exact search scores the best decision
+    enumerated, and the anytime search none better."""
     problem = replace(
         problem, options=problem.options[:, keep], n_options=np.array([4, 4]),
         gain=problem.gain[:, :2], task_latency_s=rng.uniform(0.05, 0.5, (2, 2)),
