@@ -16,11 +16,8 @@ enumerated cuts.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from functools import cache
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,20 +35,18 @@ from edgesplit.errors import InvalidParameterError, ProfileError
 from edgesplit.graph.cuts import cut_from_mask
 from edgesplit.graph.mincut import AdditiveCost
 from edgesplit.graph.tiers import TierCost, best_tiers, tier_cost_of, tiers_of
-from edgesplit.profile.catalogue import device_powers, hardware_profile, resolve_latency
-from edgesplit.profile.throughput import ThroughputModel
+from edgesplit.profile.catalogue import (
+    device_powers,
+    no_profile_of,
+    placeholder_latency,
+    plan_defaults,
+    resolve_latency,
+)
 from edgesplit.vocabulary import OBJECTIVES
 
 if TYPE_CHECKING:
     from edgesplit.graph import Cut, ModelGraph
     from edgesplit.profile import NodeLatencyModel
-
-
-@cache
-def plan_defaults() -> dict[str, Any]:
-    """Defaults of the planner and the demo, from package data (with their sources)."""
-    text = resources.files("edgesplit.data").joinpath("plan_defaults.json").read_text()
-    return json.loads(text)
 
 
 @dataclass(frozen=True)
@@ -535,7 +530,7 @@ def resolve_setting(
                 model, spec.profile, spec.macs_per_s, spec.threads, predictor, side
             )
         except ProfileError:
-            if side not in defaulted or not _no_profile_of(model, spec.profile):
+            if side not in defaulted or not no_profile_of(model, spec.profile):
                 raise
             latency[side], about[side] = placeholder_latency(model, spec.profile, spec.threads)
     powers = {**defaults, **device_powers(device.profile)}
@@ -549,34 +544,6 @@ def resolve_setting(
         device_transmit_power_w=transmit if transmit_power_w is None else transmit_power_w,
     )
     return setting, about
-
-
-def _no_profile_of(model: str, hardware: str) -> bool:
-    """Whether catalogue entry ``hardware`` lacks a profile of ``model`` (it has the reference
-    model's)."""
-    try:
-        hardware_profile(hardware, model)
-    except ProfileError:
-        return True
-    return False
-
-
-def placeholder_latency(
-    model: str, hardware: str, threads: int | None
-) -> tuple[ThroughputModel, str]:
-    """For a model ``hardware`` has no profile of: the MAC rate its profile reaches on the
-    reference model (``plan_defaults.json``, ``placeholder``), with a label that says so."""
-    reference = plan_defaults()["placeholder"]
-    profile, device = hardware_profile(hardware, reference["model"])
-    k = threads if threads is not None else max(profile.cpu, default=1)
-    latency_s = profile.processor(device, None if device == "cuda" else k).whole.median_s
-    rate = reference["macs"] / latency_s
-    at = "" if device == "cuda" else f" at {k} threads"
-    about = (
-        f"placeholder {rate / 1e9:.0f} GMAC/s: {hardware}'s rate on {reference['model']}{at} "
-        f"(no {model} profile; MAC-free operations cost nothing)"
-    )
-    return ThroughputModel(rate), about
 
 
 @dataclass(frozen=True)

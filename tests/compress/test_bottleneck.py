@@ -207,8 +207,12 @@ def test_a_fine_tuned_tail_travels_with_the_bottleneck_and_loads_without_code(di
         assert torch.equal(split_tail.state_dict()[key], value)
     sidecar = file_pair(path)[1]
     record = json.loads(sidecar.read_text())
-    sidecar.write_text(json.dumps({**record, "cut": CUT + 1}))
-    with pytest.raises(InvalidParameterError, match="trained for another cut"):
+    other = graph.fx_key(graph.cut(CUT + 1))  # another cut of the graph: another crossing shape
+    sidecar.write_text(json.dumps({**record, "cut_key": other}))
+    with pytest.raises(InvalidParameterError, match="one trained for a cut of this model"):
+        bottleneck_split(model, graph, path)
+    sidecar.write_text(json.dumps({**record, "cut_key": "0x1234"}))  # no cut of this graph
+    with pytest.raises(InvalidParameterError, match="does not have"):
         bottleneck_split(model, graph, path)
     del record["cut_key"]
     sidecar.write_text(json.dumps(record))

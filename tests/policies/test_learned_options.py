@@ -16,8 +16,8 @@ from edgesplit.compress.shipped import classifier_spec
 from edgesplit.contract import SlotState
 from edgesplit.costs import TableSpec, build_table
 from edgesplit.errors import ScenarioError
-from edgesplit.plan import placeholder_latency
 from edgesplit.policies.slot import SlotOptimum
+from edgesplit.profile.catalogue import placeholder_latency
 from edgesplit.sim.scenario import load_scenario, parse_scenario
 from edgesplit.sim.slot import slot_step
 

@@ -41,7 +41,12 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from edgesplit.profile.catalogue import latency_model
+from edgesplit.profile.catalogue import (
+    latency_model,
+    no_profile_of,
+    placeholder_latency,
+    plan_defaults,
+)
 from edgesplit.profile.data import cache_root
 from edgesplit.profile.throughput import ThroughputModel
 
@@ -257,9 +262,7 @@ def build_table(spec: TableSpec) -> ModelTable:
 def _side_latency(spec: TableSpec, hardware: str, threads: int | None) -> Any:
     """A side's latency model of the spec's model: its profile, else (``placeholder``) the
     hardware's MAC rate on the reference model."""
-    from edgesplit.plan import _no_profile_of, placeholder_latency
-
-    if spec.placeholder and _no_profile_of(spec.model, hardware):
+    if spec.placeholder and no_profile_of(spec.model, hardware):
         return placeholder_latency(spec.model, hardware, threads)[0]
     return latency_model(hardware, spec.model, spec.predictor, threads)
 
@@ -276,9 +279,7 @@ def _server_latencies(spec: TableSpec) -> list[Any]:
 def _profiled(spec: TableSpec) -> tuple[str, str]:
     """(model, predictor) of a profile the server has: the spec's model, or (placeholder) the
     reference model's, for the server's kind and cores."""
-    from edgesplit.plan import _no_profile_of, plan_defaults
-
-    if spec.placeholder and _no_profile_of(spec.model, spec.server):
+    if spec.placeholder and no_profile_of(spec.model, spec.server):
         return plan_defaults()["placeholder"]["model"], spec.predictor
     return spec.model, spec.predictor
 

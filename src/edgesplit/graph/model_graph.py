@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import networkx as nx
 from torch import fx, nn
 
-from edgesplit.errors import InvalidCutError
+from edgesplit.errors import CutLimitExceededError, InvalidCutError
 from edgesplit.graph.constants import DEFAULT_CUT_LIMIT
 from edgesplit.graph.granularity import FxDag, group_nodes
 from edgesplit.graph.trace import COMPUTE_OPS, FxNodeRecord, TracedModel, trace
@@ -322,8 +322,12 @@ class ModelGraph:
 
     def cut_with_key(self, key: str) -> Cut | None:
         """The cut whose portable identity (``fx_key``) is ``key``, None if this granularity has
-        none (a cut made at a finer one)."""
-        return next((cut for cut in self.cuts() if self.fx_key(cut) == key), None)
+        none (a cut made at a finer one) or too many cuts to index."""
+        try:
+            cuts = self.cuts()
+        except CutLimitExceededError:
+            return None
+        return next((cut for cut in cuts if self.fx_key(cut) == key), None)
 
     def best_cut(self, cost: AdditiveCost) -> Cut:
         """The exact optimum of an additive cost, by s-t minimum cut (no enumeration needed)."""

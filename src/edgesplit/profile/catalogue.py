@@ -185,3 +185,38 @@ def device_powers(profile: str | None) -> dict[str, Any]:
     if profile is None or profile not in catalogue():
         return {}
     return dict(catalogue()[profile].powers)
+
+
+@cache
+def plan_defaults() -> dict[str, Any]:
+    """Defaults of the planner and the demo, from package data (with their sources)."""
+    text = resources.files("edgesplit.data").joinpath("plan_defaults.json").read_text()
+    return json.loads(text)
+
+
+def no_profile_of(model: str, hardware: str) -> bool:
+    """Whether catalogue entry ``hardware`` lacks a profile of ``model`` (it has the reference
+    model's)."""
+    try:
+        hardware_profile(hardware, model)
+    except ProfileError:
+        return True
+    return False
+
+
+def placeholder_latency(
+    model: str, hardware: str, threads: int | None
+) -> tuple[ThroughputModel, str]:
+    """For a model ``hardware`` has no profile of: the MAC rate its profile reaches on the
+    reference model (``plan_defaults.json``, ``placeholder``), with a label that says so."""
+    reference = plan_defaults()["placeholder"]
+    profile, device = hardware_profile(hardware, reference["model"])
+    k = threads if threads is not None else max(profile.cpu, default=1)
+    latency_s = profile.processor(device, None if device == "cuda" else k).whole.median_s
+    rate = reference["macs"] / latency_s
+    at = "" if device == "cuda" else f" at {k} threads"
+    about = (
+        f"placeholder {rate / 1e9:.0f} GMAC/s: {hardware}'s rate on {reference['model']}{at} "
+        f"(no {model} profile; MAC-free operations cost nothing)"
+    )
+    return ThroughputModel(rate), about

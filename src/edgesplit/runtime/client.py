@@ -28,8 +28,10 @@ import grpc
 import torch
 from torch.utils._pytree import tree_flatten, tree_unflatten
 
+from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, encode_latents, locate, read_info
 from edgesplit.compress.codecs import LATENTS, Codec, Encoded
-from edgesplit.compress.exits import confidence
+from edgesplit.compress.distill import bottleneck_split
+from edgesplit.compress.exits import SHIPPED_EXITS, confidence, load_exit
 from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import EdgesplitError, InvalidParameterError
 from edgesplit.graph import Cut
@@ -203,8 +205,6 @@ class DeviceModel:
 
     def bottleneck(self, name: str) -> _Learned:
         """The bottleneck ``name`` (a file or a shipped name) of this model, loaded once."""
-        from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate, read_info
-        from edgesplit.compress.distill import bottleneck_split
 
         def load() -> _Learned:
             path = locate(name, SHIPPED_BOTTLENECKS, "bottleneck")
@@ -218,8 +218,6 @@ class DeviceModel:
     def exit(self, name: str) -> _Learned:
         """The early exit ``name`` (a file or a shipped name) of this model, loaded once; its
         classes must be the model's output (one [N, classes] tensor)."""
-        from edgesplit.compress.bottleneck import locate
-        from edgesplit.compress.exits import SHIPPED_EXITS, load_exit
 
         def load() -> _Learned:
             head, info = load_exit(locate(name, SHIPPED_EXITS, "exit"))
@@ -376,11 +374,10 @@ class DeviceClient:
         if not 0 <= server < max(len(self.channels), 1):
             raise InvalidParameterError("server", server, f"0..{len(self.channels) - 1}")
         codec = codec or self.codec
+        bottleneck = self.shared.bottleneck(codec.bottleneck) if codec.learned else None
         taken = self.shared.exit(exit.name) if exit is not None else None
-        for what, learned in (
-            (f"codec {codec}", self.shared.bottleneck(codec.bottleneck) if codec.learned else None),
-            (f"exit {exit.name if exit else ''}", taken),
-        ):
+        named = ((f"codec {codec}", bottleneck), (f"exit {exit and exit.name}", taken))
+        for what, learned in named:
             if learned is not None and learned.position != position:
                 raise InvalidParameterError(
                     "cut", position, f"cut {learned.position}, where the {what} was trained"
@@ -503,8 +500,6 @@ class DeviceClient:
     def _latents(bottleneck: Any, crossing: torch.Tensor, oip: bool) -> list[Any]:
         """The bottleneck's coded latents of ``crossing``: one ``Encoded`` tensor of the whole
         batch on the raw path, each image's bytes (a BYTES input) under the protocol."""
-        from edgesplit.compress.bottleneck import encode_latents
-
         with torch.no_grad():
             latents = bottleneck.quantize(crossing)
         if oip:

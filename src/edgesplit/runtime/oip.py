@@ -28,12 +28,12 @@ from typing import TYPE_CHECKING, Any
 import grpc
 
 from edgesplit import __version__
+from edgesplit.compress.bottleneck import Bottleneck, BottleneckInfo, wire_latents
 from edgesplit.compress.codecs import DTYPE_IDS, from_raw, raw_bytes
 from edgesplit.errors import EdgesplitError
 from edgesplit.graph.zoo import load_traced
 
 if TYPE_CHECKING:
-    from edgesplit.compress.bottleneck import Bottleneck, BottleneckInfo
     from edgesplit.graph import Cut, ModelGraph
     from edgesplit.runtime.server import EdgeServer, ServerConfig
 
@@ -288,8 +288,6 @@ def decoded_latents(request: Any, bottleneck: Bottleneck, config: ServerConfig) 
     """A bottleneck tail's input: its BYTES elements decoded image by image under the
     bottleneck's prior, as one int8 tensor of latents (N x C x H x W)."""
     import torch
-
-    from edgesplit.compress.bottleneck import wire_latents
 
     if len(request.inputs) != 1 or request.inputs[0].datatype != "BYTES":
         raise OIPError(

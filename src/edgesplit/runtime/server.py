@@ -39,12 +39,21 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from edgesplit.compress.bottleneck import wire_latents
+from edgesplit.compress.bottleneck import (
+    SHIPPED_BOTTLENECKS,
+    Bottleneck,
+    BottleneckInfo,
+    load_bottleneck,
+    locate,
+    read_info,
+    wire_latents,
+)
+from edgesplit.compress.distill import DecodedTail, bottleneck_split
 from edgesplit.compress.fold import fold_batchnorm
 from edgesplit.errors import CutLimitExceededError, EdgesplitError, InvalidParameterError
 from edgesplit.graph import ModelGraph
@@ -65,9 +74,6 @@ from edgesplit.runtime.wire import (
     unpack,
     wire_id,
 )
-
-if TYPE_CHECKING:
-    from edgesplit.compress.bottleneck import Bottleneck, BottleneckInfo
 
 SERVICE = "edgesplit.Tail"
 RUN = f"/{SERVICE}/Run"
@@ -187,8 +193,6 @@ def hosted_bottlenecks(config: ServerConfig) -> list[tuple[Path, BottleneckInfo]
     sidecar: one of a hosted model, its name not another's (a bottleneck's name is its identity
     on the wire and under the Open Inference Protocol). Its cut must be a cut of a granularity
     the server answers: the lanes find it by its portable key."""
-    from edgesplit.compress.bottleneck import SHIPPED_BOTTLENECKS, locate, read_info
-
     found: list[tuple[Path, BottleneckInfo]] = []
     for name in config.bottlenecks:
         path, info = read_info(locate(name, SHIPPED_BOTTLENECKS, "bottleneck"))
@@ -207,8 +211,6 @@ def hosted_bottlenecks(config: ServerConfig) -> list[tuple[Path, BottleneckInfo]
 def _load_bottlenecks(config: ServerConfig) -> list[tuple[Bottleneck, BottleneckInfo]]:
     """The server process's copy of its bottlenecks (their priors decode latents before
     batching and for the Open Inference Protocol)."""
-    from edgesplit.compress.bottleneck import load_bottleneck
-
     return [load_bottleneck(path)[:2] for path, _ in hosted_bottlenecks(config)]
 
 
@@ -252,8 +254,6 @@ class _Hosted:
             self.decoded = {k: tail.cuda() for k, tail in self.decoded.items()}
 
     def _add_bottleneck(self, graph: ModelGraph, path: Path) -> None:
-        from edgesplit.compress.distill import DecodedTail, bottleneck_split
-
         _, bottleneck, tail, info = bottleneck_split(self.model, graph, path)
         if self.fold_batchnorm:
             tail, _ = fold_batchnorm(tail)
