@@ -60,7 +60,7 @@ from edgesplit.graph import ModelGraph
 from edgesplit.plan import SplitOption
 from edgesplit.profile import NodeLatencyModel
 from edgesplit.profile.measure import machine_description
-from edgesplit.profile.throughput import ThroughputModel
+from edgesplit.profile.throughput import ThroughputModel, whole_model_rate
 
 
 def bottleneck_name(arch: str, position: int, config: BottleneckConfig) -> str:
@@ -191,11 +191,7 @@ def split_options(
             "model", spec, "a model with shipped bottlenecks and exits for --min-accuracy: "
             + ", ".join(classifier_spec(a) for a in DIGITS_ARCHS),
         )  # fmt: skip
-    macs = float(np.sum(graph.arrays.macs))
-    device, server = (
-        ThroughputModel(macs / float(np.sum(side.node_latency_s(graph))))
-        for side in (device, server)
-    )
+    device, server = whole_model_rate(device, graph), whole_model_rate(server, graph)
     options, model_top1 = [], 0.0
     for path, info in shipped_bottlenecks(arch):
         model_top1 = info.metrics["model_top1"]

@@ -48,7 +48,7 @@ from edgesplit.profile.catalogue import (
     plan_defaults,
 )
 from edgesplit.profile.data import cache_root
-from edgesplit.profile.throughput import ThroughputModel
+from edgesplit.profile.throughput import ThroughputModel, whole_model_rate
 
 TABLE_VERSION = 2
 
@@ -294,13 +294,13 @@ def with_options(
     """``table`` with a row per shipped learned option of its model keeping ``min_accuracy``
     (``servers``: the server's latency model per thread column 1..K), placed before the
     all-local row (the module docstring). An option's server seconds at k threads are its
-    seconds at the first column's rate scaled as the whole model's tail time scales."""
+    seconds at the first column's whole-model rate (``whole_model_rate``) over the k-th's."""
     from edgesplit.compress.shipped import split_options
 
     options, _ = split_options(graph.model_name, graph, device, servers[0])
     kept = [o for o in options if o.top1 >= min_accuracy]
-    whole_s = np.array([float(np.sum(server.node_latency_s(graph))) for server in servers])
-    scale = whole_s / whole_s[0]
+    rates = np.array([whole_model_rate(server, graph).macs_per_s for server in servers])
+    scale = rates[0] / rates  # an option's server seconds at each column's whole-model rate
     rows, last = list(range(table.n_cuts - 1)), table.n_cuts - 1
     cuts = [o.cut_index for o in kept]
     shares = [1.0 - o.exit_probability for o in kept]

@@ -36,3 +36,11 @@ class ThroughputModel:
 
     def node_latency_s(self, graph: ModelGraph) -> np.ndarray:
         return graph.arrays.macs / self.macs_per_s
+
+
+def whole_model_rate(latency: NodeLatencyModel, graph: ModelGraph) -> ThroughputModel:
+    """The MAC rate ``latency`` reaches on ``graph`` as a whole (its MACs over its predicted
+    seconds): how layers a measured profile never saw are priced (a MAC-rate model gives its
+    own rate back)."""
+    seconds = float(np.sum(latency.node_latency_s(graph)))
+    return ThroughputModel(float(np.sum(graph.arrays.macs)) / seconds)
