@@ -55,6 +55,7 @@ from edgesplit.compress.exits import (
     save_exit,
     train_exit,
 )
+from edgesplit.costs.tables import exit_option_name
 from edgesplit.errors import InvalidParameterError
 from edgesplit.graph import ModelGraph
 from edgesplit.plan import SplitOption
@@ -210,7 +211,7 @@ def split_options(
         position = _position(graph, info)
         for point in info.curve:
             options.append(SplitOption(
-                f"{info.name}@{point['threshold']:g}", position, point["top1"],
+                exit_option_name(info.name, point["threshold"]), position, point["top1"],
                 device_s=device_s, exit_probability=point["exit_rate"], source=info.name,
                 threshold=point["threshold"],
             ))  # fmt: skip

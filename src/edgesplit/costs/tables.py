@@ -89,7 +89,7 @@ class ModelTable:
 
     def learned_run(self, row: int) -> tuple[str, str, float]:
         """How the runtime runs row ``row``'s option: (bottleneck, exit, exit threshold), ""
-        and 0 where none (an exit's row is named ``EXIT@THRESHOLD``)."""
+        and 0 where none (an exit's row is named by ``exit_option_name``)."""
         option = self.option_of(row)
         name, at, threshold = option.rpartition("@")
         if at:
@@ -146,6 +146,12 @@ class TableSpec(NamedTuple):
             p.replace("/", "_").replace(".json", "").replace(":", "_").replace("=", "-")
             for p in parts
         )
+
+
+def exit_option_name(name: str, threshold: float) -> str:
+    """An early exit's option at one threshold, ``NAME@THRESHOLD`` (``learned_run`` reads it
+    back)."""
+    return f"{name}@{threshold:g}"
 
 
 @functools.cache

@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from edgesplit.contract import SLOT_FIELDS, WINDOW_FIELDS, Decision, SlotState
+from edgesplit.costs.tables import exit_option_name
 from edgesplit.costs.terms import server_work_s
 from edgesplit.policies.threads import make_allocator
 from edgesplit.policies.window import least_expected_completion
@@ -57,7 +58,7 @@ class PlannedTask:
 
 def exit_label(task: PlannedTask) -> str:
     """A task's early exit as NAME@THRESHOLD ("" for none)."""
-    return f"{task.exit}@{task.exit_threshold:g}" if task.exit else ""
+    return exit_option_name(task.exit, task.exit_threshold) if task.exit else ""
 
 
 def runtime_task(table: Any, row: int, codec: str) -> dict[str, Any]:
