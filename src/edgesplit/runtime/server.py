@@ -309,16 +309,21 @@ class _Answer:
 
 
 def _run_tail(
-    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str, limit_bytes: int
+    hosted: dict[int, _Hosted],
+    latents: dict[int, LatentDecoder],
+    request: memoryview,
+    threads: int,
+    device: str,
+    limit_bytes: int,
 ) -> _Answer:
     """Check the request, run the tail it names with ``threads``, pack the reply (no tensor
-    decoded larger than ``limit_bytes``; a bottleneck's latents decoded by its prior)."""
+    decoded larger than ``limit_bytes``; a bottleneck's latents decoded by its prior, from
+    ``latents`` by cut id)."""
     import torch
     from torch.utils._pytree import tree_flatten
 
     start = perf_counter()
     try:
-        latents = {k: v for model in hosted.values() for k, v in model.latents.items()}
         message = unpack(request, limit_bytes, latents)
     except WireError as error:
         return _Answer(_INVALID, str(error).encode())
@@ -367,12 +372,17 @@ def _said(error: BaseException) -> str:
 
 
 def _answer(
-    hosted: dict[int, _Hosted], request: memoryview, threads: int, device: str, limit_bytes: int
+    hosted: dict[int, _Hosted],
+    latents: dict[int, LatentDecoder],
+    request: memoryview,
+    threads: int,
+    device: str,
+    limit_bytes: int,
 ) -> _Answer:
     """``_run_tail``, and any exception it lets through (a bug of ours, not the request's)
     as an INTERNAL answer: a lane never dies of a request."""
     try:
-        return _run_tail(hosted, request, threads, device, limit_bytes)
+        return _run_tail(hosted, latents, request, threads, device, limit_bytes)
     except Exception as error:
         return _Answer(_INTERNAL, f"{type(error).__name__}: {_said(error)}".encode())
 
@@ -398,6 +408,7 @@ def _lane_main(config: ServerConfig, conn: Any, shared: dict[str, dict[str, Any]
         conn.send_bytes(b"E" + str(error).encode())
         return
     conn.send_bytes(b"R")
+    latents = {k: v for model in hosted.values() for k, v in model.latents.items()}
     while True:
         try:
             op, length, threads = _ORDER.unpack(conn.recv_bytes())
@@ -406,7 +417,9 @@ def _lane_main(config: ServerConfig, conn: Any, shared: dict[str, dict[str, Any]
         if op == _STOP:
             break
         with memoryview(region)[:length] as view:
-            answer = _answer(hosted, view, threads, config.device, config.decode_limit_bytes)
+            answer = _answer(
+                hosted, latents, view, threads, config.device, config.decode_limit_bytes
+            )
         answer.send(conn, region)
     region.close()
 
